@@ -1,0 +1,147 @@
+/**
+ * Configuration: one TOML file (`Bun.TOML.parse`) validated with valibot into a `Config`.
+ *
+ * With no file, `defaultConfig()` runs anywhere: one camera `dashcam` reading `/dev/video0`
+ * when it exists, else ffmpeg's built-in test pattern. Every problem is reported as one
+ * `ConfigError` whose message names the key (`cameras[0].segment_seconds: ...`); the CLI prints
+ * it on one line and exits 2 before anything is written.
+ */
+import * as v from "valibot";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve, dirname, isAbsolute } from "node:path";
+
+export class ConfigError extends Error {}
+
+const KEY_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** Camera source syntax: `rtsp://…`, `rtsps://…`, `file:PATH`, `v4l2:/dev/videoN`, `testsrc`, `rpicam`. */
+export const SOURCE_RE = /^(rtsps?:\/\/.+|file:.+|v4l2:\/dev\/video\d+|testsrc|rpicam)$/;
+
+const positiveInt = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
+
+const CameraSchema = v.strictObject({
+  key: v.pipe(v.string(), v.regex(KEY_RE, "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit")),
+  name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+  source: v.pipe(v.string(), v.regex(SOURCE_RE, "must be rtsp://..., file:PATH, v4l2:/dev/videoN, testsrc or rpicam")),
+  /** Target segment length in seconds; -c copy cuts at the next keyframe after it. */
+  segment_seconds: v.optional(positiveInt(3600), 60),
+  /** Ring capacity in segments. */
+  ring_segments: v.optional(positiveInt(10_000_000), 1440),
+  /** Optional ring capacity in bytes of unlocked segments. */
+  ring_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  /** Keep at least this many bytes free on the data disk. */
+  min_free_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  enabled: v.optional(v.boolean(), true),
+  /** RTSP transport; absent = ffmpeg's default (UDP, falling back to TCP). */
+  rtsp_transport: v.optional(v.picklist(["tcp", "udp"])),
+  /** Test pattern / v4l2 encode size and rate. */
+  width: v.optional(positiveInt(7680), 1280),
+  height: v.optional(positiveInt(4320), 720),
+  fps: v.optional(positiveInt(240), 25),
+  /** No closed segment for this long while recording = stalled (default: 2 x segment + 10 s). */
+  stall_seconds: v.optional(positiveInt(86400)),
+  /** Restart backoff: first delay and cap, ms. */
+  backoff_initial_ms: v.optional(positiveInt(3_600_000), 1000),
+  backoff_max_ms: v.optional(positiveInt(3_600_000), 30_000),
+});
+
+const ConfigSchema = v.strictObject({
+  data_dir: v.optional(v.pipe(v.string(), v.minLength(1)), "./data"),
+  http: v.optional(
+    v.strictObject({
+      listen: v.optional(v.pipe(v.string(), v.regex(/^[^\s:]*:\d{1,5}$/, "must be HOST:PORT")), "127.0.0.1:8080"),
+    }),
+    {},
+  ),
+  cameras: v.optional(v.array(CameraSchema), []),
+  gpio: v.optional(
+    v.strictObject({
+      chip: v.optional(v.string(), "gpiochip0"),
+      save_line: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 17),
+      active_low: v.optional(v.boolean(), true),
+      debounce_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 50),
+      long_press_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1500),
+    }),
+  ),
+  alpr: v.optional(v.record(v.string(), v.unknown())),
+  postgres: v.optional(v.strictObject({ url: v.pipe(v.string(), v.minLength(1)) })),
+});
+
+export type CameraConfig = v.InferOutput<typeof CameraSchema> & { name: string };
+export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http"> & {
+  cameras: CameraConfig[];
+  http: { listen: string };
+  /** Absolute path of the file it came from, or null for the default. */
+  path: string | null;
+};
+
+/** Validates a parsed TOML object. Relative `data_dir` is resolved against `baseDir`. */
+export function validateConfig(raw: unknown, baseDir: string, path: string | null = null): Config {
+  const result = v.safeParse(ConfigSchema, raw, { abortEarly: true });
+  if (!result.success) {
+    const issue = result.issues[0];
+    const where = (issue.path ?? [])
+      .map((p, i) => (typeof p.key === "number" ? `[${p.key}]` : `${i === 0 ? "" : "."}${String(p.key)}`))
+      .join("");
+    const unknownKey = issue.kind === "schema" && issue.expected === "never";
+    const message = unknownKey ? "unknown key" : issue.message;
+    throw new ConfigError(`${where || "config"}: ${message}`);
+  }
+  const out = result.output;
+  const seen = new Set<string>();
+  out.cameras.forEach((camera, i) => {
+    if (seen.has(camera.key)) throw new ConfigError(`cameras[${i}].key: duplicate camera key "${camera.key}"`);
+    seen.add(camera.key);
+    if (camera.backoff_max_ms < camera.backoff_initial_ms)
+      throw new ConfigError(`cameras[${i}].backoff_max_ms: must be >= backoff_initial_ms`);
+    if (camera.source.startsWith("file:")) {
+      const file = camera.source.slice(5);
+      if (!existsSync(isAbsolute(file) ? file : resolve(baseDir, file)))
+        throw new ConfigError(`cameras[${i}].source: file ${file} does not exist`);
+    }
+  });
+  return {
+    ...out,
+    data_dir: isAbsolute(out.data_dir) ? out.data_dir : resolve(baseDir, out.data_dir),
+    http: { listen: out.http.listen ?? "127.0.0.1:8080" },
+    cameras: out.cameras.map((c) => ({
+      ...c,
+      name: c.name ?? c.key,
+      source: c.source.startsWith("file:") && !isAbsolute(c.source.slice(5)) ? `file:${resolve(baseDir, c.source.slice(5))}` : c.source,
+    })),
+    path,
+  };
+}
+
+/** Parses TOML text; a syntax error becomes a one-line ConfigError. */
+export function parseConfigText(text: string, baseDir: string, path: string | null = null): Config {
+  let raw: unknown;
+  try {
+    raw = Bun.TOML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`TOML syntax: ${String((err as Error).message ?? err).split("\n")[0]}`);
+  }
+  return validateConfig(raw, baseDir, path);
+}
+
+/** The configuration used when no file is given. */
+export function defaultConfig(cwd = process.cwd()): Config {
+  const source = existsSync("/dev/video0") ? "v4l2:/dev/video0" : "testsrc";
+  return validateConfig({ cameras: [{ key: "dashcam", name: "Dashcam", source }] }, cwd);
+}
+
+/**
+ * Loads the config from `path` (or `DASHCAM_CONFIG`); no path = `defaultConfig()`.
+ * Throws ConfigError (one line) on a missing file, bad TOML or a bad value.
+ */
+export function loadConfig(path: string | undefined = process.env.DASHCAM_CONFIG): Config {
+  if (!path) return defaultConfig();
+  const abs = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(abs, "utf8");
+  } catch {
+    throw new ConfigError(`cannot read config file ${path}`);
+  }
+  return parseConfigText(text, dirname(abs), abs);
+}

@@ -1,0 +1,22 @@
+/**
+ * Numbered schema upgrades. `UPGRADES[v]` takes a database from version `v` to `v + 1`.
+ * A fresh database is made from `schema.sql` instead; `test/db-upgrade.test.ts` checks that
+ * a database built through every upgrade equals a fresh one (tables, columns, indexes,
+ * triggers). Each upgrade file is frozen once released: a change is a new upgrade plus the
+ * same change in `schema.sql`.
+ */
+import v1 from "./upgrades/0001_recording.sql" with { type: "text" };
+import v2 from "./upgrades/0002_alpr_health_timelapse.sql" with { type: "text" };
+
+export interface Upgrade {
+  description: string;
+  sql: string;
+}
+
+export const UPGRADES: Upgrade[] = [
+  { description: "recording core: cameras, ring, trips, segments, status, gaps, garbage, actor journal", sql: v1 },
+  { description: "ALPR pipeline, camera optimisation and health, users, timelapse and shares", sql: v2 },
+];
+
+/** The version `schema.sql` describes. */
+export const SCHEMA_VERSION = UPGRADES.length;

@@ -1,0 +1,285 @@
+-- Upgrade 1 -> 2: ALPR (seed 001), optimisation/health/users (seed 003), timelapse/shares (seed 004). Frozen: never edit.
+----------------------------------------------------------------------
+-- Seed 001: ALPR pipeline (tasks, results) and final reads (vehicles)
+----------------------------------------------------------------------
+CREATE TABLE tasks (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  category     TEXT CHECK (category IN ('vehicle_detect', 'plate_detect', 'ocr', 'plate_smooth', 'summary')),
+  payload      TEXT CHECK (payload IS NULL OR json_valid(payload)),
+  priority     INTEGER,
+  video_id     TEXT,
+  frame_idx    INTEGER,
+  track_id     INTEGER,
+  meta         TEXT CHECK (meta IS NULL OR json_valid(meta)),
+  dependencies TEXT CHECK (dependencies IS NULL OR json_valid(dependencies)),
+  status       TEXT CHECK (status IN ('queued', 'running', 'done', 'failed'))
+) STRICT;
+CREATE INDEX idx_tasks_status ON tasks(status, category, priority);
+CREATE INDEX idx_tasks_video_frame ON tasks(video_id, frame_idx);
+
+CREATE TABLE results (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id INTEGER REFERENCES tasks(id) ON DELETE CASCADE,
+  result  TEXT CHECK (result IS NULL OR json_valid(result)),
+  handled INTEGER DEFAULT 0 CHECK (handled IN (0, 1))
+) STRICT;
+CREATE INDEX idx_results_unhandled ON results(handled, id);
+CREATE INDEX idx_results_task ON results(task_id);
+
+-- one row per (task, frame it depends on): the exact, indexed form of the seed's
+-- "dependencies LIKE ?" cleanup query
+CREATE TABLE task_dependencies (
+  task_id     INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  payload_ref TEXT NOT NULL,
+  PRIMARY KEY (payload_ref, task_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE vehicles (
+  id               INTEGER PRIMARY KEY,
+  track_id         INTEGER,
+  video_id         TEXT NOT NULL,
+  frame_idx        INTEGER NOT NULL,
+  ts               INTEGER NOT NULL,    -- ms
+  final_plate      TEXT NOT NULL,
+  plate_confidence REAL NOT NULL,
+  car_bbox         TEXT NOT NULL CHECK (json_valid(car_bbox)),
+  plate_bbox       TEXT NOT NULL CHECK (json_valid(plate_bbox)),
+  created_at       INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+  -- runtime
+  camera_id        INTEGER REFERENCES cameras(id) ON DELETE SET NULL,
+  snapshot_path    TEXT,                -- relative to data_dir
+  pg_synced        INTEGER NOT NULL DEFAULT 0 CHECK (pg_synced IN (0, 1)),
+  UNIQUE (video_id, frame_idx, track_id)
+) STRICT;
+CREATE INDEX idx_vehicles_plate ON vehicles(final_plate);
+CREATE INDEX idx_vehicles_camera_ts ON vehicles(camera_id, ts);
+CREATE INDEX idx_vehicles_ts ON vehicles(ts);
+CREATE INDEX idx_vehicles_unsynced ON vehicles(pg_synced) WHERE pg_synced = 0;
+
+CREATE TABLE watchlist (
+  id         INTEGER PRIMARY KEY,
+  plate      TEXT NOT NULL UNIQUE,      -- normalised: upper case, no spaces
+  note       TEXT,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+----------------------------------------------------------------------
+-- Seed 003: camera optimisation, health, users
+----------------------------------------------------------------------
+CREATE TABLE optimizations (
+  id                   INTEGER PRIMARY KEY,
+  camera_id            INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  request_data         TEXT NOT NULL CHECK (json_valid(request_data)),
+  recommended_settings TEXT NOT NULL CHECK (json_valid(recommended_settings)),
+  confidence           REAL CHECK (confidence >= 0 AND confidence <= 1),
+  warnings             TEXT CHECK (warnings IS NULL OR json_valid(warnings)),
+  explanation          TEXT,
+  ai_provider          TEXT CHECK (ai_provider IN ('claude-sonnet-4-5', 'heuristic')),
+  processing_time_ms   INTEGER,
+  created_at           INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT;
+CREATE INDEX idx_optimizations_camera ON optimizations(camera_id);
+CREATE INDEX idx_optimizations_created ON optimizations(created_at DESC);
+CREATE INDEX idx_optimizations_provider ON optimizations(ai_provider);
+
+CREATE TABLE applied_configs (
+  id              INTEGER PRIMARY KEY,
+  camera_id       INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  optimization_id INTEGER REFERENCES optimizations(id) ON DELETE SET NULL,
+  settings        TEXT NOT NULL CHECK (json_valid(settings)),
+  apply_method    TEXT NOT NULL CHECK (apply_method IN ('onvif', 'vms', 'vendor', 'manual')),
+  status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'in_progress', 'success', 'failed', 'partial')),
+  applied_at      INTEGER,
+  applied_by      TEXT,
+  error_message   TEXT,
+  created_at      INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT;
+CREATE INDEX idx_applied_camera ON applied_configs(camera_id);
+CREATE INDEX idx_applied_status ON applied_configs(status);
+CREATE INDEX idx_applied_created ON applied_configs(created_at DESC);
+
+CREATE TABLE snapshots (
+  id             INTEGER PRIMARY KEY,
+  camera_id      INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  file_path      TEXT NOT NULL,
+  captured_at    INTEGER NOT NULL,
+  health_metrics TEXT CHECK (health_metrics IS NULL OR json_valid(health_metrics)),
+  anomalies      TEXT CHECK (anomalies IS NULL OR json_valid(anomalies)),
+  UNIQUE (camera_id, captured_at)
+) STRICT;
+CREATE INDEX idx_snapshots_camera ON snapshots(camera_id);
+CREATE INDEX idx_snapshots_captured ON snapshots(captured_at DESC);
+
+CREATE TABLE health_metrics (
+  id          INTEGER PRIMARY KEY,
+  camera_id   INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  metric_type TEXT NOT NULL CHECK (metric_type IN (
+                'brightness', 'noise_level', 'blur_score', 'bitrate_mbps',
+                'fps_actual', 'frame_drops', 'latency_ms')),
+  value       REAL NOT NULL,
+  status      TEXT CHECK (status IN ('ok', 'warning', 'critical')),
+  created_at  INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT;
+CREATE INDEX idx_health_camera_time ON health_metrics(camera_id, created_at DESC);
+CREATE INDEX idx_health_metric_type ON health_metrics(metric_type, created_at DESC);
+
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY,
+  username      TEXT NOT NULL UNIQUE,
+  email         TEXT UNIQUE,
+  password_hash TEXT NOT NULL,
+  role          TEXT NOT NULL DEFAULT 'operator' CHECK (role IN ('admin', 'operator', 'viewer')),
+  created_at    INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+  last_login    INTEGER
+) STRICT;
+
+CREATE TABLE sessions (
+  token_hash  TEXT PRIMARY KEY,          -- SHA-256 of the cookie value
+  user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf_token  TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX idx_sessions_expires ON sessions(expires_at);
+
+----------------------------------------------------------------------
+-- Seed 004: timelapse images, batches, shares
+----------------------------------------------------------------------
+CREATE TABLE images (
+  id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+  camera_id           INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  filename            TEXT NOT NULL,
+  file_path           TEXT NOT NULL,
+  file_size_bytes     INTEGER NOT NULL,
+  width               INTEGER,
+  height              INTEGER,
+  format              TEXT NOT NULL,
+  quality_score       INTEGER CHECK (quality_score BETWEEN 0 AND 100),
+  file_hash           TEXT,
+  captured_at         INTEGER NOT NULL,
+  day_number          INTEGER,
+  processing_metadata TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(processing_metadata)),
+  created_at          INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT;
+CREATE INDEX idx_images_camera_captured_desc ON images(camera_id, captured_at DESC);
+CREATE INDEX idx_images_captured_at ON images(captured_at);
+CREATE INDEX idx_images_camera_day ON images(camera_id, day_number);
+
+CREATE TABLE timelapse_batches (
+  id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+  camera_id           INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  batch_type          TEXT NOT NULL CHECK (batch_type IN ('continuous', 'checkpoint', 'manual')),
+  status              TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+  output_filename     TEXT,
+  output_path         TEXT,
+  file_size_bytes     INTEGER,
+  frame_rate          INTEGER NOT NULL DEFAULT 30,
+  total_frames        INTEGER NOT NULL DEFAULT 0,
+  duration_seconds    REAL,
+  generation_mode     TEXT NOT NULL CHECK (generation_mode IN ('every_capture', 'periodic', 'manual_only')),
+  day_overlay_applied INTEGER NOT NULL DEFAULT 0 CHECK (day_overlay_applied IN (0, 1)),
+  day_range_start     INTEGER,
+  day_range_end       INTEGER,
+  started_at          INTEGER,
+  completed_at        INTEGER,
+  error_message       TEXT,
+  created_at          INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT;
+CREATE INDEX idx_batches_pending ON timelapse_batches(status, created_at) WHERE status = 'pending';
+CREATE INDEX idx_batches_camera ON timelapse_batches(camera_id, created_at);
+
+CREATE TABLE timelapse_images (
+  id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  timelapse_batch_id INTEGER NOT NULL REFERENCES timelapse_batches(id) ON DELETE CASCADE,
+  image_id           INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  sequence_order     INTEGER NOT NULL,
+  included_at        INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+  UNIQUE (timelapse_batch_id, image_id),
+  UNIQUE (timelapse_batch_id, sequence_order)
+) STRICT;
+CREATE INDEX idx_timelapse_images_image ON timelapse_images(image_id);
+
+CREATE TABLE capture_attempts (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  camera_id     INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  attempted_at  INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+  status        TEXT NOT NULL CHECK (status IN ('success', 'failed', 'timeout', 'error')),
+  image_id      INTEGER REFERENCES images(id) ON DELETE SET NULL,
+  error_message TEXT,
+  duration_ms   INTEGER,
+  retry_count   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX idx_capture_attempts_camera ON capture_attempts(camera_id, attempted_at);
+
+CREATE TABLE shares (
+  id               INTEGER PRIMARY KEY,
+  share_token      TEXT NOT NULL UNIQUE,  -- UUID v4 text
+  title            TEXT NOT NULL,
+  description      TEXT,
+  share_type       TEXT NOT NULL CHECK (share_type IN ('video_only', 'info_page', 'gallery')),
+  is_active        INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+  download_enabled INTEGER NOT NULL DEFAULT 0 CHECK (download_enabled IN (0, 1)),
+  embed_enabled    INTEGER NOT NULL DEFAULT 0 CHECK (embed_enabled IN (0, 1)),
+  expires_at       INTEGER,
+  metadata         TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
+  view_count       INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT;
+CREATE INDEX idx_shares_active ON shares(is_active, expires_at);
+
+-- tsvector -> FTS5, kept in step by triggers (seed 004's shares_search_vector_update)
+CREATE VIRTUAL TABLE shares_search USING fts5(title, description, content='shares', content_rowid='id');
+CREATE TRIGGER shares_search_ai AFTER INSERT ON shares BEGIN
+  INSERT INTO shares_search(rowid, title, description) VALUES (new.id, new.title, COALESCE(new.description, ''));
+END;
+CREATE TRIGGER shares_search_ad AFTER DELETE ON shares BEGIN
+  INSERT INTO shares_search(shares_search, rowid, title, description) VALUES ('delete', old.id, old.title, COALESCE(old.description, ''));
+END;
+CREATE TRIGGER shares_search_au AFTER UPDATE OF title, description ON shares BEGIN
+  INSERT INTO shares_search(shares_search, rowid, title, description) VALUES ('delete', old.id, old.title, COALESCE(old.description, ''));
+  INSERT INTO shares_search(rowid, title, description) VALUES (new.id, new.title, COALESCE(new.description, ''));
+END;
+
+CREATE TABLE share_batches (
+  id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  share_id           INTEGER NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+  timelapse_batch_id INTEGER NOT NULL REFERENCES timelapse_batches(id) ON DELETE CASCADE,
+  display_order      INTEGER NOT NULL DEFAULT 1,
+  custom_title       TEXT,
+  show_metadata      INTEGER NOT NULL DEFAULT 1 CHECK (show_metadata IN (0, 1)),
+  added_at           INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+  UNIQUE (share_id, timelapse_batch_id)
+) STRICT;
+CREATE INDEX idx_share_batches_share ON share_batches(share_id, display_order);
+
+CREATE TABLE share_customization (
+  id              INTEGER PRIMARY KEY,
+  share_id        INTEGER NOT NULL UNIQUE REFERENCES shares(id) ON DELETE CASCADE,
+  theme_config    TEXT NOT NULL DEFAULT '{"primary_color": "#007bff"}' CHECK (json_valid(theme_config)),
+  display_options TEXT NOT NULL DEFAULT '{"show_camera_info": true, "show_day_counter": true, "show_date_range": true, "show_technical_info": false, "show_generation_time": false, "layout": "grid"}'
+                    CHECK (json_valid(display_options)),
+  created_at      INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT;
+
+-- seed 004 triggers: cameras.updated_at, images.day_number
+CREATE TRIGGER update_cameras_timestamp AFTER UPDATE ON cameras
+  WHEN NEW.updated_at = OLD.updated_at
+BEGIN
+  UPDATE cameras SET updated_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER calculate_day_number AFTER INSERT ON images
+  WHEN NEW.day_number IS NULL
+BEGIN
+  UPDATE images
+  SET day_number = (
+    SELECT CASE
+      WHEN c.day_counter_enabled = 1 AND c.day_counter_start_date IS NOT NULL
+      THEN CAST(julianday(date(NEW.captured_at / 1000, 'unixepoch')) - julianday(c.day_counter_start_date) AS INTEGER) + 1
+      ELSE NULL
+    END
+    FROM cameras c WHERE c.id = NEW.camera_id
+  )
+  WHERE id = NEW.id;
+END;

@@ -1,0 +1,35 @@
+/**
+ * In-process publish/subscribe of live state changes, for the web UI's SSE stream.
+ * Publishing never throws and never blocks: a failing subscriber is dropped.
+ */
+export type LiveEvent =
+  | { type: "camera"; key: string; state: string; lastError?: string | null; reconnectCount?: number }
+  | { type: "segment"; key: string; absoluteIndex: number; endUtc: number; bytes: number }
+  | { type: "trip"; id: number; cameraKey: string; state: string }
+  | { type: "event_log"; id: number; kind: string; message: string };
+
+type Listener = (event: LiveEvent) => void;
+
+export class LiveBus {
+  private listeners = new Set<Listener>();
+
+  /** Registers a listener; returns the function that removes it. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish(event: LiveEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        this.listeners.delete(listener);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.listeners.size;
+  }
+}

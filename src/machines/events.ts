@@ -1,0 +1,49 @@
+/**
+ * Events exchanged between the machines (pure, `src/machines`) and the actors that do I/O
+ * (`src/actors`). Times are Unix ms UTC; stream times are seconds of ffmpeg's output timeline.
+ */
+
+/** Sent by the `recorder` actor (ffmpeg child) to its parent camera machine. */
+export type RecorderEvent =
+  /** ffmpeg was spawned. */
+  | { type: "RECORDER.STARTED"; pid: number; at: number }
+  /** ffmpeg reports media flowing (first progress with out_time > 0). */
+  | { type: "RECORDER.RECEIVING"; at: number }
+  /**
+   * ffmpeg closed a segment (a line of its CSV segment list). The file is complete on disk;
+   * `absoluteIndex` is parsed from its name. `startUtc`/`endUtc` are wall-clock ms derived from
+   * the stream times anchored at the run's first segment, so segments of one run are contiguous.
+   */
+  | {
+      type: "SEGMENT_CLOSED";
+      relPath: string;
+      absoluteIndex: number;
+      startSec: number;
+      endSec: number;
+      startUtc: number;
+      endUtc: number;
+      bytes: number;
+    }
+  /** No segment closed for the stall timeout while the process is alive. */
+  | { type: "STALL"; at: number; reason: string }
+  /** ffmpeg exited (any reason). `error` is a redacted one-line reason, or null on a clean stop. */
+  | { type: "PROCESS_EXIT"; code: number | null; signal: string | null; error: string | null; at: number };
+
+/** Sent to the recorder actor by its parent. */
+export type RecorderCommand = { type: "RECORDER.STOP" };
+
+/** Sent to a camera machine from outside (supervisor, CLI, web). */
+export type CameraCommand =
+  | { type: "START" }
+  | { type: "STOP" }
+  | { type: "DISABLE" }
+  | { type: "ENABLE" }
+  /** Ring enforcement found only evidence left and the disk full: stop with a clear status. */
+  | { type: "DISK_FULL_LOCKED"; at: number; reason: string };
+
+/** Sent to a trip machine. */
+export type TripCommand =
+  | { type: "SEGMENT_ADDED"; absoluteIndex: number; endUtc: number }
+  | { type: "CLOSE"; at: number; reason: "shutdown" | "older_boot" | "camera_stopped" }
+  | { type: "SAVE"; at: number; source: "button" | "ui" | "api" | "cli" }
+  | { type: "EVICTED"; at: number };
