@@ -1,0 +1,88 @@
+/**
+ * Config: defaults that run anywhere, every documented key, and one clear line naming the key
+ * for each kind of mistake (the CLI turns it into exit code 2 before writing anything).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, defaultConfig, loadConfig, parseConfigText } from "../src/config.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "dashcam-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const VIDEO = "/work/shared/data/video/highway-720p-25fps.mp4";
+
+describe("config", () => {
+  test("no file: one camera 'dashcam' on /dev/video0 or the test pattern", () => {
+    const c = defaultConfig(dir);
+    expect(c.cameras).toHaveLength(1);
+    expect(c.cameras[0].key).toBe("dashcam");
+    expect(c.cameras[0].source).toBe(existsSync("/dev/video0") ? "v4l2:/dev/video0" : "testsrc");
+    expect(c.data_dir).toBe(join(dir, "data"));
+    expect(c.http.listen).toBe("127.0.0.1:8080");
+    expect(c.path).toBeNull();
+  });
+
+  test("a full file keeps every key's meaning; relative paths resolve against the file", () => {
+    const path = join(dir, "full.toml");
+    writeFileSync(
+      path,
+      `data_dir = "rec"
+[http]
+listen = "0.0.0.0:9000"
+[[cameras]]
+key = "front"
+name = "Front"
+source = "rtsp://user:pw@10.0.0.2/stream"
+segment_seconds = 10
+ring_segments = 100
+ring_bytes = 5000000
+min_free_bytes = 1000
+rtsp_transport = "udp"
+[[cameras]]
+key = "file-cam"
+source = "file:${VIDEO}"
+enabled = false
+`,
+    );
+    const c = loadConfig(path);
+    expect(c.data_dir).toBe(join(dir, "rec"));
+    expect(c.http.listen).toBe("0.0.0.0:9000");
+    expect(c.cameras.map((x) => x.key)).toEqual(["front", "file-cam"]);
+    expect(c.cameras[0]).toMatchObject({ segment_seconds: 10, ring_segments: 100, ring_bytes: 5000000, min_free_bytes: 1000, rtsp_transport: "udp", enabled: true });
+    expect(c.cameras[1]).toMatchObject({ name: "file-cam", enabled: false, segment_seconds: 60 });
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ["syntax error", "a = [", /^TOML syntax: /],
+    ["unknown top-level key", "bogus = 1", /^bogus: unknown key$/],
+    ["unknown camera key", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nsegmnt_seconds = 3', /^cameras\[0\]\.segmnt_seconds: unknown key$/],
+    ["wrong type", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nsegment_seconds = "ten"', /^cameras\[0\]\.segment_seconds: /],
+    ["out of range", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nring_segments = 0', /^cameras\[0\]\.ring_segments: /],
+    ["bad source", '[[cameras]]\nkey = "a"\nsource = "ftp://x"', /^cameras\[0\]\.source: must be rtsp/],
+    ["bad key", '[[cameras]]\nkey = "A B"\nsource = "testsrc"', /^cameras\[0\]\.key: /],
+    ["duplicate key", '[[cameras]]\nkey = "a"\nsource = "testsrc"\n[[cameras]]\nkey = "a"\nsource = "testsrc"', /^cameras\[1\]\.key: duplicate camera key "a"$/],
+    ["missing file source", '[[cameras]]\nkey = "a"\nsource = "file:/nonexistent/clip.mp4"', /^cameras\[0\]\.source: file \/nonexistent\/clip\.mp4 does not exist$/],
+    ["bad listen", '[http]\nlisten = "8080"', /^http\.listen: must be HOST:PORT$/],
+    ["backoff cap below start", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nbackoff_initial_ms = 5000\nbackoff_max_ms = 10', /^cameras\[0\]\.backoff_max_ms: /],
+  ];
+  for (const [name, text, message] of bad) {
+    test(`bad config: ${name} -> one line naming the key`, () => {
+      let error: unknown;
+      try {
+        parseConfigText(text, dir);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const msg = (error as Error).message;
+      expect(msg).toMatch(message);
+      expect(msg).not.toContain("\n");
+    });
+  }
+
+  test("an unreadable file is a ConfigError", () => {
+    expect(() => loadConfig(join(dir, "nope.toml"))).toThrow(ConfigError);
+  });
+});
