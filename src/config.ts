@@ -45,6 +45,35 @@ const CameraSchema = v.strictObject({
   backoff_max_ms: v.optional(positiveInt(3_600_000), 30_000),
 });
 
+/**
+ * `[alpr]`: the seed 001 plate-reading pipeline. Absent section = ALPR off. Times in ms,
+ * boxes in pixels. Defaults: 1 sampled frame per second of closed footage, 1 worker.
+ */
+const AlprSchema = v.strictObject({
+  enabled: v.optional(v.boolean(), true),
+  /** Frames per second sampled from each closed segment (0.1 .. 30). */
+  sample_fps: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(30)), 1),
+  /** Inference workers (Bun Workers). */
+  workers: v.optional(positiveInt(16), 1),
+  /** Optional YOLOX-nano vehicle detector (.onnx); absent = plates searched in the whole frame. */
+  vehicle_model: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** Backpressure: unfinished frame tasks above this = new segments are skipped (and counted). */
+  max_queue: v.optional(positiveInt(1_000_000), 200),
+  /** Segments already recorded when ALPR first starts that are still read (0 = new footage only). */
+  backfill_segments: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  /** Tracking: a reading joins a track when within this many ms of it and boxes overlap (IoU). */
+  track_gap_ms: v.optional(positiveInt(600_000), 2000),
+  track_iou: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(1)), 0.3),
+  /** A track with nothing new for this long (ms of wall clock, no footage pending) is closed. */
+  track_flush_ms: v.optional(positiveInt(3_600_000), 30_000),
+  /** Readings below this recognition confidence (0..1) are not tracked. */
+  min_confidence: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.5),
+  /** Watchlist matching: 0 = exact plate, 1 = also plates one edit away. */
+  watchlist_max_edits: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1)), 0),
+  /** Poll interval of the sampler and dispatcher, ms. */
+  poll_ms: v.optional(positiveInt(60_000), 500),
+});
+
 const ConfigSchema = v.strictObject({
   data_dir: v.optional(v.pipe(v.string(), v.minLength(1)), "./data"),
   http: v.optional(
@@ -63,10 +92,11 @@ const ConfigSchema = v.strictObject({
       long_press_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1500),
     }),
   ),
-  alpr: v.optional(v.record(v.string(), v.unknown())),
+  alpr: v.optional(AlprSchema),
   postgres: v.optional(v.strictObject({ url: v.pipe(v.string(), v.minLength(1)) })),
 });
 
+export type AlprConfig = v.InferOutput<typeof AlprSchema>;
 export type CameraConfig = v.InferOutput<typeof CameraSchema> & { name: string };
 export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http"> & {
   cameras: CameraConfig[];
@@ -104,6 +134,10 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
     ...out,
     data_dir: isAbsolute(out.data_dir) ? out.data_dir : resolve(baseDir, out.data_dir),
     http: { listen: out.http.listen ?? "127.0.0.1:8080" },
+    alpr:
+      out.alpr && out.alpr.vehicle_model && !isAbsolute(out.alpr.vehicle_model)
+        ? { ...out.alpr, vehicle_model: resolve(baseDir, out.alpr.vehicle_model) }
+        : out.alpr,
     cameras: out.cameras.map((c) => ({
       ...c,
       name: c.name ?? c.key,

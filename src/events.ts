@@ -6,7 +6,9 @@ export type LiveEvent =
   | { type: "camera"; key: string; state: string; lastError?: string | null; reconnectCount?: number }
   | { type: "segment"; key: string; absoluteIndex: number; endUtc: number; bytes: number }
   | { type: "trip"; id: number; cameraKey: string; state: string }
-  | { type: "event_log"; id: number; kind: string; message: string };
+  | { type: "event_log"; id: number; kind: string; message: string }
+  /** A watchlisted plate was read (ALPR). `ts` = frame time, ms UTC; `vehicleId` = vehicles.id. */
+  | { type: "alert"; kind: "alpr.watchlist"; plate: string; watched: string; cameraKey: string | null; ts: number; vehicleId: number; message: string };
 
 type Listener = (event: LiveEvent) => void;
 
