@@ -1,0 +1,55 @@
+/**
+ * ffprobe/ffmpeg helpers for end-to-end checks, using Debian's /usr/bin/ffprobe and
+ * /usr/bin/ffmpeg (the npm ffmpeg has no ffprobe).
+ */
+import { spawnProc } from "./proc.ts";
+
+export const FFPROBE = process.env.TEST_FFPROBE ?? "/usr/bin/ffprobe";
+export const FFMPEG_BIN = process.env.TEST_FFMPEG ?? "/usr/bin/ffmpeg";
+
+export interface ProbeResult {
+  /** Container duration, seconds (ffprobe `format.duration`). */
+  duration: number;
+  formatName: string;
+  video: { codec: string; width: number; height: number } | null;
+}
+
+/** ffprobe of a file or URL (`inputArgs` go before it, e.g. `-rtsp_transport udp`); throws with ffprobe's stderr on failure. */
+export async function probe(target: string, timeoutMs = 30_000, inputArgs: string[] = []): Promise<ProbeResult> {
+  const p = spawnProc([FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", ...inputArgs, target]);
+  const t = setTimeout(() => p.signalGroup("SIGKILL"), timeoutMs);
+  const code = await p.exited;
+  clearTimeout(t);
+  if (code !== 0) throw new Error(`ffprobe ${target} failed (${code}): ${p.stderr.join("\n")}`);
+  const json = JSON.parse(p.stdout.join("\n"));
+  const v = (json.streams ?? []).find((s: { codec_type: string }) => s.codec_type === "video");
+  return {
+    duration: Number(json.format?.duration),
+    formatName: String(json.format?.format_name),
+    video: v ? { codec: v.codec_name, width: v.width, height: v.height } : null,
+  };
+}
+
+/**
+ * Reads `input` (file or URL, e.g. an HLS playlist) end to end with `ffmpeg -c copy -f null -`
+ * and returns the exit code, stderr lines and the number of video packets/frames copied
+ * (from `-progress`).
+ */
+export async function readThrough(input: string, timeoutMs = 120_000): Promise<{ code: number; stderr: string[]; frames: number; outTimeSec: number }> {
+  const p = spawnProc([
+    FFMPEG_BIN, "-hide_banner", "-nostdin", "-v", "error", "-xerror",
+    "-i", input, "-map", "0:v:0", "-c", "copy", "-progress", "pipe:1", "-f", "null", "-",
+  ]);
+  const t = setTimeout(() => p.signalGroup("SIGKILL"), timeoutMs);
+  const code = await p.exited;
+  clearTimeout(t);
+  let frames = 0;
+  let outTimeSec = 0;
+  for (const line of p.stdout) {
+    const m = /^frame=(\d+)/.exec(line);
+    if (m) frames = Number(m[1]);
+    const o = /^out_time_us=(\d+)/.exec(line);
+    if (o) outTimeSec = Number(o[1]) / 1e6;
+  }
+  return { code, stderr: p.stderr, frames, outTimeSec };
+}
