@@ -1,0 +1,327 @@
+#!/usr/bin/env bun
+/**
+ * Release build: compiles `src/main.ts` into single executables and lays out release folders.
+ *
+ * ```
+ * bun deploy/build.ts [--target arm64|x64|all] [--outdir dist] [--if-stale] [--no-release] [--tar]
+ *                     [--sourcemap] [--bytecode]
+ * ```
+ * Outputs (per target):
+ * - `dist/dashcam-linux-<arch>`        the executable (`bun build --compile --target=bun-linux-<arch>
+ *                                       --minify --define DASHCAM_COMMIT='"<short hash>"'`)
+ * - `dist/dashcam-linux-<arch>.json`   build manifest: version, commit, bun version, bytes, inputs time
+ * - `dist/release-<arch>/`             `dashcam`, `ffmpeg` (arm64: npm `@ffmpeg-installer/linux-arm64`,
+ *                                       x64: `@ffmpeg-installer/linux-x64`), `dashcam.service`,
+ *                                       `install.sh`, `dashcam.toml.example`, `GUIDE.md`, `FFMPEG-NOTICE.txt`
+ * - with `--tar`: `dist/dashcam-<version>-linux-<arch>.tar.gz` of that folder.
+ *
+ * Everything the program reads at run time is inside the executable: `schema.sql` and upgrades
+ * (`with { type: "text" }`), web assets, the ONNX Runtime WASM files and the PaddleOCR models
+ * (`with { type: "file" }`); lazy `import("./x.ts")` with a literal specifier is bundled too.
+ * `.env` and `bunfig.toml` autoloading is turned off so the service never picks up files from its
+ * working directory.
+ *
+ * Cross-compiling needs Bun's runtime for the other architecture. `bun build` fetches it itself
+ * (from the npm registry, cached in ~/.bun/install/cache); if that fails, this script fetches the
+ * same version with `npm pack @oven/bun-linux-aarch64@<version>` (or `-x64`) and passes it with
+ * `--compile-executable-path`.
+ *
+ * `--if-stale` skips a target whose executable is newer than every input (src/, schema.sql,
+ * package.json, package-lock.json, installed packages, this folder's build scripts) and was built
+ * from the current commit. Exit code 0 on success, 1 on a failed build (compiler output shown).
+ */
+import { parseArgs } from "node:util";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { bunRuntime, elfArch, REPO_ROOT, type Arch } from "./npm-pack.ts";
+import { fetchArm64Ffmpeg, ARM64_FFMPEG_SPEC } from "./fetch-arm64-ffmpeg.ts";
+
+export const ARCHES: readonly Arch[] = ["arm64", "x64"];
+
+export interface BuildOptions {
+  arches: Arch[];
+  /** Output folder, default `<repo>/dist`. */
+  outdir: string;
+  ifStale: boolean;
+  release: boolean;
+  tar: boolean;
+  sourcemap: boolean;
+  bytecode: boolean;
+}
+
+export interface BuildManifest {
+  name: string;
+  version: string;
+  commit: string;
+  arch: Arch;
+  bun: string;
+  bytes: number;
+  builtAt: number;
+  /** Newest mtime (ms) of the inputs when it was built. */
+  inputsMtime: number;
+  flags: string[];
+}
+
+/** Path of the executable for `arch` in `outdir`. */
+export const binaryPath = (outdir: string, arch: Arch) => join(outdir, `dashcam-linux-${arch}`);
+/** Path of the release folder for `arch` in `outdir`. */
+export const releaseDir = (outdir: string, arch: Arch) => join(outdir, `release-${arch}`);
+
+function git(args: string[]): string | null {
+  const r = Bun.spawnSync(["git", ...args], { cwd: REPO_ROOT, stdout: "pipe", stderr: "ignore" });
+  return r.success ? r.stdout.toString().trim() : null;
+}
+
+/**
+ * `<short hash>` of HEAD, with `-dirty` when tracked files under src/, schema.sql or package.json
+ * differ from it; "unknown" outside a git checkout.
+ */
+export function gitCommit(): string {
+  const hash = git(["rev-parse", "--short", "HEAD"]);
+  if (!hash) return "unknown";
+  const dirty = git(["status", "--porcelain", "--untracked-files=no", "--", "src", "schema.sql", "package.json"]);
+  return dirty ? `${hash}-dirty` : hash;
+}
+
+function newestMtime(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** Newest modification time (ms) among everything a build reads. */
+export function inputsMtime(): number {
+  const inputs = [
+    "src",
+    "schema.sql",
+    "package.json",
+    "package-lock.json",
+    "node_modules/.package-lock.json",
+    "deploy/build.ts",
+    "deploy/npm-pack.ts",
+    "deploy/fetch-arm64-ffmpeg.ts",
+  ];
+  return Math.max(...inputs.map((p) => newestMtime(join(REPO_ROOT, p))));
+}
+
+/** Reads the manifest written next to an executable, or null. */
+export function readManifest(outdir: string, arch: Arch): BuildManifest | null {
+  try {
+    return JSON.parse(readFileSync(`${binaryPath(outdir, arch)}.json`, "utf8")) as BuildManifest;
+  } catch {
+    return null;
+  }
+}
+
+/** True when `dist/dashcam-linux-<arch>` must be rebuilt for the current sources and commit. */
+export function isStale(outdir: string, arch: Arch, commit = gitCommit()): boolean {
+  const bin = binaryPath(outdir, arch);
+  const manifest = readManifest(outdir, arch);
+  if (!existsSync(bin) || !manifest || manifest.commit !== commit || manifest.bun !== Bun.version) return true;
+  return statSync(bin).mtimeMs < inputsMtime() || manifest.inputsMtime < inputsMtime();
+}
+
+const DOWNLOAD_FAILURE = /download|fetch|network|connect|ENOTFOUND|ECONNREFUSED|timed out|404|403/i;
+
+/**
+ * Compiles one executable. Returns the compiler's flags used. Throws Error with the compiler's
+ * output when the build fails.
+ */
+export function compile(arch: Arch, outfile: string, opts: { commit: string; sourcemap: boolean; bytecode: boolean }): string[] {
+  const flags = [
+    "--compile",
+    `--target=bun-linux-${arch}`,
+    "--minify",
+    `--define=DASHCAM_COMMIT=${JSON.stringify(opts.commit)}`,
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
+  ];
+  if (opts.sourcemap) flags.push("--sourcemap=inline");
+  if (opts.bytecode) flags.push("--bytecode");
+  const attempt = (extra: string[]) =>
+    Bun.spawnSync([process.execPath, "build", "src/main.ts", ...flags, ...extra, `--outfile=${outfile}`], {
+      cwd: REPO_ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, NODE_ENV: "production" },
+    });
+  let r = attempt([]);
+  let output = r.stdout.toString() + r.stderr.toString();
+  if (!r.success && DOWNLOAD_FAILURE.test(output)) {
+    // Bun could not fetch the target runtime itself: take it from the npm registry with npm.
+    const exe = bunRuntime(arch, Bun.version);
+    process.stderr.write(`build: using Bun runtime from npm: ${exe}\n`);
+    r = attempt([`--compile-executable-path=${exe}`]);
+    output = r.stdout.toString() + r.stderr.toString();
+  }
+  if (!r.success) throw new Error(`bun build for linux-${arch} failed:\n${output.trim()}`);
+  const got = elfArch(outfile);
+  if (got !== arch) throw new Error(`${outfile}: expected a linux-${arch} executable, got ${got ?? "not an ELF"}`);
+  return flags;
+}
+
+/** The x64 ffmpeg from the installed `@ffmpeg-installer/linux-x64` package. */
+function x64Ffmpeg(): string {
+  const p = join(REPO_ROOT, "node_modules/@ffmpeg-installer/linux-x64/ffmpeg");
+  if (!existsSync(p) || elfArch(p) !== "x64") throw new Error(`${p} is missing: npm install the optional @ffmpeg-installer/ffmpeg`);
+  return p;
+}
+
+const EXAMPLE_CONFIG = `# dashcam configuration: /etc/dashcam/dashcam.toml (see GUIDE.md).
+# The service runs \`dashcam run --config /etc/dashcam/dashcam.toml\` as user dashcam.
+
+data_dir = "/var/lib/dashcam"
+
+[http]
+# The phone connects to the car's Wi-Fi hotspot; port 80 works because the unit grants
+# CAP_NET_BIND_SERVICE. Use "127.0.0.1:8080" to keep the UI private to the device.
+listen = "0.0.0.0:80"
+
+[[cameras]]
+key = "front"
+name = "Front"
+# rpicam (Raspberry Pi camera module), v4l2:/dev/video0 (USB camera), rtsp://..., or testsrc
+source = "rpicam"
+width = 1920
+height = 1080
+fps = 25
+segment_seconds = 60
+# Ring capacity: the oldest unlocked segments are deleted past any of these limits.
+ring_segments = 1440
+min_free_bytes = 1_000_000_000
+
+# Save button: physical pin 11 (GPIO17) to a ground pin, active low.
+[gpio]
+chip = "gpiochip0"
+save_line = 17
+active_low = true
+debounce_ms = 50
+long_press_ms = 1500
+`;
+
+const FFMPEG_NOTICE = (spec: string) => `The file "ffmpeg" in this folder is a static FFmpeg build by John Van Sickle
+(https://johnvansickle.com/ffmpeg/), taken unchanged from the npm package ${spec}.
+FFmpeg is licensed under the GNU GPL version 3 (this build enables GPL components such as
+libx264); its source code is available from https://ffmpeg.org/ and the build's page.
+dashcam runs it as a separate program (a child process); set FFMPEG_PATH to use another ffmpeg.
+`;
+
+/** Lays out `dist/release-<arch>/`. Returns the folder. */
+export function makeRelease(outdir: string, arch: Arch, version: string): string {
+  const dir = releaseDir(outdir, arch);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const put = (from: string, name: string, mode: number) => {
+    copyFileSync(from, join(dir, name));
+    chmodSync(join(dir, name), mode);
+  };
+  put(binaryPath(outdir, arch), "dashcam", 0o755);
+  put(arch === "arm64" ? fetchArm64Ffmpeg() : x64Ffmpeg(), "ffmpeg", 0o755);
+  put(join(REPO_ROOT, "deploy/dashcam.service"), "dashcam.service", 0o644);
+  put(join(REPO_ROOT, "deploy/install.sh"), "install.sh", 0o755);
+  put(join(REPO_ROOT, "deploy/GUIDE.md"), "GUIDE.md", 0o644);
+  writeFileSync(join(dir, "dashcam.toml.example"), EXAMPLE_CONFIG, { mode: 0o644 });
+  writeFileSync(
+    join(dir, "FFMPEG-NOTICE.txt"),
+    FFMPEG_NOTICE(arch === "arm64" ? ARM64_FFMPEG_SPEC : "@ffmpeg-installer/linux-x64"),
+    { mode: 0o644 },
+  );
+  writeFileSync(join(dir, "VERSION"), `${version}\n`, { mode: 0o644 });
+  return dir;
+}
+
+/** Packs a release folder into `dist/dashcam-<version>-linux-<arch>.tar.gz` (top folder `dashcam/`). */
+export function makeTarball(outdir: string, arch: Arch, version: string): string {
+  const tgz = join(outdir, `dashcam-${version}-linux-${arch}.tar.gz`);
+  const r = Bun.spawnSync(
+    ["tar", "-czf", tgz, "-C", outdir, "--transform", `s,^release-${arch},dashcam,`, `release-${arch}`],
+    { stderr: "pipe" },
+  );
+  if (!r.success) throw new Error(`tar failed: ${r.stderr.toString().trim()}`);
+  return tgz;
+}
+
+/** Runs the whole build. Returns the manifests of the targets built or reused. */
+export function build(opts: BuildOptions): BuildManifest[] {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+  const commit = gitCommit();
+  mkdirSync(opts.outdir, { recursive: true });
+  const out: BuildManifest[] = [];
+  for (const arch of opts.arches) {
+    const bin = binaryPath(opts.outdir, arch);
+    let manifest: BuildManifest;
+    if (opts.ifStale && !isStale(opts.outdir, arch, commit)) {
+      manifest = readManifest(opts.outdir, arch)!;
+      process.stderr.write(`build: ${relative(process.cwd(), bin)} is up to date (${commit})\n`);
+    } else {
+      const mtime = inputsMtime();
+      const started = performance.now();
+      const flags = compile(arch, bin, { commit, sourcemap: opts.sourcemap, bytecode: opts.bytecode });
+      manifest = {
+        name: "dashcam",
+        version: pkg.version,
+        commit,
+        arch,
+        bun: Bun.version,
+        bytes: statSync(bin).size,
+        builtAt: Date.now(),
+        inputsMtime: mtime,
+        flags,
+      };
+      writeFileSync(`${bin}.json`, JSON.stringify(manifest, null, 2) + "\n");
+      const secs = ((performance.now() - started) / 1000).toFixed(1);
+      process.stderr.write(`build: ${relative(process.cwd(), bin)} ${(manifest.bytes / 1e6).toFixed(1)} MB in ${secs} s (${commit})\n`);
+    }
+    if (opts.release) {
+      const dir = makeRelease(opts.outdir, arch, `${manifest.version} (${manifest.commit})`);
+      process.stderr.write(`build: ${relative(process.cwd(), dir)}/\n`);
+      if (opts.tar) process.stderr.write(`build: ${relative(process.cwd(), makeTarball(opts.outdir, arch, manifest.version))}\n`);
+    }
+    out.push(manifest);
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      options: {
+        target: { type: "string", default: "all" },
+        outdir: { type: "string", default: join(REPO_ROOT, "dist") },
+        "if-stale": { type: "boolean", default: false },
+        "no-release": { type: "boolean", default: false },
+        tar: { type: "boolean", default: false },
+        sourcemap: { type: "boolean", default: false },
+        bytecode: { type: "boolean", default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`build: ${(err as Error).message.split("\n")[0]}\n`);
+    process.exit(2);
+  }
+  const target = values.target!;
+  if (target !== "all" && !ARCHES.includes(target as Arch)) {
+    process.stderr.write(`build: --target must be arm64, x64 or all\n`);
+    process.exit(2);
+  }
+  try {
+    build({
+      arches: target === "all" ? [...ARCHES] : [target as Arch],
+      outdir: resolve(values.outdir!),
+      ifStale: values["if-stale"]!,
+      release: !values["no-release"],
+      tar: values.tar!,
+      sourcemap: values.sourcemap!,
+      bytecode: values.bytecode!,
+    });
+  } catch (err) {
+    process.stderr.write(`build: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
