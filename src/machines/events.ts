@@ -23,6 +23,11 @@ export type RecorderEvent =
       startUtc: number;
       endUtc: number;
       bytes: number;
+      /** Video stream of the run, when ffmpeg reported it ("H264", pixels, frames/s). */
+      codec?: string | null;
+      width?: number | null;
+      height?: number | null;
+      fps?: number | null;
     }
   /** No segment closed for the stall timeout while the process is alive. */
   | { type: "STALL"; at: number; reason: string }

@@ -1,0 +1,436 @@
+/**
+ * Start-up reconciliation of disk and database (DESIGN.md invariant 4), run before recording
+ * starts, and the read-only scan `dashcam check` shares with it.
+ *
+ * `reconcileAtStartup` repairs, in this order:
+ * 1. transient read-locks (`segments.locked`) are cleared: no reader survived the restart;
+ * 2. pending `garbage` rows are finished: unlink the file if present, fsync its directory,
+ *    delete the row (Moonfire NVR's protocol, second half);
+ * 3. for each camera's ring directory (`<data_dir>/recordings/<key>/`):
+ *    - rows whose file is missing are deleted (an evidence-locked one is only reported);
+ *    - a file without a row at or above the ring's next index (max(absolute_segments, newest
+ *      row + 1)) is the segment that was being written at a power cut: it is SALVAGED when it
+ *      holds media (measured with ffmpeg itself, src/media/probe.ts: at least 2 video frames),
+ *      i.e. synced and indexed via `commitSegment` with end = file mtime, start = end - duration,
+ *      in the camera's newest open trip (its boot) or else the current boot; otherwise deleted;
+ *    - a file without a row below that index is a leftover and deleted;
+ *    - `camera_state` counters are made consistent: absolute_segments > every row's index,
+ *      segment_index = absolute_segments % ring_capacity,
+ *      segment_generation = floor(absolute_segments / ring_capacity).
+ * Every repair is one human line in `repairs` and one `reconcile` event_log row. Open trips of
+ * older boots are NOT closed here (the supervisor does it through the trip machines).
+ *
+ * `scanRing` gathers the same findings without changing anything.
+ */
+import type { Database } from "bun:sqlite";
+import { existsSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { CameraConfig } from "../config.ts";
+import { logEvent } from "../db/eventLog.ts";
+import { commitSegment, fsyncPath } from "../db/segments.ts";
+import { absoluteIndexOf, resolveInside, ringDirRel, segmentRelPath } from "../paths.ts";
+import { probeMedia } from "../media/probe.ts";
+import { resolveFfmpeg } from "../media/ffmpeg.ts";
+import { log } from "../log.ts";
+
+export interface ReconcileReport {
+  /** One human line per repair (also in event_log, kind "reconcile"). */
+  repairs: string[];
+  /** Power-cut segments indexed. */
+  salvaged: number;
+  /** Files deleted (orphans, unsalvageable files, finished garbage). */
+  deletedFiles: number;
+  /** Segment rows deleted (their file was missing). */
+  deletedRows: number;
+  /** Segments whose read-lock was cleared. */
+  clearedReadLocks: number;
+  /** Garbage rows finished. */
+  garbageFinished: number;
+}
+
+export interface RingCounters {
+  absolute_segments: number;
+  segment_index: number;
+  segment_generation: number;
+  ring_capacity: number;
+}
+
+export interface CameraFindings {
+  cameraKey: string;
+  cameraId: number;
+  /** Ring directory relative to data_dir. */
+  ringDir: string;
+  /** camera_state row, or null when missing. */
+  counters: RingCounters | null;
+  /** Highest absolute_index among the rows, or null without rows. */
+  maxRowIndex: number | null;
+  rowCount: number;
+  /** Rows whose file does not exist. */
+  rowsWithoutFiles: { id: number; absoluteIndex: number; relPath: string; evidenceLocked: boolean }[];
+  /**
+   * Segment files without a row. `nextIndex` = the index a new segment would get
+   * (max(absolute_segments, newest row + 1)); `inProgress` = index == absolute_segments (the
+   * file a running recorder is writing: fine for `check`); `aboveNext` = index >= nextIndex
+   * (what reconcile salvages).
+   */
+  filesWithoutRows: { absoluteIndex: number; relPath: string; bytes: number; inProgress: boolean; aboveNext: boolean }[];
+  /** Rows whose recorded size differs from the file. */
+  sizeMismatches: { id: number; absoluteIndex: number; relPath: string; rowBytes: number | null; fileBytes: number }[];
+  /** Human descriptions of inconsistent ring counters (empty when fine). */
+  counterProblems: string[];
+  /** The index a new segment would get. */
+  nextIndex: number;
+}
+
+export interface ScanResult {
+  cameras: CameraFindings[];
+  garbage: { id: number; camera_id: number; rel_path: string }[];
+  /** Segments holding a transient read-lock. */
+  readLocked: number;
+}
+
+interface RowLite {
+  id: number;
+  absolute_index: number;
+  rel_path: string;
+  bytes: number | null;
+  evidence_locked: number;
+}
+
+/** Lists `<absolute index> -> {name, bytes}` of a ring directory (empty when missing). */
+function listRing(dir: string): Map<number, { name: string; bytes: number }> {
+  const files = new Map<number, { name: string; bytes: number }>();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return files;
+  }
+  for (const name of names) {
+    const abs = absoluteIndexOf(name);
+    if (abs === null) continue;
+    try {
+      const st = statSync(join(dir, name));
+      if (st.isFile()) files.set(abs, { name, bytes: st.size });
+    } catch {
+      // vanished meanwhile
+    }
+  }
+  return files;
+}
+
+function fileSize(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
+}
+
+function countersProblems(c: RingCounters, maxRow: number | null): string[] {
+  const p: string[] = [];
+  if (maxRow !== null && c.absolute_segments <= maxRow)
+    p.push(`absolute_segments ${c.absolute_segments} is not above the newest segment row ${maxRow}`);
+  if (c.segment_index !== c.absolute_segments % c.ring_capacity)
+    p.push(`segment_index ${c.segment_index} != absolute_segments % ring_capacity = ${c.absolute_segments % c.ring_capacity}`);
+  const gen = Math.floor(c.absolute_segments / c.ring_capacity);
+  if (c.segment_generation !== gen) p.push(`segment_generation ${c.segment_generation} != floor(absolute_segments / ring_capacity) = ${gen}`);
+  return p;
+}
+
+/**
+ * Compares one camera's ring directory with its rows. The directory is listed BEFORE the rows
+ * are read (in one read transaction), and every mismatch is re-checked on disk afterwards, so
+ * a recorder and retention running meanwhile produce no false findings.
+ */
+function scanCamera(db: Database, dataDir: string, key: string, cameraId: number): CameraFindings {
+  const ringDir = ringDirRel(key);
+  const ringAbs = join(dataDir, ringDir);
+  const files = listRing(ringAbs);
+  const { rows, counters } = db.transaction(() => ({
+    rows: db
+      .query("SELECT id, absolute_index, rel_path, bytes, evidence_locked FROM segments WHERE camera_id = $id ORDER BY absolute_index")
+      .all({ id: cameraId }) as RowLite[],
+    counters: db
+      .query("SELECT absolute_segments, segment_index, segment_generation, ring_capacity FROM camera_state WHERE camera_id = $id")
+      .get({ id: cameraId }) as RingCounters | null,
+  }))();
+  const maxRowIndex = rows.length ? rows[rows.length - 1].absolute_index : null;
+  const nextIndex = Math.max(counters?.absolute_segments ?? 0, (maxRowIndex ?? -1) + 1);
+  const byIndex = new Map<number, RowLite>();
+  for (const r of rows) byIndex.set(r.absolute_index, r);
+
+  const rowsWithoutFiles: CameraFindings["rowsWithoutFiles"] = [];
+  const sizeMismatches: CameraFindings["sizeMismatches"] = [];
+  for (const r of rows) {
+    const path = resolveInside(dataDir, r.rel_path);
+    const listed = r.rel_path === segmentRelPath(key, r.absolute_index) ? files.get(r.absolute_index) : undefined;
+    const size = listed ? listed.bytes : fileSize(path);
+    if (size === null) {
+      // re-check: a file created after the listing is fine; one deleted meanwhile has no row any more
+      if (!existsSync(path)) {
+        const still = db.query("SELECT 1 FROM segments WHERE id = $id").get({ id: r.id });
+        if (still) rowsWithoutFiles.push({ id: r.id, absoluteIndex: r.absolute_index, relPath: r.rel_path, evidenceLocked: r.evidence_locked === 1 });
+      }
+    } else if (r.bytes !== null && r.bytes !== size) {
+      sizeMismatches.push({ id: r.id, absoluteIndex: r.absolute_index, relPath: r.rel_path, rowBytes: r.bytes, fileBytes: size });
+    }
+  }
+
+  const filesWithoutRows: CameraFindings["filesWithoutRows"] = [];
+  for (const [abs, f] of [...files.entries()].sort((a, b) => a[0] - b[0])) {
+    if (byIndex.has(abs)) continue;
+    const relPath = join(ringDir, f.name);
+    // re-check: retention may have deleted it (row first, then file), or it was indexed meanwhile
+    if (!existsSync(join(ringAbs, f.name))) continue;
+    if (db.query("SELECT 1 FROM segments WHERE camera_id = $c AND absolute_index = $a").get({ c: cameraId, a: abs })) continue;
+    filesWithoutRows.push({
+      absoluteIndex: abs,
+      relPath,
+      bytes: f.bytes,
+      inProgress: counters !== null && abs === counters.absolute_segments,
+      aboveNext: abs >= nextIndex,
+    });
+  }
+
+  const counterProblems = counters ? countersProblems(counters, maxRowIndex) : ["camera_state row is missing"];
+  return {
+    cameraKey: key,
+    cameraId,
+    ringDir,
+    counters,
+    maxRowIndex,
+    rowCount: rows.length,
+    rowsWithoutFiles,
+    filesWithoutRows,
+    sizeMismatches,
+    counterProblems,
+    nextIndex,
+  };
+}
+
+/**
+ * Read-only: compares every listed camera's ring with the database and returns the findings
+ * (nothing is changed; safe on a read-only connection and while recording runs).
+ * Cameras missing from `cameraIds` are skipped.
+ */
+export function scanRing(
+  db: Database,
+  dataDir: string,
+  cameras: Pick<CameraConfig, "key">[],
+  cameraIds: Map<string, number>,
+): ScanResult {
+  const out: CameraFindings[] = [];
+  for (const c of cameras) {
+    const id = cameraIds.get(c.key);
+    if (id === undefined) continue;
+    out.push(scanCamera(db, dataDir, c.key, id));
+  }
+  const garbage = db.query("SELECT id, camera_id, rel_path FROM garbage ORDER BY id").all() as ScanResult["garbage"];
+  const readLocked = (db.query("SELECT COUNT(*) AS n FROM segments WHERE locked <> 0").get() as { n: number }).n;
+  return { cameras: out, garbage, readLocked };
+}
+
+/** Waits until `path` has not been modified for `quietMs` (max `maxMs`): a dying ffmpeg may still be finalising it. */
+async function waitQuiet(path: string, quietMs = 1500, maxMs = 6000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    let mtime: number;
+    try {
+      mtime = statSync(path).mtimeMs;
+    } catch {
+      return;
+    }
+    const age = Date.now() - mtime;
+    if (age >= quietMs || Date.now() >= deadline) return;
+    await Bun.sleep(Math.min(quietMs - age + 50, deadline - Date.now()));
+  }
+}
+
+/**
+ * Repairs disk and database before recording starts (see the module comment). `cameraIds` maps
+ * camera keys to cameras.id (from `syncCameras`). `bootId` is the current boot, used for a
+ * salvaged segment when the camera has no open trip. Throws only on database errors.
+ */
+export async function reconcileAtStartup(
+  db: Database,
+  dataDir: string,
+  cameras: CameraConfig[],
+  cameraIds: Map<string, number>,
+  bootId: string,
+): Promise<ReconcileReport> {
+  const report: ReconcileReport = { repairs: [], salvaged: 0, deletedFiles: 0, deletedRows: 0, clearedReadLocks: 0, garbageFinished: 0 };
+  const repair = (message: string, cameraId: number | null, data?: unknown, level: "info" | "warn" = "info") => {
+    report.repairs.push(message);
+    logEvent(db, { kind: "reconcile", level, cameraId, message, data });
+    log.info(`reconcile: ${message}`);
+  };
+
+  // 1. transient read-locks
+  const cleared = db.query("UPDATE segments SET locked = 0 WHERE locked <> 0").run().changes;
+  if (cleared > 0) {
+    report.clearedReadLocks = cleared;
+    repair(`cleared the read-lock of ${cleared} segment${cleared === 1 ? "" : "s"}`, null, { segments: cleared });
+  }
+
+  // 2. pending garbage
+  const garbage = db.query("SELECT id, camera_id, rel_path FROM garbage ORDER BY id").all() as { id: number; camera_id: number; rel_path: string }[];
+  if (garbage.length) {
+    const dirs = new Set<string>();
+    for (const g of garbage) {
+      let path: string;
+      try {
+        path = resolveInside(dataDir, g.rel_path);
+      } catch {
+        repair(`dropped garbage row ${g.id} whose path escapes the data directory`, g.camera_id, { garbage_id: g.id }, "warn");
+        db.query("DELETE FROM garbage WHERE id = $id").run({ id: g.id });
+        report.garbageFinished++;
+        continue;
+      }
+      let unlinked = false;
+      try {
+        unlinkSync(path);
+        unlinked = true;
+        report.deletedFiles++;
+      } catch {
+        // already gone
+      }
+      dirs.add(dirname(path));
+      g.rel_path = unlinked ? `${g.rel_path} (file deleted)` : `${g.rel_path} (file already gone)`;
+    }
+    for (const d of dirs) {
+      try {
+        fsyncPath(d);
+      } catch {
+        // directory gone: nothing to sync
+      }
+    }
+    db.transaction(() => {
+      for (const g of garbage) {
+        if (db.query("DELETE FROM garbage WHERE id = $id").run({ id: g.id }).changes === 0) continue;
+        report.garbageFinished++;
+        repair(`finished pending deletion of ${g.rel_path}`, g.camera_id, { garbage_id: g.id });
+      }
+    })();
+  }
+
+  // 3. each camera's ring
+  let ffmpeg: string | null = null;
+  for (const camera of cameras) {
+    const cameraId = cameraIds.get(camera.key);
+    if (cameraId === undefined) continue;
+    const f = scanCamera(db, dataDir, camera.key, cameraId);
+
+    // rows without files
+    const gone = f.rowsWithoutFiles.filter((r) => !r.evidenceLocked);
+    for (const r of f.rowsWithoutFiles.filter((r) => r.evidenceLocked)) {
+      repair(`camera ${camera.key}: evidence-locked segment ${r.absoluteIndex} has no file (${r.relPath}); row kept`, cameraId, { segment_id: r.id }, "warn");
+    }
+    if (gone.length) {
+      db.transaction(() => {
+        for (const r of gone) {
+          if (db.query("DELETE FROM segments WHERE id = $id AND evidence_locked = 0").run({ id: r.id }).changes === 0) continue;
+          report.deletedRows++;
+          repair(`camera ${camera.key}: removed the row of segment ${r.absoluteIndex}, whose file ${r.relPath} is missing`, cameraId, {
+            absolute_index: r.absoluteIndex,
+          }, "warn");
+        }
+      })();
+    }
+
+    // files without rows
+    for (const file of f.filesWithoutRows) {
+      const path = join(dataDir, file.relPath);
+      if (file.aboveNext) {
+        await waitQuiet(path);
+        ffmpeg ??= resolveFfmpeg();
+        let probe = null;
+        try {
+          probe = await probeMedia(path, ffmpeg);
+        } catch (err) {
+          log.warn(`reconcile: cannot run ffmpeg to measure ${file.relPath}: ${(err as Error).message}`);
+        }
+        if (probe && probe.frames >= 2 && probe.durationSec > 0) {
+          const st = statSync(path);
+          const endUtc = Math.round(st.mtimeMs);
+          const startUtc = Math.round(endUtc - probe.durationSec * 1000);
+          const openTrip = db
+            .query("SELECT boot_id FROM trips WHERE camera_id = $id AND end_time_utc IS NULL ORDER BY id DESC LIMIT 1")
+            .get({ id: cameraId }) as { boot_id: string } | null;
+          const r = commitSegment(
+            db,
+            dataDir,
+            {
+              cameraId,
+              absoluteIndex: file.absoluteIndex,
+              relPath: file.relPath,
+              startUtc,
+              endUtc,
+              bytes: st.size,
+              codec: probe.codec,
+              width: probe.width,
+              height: probe.height,
+              fps: probe.fps,
+            },
+            openTrip?.boot_id ?? bootId,
+          );
+          report.salvaged++;
+          repair(
+            `camera ${camera.key}: salvaged segment ${file.absoluteIndex} interrupted while recording (${probe.durationSec.toFixed(1)} s, ${st.size} bytes) into trip ${r.tripId}`,
+            cameraId,
+            { absolute_index: file.absoluteIndex, duration_s: probe.durationSec, bytes: st.size, trip_id: r.tripId },
+          );
+          continue;
+        }
+        deleteFile(path);
+        repair(`camera ${camera.key}: deleted ${file.relPath}, an interrupted segment without playable media (${file.bytes} bytes)`, cameraId, {
+          absolute_index: file.absoluteIndex,
+          bytes: file.bytes,
+        }, "warn");
+      } else {
+        deleteFile(path);
+        repair(`camera ${camera.key}: deleted ${file.relPath}, a file without a segment row below the ring's next index`, cameraId, {
+          absolute_index: file.absoluteIndex,
+          bytes: file.bytes,
+        }, "warn");
+      }
+      report.deletedFiles++;
+    }
+    if (f.filesWithoutRows.length) {
+      try {
+        fsyncPath(join(dataDir, f.ringDir));
+      } catch {
+        // no directory
+      }
+    }
+
+    // counters (after salvage, which moves them itself)
+    const c = db
+      .query("SELECT absolute_segments, segment_index, segment_generation, ring_capacity FROM camera_state WHERE camera_id = $id")
+      .get({ id: cameraId }) as RingCounters | null;
+    const max = (db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $id").get({ id: cameraId }) as { m: number | null }).m;
+    if (c) {
+      const problems = countersProblems(c, max);
+      if (problems.length) {
+        const abs = Math.max(c.absolute_segments, (max ?? -1) + 1);
+        db.query(
+          `UPDATE camera_state SET absolute_segments = $abs, segment_index = $abs % ring_capacity,
+             segment_generation = $abs / ring_capacity WHERE camera_id = $id`,
+        ).run({ abs, id: cameraId });
+        repair(`camera ${camera.key}: fixed ring counters (${problems.join("; ")}) to absolute_segments ${abs}`, cameraId, {
+          before: c,
+          absolute_segments: abs,
+        }, "warn");
+      }
+    }
+  }
+  return report;
+
+  function deleteFile(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
+}

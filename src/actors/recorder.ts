@@ -1,0 +1,392 @@
+/**
+ * The recorder actor: one ffmpeg child process recording one camera into its ring directory.
+ *
+ * `recorderActor` is XState callback logic (`fromCallback`). Input: `RecorderInput`. It sends its
+ * parent the `RecorderEvent`s of src/machines/events.ts:
+ * - `RECORDER.STARTED {pid}` once ffmpeg is spawned;
+ * - `RECORDER.RECEIVING` at the first `-progress` report with `out_time_us > 0` (media flows);
+ * - `SEGMENT_CLOSED` for every line of ffmpeg's CSV segment list (stdout). `startUtc`/`endUtc`
+ *   are wall-clock ms anchored at the run's first closed segment
+ *   (`anchor = Date.now() - endSec*1000` then, `anchor + sec*1000` for every line), so the
+ *   segments of one run are contiguous; `bytes` is the file size from stat;
+ * - `STALL` when no segment closed for `camera.stall_seconds ?? 2*segment_seconds + 10` s; if
+ *   still none after another such period, ffmpeg is stopped (SIGINT, SIGKILL 4 s later);
+ * - `PROCESS_EXIT {code, signal, error}` after ffmpeg exited AND its stdout was drained, so every
+ *   SEGMENT_CLOSED of the run is delivered before it. `error` is one redacted line (the last
+ *   `[error]`/`[fatal]` line of ffmpeg's stderr, no URL ever) or null after a requested stop.
+ *
+ * `{type: "RECORDER.STOP"}` (and the actor's cleanup when it is stopped) sends ffmpeg SIGINT:
+ * ffmpeg finalises the current segment and prints its CSV line; SIGKILL follows after 4 s.
+ * After cleanup no event is sent any more (the parent is gone); B's camera machine should
+ * send RECORDER.STOP and wait for PROCESS_EXIT when it wants the last segment indexed.
+ *
+ * Safety against overwriting (DESIGN.md invariant 2, a file is never overwritten in place):
+ * - a new run on a ring directory first waits for the previous ffmpeg of this process on the
+ *   same directory to exit;
+ * - the first file number is max(input.startNumber, highest file already in the ring + 1);
+ * - on Linux ffmpeg runs under `setpriv --pdeathsig INT` (util-linux) so it finalises and exits
+ *   when the runtime dies (even by SIGKILL) instead of recording on as an orphan.
+ */
+import { fromCallback } from "xstate";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import type { CameraConfig } from "../config.ts";
+import type { RecorderCommand, RecorderEvent } from "../machines/events.ts";
+import { absoluteIndexOf, ringDirRel } from "../paths.ts";
+import { log, redact } from "../log.ts";
+import { resolveFfmpeg, ffmpegMajorVersion } from "../media/ffmpeg.ts";
+import { buildRecorderArgs } from "../media/recorderArgs.ts";
+import { parseVideoStreamLine, type StreamInfo } from "../media/probe.ts";
+
+export interface RecorderInput {
+  camera: CameraConfig;
+  /** cameras.id (for logs; the recorder itself does not touch the database). */
+  cameraId: number;
+  /** Absolute data directory; the ring is `<dataDir>/recordings/<camera key>/`. */
+  dataDir: string;
+  /** Absolute index of the first segment (normally camera_state.absolute_segments). */
+  startNumber: number;
+}
+
+/** ms between SIGINT and SIGKILL when stopping ffmpeg. */
+export const STOP_GRACE_MS = 4000;
+/** Lines of ffmpeg stderr kept for the error message. */
+const STDERR_KEEP = 20;
+
+/** Stall timeout for a camera, ms: `stall_seconds`, default 2 x segment_seconds + 10 s. */
+export function stallTimeoutMs(camera: CameraConfig): number {
+  return (camera.stall_seconds ?? 2 * camera.segment_seconds + 10) * 1000;
+}
+
+/** Removes every URL-looking token (any scheme) after the project's `redact()`. */
+export function redactLine(text: string): string {
+  return redact(text).replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, "<url>");
+}
+
+const PROGRESS_RE = /^[a-z0-9_]+=\S*$/;
+const LEVEL_RE = /^(?:\[[^\]]*@ 0x[0-9a-f]+\] )?\[(trace|debug|verbose|info|warning|error|fatal|panic|quiet)\] ?/;
+const GENERIC_RE = /^(Conversion failed!|Exiting normally.*)$/;
+
+/** Splits `[xxx @ 0x..] [level] message` into level and message (level null when untagged). */
+export function splitLevel(line: string): { level: string | null; message: string } {
+  const m = LEVEL_RE.exec(line);
+  if (!m) return { level: null, message: line.trim() };
+  return { level: m[1], message: line.slice(m[0].length).trim() };
+}
+
+/**
+ * Picks the line that best explains an ffmpeg failure from its last stderr lines: the last
+ * error/fatal/panic message that is not a generic trailer ("Conversion failed!"), else the last
+ * untagged line (e.g. from setpriv or the dynamic loader), else the last warning, else null.
+ * The result is redacted.
+ */
+export function pickErrorLine(lines: string[]): string | null {
+  const parsed = lines.map(splitLevel).filter((l) => l.message && !GENERIC_RE.test(l.message));
+  const pick =
+    parsed.findLast((l) => l.level === "error" || l.level === "fatal" || l.level === "panic") ??
+    parsed.findLast((l) => l.level === null) ??
+    parsed.findLast((l) => l.level === "warning");
+  return pick ? redactLine(pick.message).slice(0, 400) : null;
+}
+
+/** Highest absolute index among the ring's segment files, or -1. */
+function highestFileIndex(ringDirAbs: string): number {
+  let max = -1;
+  try {
+    for (const name of readdirSync(ringDirAbs)) {
+      const n = absoluteIndexOf(name);
+      if (n !== null && n > max) max = n;
+    }
+  } catch {
+    // no directory yet
+  }
+  return max;
+}
+
+/** Exit promises of the ffmpeg processes of this process, by ring directory. */
+const liveByRing = new Map<string, Promise<void>>();
+
+let setprivPath: string | null | undefined;
+/** `setpriv --pdeathsig SIG --` prefix on Linux when util-linux's setpriv exists, else []. */
+function deathSignalPrefix(sig: "INT" | "TERM"): string[] {
+  if (process.platform !== "linux") return [];
+  if (setprivPath === undefined) setprivPath = Bun.which("setpriv");
+  return setprivPath ? [setprivPath, "--pdeathsig", sig, "--"] : [];
+}
+
+/** Calls `onLine` for each complete line of a byte stream; resolves at its end. */
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let nl: number;
+    while ((nl = buf.search(/[\r\n]/)) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line) onLine(line);
+    }
+  }
+  buf += decoder.decode();
+  if (buf.trim()) onLine(buf);
+}
+
+/** One recording run (one ffmpeg process). */
+class RecorderRun {
+  private proc: Subprocess<"ignore" | "pipe" | ReadableStream, "pipe", "pipe"> | null = null;
+  private source: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  private stopRequested = false;
+  private cancelled = false;
+  private silenced = false;
+  private sigkilled = false;
+  private killTimer: ReturnType<typeof setTimeout> | null = null;
+  private stallTimer: ReturnType<typeof setTimeout> | null = null;
+  private stallStage = 0;
+  private stallReason: string | null = null;
+  private anchor: number | null = null;
+  private receiving = false;
+  private inOutput = false;
+  private stream: StreamInfo | null = null;
+  private stderrTail: string[] = [];
+  private readonly ringRel: string;
+  private readonly ringAbs: string;
+  private readonly stallMs: number;
+
+  constructor(
+    private readonly input: RecorderInput,
+    private readonly send: (event: RecorderEvent) => void,
+  ) {
+    this.ringRel = ringDirRel(input.camera.key);
+    this.ringAbs = join(input.dataDir, this.ringRel);
+    this.stallMs = stallTimeoutMs(input.camera);
+  }
+
+  private emit(event: RecorderEvent): void {
+    if (this.silenced) return;
+    try {
+      this.send(event);
+    } catch (err) {
+      log.error(`camera ${this.input.camera.key}: recorder event ${event.type} failed: ${(err as Error).message}`);
+    }
+  }
+
+  async start(): Promise<void> {
+    const key = this.input.camera.key;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const previous = liveByRing.get(this.ringAbs);
+    liveByRing.set(this.ringAbs, done);
+    try {
+      if (previous) await Promise.race([previous, Bun.sleep(STOP_GRACE_MS + 2000)]);
+      if (this.cancelled) return;
+      if (this.stopRequested) {
+        this.emit({ type: "PROCESS_EXIT", code: null, signal: null, error: null, at: Date.now() });
+        return;
+      }
+      await this.spawnAndWait();
+    } finally {
+      resolveDone();
+      if (liveByRing.get(this.ringAbs) === done) liveByRing.delete(this.ringAbs);
+    }
+  }
+
+  private async spawnAndWait(): Promise<void> {
+    const { camera } = this.input;
+    const key = camera.key;
+    let startNumber = this.input.startNumber;
+    let args: string[];
+    let pipeFrom: string[] | undefined;
+    let ffmpeg: string;
+    try {
+      mkdirSync(this.ringAbs, { recursive: true });
+      const highest = highestFileIndex(this.ringAbs);
+      if (highest >= startNumber) {
+        log.warn(`camera ${key}: ring already holds file ${highest} >= start ${startNumber}; starting at ${highest + 1} so nothing is overwritten`);
+        startNumber = highest + 1;
+      }
+      ffmpeg = resolveFfmpeg();
+      ({ args, pipeFrom } = buildRecorderArgs(camera, {
+        ringDirAbs: this.ringAbs,
+        startNumber,
+        ffmpegMajor: ffmpegMajorVersion(ffmpeg),
+      }));
+      if (pipeFrom) {
+        this.source = Bun.spawn([...deathSignalPrefix("TERM"), ...pipeFrom], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+        // its stderr is only drained (rpicam-vid is chatty); errors surface as ffmpeg's EOF
+        void new Response(this.source.stderr).arrayBuffer().catch(() => {});
+      }
+      this.proc = Bun.spawn([...deathSignalPrefix("INT"), ffmpeg, ...args], {
+        stdin: this.source ? this.source.stdout : "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    } catch (err) {
+      const message = redactLine(String((err as Error)?.message ?? err).split("\n")[0]);
+      log.error(`camera ${key}: cannot start ffmpeg: ${message}`);
+      this.source?.kill("SIGTERM");
+      this.emit({ type: "PROCESS_EXIT", code: null, signal: null, error: `cannot start ffmpeg: ${message}`, at: Date.now() });
+      return;
+    }
+    const proc = this.proc;
+    log.info(`camera ${key}: ffmpeg started (pid ${proc.pid}, first segment ${startNumber})`);
+    this.emit({ type: "RECORDER.STARTED", pid: proc.pid, at: Date.now() });
+    this.armStall();
+    if (this.stopRequested) this.signalStop();
+
+    const stdoutDone = readLines(proc.stdout, (line) => this.onSegmentLine(line)).catch((err) =>
+      log.warn(`camera ${key}: reading ffmpeg stdout: ${(err as Error).message}`),
+    );
+    const stderrDone = readLines(proc.stderr, (line) => this.onStderrLine(line)).catch(() => {});
+    await proc.exited;
+    await Promise.all([stdoutDone, stderrDone]);
+    this.clearTimers();
+    if (this.source) {
+      this.source.kill("SIGTERM");
+      await Promise.race([this.source.exited, Bun.sleep(1000)]);
+      if (this.source.exitCode === null) this.source.kill("SIGKILL");
+    }
+    const code = proc.exitCode;
+    const signal = proc.signalCode == null ? null : String(proc.signalCode);
+    let error: string | null;
+    const last = pickErrorLine(this.stderrTail);
+    if (this.stallReason) error = last ? `${this.stallReason} (ffmpeg: ${last})` : this.stallReason;
+    else if (this.stopRequested) error = this.sigkilled ? `ffmpeg did not exit within ${STOP_GRACE_MS / 1000} s of SIGINT and was killed` : null;
+    else if (last) error = last;
+    else if (signal) error = `ffmpeg was killed by ${signal}`;
+    else if (code === 0) error = "ffmpeg ended: the source ended";
+    else error = `ffmpeg exited with code ${code}`;
+    if (error) log.warn(`camera ${key}: ffmpeg exited (code ${code}, signal ${signal}): ${error}`);
+    else log.info(`camera ${key}: ffmpeg stopped`);
+    this.emit({ type: "PROCESS_EXIT", code, signal, error, at: Date.now() });
+  }
+
+  private onSegmentLine(line: string): void {
+    const [name, startText, endText] = line.trim().split(",");
+    const absoluteIndex = name ? absoluteIndexOf(name) : null;
+    const startSec = Number(startText);
+    const endSec = Number(endText);
+    if (absoluteIndex === null || !Number.isFinite(startSec) || !Number.isFinite(endSec)) {
+      log.warn(`camera ${this.input.camera.key}: unexpected segment list line ignored`);
+      return;
+    }
+    let bytes: number;
+    try {
+      bytes = statSync(join(this.ringAbs, name)).size;
+    } catch {
+      log.warn(`camera ${this.input.camera.key}: closed segment ${name} is missing on disk`);
+      return;
+    }
+    if (this.anchor === null) this.anchor = Date.now() - endSec * 1000;
+    const s = this.stream;
+    this.emit({
+      type: "SEGMENT_CLOSED",
+      relPath: join(this.ringRel, name),
+      absoluteIndex,
+      startSec,
+      endSec,
+      startUtc: Math.round(this.anchor + startSec * 1000),
+      endUtc: Math.round(this.anchor + endSec * 1000),
+      bytes,
+      codec: s?.codec ?? null,
+      width: s?.width ?? null,
+      height: s?.height ?? null,
+      fps: s?.fps ?? null,
+    });
+    this.stallStage = 0;
+    this.armStall();
+  }
+
+  private onStderrLine(raw: string): void {
+    const line = raw.trim();
+    if (!line) return;
+    if (PROGRESS_RE.test(line)) {
+      if (!this.receiving && line.startsWith("out_time_us=")) {
+        const us = Number(line.slice(12));
+        if (Number.isFinite(us) && us > 0) {
+          this.receiving = true;
+          this.emit({ type: "RECORDER.RECEIVING", at: Date.now() });
+        }
+      }
+      return;
+    }
+    const { message } = splitLevel(line);
+    if (/^Output #0/.test(message)) this.inOutput = true;
+    else if (this.inOutput && !this.stream) {
+      const info = parseVideoStreamLine(message);
+      if (info) this.stream = info;
+    }
+    this.stderrTail.push(redactLine(line));
+    if (this.stderrTail.length > STDERR_KEEP) this.stderrTail.shift();
+  }
+
+  private armStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => this.onStall(), this.stallMs);
+  }
+
+  private onStall(): void {
+    this.stallTimer = null;
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode) return;
+    const seconds = Math.round(this.stallMs / 1000);
+    if (this.stallStage === 0) {
+      this.stallStage = 1;
+      this.emit({ type: "STALL", at: Date.now(), reason: `no segment closed for ${seconds} s` });
+      this.armStall();
+    } else {
+      this.stallReason = `stalled: no segment closed for ${2 * seconds} s; ffmpeg stopped`;
+      log.warn(`camera ${this.input.camera.key}: ${this.stallReason}`);
+      this.signalStop();
+    }
+  }
+
+  /** SIGINT now, SIGKILL after STOP_GRACE_MS. */
+  private signalStop(): void {
+    const proc = this.proc;
+    if (!proc || this.killTimer || proc.exitCode !== null || proc.signalCode) return;
+    proc.kill("SIGINT");
+    this.killTimer = setTimeout(() => {
+      if (proc.exitCode === null && !proc.signalCode) {
+        this.sigkilled = true;
+        proc.kill("SIGKILL");
+      }
+    }, STOP_GRACE_MS);
+  }
+
+  private clearTimers(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.stallTimer = this.killTimer = null;
+  }
+
+  /** RECORDER.STOP: finalise and exit; PROCESS_EXIT follows. */
+  stop(): void {
+    this.stopRequested = true;
+    this.signalStop();
+  }
+
+  /** Actor cleanup: stop like RECORDER.STOP but send nothing more. */
+  cancel(): void {
+    this.cancelled = true;
+    this.silenced = true;
+    this.stop();
+  }
+}
+
+/**
+ * XState callback logic of the recorder. Use it by string `src` from the camera machine:
+ * `setup({ actors: { recorder: recorderActor } })`, `invoke: { src: "recorder", input: ... }`.
+ */
+export const recorderActor = fromCallback<RecorderCommand, RecorderInput>(({ input, sendBack, receive }) => {
+  const run = new RecorderRun(input, (event) => sendBack(event));
+  receive((command) => {
+    if (command.type === "RECORDER.STOP") run.stop();
+  });
+  run.start().catch((err) => {
+    log.error(`camera ${input.camera.key}: recorder failed: ${redactLine(String((err as Error)?.message ?? err))}`);
+  });
+  return () => run.cancel();
+});

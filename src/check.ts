@@ -1,0 +1,94 @@
+/**
+ * `dashcam check [--config FILE]`: READ-ONLY consistency check of the database and the rings
+ * (DESIGN.md invariant 4: "`dashcam check` reports the same without changing anything").
+ *
+ * Opens the database with `openDatabase(path, { readonly: true })` and reports:
+ * `PRAGMA integrity_check`, `PRAGMA foreign_key_check`, segment rows without files, segment
+ * files without rows (the file at index == absolute_segments is the segment a running recorder
+ * is writing: fine), ring counters (absolute_segments above every row's index,
+ * segment_index == absolute_segments % ring_capacity,
+ * segment_generation == floor(absolute_segments / ring_capacity)), rows whose size differs
+ * from the file, pending garbage rows, and open trips of a boot other than the current one.
+ *
+ * Prints one line per finding on stdout and a summary line. Exit 0 when clean, 1 when any
+ * problem was found, 2 on bad input (unknown option, bad config, missing database).
+ * Safe to run while `dashcam run` records (see `scanRing` for how races are avoided).
+ */
+import { existsSync } from "node:fs";
+import { parseCommandArgs, UsageError } from "./cli.ts";
+import { loadConfig } from "./config.ts";
+import { openDatabase } from "./db/open.ts";
+import { dbPath } from "./paths.ts";
+import { scanRing } from "./actors/reconcile.ts";
+import { currentBootId } from "./bootId.ts";
+
+/** Re-reads pending garbage rows after this delay (ms): a running sweep finishes its rows within it. */
+const GARBAGE_SETTLE_MS = 500;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { config: { type: "string" }, help: { type: "boolean", short: "h" } });
+  if (values.help) {
+    process.stdout.write("usage: dashcam check [--config FILE]\nread-only consistency check; exit 0 clean, 1 problems found\n");
+    return 0;
+  }
+  const config = loadConfig(values.config);
+  const file = dbPath(config.data_dir);
+  if (!existsSync(file)) throw new UsageError(`no database at ${file} (has dashcam run been started with this config?)`);
+  let db;
+  try {
+    db = openDatabase(file, { readonly: true });
+  } catch (err) {
+    throw new UsageError(`cannot open ${file}: ${String((err as Error).message).split("\n")[0]}`);
+  }
+  const problems: string[] = [];
+  const notes: string[] = [];
+  try {
+    const integrity = db.query("PRAGMA integrity_check").all() as { integrity_check: string }[];
+    const bad = integrity.map((r) => r.integrity_check).filter((m) => m !== "ok");
+    for (const m of bad) problems.push(`integrity_check: ${m}`);
+
+    const fk = db.query("PRAGMA foreign_key_check").all() as { table: string; rowid: number; parent: string }[];
+    for (const r of fk) problems.push(`foreign_key_check: ${r.table} row ${r.rowid} references a missing ${r.parent} row`);
+
+    // every camera with a row (configured or not), so footage of a removed camera is checked too
+    const cams = db.query("SELECT id, key FROM cameras ORDER BY key").all() as { id: number; key: string }[];
+    const ids = new Map(cams.map((c) => [c.key, c.id]));
+    const scan = scanRing(db, config.data_dir, cams, ids);
+    let segments = 0;
+    for (const f of scan.cameras) {
+      segments += f.rowCount;
+      for (const r of f.rowsWithoutFiles)
+        problems.push(`camera ${f.cameraKey}: segment ${r.absoluteIndex} has a row but no file (${r.relPath})${r.evidenceLocked ? " [evidence-locked]" : ""}`);
+      for (const x of f.filesWithoutRows) {
+        if (x.inProgress) notes.push(`camera ${f.cameraKey}: ${x.relPath} is the segment in progress`);
+        else problems.push(`camera ${f.cameraKey}: file ${x.relPath} (${x.bytes} bytes) has no segment row`);
+      }
+      for (const m of f.sizeMismatches)
+        problems.push(`camera ${f.cameraKey}: segment ${m.absoluteIndex} row says ${m.rowBytes} bytes, file has ${m.fileBytes}`);
+      for (const p of f.counterProblems) problems.push(`camera ${f.cameraKey}: ring counters: ${p}`);
+    }
+
+    if (scan.garbage.length) {
+      await Bun.sleep(GARBAGE_SETTLE_MS);
+      const still = new Set((db.query("SELECT id FROM garbage").all() as { id: number }[]).map((r) => r.id));
+      for (const g of scan.garbage) if (still.has(g.id)) problems.push(`pending garbage row ${g.id}: ${g.rel_path} awaits deletion`);
+    }
+
+    const boot = currentBootId();
+    const trips = db
+      .query(
+        `SELECT t.id, t.boot_id, c.key FROM trips t JOIN cameras c ON c.id = t.camera_id
+         WHERE t.end_time_utc IS NULL AND t.boot_id <> $boot ORDER BY t.id`,
+      )
+      .all({ boot }) as { id: number; boot_id: string; key: string }[];
+    for (const t of trips) problems.push(`camera ${t.key}: trip ${t.id} of an earlier boot (${t.boot_id}) is still open`);
+
+    for (const p of problems) process.stdout.write(`PROBLEM ${p}\n`);
+    for (const n of notes) process.stdout.write(`ok ${n}\n`);
+    const summary = `${cams.length} camera${cams.length === 1 ? "" : "s"}, ${segments} segment rows, ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
+    process.stdout.write(problems.length ? `check FAILED: ${summary}\n` : `check ok: ${summary}\n`);
+    return problems.length ? 1 : 0;
+  } finally {
+    db.close();
+  }
+}

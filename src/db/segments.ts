@@ -1,0 +1,298 @@
+/**
+ * The indexer: turns a closed segment into rows, in ONE transaction (DESIGN.md invariant 1):
+ * - the `segments` row (ring slot `segment_index = abs % ring_capacity`, generation
+ *   `segment_gen = floor(abs / ring_capacity)`, seed 000);
+ * - `camera_state` counters: `absolute_segments` = abs + 1 (never lowered), `segment_index` /
+ *   `segment_generation` of the NEXT slot;
+ * - the `camera_status` row (seed 002 record_segment_indexed): segment_count + 1,
+ *   last_segment_at = endUtc, observed_bitrate = bytes * 8000 / (endUtc - startUtc) bits/s;
+ * - gap detection (invariant 5): a hole of more than 3000 ms between the previous segment's
+ *   end and this start is upserted into `recording_gaps` by (camera_id, gap_start) and logged;
+ * - the trip: the open trip of this camera and boot is extended to this segment, or one is
+ *   opened at it.
+ *
+ * A trip is "open" while `end_time_utc IS NULL` (only `closeTrip` sets it).
+ * Indexing an absolute index that already has a row is a no-op that returns `duplicate: true`
+ * (invoked actors restart from scratch on restore, so the same SEGMENT_CLOSED may come twice).
+ *
+ * `commitSegment` fsyncs the file and its directory first ("a new file is synced before its row
+ * is committed", Moonfire NVR's discipline), then indexes.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { logEvent } from "./eventLog.ts";
+import { resolveInside } from "../paths.ts";
+
+/** A recording hole longer than this (ms) between consecutive segments is a gap (DESIGN.md invariant 5). */
+export const GAP_THRESHOLD_MS = 3000;
+
+export interface SegmentInput {
+  cameraId: number;
+  /** Absolute segment index (the file name). */
+  absoluteIndex: number;
+  /** Path relative to data_dir. */
+  relPath: string;
+  /** Unix ms UTC. */
+  startUtc: number;
+  endUtc: number;
+  bytes: number;
+  codec?: string | null;
+  width?: number | null;
+  height?: number | null;
+  fps?: number | null;
+}
+
+export interface IndexResult {
+  segmentId: number;
+  absoluteIndex: number;
+  /** True when the segment already had a row: nothing changed. */
+  duplicate: boolean;
+  /** The trip the segment belongs to (0 when a duplicate belongs to none). */
+  tripId: number;
+  /** True when this segment opened the trip. */
+  tripOpened: boolean;
+  /** The hole before this segment (ms), when longer than GAP_THRESHOLD_MS. */
+  gap: { start: number; end: number } | null;
+}
+
+/** One `segments` row. Times are Unix ms UTC; `locked` is the transient read-lock count. */
+export interface SegmentRow {
+  id: number;
+  camera_id: number;
+  segment_index: number;
+  segment_gen: number;
+  absolute_index: number;
+  start_utc: number;
+  end_utc: number;
+  rel_path: string;
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+  bytes: number | null;
+  locked: number;
+  evidence_locked: number;
+  incident_id: string | null;
+}
+
+export const SEGMENT_COLUMNS =
+  "id, camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path, codec, width, height, fps, bytes, locked, evidence_locked, incident_id";
+
+interface Statements {
+  existing: Statement;
+  tripContaining: Statement;
+  state: Statement;
+  insert: Statement;
+  bumpState: Statement;
+  status: Statement;
+  previous: Statement;
+  gap: Statement;
+  openTrip: Statement;
+  extendTrip: Statement;
+  insertTrip: Statement;
+  range: Statement;
+  latest: Statement;
+}
+
+const cache = new WeakMap<Database, Statements>();
+
+function statements(db: Database): Statements {
+  let s = cache.get(db);
+  if (s) return s;
+  s = {
+    existing: db.prepare("SELECT id FROM segments WHERE camera_id = $camera_id AND absolute_index = $abs"),
+    tripContaining: db.prepare(
+      `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
+       ORDER BY id DESC LIMIT 1`,
+    ),
+    state: db.prepare("SELECT ring_capacity, absolute_segments FROM camera_state WHERE camera_id = $camera_id"),
+    insert: db.prepare(
+      `INSERT INTO segments (camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path,
+         codec, width, height, fps, bytes)
+       VALUES ($camera_id, $segment_index, $segment_gen, $abs, $start_utc, $end_utc, $rel_path,
+         $codec, $width, $height, $fps, $bytes)`,
+    ),
+    bumpState: db.prepare(
+      `UPDATE camera_state SET
+         absolute_segments = MAX(absolute_segments, $next),
+         segment_index = MAX(absolute_segments, $next) % ring_capacity,
+         segment_generation = MAX(absolute_segments, $next) / ring_capacity
+       WHERE camera_id = $camera_id`,
+    ),
+    status: db.prepare(
+      `INSERT INTO camera_status (camera_id, state, segment_count, last_segment_at, observed_bitrate, updated_at)
+       VALUES ($camera_id, 'recording', 1, $end_utc, $bitrate, $now)
+       ON CONFLICT(camera_id) DO UPDATE SET
+         segment_count = segment_count + 1,
+         last_segment_at = MAX(COALESCE(last_segment_at, 0), excluded.last_segment_at),
+         observed_bitrate = excluded.observed_bitrate,
+         updated_at = excluded.updated_at`,
+    ),
+    previous: db.prepare(
+      `SELECT end_utc FROM segments WHERE camera_id = $camera_id AND absolute_index < $abs
+       ORDER BY absolute_index DESC LIMIT 1`,
+    ),
+    gap: db.prepare(
+      `INSERT INTO recording_gaps (camera_id, gap_start, gap_end, detected_at)
+       VALUES ($camera_id, $gap_start, $gap_end, $now)
+       ON CONFLICT(camera_id, gap_start) DO NOTHING`,
+    ),
+    openTrip: db.prepare(
+      `SELECT id FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
+       ORDER BY id DESC LIMIT 1`,
+    ),
+    extendTrip: db.prepare(
+      `UPDATE trips SET last_absolute = MAX(last_absolute, $abs), last_time_utc = MAX(last_time_utc, $end_utc)
+       WHERE id = $id`,
+    ),
+    insertTrip: db.prepare(
+      `INSERT INTO trips (camera_id, boot_id, start_time_utc, start_segment, start_gen, start_absolute,
+         last_absolute, last_time_utc, status)
+       VALUES ($camera_id, $boot_id, $start_utc, $segment_index, $segment_gen, $abs, $abs, $end_utc, 'open')`,
+    ),
+    range: db.prepare(
+      `SELECT ${SEGMENT_COLUMNS} FROM segments
+       WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from
+       ORDER BY start_utc, absolute_index`,
+    ),
+    latest: db.prepare(
+      `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 1`,
+    ),
+  };
+  cache.set(db, s);
+  return s;
+}
+
+/**
+ * Indexes one closed segment (see the module comment). Throws when the camera has no
+ * `camera_state` row or the input is malformed (negative index, end before start).
+ */
+export function indexSegment(db: Database, input: SegmentInput, bootId: string): IndexResult {
+  const s = statements(db);
+  const abs = input.absoluteIndex;
+  if (!Number.isSafeInteger(abs) || abs < 0) throw new Error(`bad absolute index ${abs}`);
+  if (!(input.endUtc >= input.startUtc)) throw new Error(`segment ${abs}: end ${input.endUtc} before start ${input.startUtc}`);
+  const cameraId = input.cameraId;
+  const run = db.transaction((): IndexResult => {
+    const dup = s.existing.get({ camera_id: cameraId, abs }) as { id: number } | null;
+    if (dup) {
+      const trip = s.tripContaining.get({ camera_id: cameraId, abs }) as { id: number } | null;
+      return { segmentId: dup.id, absoluteIndex: abs, duplicate: true, tripId: trip?.id ?? 0, tripOpened: false, gap: null };
+    }
+    const state = s.state.get({ camera_id: cameraId }) as { ring_capacity: number; absolute_segments: number } | null;
+    if (!state) throw new Error(`camera ${cameraId} has no camera_state row`);
+    const cap = state.ring_capacity;
+    const segmentIndex = abs % cap;
+    const segmentGen = Math.floor(abs / cap);
+    const startUtc = Math.round(input.startUtc);
+    const endUtc = Math.round(input.endUtc);
+    const now = Date.now();
+
+    const prev = s.previous.get({ camera_id: cameraId, abs }) as { end_utc: number } | null;
+    const ins = s.insert.run({
+      camera_id: cameraId,
+      segment_index: segmentIndex,
+      segment_gen: segmentGen,
+      abs,
+      start_utc: startUtc,
+      end_utc: endUtc,
+      rel_path: input.relPath,
+      codec: input.codec ?? null,
+      width: input.width ?? null,
+      height: input.height ?? null,
+      fps: input.fps ?? null,
+      bytes: input.bytes,
+    });
+    const segmentId = Number(ins.lastInsertRowid);
+    s.bumpState.run({ camera_id: cameraId, next: abs + 1 });
+    const durationMs = endUtc - startUtc;
+    s.status.run({
+      camera_id: cameraId,
+      end_utc: endUtc,
+      bitrate: durationMs > 0 ? Math.round((input.bytes * 8000) / durationMs) : null,
+      now,
+    });
+
+    let gap: IndexResult["gap"] = null;
+    if (prev && startUtc - prev.end_utc > GAP_THRESHOLD_MS) {
+      gap = { start: prev.end_utc, end: startUtc };
+      const g = s.gap.run({ camera_id: cameraId, gap_start: gap.start, gap_end: gap.end, now });
+      if (g.changes > 0) {
+        logEvent(db, {
+          kind: "segment.gap",
+          level: "warn",
+          cameraId,
+          at: now,
+          message: `recording gap of ${((gap.end - gap.start) / 1000).toFixed(1)} s before segment ${abs}`,
+          data: { gap_start: gap.start, gap_end: gap.end, absolute_index: abs },
+        });
+      }
+    }
+
+    let tripId: number;
+    let tripOpened = false;
+    const open = s.openTrip.get({ camera_id: cameraId, boot_id: bootId }) as { id: number } | null;
+    if (open) {
+      tripId = open.id;
+      s.extendTrip.run({ id: tripId, abs, end_utc: endUtc });
+    } else {
+      const t = s.insertTrip.run({
+        camera_id: cameraId,
+        boot_id: bootId,
+        start_utc: startUtc,
+        segment_index: segmentIndex,
+        segment_gen: segmentGen,
+        abs,
+        end_utc: endUtc,
+      });
+      tripId = Number(t.lastInsertRowid);
+      tripOpened = true;
+      logEvent(db, {
+        kind: "trip.open",
+        cameraId,
+        at: now,
+        message: `trip ${tripId} opened at segment ${abs}`,
+        data: { trip_id: tripId, absolute_index: abs, boot_id: bootId },
+      });
+    }
+    return { segmentId, absoluteIndex: abs, duplicate: false, tripId, tripOpened, gap };
+  });
+  return run();
+}
+
+/** fsync(2) of a file or directory. Throws the fs error (ENOENT...) unchanged. */
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Syncs the segment file and its directory to disk, then `indexSegment`. A segment that already
+ * has a row is returned as a duplicate without touching the disk. Throws when the file is
+ * missing or `relPath` escapes `dataDir`.
+ */
+export function commitSegment(db: Database, dataDir: string, input: SegmentInput, bootId: string): IndexResult {
+  const s = statements(db);
+  const dup = s.existing.get({ camera_id: input.cameraId, abs: input.absoluteIndex }) as { id: number } | null;
+  if (!dup) {
+    const file = resolveInside(dataDir, input.relPath);
+    fsyncPath(file);
+    fsyncPath(dirname(file));
+  }
+  return indexSegment(db, input, bootId);
+}
+
+/** Segments of a camera overlapping [fromUtc, toUtc) (ms), oldest first. */
+export function segmentsInRange(db: Database, cameraId: number, fromUtc: number, toUtc: number): SegmentRow[] {
+  return statements(db).range.all({ camera_id: cameraId, from: fromUtc, to: toUtc }) as SegmentRow[];
+}
+
+/** The camera's newest segment (highest absolute index), or null. */
+export function latestSegment(db: Database, cameraId: number): SegmentRow | null {
+  return (statements(db).latest.get({ camera_id: cameraId }) as SegmentRow | null) ?? null;
+}

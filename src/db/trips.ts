@@ -1,0 +1,163 @@
+/**
+ * Trip rows (seed 000 `trips`, plus absolute bounds and a status).
+ *
+ * A trip groups one camera's recording of one boot. It is OPEN while `end_time_utc IS NULL`;
+ * the indexer (src/db/segments.ts) opens and extends it; `closeTrip` closes it at its last
+ * segment. Ring indexes repeat when the ring wraps, so membership uses the absolute bounds
+ * `start_absolute..last_absolute`; the seed's ring-index columns (`start_segment`/`start_gen`,
+ * `final_segment`/`end_gen`) are kept filled for compatibility.
+ *
+ * Status changes other than open -> closed belong to the trip machine (helper B), which
+ * journals them; this module never closes trips of older boots on its own.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import { logEvent } from "./eventLog.ts";
+import { SEGMENT_COLUMNS, type SegmentRow } from "./segments.ts";
+
+export type TripStatus = "open" | "closed" | "saving" | "saved" | "evicted";
+
+/** One `trips` row. Times are Unix ms UTC. */
+export interface TripRow {
+  id: number;
+  camera_id: number;
+  boot_id: string;
+  start_time_utc: number;
+  end_time_utc: number | null;
+  start_segment: number;
+  final_segment: number | null;
+  start_clock_source: string | null;
+  end_clock_source: string | null;
+  note: string | null;
+  start_gen: number;
+  end_gen: number | null;
+  fully_evicted: number;
+  evicted_at_utc: number | null;
+  start_absolute: number;
+  last_absolute: number;
+  last_time_utc: number;
+  status: TripStatus;
+}
+
+const TRIP_COLUMNS =
+  "id, camera_id, boot_id, start_time_utc, end_time_utc, start_segment, final_segment, start_clock_source, end_clock_source, note, start_gen, end_gen, fully_evicted, evicted_at_utc, start_absolute, last_absolute, last_time_utc, status";
+
+interface Statements {
+  close: Statement;
+  otherBoots: Statement;
+  openOf: Statement;
+  byId: Statement;
+  listAll: Statement;
+  listAllBefore: Statement;
+  listCam: Statement;
+  listCamBefore: Statement;
+  segments: Statement;
+  evict: Statement;
+}
+
+const cache = new WeakMap<Database, Statements>();
+
+function statements(db: Database): Statements {
+  let s = cache.get(db);
+  if (s) return s;
+  s = {
+    close: db.prepare(
+      `UPDATE trips SET
+         end_time_utc = last_time_utc,
+         final_segment = last_absolute % (SELECT ring_capacity FROM camera_state WHERE camera_id = trips.camera_id),
+         end_gen = last_absolute / (SELECT ring_capacity FROM camera_state WHERE camera_id = trips.camera_id),
+         status = CASE WHEN status = 'open' THEN 'closed' ELSE status END
+       WHERE id = $id AND end_time_utc IS NULL
+       RETURNING id, camera_id, last_absolute, end_time_utc`,
+    ),
+    otherBoots: db.prepare(
+      "SELECT id, camera_id FROM trips WHERE end_time_utc IS NULL AND boot_id <> $boot_id ORDER BY id",
+    ),
+    openOf: db.prepare(
+      `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
+       ORDER BY id DESC LIMIT 1`,
+    ),
+    byId: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id = $id`),
+    listAll: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips ORDER BY id DESC LIMIT $limit`),
+    listAllBefore: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id < $before ORDER BY id DESC LIMIT $limit`),
+    listCam: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id ORDER BY id DESC LIMIT $limit`),
+    listCamBefore: db.prepare(
+      `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND id < $before ORDER BY id DESC LIMIT $limit`,
+    ),
+    segments: db.prepare(
+      `SELECT ${SEGMENT_COLUMNS.split(", ").map((c) => `s.${c}`).join(", ")}
+       FROM trips t JOIN segments s
+         ON s.camera_id = t.camera_id AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute
+       WHERE t.id = $id
+       ORDER BY s.absolute_index`,
+    ),
+    evict: db.prepare(
+      `UPDATE trips SET fully_evicted = 1, evicted_at_utc = COALESCE(evicted_at_utc, $at)
+       WHERE id = $id AND fully_evicted = 0`,
+    ),
+  };
+  cache.set(db, s);
+  return s;
+}
+
+/**
+ * Closes an open trip at its last segment: end_time_utc = last_time_utc,
+ * final_segment = last_absolute % ring_capacity, end_gen = floor(last_absolute / ring_capacity),
+ * status 'open' -> 'closed' (a trip already 'saving'/'saved' keeps that status), and one
+ * `trip.close` event_log row dated `at` (ms). A trip that is already closed (or unknown) is left
+ * unchanged. Safe inside a caller's transaction (bun:sqlite nests transactions as savepoints).
+ */
+export function closeTrip(db: Database, tripId: number, at: number): void {
+  const s = statements(db);
+  db.transaction(() => {
+    const row = s.close.get({ id: tripId }) as { id: number; camera_id: number; last_absolute: number; end_time_utc: number } | null;
+    if (!row) return;
+    logEvent(db, {
+      kind: "trip.close",
+      cameraId: row.camera_id,
+      at,
+      message: `trip ${row.id} closed at segment ${row.last_absolute}`,
+      data: { trip_id: row.id, last_absolute: row.last_absolute, end_time_utc: row.end_time_utc },
+    });
+  })();
+}
+
+/** Open trips (end_time_utc IS NULL) whose boot is not `bootId`, oldest first. */
+export function openTripsOfOtherBoots(db: Database, bootId: string): { id: number; camera_id: number }[] {
+  return statements(db).otherBoots.all({ boot_id: bootId }) as { id: number; camera_id: number }[];
+}
+
+/** The newest open trip of a camera in boot `bootId`, or null. */
+export function openTripOf(db: Database, cameraId: number, bootId: string): TripRow | null {
+  return (statements(db).openOf.get({ camera_id: cameraId, boot_id: bootId }) as TripRow | null) ?? null;
+}
+
+/** A trip by id, or null. */
+export function tripById(db: Database, id: number): TripRow | null {
+  return (statements(db).byId.get({ id }) as TripRow | null) ?? null;
+}
+
+/** Trips newest first (by id), optionally of one camera, with keyset paging on `beforeId`. */
+export function listTrips(db: Database, opts: { cameraId?: number; limit: number; beforeId?: number }): TripRow[] {
+  const s = statements(db);
+  const limit = Math.max(0, Math.floor(opts.limit));
+  if (opts.cameraId !== undefined) {
+    return (opts.beforeId !== undefined
+      ? s.listCamBefore.all({ camera_id: opts.cameraId, before: opts.beforeId, limit })
+      : s.listCam.all({ camera_id: opts.cameraId, limit })) as TripRow[];
+  }
+  return (opts.beforeId !== undefined ? s.listAllBefore.all({ before: opts.beforeId, limit }) : s.listAll.all({ limit })) as TripRow[];
+}
+
+/** The segments still in the ring of a trip (absolute_index in start_absolute..last_absolute), oldest first. */
+export function tripSegments(db: Database, tripId: number): SegmentRow[] {
+  return statements(db).segments.all({ id: tripId }) as SegmentRow[];
+}
+
+/**
+ * Marks a trip fully evicted from the ring: fully_evicted = 1, evicted_at_utc = `at` (ms, kept
+ * if already set). Does not change `status` (the trip machine does, on EVICTED).
+ * Returns true when the row changed.
+ */
+export function markTripEvicted(db: Database, tripId: number, at: number): boolean {
+  return statements(db).evict.run({ id: tripId, at }).changes > 0;
+}

@@ -1,0 +1,100 @@
+/**
+ * Which ffmpeg binary to run, and its major version.
+ *
+ * Resolution order (DESIGN.md "media"):
+ * 1. env `FFMPEG_PATH`;
+ * 2. an `ffmpeg` file next to the running executable (`dirname(process.execPath)/ffmpeg`), the
+ *    layout of the compiled binary's release folder; skipped when running under `bun` itself;
+ * 3. `ffmpeg-static`, when installed and its binary exists (its install script downloads from
+ *    GitHub, so it is often absent offline);
+ * 4. `@ffmpeg-installer/ffmpeg` (binary inside the npm package; ffmpeg 4.1 on linux-x64/arm64);
+ * 5. `ffmpeg` on PATH (`Bun.which`), else the bare name `ffmpeg` (spawn then fails with ENOENT,
+ *    which the recorder reports as its PROCESS_EXIT error).
+ *
+ * No ffprobe is needed at run time: durations and stream parameters come from ffmpeg itself
+ * (src/media/probe.ts).
+ */
+import { existsSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+function isFile(path: string | null | undefined): path is string {
+  if (!path) return false;
+  try {
+    return existsSync(path) && statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** True when this process is the `bun` runtime itself (running from source), not a compiled binary. */
+function runningUnderBun(): boolean {
+  const name = basename(process.execPath).toLowerCase();
+  return name === "bun" || name === "bun.exe" || name.startsWith("bun-");
+}
+
+/** Returns the ffmpeg path to spawn (see the module comment for the order). Never throws. */
+export function resolveFfmpeg(): string {
+  const env = process.env.FFMPEG_PATH;
+  if (env) return env;
+  if (!runningUnderBun()) {
+    const beside = join(dirname(process.execPath), "ffmpeg");
+    if (isFile(beside)) return beside;
+  }
+  try {
+    const mod = require("ffmpeg-static") as string | { default?: string } | null;
+    const p = typeof mod === "string" ? mod : mod?.default;
+    if (isFile(p)) return p;
+  } catch {
+    // not installed
+  }
+  try {
+    const mod = require("@ffmpeg-installer/ffmpeg") as { path?: string };
+    if (isFile(mod?.path)) return mod.path;
+  } catch {
+    // not installed, or no binary for this platform (the package throws a string)
+  }
+  return Bun.which("ffmpeg") ?? "ffmpeg";
+}
+
+const versions = new Map<string, number>();
+
+/**
+ * Parses the major version out of `ffmpeg -version` output. Release builds print
+ * `ffmpeg version 5.1.9-0+deb12u1`; git builds (`ffmpeg version N-47683-g0e8eb07980-static`,
+ * the @ffmpeg-installer binary) are mapped from libavformat's major: 58 -> 4, 59 -> 5, 60 -> 6,
+ * 61 -> 7, 62 -> 8 (FFmpeg release notes). Returns 0 when neither is found.
+ */
+export function parseFfmpegMajor(versionText: string): number {
+  const rel = /ffmpeg version n?(\d+)\.\d+/i.exec(versionText);
+  if (rel) return Number(rel[1]);
+  const lavf = /libavformat\s+(\d+)\./.exec(versionText);
+  if (lavf) {
+    const m = Number(lavf[1]);
+    if (m >= 58) return m - 54;
+    if (m === 57) return 3;
+    return 2;
+  }
+  return 0;
+}
+
+/**
+ * Major version of the ffmpeg at `path` (cached per path). Runs `ffmpeg -version` once.
+ * Returns 0 when ffmpeg cannot be run or its output is not understood; callers treat 0 as
+ * "modern" (>= 5).
+ */
+export function ffmpegMajorVersion(path: string): number {
+  const hit = versions.get(path);
+  if (hit !== undefined) return hit;
+  let major = 0;
+  try {
+    const r = Bun.spawnSync([path, "-hide_banner", "-version"], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    major = parseFfmpegMajor(r.stdout.toString() + "\n" + r.stderr.toString());
+  } catch {
+    major = 0;
+  }
+  versions.set(path, major);
+  return major;
+}

@@ -1,0 +1,88 @@
+/**
+ * Measuring a media file with ffmpeg itself (no ffprobe at run time).
+ *
+ * `probeMedia(file)` runs `ffmpeg -i FILE -map 0:v:0 -c copy -f null -progress pipe:1 -` (a
+ * stream copy to nowhere: reads every packet, decodes nothing) and reads:
+ * - the number of video packets (`frame=`) and the last `out_time_us=` of the progress report,
+ *   which is the last packet's timestamp relative to the first one; one frame duration (1/fps)
+ *   is added to get the file's duration, the way ffprobe's format duration counts it;
+ * - codec, size and frame rate from the input's `Stream #0:N: Video:` line.
+ *
+ * Used by start-up reconciliation to salvage the segment that was being written at a power cut.
+ */
+import { resolveFfmpeg } from "./ffmpeg.ts";
+
+export interface StreamInfo {
+  /** Field-standard upper-case name: "H264", "H265", else ffmpeg's codec name upper-cased. */
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+}
+
+export interface ProbeResult extends StreamInfo {
+  /** Video packets (frames) read. */
+  frames: number;
+  /** Duration in seconds (last minus first timestamp, plus one frame). */
+  durationSec: number;
+}
+
+/** Maps ffmpeg codec names to the names the segments table uses (seed 000: "H264", "H265"). */
+export function codecName(ffmpegName: string): string {
+  const n = ffmpegName.toLowerCase();
+  if (n === "h264") return "H264";
+  if (n === "hevc" || n === "h265") return "H265";
+  return n.toUpperCase();
+}
+
+/**
+ * Parses one ffmpeg `Stream #0:0...: Video: h264 (High) ..., 1280x720 [SAR 1:1 DAR 16:9], 25 fps, ...`
+ * line; null when the line is not a video stream line.
+ */
+export function parseVideoStreamLine(line: string): StreamInfo | null {
+  const m = /Stream #\d+:\d+.*?: Video: ([A-Za-z0-9_]+)(.*)$/.exec(line);
+  if (!m) return null;
+  const rest = m[2];
+  const size = /,\s*(\d{2,5})x(\d{2,5})(?=[\s,\[]|$)/.exec(rest);
+  const fps = /,\s*([\d.]+)(k?) fps/.exec(rest) ?? /,\s*([\d.]+)(k?) tbr/.exec(rest);
+  const fpsValue = fps ? Number(fps[1]) * (fps[2] === "k" ? 1000 : 1) : null;
+  return {
+    codec: codecName(m[1]),
+    width: size ? Number(size[1]) : null,
+    height: size ? Number(size[2]) : null,
+    fps: fpsValue && Number.isFinite(fpsValue) && fpsValue > 0 ? fpsValue : null,
+  };
+}
+
+/**
+ * Measures `file`. Returns null when ffmpeg finds no video stream or no packet (an empty or
+ * truncated-before-the-first-frame file). Never throws for a bad file; throws only if ffmpeg
+ * cannot be spawned at all.
+ */
+export async function probeMedia(file: string, ffmpegPath: string = resolveFfmpeg()): Promise<ProbeResult | null> {
+  const proc = Bun.spawn(
+    [ffmpegPath, "-hide_banner", "-nostdin", "-loglevel", "info", "-i", file,
+      "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
+    { stdout: "pipe", stderr: "pipe", stdin: "ignore" },
+  );
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  await proc.exited;
+  let frames = 0;
+  let outUs = 0;
+  for (const line of out.split("\n")) {
+    const [k, v] = line.trim().split("=");
+    if (k === "frame") frames = Math.max(frames, Number(v) || 0);
+    else if (k === "out_time_us") {
+      const n = Number(v);
+      if (Number.isFinite(n) && n > outUs) outUs = n;
+    }
+  }
+  let info: StreamInfo | null = null;
+  for (const line of err.split("\n")) {
+    info = parseVideoStreamLine(line);
+    if (info) break;
+  }
+  if (!info || frames === 0) return null;
+  const frameSec = info.fps ? 1 / info.fps : 0;
+  return { ...info, frames, durationSec: outUs / 1e6 + frameSec };
+}

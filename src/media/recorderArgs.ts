@@ -1,0 +1,105 @@
+/**
+ * The ffmpeg command line of one camera's recorder (DESIGN.md recording invariant 1).
+ *
+ * Output: ffmpeg's segment muxer writing MPEG-TS files named by ABSOLUTE segment index
+ * (`<ringDirAbs>/%09d.ts`, the name `segmentRelPath()` in src/paths.ts expects), the CSV segment
+ * list on stdout (`000000007.ts,0.000000,14.960000` = file, start s, end s of ffmpeg's output
+ * timeline, one line per closed segment) and `-progress` key=value blocks on stderr (liveness).
+ * `-reset_timestamps 0` keeps one continuous timeline across the segments of a run.
+ *
+ * Sources (src/config.ts SOURCE_RE):
+ * - `rtsp://` / `rtsps://`: `-c copy`, `rtsp_transport` honoured, socket I/O timeout 5 s
+ *   (`-timeout` in µs on ffmpeg >= 5; `-stimeout` in µs on 4.x, where `-timeout` still meant the
+ *   listen timeout in seconds: FFmpeg 5.0 changelog).
+ * - `file:PATH`: read in real time (`-re`) and looped (`-stream_loop -1`), `-c copy`.
+ * - `rpicam`: the Raspberry Pi camera seam: `rpicam-vid` writes H.264 to its stdout, which is
+ *   piped into ffmpeg's stdin (`pipeFrom` holds its argv); `-c copy`. Keyframe period = one
+ *   segment (`--intra`) so -c copy segments cut on time.
+ * - `testsrc`, `v4l2:/dev/videoN`: raw frames, so they are encoded with libx264
+ *   (ultrafast, zerolatency, yuv420p) and a keyframe is forced every `segment_seconds`.
+ *
+ * With `-c copy` the muxer can only cut at a keyframe, so a segment lasts at least one GOP
+ * (the highway test clip has a keyframe every 10 s: its segments are >= 10 s).
+ */
+import { join } from "node:path";
+import type { CameraConfig } from "../config.ts";
+
+export interface RecorderArgsOptions {
+  /** Absolute path of the camera's ring directory (created by the caller). */
+  ringDirAbs: string;
+  /** Absolute index of the first segment file of this run. */
+  startNumber: number;
+  /** Major version of the ffmpeg that will run (0 = unknown, treated as modern). */
+  ffmpegMajor: number;
+}
+
+export interface RecorderArgs {
+  /** ffmpeg arguments (without the program name). May contain a camera URL: never log them. */
+  args: string[];
+  /** argv of a process whose stdout is piped into ffmpeg's stdin (rpicam only). */
+  pipeFrom?: string[];
+}
+
+/** RTSP socket I/O timeout, µs (5 s). */
+export const RTSP_TIMEOUT_US = 5_000_000;
+
+/** Builds the recorder command for `camera`. Throws Error on a source it does not know. */
+export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOptions): RecorderArgs {
+  const seg = camera.segment_seconds;
+  const fps = camera.fps;
+  const size = `${camera.width}x${camera.height}`;
+  const src = camera.source;
+  const head = ["-hide_banner", "-loglevel", "level+info"];
+  let input: string[];
+  let codec: string[];
+  let pipeFrom: string[] | undefined;
+  const copy = ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"];
+  const encode = [
+    "-map", "0:v:0", "-an",
+    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+    "-g", String(Math.max(1, fps * seg)),
+    "-force_key_frames", `expr:gte(t,n_forced*${seg})`,
+  ];
+
+  if (/^rtsps?:\/\//i.test(src)) {
+    const timeoutOpt = opts.ffmpegMajor > 0 && opts.ffmpegMajor < 5 ? "-stimeout" : "-timeout";
+    input = ["-nostdin"];
+    if (camera.rtsp_transport) input.push("-rtsp_transport", camera.rtsp_transport);
+    input.push(timeoutOpt, String(RTSP_TIMEOUT_US), "-i", src);
+    codec = copy;
+  } else if (src.startsWith("file:")) {
+    input = ["-nostdin", "-re", "-stream_loop", "-1", "-i", src.slice(5)];
+    codec = copy;
+  } else if (src === "testsrc") {
+    input = ["-nostdin", "-re", "-f", "lavfi", "-i", `testsrc=size=${size}:rate=${fps}`];
+    codec = encode;
+  } else if (src.startsWith("v4l2:")) {
+    input = ["-nostdin", "-f", "v4l2", "-framerate", String(fps), "-video_size", size, "-i", src.slice(5)];
+    codec = encode;
+  } else if (src === "rpicam") {
+    pipeFrom = [
+      "rpicam-vid", "-t", "0", "--inline", "-n",
+      "--width", String(camera.width), "--height", String(camera.height),
+      "--framerate", String(fps), "--intra", String(Math.max(1, fps * seg)),
+      "--codec", "h264", "-o", "-",
+    ];
+    input = ["-fflags", "+genpts", "-f", "h264", "-framerate", String(fps), "-i", "pipe:0"];
+    codec = copy;
+  } else {
+    throw new Error(`camera ${camera.key}: unsupported source kind`);
+  }
+
+  const output = [
+    "-f", "segment",
+    "-segment_time", String(seg),
+    "-segment_format", "mpegts",
+    "-segment_list", "pipe:1",
+    "-segment_list_type", "csv",
+    "-segment_start_number", String(opts.startNumber),
+    "-reset_timestamps", "0",
+    "-progress", "pipe:2",
+    "-nostats",
+    join(opts.ringDirAbs, "%09d.ts"),
+  ];
+  return { args: [...head, ...input, ...codec, ...output], ...(pipeFrom ? { pipeFrom } : {}) };
+}
