@@ -1,0 +1,337 @@
+/**
+ * Read-only queries for the web UI. Nothing here writes: the UI only reads what the recorder,
+ * indexer and actors stored (cameras, camera_status, camera_state, segments, recording_gaps,
+ * trips, event_log). Statements are prepared once per Database (a WeakMap cache).
+ *
+ * All times are integer Unix milliseconds UTC; sizes are bytes. Camera source URLs are never
+ * selected (only key/name), so nothing built from these rows can leak them.
+ *
+ * Cost notes (they matter for `/healthz`, which must answer within 300 ms with 100,000
+ * segment rows): `healthCameras` reads only `cameras` + `camera_status` (counters the indexer
+ * keeps), never `segments`; segment lookups go through the `(camera_id, absolute_index)` and
+ * `(camera_id, start_utc, end_utc)` indexes.
+ */
+import type { Database, Statement } from "bun:sqlite";
+
+/** A hole longer than this between consecutive segments is a recording gap (DESIGN.md invariant 5). */
+export const GAP_THRESHOLD_MS = 3000;
+
+export interface CameraSummary {
+  id: number;
+  key: string;
+  name: string;
+  enabled: number;
+  state: string;
+  pid: number | null;
+  reconnect_count: number;
+  last_error: string | null;
+  last_started_at: number | null;
+  segment_count: number;
+  last_segment_at: number | null;
+  observed_bitrate: number | null;
+  status_updated_at: number | null;
+  ring_capacity: number;
+  absolute_segments: number;
+  segment_generation: number;
+  /** Segment rows currently in the ring (locked ones included). */
+  ring_segments: number;
+  /** Sum of `segments.bytes` currently in the ring. */
+  ring_bytes: number;
+  /** Segments holding an evidence lock. */
+  evidence_locked: number;
+}
+
+export interface HealthCamera {
+  key: string;
+  state: string;
+  last_segment_at: number | null;
+  segment_count: number;
+}
+
+export interface SegmentRow {
+  id: number;
+  camera_id: number;
+  segment_index: number;
+  segment_gen: number;
+  absolute_index: number;
+  start_utc: number;
+  end_utc: number;
+  rel_path: string;
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+  bytes: number | null;
+  locked: number;
+  evidence_locked: number;
+  incident_id: string | null;
+}
+
+export interface GapRow {
+  id: number;
+  camera_id: number;
+  gap_start: number;
+  gap_end: number;
+  detected_at: number;
+}
+
+export type TripStatus = "open" | "closed" | "saving" | "saved" | "evicted";
+
+export interface TripRow {
+  id: number;
+  camera_id: number;
+  camera_key: string;
+  camera_name: string;
+  boot_id: string;
+  start_time_utc: number;
+  end_time_utc: number | null;
+  start_segment: number;
+  final_segment: number | null;
+  start_clock_source: string | null;
+  end_clock_source: string | null;
+  note: string | null;
+  start_gen: number;
+  end_gen: number | null;
+  fully_evicted: number;
+  evicted_at_utc: number | null;
+  start_absolute: number;
+  last_absolute: number;
+  last_time_utc: number;
+  status: TripStatus;
+  saved_dir: string | null;
+  saved_at_utc: number | null;
+}
+
+export interface EventRow {
+  id: number;
+  at: number;
+  level: "debug" | "info" | "warn" | "error";
+  kind: string;
+  camera_id: number | null;
+  camera_key: string | null;
+  message: string;
+  data: string | null;
+}
+
+export interface EventFilter {
+  kind?: string;
+  cameraId?: number;
+  level?: string;
+  /** Only events with id < before (cursor paging, newest first). */
+  before?: number;
+  limit: number;
+}
+
+const CAMERA_SUMMARY_SQL = `
+  SELECT c.id, c.key, c.name, c.enabled,
+         COALESCE(s.state, 'stopped') AS state, s.pid, COALESCE(s.reconnect_count, 0) AS reconnect_count,
+         s.last_error, s.last_started_at, COALESCE(s.segment_count, 0) AS segment_count,
+         s.last_segment_at, s.observed_bitrate, s.updated_at AS status_updated_at,
+         COALESCE(st.ring_capacity, 1) AS ring_capacity,
+         COALESCE(st.absolute_segments, 0) AS absolute_segments,
+         COALESCE(st.segment_generation, 0) AS segment_generation,
+         (SELECT COUNT(*) FROM segments g WHERE g.camera_id = c.id) AS ring_segments,
+         (SELECT COALESCE(SUM(g.bytes), 0) FROM segments g WHERE g.camera_id = c.id) AS ring_bytes,
+         (SELECT COUNT(*) FROM segments g WHERE g.camera_id = c.id AND g.evidence_locked = 1) AS evidence_locked
+  FROM cameras c
+  LEFT JOIN camera_status s ON s.camera_id = c.id
+  LEFT JOIN camera_state st ON st.camera_id = c.id`;
+
+const TRIP_SQL = `
+  SELECT t.*, c.key AS camera_key, c.name AS camera_name, st.saved_dir, st.saved_at_utc
+  FROM trips t JOIN cameras c ON c.id = t.camera_id
+  LEFT JOIN saved_trips st ON st.trip_id = t.id`;
+
+function build(db: Database) {
+  return {
+    cameraSummaries: db.prepare(`${CAMERA_SUMMARY_SQL} ORDER BY c.enabled DESC, c.key`),
+    cameraSummary: db.prepare(`${CAMERA_SUMMARY_SQL} WHERE c.key = $key`),
+    cameraByKey: db.prepare("SELECT id, key, name, enabled FROM cameras WHERE key = $key"),
+    cameraKeys: db.prepare("SELECT id, key, name FROM cameras ORDER BY key"),
+    health: db.prepare(
+      `SELECT c.key, COALESCE(s.state, 'stopped') AS state, s.last_segment_at, COALESCE(s.segment_count, 0) AS segment_count
+       FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id ORDER BY c.key`,
+    ),
+    segmentsInWindow: db.prepare(
+      `SELECT * FROM segments
+       WHERE camera_id = $camera_id AND start_utc >= $from_lo AND start_utc < $to AND end_utc > $from
+       ORDER BY start_utc, absolute_index LIMIT $limit`,
+    ),
+    maxSegmentSpan: db.prepare(
+      // newest few segments bound how far before the window a covering segment may start
+      `SELECT MAX(end_utc - start_utc) AS span FROM
+         (SELECT end_utc, start_utc FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 64)`,
+    ),
+    gapsInWindow: db.prepare(
+      `SELECT * FROM recording_gaps
+       WHERE camera_id = $camera_id AND gap_end > $from AND gap_start < $to ORDER BY gap_start LIMIT $limit`,
+    ),
+    gapEndsBetween: db.prepare(
+      `SELECT gap_end FROM recording_gaps WHERE camera_id = $camera_id AND gap_end >= $from AND gap_end <= $to`,
+    ),
+    gapsBefore: db.prepare(`SELECT COUNT(*) AS n FROM recording_gaps WHERE camera_id = $camera_id AND gap_end <= $at`),
+    recentSegments: db.prepare(
+      `SELECT * FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT $limit`,
+    ),
+    segmentByAbsolute: db.prepare(
+      `SELECT s.* FROM segments s JOIN cameras c ON c.id = s.camera_id
+       WHERE c.key = $key AND s.absolute_index = $abs`,
+    ),
+    tripSegments: db.prepare(
+      `SELECT * FROM segments WHERE camera_id = $camera_id AND absolute_index BETWEEN $from AND $to
+       ORDER BY absolute_index`,
+    ),
+    tripSegmentCount: db.prepare(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM segments
+       WHERE camera_id = $camera_id AND absolute_index BETWEEN $from AND $to`,
+    ),
+    trip: db.prepare(`${TRIP_SQL} WHERE t.id = $id`),
+    trips: db.prepare(`${TRIP_SQL} ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`),
+    tripsByCamera: db.prepare(
+      `${TRIP_SQL} WHERE t.camera_id = $camera_id ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`,
+    ),
+    tripCount: db.prepare("SELECT COUNT(*) AS n FROM trips"),
+    tripCountByCamera: db.prepare("SELECT COUNT(*) AS n FROM trips WHERE camera_id = $camera_id"),
+    eventKinds: db.prepare("SELECT DISTINCT kind FROM event_log ORDER BY kind"),
+    eventById: db.prepare(
+      `SELECT e.*, c.key AS camera_key FROM event_log e LEFT JOIN cameras c ON c.id = e.camera_id WHERE e.id = $id`,
+    ),
+    events: db.prepare(
+      `SELECT e.*, c.key AS camera_key FROM event_log e LEFT JOIN cameras c ON c.id = e.camera_id
+       WHERE ($kind IS NULL OR e.kind = $kind)
+         AND ($camera_id IS NULL OR e.camera_id = $camera_id)
+         AND ($level IS NULL OR e.level = $level)
+         AND ($before IS NULL OR e.id < $before)
+       ORDER BY e.id DESC LIMIT $limit`,
+    ),
+  } satisfies Record<string, Statement>;
+}
+
+type Statements = ReturnType<typeof build>;
+const cache = new WeakMap<Database, Statements>();
+
+function q(db: Database): Statements {
+  let s = cache.get(db);
+  if (!s) {
+    s = build(db);
+    cache.set(db, s);
+  }
+  return s;
+}
+
+/** Every camera with its status row, ring counters and ring usage (segments and bytes). */
+export function cameraSummaries(db: Database): CameraSummary[] {
+  return q(db).cameraSummaries.all() as CameraSummary[];
+}
+
+/** One camera's summary by key; null when the key is unknown. */
+export function cameraSummary(db: Database, key: string): CameraSummary | null {
+  return (q(db).cameraSummary.get({ key }) as CameraSummary | null) ?? null;
+}
+
+/** Camera id/key/name by key; null when unknown. */
+export function findCamera(db: Database, key: string): { id: number; key: string; name: string; enabled: number } | null {
+  return (q(db).cameraByKey.get({ key }) as { id: number; key: string; name: string; enabled: number } | null) ?? null;
+}
+
+/** All camera keys (for filter menus). */
+export function cameraKeys(db: Database): { id: number; key: string; name: string }[] {
+  return q(db).cameraKeys.all() as { id: number; key: string; name: string }[];
+}
+
+/** Cheap per-camera health: only `cameras` and `camera_status` are read (no segment scan). */
+export function healthCameras(db: Database): HealthCamera[] {
+  return q(db).health.all() as HealthCamera[];
+}
+
+/**
+ * Segments of one camera overlapping [from, to) ms, oldest first, at most `limit` rows.
+ * Uses the (camera_id, start_utc, end_utc) index: the scan starts one "longest recent segment"
+ * before `from`, so a segment that began before the window but reaches into it is included.
+ */
+export function segmentsInWindow(db: Database, cameraId: number, from: number, to: number, limit = 50_000): SegmentRow[] {
+  const s = q(db);
+  const span = (s.maxSegmentSpan.get({ camera_id: cameraId }) as { span: number | null }).span ?? 0;
+  const fromLo = from - Math.max(span, 0) - 60_000;
+  return s.segmentsInWindow.all({ camera_id: cameraId, from_lo: fromLo, from, to, limit }) as SegmentRow[];
+}
+
+/** Recording gaps of one camera overlapping [from, to) ms, oldest first. */
+export function gapsInWindow(db: Database, cameraId: number, from: number, to: number, limit = 10_000): GapRow[] {
+  return q(db).gapsInWindow.all({ camera_id: cameraId, from, to, limit }) as GapRow[];
+}
+
+/** `gap_end` values of gap rows ending within [from, to] (a segment starting there follows a gap). */
+export function gapEndsBetween(db: Database, cameraId: number, from: number, to: number): Set<number> {
+  const rows = q(db).gapEndsBetween.all({ camera_id: cameraId, from, to }) as { gap_end: number }[];
+  return new Set(rows.map((r) => r.gap_end));
+}
+
+/** Number of gap rows that ended at or before `at` (the HLS discontinuity sequence of a live window). */
+export function gapsBefore(db: Database, cameraId: number, at: number): number {
+  return (q(db).gapsBefore.get({ camera_id: cameraId, at }) as { n: number }).n;
+}
+
+/** The newest `limit` segments of a camera, newest first. */
+export function recentSegments(db: Database, cameraId: number, limit: number): SegmentRow[] {
+  return q(db).recentSegments.all({ camera_id: cameraId, limit }) as SegmentRow[];
+}
+
+/** The segment row with this absolute index of the camera with this key; null when absent. */
+export function segmentByAbsolute(db: Database, cameraKey: string, absoluteIndex: number): SegmentRow | null {
+  return (q(db).segmentByAbsolute.get({ key: cameraKey, abs: absoluteIndex }) as SegmentRow | null) ?? null;
+}
+
+/** One trip (with camera key/name and saved_trips info); null when unknown. */
+export function tripById(db: Database, id: number): TripRow | null {
+  return (q(db).trip.get({ id }) as TripRow | null) ?? null;
+}
+
+/** Segment rows still in the ring for a trip's absolute range, oldest first. */
+export function tripSegments(db: Database, trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">): SegmentRow[] {
+  return q(db).tripSegments.all({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as SegmentRow[];
+}
+
+/** How many segment rows (and bytes) of a trip's range are still in the ring. */
+export function tripSegmentStats(
+  db: Database,
+  trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">,
+): { n: number; bytes: number } {
+  return q(db).tripSegmentCount.get({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as {
+    n: number;
+    bytes: number;
+  };
+}
+
+/** A page of trips, newest first; `cameraId` narrows to one camera. */
+export function listTrips(db: Database, opts: { limit: number; offset: number; cameraId?: number }): { rows: TripRow[]; total: number } {
+  const s = q(db);
+  if (opts.cameraId !== undefined) {
+    const rows = s.tripsByCamera.all({ camera_id: opts.cameraId, limit: opts.limit, offset: opts.offset }) as TripRow[];
+    const total = (s.tripCountByCamera.get({ camera_id: opts.cameraId }) as { n: number }).n;
+    return { rows, total };
+  }
+  const rows = s.trips.all({ limit: opts.limit, offset: opts.offset }) as TripRow[];
+  return { rows, total: (s.tripCount.get() as { n: number }).n };
+}
+
+/** Distinct event kinds present in the log. */
+export function eventKinds(db: Database): string[] {
+  return (q(db).eventKinds.all() as { kind: string }[]).map((r) => r.kind);
+}
+
+/** One event row (with camera key); null when unknown. */
+export function eventById(db: Database, id: number): EventRow | null {
+  return (q(db).eventById.get({ id }) as EventRow | null) ?? null;
+}
+
+/** Events matching a filter, newest first (cursor paging with `before`). */
+export function listEvents(db: Database, f: EventFilter): EventRow[] {
+  return q(db).events.all({
+    kind: f.kind ?? null,
+    camera_id: f.cameraId ?? null,
+    level: f.level ?? null,
+    before: f.before ?? null,
+    limit: f.limit,
+  }) as EventRow[];
+}

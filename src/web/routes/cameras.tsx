@@ -1,0 +1,144 @@
+/**
+ * Camera pages:
+ * - `GET /cameras/:key` — status card (live via SSE), segment timeline with recording gaps for
+ *   a window, the newest segments (new ones are prepended over SSE), a live view.
+ *   Window: `?from=MS&to=MS` (at most 7 days), or `?day=YYYY-MM-DD[&tzo=MIN]` (a calendar
+ *   day in the viewer's zone; `tzo` is `Date.getTimezoneOffset()`, default 0 = UTC), else the
+ *   24 h up to now (or up to the camera's last segment when it is older than that).
+ * - `GET /cameras/:key/live.m3u8` — sliding-window live HLS playlist of the newest segments.
+ * Unknown keys are 404, malformed ones 400.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import * as v from "valibot";
+import {
+  cameraSummary,
+  gapEndsBetween,
+  gapsBefore,
+  gapsInWindow,
+  recentSegments,
+  segmentsInWindow,
+} from "../../db/views.ts";
+import { CameraCard } from "../components/CameraCard.tsx";
+import { Player } from "../components/Player.tsx";
+import { SegmentTable } from "../components/Segments.tsx";
+import { Timeline } from "../components/Timeline.tsx";
+import type { WebEnv } from "../env.ts";
+import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
+import { CameraKey, Day, Millis, TzOffset, unknownCamera, valid } from "../validate.ts";
+
+const DAY_MS = 86_400_000;
+const MAX_WINDOW_MS = 7 * DAY_MS;
+/** Segments in the live playlist (RFC 8216 6.2.2 asks for at least three target durations). */
+export const LIVE_WINDOW = 6;
+
+const KeyParam = v.object({ key: CameraKey });
+const WindowQuery = v.object({
+  day: v.optional(Day),
+  tzo: v.optional(TzOffset),
+  from: v.optional(Millis),
+  to: v.optional(Millis),
+});
+
+/** Resolves the requested window to [from, to) ms; throws 400 on an impossible one. */
+export function resolveWindow(
+  q: v.InferOutput<typeof WindowQuery>,
+  lastSegmentAt: number | null,
+  now = Date.now(),
+): { from: number; to: number; day: string | null } {
+  if (q.from !== undefined || q.to !== undefined) {
+    if (q.from === undefined || q.to === undefined) throw new HTTPException(400, { message: "from, to: give both or neither" });
+    if (q.to <= q.from) throw new HTTPException(400, { message: "to: must be after from" });
+    if (q.to - q.from > MAX_WINDOW_MS) throw new HTTPException(400, { message: "to: window is longer than 7 days" });
+    return { from: q.from, to: q.to, day: null };
+  }
+  if (q.day !== undefined) {
+    const from = Date.parse(`${q.day}T00:00:00Z`) + (q.tzo ?? 0) * 60_000;
+    return { from, to: from + DAY_MS, day: q.day };
+  }
+  const to = lastSegmentAt !== null && lastSegmentAt < now - DAY_MS ? lastSegmentAt + 60_000 : now;
+  return { from: to - DAY_MS, to, day: null };
+}
+
+export function cameraRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/", (c) => c.redirect("/", 302));
+
+  app.get("/:key", valid("param", KeyParam), valid("query", WindowQuery), (c) => {
+    const { db } = c.var.deps;
+    const { key } = c.req.valid("param");
+    const cam = cameraSummary(db, key) ?? unknownCamera(key);
+    const win = resolveWindow(c.req.valid("query"), cam.last_segment_at);
+    const span = win.to - win.from;
+    const segments = segmentsInWindow(db, cam.id, win.from, win.to);
+    const gaps = gapsInWindow(db, cam.id, win.from, win.to);
+    const recent = recentSegments(db, cam.id, 20);
+    const base = `/cameras/${cam.key}`;
+    return c.render(
+      <>
+        <p class="crumbs">
+          <a href="/">Cameras</a> › {cam.name}
+        </p>
+        <h1>{cam.name}</h1>
+        <CameraCard cam={cam} link={false} />
+        {recent.length > 0 ? (
+          <details class="card live" id="live-view">
+            <summary>Live view (newest segments)</summary>
+            <Player src={`${base}/live.m3u8`} autoplay />
+          </details>
+        ) : null}
+        <h2 class="section">Timeline</h2>
+        <form class="window-form" method="get" action={base} data-tz>
+          <label>
+            Day <input type="date" name="day" value={win.day ?? new Date(win.to - 1).toISOString().slice(0, 10)} required />
+          </label>
+          <input type="hidden" name="tzo" value="0" />
+          <button type="submit">Show</button>
+        </form>
+        <nav class="pager">
+          <a class="button" href={`${base}?from=${win.from - span}&to=${win.from}`}>
+            ← Earlier
+          </a>
+          <a class="button" href={base}>
+            Last 24 h
+          </a>
+          <a class="button" href={`${base}?from=${win.to}&to=${win.to + span}`}>
+            Later →
+          </a>
+        </nav>
+        <Timeline from={win.from} to={win.to} segments={segments} gaps={gaps} cameraKey={cam.key} />
+        <h2 class="section">Recent segments</h2>
+        {recent.length === 0 ? <p class="muted">No segments in the ring.</p> : <SegmentTable segments={recent} cameraKey={cam.key} live />}
+        <p>
+          <a class="button" href={`/trips?camera=${cam.key}`}>
+            Trips of this camera
+          </a>{" "}
+          <a class="button" href={`/events?camera=${cam.key}`}>
+            Events
+          </a>
+        </p>
+      </>,
+      { title: cam.name, nav: "dashboard" },
+    );
+  });
+
+  app.get("/:key/live.m3u8", valid("param", KeyParam), (c) => {
+    const { db } = c.var.deps;
+    const { key } = c.req.valid("param");
+    const cam = cameraSummary(db, key) ?? unknownCamera(key);
+    const segments = recentSegments(db, cam.id, LIVE_WINDOW).reverse();
+    if (segments.length === 0) throw new HTTPException(404, { message: `camera "${key}" has no segments yet` });
+    const first = segments[0];
+    const body = buildPlaylist({
+      kind: "live",
+      segments,
+      uri: (s) => `/media/${cam.key}/${s.absolute_index}.ts`,
+      gapEnds: gapEndsBetween(db, cam.id, first.start_utc + 1, segments[segments.length - 1].start_utc),
+      discontinuitySequence: gapsBefore(db, cam.id, first.start_utc),
+    });
+    return c.body(body, 200, { "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache" });
+  });
+
+  return app;
+}

@@ -1,0 +1,45 @@
+/** `GET /`: every camera (state, last segment, ring use), disk of data_dir, latest trips. Live via SSE. */
+import { Hono } from "hono";
+import { cameraSummaries, listTrips } from "../../db/views.ts";
+import { CameraCard } from "../components/CameraCard.tsx";
+import { DiskCard, diskInfo } from "../components/DiskCard.tsx";
+import { TripItem } from "../components/Trips.tsx";
+import type { WebEnv } from "../env.ts";
+
+export function dashboardRoutes() {
+  const app = new Hono<WebEnv>();
+  app.get("/", (c) => {
+    const { db, dataDir } = c.var.deps;
+    const cameras = cameraSummaries(db);
+    const trips = listTrips(db, { limit: 3, offset: 0 }).rows;
+    return c.render(
+      <>
+        <h1>Cameras</h1>
+        {cameras.length === 0 ? <p class="card">No cameras are configured.</p> : null}
+        <div class="grid">
+          {cameras.map((cam) => (
+            <CameraCard cam={cam} />
+          ))}
+          <DiskCard disk={diskInfo(dataDir)} />
+        </div>
+        <h2 class="section">Latest trips</h2>
+        {trips.length === 0 ? (
+          <p class="muted">No trips yet.</p>
+        ) : (
+          <ul class="trips">
+            {trips.map((t) => (
+              <TripItem trip={t} />
+            ))}
+          </ul>
+        )}
+        <p>
+          <a class="button" href="/trips">
+            All trips
+          </a>
+        </p>
+      </>,
+      { title: "Cameras", nav: "dashboard" },
+    );
+  });
+  return app;
+}

@@ -1,0 +1,122 @@
+/**
+ * `GET /live` — Server-Sent Events for the htmx SSE extension. Each bus event (src/events.ts)
+ * becomes one or more small rendered fragments, named after the element that swaps them in:
+ *
+ * | bus event  | SSE events sent                                                        |
+ * | ---------- | ---------------------------------------------------------------------- |
+ * | camera     | `camera-<key>` (camera card body)                                      |
+ * | segment    | `camera-<key>`, `segment-<key>` (a segment `<tr>`), `disk` (<= 1 per 5 s) |
+ * | trip       | `trip-<id>` (status badge)                                             |
+ * | event_log  | `event-log` (an event `<li>`)                                          |
+ *
+ * Fragments are rendered from the database rows (the bus event only says what changed), so
+ * they always show committed state. A `: heartbeat` comment goes out every `sseHeartbeatMs`
+ * (default 15 s) so proxies and the server's idle timeout keep the stream open; the client's
+ * EventSource reconnects by itself (`retry: 3000`). A slow client keeps at most 500 pending
+ * events (oldest dropped).
+ */
+import { Hono } from "hono";
+import { streamSSE, type SSEMessage } from "hono/streaming";
+import type { Server } from "bun";
+import { cameraSummary, eventById, segmentByAbsolute, tripById } from "../../db/views.ts";
+import type { LiveEvent } from "../../events.ts";
+import { CameraCardBody } from "../components/CameraCard.tsx";
+import { DiskBody, diskInfo } from "../components/DiskCard.tsx";
+import { EventItem } from "../components/Events.tsx";
+import { SegmentItem } from "../components/Segments.tsx";
+import { TripBadge } from "../components/Badge.tsx";
+import type { WebDeps, WebEnv } from "../env.ts";
+
+const MAX_PENDING = 500;
+const DISK_EVERY_MS = 5000;
+
+/** Renders the SSE messages for one bus event (empty when the row is gone). */
+export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDisk: number }): Promise<SSEMessage[]> {
+  const out: SSEMessage[] = [];
+  const html = async (node: unknown) => String(await (node as { toString(): string | Promise<string> }).toString());
+  switch (ev.type) {
+    case "camera":
+    case "segment": {
+      const cam = cameraSummary(deps.db, ev.key);
+      if (!cam) break;
+      out.push({ event: `camera-${cam.key}`, data: await html(<CameraCardBody cam={cam} />) });
+      if (ev.type === "segment") {
+        const seg = segmentByAbsolute(deps.db, cam.key, ev.absoluteIndex);
+        if (seg) out.push({ event: `segment-${cam.key}`, data: await html(<SegmentItem seg={seg} cameraKey={cam.key} />) });
+        const now = Date.now();
+        if (now - state.lastDisk >= DISK_EVERY_MS) {
+          state.lastDisk = now;
+          out.push({ event: "disk", data: await html(<DiskBody disk={diskInfo(deps.dataDir)} />) });
+        }
+      }
+      break;
+    }
+    case "trip": {
+      const trip = tripById(deps.db, ev.id);
+      if (trip) out.push({ event: `trip-${trip.id}`, data: await html(<TripBadge status={trip.status} />) });
+      break;
+    }
+    case "event_log": {
+      const row = eventById(deps.db, ev.id);
+      if (row) out.push({ event: "event-log", data: await html(<EventItem ev={row} />) });
+      break;
+    }
+  }
+  return out;
+}
+
+export function liveRoutes() {
+  const app = new Hono<WebEnv>();
+  app.get("/live", (c) => {
+    const deps = c.var.deps;
+    const heartbeatMs = deps.sseHeartbeatMs ?? 15_000;
+    // Under Bun.serve, c.env is the Server: no idle timeout for this long-lived response.
+    (c.env as unknown as Server<undefined> | undefined)?.timeout?.(c.req.raw, 0);
+    return streamSSE(c, async (stream) => {
+      const queue: LiveEvent[] = [];
+      let wake: (() => void) | null = null;
+      const unsubscribe = deps.bus.subscribe((ev) => {
+        queue.push(ev);
+        if (queue.length > MAX_PENDING) queue.shift();
+        wake?.();
+      });
+      const done = () => {
+        unsubscribe();
+        wake?.();
+      };
+      stream.onAbort(done);
+      c.req.raw.signal?.addEventListener("abort", done);
+      const state = { lastDisk: 0 };
+      try {
+        await stream.write("retry: 3000\n: connected\n\n");
+        while (!stream.aborted && !stream.closed && !c.req.raw.signal?.aborted) {
+          if (queue.length === 0) {
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              timer = setTimeout(resolve, heartbeatMs);
+            });
+            clearTimeout(timer);
+            wake = null;
+            if (stream.aborted || stream.closed) break;
+            if (queue.length === 0) {
+              await stream.write(": heartbeat\n\n");
+              continue;
+            }
+          }
+          const ev = queue.shift()!;
+          let messages: SSEMessage[] = [];
+          try {
+            messages = await fragmentsFor(deps, ev, state);
+          } catch {
+            // a row vanished or the database is busy: skip this update, the next one repaints
+          }
+          for (const m of messages) await stream.writeSSE(m);
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+  return app;
+}

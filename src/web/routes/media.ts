@@ -1,0 +1,87 @@
+/**
+ * `GET /media/:key/:absoluteIndex.ts` — one ring segment, streamed from disk.
+ *
+ * The file is found only through its `segments` row (camera key + absolute index); no path is
+ * ever built from the URL. The row's `rel_path` is then resolved with `resolveInside(dataDir)`
+ * as a second guard against a bad row. The body is a `Bun.file` slice (sent with sendfile where
+ * the OS allows, never buffered whole), `Content-Type: video/mp2t`, with single-range `Range`
+ * support (206 + Content-Range; 416 when unsatisfiable; a multi-range request gets the whole
+ * file, which RFC 9110 14.2 allows). Segments are immutable (named by absolute index, never
+ * rewritten), so they carry a long private cache lifetime and a strong ETag.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import * as v from "valibot";
+import { findCamera, segmentByAbsolute } from "../../db/views.ts";
+import { resolveInside } from "../../paths.ts";
+import type { WebEnv } from "../env.ts";
+import { CameraKey, unknownCamera, valid } from "../validate.ts";
+
+const MediaParam = v.object({
+  key: CameraKey,
+  file: v.pipe(
+    v.string(),
+    v.regex(/^\d{1,15}\.ts$/, "must be <absolute index>.ts"),
+    v.transform((s) => Number(s.slice(0, -3))),
+  ),
+});
+
+/** Parses a single `bytes=` range against `size`: the inclusive byte span, "unsatisfiable", or null (ignore the header). */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return null;
+  const [, a, b] = m;
+  if (a === "" && b === "") return null;
+  if (a === "") {
+    const n = Number(b);
+    if (n === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
+  if (start >= size || (b !== "" && Number(b) < start)) return "unsatisfiable";
+  return { start, end };
+}
+
+export function mediaRoutes() {
+  const app = new Hono<WebEnv>();
+  app.get("/:key/:file", valid("param", MediaParam), async (c) => {
+    const { db, dataDir } = c.var.deps;
+    const { key, file: abs } = c.req.valid("param");
+    const row = segmentByAbsolute(db, key, abs);
+    if (!row) {
+      if (!findCamera(db, key)) unknownCamera(key);
+      throw new HTTPException(404, { message: `camera "${key}" has no segment ${abs}` });
+    }
+    let full: string;
+    try {
+      full = resolveInside(dataDir, row.rel_path);
+    } catch {
+      throw new HTTPException(404, { message: `segment ${abs} has a path outside the data directory` });
+    }
+    const f = Bun.file(full);
+    if (!(await f.exists())) throw new HTTPException(404, { message: `segment ${abs} file is missing on disk` });
+    const size = f.size;
+    const headers: Record<string, string> = {
+      "Content-Type": "video/mp2t",
+      "Accept-Ranges": "bytes",
+      "Cache-Control": "private, max-age=86400, immutable",
+      ETag: `"${key}-${abs}-${size}"`,
+      "Content-Disposition": `inline; filename="${key}-${abs}.ts"`,
+    };
+    const range = parseRange(c.req.header("Range"), size);
+    if (range === "unsatisfiable") {
+      return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${size}` } });
+    }
+    if (range) {
+      const len = range.end - range.start + 1;
+      return new Response(f.slice(range.start, range.end + 1), {
+        status: 206,
+        headers: { ...headers, "Content-Range": `bytes ${range.start}-${range.end}/${size}`, "Content-Length": String(len) },
+      });
+    }
+    return new Response(f, { status: 200, headers: { ...headers, "Content-Length": String(size) } });
+  });
+  return app;
+}

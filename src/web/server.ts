@@ -1,0 +1,45 @@
+/**
+ * Serves the web app with `Bun.serve` on `config.http.listen` ("HOST:PORT"; port 0 = an
+ * ephemeral port, an empty host = all interfaces). Returns the real URL (with the port the OS
+ * chose), the Bun server, and `stop()`, which closes active connections (SSE streams
+ * included) and resolves when the server has stopped.
+ *
+ * `idleTimeout` is 255 s (Bun's maximum) so slow media downloads over a car's Wi-Fi are not cut;
+ * `/live` additionally turns the idle timeout off for its own request and sends heartbeats.
+ */
+import type { Server } from "bun";
+import { createApp, type WebDeps } from "./app.tsx";
+
+export const IDLE_TIMEOUT_S = 255;
+
+/** Splits "HOST:PORT" (config.ts already checked the syntax). */
+export function parseListen(listen: string): { hostname: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  const host = listen.slice(0, i);
+  const port = Number(listen.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`http.listen: bad address "${listen}"`);
+  return { hostname: host === "" ? "0.0.0.0" : host, port };
+}
+
+export function startWebServer(deps: WebDeps): { url: string; server: Server<undefined>; stop(): Promise<void> } {
+  const app = createApp(deps);
+  const { hostname, port } = parseListen(deps.config.http.listen);
+  const server = Bun.serve({
+    hostname,
+    port,
+    idleTimeout: IDLE_TIMEOUT_S,
+    development: false,
+    fetch: (req, srv) => app.fetch(req, srv),
+  });
+  const shownHost = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const url = `http://${shownHost}:${server.port}`;
+  let stopped: Promise<void> | null = null;
+  return {
+    url,
+    server,
+    stop() {
+      stopped ??= Promise.resolve(server.stop(true)).then(() => undefined);
+      return stopped;
+    },
+  };
+}

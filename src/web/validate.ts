@@ -1,0 +1,79 @@
+/**
+ * Input validation for every route parameter and query string, with @hono/valibot-validator.
+ * A failed check throws `HTTPException(400)` whose message names the field ("id: must be a
+ * whole number"); the app's error handler renders it as a small HTML page, plain text (media,
+ * playlists) or `{ "error": "..." }` (JSON routes). Nothing is read or written before the input
+ * is valid.
+ */
+import { HTTPException } from "hono/http-exception";
+import { vValidator } from "@hono/valibot-validator";
+import type { ValidationTargets } from "hono";
+import * as v from "valibot";
+
+/** Same syntax as config.ts camera keys: 1-64 of a-z, 0-9, _ and -, not starting with _ or -. */
+export const CAMERA_KEY_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** A camera key in a URL. Unknown (but well-formed) keys are the route's 404. */
+export const CameraKey = v.pipe(v.string(), v.regex(CAMERA_KEY_RE, "is not a valid camera key"));
+
+/**
+ * A non-negative integer id/index written in plain decimal digits (no sign, exponent or
+ * fraction: "-1", "1e3", "abc", "1.0" are all refused), at most 15 digits (a safe integer).
+ */
+export const Id = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,15}$/, "must be a whole number (digits only)"),
+  v.transform(Number),
+);
+
+/** A Unix ms timestamp in a query string. */
+export const Millis = v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be Unix milliseconds (digits only)"), v.transform(Number));
+
+/** A 1-based page number. */
+export const Page = v.pipe(
+  v.string(),
+  v.regex(/^[1-9]\d{0,5}$/, "must be a page number from 1"),
+  v.transform(Number),
+);
+
+/** A calendar day, YYYY-MM-DD, that exists. */
+export const Day = v.pipe(
+  v.string(),
+  v.regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD"),
+  v.check((s) => {
+    const d = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+  }, "is not a calendar date"),
+);
+
+/** A time-zone offset in minutes as `Date.getTimezoneOffset()` gives it (-840..840). */
+export const TzOffset = v.pipe(
+  v.string(),
+  v.regex(/^-?\d{1,3}$/, "must be minutes"),
+  v.transform(Number),
+  v.minValue(-840, "is out of range"),
+  v.maxValue(840, "is out of range"),
+);
+
+function describe(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0];
+  const key = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+  if (issue.kind === "schema" && issue.expected === "never") return `${key}: unknown parameter`;
+  if (issue.received === "undefined") return `${key}: is required`;
+  return key ? `${key}: ${issue.message}` : issue.message;
+}
+
+/**
+ * `vValidator` whose failure is a `HTTPException(400)` naming the field. Use one per target:
+ * `valid("param", v.object({ id: Id }))`, then `c.req.valid("param").id`.
+ */
+export function valid<T extends v.GenericSchema, Target extends keyof ValidationTargets>(target: Target, schema: T) {
+  return vValidator(target, schema, (result) => {
+    if (!result.success) throw new HTTPException(400, { message: describe(result.issues) });
+  });
+}
+
+/** Throws the 404 of a well-formed but unknown camera key. */
+export function unknownCamera(key: string): never {
+  throw new HTTPException(404, { message: `unknown camera "${key}"` });
+}
