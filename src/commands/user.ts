@@ -1,0 +1,103 @@
+/**
+ * `dashcam user add NAME --role admin|operator|viewer --password-stdin [--config FILE]`
+ * `dashcam user list [--config FILE]`
+ *
+ * `add` reads the password as ONE line from standard input (so it never appears in the
+ * process list or shell history: `printf '%s\n' "$PW" | dashcam user add alice --role admin
+ * --password-stdin`), hashes it with argon2id and inserts the user into the database of the
+ * configured `data_dir`. Bad input — missing name or role, unknown role, bad name, short or
+ * empty password, duplicate name — prints one line and exits 2 with nothing written.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { UsageError, parseCommandArgs } from "../cli.ts";
+import { loadConfig } from "../config.ts";
+import { logEvent } from "../db/eventLog.ts";
+import { openDatabase } from "../db/open.ts";
+import { UserExistsError, UserInputError, createUser, listUsers, validatePassword, validateRole, validateUsername } from "../db/users.ts";
+import { dbPath } from "../paths.ts";
+
+const USAGE = "usage: dashcam user add NAME --role admin|operator|viewer --password-stdin [--config FILE] | dashcam user list [--config FILE]";
+
+/** Reads standard input up to the first newline (or end of input); strips the line ending. */
+export async function readLine(stream: ReadableStream<Uint8Array> = Bun.stdin.stream()): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      const nl = text.indexOf("\n");
+      if (nl >= 0) {
+        text = text.slice(0, nl);
+        break;
+      }
+      if (text.length > 64 * 1024) throw new UsageError("password line longer than 64 KiB");
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.replace(/\r$/, "");
+}
+
+async function add(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { role: { type: "string" }, "password-stdin": { type: "boolean" }, config: { type: "string" }, email: { type: "string" } },
+    true,
+  );
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? `missing user NAME; ${USAGE}` : `expected one NAME, got ${positionals.length}`);
+  const name = positionals[0]!;
+  if (values.role === undefined) throw new UsageError("missing --role admin|operator|viewer");
+  if (!values["password-stdin"]) throw new UsageError("missing --password-stdin (the password is read from standard input, never from arguments)");
+  try {
+    validateUsername(name);
+    validateRole(values.role);
+  } catch (err) {
+    if (err instanceof UserInputError) throw new UsageError(err.message);
+    throw err;
+  }
+  const config = loadConfig(values.config);
+  const password = await readLine();
+  if (password.length === 0) throw new UsageError("empty password on standard input");
+  try {
+    validatePassword(password);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(dbPath(config.data_dir));
+  try {
+    const user = await createUser(db, { username: name, password, role: values.role, email: values.email ?? null });
+    logEvent(db, { kind: "user.add", message: `user "${user.username}" (${user.role}) added from the command line`, data: { userId: user.id, role: user.role } });
+    process.stdout.write(`added user ${user.username} (${user.role})\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UserExistsError || err instanceof UserInputError) throw new UsageError(err.message);
+    throw err;
+  } finally {
+    db.close();
+  }
+}
+
+async function list(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { config: { type: "string" } });
+  const config = loadConfig(values.config);
+  if (!existsSync(dbPath(config.data_dir))) return 0; // no database yet: no users
+  const db = openDatabase(dbPath(config.data_dir), { readonly: true });
+  try {
+    for (const u of listUsers(db)) process.stdout.write(`${u.username}\t${u.role}\t${u.last_login ? new Date(u.last_login).toISOString() : "-"}\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+/** Entry point from src/main.ts. */
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "add") return add(rest);
+  if (sub === "list") return list(rest);
+  throw new UsageError(sub ? `unknown subcommand "${sub}"; ${USAGE}` : USAGE);
+}
