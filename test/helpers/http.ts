@@ -39,7 +39,7 @@ export function rawRequest(port: number, rawPath: string, method = "GET", timeou
         const i = h.indexOf(":");
         if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
       }
-      let body = all.subarray(headEnd + 4);
+      let body: Buffer = all.subarray(headEnd + 4);
       if (/chunked/i.test(headers["transfer-encoding"] ?? "")) body = dechunk(body);
       resolve({ status, headers, body });
     });

@@ -73,7 +73,10 @@ export function spawnProc(
       }
     };
     try {
-      for await (const chunk of stream) {
+      const reader = stream.getReader();
+      for (;;) {
+        const { done: end, value: chunk } = await reader.read();
+        if (end) break;
         buf += decoder.decode(chunk, { stream: true });
         let nl: number;
         while ((nl = buf.indexOf("\n")) >= 0) {

@@ -125,14 +125,20 @@ export async function startRuntime(
       proc.signalGroup("SIGKILL");
       return proc.exited;
     },
-    async terminate(graceMs = 20_000) {
-      proc.signal("SIGTERM");
-      const t = setTimeout(() => proc.signalGroup("SIGKILL"), graceMs);
-      const code = await proc.exited;
-      clearTimeout(t);
-      return code;
-    },
+    terminate: (graceMs = 20_000) => terminate(proc, graceMs),
   };
+}
+
+/**
+ * Orderly stop: SIGTERM to the runtime process only (it must stop its own ffmpeg children);
+ * SIGKILL to the whole group after `graceMs`. Resolves with the exit code.
+ */
+export async function terminate(proc: Proc, graceMs = 20_000): Promise<number> {
+  proc.signal("SIGTERM");
+  const t = setTimeout(() => proc.signalGroup("SIGKILL"), graceMs);
+  const code = await proc.exited;
+  clearTimeout(t);
+  return code;
 }
 
 export interface CliResult {
