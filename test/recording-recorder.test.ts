@@ -1,0 +1,188 @@
+/**
+ * The recorder actor with real ffmpeg: segments of the built-in test pattern (320x240, 2 s
+ * segments) match their SEGMENT_CLOSED events (name, size, ffprobe duration), a stop yields the
+ * last segment then a clean PROCESS_EXIT, a closed RTSP port and a silent RTSP server yield
+ * PROCESS_EXIT with a redacted error (with Debian's ffmpeg 5.x and the npm ffmpeg 4.1).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import type { RecorderEvent } from "../src/machines/events.ts";
+import {
+  cameraConfig, ffprobeDuration, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
+} from "./recording-helpers.ts";
+
+type Closed = Extract<RecorderEvent, { type: "SEGMENT_CLOSED" }>;
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+const INSTALLER_FFMPEG = (() => {
+  try {
+    return (require("@ffmpeg-installer/ffmpeg") as { path: string }).path;
+  } catch {
+    return null;
+  }
+})();
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function withFfmpeg<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.FFMPEG_PATH;
+  process.env.FFMPEG_PATH = path;
+  return fn().finally(() => {
+    if (before === undefined) delete process.env.FFMPEG_PATH;
+    else process.env.FFMPEG_PATH = before;
+  });
+}
+
+describe("recorder on the test pattern", () => {
+  test("segments match events; STOP yields the last segment, then PROCESS_EXIT without error", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const camera = cameraConfig({ key: "pattern", segment_seconds: 2, width: 320, height: 240, fps: 10 });
+    const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 5 });
+    await waitUntil("3 closed segments", () => h.events.filter((e) => e.type === "SEGMENT_CLOSED").length >= 3, 30_000);
+    const beforeStop = h.events.filter((e) => e.type === "SEGMENT_CLOSED").length;
+    h.stop();
+    const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 15_000);
+
+    expect(exit.error).toBeNull();
+    const types = h.events.map((e) => e.type);
+    expect(types[0]).toBe("RECORDER.STARTED");
+    expect(types).toContain("RECORDER.RECEIVING");
+    expect(types[types.length - 1]).toBe("PROCESS_EXIT");
+    expect(types.filter((t) => t === "PROCESS_EXIT").length).toBe(1);
+    const started = h.events[0] as Extract<RecorderEvent, { type: "RECORDER.STARTED" }>;
+    expect(started.pid).toBeGreaterThan(0);
+
+    const closed = h.events.filter((e): e is Closed => e.type === "SEGMENT_CLOSED");
+    // the segment in progress at STOP was finalised and reported
+    expect(closed.length).toBe(beforeStop + 1);
+    expect(closed.map((c) => c.absoluteIndex)).toEqual(closed.map((_, i) => 5 + i));
+
+    const ringDir = join(dataDir, "recordings", "pattern");
+    const files = readdirSync(ringDir).sort();
+    expect(files).toEqual(closed.map((c) => `${String(c.absoluteIndex).padStart(9, "0")}.ts`));
+    for (const [i, c] of closed.entries()) {
+      expect(c.relPath).toBe(join("recordings", "pattern", files[i]));
+      expect(c.bytes).toBe(statSync(join(dataDir, c.relPath)).size);
+      expect(c.bytes).toBeGreaterThan(0);
+      const probed = ffprobeDuration(join(dataDir, c.relPath));
+      expect(Math.abs(probed - (c.endSec - c.startSec))).toBeLessThan(0.5);
+      expect(Math.abs((c.endUtc - c.startUtc) / 1000 - probed)).toBeLessThan(0.5);
+      expect(c.codec).toBe("H264");
+      expect(c.width).toBe(320);
+      expect(c.height).toBe(240);
+      if (i > 0) expect(Math.abs(c.startUtc - closed[i - 1].endUtc)).toBeLessThanOrEqual(1);
+    }
+    // full segments (not the one cut by STOP) last about segment_seconds
+    for (const c of closed.slice(0, -1)) expect(Math.abs(c.endSec - c.startSec - 2)).toBeLessThan(0.5);
+  }, 60_000);
+
+  test("a second run never overwrites an existing file and continues after it", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const camera = cameraConfig({ key: "again", segment_seconds: 1, width: 160, height: 120, fps: 10 });
+    const first = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
+    await waitUntil("a segment", () => first.events.some((e) => e.type === "SEGMENT_CLOSED"), 30_000);
+    first.stop();
+    await waitUntil("exit", () => first.exit(), 15_000);
+    const firstFiles = readdirSync(join(dataDir, "recordings", "again")).sort();
+    const sizes = firstFiles.map((f) => statSync(join(dataDir, "recordings", "again", f)).size);
+    // parent asks to start at 0 again (e.g. counters not advanced): the recorder skips past the files
+    const second = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
+    const seg = await waitUntil("a segment", () => second.events.find((e): e is Closed => e.type === "SEGMENT_CLOSED"), 30_000);
+    second.stop();
+    await waitUntil("exit", () => second.exit(), 15_000);
+    expect(seg.absoluteIndex).toBe(firstFiles.length);
+    expect(firstFiles.map((f) => statSync(join(dataDir, "recordings", "again", f)).size)).toEqual(sizes);
+  }, 60_000);
+
+  test("stopping the parent machine stops ffmpeg (no process left)", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const camera = cameraConfig({ key: "cleanup", segment_seconds: 1, width: 160, height: 120, fps: 10 });
+    const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
+    const started = await waitUntil("STARTED", () => h.events.find((e) => e.type === "RECORDER.STARTED"), 15_000);
+    const pid = (started as Extract<RecorderEvent, { type: "RECORDER.STARTED" }>).pid;
+    await waitUntil("receiving", () => h.events.some((e) => e.type === "RECORDER.RECEIVING"), 15_000);
+    h.stopParent();
+    // the cleanup sent SIGINT; Bun reaps the child, so its /proc entry disappears
+    await waitUntil("ffmpeg gone", () => !existsSync(`/proc/${pid}`), 10_000);
+    // and the run's files are finalised MPEG-TS (no event is sent after cleanup)
+    const ring = join(dataDir, "recordings", "cleanup");
+    for (const f of readdirSync(ring)) expect(ffprobeDuration(join(ring, f))).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+const binaries: [string, string | null][] = [
+  ["Debian ffmpeg 5.x", DEBIAN_FFMPEG],
+  ["npm @ffmpeg-installer ffmpeg 4.1", INSTALLER_FFMPEG],
+];
+
+describe.each(binaries)("recorder with %s", (_name, binary) => {
+  test.skipIf(!binary || !existsSync(binary))("records the test pattern: files, sizes and durations match the events", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const camera = cameraConfig({ key: "short", segment_seconds: 1, width: 160, height: 120, fps: 10 });
+    const h = await withFfmpeg(binary!, async () => runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 }));
+    await waitUntil("2 segments", () => h.events.filter((e) => e.type === "SEGMENT_CLOSED").length >= 2, 30_000);
+    h.stop();
+    const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 15_000);
+    expect(exit.error).toBeNull();
+    const closed = h.events.filter((e): e is Closed => e.type === "SEGMENT_CLOSED");
+    expect(readdirSync(join(dataDir, "recordings", "short")).length).toBe(closed.length);
+    for (const c of closed) {
+      expect(c.bytes).toBe(statSync(join(dataDir, c.relPath)).size);
+      expect(Math.abs(ffprobeDuration(join(dataDir, c.relPath)) - (c.endSec - c.startSec))).toBeLessThan(0.5);
+    }
+  }, 40_000);
+
+  test.skipIf(!binary || !existsSync(binary))("a closed RTSP port yields PROCESS_EXIT with a redacted error", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const port = await closedPort();
+    const camera = cameraConfig({ key: "badrtsp", source: `rtsp://admin:hunter2@127.0.0.1:${port}/stream`, rtsp_transport: "tcp", segment_seconds: 2 });
+    const h = await withFfmpeg(binary!, async () => runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 }));
+    const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 30_000);
+    expect(exit.error).not.toBeNull();
+    expect(exit.error!).toMatch(/refused/i);
+    expect(exit.error!).not.toContain("hunter2");
+    expect(exit.error!).not.toContain("rtsp://");
+    expect(exit.error!).not.toContain("\n");
+    expect(exit.code).not.toBe(0);
+    expect(h.events.some((e) => e.type === "SEGMENT_CLOSED")).toBe(false);
+    expect(JSON.stringify(h.events)).not.toContain("hunter2");
+  }, 40_000);
+
+  test.skipIf(!binary || !existsSync(binary))("a silent RTSP server: STALL, then ffmpeg is stopped and PROCESS_EXIT says why", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    // accepts TCP connections and never answers: ffmpeg waits (its 5 s socket timeout is longer than the stall timeout)
+    const sockets: import("node:net").Socket[] = [];
+    const srv = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      const camera = cameraConfig({ key: "silent", source: `rtsp://127.0.0.1:${port}/x`, rtsp_transport: "tcp", segment_seconds: 1, stall_seconds: 1 });
+      const h = await withFfmpeg(binary!, async () => runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 }));
+      const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 30_000);
+      const types = h.events.map((e) => e.type);
+      expect(types).toContain("STALL");
+      expect(types.indexOf("STALL")).toBeLessThan(types.indexOf("PROCESS_EXIT"));
+      expect(exit.error).toMatch(/stalled|no segment/);
+      expect(exit.error!).not.toContain("rtsp://");
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      srv.close();
+    }
+  }, 40_000);
+});
