@@ -75,7 +75,7 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, message:
   if (kind === "json") return c.json({ error: message }, status);
   if (kind === "text") return c.text(`${status} ${message}\n`, status);
   const title = TITLES[status] ?? (status >= 500 ? "Server error" : "Error");
-  return c.html(
+  const page = (
     <Layout title={title} live={false}>
       <section class="card error-page">
         <h1>
@@ -88,9 +88,9 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, message:
           </a>
         </p>
       </section>
-    </Layout>,
-    status,
+    </Layout>
   );
+  return c.html(`<!DOCTYPE html>${page}`, status);
 }
 
 /** Builds the web app. Pure: no listening socket (see server.ts), usable with `app.request()`. */

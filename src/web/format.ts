@@ -17,7 +17,7 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${i === 0 ? v.toFixed(0) : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
-/** A duration in ms as "1 h 02 min", "3 min 05 s", "4.2 s". */
+/** A duration in ms as "1 h 02 min", "3 min 05 s", "30 s", "4.2 s". */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
   if (ms < 0) ms = 0;
@@ -27,6 +27,7 @@ export function formatDuration(ms: number | null | undefined): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
   if (h > 0) return `${h} h ${String(m).padStart(2, "0")} min`;
+  if (m === 0) return `${sec} s`;
   return `${m} min ${String(sec).padStart(2, "0")} s`;
 }
 
