@@ -1,0 +1,242 @@
+/**
+ * Frame sampler: turns CLOSED segments (rows of `segments`, which the recorder's indexer
+ * inserts when ffmpeg closes a file) into JPEG frames and `vehicle_detect` tasks.
+ *
+ * - Per camera a watermark in `counters` (`alpr.sampled.<camera_id>`) holds the last absolute
+ *   segment index read; the next segment is the first row past it. On the very first start the
+ *   watermark is set `backfill_segments` below the newest segment (0 = new footage only).
+ *   The oldest pending segment over all cameras goes first.
+ * - Frames are extracted by ffmpeg at `sample_fps` (`-vf fps=R`, frame k at offset k/R s), one
+ *   ffmpeg at a time, under `nice -n 19` with one decoder thread, reading the segment under a
+ *   transient read-lock (`segments.locked`, so retention does not delete it meanwhile). The
+ *   recorder is never waited on.
+ * - Frame files: `frames/<camera_id>/<absolute_index>-<k>.jpg` (payload_ref, relative to
+ *   data_dir; digits only, so the seed's LIKE cleanup query has no wildcard to misread);
+ *   video_id = `<camera_key>:<absolute_index>`, frame_idx = k, ts = start_utc + k * 1000 / R.
+ *   Files are renamed into place before the transaction that inserts their tasks and moves
+ *   the watermark; a crash in between leaves files no task depends on, which `sweepFrames`
+ *   deletes at start-up.
+ * - Backpressure: when unfinished frame tasks (queued/running/failed) reach `max_queue`, the
+ *   segment is skipped without running ffmpeg; its frames (duration x R, rounded up) are
+ *   counted in `alpr.skipped_frames` and `alpr.skipped.<camera_id>`, and an `alpr.backlog`
+ *   event is logged when skipping starts. A segment whose file is gone is skipped the same way.
+ */
+import type { Database } from "bun:sqlite";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { addCounter, COUNTERS, countFrameDependents, frameBacklog, getCounter, insertTaskTx, setCounter } from "../../db/alpr.ts";
+import { logEvent } from "../../db/eventLog.ts";
+import { resolveInside } from "../../paths.ts";
+
+export interface SamplerOptions {
+  db: Database;
+  dataDir: string;
+  ffmpegPath: string;
+  sampleFps: number;
+  maxQueue: number;
+  backfillSegments: number;
+  /** Run ffmpeg under `nice -n 19` (default true when `nice` exists). */
+  nice?: boolean;
+  /** Called with the camera id whenever frames are queued or skipped. */
+  onActivity?: (cameraId: number) => void;
+}
+
+interface SegmentRow {
+  id: number;
+  camera_id: number;
+  absolute_index: number;
+  start_utc: number;
+  end_utc: number;
+  rel_path: string;
+  camera_key: string;
+}
+
+export interface SampleOutcome {
+  cameraId: number;
+  absoluteIndex: number;
+  frames: number;
+  skipped: number;
+  reason: "sampled" | "backlog" | "missing" | "ffmpeg_failed";
+}
+
+const NICE = Bun.which("nice");
+
+/** Relative path of sampled frame k of segment `abs` of camera `cameraId`. */
+export const frameRelPath = (cameraId: number, abs: number, k: number) => `frames/${cameraId}/${abs}-${k}.jpg`;
+
+/** Reads closed segments into frames and tasks, one segment per `step()`. */
+export class FrameSampler {
+  /** Camera whose segment is being read now (the dispatcher must not flush its tracks). */
+  readonly busy = new Set<number>();
+  private skipping = false;
+
+  constructor(private readonly o: SamplerOptions) {}
+
+  /** The watermark of a camera, initialised on first use (see the module comment). */
+  watermark(cameraId: number): number {
+    const name = COUNTERS.sampled(cameraId);
+    const w = getCounter(this.o.db, name);
+    if (w !== null) return w;
+    const max = (this.o.db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $c").get({ c: cameraId }) as { m: number | null }).m;
+    const init = max === null ? -1 : max - this.o.backfillSegments;
+    setCounter(this.o.db, name, init);
+    return init;
+  }
+
+  /** The oldest closed segment not read yet over all cameras, or null. */
+  nextSegment(): SegmentRow | null {
+    const cams = this.o.db.query("SELECT id, key FROM cameras ORDER BY id").all() as { id: number; key: string }[];
+    let best: SegmentRow | null = null;
+    for (const cam of cams) {
+      const w = this.watermark(cam.id);
+      const seg = this.o.db
+        .query(
+          `SELECT id, camera_id, absolute_index, start_utc, end_utc, rel_path FROM segments
+           WHERE camera_id = $c AND absolute_index > $w ORDER BY absolute_index LIMIT 1`,
+        )
+        .get({ c: cam.id, w }) as Omit<SegmentRow, "camera_key"> | null;
+      if (seg && (!best || seg.start_utc < best.start_utc)) best = { ...seg, camera_key: cam.key };
+    }
+    return best;
+  }
+
+  /** Segments waiting to be read, over all cameras. */
+  pendingSegments(): number {
+    const cams = this.o.db.query("SELECT id FROM cameras").all() as { id: number }[];
+    let n = 0;
+    for (const cam of cams)
+      n += (this.o.db.query("SELECT COUNT(*) AS n FROM segments WHERE camera_id = $c AND absolute_index > $w").get({ c: cam.id, w: this.watermark(cam.id) }) as { n: number }).n;
+    return n;
+  }
+
+  /** Reads (or skips) the next segment; null when there is none. */
+  async step(): Promise<SampleOutcome | null> {
+    const seg = this.nextSegment();
+    if (!seg) return null;
+    this.busy.add(seg.camera_id);
+    try {
+      return await this.sample(seg);
+    } finally {
+      this.busy.delete(seg.camera_id);
+      this.o.onActivity?.(seg.camera_id);
+    }
+  }
+
+  private expectedFrames(seg: SegmentRow): number {
+    return Math.max(1, Math.ceil(((seg.end_utc - seg.start_utc) / 1000) * this.o.sampleFps));
+  }
+
+  /** Advances the watermark and counts a skipped segment (one transaction). */
+  private skip(seg: SegmentRow, reason: SampleOutcome["reason"], detail: string): SampleOutcome {
+    const db = this.o.db;
+    const n = this.expectedFrames(seg);
+    db.transaction(() => {
+      addCounter(db, COUNTERS.skippedFrames, n);
+      addCounter(db, COUNTERS.skippedCamera(seg.camera_id), n);
+      setCounter(db, COUNTERS.sampled(seg.camera_id), seg.absolute_index);
+      setCounter(db, COUNTERS.horizon(seg.camera_id), seg.end_utc);
+      if (reason !== "backlog" || !this.skipping)
+        logEvent(db, {
+          kind: reason === "backlog" ? "alpr.backlog" : "alpr.segment_skipped",
+          level: "warn",
+          cameraId: seg.camera_id,
+          message: `ALPR skipped ${n} frame(s) of segment ${seg.absolute_index} of camera ${seg.camera_key}: ${detail}`,
+          data: { absolute_index: seg.absolute_index, frames: n, reason },
+        });
+    })();
+    if (reason === "backlog") this.skipping = true;
+    return { cameraId: seg.camera_id, absoluteIndex: seg.absolute_index, frames: 0, skipped: n, reason };
+  }
+
+  private async sample(seg: SegmentRow): Promise<SampleOutcome> {
+    const db = this.o.db;
+    const backlog = frameBacklog(db);
+    if (backlog >= this.o.maxQueue) return this.skip(seg, "backlog", `${backlog} frame tasks waiting (max_queue ${this.o.maxQueue})`);
+    this.skipping = false;
+    const src = resolveInside(this.o.dataDir, seg.rel_path);
+    if (!existsSync(src)) return this.skip(seg, "missing", "segment file is gone");
+    const dirRel = `frames/${seg.camera_id}`;
+    const dir = resolveInside(this.o.dataDir, dirRel);
+    const tmp = join(dir, `tmp-${seg.absolute_index}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    db.query("UPDATE segments SET locked = locked + 1 WHERE id = $id").run({ id: seg.id });
+    let code: number;
+    let stderr: string;
+    try {
+      const args = [
+        this.o.ffmpegPath, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+        "-i", src, "-an", "-sn", "-dn", "-vf", `fps=${this.o.sampleFps}`, "-q:v", "2",
+        "-start_number", "0", "-f", "image2", join(tmp, "%06d.jpg"),
+      ];
+      const cmd = (this.o.nice ?? true) && NICE ? [NICE, "-n", "19", ...args] : args;
+      const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    } finally {
+      db.query("UPDATE segments SET locked = MAX(0, locked - 1) WHERE id = $id").run({ id: seg.id });
+    }
+    const files = readdirSync(tmp).filter((f) => /^\d{6}\.jpg$/.test(f)).sort();
+    if (files.length === 0) {
+      rmSync(tmp, { recursive: true, force: true });
+      return this.skip(seg, "ffmpeg_failed", `ffmpeg produced no frame (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`);
+    }
+    const frames = files.map((f) => {
+      const k = Number(f.slice(0, 6));
+      const ref = frameRelPath(seg.camera_id, seg.absolute_index, k);
+      renameSync(join(tmp, f), resolveInside(this.o.dataDir, ref));
+      return { k, ref };
+    });
+    rmSync(tmp, { recursive: true, force: true });
+    db.transaction(() => {
+      for (const { k, ref } of frames) {
+        insertTaskTx(db, {
+          category: "vehicle_detect",
+          payload: { payload_ref: ref },
+          videoId: `${seg.camera_key}:${seg.absolute_index}`,
+          frameIdx: k,
+          meta: { camera_id: seg.camera_id, camera_key: seg.camera_key, ts: Math.round(seg.start_utc + (k * 1000) / this.o.sampleFps), payload_ref: ref },
+          dependencies: [ref],
+        });
+      }
+      addCounter(db, COUNTERS.sampledFrames, frames.length);
+      setCounter(db, COUNTERS.sampled(seg.camera_id), seg.absolute_index);
+      setCounter(db, COUNTERS.horizon(seg.camera_id), seg.end_utc);
+      if (code !== 0)
+        logEvent(db, {
+          kind: "alpr.segment_partial",
+          level: "warn",
+          cameraId: seg.camera_id,
+          message: `ALPR read ${frames.length} frame(s) of damaged segment ${seg.absolute_index} of camera ${seg.camera_key}: ${stderr.trim().split("\n").pop() ?? ""}`,
+        });
+    })();
+    return { cameraId: seg.camera_id, absoluteIndex: seg.absolute_index, frames: frames.length, skipped: 0, reason: "sampled" };
+  }
+}
+
+/**
+ * Start-up repair of `<data_dir>/frames`: deletes every frame file no unfinished task depends
+ * on (crash leftovers) and temporary extraction folders. Returns how many files were deleted.
+ */
+export function sweepFrames(db: Database, dataDir: string): number {
+  const root = resolveInside(dataDir, "frames");
+  if (!existsSync(root)) return 0;
+  let deleted = 0;
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      const st = statSync(full);
+      if (st.isDirectory()) {
+        if (name.startsWith("tmp-")) rmSync(full, { recursive: true, force: true });
+        else walk(full);
+      } else {
+        const ref = relative(resolve(dataDir), full).split("\\").join("/");
+        if (countFrameDependents(db, ref) === 0) {
+          rmSync(full, { force: true });
+          deleted++;
+        }
+      }
+    }
+  };
+  walk(root);
+  return deleted;
+}
