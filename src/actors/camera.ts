@@ -1,0 +1,206 @@
+/**
+ * Wiring of the pure `camera` machine (src/machines/camera.ts) to the real world with
+ * `.provide()`:
+ *
+ * - `recorder`: helper A's ffmpeg `recorderActor`, wrapped so that each (re)start builds its
+ *   input from the CURRENT configuration (the source URL never enters a snapshot) and reads
+ *   the next absolute index from `camera_state.absolute_segments` (so a restored or restarted
+ *   recorder never reuses a stale start number).
+ * - `writeStatus` / `recordRunning` / `bumpReconnect` / `syncStatus`: the `camera_status` row
+ *   (src/db/cameraStatus.ts) and a `camera.state` event_log row, in the journal transaction;
+ *   after commit a LiveBus `camera` event.
+ * - `indexSegment`: `commitSegment` in the journal transaction; after commit a LiveBus
+ *   `segment` event and, when the segment opened a trip, `TRIP.OPENED` to the supervisor.
+ * - `enforceRetention` / `recheckRetention`: `enforceRing` after the commit (it deletes files
+ *   with its own garbage-row transactions); evicted trips go to the supervisor as
+ *   `TRIP.EVICTED`; `blocked` sends the camera `DISK_FULL_LOCKED`; a later re-check that is no
+ *   longer blocked sends `DISK.FREED`.
+ */
+import type { Database } from "bun:sqlite";
+import type { AnyActorLogic, AnyActorRef, CallbackActorLogic } from "xstate";
+import type { CameraConfig } from "../config.ts";
+import type { LiveBus } from "../events.ts";
+import { cameraMachine, cameraStateName, nowOf, type CameraContext, type CameraInput, type CameraStateName, type RecorderRequest } from "../machines/camera.ts";
+import type { RecorderCommand, RecorderEvent } from "../machines/events.ts";
+import { bumpReconnect, getCameraStatus, nextStartNumber, setRunning, setState } from "../db/cameraStatus.ts";
+import { logEvent } from "../db/eventLog.ts";
+import { commitSegment, type IndexResult, type SegmentInput } from "../db/segments.ts";
+import { enforceRing, type RetentionResult } from "../actors/retention.ts";
+import { recorderActor, stallTimeoutMs, STOP_GRACE_MS } from "../actors/recorder.ts";
+import { log } from "../log.ts";
+import type { Journal } from "./journal.ts";
+
+/** Everything the real actors need. One per runtime. */
+export interface ActorDeps {
+  db: Database;
+  /** Absolute data directory. */
+  dataDir: string;
+  bootId: string;
+  journal: Journal;
+  bus: LiveBus;
+  /** Current configuration by camera key (the only place the source URL lives). */
+  cameras: Map<string, CameraConfig>;
+  /** Overrides for tests and benches; default: the real implementations. */
+  recorder?: AnyActorLogic;
+  commitSegment?: (db: Database, dataDir: string, input: SegmentInput, bootId: string) => IndexResult;
+  enforceRing?: (db: Database, dataDir: string, camera: CameraConfig, cameraId: number) => RetentionResult;
+}
+
+/** Time a graceful camera stop may take before the recorder is killed (the whole power-down has 5 s). */
+export const CAMERA_STOP_TIMEOUT_MS = 3_500;
+
+/** The machine input for a configured camera (no source URL: inputs are persisted). */
+export function cameraInputFor(camera: CameraConfig, cameraId: number): CameraInput {
+  const stall = stallTimeoutMs(camera);
+  return {
+    key: camera.key,
+    cameraId,
+    backoffInitialMs: camera.backoff_initial_ms,
+    backoffMaxMs: camera.backoff_max_ms,
+    // the recorder itself stops ffmpeg one stall period after STALL; this is the safety net
+    stallMs: 2 * stall + STOP_GRACE_MS,
+    diskRetryMs: 60_000,
+    stopTimeoutMs: CAMERA_STOP_TIMEOUT_MS,
+  };
+}
+
+const RUNNING_STATES = new Set<CameraStateName>(["starting", "recording", "stalled", "stopping"]);
+const ERROR_STATES = new Set<CameraStateName>(["backoff", "stalled", "disk_full"]);
+
+/** The supervisor (or, in a lone test actor, nobody). */
+function supervisorOf(system: { get(id: string): AnyActorRef | undefined } | undefined): AnyActorRef | undefined {
+  return system?.get("supervisor");
+}
+
+/**
+ * Recorder logic whose input is completed at every start: `RecorderRequest` (key, cameraId) ->
+ * `RecorderInput` (config, dataDir, startNumber from the database).
+ */
+export function wrapRecorder(deps: ActorDeps, base: AnyActorLogic = recorderActor as unknown as AnyActorLogic): AnyActorLogic {
+  return {
+    ...base,
+    start: (state: { input: RecorderRequest }, scope: unknown) => {
+      const req = state.input;
+      const camera = deps.cameras.get(req.key);
+      if (!camera) throw new Error(`camera ${req.key} is not configured`);
+      const input = { camera, cameraId: req.cameraId, dataDir: deps.dataDir, startNumber: nextStartNumber(deps.db, req.cameraId) };
+      return (base.start as (s: unknown, sc: unknown) => void)({ ...state, input }, scope);
+    },
+  } as AnyActorLogic;
+}
+
+/** Writes the status row + a camera.state event (only when the state changed); publishes after commit. */
+function statusOp(deps: ActorDeps, ctx: CameraContext, state: CameraStateName, at: number) {
+  return (db: Database) => {
+    const before = getCameraStatus(db, ctx.cameraId);
+    const lastError = ERROR_STATES.has(state) ? ctx.lastError : undefined;
+    setState(db, ctx.cameraId, state, lastError, at);
+    let eventId: number | null = null;
+    const message = `camera ${ctx.key}: ${state}${ERROR_STATES.has(state) && ctx.lastError ? ` (${ctx.lastError})` : ""}`;
+    if (before?.state !== state) {
+      eventId = logEvent(db, {
+        kind: "camera.state",
+        level: state === "backoff" || state === "disk_full" ? "warn" : "info",
+        cameraId: ctx.cameraId,
+        at,
+        message,
+        data: { state, reconnect_count: ctx.reconnectCount, last_error: ctx.lastError },
+      });
+    }
+    return () => {
+      deps.bus.publish({ type: "camera", key: ctx.key, state, lastError: ctx.lastError, reconnectCount: ctx.reconnectCount });
+      if (eventId !== null) deps.bus.publish({ type: "event_log", id: eventId, kind: "camera.state", message });
+    };
+  };
+}
+
+function runRetention(deps: ActorDeps, key: string, cameraId: number): RetentionResult | null {
+  const camera = deps.cameras.get(key);
+  if (!camera) return null;
+  return (deps.enforceRing ?? enforceRing)(deps.db, deps.dataDir, camera, cameraId);
+}
+
+/** The camera machine with the real implementations. */
+export function provideCamera(deps: ActorDeps) {
+  const { journal } = deps;
+  const commit = deps.commitSegment ?? commitSegment;
+  return cameraMachine.provide({
+    actors: {
+      recorder: wrapRecorder(deps, deps.recorder) as unknown as CallbackActorLogic<RecorderCommand, RecorderRequest>,
+    },
+    actions: {
+      writeStatus: ({ context, self }, params) => {
+        journal.enqueue(self, statusOp(deps, context, params.state, nowOf(self)));
+      },
+      syncStatus: ({ context, self }) => {
+        const state = cameraStateName(self.getSnapshot().value);
+        journal.enqueue(self, statusOp(deps, context, state, nowOf(self)));
+      },
+      recordRunning: ({ context, event, self }) => {
+        if (event.type !== "RECORDER.STARTED") return;
+        const at = nowOf(self);
+        const state = cameraStateName(self.getSnapshot().value);
+        journal.enqueue(self, (db) => setRunning(db, context.cameraId, RUNNING_STATES.has(state) ? state : "starting", event.pid, event.at, at));
+      },
+      bumpReconnect: ({ context, self }) => {
+        const at = nowOf(self);
+        journal.enqueue(self, (db) => bumpReconnect(db, context.cameraId, context.lastError, at));
+      },
+      indexSegment: ({ context, event, self, system }) => {
+        if (event.type !== "SEGMENT_CLOSED") return;
+        const e = event as Extract<RecorderEvent, { type: "SEGMENT_CLOSED" }>;
+        const key = context.key;
+        journal.enqueue(self, (db) => {
+          const r = commit(
+            db,
+            deps.dataDir,
+            {
+              cameraId: context.cameraId,
+              absoluteIndex: e.absoluteIndex,
+              relPath: e.relPath,
+              startUtc: e.startUtc,
+              endUtc: e.endUtc,
+              bytes: e.bytes,
+              codec: e.codec ?? null,
+              width: e.width ?? null,
+              height: e.height ?? null,
+              fps: e.fps ?? null,
+            },
+            deps.bootId,
+          );
+          return () => {
+            if (r.duplicate) return;
+            deps.bus.publish({ type: "segment", key, absoluteIndex: r.absoluteIndex, endUtc: e.endUtc, bytes: e.bytes });
+            if (r.tripOpened) supervisorOf(system)?.send({ type: "TRIP.OPENED", tripId: r.tripId, cameraKey: key, at: e.endUtc });
+          };
+        });
+      },
+      enforceRetention: ({ context, self, system }) => {
+        const { key, cameraId } = context;
+        journal.enqueue(self, () => () => {
+          const r = runRetention(deps, key, cameraId);
+          if (!r) return;
+          const at = nowOf(self);
+          for (const tripId of r.evictedTripIds) supervisorOf(system)?.send({ type: "TRIP.EVICTED", tripId, cameraKey: key, at });
+          if (r.blocked) {
+            log.error(`camera ${key}: recording stops, disk full of locked footage: ${r.blocked}`);
+            self.send({ type: "DISK_FULL_LOCKED", at, reason: r.blocked });
+          }
+        });
+      },
+      recheckRetention: ({ context, self, system }) => {
+        const { key, cameraId } = context;
+        journal.enqueue(self, () => () => {
+          const r = runRetention(deps, key, cameraId);
+          if (!r) return;
+          const at = nowOf(self);
+          for (const tripId of r.evictedTripIds) supervisorOf(system)?.send({ type: "TRIP.EVICTED", tripId, cameraKey: key, at });
+          if (!r.blocked) {
+            log.info(`camera ${key}: disk space available again, recording resumes`);
+            self.send({ type: "DISK.FREED", at });
+          }
+        });
+      },
+    },
+  });
+}

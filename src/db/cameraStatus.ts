@@ -1,0 +1,100 @@
+/**
+ * The camera status row (`camera_status`, seed 002): what the camera actor last did. Written by
+ * the camera machine's actions inside the journal transaction (src/actors/journal.ts); read by
+ * the web UI. Counters of indexed segments (`segment_count`, `last_segment_at`,
+ * `observed_bitrate`) belong to the indexer (src/db/segments.ts).
+ *
+ * Seed 002 operations: `set_state` -> `setState`, `set_running` -> `setRunning`,
+ * `bump_reconnect` -> `bumpReconnect`. Times are Unix ms UTC. Each function upserts, so a
+ * camera without a row gets one.
+ */
+import type { Database, Statement } from "bun:sqlite";
+
+export interface CameraStatusRow {
+  camera_id: number;
+  state: string;
+  pid: number | null;
+  reconnect_count: number;
+  last_error: string | null;
+  last_started_at: number | null;
+  segment_count: number;
+  last_segment_at: number | null;
+  observed_bitrate: number | null;
+  updated_at: number;
+}
+
+interface Statements {
+  setState: Statement;
+  setStateKeepError: Statement;
+  setRunning: Statement;
+  bump: Statement;
+  get: Statement;
+  nextStart: Statement;
+}
+
+const cache = new WeakMap<Database, Statements>();
+
+function statements(db: Database): Statements {
+  let s = cache.get(db);
+  if (s) return s;
+  s = {
+    setState: db.prepare(
+      `INSERT INTO camera_status (camera_id, state, last_error, updated_at) VALUES ($id, $state, $error, $at)
+       ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error,
+         pid = CASE WHEN excluded.state IN ('starting', 'recording', 'stalled', 'stopping') THEN camera_status.pid ELSE NULL END,
+         updated_at = excluded.updated_at`,
+    ),
+    setStateKeepError: db.prepare(
+      `INSERT INTO camera_status (camera_id, state, updated_at) VALUES ($id, $state, $at)
+       ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state,
+         pid = CASE WHEN excluded.state IN ('starting', 'recording', 'stalled', 'stopping') THEN camera_status.pid ELSE NULL END,
+         updated_at = excluded.updated_at`,
+    ),
+    setRunning: db.prepare(
+      `INSERT INTO camera_status (camera_id, state, pid, last_started_at, updated_at) VALUES ($id, $state, $pid, $started, $at)
+       ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state, pid = excluded.pid,
+         last_started_at = excluded.last_started_at, updated_at = excluded.updated_at`,
+    ),
+    bump: db.prepare(
+      `INSERT INTO camera_status (camera_id, state, reconnect_count, last_error, updated_at) VALUES ($id, 'backoff', 1, $error, $at)
+       ON CONFLICT(camera_id) DO UPDATE SET reconnect_count = camera_status.reconnect_count + 1, pid = NULL,
+         last_error = excluded.last_error, updated_at = excluded.updated_at`,
+    ),
+    get: db.prepare("SELECT * FROM camera_status WHERE camera_id = $id"),
+    nextStart: db.prepare("SELECT absolute_segments FROM camera_state WHERE camera_id = $id"),
+  };
+  cache.set(db, s);
+  return s;
+}
+
+/**
+ * seed 002 `set_state`: sets `state` and, unless `lastError` is undefined, `last_error`
+ * (null clears it). Leaving a running state (anything but starting/recording/stalled/stopping)
+ * clears `pid`. Does not touch counters.
+ */
+export function setState(db: Database, cameraId: number, state: string, lastError: string | null | undefined, at: number): void {
+  const s = statements(db);
+  if (lastError === undefined) s.setStateKeepError.run({ id: cameraId, state, at });
+  else s.setState.run({ id: cameraId, state, error: lastError, at });
+}
+
+/** seed 002 `set_running`: the recorder process started: state, pid, last_started_at (ms). */
+export function setRunning(db: Database, cameraId: number, state: string, pid: number, startedAt: number, at: number): void {
+  statements(db).setRunning.run({ id: cameraId, state, pid, started: startedAt, at });
+}
+
+/** seed 002 `bump_reconnect`: reconnect_count + 1, pid cleared, last_error recorded. */
+export function bumpReconnect(db: Database, cameraId: number, error: string | null, at: number): void {
+  statements(db).bump.run({ id: cameraId, error, at });
+}
+
+/** The status row of a camera, or null. */
+export function getCameraStatus(db: Database, cameraId: number): CameraStatusRow | null {
+  return (statements(db).get.get({ id: cameraId }) as CameraStatusRow | null) ?? null;
+}
+
+/** camera_state.absolute_segments: the absolute index the camera's next segment gets (0 when unknown). */
+export function nextStartNumber(db: Database, cameraId: number): number {
+  const row = statements(db).nextStart.get({ id: cameraId }) as { absolute_segments: number } | null;
+  return row?.absolute_segments ?? 0;
+}

@@ -1,0 +1,331 @@
+/**
+ * The `camera` machine (pure: no I/O; effects are the named actions/actors that
+ * `src/actors/camera.ts` provides).
+ *
+ * ```
+ * stopped --START--> online.starting --RECEIVING|SEGMENT_CLOSED--> online.recording <--STALL/SEGMENT_CLOSED--> online.stalled
+ *    ^                    |   (recorder invoked for the whole of `online`)                        |
+ *    |                    +--PROCESS_EXIT | recorder error | stalled too long--> backoff --deadline--> online.starting
+ *    +--PROCESS_EXIT-- online.stopping <--STOP--  (graceful: RECORDER.STOP, ffmpeg finalises its segment)
+ * disabled <--DISABLE-- (any)        disk_full <--DISK_FULL_LOCKED-- online (retention found only locked footage)
+ * ```
+ *
+ * The recorder (ffmpeg) is invoked once, with id `recorder` and string src `recorder`, by the
+ * compound state `online`, so it keeps running across starting/recording/stalled/stopping.
+ *
+ * Timers are stored as absolute deadlines (Unix ms) in context and every `after` computes its
+ * delay from the stored deadline and the actor's clock (`nowOf(self)`), because XState v5 does
+ * not persist pending timers. A restored actor re-arms them when it receives `TIMERS.REARM`
+ * (the state re-enters itself and schedules the remaining time).
+ *
+ * Backoff: exponential, `backoffInitialMs * 2^(n-1)` for the n-th consecutive failure, capped
+ * at `backoffMaxMs`; n resets to 0 when a segment is recorded.
+ */
+import { assign, fromCallback, sendTo, setup, type AnyActorRef } from "xstate";
+import type { CameraCommand, RecorderCommand, RecorderEvent } from "./events.ts";
+
+/** Events only the runtime sends: re-arm timers after a restore, disk space freed, journal failure. */
+export type CameraInternalEvent =
+  | { type: "TIMERS.REARM" }
+  | { type: "DISK.FREED"; at: number }
+  | { type: "JOURNAL.FAILED"; error: string };
+
+export type CameraEvent = RecorderEvent | CameraCommand | CameraInternalEvent;
+
+/** What the supervisor gives a camera actor. Times in ms. No source URL (it would be persisted). */
+export interface CameraInput {
+  key: string;
+  cameraId: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** How long `stalled` may last before the recorder is restarted through backoff. */
+  stallMs: number;
+  /** Delay between retention re-checks while `disk_full` (default 60 000). */
+  diskRetryMs?: number;
+  /** Grace for a graceful stop before the recorder is killed (default 4 000). */
+  stopTimeoutMs?: number;
+  /** Absolute index the next segment should get, when known. */
+  startNumber?: number;
+}
+
+/** Input of the invoked `recorder` actor as the machine sees it (the wiring adds config and paths). */
+export interface RecorderRequest {
+  key: string;
+  cameraId: number;
+  startNumber: number;
+}
+
+export interface CameraContext {
+  key: string;
+  cameraId: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  stallMs: number;
+  diskRetryMs: number;
+  stopTimeoutMs: number;
+  reconnectCount: number;
+  lastError: string | null;
+  pid: number | null;
+  lastStartedAt: number | null;
+  /** Absolute ms when backoff ends (null outside backoff). */
+  backoffDeadline: number | null;
+  consecutiveFailures: number;
+  stallDeadline: number | null;
+  stopDeadline: number | null;
+  diskRetryDeadline: number | null;
+  /** Segments closed by this actor. */
+  segments: number;
+  lastSegmentAt: number | null;
+  /** Next absolute index as far as this actor knows (the wiring re-reads the database). */
+  nextAbsolute: number;
+}
+
+/** Camera states as written to `camera_status.state` and the transition log. */
+export type CameraStateName = "stopped" | "disabled" | "starting" | "recording" | "stalled" | "stopping" | "backoff" | "disk_full";
+
+/**
+ * The actor's clock in ms: the `now()` of the clock the actor system was created with
+ * (SimulatedClock in tests, the runtime's clock), else `Date.now()`.
+ */
+export function nowOf(self: AnyActorRef | undefined): number {
+  const clock = (self as unknown as { clock?: { now?: () => number } } | undefined)?.clock;
+  return typeof clock?.now === "function" ? clock.now() : Date.now();
+}
+
+/** Backoff before the n-th consecutive failure's restart (n >= 1), ms. */
+export function backoffDelay(n: number, initialMs: number, maxMs: number): number {
+  const exp = Math.min(Math.max(n, 1) - 1, 40);
+  return Math.min(initialMs * 2 ** exp, maxMs);
+}
+
+const remaining = (deadline: number | null, self: AnyActorRef) => Math.max(0, (deadline ?? 0) - nowOf(self));
+
+function exitReason(e: Extract<RecorderEvent, { type: "PROCESS_EXIT" }>): string {
+  if (e.error) return e.error;
+  if (e.signal) return `ffmpeg exited on signal ${e.signal}`;
+  return `ffmpeg exited with code ${e.code ?? "null"}`;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Placeholder recorder: reports a clear failure until the runtime provides the real one. */
+const missingRecorder = fromCallback<RecorderCommand, RecorderRequest>(({ sendBack }) => {
+  sendBack({ type: "PROCESS_EXIT", code: null, signal: null, error: "no recorder provided", at: Date.now() });
+});
+
+type StatusParams = { state: CameraStateName };
+
+export const cameraMachine = setup({
+  types: {
+    context: {} as CameraContext,
+    events: {} as CameraEvent,
+    input: {} as CameraInput,
+  },
+  actors: {
+    recorder: missingRecorder,
+  },
+  actions: {
+    /** Writes the status row (state, last_error) for the state just entered. */
+    writeStatus: (_, _params: StatusParams) => {},
+    /** TIMERS.REARM in a state without timers: rewrite the status row of the current state (after a restore). */
+    syncStatus: () => {},
+    /** RECORDER.STARTED: status row pid + last_started_at. */
+    recordRunning: () => {},
+    /** A failure: reconnect_count + 1, pid cleared, last_error. */
+    bumpReconnect: () => {},
+    /** SEGMENT_CLOSED: index the segment (one transaction, see commitSegment). */
+    indexSegment: () => {},
+    /** SEGMENT_CLOSED: enforce the ring; may report evicted trips or `blocked` (-> DISK_FULL_LOCKED). */
+    enforceRetention: () => {},
+    /** disk_full retry: run retention again; sends DISK.FREED when recording may resume. */
+    recheckRetention: () => {},
+    stopRecorder: sendTo("recorder", { type: "RECORDER.STOP" } satisfies RecorderCommand),
+    /** The journal could not persist a transition: fail so the supervisor restarts this actor. */
+    failActor: ({ event }) => {
+      throw new Error(`camera journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`);
+    },
+    noteStarted: assign(({ event }) =>
+      event.type === "RECORDER.STARTED" ? { pid: event.pid, lastStartedAt: event.at } : {},
+    ),
+    noteSegment: assign(({ context, event }) =>
+      event.type === "SEGMENT_CLOSED"
+        ? {
+            segments: context.segments + 1,
+            lastSegmentAt: event.endUtc,
+            nextAbsolute: Math.max(context.nextAbsolute, event.absoluteIndex + 1),
+            consecutiveFailures: 0,
+          }
+        : {},
+    ),
+    /** Counts a failure and stores the absolute backoff deadline. */
+    noteFailure: assign(({ context, event, self }) => {
+      let reason: string;
+      if (event.type === "PROCESS_EXIT") reason = exitReason(event);
+      else if ("error" in event && (event as { error?: unknown }).error !== undefined)
+        reason = `recorder failed: ${errorText((event as { error: unknown }).error)}`;
+      else reason = context.lastError ?? "recorder failed";
+      const n = context.consecutiveFailures + 1;
+      return {
+        consecutiveFailures: n,
+        reconnectCount: context.reconnectCount + 1,
+        lastError: reason,
+        pid: null,
+        backoffDeadline: nowOf(self) + backoffDelay(n, context.backoffInitialMs, context.backoffMaxMs),
+      };
+    }),
+    noteStallTimeout: assign(({ context }) => ({
+      lastError: `stalled for ${Math.round(context.stallMs / 1000)} s: ${context.lastError ?? "no segment closed"}`,
+    })),
+    noteStall: assign(({ event, context, self }) => ({
+      lastError: event.type === "STALL" ? event.reason : context.lastError,
+      stallDeadline: nowOf(self) + context.stallMs,
+    })),
+    noteStopping: assign(({ context, self }) => ({ stopDeadline: nowOf(self) + context.stopTimeoutMs })),
+    noteStopped: assign({ pid: null, stopDeadline: null, backoffDeadline: null, stallDeadline: null, diskRetryDeadline: null }),
+    noteDiskFull: assign(({ event, context, self }) => ({
+      lastError: event.type === "DISK_FULL_LOCKED" ? event.reason : context.lastError,
+      pid: null,
+      diskRetryDeadline: nowOf(self) + context.diskRetryMs,
+    })),
+    nextDiskRetry: assign(({ context, self }) => ({ diskRetryDeadline: nowOf(self) + context.diskRetryMs })),
+    clearDeadlines: assign({ backoffDeadline: null, stallDeadline: null, diskRetryDeadline: null, stopDeadline: null }),
+  },
+  delays: {
+    backoffDelay: ({ context, self }) => remaining(context.backoffDeadline, self),
+    stallDelay: ({ context, self }) => remaining(context.stallDeadline, self),
+    stopDelay: ({ context, self }) => remaining(context.stopDeadline, self),
+    diskRetryDelay: ({ context, self }) => remaining(context.diskRetryDeadline, self),
+  },
+}).createMachine({
+  id: "camera",
+  initial: "stopped",
+  context: ({ input }) => ({
+    key: input.key,
+    cameraId: input.cameraId,
+    backoffInitialMs: input.backoffInitialMs,
+    backoffMaxMs: input.backoffMaxMs,
+    stallMs: input.stallMs,
+    diskRetryMs: input.diskRetryMs ?? 60_000,
+    stopTimeoutMs: input.stopTimeoutMs ?? 4_000,
+    reconnectCount: 0,
+    lastError: null,
+    pid: null,
+    lastStartedAt: null,
+    backoffDeadline: null,
+    consecutiveFailures: 0,
+    stallDeadline: null,
+    stopDeadline: null,
+    diskRetryDeadline: null,
+    segments: 0,
+    lastSegmentAt: null,
+    nextAbsolute: input.startNumber ?? 0,
+  }),
+  on: {
+    "JOURNAL.FAILED": { actions: "failActor" },
+    DISABLE: { target: ".disabled" },
+    "TIMERS.REARM": { actions: "syncStatus" },
+  },
+  states: {
+    stopped: {
+      entry: [{ type: "noteStopped" }, { type: "writeStatus", params: { state: "stopped" } }],
+      on: { START: { target: "online" } },
+    },
+    disabled: {
+      entry: [{ type: "noteStopped" }, { type: "writeStatus", params: { state: "disabled" } }],
+      on: {
+        DISABLE: { actions: [] },
+        ENABLE: { target: "stopped" },
+      },
+    },
+    online: {
+      entry: "clearDeadlines",
+      invoke: {
+        id: "recorder",
+        src: "recorder",
+        input: ({ context }): RecorderRequest => ({
+          key: context.key,
+          cameraId: context.cameraId,
+          startNumber: context.nextAbsolute,
+        }),
+        onError: { target: "backoff", actions: ["noteFailure", "bumpReconnect"] },
+      },
+      initial: "starting",
+      on: {
+        "RECORDER.STARTED": { actions: ["noteStarted", "recordRunning"] },
+        SEGMENT_CLOSED: { actions: ["noteSegment", "indexSegment", "enforceRetention"] },
+        PROCESS_EXIT: { target: "backoff", actions: ["noteFailure", "bumpReconnect"] },
+        DISK_FULL_LOCKED: { target: "disk_full", actions: "noteDiskFull" },
+        STOP: { target: ".stopping" },
+        STALL: { target: ".stalled", actions: "noteStall" },
+      },
+      states: {
+        starting: {
+          entry: { type: "writeStatus", params: { state: "starting" } },
+          on: {
+            "RECORDER.RECEIVING": { target: "recording" },
+            SEGMENT_CLOSED: { target: "recording", actions: ["noteSegment", "indexSegment", "enforceRetention"] },
+          },
+        },
+        recording: {
+          entry: { type: "writeStatus", params: { state: "recording" } },
+        },
+        stalled: {
+          entry: { type: "writeStatus", params: { state: "stalled" } },
+          after: {
+            stallDelay: { target: "#camera.backoff", actions: ["noteStallTimeout", "noteFailure", "bumpReconnect"] },
+          },
+          on: {
+            SEGMENT_CLOSED: { target: "recording", actions: ["noteSegment", "indexSegment", "enforceRetention"] },
+            "RECORDER.RECEIVING": { target: "recording" },
+            STALL: { actions: [] },
+            "TIMERS.REARM": { target: "stalled", reenter: true },
+          },
+        },
+        stopping: {
+          entry: ["noteStopping", { type: "writeStatus", params: { state: "stopping" } }, "stopRecorder"],
+          after: { stopDelay: { target: "#camera.stopped" } },
+          on: {
+            STOP: { actions: [] },
+            STALL: { actions: [] },
+            PROCESS_EXIT: { target: "#camera.stopped" },
+            "TIMERS.REARM": { target: "stopping", reenter: true },
+          },
+        },
+      },
+    },
+    backoff: {
+      entry: { type: "writeStatus", params: { state: "backoff" } },
+      after: { backoffDelay: { target: "online" } },
+      on: {
+        STOP: { target: "stopped" },
+        "TIMERS.REARM": { target: "backoff", reenter: true },
+      },
+    },
+    disk_full: {
+      entry: { type: "writeStatus", params: { state: "disk_full" } },
+      after: {
+        diskRetryDelay: { target: "disk_full", reenter: true, actions: ["nextDiskRetry", "recheckRetention"] },
+      },
+      on: {
+        "DISK.FREED": { target: "online" },
+        STOP: { target: "stopped" },
+        "TIMERS.REARM": { target: "disk_full", reenter: true },
+      },
+    },
+  },
+});
+
+export type CameraMachine = typeof cameraMachine;
+
+/** The camera state name of a snapshot value (`{ online: "recording" }` -> `recording`). */
+export function cameraStateName(value: unknown): CameraStateName {
+  if (typeof value === "string") return value as CameraStateName;
+  if (value && typeof value === "object") {
+    const [k, v] = Object.entries(value as Record<string, unknown>)[0] ?? [];
+    return (v !== undefined ? cameraStateName(v) : k) as CameraStateName;
+  }
+  return "stopped";
+}

@@ -1,0 +1,153 @@
+/**
+ * `dashcam run [--config FILE]`: the recording runtime.
+ *
+ * Config: `--config FILE`, else `$DASHCAM_CONFIG`, else `defaultConfig()`; a bad config throws
+ * ConfigError (one line, exit 2) before anything is written.
+ *
+ * `startRuntime(config)` (in-process, for tests and benches): creates `data_dir`, opens the
+ * database, loads the secret key, syncs the camera rows, reconciles disk and database, restores
+ * (or creates) the supervisor actor tree with the real implementations, starts the web server.
+ * Its `stop()` is the orderly power-down, bounded by ~5 s:
+ * 1. `SHUTDOWN`: every camera is sent STOP; each recorder asks ffmpeg to finalise its current
+ *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
+ * 2. `TRIPS.CLOSE` (reason `shutdown`): open trips are closed at their last segment;
+ * 3. the actor system stops, the web server stops, the database closes.
+ * `run()` prints `listening on http://HOST:PORT` on stdout once the server is up, waits for
+ * SIGTERM or SIGINT, powers down and returns 0 (1 when the actor tree failed).
+ */
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Database } from "bun:sqlite";
+import { parseCommandArgs } from "./cli.ts";
+import { defaultConfig, loadConfig, type CameraConfig, type Config } from "./config.ts";
+import { openDatabase } from "./db/open.ts";
+import { dbPath } from "./paths.ts";
+import { loadSecretKey } from "./secrets.ts";
+import { syncCameras } from "./db/cameras.ts";
+import { currentBootId } from "./bootId.ts";
+import { reconcileAtStartup } from "./actors/reconcile.ts";
+import { LiveBus } from "./events.ts";
+import { Journal } from "./actors/journal.ts";
+import { startSupervisor, type SupervisorActor } from "./actors/supervisor.ts";
+import type { TripDeps } from "./actors/trip.ts";
+import { cameraStateName } from "./machines/camera.ts";
+import { startWebServer } from "./web/server.ts";
+import { log } from "./log.ts";
+
+/** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
+export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
+
+export interface RuntimeHandle {
+  /** Base URL of the web server, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  db: Database;
+  bus: LiveBus;
+  supervisor: SupervisorActor;
+  bootId: string;
+  /** Orderly power-down (idempotent). */
+  stop(): Promise<void>;
+  /** Resolves with an error message when the actor tree fails (never resolves otherwise). */
+  failed: Promise<string>;
+}
+
+export interface RuntimeOptions {
+  /** Extra dependencies (issue 3's saveTrip, test overrides). */
+  deps?: Partial<Pick<TripDeps, "saveTrip" | "recorder" | "commitSegment" | "enforceRing">>;
+}
+
+const ONLINE = new Set(["starting", "recording", "stalled", "stopping"]);
+
+/** Resolves when no camera actor is in a running state, or after `timeoutMs`. Returns the laggards. */
+async function waitForCamerasStopped(supervisor: SupervisorActor, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const busy = Object.entries(supervisor.system.getAll())
+      .filter(([id, ref]) => id.startsWith("camera:") && ONLINE.has(cameraStateName((ref.getSnapshot() as { value?: unknown }).value)))
+      .map(([id]) => id);
+    if (busy.length === 0 || Date.now() >= deadline) return busy;
+    await Bun.sleep(25);
+  }
+}
+
+/** Starts the runtime in this process (see the module comment). Throws on start-up failure. */
+export async function startRuntime(config: Config, opts: RuntimeOptions = {}): Promise<RuntimeHandle> {
+  const startedAt = Date.now();
+  const dataDir = resolve(config.data_dir);
+  mkdirSync(dataDir, { recursive: true });
+  const db = openDatabase(dbPath(dataDir));
+  let supervisor: SupervisorActor | null = null;
+  let journal: Journal | null = null;
+  try {
+    const secret = loadSecretKey(dataDir);
+    const cameraIds = syncCameras(db, config.cameras, secret);
+    const bootId = currentBootId();
+    const report = await reconcileAtStartup(db, dataDir, config.cameras, cameraIds, bootId);
+    if (report.repairs.length > 0) log.info(`reconcile: ${report.repairs.length} repair(s) at start-up`);
+
+    const bus = new LiveBus();
+    journal = new Journal(db);
+    const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
+    const deps: TripDeps = { db, dataDir, bootId, journal, bus, cameras, ...opts.deps };
+    supervisor = startSupervisor(deps, config.cameras, cameraIds);
+
+    let reportFailure: (message: string) => void = () => {};
+    const failed = new Promise<string>((res) => (reportFailure = res));
+    const sup = supervisor;
+    sup.subscribe({
+      error: (err) => {
+        log.error(`supervisor failed: ${(err as Error)?.message ?? String(err)}`);
+        reportFailure((err as Error)?.message ?? String(err));
+      },
+    });
+
+    const web = startWebServer({ db, config, dataDir, bus, startedAt });
+    const j = journal;
+    let stopping: Promise<void> | null = null;
+    const stop = () =>
+      (stopping ??= (async () => {
+        const t0 = Date.now();
+        try {
+          if (sup.getSnapshot().status === "active") {
+            sup.send({ type: "SHUTDOWN", at: Date.now() });
+            const busy = await waitForCamerasStopped(sup, SHUTDOWN_CAMERA_WAIT_MS);
+            if (busy.length) log.warn(`power-down: ${busy.join(", ")} still stopping; killing the recorder`);
+            sup.send({ type: "TRIPS.CLOSE", at: Date.now(), reason: "shutdown" });
+          }
+        } catch (err) {
+          log.error(`power-down: ${(err as Error).message}`);
+        }
+        j.close();
+        sup.stop();
+        await web.stop();
+        db.close();
+        log.info(`power-down complete in ${Date.now() - t0} ms`);
+      })());
+    return { url: web.url, db, bus, supervisor: sup, bootId, stop, failed };
+  } catch (err) {
+    journal?.close();
+    supervisor?.stop();
+    db.close();
+    throw err;
+  }
+}
+
+/** `dashcam run [--config FILE]`. */
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { config: { type: "string" } });
+  const path = values.config ?? process.env.DASHCAM_CONFIG;
+  const config = path ? loadConfig(path) : defaultConfig();
+
+  const handle = await startRuntime(config);
+  process.stdout.write(`listening on ${handle.url}\n`);
+  log.info(`dashcam running: ${config.cameras.length} camera(s), data in ${config.data_dir}, boot ${handle.bootId}`);
+
+  const reason = await new Promise<string>((res) => {
+    const onSignal = (sig: string) => () => res(sig);
+    process.once("SIGTERM", onSignal("SIGTERM"));
+    process.once("SIGINT", onSignal("SIGINT"));
+    handle.failed.then((m) => res(`failure: ${m}`));
+  });
+  log.info(`${reason}: powering down`);
+  await handle.stop();
+  return reason.startsWith("failure") ? 1 : 0;
+}
