@@ -40,6 +40,7 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", chil
       <meta name="color-scheme" content="dark light" />
       <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}' />
       <title>{`${title} · dashcam`}</title>
+      <link rel="icon" href="data:," />
       <link rel="stylesheet" href={assetUrl("style.css")} />
       <script src={assetUrl("htmx.min.js")} defer></script>
       <script src={assetUrl("sse.min.js")} defer></script>

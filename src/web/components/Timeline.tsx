@@ -72,25 +72,28 @@ export const Timeline: FC<{ from: number; to: number; segments: SegmentRow[]; ga
     <section class="card timeline" aria-label="Recording timeline">
       <svg class="tl" width="100%" height="56" role="img" aria-label={`${runs.length} recorded spans, ${gaps.length} gaps`}>
         <rect class="tl-bg" x="0" y="8" width="100%" height="28" />
+        {gaps.map((g) => (
+          <rect class="tl-gap" x={pct(x(g.gap_start))} y="4" width={pct(Math.max(0.004, x(g.gap_end) - x(g.gap_start)))} height="36" />
+        ))}
         {runs.map((r) => (
           <rect
             class="tl-rec"
             x={pct(x(r.start))}
             y="8"
-            width={pct(Math.max(0.003, x(r.end) - x(r.start)))}
+            width={pct(Math.max(0.005, x(r.end) - x(r.start)))}
             height="28"
             data-first={String(r.firstAbsolute)}
           />
         ))}
-        {gaps.map((g) => (
-          <rect class="tl-gap" x={pct(x(g.gap_start))} y="4" width={pct(Math.max(0.004, x(g.gap_end) - x(g.gap_start)))} height="36" />
-        ))}
         {ticks(from, to).map((t) => (
           <>
             <line class="tl-tick" x1={pct(x(t))} x2={pct(x(t))} y1="36" y2="42" />
-            <text class="tl-label" x={pct(x(t))} y="54" text-anchor="middle" data-t={String(t)} data-fmt="hm">
-              {new Date(t).toISOString().slice(11, 16)}
-            </text>
+            {/* labels too close to an edge would be cut off on a narrow screen */}
+            {x(t) >= 0.06 && x(t) <= 0.94 ? (
+              <text class="tl-label" x={pct(x(t))} y="54" text-anchor="middle" data-t={String(t)} data-fmt="hm">
+                {new Date(t).toISOString().slice(11, 16)}
+              </text>
+            ) : null}
           </>
         ))}
       </svg>
