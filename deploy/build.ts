@@ -170,7 +170,8 @@ function x64Ffmpeg(): string {
   return p;
 }
 
-const EXAMPLE_CONFIG = `# dashcam configuration: /etc/dashcam/dashcam.toml (see GUIDE.md).
+/** The example configuration shipped as `dashcam.toml.example` (installed as /etc/dashcam/dashcam.toml). */
+export const EXAMPLE_CONFIG = `# dashcam configuration: /etc/dashcam/dashcam.toml (see GUIDE.md).
 # The service runs \`dashcam run --config /etc/dashcam/dashcam.toml\` as user dashcam.
 
 data_dir = "/var/lib/dashcam"

@@ -185,8 +185,7 @@ fi
 
 # --- systemd -----------------------------------------------------------------------------------
 mkdir -p "$DESTDIR$UNIT_DIR"
-sed -e "s|/opt/dashcam/bin/dashcam|$PREFIX/bin/dashcam|g" -e "s|/opt/dashcam/GUIDE.md|$PREFIX/GUIDE.md|g" \
-  "$SRC/dashcam.service" > "$DESTDIR$UNIT_DIR/dashcam.service.new.$$"
+sed -e "s|/opt/dashcam|$PREFIX|g" "$SRC/dashcam.service" > "$DESTDIR$UNIT_DIR/dashcam.service.new.$$"
 chmod 0644 "$DESTDIR$UNIT_DIR/dashcam.service.new.$$"
 mv -f "$DESTDIR$UNIT_DIR/dashcam.service.new.$$" "$DESTDIR$UNIT_DIR/dashcam.service"
 
