@@ -64,6 +64,30 @@ const NICE = Bun.which("nice");
 /** Relative path of sampled frame k of segment `abs` of camera `cameraId`. */
 export const frameRelPath = (cameraId: number, abs: number, k: number) => `frames/${cameraId}/${abs}-${k}.jpg`;
 
+/** One sampled frame, as `queueFrameTx` records it. */
+export interface FrameInput {
+  cameraId: number;
+  cameraKey: string;
+  absoluteIndex: number;
+  frameIdx: number;
+  /** Frame time, ms UTC. */
+  ts: number;
+  /** The frame file relative to data_dir (already on disk). */
+  ref: string;
+}
+
+/** Queues the `vehicle_detect` task of a frame that is on disk (inside a transaction); returns the task id. */
+export function queueFrameTx(db: Database, f: FrameInput): number {
+  return insertTaskTx(db, {
+    category: "vehicle_detect",
+    payload: { payload_ref: f.ref },
+    videoId: `${f.cameraKey}:${f.absoluteIndex}`,
+    frameIdx: f.frameIdx,
+    meta: { camera_id: f.cameraId, camera_key: f.cameraKey, ts: f.ts, payload_ref: f.ref },
+    dependencies: [f.ref],
+  });
+}
+
 /** Reads closed segments into frames and tasks, one segment per `step()`. */
 export class FrameSampler {
   /** Camera whose segment is being read now (the dispatcher must not flush its tracks). */
@@ -188,16 +212,15 @@ export class FrameSampler {
     });
     rmSync(tmp, { recursive: true, force: true });
     db.transaction(() => {
-      for (const { k, ref } of frames) {
-        insertTaskTx(db, {
-          category: "vehicle_detect",
-          payload: { payload_ref: ref },
-          videoId: `${seg.camera_key}:${seg.absolute_index}`,
+      for (const { k, ref } of frames)
+        queueFrameTx(db, {
+          cameraId: seg.camera_id,
+          cameraKey: seg.camera_key,
+          absoluteIndex: seg.absolute_index,
           frameIdx: k,
-          meta: { camera_id: seg.camera_id, camera_key: seg.camera_key, ts: Math.round(seg.start_utc + (k * 1000) / this.o.sampleFps), payload_ref: ref },
-          dependencies: [ref],
+          ts: Math.round(seg.start_utc + (k * 1000) / this.o.sampleFps),
+          ref,
         });
-      }
       addCounter(db, COUNTERS.sampledFrames, frames.length);
       setCounter(db, COUNTERS.sampled(seg.camera_id), seg.absolute_index);
       setCounter(db, COUNTERS.horizon(seg.camera_id), seg.end_utc);
