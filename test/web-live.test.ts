@@ -146,6 +146,16 @@ describe("/live", () => {
     expect(ev.data).toContain(`id="event-${id}"`);
     expect(ev.data).toContain("trip 3 closed &lt;orderly&gt;"); // escaped
 
+    // a watchlist alert (ALPR) becomes a banner; its text is escaped
+    f.bus.publish({
+      type: "alert", kind: "alpr.watchlist", plate: "ABC123", watched: "ABC123", cameraKey: "front",
+      ts: last.end, vehicleId: 1, message: "watchlist plate ABC123 <seen>",
+    });
+    const alert = await sse.next((m) => m.event === "alert");
+    expect(alert.data).toContain('role="alert"');
+    expect(alert.data).toContain('href="/cameras/front"');
+    expect(alert.data).toContain("watchlist plate ABC123 &lt;seen&gt;");
+
     // an event about a camera that does not exist sends nothing; the next real one still arrives
     f.bus.publish({ type: "camera", key: "ghost", state: "recording" });
     f.bus.publish({ type: "trip", id: 424242, cameraKey: "front", state: "open" });

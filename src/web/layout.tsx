@@ -61,6 +61,7 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", chil
       </header>
       {live ? (
         <main hx-ext="sse" sse-connect="/live">
+          <div class="alerts" sse-swap="alert" hx-swap="afterbegin"></div>
           {children}
         </main>
       ) : (

@@ -15,3 +15,10 @@ export const EventItem: FC<{ ev: EventRow }> = ({ ev }) => (
     <p class="event-msg">{ev.message}</p>
   </li>
 );
+
+/** A live alert banner (e.g. a watchlisted plate read); SSE event `alert`, prepended to the page's alert area. */
+export const AlertItem: FC<{ message: string; at: number; href?: string | null }> = ({ message, at, href }) => (
+  <p class="alert card" role="alert">
+    <strong>Alert</strong> <Time ms={at} fmt="time" /> · {href ? <a href={href}>{message}</a> : message}
+  </p>
+);

@@ -13,6 +13,7 @@ import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import {
   cameraSummary,
+  findCamera,
   gapEndsBetween,
   gapsBefore,
   gapsInWindow,
@@ -126,7 +127,7 @@ export function cameraRoutes() {
   app.get("/:key/live.m3u8", valid("param", KeyParam), (c) => {
     const { db } = c.var.deps;
     const { key } = c.req.valid("param");
-    const cam = cameraSummary(db, key) ?? unknownCamera(key);
+    const cam = findCamera(db, key) ?? unknownCamera(key);
     const segments = recentSegments(db, cam.id, LIVE_WINDOW).reverse();
     if (segments.length === 0) throw new HTTPException(404, { message: `camera "${key}" has no segments yet` });
     const first = segments[0];

@@ -8,6 +8,7 @@
  * | segment    | `camera-<key>`, `segment-<key>` (a segment `<tr>`), `disk` (<= 1 per 5 s) |
  * | trip       | `trip-<id>` (status badge)                                             |
  * | event_log  | `event-log` (an event `<li>`)                                          |
+ * | alert      | `alert` (a banner prepended to every page's alert area)                |
  *
  * Fragments are rendered from the database rows (the bus event only says what changed), so
  * they always show committed state. A `: heartbeat` comment goes out every `sseHeartbeatMs`
@@ -22,7 +23,7 @@ import { cameraSummary, eventById, segmentByAbsolute, tripById } from "../../db/
 import type { LiveEvent } from "../../events.ts";
 import { CameraCardBody } from "../components/CameraCard.tsx";
 import { DiskBody, diskInfo } from "../components/DiskCard.tsx";
-import { EventItem } from "../components/Events.tsx";
+import { AlertItem, EventItem } from "../components/Events.tsx";
 import { SegmentItem } from "../components/Segments.tsx";
 import { TripBadge } from "../components/Badge.tsx";
 import type { WebDeps, WebEnv } from "../env.ts";
@@ -59,6 +60,11 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
     case "event_log": {
       const row = eventById(deps.db, ev.id);
       if (row) out.push({ event: "event-log", data: await html(<EventItem ev={row} />) });
+      break;
+    }
+    case "alert": {
+      const href = ev.cameraKey ? `/cameras/${encodeURIComponent(ev.cameraKey)}` : null;
+      out.push({ event: "alert", data: await html(<AlertItem message={ev.message} at={ev.ts} href={href} />) });
       break;
     }
   }
