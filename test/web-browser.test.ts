@@ -3,15 +3,15 @@
  * phone-sized viewport (360 x 800): the trip page plays the trip's HLS playlist through the
  * embedded hls.js (currentTime advances, across the recording gap), the dashboard updates from
  * SSE without a reload, and nothing overflows the 360 px width. Screenshots go to the OS temp
- * dir (printed, not committed).
+ * dir, removed afterwards unless KEEP_SCREENSHOTS=1 (then the path is printed).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startWebServer } from "../src/web/server.ts";
-import { makeFixture, type WebFixture } from "./web-fixture.ts";
+import { makeFixture, T0, type WebFixture } from "./web-fixture.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let f: WebFixture;
@@ -32,7 +32,8 @@ afterAll(async () => {
   await browser?.close();
   await web?.stop();
   f?.cleanup();
-  console.log(`screenshots: ${shots}`);
+  if (process.env.KEEP_SCREENSHOTS === "1") console.log(`screenshots kept in ${shots}`);
+  else rmSync(shots, { recursive: true, force: true });
 });
 
 async function phonePage(colorScheme: "light" | "dark" = "light"): Promise<{ page: Page; errors: string[] }> {
@@ -77,6 +78,17 @@ describe("phone browser", () => {
     await page.context().close();
   }, 90_000);
 
+  test("a play-from-here link starts the trip at that media time", async () => {
+    const { page, errors } = await phonePage();
+    await page.goto(`${web.url}/trips/2?player=hlsjs&t=7.0`);
+    await page.waitForFunction(() => (document.querySelector("video") as HTMLVideoElement).readyState >= 2, null, { timeout: 30_000 });
+    const t = await page.locator("video").evaluate((v: HTMLVideoElement) => v.currentTime);
+    expect(t).toBeGreaterThanOrEqual(6.5);
+    expect(t).toBeLessThan(8);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+
   test("trip page picks a player by itself", async () => {
     const { page, errors } = await phonePage();
     await page.goto(`${web.url}/trips/3`);
@@ -114,6 +126,7 @@ describe("phone browser", () => {
     const { page, errors } = await phonePage();
     for (const [path, name] of [
       ["/cameras/front?day=2024-05-01", "camera"],
+      [`/cameras/front?at=${T0 + 37_000}`, "camera-at"],
       ["/trips", "trips"],
       ["/events", "events"],
       ["/trips/abc", "error"],

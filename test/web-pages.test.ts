@@ -97,6 +97,25 @@ describe("pages", () => {
     expect(other.text).toContain("0 segments");
   });
 
+  test("camera page at an instant: marker, hour window, link that plays the trip from that moment", async () => {
+    const at = T0 + 37_000; // 1 s into segment 13, the first segment after the gap in trip 2
+    const { status, text } = await get(`/cameras/front?at=${at}`);
+    expect(status).toBe(200);
+    expect(text).toContain('class="tl-marker"');
+    expect(text).toContain("Segment #13, 1.0 s in.");
+    // trip 2's media timeline: segments 10-12 (6 s), then 1 s into 13
+    expect(text).toContain('href="/trips/2?t=7.0"');
+    expect(text).toContain('href="/media/front/13.ts" download');
+    expect(text).toContain(`data-t="${at}"`);
+    // in the gap: nothing recorded
+    const gap = await get(`/cameras/front?at=${f.gap.start + 5000}`);
+    expect(gap.text).toContain("Nothing in the ring at this moment");
+    expect(gap.text).not.toContain("Play in trip");
+    // the trip page honours t
+    const trip = await get("/trips/2?t=7.0");
+    expect(trip.text).toContain('data-start="7"');
+  });
+
   test("camera without segments renders and says so", async () => {
     const { status, text } = await get("/cameras/rear");
     expect(status).toBe(200);
@@ -310,6 +329,10 @@ describe("bad input", () => {
     ["/cameras/front?from=-5&to=10", 400, "from: must be Unix milliseconds"],
     ["/cameras/front?day=2024-05-01&tzo=9999", 400, "tzo"],
     ["/cameras/rear/live.m3u8", 404, "no segments yet"],
+    ["/cameras/front?at=soon", 400, "at: must be Unix milliseconds"],
+    ["/trips/2?t=abc", 400, "t: must be seconds"],
+    ["/trips/2?t=-3", 400, "t: must be seconds"],
+    ["/trips/2?player=vlc", 400, "player: must be hlsjs or auto"],
     ["/trips/abc", 400, "id: must be a whole number"],
     ["/trips/-1", 400, "id: must be a whole number"],
     ["/trips/1e3", 400, "id: must be a whole number"],

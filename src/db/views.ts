@@ -185,6 +185,17 @@ function build(db: Database) {
       `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM segments
        WHERE camera_id = $camera_id AND absolute_index BETWEEN $from AND $to`,
     ),
+    segmentAtOrBefore: db.prepare(
+      `SELECT * FROM segments WHERE camera_id = $camera_id AND start_utc <= $at ORDER BY start_utc DESC LIMIT 1`,
+    ),
+    tripHolding: db.prepare(
+      `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
+       ORDER BY id DESC LIMIT 1`,
+    ),
+    mediaBefore: db.prepare(
+      `SELECT COALESCE(SUM(MAX(end_utc - start_utc, 1)), 0) AS ms FROM segments
+       WHERE camera_id = $camera_id AND absolute_index >= $from AND absolute_index < $abs`,
+    ),
     trip: db.prepare(`${TRIP_SQL} WHERE t.id = $id`),
     trips: db.prepare(`${TRIP_SQL} ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`),
     tripsByCamera: db.prepare(
@@ -280,6 +291,27 @@ export function recentSegments(db: Database, cameraId: number, limit: number): S
 /** The segment row with this absolute index of the camera with this key; null when absent. */
 export function segmentByAbsolute(db: Database, cameraKey: string, absoluteIndex: number): SegmentRow | null {
   return (q(db).segmentByAbsolute.get({ key: cameraKey, abs: absoluteIndex }) as SegmentRow | null) ?? null;
+}
+
+/** The segment of a camera whose [start_utc, end_utc) holds instant `at` (ms); null when nothing was recorded then. */
+export function segmentAt(db: Database, cameraId: number, at: number): SegmentRow | null {
+  const row = q(db).segmentAtOrBefore.get({ camera_id: cameraId, at }) as SegmentRow | null;
+  return row && row.end_utc > at ? row : null;
+}
+
+/**
+ * Where segment `seg` sits in a trip's HLS timeline: the id of the newest trip whose absolute
+ * range holds it and the media time (ms) of the segment's start in that trip's playlist (the
+ * sum of the EXTINF durations of the trip's earlier segments still in the ring). Null when no
+ * trip holds it.
+ */
+export function tripPosition(db: Database, seg: Pick<SegmentRow, "camera_id" | "absolute_index">): { tripId: number; offsetMs: number } | null {
+  const s = q(db);
+  const trip = s.tripHolding.get({ camera_id: seg.camera_id, abs: seg.absolute_index }) as { id: number } | null;
+  if (!trip) return null;
+  const t = tripById(db, trip.id)!;
+  const before = s.mediaBefore.get({ camera_id: seg.camera_id, from: t.start_absolute, abs: seg.absolute_index }) as { ms: number };
+  return { tripId: trip.id, offsetMs: before.ms };
 }
 
 /** One trip (with camera key/name and saved_trips info); null when unknown. */

@@ -2,7 +2,7 @@
  * Segment timeline of one camera over a window [from, to) ms: recorded spans (consecutive
  * segments merged while the hole between them is at most 3 s, DESIGN.md invariant 5), recorded
  * gaps from `recording_gaps` (red), hour ticks. Drawn as an SVG with percentage coordinates so
- * it fits any width (and needs no inline styles, which the Content-Security-Policy forbids),
+ * it fits any width; an optional `marker` instant is drawn as a vertical line (and needs no inline styles, which the Content-Security-Policy forbids),
  * followed by the same information as a list that is easy to read and tap on a phone.
  */
 import type { FC } from "hono/jsx";
@@ -57,12 +57,13 @@ export function ticks(from: number, to: number): number[] {
 
 const pct = (x: number) => `${(Math.round(x * 10000) / 100).toFixed(2)}%`;
 
-export const Timeline: FC<{ from: number; to: number; segments: SegmentRow[]; gaps: GapRow[]; cameraKey: string }> = ({
+export const Timeline: FC<{ from: number; to: number; segments: SegmentRow[]; gaps: GapRow[]; cameraKey: string; marker?: number }> = ({
   from,
   to,
   segments,
   gaps,
   cameraKey,
+  marker,
 }) => {
   const span = Math.max(1, to - from);
   const x = (t: number) => Math.min(1, Math.max(0, (t - from) / span));
@@ -85,6 +86,7 @@ export const Timeline: FC<{ from: number; to: number; segments: SegmentRow[]; ga
             data-first={String(r.firstAbsolute)}
           />
         ))}
+        {marker !== undefined ? <line class="tl-marker" x1={pct(x(marker))} x2={pct(x(marker))} y1="0" y2="44" /> : null}
         {ticks(from, to).map((t) => (
           <>
             <line class="tl-tick" x1={pct(x(t))} x2={pct(x(t))} y1="36" y2="42" />

@@ -3,8 +3,10 @@
  * - `GET /cameras/:key` — status card (live via SSE), segment timeline with recording gaps for
  *   a window, the newest segments (new ones are prepended over SSE), a live view.
  *   Window: `?from=MS&to=MS` (at most 7 days), or `?day=YYYY-MM-DD[&tzo=MIN]` (a calendar
- *   day in the viewer's zone; `tzo` is `Date.getTimezoneOffset()`, default 0 = UTC), else the
- *   24 h up to now (or up to the camera's last segment when it is older than that).
+ *   day in the viewer's zone; `tzo` is `Date.getTimezoneOffset()`, default 0 = UTC), or
+ *   `?at=MS` (the hour around that instant, marked on the timeline, with a link that plays the
+ *   footage from that moment in its trip), else the 24 h up to now (or up to the camera's last
+ *   segment when it is older than that).
  * - `GET /cameras/:key/live.m3u8` — sliding-window live HLS playlist of the newest segments.
  * Unknown keys are 404, malformed ones 400.
  */
@@ -18,8 +20,12 @@ import {
   gapsBefore,
   gapsInWindow,
   recentSegments,
+  segmentAt,
   segmentsInWindow,
+  tripPosition,
 } from "../../db/views.ts";
+import { Time } from "../components/Time.tsx";
+import { formatDuration } from "../format.ts";
 import { CameraCard } from "../components/CameraCard.tsx";
 import { Player } from "../components/Player.tsx";
 import { SegmentTable } from "../components/Segments.tsx";
@@ -29,6 +35,7 @@ import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
 import { CameraKey, Day, Millis, TzOffset, unknownCamera, valid } from "../validate.ts";
 
 const DAY_MS = 86_400_000;
+const AT_HALF_WINDOW_MS = 30 * 60_000;
 const MAX_WINDOW_MS = 7 * DAY_MS;
 /** Segments in the live playlist (RFC 8216 6.2.2 asks for at least three target durations). */
 export const LIVE_WINDOW = 6;
@@ -39,6 +46,7 @@ const WindowQuery = v.object({
   tzo: v.optional(TzOffset),
   from: v.optional(Millis),
   to: v.optional(Millis),
+  at: v.optional(Millis),
 });
 
 /** Resolves the requested window to [from, to) ms; throws 400 on an impossible one. */
@@ -53,6 +61,7 @@ export function resolveWindow(
     if (q.to - q.from > MAX_WINDOW_MS) throw new HTTPException(400, { message: "to: window is longer than 7 days" });
     return { from: q.from, to: q.to, day: null };
   }
+  if (q.at !== undefined) return { from: q.at - AT_HALF_WINDOW_MS, to: q.at + AT_HALF_WINDOW_MS, day: null };
   if (q.day !== undefined) {
     const from = Date.parse(`${q.day}T00:00:00Z`) + (q.tzo ?? 0) * 60_000;
     return { from, to: from + DAY_MS, day: q.day };
@@ -70,7 +79,11 @@ export function cameraRoutes() {
     const { db } = c.var.deps;
     const { key } = c.req.valid("param");
     const cam = cameraSummary(db, key) ?? unknownCamera(key);
-    const win = resolveWindow(c.req.valid("query"), cam.last_segment_at);
+    const query = c.req.valid("query");
+    const win = resolveWindow(query, cam.last_segment_at);
+    const at = query.at;
+    const atSeg = at === undefined ? null : segmentAt(db, cam.id, at);
+    const atTrip = atSeg ? tripPosition(db, atSeg) : null;
     const span = win.to - win.from;
     const segments = segmentsInWindow(db, cam.id, win.from, win.to);
     const gaps = gapsInWindow(db, cam.id, win.from, win.to);
@@ -108,7 +121,29 @@ export function cameraRoutes() {
             Later →
           </a>
         </nav>
-        <Timeline from={win.from} to={win.to} segments={segments} gaps={gaps} cameraKey={cam.key} />
+        {at !== undefined ? (
+          <section class="card at" id="at">
+            <h2>
+              Footage at <Time ms={at} />
+            </h2>
+            {atSeg ? (
+              <p>
+                Segment #{atSeg.absolute_index}, {formatDuration(at - atSeg.start_utc)} in.{" "}
+                {atTrip ? (
+                  <a class="button" href={`/trips/${atTrip.tripId}?t=${((atTrip.offsetMs + at - atSeg.start_utc) / 1000).toFixed(1)}`}>
+                    Play in trip {atTrip.tripId}
+                  </a>
+                ) : null}{" "}
+                <a class="button" href={`/media/${cam.key}/${atSeg.absolute_index}.ts`} download>
+                  Download segment
+                </a>
+              </p>
+            ) : (
+              <p class="muted">Nothing in the ring at this moment (not recorded, or already overwritten).</p>
+            )}
+          </section>
+        ) : null}
+        <Timeline from={win.from} to={win.to} segments={segments} gaps={gaps} cameraKey={cam.key} marker={at} />
         <h2 class="section">Recent segments</h2>
         {recent.length === 0 ? <p class="muted">No segments in the ring.</p> : <SegmentTable segments={recent} cameraKey={cam.key} live />}
         <p>

@@ -1,7 +1,8 @@
 /**
  * Trips:
  * - `GET /trips?page=N&camera=KEY` — newest first, 20 per page.
- * - `GET /trips/:id` — metadata and an HLS player over the trip's segments.
+ * - `GET /trips/:id?t=SECONDS` — metadata and an HLS player over the trip's segments, starting
+ *   at media time `t` (default 0; the camera page's "play from this moment" links set it).
  * - `GET /trips/:id/playlist.m3u8` — the trip's HLS playlist (see ../hls.ts): VOD with
  *   ENDLIST once the trip has ended, EVENT without ENDLIST while it is open. Segment URIs are
  *   `/media/<camera>/<absolute index>.ts`. 404 when the ring no longer holds any of its segments.
@@ -71,7 +72,12 @@ export function tripRoutes() {
     );
   });
 
-  app.get("/:id", valid("param", IdParam), valid("query", v.object({ player: v.optional(v.picklist(["hlsjs", "auto"])) })), (c) => {
+  const TripQuery = v.object({
+    player: v.optional(v.picklist(["hlsjs", "auto"], "must be hlsjs or auto")),
+    t: v.optional(v.pipe(v.string(), v.regex(/^\d{1,7}(\.\d{1,3})?$/, "must be seconds, e.g. 12.5"), v.transform(Number))),
+  });
+
+  app.get("/:id", valid("param", IdParam), valid("query", TripQuery), (c) => {
     const { db } = c.var.deps;
     const trip = loadTrip(c, c.req.valid("param").id);
     const stats = tripSegmentStats(db, trip);
@@ -87,7 +93,7 @@ export function tripRoutes() {
           <TripStatus trip={trip} />
         </div>
         {stats.n > 0 ? (
-          <Player src={`/trips/${trip.id}/playlist.m3u8`} start={0} player={c.req.valid("query").player} />
+          <Player src={`/trips/${trip.id}/playlist.m3u8`} start={c.req.valid("query").t ?? 0} player={c.req.valid("query").player} />
         ) : (
           <p class="card notice">All footage of this trip has been overwritten by the ring.</p>
         )}
