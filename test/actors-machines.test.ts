@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { SimulatedClock, createActor, fromCallback, fromPromise, type AnyActorRef } from "xstate";
 import { cameraMachine, cameraStateName, backoffDelay, type CameraInput, type RecorderRequest } from "../src/machines/camera.ts";
-import { tripMachine } from "../src/machines/trip.ts";
+import { tripMachine, type SaveTripInput } from "../src/machines/trip.ts";
 import { supervisorMachine, type BootCamera } from "../src/machines/supervisor.ts";
 import type { RecorderCommand, RecorderEvent } from "../src/machines/events.ts";
 
@@ -272,7 +272,7 @@ describe("camera machine", () => {
     const clock = new SimulatedClock();
     clock.set(h.clock.now() + 500);
     const { rec, logic } = testRecorder();
-    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock });
+    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock, input: INPUT });
     restored.start();
     restored.send({ type: "TIMERS.REARM" });
     const ctx = restored.getSnapshot().context;
@@ -298,7 +298,7 @@ describe("camera machine", () => {
     const clock = new SimulatedClock();
     clock.set(h.clock.now() + 60_000);
     const { rec, logic } = testRecorder();
-    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock });
+    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock, input: INPUT });
     restored.start();
     restored.send({ type: "TIMERS.REARM" });
     expect(cameraStateName(restored.getSnapshot().value)).toBe("backoff");
@@ -364,7 +364,7 @@ describe("trip machine", () => {
   });
 
   test("a provided saveTrip that succeeds ends in saved", async () => {
-    const machine = tripMachine.provide({ actors: { saveTrip: fromPromise(async () => "ok") } });
+    const machine = tripMachine.provide({ actors: { saveTrip: fromPromise<unknown, SaveTripInput>(async () => "ok") } });
     const actor = createActor(machine, { input: { tripId: 1, cameraKey: "front" } }).start();
     actor.send({ type: "SAVE", at: 1, source: "button" });
     await new Promise((r) => setTimeout(r, 0));
