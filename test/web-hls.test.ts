@@ -181,6 +181,25 @@ describe("buildPlaylist", () => {
   });
 });
 
+describe("discontinuities", () => {
+  const seg = (absolute_index: number, start_utc: number, end_utc: number) => ({ absolute_index, start_utc, end_utc });
+  const marks = (kind: "vod" | "live", segs: ReturnType<typeof seg>[], gapEnds?: Set<number>) =>
+    parse(buildPlaylist({ kind, segments: segs, uri: (s) => `${s.absolute_index}.ts`, gapEnds })).entries.map((e) => e.discontinuity);
+
+  test("a quick restart (hole under 3 s, no gap row) still restarts timestamps: marked in VOD", () => {
+    // run 1: 1-2 contiguous; ffmpeg restarted 1.2 s later: 3-4; 5 starts 40 ms early (jitter below RUN_BREAK_MS: same run)
+    const segs = [seg(1, 0, 2000), seg(2, 2000, 4000), seg(3, 5200, 7200), seg(4, 7200, 9200), seg(5, 9160, 11000)];
+    expect(marks("vod", segs)).toEqual([false, false, true, false, false]);
+    const restartEarly = [seg(1, 0, 2000), seg(2, 1500, 3500)];
+    expect(marks("vod", restartEarly)).toEqual([false, true]);
+  });
+
+  test("live windows mark only gap rows (their count is the discontinuity sequence)", () => {
+    const segs = [seg(1, 0, 2000), seg(2, 2000, 4000), seg(3, 5200, 7200), seg(4, 17_200, 19_000)];
+    expect(marks("live", segs, new Set([17_200]))).toEqual([false, false, false, true]);
+  });
+});
+
 describe("media Range", () => {
   const spec = () => f.front.segments[0];
   const fileBytes = () => Bun.file(join(f.dir, spec().rel)).bytes();

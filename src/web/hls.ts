@@ -7,10 +7,15 @@
  * - `#EXTINF` per segment = (end_utc - start_utc) / 1000 s, 3 decimals.
  * - `#EXT-X-PROGRAM-DATE-TIME` on every segment: its start_utc as ISO 8601, so players show
  *   wall-clock time and can seek by it.
- * - `#EXT-X-DISCONTINUITY` before a segment that follows a hole (a recording gap: more than
- *   3 s between the previous segment's end and its start, or a gap row ending at its start, or
- *   a missing absolute index): each ffmpeg run restarts its timestamps, so the player must
- *   reset its timestamp mapping there.
+ * - `#EXT-X-DISCONTINUITY` before a segment that starts a new ffmpeg run or follows missing
+ *   footage, because each ffmpeg run restarts its timestamps and the player must reset its
+ *   timestamp mapping there. VOD/EVENT playlists mark: a recording gap (more than 3 s between
+ *   the previous segment's end and this start, or a `recording_gaps` row ending at this start),
+ *   a missing absolute index, and any other mismatch of more than `RUN_BREAK_MS` between the
+ *   previous end and this start (the recorder anchors all segments of one run to one clock
+ *   reading, so segments of a run are contiguous to the millisecond; a mismatch means a quick
+ *   restart). Live playlists mark only gap rows, so that `#EXT-X-DISCONTINUITY-SEQUENCE`
+ *   (gap rows that slid out of the window) stays consistent from one reload to the next.
  * - kind "vod": `#EXT-X-PLAYLIST-TYPE:VOD` + `#EXT-X-ENDLIST` (a closed trip);
  *   kind "event": `#EXT-X-PLAYLIST-TYPE:EVENT`, no ENDLIST (an open trip, the player reloads);
  *   kind "live": sliding window, `#EXT-X-MEDIA-SEQUENCE` = absolute index of the first
@@ -37,13 +42,21 @@ export interface PlaylistOptions {
 /** Segment duration in seconds (never below 1 ms, so a bad row cannot produce EXTINF:0). */
 export const segmentSeconds = (s: PlaylistSegment) => Math.max(1, s.end_utc - s.start_utc) / 1000;
 
-/** True when `seg` follows a hole after `prev` (see module doc). */
-export function followsGap(prev: PlaylistSegment | undefined, seg: PlaylistSegment, gapEnds?: Set<number>): boolean {
+/** A start/end mismatch above this (ms) between consecutive segments means a new ffmpeg run. */
+export const RUN_BREAK_MS = 250;
+
+/**
+ * True when `seg` needs `#EXT-X-DISCONTINUITY` after `prev` (see module doc); `gapRowsOnly`
+ * (live playlists) considers only `gapEnds`.
+ */
+export function followsGap(prev: PlaylistSegment | undefined, seg: PlaylistSegment, gapEnds?: Set<number>, gapRowsOnly = false): boolean {
   if (!prev) return false;
+  if (gapEnds?.has(seg.start_utc)) return true;
+  if (gapRowsOnly) return false;
   return (
     seg.start_utc - prev.end_utc > GAP_THRESHOLD_MS ||
-    seg.absolute_index !== prev.absolute_index + 1 ||
-    (gapEnds?.has(seg.start_utc) ?? false)
+    Math.abs(seg.start_utc - prev.end_utc) > RUN_BREAK_MS ||
+    seg.absolute_index !== prev.absolute_index + 1
   );
 }
 
@@ -62,7 +75,7 @@ export function buildPlaylist(o: PlaylistOptions): string {
   lines.push("#EXT-X-INDEPENDENT-SEGMENTS");
   let prev: PlaylistSegment | undefined;
   for (const seg of o.segments) {
-    if (followsGap(prev, seg, o.gapEnds)) lines.push("#EXT-X-DISCONTINUITY");
+    if (followsGap(prev, seg, o.gapEnds, o.kind === "live")) lines.push("#EXT-X-DISCONTINUITY");
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(seg.start_utc).toISOString()}`);
     lines.push(`#EXTINF:${segmentSeconds(seg).toFixed(3)},`);
     lines.push(o.uri(seg));
