@@ -122,6 +122,34 @@ describe("phone browser", () => {
     await page.context().close();
   }, 90_000);
 
+  test("camera page prepends a newly indexed segment row from SSE", async () => {
+    const { page, errors } = await phonePage();
+    const before = f.bus.size;
+    await page.goto(`${web.url}/cameras/front`);
+    const deadline = Date.now() + 15_000;
+    while (f.bus.size <= before && Date.now() < deadline) await Bun.sleep(50);
+    expect(f.bus.size).toBeGreaterThan(before);
+    const last = f.front.segments.at(-1)!;
+    f.db
+      .query(
+        `INSERT INTO segments (camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path, bytes)
+         VALUES (?, 7, 1, 17, ?, ?, 'recordings/front/000000017.ts', 2048)`,
+      )
+      .run(f.front.id, last.end, last.end + 2000);
+    try {
+      f.bus.publish({ type: "segment", key: "front", absoluteIndex: 17, endUtc: last.end + 2000, bytes: 2048 });
+      await page.waitForFunction(() => document.querySelector('tbody[sse-swap="segment-front"] tr a')?.textContent === "#17", null, {
+        timeout: 15_000,
+      });
+      expect(await page.locator('tbody[sse-swap="segment-front"] tr').count()).toBe(8);
+      expect(await page.locator("#camera-front .ring-text").textContent()).toContain("8 / 10 segments");
+    } finally {
+      f.db.query("DELETE FROM segments WHERE camera_id = ? AND absolute_index = 17").run(f.front.id);
+    }
+    expect(errors).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+
   test("camera, trips and events pages fit 360 px", async () => {
     const { page, errors } = await phonePage();
     for (const [path, name] of [
