@@ -24,6 +24,7 @@ import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
 import { loadSecretKey } from "./secrets.ts";
 import { syncCameras } from "./db/cameras.ts";
+import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
 import { reconcileAtStartup } from "./actors/reconcile.ts";
 import { LiveBus } from "./events.ts";
@@ -80,6 +81,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   try {
     const secret = loadSecretKey(dataDir);
     const cameraIds = syncCameras(db, config.cameras, secret);
+    markDisabledCameras(db, Date.now());
     const bootId = currentBootId();
     const report = await reconcileAtStartup(db, dataDir, config.cameras, cameraIds, bootId);
     if (report.repairs.length > 0) log.info(`reconcile: ${report.repairs.length} repair(s) at start-up`);
@@ -117,7 +119,14 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
           log.error(`power-down: ${(err as Error).message}`);
         }
         j.close();
-        sup.stop();
+        if (sup.getSnapshot().status === "active") sup.stop();
+        else {
+          // the root failed: its children are still running (XState does not stop them); stop
+          // each one (internal _stop: a non-root actor cannot be stopped through stop())
+          for (const [id, ref] of Object.entries(sup.system.getAll())) {
+            if (id !== "supervisor") (ref as unknown as { _stop?: () => void })._stop?.();
+          }
+        }
         await web.stop();
         db.close();
         log.info(`power-down complete in ${Date.now() - t0} ms`);
@@ -149,5 +158,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   log.info(`${reason}: powering down`);
   await handle.stop();
-  return reason.startsWith("failure") ? 1 : 0;
+  const code = reason.startsWith("failure") ? 1 : 0;
+  // safety net: a straggler (a child's kill timer, a client socket) must not hold the process
+  setTimeout(() => process.exit(code), 2_000).unref();
+  return code;
 }

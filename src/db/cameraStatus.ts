@@ -98,3 +98,16 @@ export function nextStartNumber(db: Database, cameraId: number): number {
   const row = statements(db).nextStart.get({ id: cameraId }) as { absolute_segments: number } | null;
   return row?.absolute_segments ?? 0;
 }
+
+/**
+ * Cameras no longer enabled in the configuration (`cameras.enabled = 0`) get state `disabled`
+ * and no pid: they have no actor to keep their row current. Returns the rows changed.
+ */
+export function markDisabledCameras(db: Database, at: number): number {
+  return db
+    .query(
+      `UPDATE camera_status SET state = 'disabled', pid = NULL, updated_at = $at
+       WHERE state <> 'disabled' AND camera_id IN (SELECT id FROM cameras WHERE enabled = 0)`,
+    )
+    .run({ at }).changes;
+}
