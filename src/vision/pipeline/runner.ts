@@ -5,7 +5,8 @@
  * writes the outcome as one `results` row plus the task's status in one transaction.
  *
  * Outcomes:
- * - success: status `done`, result = the stage's output (boxes in frame pixels);
+ * - success: status `done`, result = the stage's output, unrounded (boxes in frame pixels; the
+ *   next stage gets exactly what this one found, so the pipeline reads what `readPlates` reads);
  * - bad input (frame missing, zero-size, truncated, corrupt: ImageDecodeError / RangeError /
  *   ENOENT): status `done`, result `{ error, kind: "input" }`. Repeating cannot help; the
  *   dispatcher logs it and the frame is released;
@@ -130,15 +131,15 @@ export class TaskRunner {
       let result: Record<string, unknown>;
       if (t.category === "vehicle_detect") {
         const vehicles = await this.o.pool.detectVehicles(img);
-        result = { width, height, vehicles: vehicles.map((v) => ({ box: v.box.map(round1), score: round4(v.score), cls: v.cls })) };
+        result = { width, height, vehicles: vehicles.map((v) => ({ box: v.box, score: v.score, cls: v.cls })) };
       } else if (t.category === "plate_detect") {
         const region = (t.meta.region as Box | null | undefined) ?? undefined;
         const plates = await this.o.pool.detectPlates(img, region);
-        result = { plates: plates.map((p) => ({ box: p.box.map(round1), score: round4(p.score) })) };
+        result = { plates: plates.map((p) => ({ box: p.box, score: p.score })) };
       } else {
         const box = t.meta.plate_bbox as Box;
         const r = await this.o.pool.recognizePlate(img, box);
-        result = { text: r.text, confidence: round4(r.confidence) };
+        result = { text: r.text, confidence: r.confidence };
       }
       completeTask(this.o.db, t.id, result, "done");
     } catch (err) {
@@ -150,6 +151,3 @@ export class TaskRunner {
     }
   }
 }
-
-const round1 = (x: number) => Math.round(x * 10) / 10;
-const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
