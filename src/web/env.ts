@@ -19,7 +19,8 @@ export interface WebDeps {
    * Optional middleware run before every non-public route (after `/assets/*` and `/healthz`):
    * the one place issue 3's session/auth and CSRF checks plug in.
    */
-  middleware?: MiddlewareHandler<WebEnv>[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- guards bring their own Env (e.g. session variables)
+  middleware?: MiddlewareHandler<any>[];
   /** SSE heartbeat comment interval, ms (default 15000). */
   sseHeartbeatMs?: number;
 }
