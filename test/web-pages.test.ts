@@ -457,3 +457,26 @@ describe("format", () => {
     expect(formatDuration(3_720_000)).toBe("1 h 02 min");
   });
 });
+
+describe("middleware slot (issue 3 auth goes here)", () => {
+  test("guards run before every page but not before /healthz and /assets", async () => {
+    const seen: string[] = [];
+    const guarded = createApp({
+      ...f.deps,
+      middleware: [
+        async (c, next) => {
+          seen.push(c.req.path);
+          if (c.req.header("X-Test-Auth") !== "yes") return c.text("login required", 401);
+          await next();
+        },
+      ],
+    });
+    for (const p of ["/", "/cameras/front", "/trips/2", "/trips/2/playlist.m3u8", "/media/front/10.ts", "/events", "/live"]) {
+      expect({ p, status: (await guarded.request(p)).status }).toEqual({ p, status: 401 });
+    }
+    expect((await guarded.request("/healthz")).status).toBe(200);
+    expect((await guarded.request("/assets/htmx.min.js")).status).toBe(200);
+    expect(seen).not.toContain("/healthz");
+    expect((await guarded.request("/trips/2", { headers: { "X-Test-Auth": "yes" } })).status).toBe(200);
+  });
+});
