@@ -286,4 +286,72 @@ describe("restore from the journal", () => {
     j.close();
     sup.stop();
   });
+
+  test("retention through the real wiring: an evicted closed trip ends `evicted`; a disk full of locked footage stops the camera until space is freed", () => {
+    const small = { ...camera, ring_segments: 2 };
+    const cams = [small];
+    const d = (j: Journal, r: ReturnType<typeof fakeRecorder>, bootId: string) => {
+      const x = deps(j, r, bootId);
+      x.cameras.set("front", small);
+      return x;
+    };
+    const clock = new SimulatedClock();
+    clock.set(1_700_000_000_000);
+    // boot 1 records segments 0 and 1 (trip A), then the power is cut
+    const r1 = fakeRecorder();
+    const j1 = new Journal(db);
+    const sup1 = startSupervisor(d(j1, r1, "boot-1"), cams, ids, { clock });
+    r1.emit(segmentFile(0, clock.now()));
+    r1.emit(segmentFile(1, clock.now() + 2000));
+    const tripA = (db.query("SELECT id FROM trips").get() as { id: number }).id;
+    j1.close();
+    sup1.stop();
+
+    // boot 2: trip A is closed (older boot); two new segments push both of trip A's out of the ring
+    clock.increment(60_000);
+    const r2 = fakeRecorder();
+    const j2 = new Journal(db);
+    const deps2 = d(j2, r2, "boot-2");
+    const sup2 = startSupervisor(deps2, cams, ids, { clock });
+    expect(r2.rec.inputs[0].startNumber).toBe(2);
+    r2.emit(segmentFile(2, clock.now()));
+    r2.emit(segmentFile(3, clock.now() + 2000));
+    r2.emit(segmentFile(4, clock.now() + 4000));
+    const a = db.query("SELECT status, fully_evicted FROM trips WHERE id = $id").get({ id: tripA }) as { status: string; fully_evicted: number };
+    expect(a).toEqual({ status: "evicted", fully_evicted: 1 });
+    expect(transitions(`trip:${tripA}`).map((t) => `${t.from_state}>${t.event}>${t.to_state}`)).toEqual([
+      "null>xstate.init>open",
+      "open>CLOSE>closed",
+      "closed>EVICTED>evicted",
+    ]);
+    // the finished trip actor is gone from the supervisor
+    expect(sup2.system.get(`trip:${tripA}`)).toBeUndefined();
+    expect(Object.keys(sup2.getSnapshot().children)).not.toContain(`trip:${tripA}`);
+
+    // disk full of evidence: lock everything, demand more free space than any disk has
+    const cam = sup2.system.get("camera:front") as AnyActorRef;
+    expect(cameraStateName(cam.getSnapshot().value)).toBe("recording");
+    db.exec("UPDATE segments SET evidence_locked = 1");
+    deps2.cameras.set("front", { ...small, min_free_bytes: 1e15 });
+    r2.emit(segmentFile(5, clock.now() + 6000));
+    expect(cameraStateName(cam.getSnapshot().value)).toBe("disk_full");
+    expect(r2.rec.sendBack).toBeNull(); // recorder stopped
+    expect(status().state).toBe("disk_full");
+    expect(status().last_error).toContain("below min_free_bytes");
+    expect(transitions("camera:front").at(-1)).toMatchObject({ from_state: "recording", event: "DISK_FULL_LOCKED", to_state: "disk_full" });
+    // evidence (segments 3 and 4, the ring's content) was not deleted
+    expect(count("SELECT COUNT(*) AS n FROM segments WHERE evidence_locked = 1")).toBe(2);
+
+    // still full at the first re-check
+    clock.increment(60_000);
+    expect(cameraStateName(cam.getSnapshot().value)).toBe("disk_full");
+    // space is freed (here: the floor is lifted); the next re-check resumes recording
+    deps2.cameras.set("front", small);
+    clock.increment(60_000);
+    expect(cameraStateName(cam.getSnapshot().value)).toBe("starting");
+    expect(transitions("camera:front").at(-1)).toMatchObject({ from_state: "disk_full", event: "DISK.FREED", to_state: "starting" });
+    expect(r2.rec.starts).toBe(2);
+    j2.close();
+    sup2.stop();
+  });
 });
