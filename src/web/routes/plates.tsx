@@ -281,7 +281,13 @@ export function platesRoutes(fixed?: PlatesDeps) {
     const row = getVehicle(db, id);
     if (!row) throw new HTTPException(404, { message: `no vehicle ${id}` });
     if (!row.snapshot_path) throw new HTTPException(404, { message: `vehicle ${id} has no snapshot` });
-    const file = Bun.file(resolveInside(dataDir, row.snapshot_path));
+    let path: string;
+    try {
+      path = resolveInside(dataDir, row.snapshot_path);
+    } catch {
+      throw new HTTPException(404, { message: `snapshot of vehicle ${id} is not in the data directory` });
+    }
+    const file = Bun.file(path);
     if (!(await file.exists())) throw new HTTPException(404, { message: `snapshot of vehicle ${id} is gone` });
     return new Response(file, { headers: { "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=86400" } });
   });
