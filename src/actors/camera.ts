@@ -95,20 +95,22 @@ function statusOp(deps: ActorDeps, ctx: CameraContext, state: CameraStateName, a
     const before = getCameraStatus(db, ctx.cameraId);
     const lastError = ERROR_STATES.has(state) ? ctx.lastError : undefined;
     setState(db, ctx.cameraId, state, lastError, at);
+    // the row's reconnect_count is cumulative across actor lifetimes; the context's is not
+    const reconnectCount = getCameraStatus(db, ctx.cameraId)?.reconnect_count ?? ctx.reconnectCount;
     let eventId: number | null = null;
     const message = `camera ${ctx.key}: ${state}${ERROR_STATES.has(state) && ctx.lastError ? ` (${ctx.lastError})` : ""}`;
     if (before?.state !== state) {
       eventId = logEvent(db, {
         kind: "camera.state",
-        level: state === "backoff" || state === "disk_full" ? "warn" : "info",
+        level: state === "disk_full" ? "error" : ERROR_STATES.has(state) ? "warn" : "info",
         cameraId: ctx.cameraId,
         at,
         message,
-        data: { state, reconnect_count: ctx.reconnectCount, last_error: ctx.lastError },
+        data: { state, reconnect_count: reconnectCount, last_error: ctx.lastError },
       });
     }
     return () => {
-      deps.bus.publish({ type: "camera", key: ctx.key, state, lastError: ctx.lastError, reconnectCount: ctx.reconnectCount });
+      deps.bus.publish({ type: "camera", key: ctx.key, state, lastError: ctx.lastError, reconnectCount });
       if (eventId !== null) deps.bus.publish({ type: "event_log", id: eventId, kind: "camera.state", message });
     };
   };
