@@ -52,3 +52,17 @@ export type TripCommand =
   | { type: "CLOSE"; at: number; reason: "shutdown" | "older_boot" | "camera_stopped" }
   | { type: "SAVE"; at: number; source: "button" | "ui" | "api" | "cli" }
   | { type: "EVICTED"; at: number };
+
+/** State of the GPIO save button, for the UI and the event log. */
+export type GpioStatus = "starting" | "ready" | "unavailable";
+
+/**
+ * Sent by the GPIO button actor (src/actors/gpio.ts) to its parent. `SAVE` has the trip's SAVE
+ * shape, so the parent can forward it to the current trip as is; `INCIDENT` asks for an
+ * incident clip around `at` (ms UTC, the press time). `GPIO.STATUS.reason` is one line for the
+ * UI when the button is unavailable (tool missing, chip missing, permission, line busy).
+ */
+export type GpioEvent =
+  | { type: "SAVE"; at: number; source: "button" }
+  | { type: "INCIDENT"; at: number; source: "button" }
+  | { type: "GPIO.STATUS"; status: GpioStatus; reason: string | null; at: number };
