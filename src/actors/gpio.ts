@@ -110,7 +110,7 @@ export class ButtonDecoder {
   }
 
   /** The hold reached long_press_ms by the wall clock: a long press, once. */
-  holdTimeout(): ButtonAction | null {
+  holdTimeout(): { kind: "long"; heldMs: number } | null {
     if (!this.pressed || this.longSent) return null;
     this.longSent = true;
     return { kind: "long", heldMs: this.longPressMs };
