@@ -92,15 +92,24 @@ const ConfigSchema = v.strictObject({
       long_press_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1500),
     }),
   ),
+  /** Incident clip (long press, UI, API): the window from before_seconds to after_seconds around the moment. */
+  incident: v.optional(
+    v.strictObject({
+      before_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3600)), 30),
+      after_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3600)), 30),
+    }),
+    {},
+  ),
   alpr: v.optional(AlprSchema),
   postgres: v.optional(v.strictObject({ url: v.pipe(v.string(), v.minLength(1)) })),
 });
 
 export type AlprConfig = v.InferOutput<typeof AlprSchema>;
 export type CameraConfig = v.InferOutput<typeof CameraSchema> & { name: string };
-export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http"> & {
+export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http" | "incident"> & {
   cameras: CameraConfig[];
   http: { listen: string };
+  incident: { before_seconds: number; after_seconds: number };
   /** Absolute path of the file it came from, or null for the default. */
   path: string | null;
 };
@@ -134,6 +143,7 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
     ...out,
     data_dir: isAbsolute(out.data_dir) ? out.data_dir : resolve(baseDir, out.data_dir),
     http: { listen: out.http.listen ?? "127.0.0.1:8080" },
+    incident: { before_seconds: out.incident?.before_seconds ?? 30, after_seconds: out.incident?.after_seconds ?? 30 },
     alpr:
       out.alpr && out.alpr.vehicle_model && !isAbsolute(out.alpr.vehicle_model)
         ? { ...out.alpr, vehicle_model: resolve(baseDir, out.alpr.vehicle_model) }

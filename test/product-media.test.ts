@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
+import { parseConfigText } from "../src/config.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { acquireRangeReadLock, acquireReadLock, newIncidentId, setEvidenceLocked } from "../src/db/locks.ts";
 import {
@@ -19,6 +20,7 @@ import {
   exportClip,
   exportIncident,
   incidentReadyAt,
+  incidentWindow,
   parseUtc,
   planClip,
   segmentResponse,
@@ -369,6 +371,14 @@ describe("snapshots", () => {
 });
 
 describe("incident clips", () => {
+  test("[incident] config: defaults 30/30, bounds, unknown keys", () => {
+    expect(parseConfigText("", tmpdir()).incident).toEqual({ before_seconds: 30, after_seconds: 30 });
+    expect(parseConfigText("[incident]\nbefore_seconds = 10\n", tmpdir()).incident).toEqual({ before_seconds: 10, after_seconds: 30 });
+    expect(() => parseConfigText("[incident]\nafter_seconds = -1\n", tmpdir())).toThrow(/^incident\.after_seconds:/);
+    expect(() => parseConfigText("[incident]\nafter = 5\n", tmpdir())).toThrow("incident.after: unknown key");
+    expect(incidentWindow(T0, parseConfigText("", tmpdir()).incident)).toEqual({ fromUtc: T0 - 30_000, toUtc: T0 + 30_000 });
+  });
+
   test("window before/after a moment, evidence-locked and tagged; waits for the 'after' part", async () => {
     const at = T0 + 4000;
     const inc = beginIncident(db, cam, at, { settings: { before_seconds: 2, after_seconds: 2 }, segmentSeconds: 2 });
