@@ -6,7 +6,8 @@
  *
  * `startRuntime(config)` (in-process, for tests and benches): creates `data_dir`, opens the
  * database, loads the secret key, syncs the camera rows, reconciles disk and database, restores
- * (or creates) the supervisor actor tree with the real implementations, starts the web server.
+ * starts the web server, then restores (or creates) the supervisor actor tree with the real
+ * implementations.
  * Its `stop()` is the orderly power-down, bounded by ~5 s:
  * 1. `SHUTDOWN`: every camera is sent STOP; each recorder asks ffmpeg to finalise its current
  *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
@@ -32,7 +33,6 @@ import { Journal } from "./actors/journal.ts";
 import { startSupervisor, type SupervisorActor } from "./actors/supervisor.ts";
 import type { TripDeps } from "./actors/trip.ts";
 import { cameraStateName } from "./machines/camera.ts";
-import { startWebServer } from "./web/server.ts";
 import { log } from "./log.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
@@ -77,6 +77,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   mkdirSync(dataDir, { recursive: true });
   const db = openDatabase(dbPath(dataDir));
   let supervisor: SupervisorActor | null = null;
+  let web: { url: string; stop(): Promise<void> } | null = null;
   let journal: Journal | null = null;
   try {
     const secret = loadSecretKey(dataDir);
@@ -87,6 +88,11 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     if (report.repairs.length > 0) log.info(`reconcile: ${report.repairs.length} repair(s) at start-up`);
 
     const bus = new LiveBus();
+    // the web server first: a busy port fails before any camera starts. Loaded here, not at
+    // module load, so `run` reports a bad config before loading the web app.
+    const { startWebServer } = await import("./web/server.ts");
+    web = startWebServer({ db, config, dataDir, bus, startedAt });
+    const server = web;
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
     const deps: TripDeps = { db, dataDir, bootId, journal, bus, cameras, ...opts.deps };
@@ -102,7 +108,6 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
       },
     });
 
-    const web = startWebServer({ db, config, dataDir, bus, startedAt });
     const j = journal;
     let stopping: Promise<void> | null = null;
     const stop = () =>
@@ -127,14 +132,15 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
             if (id !== "supervisor") (ref as unknown as { _stop?: () => void })._stop?.();
           }
         }
-        await web.stop();
+        await server.stop();
         db.close();
         log.info(`power-down complete in ${Date.now() - t0} ms`);
       })());
-    return { url: web.url, db, bus, supervisor: sup, bootId, stop, failed };
+    return { url: server.url, db, bus, supervisor: sup, bootId, stop, failed };
   } catch (err) {
     journal?.close();
     supervisor?.stop();
+    await web?.stop();
     db.close();
     throw err;
   }
