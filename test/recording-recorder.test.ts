@@ -43,7 +43,7 @@ function withFfmpeg<T>(path: string, fn: () => Promise<T>): Promise<T> {
   });
 }
 
-describe("recorder on the test pattern", () => {
+describe("recorder", () => {
   test("segments match events; STOP yields the last segment, then PROCESS_EXIT without error", async () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
@@ -87,6 +87,30 @@ describe("recorder on the test pattern", () => {
     for (const c of closed.slice(0, -1)) expect(Math.abs(c.endSec - c.startSec - 2)).toBeLessThan(0.5);
   }, 60_000);
 
+  test("file source: played in real time, looped past its end, stream-copied (no re-encode)", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    // a 3 s clip with a keyframe every second, made by Debian's ffmpeg
+    const clip = join(dataDir, "clip.mp4");
+    const made = Bun.spawnSync([DEBIAN_FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=176x144:rate=10",
+      "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", clip]);
+    expect(made.exitCode).toBe(0);
+    const camera = cameraConfig({ key: "clip", source: `file:${clip}`, segment_seconds: 1 });
+    const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
+    // 4+ segments of 1 s = past the end of the 3 s clip
+    await waitUntil("4 segments", () => h.events.filter((e) => e.type === "SEGMENT_CLOSED").length >= 4, 30_000);
+    h.stop();
+    const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 15_000);
+    expect(exit.error).toBeNull();
+    const closed = h.events.filter((e): e is Closed => e.type === "SEGMENT_CLOSED");
+    for (const c of closed.slice(0, -1)) {
+      expect(Math.abs(ffprobeDuration(join(dataDir, c.relPath)) - 1)).toBeLessThan(0.5);
+      expect(c).toMatchObject({ codec: "H264", width: 176, height: 144 });
+    }
+    // contiguous output timeline across the loop
+    for (let i = 1; i < closed.length; i++) expect(closed[i].startSec).toBeCloseTo(closed[i - 1].endSec, 3);
+  }, 60_000);
+
   test("a second run never overwrites an existing file and continues after it", async () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
@@ -121,6 +145,68 @@ describe("recorder on the test pattern", () => {
     const ring = join(dataDir, "recordings", "cleanup");
     for (const f of readdirSync(ring)) expect(ffprobeDuration(join(ring, f))).toBeGreaterThan(0);
   }, 30_000);
+});
+
+/** True when something listens on TCP 127.0.0.1:port (from /proc/net/tcp; no connection made). */
+function listening(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const text = require("node:fs").readFileSync("/proc/net/tcp", "utf8") as string;
+  return text.split("\n").some((l) => {
+    const c = l.trim().split(/\s+/);
+    return c.length > 3 && c[1].endsWith(hex) && c[3] === "0A";
+  });
+}
+
+describe("recorder on a live RTSP camera (rtsp-server-perl on loopback)", () => {
+  test.skipIf(!existsSync("/usr/bin/rtsp-server-perl"))(
+    "joining mid-GOP (real footage): every segment's wall-clock span matches its ffprobe duration, segments contiguous",
+    async () => {
+      const dataDir = tempDir();
+      dirs.push(dataDir);
+      const serverPort = await closedPort();
+      let clientPort = await closedPort();
+      while (clientPort === serverPort) clientPort = await closedPort();
+      const rtpStart = 2 * (10_000 + Math.floor(Math.random() * 12_000));
+      // rtsp-server-perl resets its RTP port counter to the package default; set it to ours first
+      const server = Bun.spawn(
+        ["perl", "-MRTSP::Server", "-e", '$RTSP::Server::RTP_START_PORT = shift @ARGV; do "/usr/bin/rtsp-server-perl"; die $@ if $@',
+          String(rtpStart), "--serverport", String(serverPort), "--clientport", String(clientPort),
+          "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1", "--rtp_start_port", String(rtpStart), "--loglevel", "1"],
+        { stdout: "ignore", stderr: "ignore", stdin: "ignore" },
+      );
+      let publisher: ReturnType<typeof Bun.spawn> | null = null;
+      try {
+        await waitUntil("RTSP server ports", () => listening(serverPort) && listening(clientPort), 15_000);
+        // the real highway clip stream-copied in a loop (keyframe every 10 s, like a camera's encoder
+        // output): the recorder joins mid-GOP and ffmpeg drops packets until the next keyframe
+        publisher = Bun.spawn(
+          [DEBIAN_FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", "/work/shared/data/video/highway-720p-25fps.mp4",
+            "-an", "-c", "copy", "-f", "rtsp", `rtsp://127.0.0.1:${serverPort}/cam`],
+          { stdout: "ignore", stderr: "ignore", stdin: "ignore" },
+        );
+        await Bun.sleep(1000);
+        const camera = cameraConfig({ key: "live", source: `rtsp://127.0.0.1:${clientPort}/cam`, rtsp_transport: "udp", segment_seconds: 1 });
+        const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
+        await waitUntil("2 segments", () => h.events.filter((e) => e.type === "SEGMENT_CLOSED").length >= 2, 45_000);
+        h.stop();
+        const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 15_000);
+        expect(exit.error).toBeNull();
+        const closed = h.events.filter((e): e is Closed => e.type === "SEGMENT_CLOSED");
+        for (const [i, c] of closed.entries()) {
+          const probed = ffprobeDuration(join(dataDir, c.relPath));
+          expect(Math.abs((c.endUtc - c.startUtc) / 1000 - probed)).toBeLessThan(0.5);
+          expect(c.bytes).toBe(statSync(join(dataDir, c.relPath)).size);
+          if (i > 0) expect(Math.abs(c.startUtc - closed[i - 1].endUtc)).toBeLessThanOrEqual(1);
+        }
+        expect(closed[0]).toMatchObject({ codec: "H264", width: 1280, height: 720, fps: 25 });
+      } finally {
+        publisher?.kill("SIGKILL");
+        server.kill("SIGKILL");
+        await Promise.all([publisher?.exited, server.exited]);
+      }
+    },
+    90_000,
+  );
 });
 
 const binaries: [string, string | null][] = [

@@ -8,7 +8,10 @@
  * - `SEGMENT_CLOSED` for every line of ffmpeg's CSV segment list (stdout). `startUtc`/`endUtc`
  *   are wall-clock ms anchored at the run's first closed segment
  *   (`anchor = Date.now() - endSec*1000` then, `anchor + sec*1000` for every line), so the
- *   segments of one run are contiguous; `bytes` is the file size from stat;
+ *   segments of one run are contiguous; `bytes` is the file size from stat. The first segment
+ *   of a run is measured with ffmpeg (its start = end - duration) because the segment muxer
+ *   reports 0 as its start even when ffmpeg joined a live stream mid-GOP and dropped the packets
+ *   before the first keyframe (seen with RTSP: "0,19.6" for 10 s of media);
  * - `STALL` when no segment closed for `camera.stall_seconds ?? 2*segment_seconds + 10` s; if
  *   still none after another such period, ffmpeg is stopped (SIGINT, SIGKILL 4 s later);
  * - `PROCESS_EXIT {code, signal, error}` after ffmpeg exited AND its stdout was drained, so every
@@ -37,7 +40,7 @@ import { absoluteIndexOf, ringDirRel } from "../paths.ts";
 import { log, redact } from "../log.ts";
 import { resolveFfmpeg, ffmpegMajorVersion } from "../media/ffmpeg.ts";
 import { buildRecorderArgs } from "../media/recorderArgs.ts";
-import { parseVideoStreamLine, type StreamInfo } from "../media/probe.ts";
+import { parseVideoStreamLine, probeMedia, type StreamInfo } from "../media/probe.ts";
 
 export interface RecorderInput {
   camera: CameraConfig;
@@ -148,6 +151,10 @@ class RecorderRun {
   private stallStage = 0;
   private stallReason: string | null = null;
   private anchor: number | null = null;
+  /** Segment lines are handled one after the other (the first one awaits a probe). */
+  private segmentChain: Promise<void> = Promise.resolve();
+  private firstSegmentDone = false;
+  private ffmpegPath = "";
   private receiving = false;
   private inOutput = false;
   private stream: StreamInfo | null = null;
@@ -208,7 +215,7 @@ class RecorderRun {
         log.warn(`camera ${key}: ring already holds file ${highest} >= start ${startNumber}; starting at ${highest + 1} so nothing is overwritten`);
         startNumber = highest + 1;
       }
-      ffmpeg = resolveFfmpeg();
+      ffmpeg = this.ffmpegPath = resolveFfmpeg();
       ({ args, pipeFrom } = buildRecorderArgs(camera, {
         ringDirAbs: this.ringAbs,
         startNumber,
@@ -237,9 +244,14 @@ class RecorderRun {
     this.armStall();
     if (this.stopRequested) this.signalStop();
 
-    const stdoutDone = readLines(proc.stdout, (line) => this.onSegmentLine(line)).catch((err) =>
-      log.warn(`camera ${key}: reading ffmpeg stdout: ${(err as Error).message}`),
-    );
+    const stdoutDone = readLines(proc.stdout, (line) => {
+      const at = Date.now();
+      this.segmentChain = this.segmentChain
+        .then(() => this.onSegmentLine(line, at))
+        .catch((err) => log.warn(`camera ${key}: segment line: ${(err as Error).message}`));
+    })
+      .catch((err) => log.warn(`camera ${key}: reading ffmpeg stdout: ${(err as Error).message}`))
+      .then(() => this.segmentChain);
     const stderrDone = readLines(proc.stderr, (line) => this.onStderrLine(line)).catch(() => {});
     await proc.exited;
     await Promise.all([stdoutDone, stderrDone]);
@@ -264,14 +276,29 @@ class RecorderRun {
     this.emit({ type: "PROCESS_EXIT", code, signal, error, at: Date.now() });
   }
 
-  private onSegmentLine(line: string): void {
+  /**
+   * Handles one CSV line. `at` = when it arrived (ms). The segment muxer reports 0 as the start
+   * of a run's FIRST segment even when its first packet came later (with `-c copy` ffmpeg drops
+   * the packets before the first keyframe, up to one GOP after connecting), so the first
+   * segment's start is measured instead: end - its duration (src/media/probe.ts).
+   */
+  private async onSegmentLine(line: string, at: number): Promise<void> {
     const [name, startText, endText] = line.trim().split(",");
     const absoluteIndex = name ? absoluteIndexOf(name) : null;
-    const startSec = Number(startText);
+    let startSec = Number(startText);
     const endSec = Number(endText);
     if (absoluteIndex === null || !Number.isFinite(startSec) || !Number.isFinite(endSec)) {
       log.warn(`camera ${this.input.camera.key}: unexpected segment list line ignored`);
       return;
+    }
+    if (!this.firstSegmentDone) {
+      this.firstSegmentDone = true;
+      try {
+        const probe = await probeMedia(join(this.ringAbs, name), this.ffmpegPath);
+        if (probe && probe.durationSec > 0) startSec = Math.min(endSec, Math.max(startSec, endSec - probe.durationSec));
+      } catch {
+        // keep the reported start
+      }
     }
     let bytes: number;
     try {
@@ -280,7 +307,7 @@ class RecorderRun {
       log.warn(`camera ${this.input.camera.key}: closed segment ${name} is missing on disk`);
       return;
     }
-    if (this.anchor === null) this.anchor = Date.now() - endSec * 1000;
+    if (this.anchor === null) this.anchor = at - endSec * 1000;
     const s = this.stream;
     this.emit({
       type: "SEGMENT_CLOSED",
