@@ -423,8 +423,12 @@ describe("supervisor machine", () => {
     h.recorders.get("b")!.emit({ type: "RECORDER.RECEIVING", at: 0 });
     expect(h.stateOf("camera:b")).toBe("recording");
 
+    const recA = h.recorders.get("a")!;
+    expect(recA.stops).toBe(0);
     a1.send({ type: "JOURNAL.FAILED", error: "disk I/O error" });
-    expect(a1.getSnapshot().status).toBe("error");
+    expect(a1.getSnapshot().status).toBe("done");
+    expect(a1.getSnapshot().value).toBe("failed");
+    expect(recA.stops).toBe(1); // its ffmpeg was stopped on the way out
     expect(h.get("camera:a")).toBeUndefined();
     expect(h.actor.getSnapshot().status).toBe("active");
     const r = h.actor.getSnapshot().context.restarts["camera:a"];
@@ -450,6 +454,47 @@ describe("supervisor machine", () => {
     expect(h.get("camera:a")).toBeUndefined();
     h.clock.increment(1);
     expect(h.stateOf("camera:a")).toBe("starting");
+  });
+
+  test("a camera whose action throws is restarted, and its recorder does not survive it", () => {
+    const clock = new SimulatedClock();
+    clock.set(1_000);
+    const t = testRecorders();
+    const machine = supervisorMachine.provide({
+      actors: {
+        camera: cameraMachine.provide({
+          actors: { recorder: t.logic },
+          actions: {
+            indexSegment: ({ event }) => {
+              if (event.type === "SEGMENT_CLOSED" && event.absoluteIndex === 666) throw new Error("bug in indexSegment");
+            },
+          },
+        }),
+      },
+    });
+    const sup = createActor(machine, { systemId: "supervisor", input: { restartInitialMs: 500 }, clock }).start();
+    sup.send(boot([cam("a", 1)]));
+    const a1 = sup.system.get("camera:a") as AnyActorRef;
+    t.of("a").emit(segment(666, 1000));
+    expect(a1.getSnapshot().status).toBe("error");
+    expect(t.of("a").stops).toBe(1);
+    expect(sup.getSnapshot().status).toBe("active");
+    expect(sup.getSnapshot().context.restarts["camera:a"].error).toBe("bug in indexSegment");
+    clock.increment(500);
+    expect(cameraStateName((sup.system.get("camera:a") as AnyActorRef).getSnapshot().value)).toBe("starting");
+    expect(t.of("a").starts).toBe(2);
+  });
+
+  test("a trip whose journal failed is spawned again", () => {
+    const h = supervisorHarness();
+    h.actor.send(boot([], [{ tripId: 7, olderBoot: false }]));
+    const t1 = h.get("trip:7")!;
+    t1.send({ type: "JOURNAL.FAILED", error: "SQLITE_FULL" });
+    expect(t1.getSnapshot().output).toEqual({ failed: "journal failed: SQLITE_FULL" });
+    expect(h.get("trip:7")).toBeUndefined();
+    h.clock.increment(1000);
+    expect(h.get("trip:7")).toBeDefined();
+    expect(h.get("trip:7")).not.toBe(t1);
   });
 
   test("TRIP.OPENED spawns a trip actor; SHUTDOWN stops cameras gracefully; TRIPS.CLOSE closes trips", () => {

@@ -8,6 +8,9 @@
  *    |                    +--PROCESS_EXIT | recorder error | stalled too long--> backoff --deadline--> online.starting
  *    +--PROCESS_EXIT-- online.stopping <--STOP--  (graceful: RECORDER.STOP, ffmpeg finalises its segment)
  * disabled <--DISABLE-- (any)        disk_full <--DISK_FULL_LOCKED-- online (retention found only locked footage)
+ * failed (final) <--JOURNAL.FAILED-- (any): the journal could not persist a transition; the
+ *   actor finishes with output `{ failed }` (its recorder is stopped on the way out) and the
+ *   supervisor spawns a fresh one, which starts from the database's truth.
  * ```
  *
  * The recorder (ffmpeg) is invoked once, with id `recorder` and string src `recorder`, by the
@@ -78,10 +81,17 @@ export interface CameraContext {
   lastSegmentAt: number | null;
   /** Next absolute index as far as this actor knows (the wiring re-reads the database). */
   nextAbsolute: number;
+  /** Why the actor ended in `failed` (null otherwise). */
+  failure: string | null;
+}
+
+/** Output of a camera actor: it only ever finishes by failing (the supervisor restarts it). */
+export interface ActorFailureOutput {
+  failed: string;
 }
 
 /** Camera states as written to `camera_status.state` and the transition log. */
-export type CameraStateName = "stopped" | "disabled" | "starting" | "recording" | "stalled" | "stopping" | "backoff" | "disk_full";
+export type CameraStateName = "stopped" | "disabled" | "starting" | "recording" | "stalled" | "stopping" | "backoff" | "disk_full" | "failed";
 
 /**
  * The actor's clock in ms: the `now()` of the clock the actor system was created with
@@ -143,10 +153,10 @@ export const cameraMachine = setup({
     /** disk_full retry: run retention again; sends DISK.FREED when recording may resume. */
     recheckRetention: () => {},
     stopRecorder: sendTo("recorder", { type: "RECORDER.STOP" } satisfies RecorderCommand),
-    /** The journal could not persist a transition: fail so the supervisor restarts this actor. */
-    failActor: ({ event }) => {
-      throw new Error(`camera journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`);
-    },
+    /** The journal could not persist a transition: record why, then finish (`failed`). */
+    noteJournalFailure: assign(({ event }) => ({
+      failure: `journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`,
+    })),
     noteStarted: assign(({ event }) =>
       event.type === "RECORDER.STARTED" ? { pid: event.pid, lastStartedAt: event.at } : {},
     ),
@@ -222,9 +232,13 @@ export const cameraMachine = setup({
     segments: 0,
     lastSegmentAt: null,
     nextAbsolute: input.startNumber ?? 0,
+    failure: null,
   }),
+  output: ({ context }): ActorFailureOutput => ({ failed: context.failure ?? "camera actor finished" }),
   on: {
-    "JOURNAL.FAILED": { actions: "failActor" },
+    // leaving every state stops the recorder (ffmpeg) cleanly; the supervisor then restarts
+    // this actor from the database's truth
+    "JOURNAL.FAILED": { target: ".failed", actions: "noteJournalFailure" },
     DISABLE: { target: ".disabled" },
     "TIMERS.REARM": { actions: "syncStatus" },
   },
@@ -303,6 +317,9 @@ export const cameraMachine = setup({
         STOP: { target: "stopped" },
         "TIMERS.REARM": { target: "backoff", reenter: true },
       },
+    },
+    failed: {
+      type: "final",
     },
     disk_full: {
       entry: { type: "writeStatus", params: { state: "disk_full" } },

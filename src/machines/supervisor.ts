@@ -18,9 +18,11 @@
  * trips of older boots (`CLOSE`, reason `older_boot`, at the trip's last segment) and sends
  * `TIMERS.REARM` to every child so restored deadlines are scheduled again.
  *
- * One-for-one restart: a child that fails (`xstate.error.actor.<id>`) is stopped and spawned
- * again after `restartInitialMs * 2^(n-1)` (cap `restartMaxMs`) for its n-th failure; the
- * deadline is kept in context. Only while `running`.
+ * One-for-one restart: a child that fails — it threw (`xstate.error.actor.<id>`) or finished
+ * with output `{ failed }` (a camera or trip whose journal write failed) — is stopped and
+ * spawned again after `restartInitialMs * 2^(n-1)` (cap `restartMaxMs`) for its n-th failure;
+ * the deadline is kept in context. Only while `running`. A trip that finished normally
+ * (saved, evicted) is just removed.
  */
 import { assign, enqueueActions, setup, type AnyActorRef } from "xstate";
 import { cameraMachine, nowOf, backoffDelay, type CameraInput } from "./camera.ts";
@@ -156,27 +158,45 @@ export const supervisorMachine = setup({
     childDone: enqueueActions(({ context, event, enqueue }) => {
       const id = childIdOf(event.type, DONE_PREFIX);
       enqueue.stopChild(id);
-      if (id.startsWith("trip:")) {
+      const failed = typeof (event as { output?: { failed?: unknown } }).output?.failed === "string";
+      if (id.startsWith("trip:") && !failed) {
         const trips = { ...context.trips };
         delete trips[id.slice("trip:".length)];
         enqueue.assign({ trips });
       }
     }),
-    /** Stops a failed child (any state). */
-    stopFailedChild: enqueueActions(({ event, enqueue }) => {
-      enqueue.stopChild(childIdOf(event.type, ERROR_PREFIX));
-    }),
-    /** While running: schedules CHILD.RESTART for the failed child at a stored deadline. */
-    scheduleRestart: enqueueActions(({ context, event, enqueue, self }) => {
+    /**
+     * Stops a child that threw (any state). XState does not stop the children of an actor that
+     * failed, so its own children (a camera's recorder, i.e. ffmpeg) are stopped here too.
+     */
+    stopFailedChild: enqueueActions(({ event, enqueue, self }) => {
       const id = childIdOf(event.type, ERROR_PREFIX);
+      const child = (self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[id];
+      const grandchildren = (child?.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)?.children ?? {};
+      for (const g of Object.values(grandchildren)) (g as unknown as { _stop?: () => void })._stop?.();
+      enqueue.stopChild(id);
+    }),
+    /**
+     * While running: a child that threw, or finished with output `{ failed }`, is spawned again
+     * by CHILD.RESTART at a stored deadline (exponential backoff per child).
+     */
+    scheduleRestart: enqueueActions(({ context, event, enqueue, self }) => {
+      let id: string;
+      let reason: string;
+      if (event.type.startsWith(ERROR_PREFIX)) {
+        id = childIdOf(event.type, ERROR_PREFIX);
+        const error = (event as { error?: unknown }).error;
+        reason = error instanceof Error ? error.message : String(error);
+      } else {
+        id = childIdOf(event.type, DONE_PREFIX);
+        const output = (event as { output?: { failed?: string } }).output;
+        if (!output || typeof output.failed !== "string") return;
+        reason = output.failed;
+      }
       const attempts = (context.restarts[id]?.attempts ?? 0) + 1;
       const delay = backoffDelay(attempts, context.restartInitialMs, context.restartMaxMs);
-      const error = (event as { error?: unknown }).error;
       enqueue.assign({
-        restarts: {
-          ...context.restarts,
-          [id]: { attempts, deadline: nowOf(self) + delay, error: error instanceof Error ? error.message : String(error) },
-        },
+        restarts: { ...context.restarts, [id]: { attempts, deadline: nowOf(self) + delay, error: reason } },
       });
       enqueue.raise({ type: "CHILD.RESTART", id }, { id: `restart:${id}`, delay });
     }),
@@ -222,6 +242,7 @@ export const supervisorMachine = setup({
       on: {
         SHUTDOWN: { target: "shutdown" },
         "xstate.error.actor.*": { actions: ["stopFailedChild", "scheduleRestart"] },
+        "xstate.done.actor.*": { actions: ["childDone", "scheduleRestart"] },
         "CHILD.RESTART": {
           actions: [
             "restartChild",

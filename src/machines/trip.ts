@@ -6,6 +6,7 @@
  *   |               |                 \--error--> back to open/closed, lastError kept
  *   +--SAVE---------+--> saving
  *   +--EVICTED------+--> evicted (final)
+ * (any) --JOURNAL.FAILED--> failed (final, output { failed }): the supervisor spawns a fresh actor
  * ```
  *
  * A trip actor may be created for a trip that already exists in any status (restart, eviction
@@ -50,7 +51,12 @@ export interface TripContext {
   evictedAt: number | null;
   saveRequest: SaveTripInput | null;
   lastError: string | null;
+  /** Why the actor ended in `failed` (null otherwise). */
+  failure: string | null;
 }
+
+/** Output of a finished trip actor: its final status, or the failure that ended it. */
+export type TripOutput = { status: TripStatus } | { failed: string };
 
 /** Until issue 3 lands: saving fails clearly instead of pretending to succeed. */
 const notImplementedSave = fromPromise<unknown, SaveTripInput>(async () => {
@@ -77,9 +83,9 @@ export const tripMachine = setup({
     closeTrip: () => {},
     /** Marks the trip fully evicted (journal transaction). */
     markEvicted: () => {},
-    failActor: ({ event }) => {
-      throw new Error(`trip journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`);
-    },
+    noteJournalFailure: assign(({ event }) => ({
+      failure: `journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`,
+    })),
     noteClose: assign(({ event, context }) =>
       event.type === "CLOSE" && !context.isClosed ? { isClosed: true, closedAt: event.at, closeReason: event.reason } : {},
     ),
@@ -112,9 +118,12 @@ export const tripMachine = setup({
     evictedAt: null,
     saveRequest: null,
     lastError: null,
+    failure: null,
   }),
+  output: ({ context }): TripOutput => (context.failure ? { failed: context.failure } : { status: context.status }),
   on: {
-    "JOURNAL.FAILED": { actions: "failActor" },
+    // finish; the supervisor spawns a fresh actor, which reads the status from the database
+    "JOURNAL.FAILED": { target: ".failed", actions: "noteJournalFailure" },
   },
   states: {
     init: {
@@ -163,6 +172,9 @@ export const tripMachine = setup({
     saved: {
       type: "final",
       entry: [assign({ status: "saved" as TripStatus }), { type: "writeStatus", params: { status: "saved" } }],
+    },
+    failed: {
+      type: "final",
     },
     evicted: {
       type: "final",
