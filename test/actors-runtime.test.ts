@@ -155,4 +155,45 @@ describe("runtime", () => {
       expect(m.files).toEqual(m.rows as string[]);
     });
   }, 90_000);
+
+  test("a camera that cannot connect cycles starting -> backoff -> starting with real ffmpeg, and stops from there", async () => {
+    // a loopback port nobody listens on
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = probe.port;
+    probe.stop(true);
+    const dataDir = tempDir();
+    const config = validateConfig(
+      {
+        data_dir: dataDir,
+        http: { listen: "127.0.0.1:0" },
+        cameras: [{ key: "gone", source: `rtsp://user:secret@127.0.0.1:${port}/cam`, rtsp_transport: "tcp", backoff_initial_ms: 200, backoff_max_ms: 400 }],
+      },
+      dataDir,
+    );
+    const h = await startRuntime(config);
+    handles.push(h);
+    const row = () => h.db.query("SELECT state, reconnect_count, last_error FROM camera_status").get() as { state: string; reconnect_count: number; last_error: string | null };
+    await waitFor("3 reconnects", () => row().reconnect_count >= 3);
+    const r = row();
+    expect(r.last_error).toBeTruthy();
+    expect(r.last_error).not.toContain("secret");
+    await h.stop();
+    readDb(dataDir, (db) => {
+      const path = (db.query("SELECT from_state, event, to_state FROM actor_transitions WHERE actor_id = 'camera:gone' ORDER BY id").all() as { from_state: string; event: string; to_state: string }[]);
+      const failures = path.filter((t) => t.from_state === "starting" && t.to_state === "backoff");
+      const retries = path.filter((t) => t.from_state === "backoff" && t.to_state === "starting");
+      expect(failures.length).toBeGreaterThanOrEqual(3);
+      expect(retries.length).toBeGreaterThanOrEqual(2);
+      expect(failures.every((t) => t.event === "PROCESS_EXIT")).toBe(true);
+      expect(path.at(-1)!.to_state).toBe("stopped");
+      const st = db.query("SELECT state, reconnect_count FROM camera_status").get() as { state: string; reconnect_count: number };
+      expect(st.state).toBe("stopped");
+      expect(st.reconnect_count).toBe(failures.length);
+      // no segment, no trip
+      expect((db.query("SELECT COUNT(*) AS n FROM trips").get() as { n: number }).n).toBe(0);
+      // the URL with its password is nowhere in the journal or the event log
+      const leaks = db.query("SELECT (SELECT COUNT(*) FROM actor_snapshots WHERE snapshot LIKE '%secret%') + (SELECT COUNT(*) FROM event_log WHERE message LIKE '%secret%' OR data LIKE '%secret%') AS n").get() as { n: number };
+      expect(leaks.n).toBe(0);
+    });
+  }, 60_000);
 });
