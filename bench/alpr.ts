@@ -1,0 +1,158 @@
+/**
+ * ALPR accuracy and speed on real data (read in place from ../shared/data/alpr):
+ *
+ * - end to end over `us/` (photos + `<name>.txt` labels `file\tx\ty\tw\th\tPLATE`):
+ *   exact-match accuracy (first plate == label, ignoring case and spaces) and detection rate
+ *   (some predicted plate box has IoU >= 0.5 with the labelled box);
+ * - OCR over `ocr-crops/` (groundtruth.csv `file,state,plate`): the whole crop is the plate box;
+ * - speed at 1280x720: frames/s end to end (JPEG bytes in, plate reads out, decoding included)
+ *   with a pool of 1 and of 2 workers, and mean ms per stage.
+ *
+ * usage: bun bench/alpr.ts [--limit N] [--every K] [--only e2e,crops,speed] [--vehicle-model FILE]
+ *                          [--speed-frames N] [--verbose]
+ * Prints numbers; asserts nothing. Thresholds are never tuned per image.
+ */
+import { parseArgs } from "node:util";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { decodeImage, iou, type Box } from "../src/vision/image.ts";
+import { configureVision, readPlates } from "../src/vision/reader.ts";
+import { recognizePlate, stageTimes } from "../src/vision/stages.ts";
+import { createVisionPool } from "../src/vision/pool.ts";
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    limit: { type: "string" },
+    every: { type: "string" },
+    only: { type: "string" },
+    "vehicle-model": { type: "string" },
+    "speed-frames": { type: "string" },
+    data: { type: "string" },
+    verbose: { type: "boolean", short: "v" },
+  },
+});
+const DATA = resolve(values.data ?? join(import.meta.dir, "../../shared/data/alpr"));
+const limit = values.limit ? Number(values.limit) : Infinity;
+/** `--every K`: take every K-th item (a spread-out subset for quick runs). */
+const every = values.every ? Number(values.every) : 1;
+const sample = <T>(xs: T[]) => xs.filter((_, i) => i % every === 0).slice(0, limit);
+const only = new Set((values.only ?? "e2e,crops,speed").split(","));
+const vehicleModelPath = values["vehicle-model"] ?? null;
+const verbose = !!values.verbose;
+configureVision({ vehicleModelPath });
+
+const norm = (s: string) => s.toUpperCase().replace(/\s+/g, "");
+const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(1) : "n/a") + " %";
+
+interface Label { file: string; box: Box; plate: string }
+function usLabels(): Label[] {
+  const dir = join(DATA, "us");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".txt"))
+    .sort()
+    .flatMap((f) =>
+      readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l.trim()).map((l) => {
+        const [file, x, y, w, h, plate] = l.split("\t");
+        return { file: join(dir, file), box: [+x, +y, +w, +h] as Box, plate: norm(plate) };
+      }),
+    );
+}
+
+console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}`);
+
+if (only.has("e2e")) {
+  const labels = sample(usLabels());
+  let exact = 0, detected = 0, anyRead = 0;
+  const t0 = performance.now();
+  for (const l of labels) {
+    const img = decodeImage(new Uint8Array(readFileSync(l.file)));
+    const reads = await readPlates(img);
+    const first = reads[0]?.text ?? "";
+    const ok = first === l.plate;
+    const bestIou = Math.max(0, ...reads.map((r) => iou(r.box, l.box)));
+    if (ok) exact++;
+    if (bestIou >= 0.5) detected++;
+    if (reads.some((r) => r.text === l.plate)) anyRead++;
+    if (verbose && !ok)
+      console.log(`  miss ${l.file.split("/").pop()} want ${l.plate} got [${reads.map((r) => `${r.text}:${r.confidence.toFixed(2)}@${r.box.join(",")}`).join(" ")}] label box ${l.box.join(",")} iou ${bestIou.toFixed(2)}`);
+  }
+  const ms = performance.now() - t0;
+  console.log(`end to end (us/, ${labels.length} photos):`);
+  console.log(`  exact match (first plate)   ${pct(exact, labels.length)}  (${exact}/${labels.length})`);
+  console.log(`  plate among reads           ${pct(anyRead, labels.length)}`);
+  console.log(`  detection rate (IoU >= 0.5) ${pct(detected, labels.length)}  (${detected}/${labels.length})`);
+  console.log(`  ${(ms / labels.length).toFixed(0)} ms/photo in-process, any size`);
+}
+
+if (only.has("crops")) {
+  const dir = join(DATA, "ocr-crops");
+  const allRows = readFileSync(join(dir, "groundtruth.csv"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("file,"));
+  const rows = sample(allRows);
+  let ok = 0, bad = 0;
+  for (const row of rows) {
+    const [file, state, plate] = row.split(",");
+    let text = "";
+    try {
+      const img = decodeImage(new Uint8Array(readFileSync(join(dir, "images", file))));
+      text = (await recognizePlate(img, [0, 0, img.width, img.height])).text;
+    } catch (err) {
+      bad++;
+      text = `<error ${(err as Error).message}>`;
+    }
+    if (text === norm(plate)) ok++;
+    else if (verbose) console.log(`  miss ${file} (${state}) want ${norm(plate)} got ${text}`);
+  }
+  console.log(`OCR on crops (ocr-crops/, ${rows.length} plates): ${pct(ok, rows.length)}  (${ok}/${rows.length}${bad ? `, ${bad} unreadable files` : ""})`);
+}
+
+if (only.has("speed")) {
+  const frames = usLabels()
+    .map((l) => l.file)
+    .filter((f) => {
+      const img = readFileSync(f);
+      return jpegSize(img) === "1280x720";
+    })
+    .slice(0, Math.min(limit, values["speed-frames"] ? Number(values["speed-frames"]) : 40));
+  const bytes = frames.map((f) => new Uint8Array(readFileSync(f)));
+  console.log(`speed (${bytes.length} real 1280x720 JPEG frames, decode included):`);
+  // Stage times in this thread (sequential).
+  for (const k of Object.keys(stageTimes)) delete stageTimes[k];
+  await readPlates(decodeImage(bytes[0])); // warm-up
+  for (const k of Object.keys(stageTimes)) delete stageTimes[k];
+  let decodeMs = 0;
+  const t0 = performance.now();
+  for (const b of bytes) {
+    const td = performance.now();
+    const img = decodeImage(b);
+    decodeMs += performance.now() - td;
+    await readPlates(img);
+  }
+  const seq = performance.now() - t0;
+  console.log(`  in-process, 1 thread: ${((1000 * bytes.length) / seq).toFixed(2)} frames/s, ${(seq / bytes.length).toFixed(0)} ms/frame`);
+  console.log(`    decode ${(decodeMs / bytes.length).toFixed(1)} ms/frame`);
+  for (const [k, v] of Object.entries(stageTimes))
+    console.log(`    ${k.padEnd(16)} ${(v.ms / bytes.length).toFixed(1)} ms/frame (${(v.calls / bytes.length).toFixed(2)} calls/frame, ${(v.ms / v.calls).toFixed(1)} ms/call)`);
+  for (const workers of [1, 2]) {
+    const pool = createVisionPool({ workers, vehicleModelPath });
+    await Promise.all(Array.from({ length: workers }, () => pool.readPlatesFromBytes(bytes[0]))); // load models
+    const t1 = performance.now();
+    await Promise.all(bytes.map((b) => pool.readPlatesFromBytes(b)));
+    const wall = performance.now() - t1;
+    await pool.close();
+    console.log(`  pool of ${workers} worker${workers > 1 ? "s" : ""}: ${((1000 * bytes.length) / wall).toFixed(2)} frames/s`);
+  }
+}
+
+/** "WxH" of a baseline/progressive JPEG from its SOF marker. */
+function jpegSize(b: Uint8Array): string {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) return "?";
+    const m = b[i + 1];
+    const len = (b[i + 2] << 8) | b[i + 3];
+    if (m >= 0xc0 && m <= 0xc2) return `${(b[i + 7] << 8) | b[i + 8]}x${(b[i + 5] << 8) | b[i + 6]}`;
+    i += 2 + len;
+  }
+  return "?";
+}

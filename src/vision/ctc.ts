@@ -1,0 +1,147 @@
+/**
+ * CTC decoding of text-recognition output (Graves et al., "Connectionist Temporal
+ * Classification", ICML 2006): the recogniser emits, for each of T time steps, a probability
+ * over C classes where class 0 is the CTC blank. Greedy (best-path) decoding takes the most
+ * probable class per step, merges consecutive repeats and removes blanks; this is what
+ * PaddleOCR's `CTCLabelDecode` does for PP-OCR models, whose confidence is the mean of the
+ * kept steps' probabilities.
+ */
+
+/** Plate alphabet: US registrations use A-Z and 0-9 only. */
+export const PLATE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/** Greedy CTC result: class indices (blank removed) and, per kept symbol, its probability. */
+export interface CtcPath {
+  indices: number[];
+  probs: number[];
+}
+
+/**
+ * Best-path CTC decoding over a row-major [T, C] probability matrix (softmax output).
+ * A symbol is kept at the first step of each run of equal argmax classes (PaddleOCR's rule);
+ * its probability is the maximum over that run. Throws RangeError when `probs.length < T*C`.
+ */
+export function ctcGreedyDecode(probs: ArrayLike<number>, T: number, C: number, blank = 0): CtcPath {
+  if (probs.length < T * C) throw new RangeError(`CTC input has ${probs.length} values, expected ${T}x${C}`);
+  const indices: number[] = [];
+  const out: number[] = [];
+  let prev = -1;
+  for (let t = 0; t < T; t++) {
+    const row = t * C;
+    let best = 0;
+    let bestP = -Infinity;
+    for (let c = 0; c < C; c++) {
+      const p = probs[row + c];
+      if (p > bestP) {
+        bestP = p;
+        best = c;
+      }
+    }
+    if (best !== blank) {
+      if (best !== prev) {
+        indices.push(best);
+        out.push(bestP);
+      } else if (bestP > out[out.length - 1]) out[out.length - 1] = bestP;
+    }
+    prev = best;
+  }
+  return { indices, probs: out };
+}
+
+/** What a recogniser class means for a plate: a plate character, a separator, or nothing allowed. */
+export interface PlateClassMap {
+  /** For each class index: 0..35 = PLATE_ALPHABET position, -1 = blank, -2 = separator, -3 = excluded. */
+  map: Int16Array;
+  classes: number;
+}
+
+/** Characters printed on plates between groups (dash, dots, space): they split runs, never appear in the text. */
+const SEPARATORS = new Set([" ", "-", "·", "•", ".", "—", "–", "_", ":", "|", "/", "\\", "*", "+", "~"]);
+
+/**
+ * Maps the recogniser dictionary onto the plate alphabet. Upper-case, lower-case and full-width
+ * forms of a letter or digit all map to the same plate character (plates have one case; the
+ * PP-OCR Chinese model also knows full-width Latin). Punctuation in SEPARATORS becomes a
+ * separator; every other class (CJK, symbols) is excluded from decoding.
+ *
+ * Look-alike rule (`letterOAsZero`, default on): the letter O is read as the digit 0. Most US
+ * states leave O out of their standard serial formats because plate fonts draw O and 0 alike,
+ * so a recogniser cannot tell them apart; in the openalpr benchmark ground truth (178 photos,
+ * 751 crops) a zero is labelled 285 times and the letter O 16 times. The two classes'
+ * probabilities are summed. No other look-alikes (1/I, 8/B, 2/Z, 6/G, 5/S) are mapped:
+ * all of those letters are issued.
+ * `keys[i]` is class i + 1 (class 0 = blank), as `recognitionKeys()` returns them.
+ */
+export function buildPlateClassMap(keys: string[], opts: { letterOAsZero?: boolean } = {}): PlateClassMap {
+  const oAsZero = opts.letterOAsZero ?? true;
+  const classes = keys.length + 1;
+  const map = new Int16Array(classes).fill(-3);
+  map[0] = -1;
+  keys.forEach((k, i) => {
+    let ch = k;
+    if (ch.length === 1) {
+      const code = ch.charCodeAt(0);
+      if (code >= 0xff01 && code <= 0xff5e) ch = String.fromCharCode(code - 0xfee0); // full-width ASCII
+    }
+    let up = ch.toUpperCase();
+    if (oAsZero && up === "O") up = "0";
+    const pos = up.length === 1 ? PLATE_ALPHABET.indexOf(up) : -1;
+    if (pos >= 0) map[i + 1] = pos;
+    else if (SEPARATORS.has(ch)) map[i + 1] = -2;
+  });
+  return { map, classes };
+}
+
+/** A decoded plate string with per-character probabilities. */
+export interface PlateText {
+  text: string;
+  /** Mean of the per-character probabilities (PaddleOCR's convention), 0 for empty text. */
+  confidence: number;
+  charProbs: number[];
+  /** For each character, the first and last time step of its run (for locating it in the input). */
+  spans: [number, number][];
+}
+
+/**
+ * Greedy CTC decoding restricted to the plate alphabet (constrained best path): at each step
+ * the probabilities of all classes mapping to one plate character are summed, and the step's
+ * label is the most probable of {blank, separator, 36 plate characters}; excluded classes
+ * (CJK etc.) cannot win. Runs of one label collapse to one character; blank and separator
+ * steps end a run and emit nothing. Probabilities are the summed class probabilities.
+ */
+export function decodePlate(probs: ArrayLike<number>, T: number, C: number, cmap: PlateClassMap, opts: { otherAsSeparator?: boolean } = {}): PlateText {
+  if (C !== cmap.classes) throw new RangeError(`recogniser has ${C} classes, dictionary ${cmap.classes}`);
+  if (probs.length < T * C) throw new RangeError(`CTC input has ${probs.length} values, expected ${T}x${C}`);
+  const n = PLATE_ALPHABET.length;
+  const acc = new Float64Array(n + 2); // [0..n-1] plate chars, n = blank, n+1 = separator
+  const map = cmap.map;
+  let text = "";
+  const charProbs: number[] = [];
+  const spans: [number, number][] = [];
+  let prev = -1;
+  for (let t = 0; t < T; t++) {
+    acc.fill(0);
+    const row = t * C;
+    for (let c = 0; c < C; c++) {
+      const m = map[c];
+      if (m >= 0) acc[m] += probs[row + c];
+      else if (m === -1) acc[n] += probs[row + c];
+      else if (m === -2 || (m === -3 && opts.otherAsSeparator)) acc[n + 1] += probs[row + c];
+    }
+    let best = n;
+    for (let k = 0; k < n + 2; k++) if (acc[k] > acc[best]) best = k;
+    if (best < n) {
+      if (best !== prev) {
+        text += PLATE_ALPHABET[best];
+        charProbs.push(acc[best]);
+        spans.push([t, t]);
+      } else {
+        if (acc[best] > charProbs[charProbs.length - 1]) charProbs[charProbs.length - 1] = acc[best];
+        spans[spans.length - 1][1] = t;
+      }
+    }
+    prev = best;
+  }
+  const confidence = charProbs.length ? charProbs.reduce((a, b) => a + b, 0) / charProbs.length : 0;
+  return { text, confidence, charProbs, spans };
+}

@@ -1,0 +1,289 @@
+/**
+ * Images for the vision stages: decoding (JPEG via jpeg-js, PNG via pngjs; both pure JS so the
+ * compiled binary stays one file), cropping, JPEG encoding and resampling.
+ *
+ * `RgbImage` is 8-bit RGB, 3 bytes per pixel, row-major, top-left origin. A `Box` is
+ * `[x, y, w, h]` in pixels of the image it refers to (top-left corner, width, height).
+ */
+import { decode as jpegDecode, encode as jpegEncode } from "jpeg-js";
+import { PNG } from "pngjs";
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** RGB, 3 bytes/pixel, row-major; length = width * height * 3. */
+  data: Uint8Array;
+}
+
+/** `[x, y, w, h]` in pixels, top-left origin. */
+export type Box = [x: number, y: number, w: number, h: number];
+
+/** The bytes are not a decodable JPEG/PNG image; `message` says why (empty, truncated, corrupt, ...). */
+export class ImageDecodeError extends Error {
+  override name = "ImageDecodeError";
+}
+
+/** Largest image accepted, in pixels (100 MP, jpeg-js's own default limit). */
+const MAX_PIXELS = 100_000_000;
+
+/**
+ * Decodes a JPEG or PNG (detected by signature) into RGB. Alpha is dropped, grey is expanded.
+ * Throws `ImageDecodeError` for empty input, an unknown format, a truncated file (JPEG without
+ * its end-of-image marker, PNG without IEND), a zero-size image or any decoder failure.
+ */
+export function decodeImage(bytes: Uint8Array): RgbImage {
+  if (!bytes || bytes.length === 0) throw new ImageDecodeError("empty file (0 bytes)");
+  const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  const isPng =
+    bytes.length >= 8 &&
+    bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47 &&
+    bytes[4] === 0x0d && bytes[5] === 0x0a && bytes[6] === 0x1a && bytes[7] === 0x0a;
+  if (isJpeg) return decodeJpeg(bytes);
+  if (isPng) return decodePng(bytes);
+  throw new ImageDecodeError(`not a JPEG or PNG image (${bytes.length} bytes, unknown signature)`);
+}
+
+function decodeJpeg(bytes: Uint8Array): RgbImage {
+  if (!hasJpegEnd(bytes)) throw new ImageDecodeError(`truncated JPEG: no end-of-image marker in ${bytes.length} bytes`);
+  let raw: { width: number; height: number; data: Uint8Array };
+  try {
+    raw = jpegDecode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxResolutionInMP: MAX_PIXELS / 1e6,
+      maxMemoryUsageInMB: 1024,
+    });
+  } catch (err) {
+    throw new ImageDecodeError(`corrupt JPEG: ${oneLine(err)}`);
+  }
+  if (!raw.width || !raw.height) throw new ImageDecodeError("zero-size JPEG image");
+  if (raw.data.length !== raw.width * raw.height * 3)
+    throw new ImageDecodeError(`corrupt JPEG: decoded ${raw.data.length} bytes for ${raw.width}x${raw.height}`);
+  return { width: raw.width, height: raw.height, data: raw.data };
+}
+
+/** True when an EOI marker (FF D9) ends the file, allowing a little trailing padding. */
+function hasJpegEnd(bytes: Uint8Array): boolean {
+  const stop = Math.max(2, bytes.length - 64);
+  for (let i = bytes.length - 2; i >= stop; i--) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
+  return false;
+}
+
+function decodePng(bytes: Uint8Array): RgbImage {
+  let png: { width: number; height: number; data: Uint8Array };
+  try {
+    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (err) {
+    const msg = oneLine(err);
+    const truncated = /unexpected end|end of input|incomplete|too short|No IEND|ended prematurely/i.test(msg);
+    throw new ImageDecodeError(`${truncated ? "truncated" : "corrupt"} PNG: ${msg}`);
+  }
+  const { width, height } = png;
+  if (!width || !height) throw new ImageDecodeError("zero-size PNG image");
+  if (width * height > MAX_PIXELS) throw new ImageDecodeError(`PNG too large: ${width}x${height}`);
+  const out = new Uint8Array(width * height * 3);
+  const src = png.data;
+  for (let i = 0, j = 0; j < out.length; i += 4, j += 3) {
+    out[j] = src[i];
+    out[j + 1] = src[i + 1];
+    out[j + 2] = src[i + 2];
+  }
+  return { width, height, data: out };
+}
+
+function oneLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split("\n")[0];
+}
+
+/** Rounds a box to whole pixels and clips it to the image; a box entirely outside yields w or h = 0. */
+export function clipBox(box: Box, width: number, height: number): Box {
+  const x0 = Math.max(0, Math.min(width, Math.floor(box[0])));
+  const y0 = Math.max(0, Math.min(height, Math.floor(box[1])));
+  const x1 = Math.max(0, Math.min(width, Math.ceil(box[0] + box[2])));
+  const y1 = Math.max(0, Math.min(height, Math.ceil(box[1] + box[3])));
+  return [x0, y0, Math.max(0, x1 - x0), Math.max(0, y1 - y0)];
+}
+
+/**
+ * Copies the pixels of `box` (clipped to the image, rounded outwards to whole pixels).
+ * Throws RangeError when the clipped box is empty.
+ */
+export function cropImage(img: RgbImage, box: Box): RgbImage {
+  const [x, y, w, h] = clipBox(box, img.width, img.height);
+  if (w === 0 || h === 0) throw new RangeError(`crop box [${box.join(", ")}] is empty inside ${img.width}x${img.height}`);
+  const out = new Uint8Array(w * h * 3);
+  for (let r = 0; r < h; r++) {
+    const src = ((y + r) * img.width + x) * 3;
+    out.set(img.data.subarray(src, src + w * 3), r * w * 3);
+  }
+  return { width: w, height: h, data: out };
+}
+
+/** Baseline JPEG of the image (jpeg-js), quality 1-100 (default 85). */
+export function encodeJpeg(img: RgbImage, quality = 85): Uint8Array {
+  const rgba = new Uint8Array(img.width * img.height * 4);
+  for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
+    rgba[j] = img.data[i];
+    rgba[j + 1] = img.data[i + 1];
+    rgba[j + 2] = img.data[i + 2];
+    rgba[j + 3] = 255;
+  }
+  const out = jpegEncode({ width: img.width, height: img.height, data: rgba }, quality);
+  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+}
+
+/** IoU (intersection over union) of two boxes; 0 when either is empty. */
+export function iou(a: Box, b: Box): number {
+  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
+  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+  const inter = ix * iy;
+  const union = a[2] * a[3] + b[2] * b[3] - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/**
+ * Samples the region `box` of `img` into a planar float tensor of `outW` x `outH` (CHW order,
+ * channels in `order`), value = (pixel / 255 - mean[c]) / std[c]. Bilinear sampling (pixel
+ * centres aligned); when shrinking by more than 2x the source is first averaged over the
+ * covered pixels (area sampling) so thin strokes are not lost. Pixels outside the image read
+ * as `pad` (0..255). With `into`/`intoW`/`intoH` the samples land in the top-left corner of a
+ * larger preallocated CHW tensor (letterboxing). Used to build ONNX inputs without
+ * intermediate images.
+ */
+export function sampleToTensor(
+  img: RgbImage,
+  box: Box,
+  outW: number,
+  outH: number,
+  opts: { mean: [number, number, number]; std: [number, number, number]; order: "rgb" | "bgr"; pad?: number; into?: Float32Array; intoW?: number; intoH?: number },
+): Float32Array {
+  const W = opts.intoW ?? outW;
+  const plane = W * (opts.intoH ?? outH);
+  const out = opts.into ?? new Float32Array(3 * plane);
+  const [bx, by, bw, bh] = box;
+  const sx = bw / outW;
+  const sy = bh / outH;
+  const pad = opts.pad ?? 0;
+  const chan = opts.order === "bgr" ? [2, 1, 0] : [0, 1, 2];
+  const scale = [0, 1, 2].map((c) => 1 / (255 * opts.std[c]));
+  const bias = [0, 1, 2].map((c) => -opts.mean[c] / opts.std[c]);
+  const { width, height, data } = img;
+  const area = sx > 2 || sy > 2;
+  const rgb = [0, 0, 0];
+  for (let oy = 0; oy < outH; oy++) {
+    for (let ox = 0; ox < outW; ox++) {
+      if (area) {
+        const x0 = bx + ox * sx, x1 = x0 + sx, y0 = by + oy * sy, y1 = y0 + sy;
+        const ix0 = Math.floor(x0), ix1 = Math.max(ix0 + 1, Math.ceil(x1));
+        const iy0 = Math.floor(y0), iy1 = Math.max(iy0 + 1, Math.ceil(y1));
+        let r = 0, g = 0, b = 0, n = 0;
+        for (let y = iy0; y < iy1; y++) {
+          for (let x = ix0; x < ix1; x++) {
+            if (x < 0 || y < 0 || x >= width || y >= height) {
+              r += pad; g += pad; b += pad;
+            } else {
+              const p = (y * width + x) * 3;
+              r += data[p]; g += data[p + 1]; b += data[p + 2];
+            }
+            n++;
+          }
+        }
+        rgb[0] = r / n; rgb[1] = g / n; rgb[2] = b / n;
+      } else {
+        const fx = bx + (ox + 0.5) * sx - 0.5;
+        const fy = by + (oy + 0.5) * sy - 0.5;
+        const x0 = Math.floor(fx), y0 = Math.floor(fy);
+        const ax = fx - x0, ay = fy - y0;
+        for (let c = 0; c < 3; c++) {
+          const p00 = px(data, width, height, x0, y0, c, pad);
+          const p10 = px(data, width, height, x0 + 1, y0, c, pad);
+          const p01 = px(data, width, height, x0, y0 + 1, c, pad);
+          const p11 = px(data, width, height, x0 + 1, y0 + 1, c, pad);
+          rgb[c] = (p00 * (1 - ax) + p10 * ax) * (1 - ay) + (p01 * (1 - ax) + p11 * ax) * ay;
+        }
+      }
+      const o = oy * W + ox;
+      for (let c = 0; c < 3; c++) {
+        const src = chan[c];
+        out[c * plane + o] = rgb[src] * scale[c] + bias[c];
+      }
+    }
+  }
+  return out;
+}
+
+function px(data: Uint8Array, w: number, h: number, x: number, y: number, c: number, pad: number): number {
+  if (x < 0 || y < 0 || x >= w || y >= h) {
+    // Clamp to the edge inside the image, pad only far outside it.
+    if (x >= -1 && y >= -1 && x <= w && y <= h) {
+      const cx = Math.min(w - 1, Math.max(0, x)), cy = Math.min(h - 1, Math.max(0, y));
+      return data[(cy * w + cx) * 3 + c];
+    }
+    return pad;
+  }
+  return data[(y * w + x) * 3 + c];
+}
+
+/** An oriented rectangle in image pixels: centre, size along its own axes, rotation (radians). */
+export interface OrientedBox {
+  cx: number;
+  cy: number;
+  w: number;
+  h: number;
+  angle: number;
+}
+
+/**
+ * Like `sampleToTensor` for an oriented rectangle: output pixel (ox, oy) reads the image at the
+ * rectangle point (u, v) = ((ox + 0.5) / outW - 0.5) * w, ((oy + 0.5) / outH - 0.5) * h),
+ * rotated by `angle` about the centre, bilinearly; when shrinking, k x k samples per output
+ * pixel are averaged (k = ceil of the shrink factor). Writes into the first `outW` columns of a
+ * CHW tensor `intoW` wide (default outW) and returns it.
+ */
+export function sampleOrientedToTensor(
+  img: RgbImage,
+  r: OrientedBox,
+  outW: number,
+  outH: number,
+  opts: { mean: [number, number, number]; std: [number, number, number]; order: "rgb" | "bgr"; pad?: number; into?: Float32Array; intoW?: number },
+): Float32Array {
+  const W = opts.intoW ?? outW;
+  const plane = W * outH;
+  const out = opts.into ?? new Float32Array(3 * plane);
+  const pad = opts.pad ?? 0;
+  const chan = opts.order === "bgr" ? [2, 1, 0] : [0, 1, 2];
+  const scale = [0, 1, 2].map((c) => 1 / (255 * opts.std[c]));
+  const bias = [0, 1, 2].map((c) => -opts.mean[c] / opts.std[c]);
+  const cos = Math.cos(r.angle), sin = Math.sin(r.angle);
+  const du = r.w / outW, dv = r.h / outH;
+  const k = Math.max(1, Math.ceil(Math.max(du, dv) - 1e-6));
+  const { width, height, data } = img;
+  const rgb = [0, 0, 0];
+  for (let oy = 0; oy < outH; oy++) {
+    for (let ox = 0; ox < outW; ox++) {
+      rgb[0] = rgb[1] = rgb[2] = 0;
+      for (let sy = 0; sy < k; sy++) {
+        for (let sx = 0; sx < k; sx++) {
+          const u = (ox + (sx + 0.5) / k) * du - r.w / 2;
+          const v = (oy + (sy + 0.5) / k) * dv - r.h / 2;
+          const fx = r.cx + u * cos - v * sin - 0.5;
+          const fy = r.cy + u * sin + v * cos - 0.5;
+          const x0 = Math.floor(fx), y0 = Math.floor(fy);
+          const ax = fx - x0, ay = fy - y0;
+          for (let c = 0; c < 3; c++) {
+            const p00 = px(data, width, height, x0, y0, c, pad);
+            const p10 = px(data, width, height, x0 + 1, y0, c, pad);
+            const p01 = px(data, width, height, x0, y0 + 1, c, pad);
+            const p11 = px(data, width, height, x0 + 1, y0 + 1, c, pad);
+            rgb[c] += (p00 * (1 - ax) + p10 * ax) * (1 - ay) + (p01 * (1 - ax) + p11 * ax) * ay;
+          }
+        }
+      }
+      const o = oy * W + ox;
+      const kk = k * k;
+      for (let c = 0; c < 3; c++) out[c * plane + o] = (rgb[chan[c]] / kk) * scale[c] + bias[c];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,202 @@
+/**
+ * Plate rules: from detected text lines to licence-plate candidates, and from the text lines
+ * inside one plate to its registration line. Pure geometry, no models.
+ *
+ * Facts used (US plates): the standard passenger plate is 12 x 6 inches (AAMVA / SAE J686,
+ * aspect 2:1); the registration characters are about 2.5-3 inches tall, i.e. roughly half the
+ * plate height, and span most of its width; state names, slogans, month/year stickers and
+ * county names are printed in much smaller type above or below them. A registration can be
+ * split into groups by a gap, a dash or a state emblem, all on one baseline with equal
+ * character height.
+ */
+import type { Box } from "./image.ts";
+import type { RotRect } from "./dbpost.ts";
+import { rotRectBounds } from "./dbpost.ts";
+
+/** Plate width / height of a US plate (12 in x 6 in). */
+export const PLATE_ASPECT = 2;
+
+/** The numbers the rules use, in one place (units: ratios of line height unless noted). */
+export const PLATE_RULES = {
+  /** Two line pieces are one row when their heights differ by less than this factor... */
+  rowHeightRatio: 0.7,
+  /** ...their centres are vertically closer than this x the taller height... */
+  rowCentreDy: 0.45,
+  /** ...and the horizontal gap between them is at most this x the taller height (emblem/dash gap). */
+  rowGap: 1.3,
+  /** Registration line aspect (width / height of the unclipped line box) accepted as a plate. */
+  minAspect: 1.3,
+  maxAspect: 9,
+  /** Plate box height is at least this x the registration line height. */
+  plateFromLineH: 1.1,
+  /** Plate box width is at least this x the registration line width. */
+  plateFromLineW: 1.02,
+  /** In a plate crop, a line shorter than this x the tallest line is small print (state, slogan, sticker). */
+  smallPrint: 0.62,
+} as const;
+
+/** A text line with its axis-parallel bounds (image pixels). */
+export interface Line extends RotRect {
+  /** Number of detector regions merged into this line. */
+  parts: number;
+}
+
+/** Axis-parallel extent helpers. */
+function bounds(r: RotRect): Box {
+  return rotRectBounds(r);
+}
+
+/**
+ * Union of two oriented rectangles in the frame of `a` (its angle), as an oriented rectangle.
+ * Score is the area-weighted mean.
+ */
+export function unionRect(a: RotRect, b: RotRect): RotRect {
+  const angle = a.w >= b.w ? a.angle : b.angle;
+  const cos = Math.cos(angle), sin = Math.sin(angle);
+  let umin = Infinity, umax = -Infinity, vmin = Infinity, vmax = -Infinity;
+  for (const r of [a, b]) {
+    const rc = Math.cos(r.angle), rs = Math.sin(r.angle);
+    for (const [su, sv] of [[-1, -1], [1, -1], [1, 1], [-1, 1]]) {
+      const x = r.cx + (su * r.w * rc) / 2 - (sv * r.h * rs) / 2;
+      const y = r.cy + (su * r.w * rs) / 2 + (sv * r.h * rc) / 2;
+      const u = x * cos + y * sin, v = -x * sin + y * cos;
+      umin = Math.min(umin, u); umax = Math.max(umax, u);
+      vmin = Math.min(vmin, v); vmax = Math.max(vmax, v);
+    }
+  }
+  const uc = (umin + umax) / 2, vc = (vmin + vmax) / 2;
+  const area = (r: RotRect) => r.w * r.h;
+  return {
+    cx: uc * cos - vc * sin,
+    cy: uc * sin + vc * cos,
+    w: umax - umin,
+    h: vmax - vmin,
+    angle,
+    score: (a.score * area(a) + b.score * area(b)) / (area(a) + area(b)),
+  };
+}
+
+/** True when `a` and `b` are pieces of one text row (same height, same baseline, small gap). */
+export function sameRow(a: RotRect, b: RotRect, gapFactor: number = PLATE_RULES.rowGap): boolean {
+  const hMax = Math.max(a.h, b.h), hMin = Math.min(a.h, b.h);
+  if (hMin < PLATE_RULES.rowHeightRatio * hMax) return false;
+  if (Math.abs(a.cy - b.cy) > PLATE_RULES.rowCentreDy * hMax) return false;
+  const [ax, , aw] = bounds(a), [bx, , bw] = bounds(b);
+  const gap = Math.max(ax, bx) - Math.min(ax + aw, bx + bw);
+  return gap <= gapFactor * hMax;
+}
+
+/** Merges detector regions that belong to one text row (repeatedly, until stable). */
+export function mergeRows(rects: RotRect[], gapFactor: number = PLATE_RULES.rowGap): Line[] {
+  let lines: Line[] = rects.map((r) => ({ ...r, parts: 1 }));
+  let changed = true;
+  while (changed) {
+    changed = false;
+    outer: for (let i = 0; i < lines.length; i++) {
+      for (let j = i + 1; j < lines.length; j++) {
+        if (sameRow(lines[i], lines[j], gapFactor)) {
+          const u = unionRect(lines[i], lines[j]);
+          const merged: Line = { ...u, parts: lines[i].parts + lines[j].parts };
+          lines = lines.filter((_, k) => k !== i && k !== j);
+          lines.push(merged);
+          changed = true;
+          break outer;
+        }
+      }
+    }
+  }
+  return lines;
+}
+
+/** A plate candidate found from one registration-like text line. */
+export interface PlateCandidate {
+  /** Estimated plate box, image pixels. */
+  box: Box;
+  /** The registration line it was derived from. */
+  line: Line;
+  /** Plate-likeness before reading, 0..1. */
+  score: number;
+}
+
+/**
+ * Plate candidates from the text lines of a frame or vehicle region: rows are merged, lines
+ * whose aspect cannot be a registration are dropped, and each remaining line gives a plate
+ * box of US proportions centred on it (height = PLATE_RULES.plateFromLineH x line height,
+ * width = 2 x height but at least PLATE_RULES.plateFromLineW x line width). The score is the
+ * detector's mean probability times an aspect prior peaking at 5-7 characters. Best first.
+ */
+export function plateCandidates(rects: RotRect[]): PlateCandidate[] {
+  const lines = mergeRows(rects);
+  const out: PlateCandidate[] = [];
+  for (const line of lines) {
+    const aspect = line.w / line.h;
+    if (aspect < PLATE_RULES.minAspect || aspect > PLATE_RULES.maxAspect) continue;
+    const box = plateBoxFromLine(line);
+    // Aspect prior: 5-7 characters of a US plate give an unclipped line aspect of ~2.3-4.5.
+    const prior = aspect < 2 ? 0.6 + 0.4 * ((aspect - PLATE_RULES.minAspect) / (2 - PLATE_RULES.minAspect))
+      : aspect <= 5 ? 1 : Math.max(0.4, 1 - (aspect - 5) / 8);
+    out.push({ box, line, score: line.score * prior });
+  }
+  out.sort((a, b) => b.score - a.score);
+  return out;
+}
+
+/**
+ * Plate box around a registration line, in the convention of the openalpr benchmark labels:
+ * 2:1, about as wide as the registration row (label width / detected row width: median 1.02
+ * over the first 40 labelled photos) and centred on it; never smaller than the row's bounds.
+ */
+export function plateBoxFromLine(line: RotRect): Box {
+  const [bx, by, bw, bh] = rotRectBounds(line);
+  let w = Math.max(PLATE_RULES.plateFromLineW * line.w, PLATE_ASPECT * PLATE_RULES.plateFromLineH * line.h);
+  let h = w / PLATE_ASPECT;
+  w = Math.max(w, bw);
+  h = Math.max(h, bh);
+  const cx = bx + bw / 2, cy = by + bh / 2;
+  return [cx - w / 2, cy - h / 2, w, h];
+}
+
+/**
+ * The registration line among the text lines found around one plate box `plate`: only lines
+ * whose centre lies inside the box count; the tallest one that is not small print, preferring
+ * lines near the box's vertical centre, is merged with the other pieces of its row (a wider gap
+ * is allowed inside a plate: emblems between groups); lines shorter than
+ * PLATE_RULES.smallPrint x its height (state name, slogan, stickers) are ignored. The result is
+ * clipped horizontally to the box widened by 10 % each side, so text beside the plate that the
+ * detector joined to the row is not read. Returns null when there is no line.
+ */
+export function registrationLine(rects: RotRect[], plate: Box): RotRect | null {
+  const [px, py, pw, ph] = plate;
+  const inside = rects.filter((r) => r.cx >= px && r.cx <= px + pw && r.cy >= py && r.cy <= py + ph);
+  if (inside.length === 0) return null;
+  const cy = py + ph / 2;
+  const weight = (r: RotRect) => r.h * (1 - 0.5 * Math.min(1, Math.abs(r.cy - cy) / (ph / 2))) * Math.min(1, r.w / r.h / 1.5);
+  const sorted = [...inside].sort((a, b) => weight(b) - weight(a));
+  let main: RotRect = sorted[0];
+  const pool = sorted.slice(1).filter((r) => r.h >= PLATE_RULES.smallPrint * main.h);
+  let grown = true;
+  while (grown) {
+    grown = false;
+    for (let i = 0; i < pool.length; i++) {
+      if (sameRow(main, pool[i], 2.5)) {
+        main = unionRect(main, pool[i]);
+        pool.splice(i, 1);
+        grown = true;
+        break;
+      }
+    }
+  }
+  return clipRowToX(main, px - 0.1 * pw, px + 1.1 * pw);
+}
+
+/** Shortens a (near-horizontal) line so its centre line stays within x0..x1. */
+export function clipRowToX(r: RotRect, x0: number, x1: number): RotRect {
+  const cos = Math.cos(r.angle);
+  if (cos < 0.5) return r;
+  const half = (r.w / 2) * cos;
+  const left = Math.max(x0, r.cx - half), right = Math.min(x1, r.cx + half);
+  if (right <= left || (left === r.cx - half && right === r.cx + half)) return r;
+  const ncx = (left + right) / 2;
+  const t = Math.tan(r.angle);
+  return { ...r, cx: ncx, cy: r.cy + (ncx - r.cx) * t, w: (right - left) / cos };
+}

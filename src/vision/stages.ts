@@ -1,0 +1,215 @@
+/**
+ * The seed-001 ALPR task stages as functions: `vehicle_detect` (detectVehicles),
+ * `plate_detect` (detectPlates), `ocr` (recognizePlate). Each takes a decoded RGB frame and
+ * boxes in full-image pixels, runs its ONNX model(s) in this thread (see runtime.ts) and
+ * returns plain JSON-able data. Model problems throw ModelLoadError naming the file.
+ */
+import { type Box, type RgbImage, clipBox, sampleToTensor, sampleOrientedToTensor } from "./image.ts";
+import { dbPostProcess, type DbOptions, type RotRect } from "./dbpost.ts";
+import { buildPlateClassMap, decodePlate, type PlateClassMap } from "./ctc.ts";
+import { plateCandidates, registrationLine, type PlateCandidate } from "./plateRules.ts";
+import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
+import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
+import { getSession, modelPath, ort, recognitionKeys, runExclusive } from "./runtime.ts";
+
+/** Longest side of the detector input for a frame or vehicle region (PaddleOCR det_limit_side_len 960). */
+export const DET_LIMIT_SIDE = 960;
+/** Height, in detector input pixels, a plate crop is scaled to before its own text detection. */
+export const PLATE_CROP_DET_HEIGHT = 160;
+/** PP-OCRv4 recogniser input height and minimum padded width (PaddleOCR rec_image_shape 3,48,320). */
+export const REC_HEIGHT = 48;
+export const REC_MIN_WIDTH = 320;
+
+/** PaddleOCR det normalisation (ImageNet mean/std on 0..1 values, BGR channel order). */
+const DET_NORM = { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], order: "bgr" as const };
+/** PaddleOCR rec normalisation: (x / 255 - 0.5) / 0.5, BGR. */
+const REC_NORM = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number], order: "bgr" as const };
+
+/** Per-stage wall time accumulator (ms), for the bench. */
+export const stageTimes: Record<string, { ms: number; calls: number }> = {};
+function timed<T>(name: string, p: Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  return p.finally(() => {
+    const s = (stageTimes[name] ??= { ms: 0, calls: 0 });
+    s.ms += performance.now() - t0;
+    s.calls++;
+  });
+}
+
+/**
+ * Vehicles (car, motorcycle, bus, truck) found by the configured YOLOX-nano model, best
+ * first, boxes in image pixels. Returns [] when no vehicle model is configured.
+ */
+export async function detectVehicles(img: RgbImage): Promise<{ box: Box; score: number; cls: string }[]> {
+  if (!modelPath("vehicle")) return [];
+  assertImage(img);
+  const session = await getSession("vehicle");
+  return timed("vehicle_detect", runExclusive(async () => {
+    const { data, ratio } = yoloxInput(img);
+    const input = new ort.Tensor("float32", data, [1, 3, YOLOX_SIZE, YOLOX_SIZE]);
+    const res = await session.run({ [session.inputNames[0]]: input });
+    const out = res[session.outputNames[0]].data as Float32Array;
+    return decodeYolox(out, ratio, img.width, img.height);
+  }));
+}
+
+/**
+ * Text lines (PP-OCRv4 det + DB post-processing) in `region` of the image, sampled at `scale`
+ * detector pixels per image pixel (each side rounded to a multiple of 32, as PaddleOCR does).
+ * Rectangles are returned in image pixels. The region may extend past the image: outside
+ * pixels are mid grey.
+ */
+export async function detectTextLines(img: RgbImage, region: Box, scale: number, db: DbOptions = {}): Promise<RotRect[]> {
+  const session = await getSession("det");
+  const [rx, ry, rw, rh] = region;
+  const W = Math.max(32, Math.round((rw * scale) / 32) * 32);
+  const H = Math.max(32, Math.round((rh * scale) / 32) * 32);
+  return runExclusive(async () => {
+    const data = sampleToTensor(img, region, W, H, { ...DET_NORM, pad: 128 });
+    const res = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, H, W]) });
+    const prob = res[session.outputNames[0]].data as Float32Array;
+    const rects = dbPostProcess(prob, W, H, db);
+    const sx = rw / W, sy = rh / H;
+    return rects.map((r) => {
+      const c = Math.cos(r.angle), s = Math.sin(r.angle);
+      return {
+        cx: rx + r.cx * sx,
+        cy: ry + r.cy * sy,
+        w: r.w * Math.hypot(sx * c, sy * s),
+        h: r.h * Math.hypot(sx * s, sy * c),
+        angle: Math.atan2(sy * s, sx * c),
+        score: r.score,
+      };
+    });
+  });
+}
+
+/**
+ * Plate candidates with their registration lines (internal form of detectPlates): text
+ * detection on `region` (default the whole image) scaled so its longer side is at most
+ * DET_LIMIT_SIDE (small regions are enlarged up to 2x), then the plate rules of plateRules.ts.
+ */
+export async function findPlateCandidates(img: RgbImage, region?: Box): Promise<PlateCandidate[]> {
+  assertImage(img);
+  const r = clipBox(region ?? [0, 0, img.width, img.height], img.width, img.height);
+  if (r[2] < 8 || r[3] < 8) return [];
+  const scale = Math.min(2, DET_LIMIT_SIDE / Math.max(r[2], r[3]));
+  const rects = await timed("plate_detect", detectTextLines(img, r, scale));
+  return plateCandidates(rects);
+}
+
+/**
+ * Licence-plate candidates in `region` (default the whole frame), boxes in full-image pixels,
+ * best first; `score` is plate-likeness (0..1) before reading.
+ */
+export async function detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number }[]> {
+  const cands = await findPlateCandidates(img, region);
+  return cands.map((c) => ({ box: c.box, score: c.score }));
+}
+
+let cmapPromise: Promise<PlateClassMap> | null = null;
+function plateClassMap(): Promise<PlateClassMap> {
+  cmapPromise ??= recognitionKeys().then((k) => buildPlateClassMap(k, { letterOAsZero: process.env.LETTER_O !== "0" }));
+  cmapPromise.catch(() => (cmapPromise = null));
+  return cmapPromise;
+}
+
+/**
+ * Reads the plate in `box` (image pixels): the box, widened by a margin, is scaled to
+ * PLATE_CROP_DET_HEIGHT detector pixels and searched for text lines; the registration line is
+ * chosen by the plate rules (small print such as state names and slogans dropped, split groups
+ * merged) and read by PP-OCRv4 rec (height 48, aspect kept, right-padded to at least 320 as in
+ * PaddleOCR) with CTC greedy decoding restricted to A-Z and 0-9. Text is upper case without
+ * spaces; confidence is the mean character probability (0 and "" when nothing is legible).
+ */
+export async function recognizePlate(img: RgbImage, box: Box): Promise<{ text: string; confidence: number }> {
+  const r = await readPlateBox(img, box);
+  return { text: r.text, confidence: r.confidence };
+}
+
+/** Plate-crop text detection: context margin around the box (x: fraction of w, y: fraction of h) and the box height in detector pixels. */
+export const CROP_DET = {
+  marginX: Number(process.env.CROP_MX ?? 0.25),
+  marginY: Number(process.env.CROP_MY ?? 0.5),
+  boxHeights: (process.env.CROP_H ?? "48,72").split(",").map(Number),
+  /** A first reading at least this confident with a plausible length is accepted without a second look. */
+  accept: Number(process.env.CROP_ACCEPT ?? 0.9),
+};
+
+/** recognizePlate plus the registration line that was read (internal). */
+export async function readPlateBox(img: RgbImage, box: Box): Promise<{ text: string; confidence: number; line: RotRect | null; charProbs: number[] }> {
+  assertImage(img);
+  const b = clipBox(box, img.width, img.height);
+  if (b[2] < 4 || b[3] < 4) return { text: "", confidence: 0, line: null, charProbs: [] };
+  const mx = b[2] * CROP_DET.marginX, my = b[3] * CROP_DET.marginY;
+  // Not clipped to the image: outside pixels read as mid grey, so a plate filling a crop
+  // still has the background margin the detector needs.
+  const crop: Box = [Math.round(b[0] - mx), Math.round(b[1] - my), Math.round(b[2] + 2 * mx), Math.round(b[3] + 2 * my)];
+  let best: { text: string; confidence: number; line: RotRect | null; charProbs: number[]; rank: number } | null = null;
+  for (const boxH of CROP_DET.boxHeights) {
+    const scale = Math.min(boxH / b[3], 960 / crop[2]);
+    const rects = await timed("ocr_detect", detectTextLines(img, crop, scale, { boxThresh: 0.5 }));
+    const line = registrationLine(rects, b);
+    if (!line) continue;
+    const r = await timed("ocr", recognizeLine(img, line));
+    const rank = r.confidence * plausibility(r.text);
+    if (!best || rank > best.rank) best = { ...r, line, rank };
+    if (best.confidence >= CROP_DET.accept && plausibility(best.text) >= 1) break;
+  }
+  if (!best) {
+    // No text region found: read the box itself (the registration fills most of a plate box).
+    const line = { cx: b[0] + b[2] / 2, cy: b[1] + b[3] / 2, w: b[2], h: b[3], angle: 0, score: 0 };
+    const r = await timed("ocr", recognizeLine(img, line));
+    best = { ...r, line, rank: 0 };
+  }
+  return { text: best.text, confidence: best.confidence, line: best.line, charProbs: best.charProbs };
+}
+
+/** Length plausibility of a US registration (most are 5-7 characters; 2-8 are issued). */
+export function plausibility(text: string): number {
+  const n = text.length;
+  if (n >= 5 && n <= 7) return 1;
+  if (n === 4 || n === 8) return 0.8;
+  if (n === 3) return 0.5;
+  if (n === 2) return 0.3;
+  return 0.1;
+}
+
+/**
+ * PP-OCRv4 recognition of one text line (oriented rectangle in image pixels), decoded with
+ * the plate-restricted CTC (ctc.ts); characters much shorter than the row's median character
+ * (emblems, dots; glyphs.ts) are removed.
+ */
+export async function recognizeLine(img: RgbImage, line: RotRect): Promise<{ text: string; confidence: number; charProbs: number[] }> {
+  const session = await getSession("rec");
+  const cmap = await plateClassMap();
+  const contentW = Math.max(8, Math.min(REC_HEIGHT * 25, Math.ceil((REC_HEIGHT * line.w) / Math.max(1, line.h))));
+  const W = Math.max(REC_MIN_WIDTH, Math.ceil(contentW / 8) * 8);
+  return runExclusive(async () => {
+    const data = new Float32Array(3 * REC_HEIGHT * W); // padding = 0 after normalisation (PaddleOCR)
+    sampleOrientedToTensor(img, line, contentW, REC_HEIGHT, { ...REC_NORM, into: data, intoW: W });
+    const res = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
+    const out = res[session.outputNames[0]];
+    const [, T, C] = out.dims as number[];
+    const dec = decodePlate(out.data as Float32Array, T, C, cmap, { otherAsSeparator: process.env.OTHER_SEP !== "0" });
+    if (process.env.GLYPH === "0" || dec.text.length < 4) return dec;
+    const stride = W / T;
+    const centres = dec.spans.map(([a, b]) => ((a + b + 1) / 2) * stride);
+    const gaps = centres.slice(1).map((c, i) => c - centres[i]).sort((a, b) => a - b);
+    const pitch = gaps[Math.floor(gaps.length / 2)] ?? REC_HEIGHT / 2;
+    const hs = glyphHeights(data, REC_HEIGHT, W, contentW, centres, Math.max(4, 0.4 * pitch));
+    const keep = fullHeightGlyphs(hs, dec.charProbs);
+    if (keep.every(Boolean)) return dec;
+    const charProbs = dec.charProbs.filter((_, i) => keep[i]);
+    return {
+      text: [...dec.text].filter((_, i) => keep[i]).join(""),
+      charProbs,
+      confidence: charProbs.length ? charProbs.reduce((a, b) => a + b, 0) / charProbs.length : 0,
+    };
+  });
+}
+
+function assertImage(img: RgbImage): void {
+  if (!img || !(img.width > 0) || !(img.height > 0) || !img.data || img.data.length < img.width * img.height * 3)
+    throw new RangeError(`not an RGB image: ${img?.width}x${img?.height}, ${img?.data?.length ?? 0} bytes`);
+}
