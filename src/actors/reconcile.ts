@@ -260,7 +260,7 @@ export async function reconcileAtStartup(
   bootId: string,
 ): Promise<ReconcileReport> {
   const report: ReconcileReport = { repairs: [], salvaged: 0, deletedFiles: 0, deletedRows: 0, clearedReadLocks: 0, garbageFinished: 0 };
-  const repair = (message: string, cameraId: number | null, data?: unknown, level: "info" | "warn" = "info") => {
+  const repair: RepairFn = (message, cameraId, data, level = "info") => {
     report.repairs.push(message);
     logEvent(db, { kind: "reconcile", level, cameraId, message, data });
     log.info(`reconcile: ${message}`);
@@ -315,7 +315,6 @@ export async function reconcileAtStartup(
   }
 
   // 3. each camera's ring
-  let ffmpeg: string | null = null;
   for (const camera of cameras) {
     const cameraId = cameraIds.get(camera.key);
     if (cameraId === undefined) continue;
@@ -340,61 +339,9 @@ export async function reconcileAtStartup(
 
     // files without rows
     for (const file of f.filesWithoutRows) {
-      const path = join(dataDir, file.relPath);
-      if (file.aboveNext) {
-        await waitQuiet(path);
-        ffmpeg ??= resolveFfmpeg();
-        let probe = null;
-        try {
-          probe = await probeMedia(path, ffmpeg);
-        } catch (err) {
-          log.warn(`reconcile: cannot run ffmpeg to measure ${file.relPath}: ${(err as Error).message}`);
-        }
-        if (probe && probe.frames >= 2 && probe.durationSec > 0) {
-          const st = statSync(path);
-          const endUtc = Math.round(st.mtimeMs);
-          const startUtc = Math.round(endUtc - probe.durationSec * 1000);
-          const openTrip = db
-            .query("SELECT boot_id FROM trips WHERE camera_id = $id AND end_time_utc IS NULL ORDER BY id DESC LIMIT 1")
-            .get({ id: cameraId }) as { boot_id: string } | null;
-          const r = commitSegment(
-            db,
-            dataDir,
-            {
-              cameraId,
-              absoluteIndex: file.absoluteIndex,
-              relPath: file.relPath,
-              startUtc,
-              endUtc,
-              bytes: st.size,
-              codec: probe.codec,
-              width: probe.width,
-              height: probe.height,
-              fps: probe.fps,
-            },
-            openTrip?.boot_id ?? bootId,
-          );
-          report.salvaged++;
-          repair(
-            `camera ${camera.key}: salvaged segment ${file.absoluteIndex} interrupted while recording (${probe.durationSec.toFixed(1)} s, ${st.size} bytes) into trip ${r.tripId}`,
-            cameraId,
-            { absolute_index: file.absoluteIndex, duration_s: probe.durationSec, bytes: st.size, trip_id: r.tripId },
-          );
-          continue;
-        }
-        deleteFile(path);
-        repair(`camera ${camera.key}: deleted ${file.relPath}, an interrupted segment without playable media (${file.bytes} bytes)`, cameraId, {
-          absolute_index: file.absoluteIndex,
-          bytes: file.bytes,
-        }, "warn");
-      } else {
-        deleteFile(path);
-        repair(`camera ${camera.key}: deleted ${file.relPath}, a file without a segment row below the ring's next index`, cameraId, {
-          absolute_index: file.absoluteIndex,
-          bytes: file.bytes,
-        }, "warn");
-      }
-      report.deletedFiles++;
+      const outcome = await settleFileWithoutRow(db, dataDir, camera.key, cameraId, file, bootId, repair);
+      if (outcome === "salvaged") report.salvaged++;
+      else report.deletedFiles++;
     }
     if (f.filesWithoutRows.length) {
       try {
@@ -425,12 +372,126 @@ export async function reconcileAtStartup(
     }
   }
   return report;
+}
 
-  function deleteFile(path: string): void {
+function deleteFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+type RepairFn = (message: string, cameraId: number | null, data?: unknown, level?: "info" | "warn") => void;
+
+/**
+ * One segment file without a row: at or above the ring's next index it is an interrupted
+ * segment, salvaged when it holds media (>= 2 video frames, measured by ffmpeg) else deleted;
+ * below it, a leftover, deleted. Reports through `repair`.
+ */
+async function settleFileWithoutRow(
+  db: Database,
+  dataDir: string,
+  key: string,
+  cameraId: number,
+  file: CameraFindings["filesWithoutRows"][number],
+  bootId: string,
+  repair: RepairFn,
+): Promise<"salvaged" | "deleted"> {
+  const path = join(dataDir, file.relPath);
+  if (!file.aboveNext) {
+    deleteFile(path);
+    repair(`camera ${key}: deleted ${file.relPath}, a file without a segment row below the ring's next index`, cameraId, {
+      absolute_index: file.absoluteIndex,
+      bytes: file.bytes,
+    }, "warn");
+    return "deleted";
+  }
+  await waitQuiet(path);
+  let probe = null;
+  try {
+    probe = await probeMedia(path, resolveFfmpeg());
+  } catch (err) {
+    log.warn(`reconcile: cannot run ffmpeg to measure ${file.relPath}: ${(err as Error).message}`);
+  }
+  if (probe && probe.frames >= 2 && probe.durationSec > 0) {
+    const st = statSync(path);
+    const endUtc = Math.round(st.mtimeMs);
+    const startUtc = Math.round(endUtc - probe.durationSec * 1000);
+    const openTrip = db
+      .query("SELECT boot_id FROM trips WHERE camera_id = $id AND end_time_utc IS NULL ORDER BY id DESC LIMIT 1")
+      .get({ id: cameraId }) as { boot_id: string } | null;
+    const r = commitSegment(
+      db,
+      dataDir,
+      {
+        cameraId,
+        absoluteIndex: file.absoluteIndex,
+        relPath: file.relPath,
+        startUtc,
+        endUtc,
+        bytes: st.size,
+        codec: probe.codec,
+        width: probe.width,
+        height: probe.height,
+        fps: probe.fps,
+      },
+      openTrip?.boot_id ?? bootId,
+    );
+    repair(
+      `camera ${key}: salvaged segment ${file.absoluteIndex} interrupted while recording (${probe.durationSec.toFixed(1)} s, ${st.size} bytes) into trip ${r.tripId}`,
+      cameraId,
+      { absolute_index: file.absoluteIndex, duration_s: probe.durationSec, bytes: st.size, trip_id: r.tripId },
+    );
+    return "salvaged";
+  }
+  deleteFile(path);
+  repair(`camera ${key}: deleted ${file.relPath}, an interrupted segment without playable media (${file.bytes} bytes)`, cameraId, {
+    absolute_index: file.absoluteIndex,
+    bytes: file.bytes,
+  }, "warn");
+  return "deleted";
+}
+
+export interface SalvageResult {
+  salvaged: number;
+  deletedFiles: number;
+  repairs: string[];
+}
+
+/**
+ * Settles one camera's interrupted segments between two recorder runs of the same process:
+ * every file without a row at or above the ring's next index (left by an ffmpeg that was killed
+ * or crashed before it reported the segment) is salvaged into the index or deleted, exactly as
+ * at start-up. Call it only while the camera's recorder is NOT running (e.g. on PROCESS_EXIT,
+ * before starting the next run with `startNumber` = camera_state.absolute_segments), so a new
+ * run never has to skip a number. Files below the next index are left for start-up.
+ */
+export async function salvageInterrupted(
+  db: Database,
+  dataDir: string,
+  camera: Pick<CameraConfig, "key">,
+  cameraId: number,
+  bootId: string,
+): Promise<SalvageResult> {
+  const result: SalvageResult = { salvaged: 0, deletedFiles: 0, repairs: [] };
+  const repair: RepairFn = (message, camId, data, level = "info") => {
+    result.repairs.push(message);
+    logEvent(db, { kind: "reconcile", level, cameraId: camId, message, data });
+    log.info(`salvage: ${message}`);
+  };
+  const f = scanCamera(db, dataDir, camera.key, cameraId);
+  const above = f.filesWithoutRows.filter((x) => x.aboveNext);
+  for (const file of above) {
+    if ((await settleFileWithoutRow(db, dataDir, camera.key, cameraId, file, bootId, repair)) === "salvaged") result.salvaged++;
+    else result.deletedFiles++;
+  }
+  if (above.length) {
     try {
-      unlinkSync(path);
+      fsyncPath(join(dataDir, f.ringDir));
     } catch {
-      // already gone
+      // no directory
     }
   }
+  return result;
 }
