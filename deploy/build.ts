@@ -321,12 +321,19 @@ if (import.meta.main) {
         tar: { type: "boolean", default: false },
         "no-sourcemap": { type: "boolean", default: false },
         "no-bytecode": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
     }));
   } catch (err) {
     process.stderr.write(`build: ${(err as Error).message.split("\n")[0]}\n`);
     process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(
+      "usage: bun deploy/build.ts [--target arm64|x64|all] [--outdir DIR] [--if-stale] [--no-release] [--tar] [--no-sourcemap] [--no-bytecode]\n",
+    );
+    process.exit(0);
   }
   const target = values.target!;
   if (target !== "all" && !ARCHES.includes(target as Arch)) {
