@@ -9,6 +9,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import type { RecorderEvent } from "../src/machines/events.ts";
+import { waitRecorderIdle } from "../src/actors/recorder.ts";
 import {
   cameraConfig, ffprobeDuration, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
 } from "./recording-helpers.ts";
@@ -139,6 +140,7 @@ describe("recorder", () => {
     const pid = (started as Extract<RecorderEvent, { type: "RECORDER.STARTED" }>).pid;
     await waitUntil("receiving", () => h.events.some((e) => e.type === "RECORDER.RECEIVING"), 15_000);
     h.stopParent();
+    expect(await waitRecorderIdle(dataDir, "cleanup")).toBe(true);
     // the cleanup sent SIGINT; Bun reaps the child, so its /proc entry disappears
     await waitUntil("ffmpeg gone", () => !existsSync(`/proc/${pid}`), 10_000);
     // and the run's files are finalised MPEG-TS (no event is sent after cleanup)

@@ -110,6 +110,24 @@ function highestFileIndex(ringDirAbs: string): number {
 /** Exit promises of the ffmpeg processes of this process, by ring directory. */
 const liveByRing = new Map<string, Promise<void>>();
 
+/**
+ * Resolves true once no ffmpeg started by this process is recording into the camera's ring
+ * (immediately when none is), false after `timeoutMs`. A camera machine whose recorder was
+ * stopped abruptly (actor cleanup) can await this, then `salvageInterrupted()` the segment that
+ * ffmpeg finalised after the cleanup, before starting the next run.
+ */
+export async function waitRecorderIdle(dataDir: string, cameraKey: string, timeoutMs = STOP_GRACE_MS + 4000): Promise<boolean> {
+  const ring = join(dataDir, ringDirRel(cameraKey));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const live = liveByRing.get(ring);
+    if (!live) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await Promise.race([live, Bun.sleep(left)]);
+  }
+}
+
 let setprivPath: string | null | undefined;
 /** `setpriv --pdeathsig SIG --` prefix on Linux when util-linux's setpriv exists, else []. */
 function deathSignalPrefix(sig: "INT" | "TERM"): string[] {
@@ -182,7 +200,6 @@ class RecorderRun {
   }
 
   async start(): Promise<void> {
-    const key = this.input.camera.key;
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const previous = liveByRing.get(this.ringAbs);
