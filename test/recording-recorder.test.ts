@@ -149,6 +149,56 @@ describe("recorder", () => {
   }, 30_000);
 });
 
+describe("recorder when the runtime dies", () => {
+  test.skipIf(process.platform !== "linux")("SIGKILL of the runtime: ffmpeg finalises its segment and exits (no orphan recorder)", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const script = join(dataDir, "runtime-stand-in.ts");
+    const helpers = join(import.meta.dir, "recording-helpers.ts");
+    require("node:fs").writeFileSync(
+      script,
+      `import { runRecorder, cameraConfig, waitUntil } from ${JSON.stringify(helpers)};
+const h = runRecorder({ camera: cameraConfig({ key: "orphan", segment_seconds: 1, width: 160, height: 120, fps: 10 }), cameraId: 1, dataDir: ${JSON.stringify(dataDir)}, startNumber: 0 });
+const s = await waitUntil("started", () => h.events.find((e) => e.type === "RECORDER.STARTED"), 15000);
+await waitUntil("a segment", () => h.events.some((e) => e.type === "SEGMENT_CLOSED"), 15000);
+console.log("FFPID " + s.pid);
+await Bun.sleep(60000);
+`,
+    );
+    const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "ignore", stdin: "ignore", env: { ...process.env, DASHCAM_LOG: "error" } });
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (!/FFPID (\d+)/.test(text)) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const ffpid = Number(/FFPID (\d+)/.exec(text)?.[1]);
+    expect(ffpid).toBeGreaterThan(0);
+    expect(existsSync(`/proc/${ffpid}`)).toBe(true);
+    child.kill("SIGKILL");
+    await child.exited;
+    // the kernel sends ffmpeg SIGINT (setpriv --pdeathsig): it finalises and exits
+    try {
+      await waitUntil("ffmpeg to exit after its parent died", () => {
+        if (!existsSync(`/proc/${ffpid}`)) return true;
+        const stat = require("node:fs").readFileSync(`/proc/${ffpid}/stat`, "utf8") as string;
+        return / Z /.test(stat.slice(stat.lastIndexOf(")")));
+      }, 10_000);
+    } finally {
+      try {
+        if ((await Bun.file(`/proc/${ffpid}/cmdline`).text()).includes(dataDir)) process.kill(ffpid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    const ring = join(dataDir, "recordings", "orphan");
+    const files = readdirSync(ring).sort();
+    // the last file was finalised, not cut off: it plays to its end
+    expect(ffprobeDuration(join(ring, files[files.length - 1]))).toBeGreaterThan(0);
+  }, 40_000);
+});
+
 /** True when something listens on TCP 127.0.0.1:port (from /proc/net/tcp; no connection made). */
 function listening(port: number): boolean {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;

@@ -132,7 +132,19 @@ let setprivPath: string | null | undefined;
 /** `setpriv --pdeathsig SIG --` prefix on Linux when util-linux's setpriv exists, else []. */
 function deathSignalPrefix(sig: "INT" | "TERM"): string[] {
   if (process.platform !== "linux") return [];
-  if (setprivPath === undefined) setprivPath = Bun.which("setpriv");
+  if (setprivPath === undefined) {
+    // util-linux >= 2.33 knows --pdeathsig; try it once so an older setpriv never blocks recording
+    const found = Bun.which("setpriv");
+    let works = false;
+    if (found) {
+      try {
+        works = Bun.spawnSync([found, "--pdeathsig", "INT", "--", "true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+      } catch {
+        works = false;
+      }
+    }
+    setprivPath = works ? found : null;
+  }
   return setprivPath ? [setprivPath, "--pdeathsig", sig, "--"] : [];
 }
 
