@@ -8,6 +8,12 @@
  *   Trip 2 (closed) = abs 10-14 (contains the first gap), trip 3 (open) = abs 15-16,
  *   trip 1 (evicted) = abs 0-9 (no rows left). Source URL has credentials (must never show).
  * Camera "rear": no segments, state backoff with an error, 3 reconnects.
+ *
+ * Users (issue 3: every page needs a session): "ada" (admin), "otto" (operator), "vera"
+ * (viewer), each with a session made directly through src/db/users.ts + sessions.ts.
+ * `f.as(who)` gives the Cookie and CSRF headers of one of them; `f.request(app, path, init, who)`
+ * and `f.fetch(url, init, who)` send a request with them (default: the admin; the CSRF header
+ * only on non-GET requests).
  */
 import { mkdtempSync, mkdirSync, rmSync, statSync, readdirSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +27,44 @@ import { logEvent } from "../src/db/eventLog.ts";
 import { segmentRelPath, ringDirRel } from "../src/paths.ts";
 import { LiveBus } from "../src/events.ts";
 import type { WebDeps } from "../src/web/app.tsx";
+import { createUser, type Role } from "../src/db/users.ts";
+import { createSession } from "../src/db/sessions.ts";
+
+export type Who = "admin" | "operator" | "viewer";
+export const USERS: Record<Who, { username: string; password: string; role: Role }> = {
+  admin: { username: "ada", password: "ada-secret-pass", role: "admin" },
+  operator: { username: "otto", password: "otto-secret-pass", role: "operator" },
+  viewer: { username: "vera", password: "vera-secret-pass", role: "viewer" },
+};
+
+export interface SessionCreds {
+  userId: number;
+  token: string;
+  csrf: string;
+  cookie: string;
+}
+
+/** Creates the three fixture users and one session each (real argon2 hashes, real session rows). */
+export async function makeSessions(db: Database): Promise<Record<Who, SessionCreds>> {
+  const out = {} as Record<Who, SessionCreds>;
+  for (const who of Object.keys(USERS) as Who[]) {
+    const u = USERS[who];
+    const user = await createUser(db, u);
+    const s = createSession(db, user.id);
+    out[who] = { userId: user.id, token: s.token, csrf: s.csrfToken, cookie: `dashcam_session=${s.token}` };
+  }
+  return out;
+}
+
+/** Merges a session's cookie (and, for non-GET requests, its CSRF header) into `init`. */
+export function withSession(creds: SessionCreds, init: RequestInit = {}): RequestInit {
+  const headers = new Headers(init.headers);
+  const cookie = headers.get("cookie");
+  headers.set("cookie", cookie ? `${cookie}; ${creds.cookie}` : creds.cookie);
+  const method = (init.method ?? "GET").toUpperCase();
+  if (method !== "GET" && method !== "HEAD" && !headers.has("x-csrf-token")) headers.set("X-CSRF-Token", creds.csrf);
+  return { ...init, headers };
+}
 
 export const T0 = Date.UTC(2024, 4, 1, 8, 0, 0); // 2024-05-01 08:00:00 UTC
 export const SECRET_SOURCE = "rtsp://admin:Hunter2Secret@192.0.2.7:554/stream1";
@@ -44,6 +88,13 @@ export interface WebFixture {
   rear: { id: number };
   trips: { evicted: number; closed: number; open: number };
   gap: { start: number; end: number };
+  sessions: Record<Who, SessionCreds>;
+  /** Cookie + CSRF headers of a fixture user, merged into `init`. */
+  as(who?: Who, init?: RequestInit): RequestInit;
+  /** `app.request` with a session (default admin). */
+  request(app: { request(path: string, init?: RequestInit): Response | Promise<Response> }, path: string, init?: RequestInit, who?: Who): Promise<Response>;
+  /** `fetch` with a session (default admin), for tests against a real server. */
+  fetch(url: string, init?: RequestInit, who?: Who): Promise<Response>;
   cleanup(): void;
 }
 
@@ -160,6 +211,7 @@ export async function makeFixture(opts: { sseHeartbeatMs?: number } = {}): Promi
     logEvent(db, { kind: "trip.open", message: "trip 3 opened", cameraId: frontId, at: starts[15] });
   })();
 
+  const sessions = await makeSessions(db);
   const bus = new LiveBus();
   const deps: WebDeps = { db, config, dataDir: dir, bus, startedAt: Date.now() - 5000, sseHeartbeatMs: opts.sseHeartbeatMs };
   return {
@@ -172,6 +224,10 @@ export async function makeFixture(opts: { sseHeartbeatMs?: number } = {}): Promi
     rear: { id: rearId },
     trips: { evicted: 1, closed: 2, open: 3 },
     gap,
+    sessions,
+    as: (who: Who = "admin", init?: RequestInit) => withSession(sessions[who], init),
+    request: async (app, path, init, who: Who = "admin") => app.request(path, withSession(sessions[who], init)),
+    fetch: (url, init, who: Who = "admin") => fetch(url, withSession(sessions[who], init)),
     cleanup() {
       db.close();
       rmSync(dir, { recursive: true, force: true });

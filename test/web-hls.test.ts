@@ -46,7 +46,7 @@ function parse(text: string): { tags: string[]; entries: Entry[]; lines: string[
 }
 
 const playlist = async (path: string) => {
-  const res = await app.request(path);
+  const res = await f.request(app, path);
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toBe("application/vnd.apple.mpegurl");
   return parse(await res.text());
@@ -119,7 +119,7 @@ describe("trip playlist", () => {
   test("every segment URI of the playlist returns the exact file bytes", async () => {
     const { entries } = await playlist("/trips/2/playlist.m3u8");
     for (const e of entries) {
-      const res = await app.request(e.uri);
+      const res = await f.request(app, e.uri);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toBe("video/mp2t");
       expect(res.headers.get("accept-ranges")).toBe("bytes");
@@ -229,17 +229,17 @@ describe("media Range", () => {
       ["bytes=-376", size - 376, size - 1],
     ];
     for (const [range, start, end] of cases) {
-      const res = await app.request(uri, { headers: { Range: range } });
+      const res = await f.request(app, uri, { headers: { Range: range } });
       expect({ range, status: res.status }).toEqual({ range, status: 206 });
       expect(res.headers.get("content-range")).toBe(`bytes ${start}-${end}/${size}`);
       expect(res.headers.get("content-length")).toBe(String(end - start + 1));
       expect(res.headers.get("content-type")).toBe("video/mp2t");
       expect(new Uint8Array(await res.arrayBuffer())).toEqual(disk.slice(start, end + 1));
     }
-    const past = await app.request(uri, { headers: { Range: `bytes=${size}-` } });
+    const past = await f.request(app, uri, { headers: { Range: `bytes=${size}-` } });
     expect(past.status).toBe(416);
     expect(past.headers.get("content-range")).toBe(`bytes */${size}`);
-    const multi = await app.request(uri, { headers: { Range: "bytes=0-1,5-6" } });
+    const multi = await f.request(app, uri, { headers: { Range: "bytes=0-1,5-6" } });
     expect(multi.status).toBe(200);
     expect((await multi.arrayBuffer()).byteLength).toBe(size);
   });
@@ -250,14 +250,14 @@ describe("media Range", () => {
     try {
       const disk = await fileBytes();
       const uri = `${web.url}/media/front/${spec().abs}.ts`;
-      const full = await fetch(uri);
+      const full = await f.fetch(uri);
       expect(full.status).toBe(200);
       expect(Bun.hash(new Uint8Array(await full.arrayBuffer()))).toBe(Bun.hash(disk));
-      const part = await fetch(uri, { headers: { Range: "bytes=1000-50999" } });
+      const part = await f.fetch(uri, { headers: { Range: "bytes=1000-50999" } });
       expect(part.status).toBe(206);
       expect(part.headers.get("content-range")).toBe(`bytes 1000-50999/${disk.length}`);
       expect(new Uint8Array(await part.arrayBuffer())).toEqual(disk.slice(1000, 51000));
-      const head = await fetch(uri, { method: "HEAD" });
+      const head = await f.fetch(uri, { method: "HEAD" });
       expect(head.status).toBe(200);
       expect(head.headers.get("content-length")).toBe(String(disk.length));
       expect((await head.arrayBuffer()).byteLength).toBe(0);
@@ -271,7 +271,7 @@ describe("media Range", () => {
     const web = startWebServer(f.deps);
     try {
       const proc = Bun.spawn(
-        ["/usr/bin/ffmpeg", "-hide_banner", "-nostdin", "-i", `${web.url}/trips/2/playlist.m3u8`, "-map", "0:v", "-c", "copy", "-f", "null", "-"],
+        ["/usr/bin/ffmpeg", "-hide_banner", "-nostdin", "-headers", `Cookie: ${f.sessions.viewer.cookie}\r\n`, "-i", `${web.url}/trips/2/playlist.m3u8`, "-map", "0:v", "-c", "copy", "-f", "null", "-"],
         { stdout: "ignore", stderr: "pipe" },
       );
       const err = await new Response(proc.stderr).text();

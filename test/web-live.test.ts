@@ -68,7 +68,7 @@ class SseReader {
 
 async function open(): Promise<{ res: Response; sse: SseReader; abort: AbortController }> {
   const abort = new AbortController();
-  const res = await fetch(`${web.url}/live`, { signal: abort.signal });
+  const res = await f.fetch(`${web.url}/live`, { signal: abort.signal }, "viewer");
   return { res, sse: new SseReader(res.body!.getReader()), abort };
 }
 
@@ -186,7 +186,7 @@ describe("/live", () => {
   test("stop() closes open streams and the port", async () => {
     const local = startWebServer(f.deps);
     const abort = new AbortController();
-    const res = await fetch(`${local.url}/live`, { signal: abort.signal });
+    const res = await f.fetch(`${local.url}/live`, { signal: abort.signal }, "viewer");
     const sse = new SseReader(res.body!.getReader());
     await sse.next((m) => m.comment === "connected");
     await local.stop();

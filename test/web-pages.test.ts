@@ -1,5 +1,5 @@
 /**
- * Web UI pages, /healthz, assets and bad input, through `app.request()` on a real SQLite
+ * Web UI pages, /healthz, assets and bad input, through `f.request(app, )` on a real SQLite
  * database with real ffmpeg-made segment files (test/web-fixture.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -19,7 +19,7 @@ beforeAll(async () => {
 afterAll(() => f?.cleanup());
 
 const get = async (path: string, init?: RequestInit) => {
-  const res = await app.request(path, init);
+  const res = await f.request(app, path, init);
   return { res, status: res.status, text: await res.text(), type: res.headers.get("content-type") ?? "" };
 };
 
@@ -55,7 +55,7 @@ describe("pages", () => {
     // assets are embedded routes with cache-busting hashes, no CDN
     expect(text).toMatch(/src="\/assets\/htmx\.min\.js\?v=[0-9a-f]{16}"/);
     expect(text).not.toMatch(/src="https?:/);
-    expect(res_csp(await app.request("/"))).toContain("default-src 'self'");
+    expect(res_csp(await f.request(app, "/"))).toContain("default-src 'self'");
   });
 
   test("camera page shows the timeline with the gaps, spans and recent segments", async () => {
@@ -253,7 +253,7 @@ describe("/healthz", () => {
     const { res, status, type } = await get("/healthz");
     expect(status).toBe(200);
     expect(type).toContain("application/json");
-    const body = (await (await app.request("/healthz")).json()) as Record<string, any>;
+    const body = (await (await f.request(app, "/healthz")).json()) as Record<string, any>;
     expect(Object.keys(body).sort()).toEqual(["cameras", "disk", "ok", "uptime_ms", "version"]);
     expect(body.ok).toBe(true);
     expect(body.version).toBe(VERSION);
@@ -281,7 +281,7 @@ describe("/healthz", () => {
 
   test("ok is false (still 200) when data_dir cannot be read", async () => {
     const broken = createApp({ ...f.deps, dataDir: `${f.dir}/does-not-exist` });
-    const res = await broken.request("/healthz");
+    const res = await f.request(broken, "/healthz");
     expect(res.status).toBe(200);
     const body = (await res.json()) as { ok: boolean; disk: { free_bytes: null } };
     expect(body.ok).toBe(false);
@@ -292,7 +292,7 @@ describe("/healthz", () => {
 describe("assets", () => {
   test("embedded, typed, long-cached, gzip when accepted, 304 on a matching ETag", async () => {
     for (const [name, asset] of ASSETS) {
-      const res = await app.request(`/assets/${name}?v=${asset.hash}`);
+      const res = await f.request(app, `/assets/${name}?v=${asset.hash}`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toBe(asset.type);
       expect(res.headers.get("cache-control")).toContain("immutable");
@@ -301,14 +301,14 @@ describe("assets", () => {
     const htmx = ASSETS.get("htmx.min.js")!;
     expect(new TextDecoder().decode(htmx.body)).toContain("htmx");
     expect(new TextDecoder().decode(ASSETS.get("hls.min.js")!.body)).not.toContain("sourceMappingURL");
-    const gz = await app.request("/assets/hls.min.js", { headers: { "Accept-Encoding": "gzip, br" } });
+    const gz = await f.request(app, "/assets/hls.min.js", { headers: { "Accept-Encoding": "gzip, br" } });
     expect(gz.headers.get("content-encoding")).toBe("gzip");
     const raw = new Uint8Array(await gz.arrayBuffer());
     expect(raw.length).toBeLessThan(ASSETS.get("hls.min.js")!.body.length / 2);
     expect(Buffer.compare(Bun.gunzipSync(raw), ASSETS.get("hls.min.js")!.body)).toBe(0);
-    const cached = await app.request("/assets/htmx.min.js", { headers: { "If-None-Match": `"${htmx.hash}"` } });
+    const cached = await f.request(app, "/assets/htmx.min.js", { headers: { "If-None-Match": `"${htmx.hash}"` } });
     expect(cached.status).toBe(304);
-    const missing = await app.request("/assets/nope.js");
+    const missing = await f.request(app, "/assets/nope.js");
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain("no such asset");
   });
@@ -387,7 +387,7 @@ describe("bad input", () => {
     expect(html.type).toContain("text/html");
     expect(html.text).toContain("400 · Bad request");
     expect(html.text.length).toBeLessThan(4000);
-    const json = await app.request("/trips/abc", { headers: { Accept: "application/json" } });
+    const json = await f.request(app, "/trips/abc", { headers: { Accept: "application/json" } });
     expect(json.status).toBe(400);
     expect(await json.json()).toEqual({ error: "id: must be a whole number (digits only)" });
     const text = await get("/media/front/abc.ts");
@@ -437,7 +437,7 @@ describe("bad input", () => {
       ["DELETE", "/media/front/10.ts"],
       ["PUT", "/cameras/front"],
     ]) {
-      const res = await app.request(path, { method, body: "x" });
+      const res = await f.request(app, path, { method, body: "x" });
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
     }
@@ -458,7 +458,7 @@ describe("format", () => {
   });
 });
 
-describe("middleware slot (issue 3 auth goes here)", () => {
+describe("middleware slot (extra guards run after the security middleware)", () => {
   test("guards run before every page but not before /healthz and /assets", async () => {
     const seen: string[] = [];
     const guarded = createApp({
@@ -472,11 +472,14 @@ describe("middleware slot (issue 3 auth goes here)", () => {
       ],
     });
     for (const p of ["/", "/cameras/front", "/trips/2", "/trips/2/playlist.m3u8", "/media/front/10.ts", "/events", "/live"]) {
+      // with a session the extra guard decides; without one the security middleware already refuses
+      expect({ p, status: (await f.request(guarded, p)).status }).toEqual({ p, status: 401 });
       expect({ p, status: (await guarded.request(p)).status }).toEqual({ p, status: 401 });
     }
     expect((await guarded.request("/healthz")).status).toBe(200);
     expect((await guarded.request("/assets/htmx.min.js")).status).toBe(200);
     expect(seen).not.toContain("/healthz");
-    expect((await guarded.request("/trips/2", { headers: { "X-Test-Auth": "yes" } })).status).toBe(200);
+    expect(seen).toContain("/trips/2");
+    expect((await f.request(guarded, "/trips/2", { headers: { "X-Test-Auth": "yes" } })).status).toBe(200);
   });
 });

@@ -119,6 +119,8 @@ export interface EventFilter {
   level?: string;
   /** Only events with id < before (cursor paging, newest first). */
   before?: number;
+  /** Only events whose message or kind contains this text (case-insensitive for ASCII). */
+  text?: string;
   limit: number;
 }
 
@@ -213,7 +215,21 @@ function build(db: Database) {
          AND ($camera_id IS NULL OR e.camera_id = $camera_id)
          AND ($level IS NULL OR e.level = $level)
          AND ($before IS NULL OR e.id < $before)
+         AND ($text IS NULL OR instr(lower(e.message), $text) > 0 OR instr(e.kind, $text) > 0)
        ORDER BY e.id DESC LIMIT $limit`,
+    ),
+    tripLocks: db.prepare(
+      `SELECT COUNT(*) AS segments, COALESCE(SUM(evidence_locked > 0), 0) AS locked,
+              COALESCE(SUM(locked > 0), 0) AS reading, group_concat(DISTINCT incident_id) AS incidents
+       FROM segments WHERE camera_id = $camera_id AND absolute_index BETWEEN $from AND $to`,
+    ),
+    firstTripSegment: db.prepare(
+      `SELECT * FROM segments WHERE camera_id = $camera_id AND absolute_index BETWEEN $from AND $to
+       ORDER BY absolute_index LIMIT 1`,
+    ),
+    footageIn: db.prepare(
+      `SELECT start_utc, end_utc FROM segments WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from
+       ORDER BY start_utc, absolute_index`,
     ),
   } satisfies Record<string, Statement>;
 }
@@ -364,6 +380,40 @@ export function listEvents(db: Database, f: EventFilter): EventRow[] {
     camera_id: f.cameraId ?? null,
     level: f.level ?? null,
     before: f.before ?? null,
+    text: f.text ? f.text.toLowerCase() : null,
     limit: f.limit,
   }) as EventRow[];
+}
+
+/** Evidence-lock state of a trip's segments still in the ring. */
+export interface TripLocks {
+  /** Segment rows of the trip in the ring. */
+  segments: number;
+  /** Of those, with an evidence lock. */
+  locked: number;
+  /** Of those, read-locked right now (someone is streaming or exporting them). */
+  reading: number;
+  /** Distinct incident ids tagged on them. */
+  incidents: string[];
+}
+
+/** How many of a trip's segments are evidence-locked, and under which incident ids. */
+export function tripLocks(db: Database, trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">): TripLocks {
+  const r = q(db).tripLocks.get({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as {
+    segments: number;
+    locked: number;
+    reading: number;
+    incidents: string | null;
+  };
+  return { segments: r.segments, locked: r.locked, reading: r.reading, incidents: r.incidents ? r.incidents.split(",").sort() : [] };
+}
+
+/** The oldest segment of a trip still in the ring; null when all are gone. */
+export function firstTripSegment(db: Database, trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">): SegmentRow | null {
+  return (q(db).firstTripSegment.get({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as SegmentRow | null) ?? null;
+}
+
+/** Start/end of the segments of a camera overlapping [from, to) ms, oldest first (to check a range has footage). */
+export function footageIn(db: Database, cameraId: number, from: number, to: number): { start_utc: number; end_utc: number }[] {
+  return q(db).footageIn.all({ camera_id: cameraId, from, to }) as { start_utc: number; end_utc: number }[];
 }

@@ -1,12 +1,16 @@
 /**
  * The web UI: one Hono app made of one sub-app per area (src/web/routes), a single
  * `jsxRenderer` layout, htmx fragments and SSE for live state. Server-rendered, phone-first,
- * every asset embedded (no CDN). It only reads the database (src/db/views.ts); issue 3 adds
- * state-changing actions behind the middleware slot below.
+ * every asset embedded (no CDN). Pages read the database (src/db/views.ts); the product
+ * actions (save, lock, export, snapshot, incident) are the POST routes below.
  *
  * Routes (in mount order):
  *   public:  GET /assets/:name, GET /healthz
- *   -- deps.middleware (auth, CSRF: issue 3) --
+ *   -- security (src/web/auth): session cookie -> CSRF (every non-GET) -> permission table
+ *      (`WEB_PERMISSIONS`: deny-by-default for unlisted mutating routes; any GET needs a
+ *      session unless listed public), then deps.middleware --
+ *   GET/POST /login, POST /logout, GET/POST /setup (only while no user exists)    auth.tsx
+ *   GET/POST /users...              user admin (admin only)                        users.tsx
  *   GET /                           dashboard
  *   GET /live                       SSE stream of htmx fragments
  *   GET /cameras/:key               camera page (timeline, gaps, recent segments, live view)
@@ -14,19 +18,37 @@
  *   GET /trips, /trips/:id          trips list (paged), trip page with player
  *   GET /trips/:id/playlist.m3u8    trip HLS playlist
  *   GET /media/:key/:abs.ts         one segment (Range supported)
- *   GET /events                     event log (filters: kind, camera, level)
+ *   GET /events                     event log (filters: kind, camera, level, text)
+ *   GET /cameras/:key/snapshot.jpg  JPEG at ?at=MS or live
+ *   GET /trips/:id/thumb.jpg        trip thumbnail (cached under <data_dir>/thumbs/)
+ *   POST /trips/:id/save|lock|unlock                save (runtime action), evidence lock/unlock
+ *   GET/POST /exports, GET /exports/:id[/download], POST /exports/:id/delete     clip exports
+ *   POST /snapshots, POST /incidents
+ *   POST /api/trips/:id/save, POST /api/exports, GET /api/exports/:id, POST /api/incidents
+ *   GET /plates..., POST /plates/watchlist[/:id/delete]                            plates.tsx
  *
  * Errors: an `HTTPException` (bad input 400, unknown thing 404) becomes a small HTML page, or
- * `{ "error": "..." }` for JSON clients (`/healthz`, `Accept: application/json`), or one
- * plain-text line for playlists, media and assets. Unexpected errors are 500 "internal error"
- * (the detail goes to the log, never to the page).
+ * `{ "error": "..." }` for JSON clients (`/healthz`, `/api/*`, `Accept: application/json`), or
+ * one plain-text line for playlists, media, assets and htmx requests (client.js shows it in the
+ * page's flash area). Unexpected errors are 500 "internal error" (the detail goes to the log,
+ * never to the page).
  */
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { log } from "../log.ts";
-import { Layout, renderer } from "./layout.tsx";
+import { Layout, renderer, sessionOf } from "./layout.tsx";
 import type { WebDeps, WebEnv } from "./env.ts";
+import { PERMISSIONS, securityMiddleware, type PermissionRule } from "./auth/index.ts";
+import { LoginRateLimiter } from "./auth/rateLimit.ts";
+import { authRoutes } from "./routes/auth.tsx";
+import { userRoutes } from "./routes/users.tsx";
+import { platesRoutes } from "./routes/plates.tsx";
+import { exportRoutes } from "./routes/exports.tsx";
+import { snapshotRoutes } from "./routes/snapshots.tsx";
+import { apiRoutes } from "./routes/api.tsx";
+import { ExportRegistry } from "./exportJobs.ts";
+import { Gate } from "./gate.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { dashboardRoutes } from "./routes/dashboard.tsx";
@@ -36,7 +58,23 @@ import { tripRoutes } from "./routes/trips.tsx";
 import { mediaRoutes } from "./routes/media.ts";
 import { eventRoutes } from "./routes/events.tsx";
 
-export type { WebDeps, WebEnv } from "./env.ts";
+export type { WebActions, WebDeps, WebEnv } from "./env.ts";
+
+/**
+ * Rules for mutating routes of this app that the shared table (src/web/auth/permissions.ts)
+ * does not list yet. Kept here so `authorize()` (deny by default) lets them through with the
+ * right role; see /work/notes/requests-H.md for moving them into PERMISSIONS.
+ */
+export const EXTRA_PERMISSIONS: readonly PermissionRule[] = [
+  { method: "POST", path: "/plates/watchlist", role: "operator", what: "add a plate to the watchlist" },
+  { method: "POST", path: "/plates/watchlist/:id/delete", role: "operator", what: "remove a plate from the watchlist" },
+];
+
+/** The permission table this app enforces: the shared one plus `EXTRA_PERMISSIONS` not already in it. */
+export const WEB_PERMISSIONS: readonly PermissionRule[] = [
+  ...PERMISSIONS,
+  ...EXTRA_PERMISSIONS.filter((x) => !PERMISSIONS.some((p) => p.method === x.method && p.path === x.path)),
+];
 
 /**
  * Content-Security-Policy: only this origin. `blob:` for media/workers because hls.js feeds
@@ -59,14 +97,25 @@ type Kind = "json" | "text" | "html";
 
 function responseKind(c: Context): Kind {
   const path = c.req.path;
-  if (path === "/healthz" || path.endsWith(".json")) return "json";
-  if (path.endsWith(".m3u8") || path.startsWith("/media/") || path.startsWith("/assets/") || path === "/live") return "text";
+  if (path === "/healthz" || path.endsWith(".json") || path.startsWith("/api/")) return "json";
+  if (path.endsWith(".m3u8") || path.endsWith(".jpg") || path.startsWith("/media/") || path.startsWith("/assets/") || path === "/live") return "text";
+  if (c.req.header("HX-Request") === "true" || path.endsWith("/download")) return "text";
   const accept = c.req.header("Accept") ?? "";
   if (accept.includes("application/json") && !accept.includes("text/html")) return "json";
   return "html";
 }
 
-const TITLES: Record<number, string> = { 400: "Bad request", 404: "Not found", 405: "Not allowed", 416: "Range not satisfiable" };
+const TITLES: Record<number, string> = {
+  400: "Bad request",
+  403: "Forbidden",
+  404: "Not found",
+  405: "Not allowed",
+  409: "Conflict",
+  413: "Too large",
+  416: "Range not satisfiable",
+  429: "Too many requests",
+  503: "Not available",
+};
 
 /** Renders an error in the form the client expects. */
 export function errorResponse(c: Context, status: ContentfulStatusCode, message: string): Response | Promise<Response> {
@@ -75,8 +124,9 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, message:
   if (kind === "json") return c.json({ error: message }, status);
   if (kind === "text") return c.text(`${status} ${message}\n`, status);
   const title = TITLES[status] ?? (status >= 500 ? "Server error" : "Error");
+  const { user, csrf } = sessionOf(c);
   const page = (
-    <Layout title={title} live={false}>
+    <Layout title={title} live={false} user={user} csrf={csrf}>
       <section class="card error-page">
         <h1>
           {status} · {title}
@@ -93,12 +143,20 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, message:
   return c.html(`<!DOCTYPE html>${page}`, status);
 }
 
-/** Builds the web app. Pure: no listening socket (see server.ts), usable with `app.request()`. */
+/**
+ * Builds the web app. Pure: no listening socket (see server.ts), usable with `app.request()`.
+ * Makes the export registry, the ffmpeg gate and the login rate limiter when `deps` has none.
+ */
 export function createApp(deps: WebDeps): Hono<WebEnv> {
   const app = new Hono<WebEnv>();
+  const exports = deps.exports ?? new ExportRegistry(deps.db, deps.dataDir);
+  const gate = new Gate(2, 16);
+  const limiter = deps.limiter ?? new LoginRateLimiter();
 
   app.use("*", async (c, next) => {
     c.set("deps", deps);
+    c.set("exports", exports);
+    c.set("gate", gate);
     await next();
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");
@@ -110,16 +168,24 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/assets", assetRoutes());
   app.route("/", healthRoutes());
 
-  // The one place for guards: everything mounted below passes through them.
+  // Security for everything mounted below: session -> CSRF -> permission table.
+  for (const mw of securityMiddleware({ db: deps.db, table: WEB_PERMISSIONS })) app.use("*", mw);
+  // Extra guards (tests, deployments): after the security middleware.
   for (const mw of deps.middleware ?? []) app.use("*", mw);
 
   app.use("*", renderer);
+  app.route("/", authRoutes({ db: deps.db, limiter, trustProxy: deps.trustProxy }));
+  app.route("/users", userRoutes({ db: deps.db }));
   app.route("/", dashboardRoutes());
   app.route("/", liveRoutes());
   app.route("/cameras", cameraRoutes());
   app.route("/trips", tripRoutes());
   app.route("/media", mediaRoutes());
   app.route("/events", eventRoutes());
+  app.route("/plates", platesRoutes());
+  app.route("/exports", exportRoutes());
+  app.route("/", snapshotRoutes());
+  app.route("/api", apiRoutes());
 
   app.notFound((c) => errorResponse(c, 404, `no page at ${c.req.path}`));
   app.onError((err, c) => {

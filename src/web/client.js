@@ -1,10 +1,14 @@
-// dashcam UI client script (embedded, no build step). Three jobs:
+// dashcam UI client script (embedded, no build step). Jobs:
 // 1. Times: every element with data-t (Unix ms UTC) and data-fmt is rewritten to the viewer's
 //    local time ("datetime", "time", "date", "hm") or a relative age ("ago", refreshed).
 // 2. Video: <video data-hls> plays natively when the browser can play HLS, else through the
 //    embedded hls.js, loaded only when needed (its URL is data-hlsjs of this script tag).
 //    Players inside a closed <details> start when it is opened.
-// 3. Forms with data-tz get the viewer's time-zone offset (Date.getTimezoneOffset()) in "tzo".
+// 3. Forms with data-tz get the viewer's time-zone offset (Date.getTimezoneOffset()) in "tzo";
+//    their datetime-local inputs with data-t (Unix ms UTC) get that instant in local time.
+// 4. A failed htmx request (4xx/5xx: htmx does not swap those) shows its one-line text in the
+//    page's #flash area (as text, never as HTML).
+// 5. Images with data-hide-on-error (trip thumbnails) are hidden when they cannot load.
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -98,19 +102,54 @@
     for (var i = 0; i < vids.length; i++) startPlayer(vids[i]);
   }
 
+  function localInput(ms) {
+    var d = new Date(ms);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" +
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+
   function tzForms(root) {
     var forms = root.querySelectorAll("form[data-tz]");
     for (var i = 0; i < forms.length; i++) {
       var input = forms[i].querySelector('input[name="tzo"]');
-      if (input) input.value = String(new Date().getTimezoneOffset());
+      if (!input) continue;
+      var times = forms[i].querySelectorAll('input[type="datetime-local"][data-t]');
+      for (var j = 0; j < times.length; j++) {
+        var t = Number(times[j].getAttribute("data-t"));
+        if (isFinite(t)) times[j].value = localInput(t);
+      }
+      // offset of the instant itself (DST), else of now
+      var first = times.length ? Number(times[0].getAttribute("data-t")) : NaN;
+      input.value = String((isFinite(first) ? new Date(first) : new Date()).getTimezoneOffset());
     }
+  }
+
+  function flash(text, isError) {
+    var box = document.getElementById("flash");
+    if (!box) return;
+    box.textContent = text;
+    box.className = "flash card" + (isError ? " error" : "");
+    box.hidden = !text;
+    if (text) box.scrollIntoView({ block: "nearest" });
   }
 
   function init(root) { formatAll(root); startPlayers(root); tzForms(root); }
 
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail && e.detail.xhr;
+    var text = xhr ? String(xhr.responseText || "").replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim() : "";
+    flash((text || (xhr ? xhr.status + " error" : "request failed")).slice(0, 300), true);
+  });
+  document.addEventListener("htmx:sendError", function () { flash("Cannot reach the dashcam. Check the Wi-Fi connection.", true); });
+  document.addEventListener("htmx:beforeRequest", function () { flash("", false); });
+  document.addEventListener("error", function (e) {
+    var el = e.target;
+    if (el && el.tagName === "IMG" && el.hasAttribute("data-hide-on-error")) el.hidden = true;
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) formatAll(e.target); });
-  document.addEventListener("htmx:afterSwap", function (e) { if (e.target && e.target.querySelectorAll) formatAll(e.target); });
+  document.addEventListener("htmx:afterSwap", function (e) { if (e.target && e.target.querySelectorAll) { formatAll(e.target); tzForms(e.target); } });
   document.addEventListener("toggle", function (e) { if (e.target && e.target.open) startPlayers(e.target); }, true);
   setInterval(function () {
     var els = document.querySelectorAll('[data-fmt="ago"]');

@@ -1,11 +1,41 @@
 /**
  * Types shared by the web app and its sub-apps. Every request carries the app's dependencies
- * in `c.var.deps` (set by the first middleware in `createApp`).
+ * in `c.var.deps` (set by the first middleware in `createApp`) and, behind the security
+ * middleware (src/web/auth), the session: `c.var.user`, `c.var.session`, `c.var.csrfToken`.
  */
 import type { Database } from "bun:sqlite";
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
 import type { LiveBus } from "../events.ts";
+import type { AuthVariables } from "./auth/middleware.ts";
+import type { LoginRateLimiter } from "./auth/rateLimit.ts";
+import type { ExportRegistry } from "./exportJobs.ts";
+import type { Gate } from "./gate.ts";
+
+/** Where a save request came from (the trip machine's SAVE `source`). */
+export type SaveSource = "ui" | "api";
+
+/**
+ * Product actions that belong to the recording runtime (its actors), not to the web layer.
+ * The runtime passes them in `WebDeps.actions`; a route whose action is absent answers 503
+ * with the reason, so the UI works (read-only for these actions) before the runtime wires them.
+ */
+export interface WebActions {
+  /**
+   * Sends SAVE to the trip's actor (`saving -> saved`: evidence-lock, copy out of the ring,
+   * concatenate to one MP4, `saved_trips` row). Resolves once the request is accepted (not when
+   * the copy is finished: the trip status shows that). Must be safe to repeat. Rejects with an
+   * Error whose message is shown to the user (e.g. "trip 7 is evicted") when it cannot.
+   */
+  saveTrip?(tripId: number, source: SaveSource): Promise<void>;
+  /**
+   * Starts an incident clip on camera `cameraKey` at `atUtc` (ms UTC): the window
+   * [at - before_seconds, at + after_seconds] of `[incident]` is evidence-locked at once and
+   * exported when recorded (src/media/export.ts `beginIncident` / `exportIncident`).
+   * Resolves with the new incident id.
+   */
+  incident?(cameraKey: string, atUtc: number): Promise<{ incidentId: string }>;
+}
 
 export interface WebDeps {
   db: Database;
@@ -16,13 +46,25 @@ export interface WebDeps {
   /** Process start, Unix ms (for `/healthz` uptime). */
   startedAt: number;
   /**
-   * Optional middleware run before every non-public route (after `/assets/*` and `/healthz`):
-   * the one place issue 3's session/auth and CSRF checks plug in.
+   * Extra middleware run before every non-public route, after the security middleware (session,
+   * CSRF, permission table), which `createApp` always mounts.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- guards bring their own Env (e.g. session variables)
   middleware?: MiddlewareHandler<any>[];
   /** SSE heartbeat comment interval, ms (default 15000). */
   sseHeartbeatMs?: number;
+  /** Runtime actions (save trip, incident); absent ones answer 503. */
+  actions?: WebActions;
+  /** Login rate limiter (one per process); `createApp` makes one when absent. */
+  limiter?: LoginRateLimiter;
+  /** Take the client IP from X-Forwarded-For (only behind your own reverse proxy). */
+  trustProxy?: boolean;
+  /** Clip/snapshot export jobs; `createApp` makes one when absent (see exportJobs.ts). */
+  exports?: ExportRegistry;
 }
 
-export type WebEnv = { Variables: { deps: WebDeps } };
+/**
+ * Request variables: the app's deps, its export registry and ffmpeg gate (made once per app by
+ * `createApp`), and the session (src/web/auth/middleware.ts).
+ */
+export type WebEnv = { Variables: { deps: WebDeps; exports: ExportRegistry; gate: Gate } & AuthVariables };

@@ -1,14 +1,24 @@
 /**
  * The one page layout (a `jsxRenderer`): viewport for phones, embedded CSS and scripts, a
- * top bar with big touch targets, and `<main hx-ext="sse" sse-connect="/live">` so any element
- * of a page with `sse-swap="<event>"` is refreshed by the live stream without a reload.
+ * compact top bar with big touch targets (it fits 360 px: the brand hides below 400 px and the
+ * nav scrolls sideways rather than widening the page), and `<main hx-ext="sse"
+ * sse-connect="/live">` so any element of a page with `sse-swap="<event>"` is refreshed by the
+ * live stream without a reload.
  *
- * `c.render(content, { title, live })`: `live: false` leaves the SSE connection out.
+ * Security: `<body hx-headers='{"X-CSRF-Token": ...}'>` carries the session's CSRF token (or
+ * the pre-session token on the login page) so every htmx request sends it; plain forms carry
+ * a hidden `_csrf` field (`CsrfField`). The nav shows only with a session; the footer shows
+ * who is logged in, a Log out button and, for admins, Users.
+ *
+ * `c.render(content, { title, live, nav })`: `live: false` leaves the SSE connection out.
  */
 import type { Child, FC } from "hono/jsx";
+import type { Context } from "hono";
 import { jsxRenderer } from "hono/jsx-renderer";
 import { assetUrl } from "./assets.ts";
 import { VERSION } from "../version.ts";
+import { csrfHxHeaders, CsrfField } from "./auth/csrf.ts";
+import type { SessionUser } from "./auth/middleware.ts";
 
 declare module "hono" {
   interface ContextRenderer {
@@ -16,29 +26,39 @@ declare module "hono" {
   }
 }
 
-export type NavKey = "dashboard" | "trips" | "events" | "none";
+export type NavKey = "dashboard" | "trips" | "plates" | "events" | "exports" | "users" | "none";
 
 const NAV: { key: NavKey; href: string; label: string }[] = [
   { key: "dashboard", href: "/", label: "Cameras" },
   { key: "trips", href: "/trips", label: "Trips" },
+  { key: "plates", href: "/plates", label: "Plates" },
   { key: "events", href: "/events", label: "Events" },
 ];
+
+/**
+ * htmx settings: no eval, no inline indicator styles (CSP). 4xx/5xx responses are not swapped
+ * (htmx's default); client.js shows their one-line text in the page's `#flash` area instead.
+ */
+const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false });
 
 export interface LayoutProps {
   title: string;
   live?: boolean;
   nav?: NavKey;
+  /** CSRF token for `hx-headers` and the logout form; absent on error pages made before the session was read. */
+  csrf?: string;
+  user?: SessionUser | null;
   children?: Child;
 }
 
 /** The whole HTML document around a page's content. */
-export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", children }) => (
+export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf, user, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover" />
       <meta name="color-scheme" content="dark light" />
-      <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}' />
+      <meta name="htmx-config" content={HTMX_CONFIG} />
       <title>{`${title} · dashcam`}</title>
       <link rel="icon" href="data:," />
       <link rel="stylesheet" href={assetUrl("style.css")} />
@@ -46,35 +66,75 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", chil
       <script src={assetUrl("sse.min.js")} defer></script>
       <script src={assetUrl("client.js")} defer data-hlsjs={assetUrl("hls.min.js")}></script>
     </head>
-    <body>
+    <body hx-headers={csrf ? csrfHxHeaders(csrf) : undefined}>
       <header class="topbar">
         <a class="brand" href="/">
           dashcam
         </a>
-        <nav>
-          {NAV.map((n) => (
-            <a href={n.href} aria-current={n.key === nav ? "page" : undefined}>
-              {n.label}
-            </a>
-          ))}
-        </nav>
+        {user ? (
+          <nav aria-label="main">
+            {NAV.map((n) => (
+              <a href={n.href} aria-current={n.key === nav ? "page" : undefined}>
+                {n.label}
+              </a>
+            ))}
+          </nav>
+        ) : null}
       </header>
-      {live ? (
+      {live && user ? (
         <main hx-ext="sse" sse-connect="/live">
           <div class="alerts" sse-swap="alert" hx-swap="afterbegin"></div>
+          <div id="flash" class="flash" role="status" aria-live="polite" hidden></div>
           {children}
         </main>
       ) : (
-        <main>{children}</main>
+        <main>
+          <div id="flash" class="flash" role="status" aria-live="polite" hidden></div>
+          {children}
+        </main>
       )}
-      <footer class="foot">dashcam {VERSION}</footer>
+      <footer class="foot">
+        {user ? (
+          <div class="account">
+            <span>
+              {user.username} <span class="muted">({user.role})</span>
+            </span>
+            <a class="button" href="/exports">
+              Exports
+            </a>
+            {user.role === "admin" ? (
+              <a class="button" href="/users" aria-current={nav === "users" ? "page" : undefined}>
+                Users
+              </a>
+            ) : null}
+            {csrf ? (
+              <form method="post" action="/logout" class="inline">
+                <CsrfField token={csrf} />
+                <button type="submit" class="plain">
+                  Log out
+                </button>
+              </form>
+            ) : null}
+          </div>
+        ) : null}
+        <p>dashcam {VERSION}</p>
+      </footer>
     </body>
   </html>
 );
 
+/** The session's user and CSRF token of a request, when the security middleware ran. */
+export function sessionOf(c: Context): { user: SessionUser | null; csrf: string | undefined } {
+  const vars = c.var as { user?: SessionUser | null; csrfToken?: string };
+  return { user: vars.user ?? null, csrf: vars.csrfToken };
+}
+
 /** The jsxRenderer middleware every page uses. */
-export const renderer = jsxRenderer(({ children, title, live, nav }) => (
-  <Layout title={title ?? "dashcam"} live={live as boolean | undefined} nav={nav as NavKey | undefined}>
-    {children}
-  </Layout>
-));
+export const renderer = jsxRenderer(({ children, title, live, nav }, c) => {
+  const { user, csrf } = sessionOf(c);
+  return (
+    <Layout title={title ?? "dashcam"} live={live as boolean | undefined} nav={nav as NavKey | undefined} csrf={csrf} user={user}>
+      {children}
+    </Layout>
+  );
+});

@@ -6,9 +6,36 @@
  *
  * `idleTimeout` is 255 s (Bun's maximum) so slow media downloads over a car's Wi-Fi are not cut;
  * `/live` additionally turns the idle timeout off for its own request and sends heartbeats.
+ *
+ * At start it removes temp files a crash left in `exports/` and `thumbs/` (finished files have
+ * final names, temp files never do); `stop()` cancels running exports (their ffmpeg is killed,
+ * nothing half-written stays) before closing the server.
  */
 import type { Server } from "bun";
+import { existsSync, readdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
 import { createApp, type WebDeps } from "./app.tsx";
+import { cleanExportTemps } from "../media/export.ts";
+import { ExportRegistry } from "./exportJobs.ts";
+import { THUMBS_DIR } from "./thumbs.ts";
+import { log } from "../log.ts";
+
+/** Deletes `<data_dir>/thumbs/.tmp-*` left by a crash; returns how many. */
+function cleanThumbTemps(dataDir: string): number {
+  const dir = join(dataDir, THUMBS_DIR);
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(".tmp-")) continue;
+    try {
+      unlinkSync(join(dir, name));
+      n++;
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
+}
 
 export const IDLE_TIMEOUT_S = 255;
 
@@ -21,8 +48,11 @@ export function parseListen(listen: string): { hostname: string; port: number } 
   return { hostname: host === "" ? "0.0.0.0" : host, port };
 }
 
-export function startWebServer(deps: WebDeps): { url: string; server: Server<undefined>; stop(): Promise<void> } {
-  const app = createApp(deps);
+export function startWebServer(deps: WebDeps): { url: string; server: Server<undefined>; exports: ExportRegistry; stop(): Promise<void> } {
+  const temps = cleanExportTemps(deps.dataDir) + cleanThumbTemps(deps.dataDir);
+  if (temps > 0) log.info(`web: removed ${temps} temp file(s) left by an interrupted export or thumbnail`);
+  const exports = deps.exports ?? new ExportRegistry(deps.db, deps.dataDir);
+  const app = createApp({ ...deps, exports });
   const { hostname, port } = parseListen(deps.config.http.listen);
   const server = Bun.serve({
     hostname,
@@ -37,8 +67,12 @@ export function startWebServer(deps: WebDeps): { url: string; server: Server<und
   return {
     url,
     server,
+    exports,
     stop() {
-      stopped ??= Promise.resolve(server.stop(true)).then(() => undefined);
+      stopped ??= (async () => {
+        await exports.stop();
+        await server.stop(true);
+      })();
       return stopped;
     },
   };

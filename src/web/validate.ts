@@ -77,3 +77,40 @@ export function valid<T extends v.GenericSchema, Target extends keyof Validation
 export function unknownCamera(key: string): never {
   throw new HTTPException(404, { message: `unknown camera "${key}"` });
 }
+
+/** A zone-less local date-time as `<input type="datetime-local">` sends it (seconds optional). */
+const LOCAL_DT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
+
+/**
+ * A time from a form or API body, as Unix ms UTC. Accepts Unix ms (digits), ISO 8601 with a
+ * zone (`Z` / `+hh:mm`), or a zone-less `YYYY-MM-DDTHH:MM[:SS[.mmm]]` (datetime-local input)
+ * together with `tzo`, the viewer's `Date.getTimezoneOffset()` in minutes (UTC = local + tzo).
+ * Throws HTTPException(400) naming the field for anything else (also a zone-less time without
+ * `tzo`, or a calendar date that does not exist such as 2024-02-30).
+ */
+export function parseClientTime(value: string | undefined, field: string, tzo?: number): number {
+  const s = (value ?? "").trim();
+  if (s === "") throw new HTTPException(400, { message: `${field}: is required` });
+  if (/^\d{1,15}$/.test(s)) return Number(s);
+  const local = LOCAL_DT_RE.exec(s);
+  if (local) {
+    if (tzo === undefined) throw new HTTPException(400, { message: `${field}: a time without a zone needs tzo (minutes)` });
+    const [y, mo, d, h, mi, sec] = local.slice(1, 7).map((p) => (p === undefined ? 0 : Number(p)));
+    const msPart = local[7] ? Number(local[7].padEnd(3, "0")) : 0;
+    const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, sec!, msPart);
+    const back = new Date(t);
+    if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo! - 1 || back.getUTCDate() !== d || h! > 23 || mi! > 59 || sec! > 59)
+      throw new HTTPException(400, { message: `${field}: is not a valid date and time` });
+    return t + tzo * 60_000;
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(s)) {
+    const t = Date.parse(s);
+    if (Number.isFinite(t) && t >= 0) return t;
+  }
+  throw new HTTPException(400, {
+    message: `${field}: expected a date and time, Unix milliseconds or ISO 8601 with a zone, got ${JSON.stringify(s.slice(0, 40))}`,
+  });
+}
+
+/** A datetime-local input value (UTC wall clock, seconds) for Unix ms; client.js rewrites it to local time. */
+export const toLocalInput = (ms: number) => new Date(ms).toISOString().slice(0, 19);

@@ -15,9 +15,20 @@ export const TripStatus: FC<{ trip: Pick<TripRow, "id" | "status"> }> = ({ trip 
   </span>
 );
 
-/** One trip as a big tappable list item. */
+/** Whether a thumbnail can exist: some footage was in the ring (evicted trips may still have a cached one). */
+const hasThumb = (t: Pick<TripRow, "fully_evicted" | "status">) => t.status !== "evicted" && !t.fully_evicted;
+
+/**
+ * One trip as a big tappable list item, with a thumbnail (the first frame, `/trips/:id/thumb.jpg`,
+ * lazy-loaded; client.js hides it when it cannot be made).
+ */
 export const TripItem: FC<{ trip: TripRow }> = ({ trip }) => (
   <li class="trip-item">
+    {hasThumb(trip) ? (
+      <a href={`/trips/${trip.id}`} class="trip-thumb-link" tabindex={-1} aria-hidden="true">
+        <img class="trip-thumb" src={`/trips/${trip.id}/thumb.jpg`} alt="" loading="lazy" width="112" height="63" data-hide-on-error />
+      </a>
+    ) : null}
     <a href={`/trips/${trip.id}`} class="trip-link">
       <span class="trip-title">
         Trip {trip.id} · {trip.camera_name}

@@ -8,6 +8,10 @@
  *   footage from that moment in its trip), else the 24 h up to now (or up to the camera's last
  *   segment when it is older than that).
  * - `GET /cameras/:key/live.m3u8` — sliding-window live HLS playlist of the newest segments.
+ * - `GET /cameras/:key/snapshot.jpg[?at=MS]` — a JPEG of the frame at `at`, or the newest
+ *   keyframe (see routes/snapshots.tsx).
+ * The page also has the camera's actions for operators: save a snapshot (POST /snapshots) and
+ * mark an incident (POST /incidents).
  * Unknown keys are 404, malformed ones 400.
  */
 import { Hono } from "hono";
@@ -33,6 +37,9 @@ import { Timeline } from "../components/Timeline.tsx";
 import type { WebEnv } from "../env.ts";
 import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
 import { CameraKey, Day, Millis, TzOffset, unknownCamera, valid } from "../validate.ts";
+import { CsrfField } from "../auth/csrf.ts";
+import { hasRole } from "../../db/users.ts";
+import { snapshotResponse } from "./snapshots.tsx";
 
 const DAY_MS = 86_400_000;
 const AT_HALF_WINDOW_MS = 30 * 60_000;
@@ -97,6 +104,34 @@ export function cameraRoutes() {
         <h1>{cam.name}</h1>
         <CameraCard cam={cam} link={false} />
         {recent.length > 0 ? (
+          <section class="card actions" id="camera-actions">
+            <div class="action-row">
+              <a class="button big" href={`${base}/snapshot.jpg`} target="_blank">
+                Snapshot now
+              </a>
+              {c.var.user && hasRole(c.var.user.role, "operator") ? (
+                <>
+                  <form method="post" action="/snapshots" hx-post="/snapshots" hx-target="#camera-action-result" hx-swap="afterbegin" class="action">
+                    <CsrfField token={c.var.csrfToken} />
+                    <input type="hidden" name="camera" value={cam.key} />
+                    <button type="submit" class="big">
+                      Save snapshot
+                    </button>
+                  </form>
+                  <form method="post" action="/incidents" hx-post="/incidents" hx-target="#camera-action-result" hx-swap="afterbegin" class="action">
+                    <CsrfField token={c.var.csrfToken} />
+                    <input type="hidden" name="camera" value={cam.key} />
+                    <button type="submit" class="big danger">
+                      Incident!
+                    </button>
+                  </form>
+                </>
+              ) : null}
+            </div>
+            <div id="camera-action-result"></div>
+          </section>
+        ) : null}
+        {recent.length > 0 ? (
           <details class="card live" id="live-view">
             <summary>Live view (newest segments)</summary>
             <Player src={`${base}/live.m3u8`} autoplay />
@@ -158,6 +193,10 @@ export function cameraRoutes() {
       { title: cam.name, nav: "dashboard" },
     );
   });
+
+  app.get("/:key/snapshot.jpg", valid("param", KeyParam), valid("query", v.object({ at: v.optional(Millis) })), (c) =>
+    snapshotResponse(c, c.req.valid("param").key, c.req.valid("query").at),
+  );
 
   app.get("/:key/live.m3u8", valid("param", KeyParam), (c) => {
     const { db } = c.var.deps;

@@ -1,6 +1,7 @@
 /**
- * `GET /events?kind=K&camera=KEY&level=L&before=ID` — the event log, newest first, 50 per
- * page (cursor paging by id). Without filters, new events are prepended live over SSE.
+ * `GET /events?kind=K&camera=KEY&level=L&q=TEXT&before=ID` — the event log, newest first, 50
+ * per page (cursor paging by id). `q` matches text in the message or kind (case-insensitive,
+ * at most 64 characters). Without filters, new events are prepended live over SSE.
  */
 import { Hono } from "hono";
 import * as v from "valibot";
@@ -17,6 +18,7 @@ const EventsQuery = v.object({
   kind: v.optional(v.union([v.literal(""), v.pipe(v.string(), v.regex(/^[a-z0-9_.:-]{1,64}$/, "is not an event kind"))])),
   camera: v.optional(v.union([v.literal(""), CameraKey])),
   level: v.optional(v.picklist(["", ...LEVELS], "must be debug, info, warn or error")),
+  q: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(64, "is too long (at most 64 characters)"))),
   before: v.optional(Id),
 });
 
@@ -28,14 +30,16 @@ export function eventRoutes() {
     const kind = q.kind || undefined;
     const level = q.level || undefined;
     const cam = q.camera ? (findCamera(db, q.camera) ?? unknownCamera(q.camera)) : null;
-    const rows = listEvents(db, { kind, level, cameraId: cam?.id, before: q.before, limit: EVENTS_PER_PAGE + 1 });
+    const text = q.q || undefined;
+    const rows = listEvents(db, { kind, level, cameraId: cam?.id, text, before: q.before, limit: EVENTS_PER_PAGE + 1 });
     const more = rows.length > EVENTS_PER_PAGE;
     const shown = rows.slice(0, EVENTS_PER_PAGE);
-    const filtered = Boolean(kind || level || cam);
+    const filtered = Boolean(kind || level || cam || text);
     const params = new URLSearchParams();
     if (kind) params.set("kind", kind);
     if (cam) params.set("camera", cam.key);
     if (level) params.set("level", level);
+    if (text) params.set("q", text);
     const link = (before?: number) => {
       const p = new URLSearchParams(params);
       if (before !== undefined) p.set("before", String(before));
@@ -79,6 +83,10 @@ export function eventRoutes() {
                 </option>
               ))}
             </select>
+          </label>
+          <label>
+            Text
+            <input type="search" name="q" value={text ?? ""} maxlength={64} placeholder="e.g. export" />
           </label>
           <button type="submit">Filter</button>
           {filtered ? (

@@ -8,11 +8,19 @@
  * support (206 + Content-Range; 416 when unsatisfiable; a multi-range request gets the whole
  * file, which RFC 9110 14.2 allows). Segments are immutable (named by absolute index, never
  * rewritten), so they carry a long private cache lifetime and a strong ETag.
+ *
+ * Read-lock (seed 002, issue 3): while a segment is streamed (HLS players of trips and the live
+ * view, downloads) it holds one increment of `segments.locked` (G's `acquireReadLock`), so
+ * retention cannot delete it mid-read. The lock is taken before the file is opened and belongs
+ * to the response body (`lockedStream`): released when the body has been sent, fails, or the
+ * client disconnects (Bun cancels the stream). Responses without a body (HEAD, 416) and every
+ * error path release it at once; a crash leaves counts that start-up reconcile clears.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import { findCamera, segmentByAbsolute } from "../../db/views.ts";
+import { acquireReadLock, lockedStream } from "../../db/locks.ts";
 import { resolveInside } from "../../paths.ts";
 import type { WebEnv } from "../env.ts";
 import { CameraKey, unknownCamera, valid } from "../validate.ts";
@@ -54,6 +62,11 @@ export function mediaRoutes() {
       if (!findCamera(db, key)) unknownCamera(key);
       throw new HTTPException(404, { message: `camera "${key}" has no segment ${abs}` });
     }
+    // lock first, then open: retention skips locked rows (its DELETE re-checks `locked = 0`)
+    // `using`: every exit of this handler releases the lock, except the one that hands it to the body
+    using owner = new DisposableStack();
+    const lock = owner.use(acquireReadLock(db, [row.id]));
+    if (lock.segmentIds.length === 0) throw new HTTPException(404, { message: `camera "${key}" has no segment ${abs}` });
     let full: string;
     try {
       full = resolveInside(dataDir, row.rel_path);
@@ -74,14 +87,14 @@ export function mediaRoutes() {
     if (range === "unsatisfiable") {
       return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${size}` } });
     }
-    if (range) {
-      const len = range.end - range.start + 1;
-      return new Response(f.slice(range.start, range.end + 1), {
-        status: 206,
-        headers: { ...headers, "Content-Range": `bytes ${range.start}-${range.end}/${size}`, "Content-Length": String(len) },
-      });
-    }
-    return new Response(f, { status: 200, headers: { ...headers, "Content-Length": String(size) } });
+    const part = range ? f.slice(range.start, range.end + 1) : f;
+    const length = range ? range.end - range.start + 1 : size;
+    const h = range ? { ...headers, "Content-Range": `bytes ${range.start}-${range.end}/${size}` } : headers;
+    h["Content-Length"] = String(length);
+    if (c.req.method === "HEAD") return new Response(null, { status: range ? 206 : 200, headers: h });
+    const body = lockedStream(lock, part.stream());
+    owner.move(); // the body owns the lock now: released when it ends or the client goes
+    return new Response(body, { status: range ? 206 : 200, headers: h });
   });
   return app;
 }

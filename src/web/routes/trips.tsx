@@ -5,14 +5,33 @@
  *   at media time `t` (default 0; the camera page's "play from this moment" links set it).
  * - `GET /trips/:id/playlist.m3u8` — the trip's HLS playlist (see ../hls.ts): VOD with
  *   ENDLIST once the trip has ended, EVENT without ENDLIST while it is open. Segment URIs are
- *   `/media/<camera>/<absolute index>.ts`. 404 when the ring no longer holds any of its segments.
- * Non-numeric ids are 400, unknown ids 404.
+ *   `/media/<camera>/<absolute index>.ts` (the media route read-locks each segment while it
+ *   streams it). 404 when the ring no longer holds any of its segments.
+ * - `GET /trips/:id/thumb.jpg` — the trip's thumbnail (first frame, cached under
+ *   `<data_dir>/thumbs/`, see ../thumbs.ts); 404 when no footage is left and none is cached.
+ * - `POST /trips/:id/save` — asks the runtime to save the trip (`WebDeps.actions.saveTrip`,
+ *   source "ui"); 503 when the runtime does not provide it, 409 when the trip has no footage
+ *   left; already saved/saving is a 200 with a notice (safe to repeat). Logs `trip.save`.
+ * - `POST /trips/:id/lock` (form `incident`, optional, else a new id) — evidence-locks every
+ *   segment of the trip still in the ring (seed 002, `setEvidenceLocked`), logs
+ *   `evidence.lock`; 409 when nothing is left to lock.
+ * - `POST /trips/:id/unlock` — removes those evidence locks (incident tags stay, COALESCE);
+ *   refused (409) while the trip is being saved. Logs `evidence.unlock`.
+ * The POST routes answer htmx with the `#trip-actions` fragment and plain form posts with 303
+ * back to the trip page. Non-numeric ids are 400, unknown ids 404.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { findCamera, gapEndsBetween, listTrips, tripById, tripSegments, tripSegmentStats, type TripRow } from "../../db/views.ts";
+import { findCamera, gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripRow } from "../../db/views.ts";
+import { logEvent } from "../../db/eventLog.ts";
+import { newIncidentId, setEvidenceLocked } from "../../db/locks.ts";
+import { MAX_CLIP_MS } from "../../media/export.ts";
 import { TripStatus, TripItem, tripEnd } from "../components/Trips.tsx";
+import { ExportForm, TripActions } from "../components/TripActions.tsx";
+import { isHtmx, toHttpError, unavailable, userOf } from "../actions.ts";
+import { tripThumbnail } from "../thumbs.ts";
+import type { SaveSource, WebDeps } from "../env.ts";
 import { Player } from "../components/Player.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { Time } from "../components/Time.tsx";
@@ -29,10 +48,57 @@ export const tripIsOpen = (t: Pick<TripRow, "status" | "end_time_utc">) =>
 
 const IdParam = v.object({ id: Id });
 
+/** An incident id typed by a user: 1-64 of letters, digits, `_ . : -`. */
+export const IncidentId = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9_.:-]{0,64}$/, "may contain only letters, digits and _ . : - (at most 64)"));
+const LockForm = v.object({ incident: v.optional(IncidentId) });
+
 function loadTrip(c: { var: WebEnv["Variables"] }, id: number): TripRow {
   const trip = tripById(c.var.deps.db, id);
   if (!trip) throw new HTTPException(404, { message: `no trip ${id}` });
   return trip;
+}
+
+/**
+ * Asks the runtime to save `trip` (shared by the page and the JSON API). Returns the notice to
+ * show; throws 409 (no footage left, or the runtime refused), 503 (no saveTrip action).
+ */
+export async function requestSave(deps: WebDeps, trip: TripRow, username: string, source: SaveSource): Promise<{ notice: string; accepted: boolean }> {
+  if (trip.status === "saved") return { notice: `Trip ${trip.id} is already saved.`, accepted: false };
+  if (trip.status === "saving") return { notice: `Trip ${trip.id} is being saved.`, accepted: false };
+  if (trip.status === "evicted" || tripSegmentStats(deps.db, trip).n === 0)
+    throw new HTTPException(409, { message: `trip ${trip.id} has no footage left in the ring; there is nothing to save` });
+  const save = deps.actions?.saveTrip;
+  if (!save) unavailable("Saving a trip", "saveTrip");
+  try {
+    await save(trip.id, source);
+  } catch (err) {
+    const reason = String((err as Error)?.message ?? err).slice(0, 300);
+    logEvent(deps.db, {
+      kind: "trip.save_failed",
+      level: "warn",
+      cameraId: trip.camera_id,
+      message: `saving trip ${trip.id} (asked by ${username}) was refused: ${reason}`,
+      data: { tripId: trip.id, user: username, source },
+    });
+    throw new HTTPException(409, { message: `cannot save trip ${trip.id}: ${reason}` });
+  }
+  logEvent(deps.db, {
+    kind: "trip.save",
+    cameraId: trip.camera_id,
+    message: `${username} asked to save trip ${trip.id} (${source})`,
+    data: { tripId: trip.id, user: username, source },
+  });
+  return { notice: `Saving trip ${trip.id}: its footage is locked and copied out of the ring.`, accepted: true };
+}
+
+/** The answer to a trip action: the `#trip-actions` fragment for htmx, else 303 to the trip page. */
+function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; error?: string } = {}) {
+  if (!isHtmx(c)) return c.redirect(`/trips/${tripId}`, 303);
+  const { db, actions } = c.var.deps;
+  const trip = loadTrip(c, tripId);
+  return c.html(
+    <TripActions trip={trip} locks={tripLocks(db, trip)} user={c.var.user} csrf={c.var.csrfToken} canSave={Boolean(actions?.saveTrip)} {...extra} />,
+  );
 }
 
 export function tripRoutes() {
@@ -97,6 +163,16 @@ export function tripRoutes() {
         ) : (
           <p class="card notice">All footage of this trip has been overwritten by the ring.</p>
         )}
+        <TripActions trip={trip} locks={tripLocks(db, trip)} user={c.var.user} csrf={c.var.csrfToken} canSave={Boolean(c.var.deps.actions?.saveTrip)} />
+        {stats.n > 0 && c.var.user && c.var.user.role !== "viewer" ? (
+          <ExportForm
+            cameraKey={trip.camera_key}
+            from={trip.start_time_utc}
+            to={Math.min(tripEnd(trip), trip.start_time_utc + MAX_CLIP_MS)}
+            csrf={c.var.csrfToken}
+            maxMs={MAX_CLIP_MS}
+          />
+        ) : null}
         <dl class="facts card">
           <dt>Camera</dt>
           <dd>
@@ -147,9 +223,12 @@ export function tripRoutes() {
           </dd>
         </dl>
         {stats.n > 0 ? (
-          <p>
+          <p class="action-row">
             <a class="button" href={`/trips/${trip.id}/playlist.m3u8`}>
               Playlist (.m3u8)
+            </a>
+            <a class="button" href={`/cameras/${trip.camera_key}/snapshot.jpg?at=${trip.start_time_utc}`} target="_blank">
+              Snapshot (JPEG)
             </a>
           </p>
         ) : null}
@@ -170,6 +249,67 @@ export function tripRoutes() {
       gapEnds: gapEndsBetween(db, trip.camera_id, segments[0].start_utc + 1, segments[segments.length - 1].start_utc),
     });
     return c.body(body, 200, { "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache" });
+  });
+
+  app.get("/:id/thumb.jpg", valid("param", IdParam), async (c) => {
+    const { db, dataDir } = c.var.deps;
+    const id = c.req.valid("param").id;
+    loadTrip(c, id);
+    let path: string | null;
+    try {
+      path = await tripThumbnail(db, dataDir, id, c.var.gate);
+    } catch (err) {
+      toHttpError(err, `thumbnail of trip ${id}`);
+    }
+    if (!path) throw new HTTPException(404, { message: `trip ${id} has no footage left for a thumbnail` });
+    return new Response(Bun.file(path), { headers: { "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=86400" } });
+  });
+
+  app.post("/:id/save", valid("param", IdParam), async (c) => {
+    const trip = loadTrip(c, c.req.valid("param").id);
+    const { notice } = await requestSave(c.var.deps, trip, userOf(c).username, "ui");
+    return answer(c, trip.id, { notice });
+  });
+
+  app.post("/:id/lock", valid("param", IdParam), valid("form", LockForm), (c) => {
+    const { db } = c.var.deps;
+    const trip = loadTrip(c, c.req.valid("param").id);
+    const user = userOf(c);
+    const incidentId = c.req.valid("form").incident || newIncidentId();
+    const ids = tripSegments(db, trip).map((s) => s.id);
+    if (ids.length === 0) throw new HTTPException(409, { message: `trip ${trip.id} has no footage left in the ring to lock` });
+    const n = db.transaction(() => {
+      const changed = setEvidenceLocked(db, ids, true, incidentId);
+      logEvent(db, {
+        kind: "evidence.lock",
+        cameraId: trip.camera_id,
+        message: `${user.username} evidence-locked trip ${trip.id} (${ids.length} segments, incident ${incidentId})`,
+        data: { tripId: trip.id, incidentId, segments: ids.length, user: user.username },
+      });
+      return changed;
+    })();
+    return answer(c, trip.id, { notice: `Locked ${n} segment${n === 1 ? "" : "s"} as evidence (incident ${incidentId}).` });
+  });
+
+  app.post("/:id/unlock", valid("param", IdParam), (c) => {
+    const { db } = c.var.deps;
+    const trip = loadTrip(c, c.req.valid("param").id);
+    const user = userOf(c);
+    if (trip.status === "saving") throw new HTTPException(409, { message: `trip ${trip.id} is being saved; its footage stays locked until the copy is done` });
+    const ids = tripSegments(db, trip)
+      .filter((s) => s.evidence_locked)
+      .map((s) => s.id);
+    if (ids.length === 0) throw new HTTPException(409, { message: `trip ${trip.id} has no evidence-locked footage` });
+    db.transaction(() => {
+      setEvidenceLocked(db, ids, false);
+      logEvent(db, {
+        kind: "evidence.unlock",
+        cameraId: trip.camera_id,
+        message: `${user.username} removed the evidence lock of trip ${trip.id} (${ids.length} segments)`,
+        data: { tripId: trip.id, segments: ids.length, user: user.username },
+      });
+    })();
+    return answer(c, trip.id, { notice: `Unlocked ${ids.length} segment${ids.length === 1 ? "" : "s"}; the ring may overwrite them again.` });
   });
 
   return app;

@@ -1,0 +1,157 @@
+/**
+ * The trip page's action cards (htmx fragments, big touch targets):
+ *
+ * - `TripActions` (`#trip-actions`): save state and the Save button, evidence-lock state
+ *   (segments locked, incident ids) with Lock / Unlock. Each button posts with htmx and the
+ *   response replaces this card; without JavaScript the form posts and the server answers 303
+ *   back to the trip page. Viewers see the state only.
+ * - `ExportForm` (`#export-form`): camera + from/to (datetime-local, filled with the trip's
+ *   span; client.js turns the UTC values into the viewer's local time and fills `tzo`), the
+ *   result (an export job card, see Exports.tsx) lands in `#export-result`.
+ */
+import type { FC } from "hono/jsx";
+import type { TripLocks, TripRow } from "../../db/views.ts";
+import { CsrfField } from "../auth/csrf.ts";
+import type { SessionUser } from "../auth/middleware.ts";
+import { hasRole } from "../../db/users.ts";
+import { toLocalInput } from "../validate.ts";
+import { Time } from "./Time.tsx";
+import { formatDuration } from "../format.ts";
+
+export interface TripActionsProps {
+  trip: TripRow;
+  locks: TripLocks;
+  user: SessionUser | null;
+  csrf: string;
+  /** The runtime provides saving (deps.actions.saveTrip). */
+  canSave: boolean;
+  notice?: string | null;
+  error?: string | null;
+}
+
+/** A POST button as a small form: htmx swaps `#trip-actions`, plain posts get a 303. */
+const ActionButton: FC<{ action: string; csrf: string; label: string; cls?: string; confirm?: string; children?: unknown }> = ({
+  action,
+  csrf,
+  label,
+  cls,
+  confirm,
+  children,
+}) => (
+  <form method="post" action={action} hx-post={action} hx-target="#trip-actions" hx-swap="outerHTML" hx-confirm={confirm} class="action">
+    <CsrfField token={csrf} />
+    {children as never}
+    <button type="submit" class={`big ${cls ?? ""}`.trim()}>
+      {label}
+    </button>
+  </form>
+);
+
+export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, canSave, notice, error }) => {
+  const operator = user ? hasRole(user.role, "operator") : false;
+  const saved = trip.status === "saved";
+  const saving = trip.status === "saving";
+  const gone = trip.status === "evicted" || locks.segments === 0;
+  return (
+    <section class="card actions" id="trip-actions">
+      <h2>Keep this trip</h2>
+      {notice ? <p class="notice">{notice}</p> : null}
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <dl class="facts">
+        <dt>Saved</dt>
+        <dd>
+          {saved ? (
+            <>
+              yes, <Time ms={trip.saved_at_utc} />
+            </>
+          ) : saving ? (
+            "saving… (copying out of the ring)"
+          ) : (
+            "no"
+          )}
+        </dd>
+        <dt>Evidence</dt>
+        <dd>
+          <span id="lock-count">
+            {locks.locked} of {locks.segments}
+          </span>{" "}
+          segments locked
+          {locks.incidents.length > 0 ? (
+            <>
+              {" "}
+              · <code class="small">{locks.incidents.join(", ")}</code>
+            </>
+          ) : null}
+        </dd>
+      </dl>
+      {!operator ? (
+        <p class="muted">Your role ({user?.role ?? "none"}) can watch footage; saving, locking and exporting need an operator.</p>
+      ) : (
+        <div class="action-row">
+          {!saved && !saving && trip.status !== "evicted" ? (
+            canSave ? (
+              <ActionButton action={`/trips/${trip.id}/save`} csrf={csrf} label="Save trip" cls="primary" />
+            ) : (
+              <p class="muted">Saving is not available yet (the recorder does not offer it).</p>
+            )
+          ) : null}
+          {!gone && locks.locked < locks.segments ? (
+            <ActionButton action={`/trips/${trip.id}/lock`} csrf={csrf} label="Lock as evidence">
+              <label class="compact">
+                Incident id (optional)
+                <input name="incident" maxlength={64} pattern="[A-Za-z0-9_.:\-]+" autocomplete="off" placeholder="new id" />
+              </label>
+            </ActionButton>
+          ) : null}
+          {locks.locked > 0 && !saving ? (
+            <ActionButton
+              action={`/trips/${trip.id}/unlock`}
+              csrf={csrf}
+              label="Unlock"
+              cls="danger"
+              confirm="Remove the evidence lock? The ring may then overwrite this footage."
+            />
+          ) : null}
+        </div>
+      )}
+    </section>
+  );
+};
+
+export interface ExportFormProps {
+  cameraKey: string;
+  from: number;
+  to: number;
+  csrf: string;
+  /** Longest clip (ms), shown as a hint. */
+  maxMs: number;
+}
+
+/** The clip export form; the job card appears in `#export-result`. */
+export const ExportForm: FC<ExportFormProps> = ({ cameraKey, from, to, csrf, maxMs }) => (
+  <section class="card" id="export-form">
+    <h2>Export a clip</h2>
+    <form method="post" action="/exports" hx-post="/exports" hx-target="#export-result" hx-swap="afterbegin" class="stack" data-tz>
+      <CsrfField token={csrf} />
+      <input type="hidden" name="camera" value={cameraKey} />
+      <input type="hidden" name="tzo" value="0" />
+      <label>
+        From
+        <input type="datetime-local" name="from" step="1" value={toLocalInput(from)} data-t={String(from)} required />
+      </label>
+      <label>
+        To
+        <input type="datetime-local" name="to" step="1" value={toLocalInput(to)} data-t={String(to)} required />
+      </label>
+      <p class="muted small-text">MP4 without re-encoding, cut at keyframes; at most {formatDuration(maxMs)} per clip.</p>
+      <button type="submit" class="big primary">
+        Export clip
+      </button>
+    </form>
+    <div id="export-result"></div>
+  </section>
+);

@@ -1,0 +1,177 @@
+/**
+ * Clip exports (mounted at `/exports`; jobs in ../exportJobs.ts, files in `<data_dir>/exports/`):
+ *
+ * - `GET /exports` — every export (running, done, failed, and finished files found on disk),
+ *   newest first.
+ * - `POST /exports` (form: `camera`, `from`, `to`, `tzo`) — validates the request, then starts
+ *   the export in the background (src/media/export.ts `exportClip`: `-c copy`, cut at
+ *   keyframes, faststart, temp + rename). Times are datetime-local values in the viewer's zone
+ *   (`tzo` = `Date.getTimezoneOffset()`), Unix ms, or ISO 8601 with a zone. Answers htmx with
+ *   the job card (202; it polls `GET /exports/:id` every second), a plain post with 303 to
+ *   `/exports/:id`. Bad input before anything is written: malformed/missing times 400,
+ *   reversed or empty range 400, longer than 2 h 413, unknown camera 404, no footage in the
+ *   range 404, too many exports waiting 429.
+ * - `GET /exports/:id` — the job card (htmx fragment) or a page with it; 404 for unknown ids.
+ * - `GET /exports/:id/download` — the finished file, streamed from disk (`Bun.file`, never
+ *   read whole), `Content-Disposition: attachment`, single `Range` supported; 409 while the job
+ *   is not done. The path comes from the job (a file the exporter named), never from the URL.
+ * - `POST /exports/:id/delete` — cancels a queued/running export (ffmpeg is killed, nothing is
+ *   left) or deletes a finished file.
+ *
+ * The shared request check `clipRequestOf` is also used by `POST /api/exports` (routes/api.tsx).
+ */
+import type { Database } from "bun:sqlite";
+import { Hono, type Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import * as v from "valibot";
+import { basename } from "node:path";
+import { findCamera, footageIn } from "../../db/views.ts";
+import { hasRole } from "../../db/users.ts";
+import { planClip, validateRange } from "../../media/export.ts";
+import { ExportCard } from "../components/Exports.tsx";
+import type { WebEnv } from "../env.ts";
+import { EXPORT_ID_RE, type ExportJob } from "../exportJobs.ts";
+import { isHtmx, toHttpError, userOf } from "../actions.ts";
+import { CAMERA_KEY_RE, TzOffset, parseClientTime, unknownCamera, valid } from "../validate.ts";
+import { parseRange } from "./media.ts";
+
+/** A validated clip request. Times are Unix ms UTC. */
+export interface ClipRequestInput {
+  cameraId: number;
+  cameraKey: string;
+  fromUtc: number;
+  toUtc: number;
+}
+
+/**
+ * Checks a clip request from a form or the API: camera key syntax (400) and existence (404),
+ * both times (400), the range (reversed/empty 400, over 2 h 413), and that the ring holds
+ * footage in it (404). Reads only; throws HTTPException.
+ */
+export function clipRequestOf(db: Database, input: { camera?: unknown; from?: unknown; to?: unknown; tzo?: number }): ClipRequestInput {
+  const key = typeof input.camera === "string" ? input.camera : "";
+  if (!CAMERA_KEY_RE.test(key)) throw new HTTPException(400, { message: `camera: ${key === "" ? "is required" : "is not a valid camera key"}` });
+  const cam = findCamera(db, key) ?? unknownCamera(key);
+  const asText = (x: unknown) => (typeof x === "number" ? String(x) : typeof x === "string" ? x : undefined);
+  const fromUtc = parseClientTime(asText(input.from), "from", input.tzo);
+  const toUtc = parseClientTime(asText(input.to), "to", input.tzo);
+  try {
+    validateRange(fromUtc, toUtc);
+  } catch (err) {
+    toHttpError(err, "export");
+  }
+  if (!planClip(footageIn(db, cam.id, fromUtc, toUtc), fromUtc, toUtc))
+    throw new HTTPException(404, {
+      message: `camera ${cam.key} has no footage between ${new Date(fromUtc).toISOString()} and ${new Date(toUtc).toISOString()} (not recorded, or already overwritten)`,
+    });
+  return { cameraId: cam.id, cameraKey: cam.key, fromUtc, toUtc };
+}
+
+const ExportForm = v.object({
+  camera: v.optional(v.string()),
+  from: v.optional(v.string()),
+  to: v.optional(v.string()),
+  tzo: v.optional(TzOffset),
+});
+
+const IdParam = v.object({ id: v.pipe(v.string(), v.regex(EXPORT_ID_RE, "is not an export id (16 hex digits)")) });
+
+const canDelete = (c: Context<WebEnv>) => (c.var.user ? hasRole(c.var.user.role, "operator") : false);
+
+function loadJob(c: Context<WebEnv>, id: string): ExportJob {
+  const job = c.var.exports.get(id);
+  if (!job) throw new HTTPException(404, { message: `no export ${id}` });
+  return job;
+}
+
+const CONTENT_TYPE: Record<string, string> = { mp4: "video/mp4", jpg: "image/jpeg" };
+
+export function exportRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/", (c) => {
+    const jobs = c.var.exports.list();
+    return c.render(
+      <>
+        <h1>Exports</h1>
+        <p class="muted">Clips and snapshots made for download. Start a clip from a trip's page.</p>
+        {jobs.length === 0 ? <p class="card">No exports yet.</p> : null}
+        <div class="exports">
+          {jobs.map((job) => (
+            <ExportCard job={job} csrf={c.var.csrfToken} canDelete={canDelete(c)} />
+          ))}
+        </div>
+      </>,
+      { title: "Exports", nav: "exports" },
+    );
+  });
+
+  app.post("/", valid("form", ExportForm), (c) => {
+    const { db } = c.var.deps;
+    const user = userOf(c);
+    const req = clipRequestOf(db, c.req.valid("form"));
+    let job: ExportJob;
+    try {
+      job = c.var.exports.startClip({ ...req, user: user.username });
+    } catch (err) {
+      toHttpError(err, "export");
+    }
+    if (!isHtmx(c)) return c.redirect(`/exports/${job.id}`, 303);
+    c.status(202);
+    return c.html(<ExportCard job={job} csrf={c.var.csrfToken} canDelete={canDelete(c)} />);
+  });
+
+  app.get("/:id", valid("param", IdParam), (c) => {
+    const job = loadJob(c, c.req.valid("param").id);
+    const card = <ExportCard job={job} csrf={c.var.csrfToken} canDelete={canDelete(c)} />;
+    if (isHtmx(c)) return c.html(card);
+    return c.render(
+      <>
+        <p class="crumbs">
+          <a href="/exports">Exports</a> › {job.id}
+        </p>
+        <h1>Export</h1>
+        {card}
+      </>,
+      { title: "Export", nav: "exports" },
+    );
+  });
+
+  app.get("/:id/download", valid("param", IdParam), async (c) => {
+    const job = loadJob(c, c.req.valid("param").id);
+    if (job.state !== "done") throw new HTTPException(409, { message: `export ${job.id} is ${job.state}, there is nothing to download` });
+    const path = c.var.exports.filePath(job);
+    const file = path ? Bun.file(path) : null;
+    if (!path || !file || !(await file.exists())) throw new HTTPException(404, { message: `the file of export ${job.id} is gone` });
+    const name = basename(path);
+    const size = file.size;
+    const headers: Record<string, string> = {
+      "Content-Type": CONTENT_TYPE[name.split(".").pop() ?? ""] ?? "application/octet-stream",
+      "Content-Disposition": `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+      "Accept-Ranges": "bytes",
+      "Cache-Control": "private, no-cache",
+    };
+    const range = parseRange(c.req.header("Range"), size);
+    if (range === "unsatisfiable") return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${size}` } });
+    if (range)
+      return new Response(file.slice(range.start, range.end + 1), {
+        status: 206,
+        headers: { ...headers, "Content-Range": `bytes ${range.start}-${range.end}/${size}`, "Content-Length": String(range.end - range.start + 1) },
+      });
+    return new Response(file, { status: 200, headers: { ...headers, "Content-Length": String(size) } });
+  });
+
+  app.post("/:id/delete", valid("param", IdParam), async (c) => {
+    const id = c.req.valid("param").id;
+    const user = userOf(c);
+    loadJob(c, id);
+    const outcome = await c.var.exports.remove(id, user.username);
+    if (outcome === "unknown") throw new HTTPException(404, { message: `no export ${id}` });
+    if (!isHtmx(c)) return c.redirect("/exports", 303);
+    const job = c.var.exports.get(id);
+    if (job) return c.html(<ExportCard job={job} csrf={c.var.csrfToken} canDelete={canDelete(c)} />);
+    return c.html(<p class="notice card">{outcome === "deleted" ? "File deleted." : "Removed."}</p>);
+  });
+
+  return app;
+}

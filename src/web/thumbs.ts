@@ -1,0 +1,91 @@
+/**
+ * Trip thumbnails: the first frame of a trip's oldest segment still in the ring (G's
+ * `snapshotAt`, which holds a read-lock on the segment while ffmpeg reads it), scaled to
+ * THUMB_WIDTH px wide (a second small ffmpeg run on the JPEG, so a 1080p camera does not send
+ * 300 KB per list item), cached on disk as `<data_dir>/thumbs/trip-<id>.jpg` (temp + fsync +
+ * rename, so a cache file is always a whole JPEG). A trip's first frame never changes, so the
+ * cache never goes stale; a trip whose footage is all overwritten keeps its cached picture.
+ *
+ * The file path comes only from the trip id (digits), never from the request. Concurrent
+ * requests for one trip share one ffmpeg run; all thumbnail and snapshot work goes through
+ * the app's `Gate` (bounded concurrency).
+ */
+import type { Database } from "bun:sqlite";
+import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { snapshotAt } from "../media/snapshot.ts";
+import { fsyncPath } from "../db/segments.ts";
+import { resolveFfmpeg } from "../media/ffmpeg.ts";
+import { firstTripSegment, tripById } from "../db/views.ts";
+import type { Gate } from "./gate.ts";
+
+export const THUMBS_DIR = "thumbs";
+/** Thumbnail width in pixels (the list shows it at 96-160 CSS px; 2x for sharp phone screens). */
+export const THUMB_WIDTH = 320;
+
+const inflight = new Map<string, Promise<string | null>>();
+
+/** Path of a trip's cached thumbnail (may not exist yet). */
+export const thumbPath = (dataDir: string, tripId: number) => join(dataDir, THUMBS_DIR, `trip-${Math.trunc(tripId)}.jpg`);
+
+/** Scales a JPEG to THUMB_WIDTH wide (never up), MJPEG quality 5. */
+async function scaleJpeg(jpeg: Uint8Array): Promise<Uint8Array> {
+  const proc = Bun.spawn(
+    [
+      resolveFfmpeg(),
+      "-hide_banner", "-nostdin", "-loglevel", "error",
+      "-f", "image2pipe", "-c:v", "mjpeg", "-i", "pipe:0",
+      "-vf", `scale='min(${THUMB_WIDTH},iw)':-2`,
+      "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "5", "-f", "image2pipe", "pipe:1",
+    ],
+    { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
+  );
+  proc.stdin.write(jpeg);
+  await proc.stdin.end();
+  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text()]);
+  const bytes = new Uint8Array(out);
+  if (code !== 0 || bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error(`thumbnail scale failed: ${err.trim().slice(0, 200)}`);
+  return bytes;
+}
+
+/**
+ * The absolute path of trip `tripId`'s thumbnail, made on first use; null when the trip is
+ * unknown or has no footage left and no cached thumbnail. Errors of ffmpeg propagate
+ * (ExportFailedError, MediaRequestError, GateFullError).
+ */
+export async function tripThumbnail(db: Database, dataDir: string, tripId: number, gate: Gate): Promise<string | null> {
+  const path = thumbPath(dataDir, tripId);
+  if (existsSync(path)) return path;
+  const key = path;
+  const running = inflight.get(key);
+  if (running) return running;
+  const work = (async () => {
+    const trip = tripById(db, tripId);
+    if (!trip) return null;
+    const seg = firstTripSegment(db, trip);
+    if (!seg) return null;
+    const jpeg = await gate.run(async () => scaleJpeg((await snapshotAt(db, dataDir, { cameraId: trip.camera_id, atUtc: seg.start_utc })).jpeg));
+    const dir = join(dataDir, THUMBS_DIR);
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.tmp-trip-${tripId}.${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`);
+    try {
+      writeFileSync(tmp, jpeg);
+      fsyncPath(tmp);
+      renameSync(tmp, path);
+    } catch (err) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* not written */
+      }
+      throw err;
+    }
+    return path;
+  })();
+  inflight.set(key, work);
+  try {
+    return await work;
+  } finally {
+    inflight.delete(key);
+  }
+}
