@@ -8,7 +8,7 @@
  *   The oldest pending segment over all cameras goes first.
  * - Frames are extracted by ffmpeg at `sample_fps` (`-vf fps=R`, frame k at offset k/R s), one
  *   ffmpeg at a time, under `nice -n 19` with one decoder thread, reading the segment under a
- *   transient read-lock (`segments.locked`, so retention does not delete it meanwhile). The
+ *   transient read-lock (`acquireReadLock`, src/db/locks.ts: retention does not delete it meanwhile). The
  *   recorder is never waited on.
  * - Frame files: `frames/<camera_id>/<absolute_index>-<k>.jpg` (payload_ref, relative to
  *   data_dir; digits only, so the seed's LIKE cleanup query has no wildcard to misread);
@@ -26,6 +26,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join, relative, resolve } from "node:path";
 import { addCounter, COUNTERS, countFrameDependents, frameBacklog, getCounter, insertTaskTx, setCounter } from "../../db/alpr.ts";
 import { logEvent } from "../../db/eventLog.ts";
+import { acquireReadLock } from "../../db/locks.ts";
 import { resolveInside } from "../../paths.ts";
 
 export interface SamplerOptions {
@@ -177,17 +178,21 @@ export class FrameSampler {
     const backlog = frameBacklog(db);
     if (backlog >= this.o.maxQueue) return this.skip(seg, "backlog", `${backlog} frame tasks waiting (max_queue ${this.o.maxQueue})`);
     this.skipping = false;
+    // read-lock first, then check the file: retention never deletes a locked segment
+    const lock = acquireReadLock(db, [seg.id]);
     const src = resolveInside(this.o.dataDir, seg.rel_path);
-    if (!existsSync(src)) return this.skip(seg, "missing", "segment file is gone");
+    if (lock.segmentIds.length === 0 || !existsSync(src)) {
+      lock.release();
+      return this.skip(seg, "missing", "segment file is gone");
+    }
     const dirRel = `frames/${seg.camera_id}`;
     const dir = resolveInside(this.o.dataDir, dirRel);
     const tmp = join(dir, `tmp-${seg.absolute_index}`);
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    db.query("UPDATE segments SET locked = locked + 1 WHERE id = $id").run({ id: seg.id });
     let code: number;
     let stderr: string;
     try {
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
       const args = [
         this.o.ffmpegPath, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
         "-i", src, "-an", "-sn", "-dn", "-vf", `fps=${this.o.sampleFps}`, "-q:v", "2",
@@ -197,7 +202,7 @@ export class FrameSampler {
       const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
       [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
     } finally {
-      db.query("UPDATE segments SET locked = MAX(0, locked - 1) WHERE id = $id").run({ id: seg.id });
+      lock.release();
     }
     const files = readdirSync(tmp).filter((f) => /^\d{6}\.jpg$/.test(f)).sort();
     if (files.length === 0) {
