@@ -15,6 +15,7 @@ import {
   countFrameDependentsSeed,
   getTask,
   insertTaskTx,
+  requeueFailed,
   setDependenciesTx,
   type TaskStatus,
 } from "../src/db/alpr.ts";
@@ -394,7 +395,7 @@ describe("dispatcher, tracks, summary, watchlist (scripted stages)", () => {
     expect(env.db.query("SELECT final_plate FROM vehicles").all()).toEqual([{ final_plate: "KEEP12" }]);
   });
 
-  test("a retryable failure keeps the frame and is retried; a permanent one releases it", async () => {
+  test("a retryable failure keeps the frame; the retry then runs on it", async () => {
     const db = env.db;
     const ref = addFrame(0, 1, T0);
     const task = db.query("SELECT id FROM tasks").get() as { id: number };
@@ -406,5 +407,19 @@ describe("dispatcher, tracks, summary, watchlist (scripted stages)", () => {
     const ev = db.query("SELECT level, message FROM event_log WHERE kind = 'alpr.task_failed'").get() as { level: string; message: string };
     expect(ev.level).toBe("error");
     expect(ev.message).toContain("vision worker crashed");
+    // the retry (the service requeues failed tasks every 30 s)
+    expect(requeueFailed(db)).toBe(1);
+    const script = new Map<number, ScriptedPlate[]>([[1, [{ box: [100, 100, 60, 30], score: 0.9, text: "RETRY1", confidence: 0.9 }]]]);
+    const runner = new TaskRunner({ db, dataDir: env.dataDir, pool: scriptedPool(script) });
+    for (let i = 0; i < 3; i++) {
+      runner.pump();
+      await waitFor(() => runner.active === 0, 10_000, "tasks", 5);
+      dispatcher.handleResults();
+    }
+    expect(getTask(db, task.id)!.status).toBe("done");
+    const track = db.query("SELECT meta FROM tasks WHERE category = 'plate_smooth'").get() as { meta: string };
+    expect(JSON.parse(track.meta).readings.map((r: { text: string }) => r.text)).toEqual(["RETRY1"]);
+    expect(existsSync(join(env.dataDir, ref))).toBe(true); // held by the open track
+    await runner.stop();
   });
 });
