@@ -5,7 +5,7 @@
  *   stderr line naming the key, exit 2, and create neither the data directory nor a database.
  * - Web: against the real server of a runtime that has recorded a trip, unknown camera keys,
  *   non-numeric ids and path traversal in every file route get a 4xx (never the database or
- *   /etc/passwd), and the requests change nothing: the database (row counts and max ids of
+ *   /etc/passwd), logged in or not, and the requests change nothing: the database (row counts and max ids of
  *   every table) and the data directory (every file and size) are the same before and after.
  *   Requests are sent raw over TCP so `..` and `%2F` reach the server as written.
  */
@@ -16,7 +16,7 @@ import {
   makeTempDir, removeDir, writeConfig, startRuntime, runCli, segmentsOf, tripsOf, type Runtime,
 } from "./helpers/runtime.ts";
 import { killAllStarted, waitFor } from "./helpers/proc.ts";
-import { rawRequest } from "./helpers/http.ts";
+import { rawRequest, webSession } from "./helpers/http.ts";
 import { databaseFingerprint, fileListing } from "./helpers/invariants.ts";
 
 const dirs: string[] = [];
@@ -99,9 +99,11 @@ describe("bad web input against the real server", () => {
     const trip = tripsOf(dataDir, "cam")[0];
     const seg = segmentsOf(dataDir, "cam")[0];
 
+    // logged in (first-run setup form), so a 4xx below is about the input, not the session
+    const auth = { cookie: await webSession(rt.url) };
     // the routes exist: the good requests work, so a 4xx below is the input's fault
     const good = [`/cameras/cam`, `/trips/${trip.id}`, `/trips/${trip.id}/playlist.m3u8`, `/media/cam/${seg.absolute_index}.ts`, "/healthz"];
-    for (const path of good) expect({ path, status: (await rawRequest(port, path)).status }).toEqual({ path, status: 200 });
+    for (const path of good) expect({ path, status: (await rawRequest(port, path, auth)).status }).toEqual({ path, status: 200 });
 
     const dbBefore = databaseFingerprint(dataDir);
     const filesBefore = fileListing(dir);
@@ -156,10 +158,16 @@ describe("bad web input against the real server", () => {
     ];
     const wrong: string[] = [];
     for (const path of bad) {
-      const r = await rawRequest(port, path);
+      const r = await rawRequest(port, path, auth);
       const text = r.body.toString("latin1");
       if (r.status < 400 || r.status >= 500) wrong.push(`${path} -> ${r.status}`);
       if (text.includes("SQLite format 3") || text.includes("root:x:0:0") || text.includes("CREATE TABLE")) wrong.push(`${path} -> leaked file content`);
+    }
+    expect(wrong).toEqual([]);
+    // and without a session the same paths are refused too (nothing leaks to anonymous clients)
+    for (const path of bad) {
+      const r = await rawRequest(port, path);
+      if (r.status < 300 || r.status >= 500 || r.body.toString("latin1").includes("SQLite format 3")) wrong.push(`anonymous ${path} -> ${r.status}`);
     }
     expect(wrong).toEqual([]);
 

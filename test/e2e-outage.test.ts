@@ -4,7 +4,8 @@
  * a short GOP; the recorder still only copies), so segments are 2 s and the outage is many
  * segments long. Asserted from the outside: the camera goes to backoff (camera_status.state
  * and actor_transitions), resumes recording by itself, reconnect_count rises, exactly one
- * recording_gaps row covers the outage, the trip's HLS playlist marks one discontinuity, and
+ * recording_gaps row covers the outage (its start may lag the stop by the stream's delivery
+ * latency, at most 1 s), the trip's HLS playlist marks one discontinuity, and
  * `dashcam check` passes after an orderly stop.
  */
 import { afterAll, expect, test } from "bun:test";
@@ -15,10 +16,13 @@ import {
 } from "./helpers/runtime.ts";
 import { killAllStarted, sleep, waitFor } from "./helpers/proc.ts";
 import { ringCounters, rowsMatchFiles } from "./helpers/invariants.ts";
+import { webSession } from "./helpers/http.ts";
 
 const KEY = "outage";
 const CAPACITY = 200;
 const OUTAGE_MS = 20_000;
+/** Allowed lateness of segment wall-clock times (see the gap assertion). */
+const CLOCK_SLACK_MS = 1000;
 
 let dir = "";
 let cam: RtspCamera | null = null;
@@ -96,7 +100,11 @@ test("RTSP server down for 20 s: backoff, reconnect by itself, one gap row cover
   // exactly one gap row, covering the outage
   const gaps = readDb(dataDir, (db) => db.query("SELECT gap_start, gap_end FROM recording_gaps ORDER BY gap_start").all() as { gap_start: number; gap_end: number }[])!;
   expect(gaps.length).toBe(1);
-  expect(gaps[0].gap_start).toBeLessThanOrEqual(tStop);
+  console.log(`gap ${gaps[0].gap_start - tStop} ms from the stop to ${gaps[0].gap_end - tRestart} ms from the restart`);
+  // segment wall-clock times are ffmpeg's stream time anchored when a segment closes, so they
+  // run late by the delivery latency (tens of ms): the gap may start up to CLOCK_SLACK_MS after
+  // the moment the server was stopped, never later
+  expect(gaps[0].gap_start).toBeLessThanOrEqual(tStop + CLOCK_SLACK_MS);
   expect(gaps[0].gap_end).toBeGreaterThanOrEqual(tRestart);
   // and it is exactly the hole between two indexed segments
   const rows = segmentsOf(dataDir, KEY);
@@ -109,8 +117,11 @@ test("RTSP server down for 20 s: backoff, reconnect by itself, one gap row cover
   // one trip (same boot) whose playlist marks the hole once
   const trips = tripsOf(dataDir, KEY);
   expect(trips.length).toBe(1);
-  const playlist = await (await fetch(`${rt.url}/trips/${trips[0].id}/playlist.m3u8`)).text();
-  expect(playlist.split("\n").filter((l) => l === "#EXT-X-DISCONTINUITY").length).toBe(1);
+  const cookie = await webSession(rt.url);
+  const playlist = await (await fetch(`${rt.url}/trips/${trips[0].id}/playlist.m3u8`, { headers: { cookie } })).text();
+  const discontinuities = playlist.split("\n").filter((l) => l === "#EXT-X-DISCONTINUITY").length;
+  if (discontinuities !== 1) console.log(playlist);
+  expect(discontinuities).toBe(1);
 
   expect(await rt.terminate()).toBe(0);
   rt = null;

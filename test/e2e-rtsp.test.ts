@@ -7,8 +7,9 @@
  * - ring counters are right (absolute_segments = max absolute_index + 1, slots/generations),
  * - the boot's trip spans exactly its first and last segment and is closed by SIGTERM,
  * - `dashcam check` passes,
- * - the trip plays back through the HLS route of the real HTTP server: every playlist URI
- *   returns 200 with the exact file bytes and ffmpeg reads the playlist end to end.
+ * - the trip plays back through the HLS route of the real HTTP server (logged in through the
+ *   first-run setup form; footage is not public): every playlist URI returns 200 with the
+ *   exact file bytes and ffmpeg reads the playlist end to end without a corrupt packet.
  */
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import {
 import { killAllStarted, waitFor } from "./helpers/proc.ts";
 import { ringCounters, rowsMatchFiles } from "./helpers/invariants.ts";
 import { probe, readThrough } from "./helpers/media.ts";
+import { webSession } from "./helpers/http.ts";
 
 const KEY = "highway";
 const CAPACITY = 50;
@@ -137,8 +139,12 @@ test("records the highway clip from a real RTSP server for >= 60 s and plays the
   await cam.stop();
   writeConfig(dir, { data_dir: dataDir, cameras: [{ ...camera, enabled: false }] });
   rt = await startRuntime(configPath, { env: { DASHCAM_BOOT_ID: `${BOOT}-serve` }, label: "serve" });
+  const cookie = await webSession(rt.url);
   const playlistUrl = `${rt.url}/trips/${trip.id}/playlist.m3u8`;
-  const res = await fetch(playlistUrl);
+  const anonymous = await fetch(playlistUrl, { redirect: "manual" });
+  expect(anonymous.status).toBeGreaterThanOrEqual(300); // footage is not public
+  await anonymous.arrayBuffer();
+  const res = await fetch(playlistUrl, { headers: { cookie } });
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type") ?? "").toMatch(/mpegurl/i);
   const playlist = await res.text();
@@ -147,14 +153,14 @@ test("records the highway clip from a real RTSP server for >= 60 s and plays the
   const uris = playlist.split("\n").filter((l) => l && !l.startsWith("#"));
   expect(uris.length).toBe(rows.length);
   for (let i = 0; i < uris.length; i++) {
-    const r = await fetch(new URL(uris[i], playlistUrl));
+    const r = await fetch(new URL(uris[i], playlistUrl), { headers: { cookie } });
     expect(r.status).toBe(200);
     const body = new Uint8Array(await r.arrayBuffer());
     const file = readFileSync(join(dataDir, rows[i].rel_path));
     expect(body.length).toBe(file.length);
     expect(Buffer.compare(Buffer.from(body), file)).toBe(0);
   }
-  const read = await readThrough(playlistUrl);
+  const read = await readThrough(playlistUrl, 120_000, ["-headers", `Cookie: ${cookie}\r\n`]);
   expect(read.stderr).toEqual([]);
   expect(read.code).toBe(0);
   // ffmpeg copied about the whole trip: 25 fps over the recorded duration

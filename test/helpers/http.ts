@@ -10,8 +10,11 @@ export interface RawResponse {
   body: Buffer;
 }
 
-/** Sends `GET <rawPath> HTTP/1.1` (or `method`) to 127.0.0.1:port and reads the whole response. */
-export function rawRequest(port: number, rawPath: string, method = "GET", timeoutMs = 10_000): Promise<RawResponse> {
+/**
+ * Sends `GET <rawPath> HTTP/1.1` (or `method`) to 127.0.0.1:port with `headers` (e.g. a session
+ * cookie) and reads the whole response.
+ */
+export function rawRequest(port: number, rawPath: string, headers: Record<string, string> = {}, method = "GET", timeoutMs = 10_000): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host: "127.0.0.1", port });
     const chunks: Buffer[] = [];
@@ -20,7 +23,8 @@ export function rawRequest(port: number, rawPath: string, method = "GET", timeou
       reject(new Error(`no response to ${method} ${rawPath} within ${timeoutMs} ms`));
     }, timeoutMs);
     sock.once("connect", () => {
-      sock.write(`${method} ${rawPath} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\nAccept: */*\r\n\r\n`);
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      sock.write(`${method} ${rawPath} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\nAccept: */*\r\n${extra}\r\n`);
     });
     sock.on("data", (c: Buffer) => chunks.push(c));
     sock.once("error", (e) => {
@@ -58,4 +62,48 @@ function dechunk(buf: Buffer): Buffer {
     i = eol + 2 + size + 2;
   }
   return Buffer.concat(out);
+}
+
+export const E2E_USER = "e2e";
+export const E2E_PASSWORD = "e2e-password-0123456789";
+
+/**
+ * Logs in to the runtime's web UI the way a browser does and returns the `Cookie` header value
+ * of the session. With no user yet, the first-run `/setup` form creates `username` (an admin);
+ * otherwise `/login` is used. Both forms are CSRF-protected (double-submit cookie + `_csrf`
+ * field), so the pre-session cookie from the GET is sent back with the token from the page.
+ * Throws with the status and a snippet of the page when it does not end in a 303.
+ */
+export async function webSession(base: string, username = E2E_USER, password = E2E_PASSWORD): Promise<string> {
+  const jar = new Map<string, string>();
+  const take = (r: Response) => {
+    for (const sc of r.headers.getSetCookie()) {
+      const kv = sc.split(";")[0];
+      const i = kv.indexOf("=");
+      if (i > 0) jar.set(kv.slice(0, i).trim(), kv.slice(i + 1).trim());
+    }
+  };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+  let r = await fetch(`${base}/login`, { redirect: "manual" });
+  take(r);
+  const setup = r.status >= 300 && r.status < 400 && (r.headers.get("location") ?? "").endsWith("/setup");
+  const page = setup ? `${base}/setup` : `${base}/login`;
+  if (setup) {
+    await r.arrayBuffer();
+    r = await fetch(page, { headers: { cookie: cookie() }, redirect: "manual" });
+    take(r);
+  }
+  const html = await r.text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!csrf) throw new Error(`no CSRF field on ${page} (${r.status}): ${html.slice(0, 300)}`);
+  const form: Record<string, string> = setup ? { username, password, confirm: password, _csrf: csrf } : { username, password, next: "/", _csrf: csrf };
+  r = await fetch(page, {
+    method: "POST",
+    body: new URLSearchParams(form),
+    headers: { cookie: cookie(), "content-type": "application/x-www-form-urlencoded", origin: base },
+    redirect: "manual",
+  });
+  take(r);
+  if (r.status !== 303) throw new Error(`${setup ? "setup" : "login"} failed: ${r.status} ${(await r.text()).slice(0, 300)}`);
+  return cookie();
 }

@@ -32,13 +32,18 @@ export async function probe(target: string, timeoutMs = 30_000, inputArgs: strin
 
 /**
  * Reads `input` (file or URL, e.g. an HLS playlist) end to end with `ffmpeg -c copy -f null -`
- * and returns the exit code, stderr lines and the number of video packets/frames copied
+ * (`inputArgs` before `-i`, e.g. `-headers "Cookie: ..."`, which the HLS demuxer passes on to
+ * every segment request) and returns the exit code, stderr lines and the number of video packets/frames copied
  * (from `-progress`).
  */
-export async function readThrough(input: string, timeoutMs = 120_000): Promise<{ code: number; stderr: string[]; frames: number; outTimeSec: number }> {
+export async function readThrough(
+  input: string,
+  timeoutMs = 120_000,
+  inputArgs: string[] = [],
+): Promise<{ code: number; stderr: string[]; frames: number; outTimeSec: number }> {
   const p = spawnProc([
     FFMPEG_BIN, "-hide_banner", "-nostdin", "-v", "error", "-xerror",
-    "-i", input, "-map", "0:v:0", "-c", "copy", "-progress", "pipe:1", "-f", "null", "-",
+    ...inputArgs, "-i", input, "-map", "0:v:0", "-c", "copy", "-progress", "pipe:1", "-f", "null", "-",
   ]);
   const t = setTimeout(() => p.signalGroup("SIGKILL"), timeoutMs);
   const code = await p.exited;
