@@ -11,7 +11,8 @@
  * Its `stop()` is the orderly power-down, bounded by ~5 s:
  * 1. `SHUTDOWN`: every camera is sent STOP; each recorder asks ffmpeg to finalise its current
  *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
- * 2. `TRIPS.CLOSE` (reason `shutdown`): open trips are closed at their last segment;
+ * 2. segment files a recorder left without a row are settled (salvaged or deleted, bounded);
+ *    `TRIPS.CLOSE` (reason `shutdown`): open trips are closed at their last segment;
  * 3. the actor system stops, the web server stops, the database closes.
  * `run()` prints `listening on http://HOST:PORT` on stdout once the server is up, waits for
  * SIGTERM or SIGINT, powers down and returns 0 (1 when the actor tree failed).
@@ -27,7 +28,8 @@ import { loadSecretKey } from "./secrets.ts";
 import { syncCameras } from "./db/cameras.ts";
 import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
-import { reconcileAtStartup } from "./actors/reconcile.ts";
+import { reconcileAtStartup, salvageInterrupted } from "./actors/reconcile.ts";
+import { ensureTripActor } from "./actors/camera.ts";
 import { LiveBus } from "./events.ts";
 import { Journal } from "./actors/journal.ts";
 import { startSupervisor, type SupervisorActor } from "./actors/supervisor.ts";
@@ -57,6 +59,34 @@ export interface RuntimeOptions {
 }
 
 const ONLINE = new Set(["starting", "recording", "stalled", "stopping"]);
+
+/**
+ * Budget for settling interrupted segments during power-down, ms (within the 5 s, after the
+ * cameras stopped). After a graceful stop there is normally nothing to settle; a leftover of an
+ * earlier failure needs ~1.5 s (salvage waits for the file to be quiet, then probes it).
+ */
+export const SHUTDOWN_SETTLE_MS = 2_000;
+
+/**
+ * Salvages (or deletes) segment files the stopped recorders left without a row, so they join
+ * the trip before it closes. Bounded by `budgetMs`; whatever is left is settled at next start.
+ */
+async function settleAll(deps: TripDeps, cameras: CameraConfig[], cameraIds: Map<string, number>, budgetMs: number): Promise<void> {
+  const work = Promise.all(
+    cameras.map(async (c) => {
+      const id = cameraIds.get(c.key);
+      if (id === undefined || !c.enabled) return;
+      try {
+        await (deps.salvage ?? salvageInterrupted)(deps.db, deps.dataDir, c, id, deps.bootId);
+      } catch (err) {
+        log.warn(`power-down: camera ${c.key}: settling interrupted segments failed: ${(err as Error).message}`);
+      }
+    }),
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work, new Promise((res) => (timer = setTimeout(res, budgetMs)))]);
+  clearTimeout(timer);
+}
 
 /** Resolves when no camera actor is in a running state, or after `timeoutMs`. Returns the laggards. */
 async function waitForCamerasStopped(supervisor: SupervisorActor, timeoutMs: number): Promise<string[]> {
@@ -118,6 +148,12 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
             sup.send({ type: "SHUTDOWN", at: Date.now() });
             const busy = await waitForCamerasStopped(sup, SHUTDOWN_CAMERA_WAIT_MS);
             if (busy.length) log.warn(`power-down: ${busy.join(", ")} still stopping; killing the recorder`);
+            else await settleAll(deps, config.cameras, cameraIds, Math.min(SHUTDOWN_SETTLE_MS, 4_500 - (Date.now() - t0)));
+            // every open trip of this boot gets an actor (a salvage may have opened one), then all close
+            for (const c of config.cameras) {
+              const id = cameraIds.get(c.key);
+              if (id !== undefined) ensureTripActor(deps, sup.system, c.key, id);
+            }
             sup.send({ type: "TRIPS.CLOSE", at: Date.now(), reason: "shutdown" });
           }
         } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimulatedClock, createActor, fromCallback, type AnyActorRef } from "xstate";
@@ -91,6 +91,12 @@ function segmentFile(abs: number, endUtc: number): RecorderEvent {
   mkdirSync(join(dir, "recordings", "front"), { recursive: true });
   writeFileSync(join(dir, rel), Buffer.alloc(4096, abs));
   return { type: "SEGMENT_CLOSED", relPath: rel, absoluteIndex: abs, startSec: abs * 2, endSec: abs * 2 + 2, startUtc: endUtc - 2000, endUtc, bytes: 4096 };
+}
+
+/** Polls (5 ms) until `check()` holds; fails after 10 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !check(); i++) await Bun.sleep(5);
+  expect(check()).toBe(true);
 }
 
 function deps(journal: Journal, recorder: ReturnType<typeof fakeRecorder>, bootId = "boot-1", bus = new LiveBus()): TripDeps {
@@ -187,8 +193,31 @@ describe("journal", () => {
   });
 });
 
+describe("backoff settles the failed run's leftovers", () => {
+  test("a file the failed ffmpeg never reported is settled before the next run (junk: deleted, logged)", async () => {
+    const r = fakeRecorder();
+    const j = new Journal(db);
+    const sup = startSupervisor(deps(j, r), [camera], ids, {});
+    const cam = sup.system.get("camera:front") as AnyActorRef;
+    r.emit(segmentFile(0, Date.now()));
+    // ffmpeg dies while writing segment 1: a file without a row, not playable
+    const leftover = join(dir, segmentRelPath("front", 1));
+    writeFileSync(leftover, "not a transport stream");
+    r.emit({ type: "PROCESS_EXIT", code: null, signal: "SIGKILL", error: null, at: Date.now() });
+    expect(cameraStateName(cam.getSnapshot().value)).toBe("backoff");
+    // the next run starts only once the leftover is settled (and the deadline passed)
+    await waitUntil(() => r.rec.starts === 2);
+    expect(existsSync(leftover)).toBe(false);
+    expect(count("SELECT COUNT(*) AS n FROM event_log WHERE kind = 'reconcile' AND message LIKE '%000000001.ts%'")).toBe(1);
+    // ... right after the last indexed segment
+    expect(r.rec.inputs[1].startNumber).toBe(1);
+    j.close();
+    sup.stop();
+  }, 30_000);
+});
+
 describe("restore from the journal", () => {
-  test("the supervisor tree comes back after a crash: backoff deadline re-armed, trips kept, recording cameras restart", () => {
+  test("the supervisor tree comes back after a crash: backoff deadline re-armed, trips kept, recording cameras restart", { timeout: 30_000 }, async () => {
     const cams = [camera];
     const r1 = fakeRecorder();
     const clock1 = new SimulatedClock();
@@ -223,6 +252,8 @@ describe("restore from the journal", () => {
     expect(cameraStateName(cam2.getSnapshot().value)).toBe("backoff");
     expect(cam2.getSnapshot().context).toMatchObject({ reconnectCount: 1, lastError: "network unreachable", backoffDeadline: deadline, segments: 2 });
     expect(sup2.system.get(`trip:${tripId}`)?.getSnapshot().value).toBe("open");
+    // backoff also settles what the failed run left in the ring (async, real salvage): let it finish
+    await waitUntil(() => cam2.getSnapshot().context.settled === true);
     clock2.increment(599);
     expect(cameraStateName(cam2.getSnapshot().value)).toBe("backoff");
     expect(r2.rec.starts).toBe(0);

@@ -155,6 +155,38 @@ describe("camera machine", () => {
     expect(backoffDelay(30, 1000, 30_000)).toBe(30_000);
   });
 
+  test("backoff restarts only when the deadline passed AND the last run's segments are settled", () => {
+    const settles: ((e: { type: "SEGMENTS.SETTLED"; salvaged: number }) => void)[] = [];
+    const clock = new SimulatedClock();
+    const { rec, logic } = testRecorder();
+    const machine = cameraMachine.provide({
+      actors: {
+        recorder: logic,
+        settleSegments: fromCallback(({ sendBack }) => void settles.push(sendBack as never)),
+      },
+    });
+    const actor = createActor(machine, { input: INPUT, clock }).start();
+    const state = () => cameraStateName(actor.getSnapshot().value);
+    actor.send({ type: "START" });
+    rec.emit({ type: "PROCESS_EXIT", code: 1, signal: null, error: "x", at: 0 });
+    expect(settles.length).toBe(1);
+    // slow settle: the deadline passes first, the restart waits for it
+    clock.increment(1000);
+    expect(state()).toBe("backoff");
+    expect(rec.starts).toBe(1);
+    settles[0]({ type: "SEGMENTS.SETTLED", salvaged: 1 });
+    expect(state()).toBe("starting");
+    expect(rec.starts).toBe(2);
+    // fast settle: the deadline decides
+    rec.emit({ type: "PROCESS_EXIT", code: 1, signal: null, error: "x", at: 0 });
+    settles[1]({ type: "SEGMENTS.SETTLED", salvaged: 0 });
+    expect(state()).toBe("backoff");
+    clock.increment(1999);
+    expect(state()).toBe("backoff");
+    clock.increment(1);
+    expect(state()).toBe("starting");
+  });
+
   test("stall and recovery; a stall that lasts goes to backoff", () => {
     const h = cameraHarness();
     h.actor.send({ type: "START" });

@@ -11,22 +11,35 @@
  *   after commit a LiveBus `camera` event.
  * - `indexSegment`: `commitSegment` in the journal transaction; after commit a LiveBus
  *   `segment` event and, when the segment opened a trip, `TRIP.OPENED` to the supervisor.
+ * - `settleSegments` (invoked in backoff): A's `salvageInterrupted`, so the next run starts
+ *   right after the last indexed segment and no unreported file is left without a row.
  * - `enforceRetention` / `recheckRetention`: `enforceRing` after the commit (it deletes files
  *   with its own garbage-row transactions); evicted trips go to the supervisor as
  *   `TRIP.EVICTED`; `blocked` sends the camera `DISK_FULL_LOCKED`; a later re-check that is no
  *   longer blocked sends `DISK.FREED`.
  */
 import type { Database } from "bun:sqlite";
-import type { AnyActorLogic, AnyActorRef, CallbackActorLogic } from "xstate";
+import { fromCallback, type AnyActorLogic, type AnyActorRef, type CallbackActorLogic } from "xstate";
 import type { CameraConfig } from "../config.ts";
 import type { LiveBus } from "../events.ts";
-import { cameraMachine, cameraStateName, nowOf, type CameraContext, type CameraInput, type CameraStateName, type RecorderRequest } from "../machines/camera.ts";
+import {
+  cameraMachine,
+  cameraStateName,
+  nowOf,
+  type CameraContext,
+  type CameraInput,
+  type CameraStateName,
+  type RecorderRequest,
+  type SettleRequest,
+} from "../machines/camera.ts";
 import type { RecorderCommand, RecorderEvent } from "../machines/events.ts";
 import { bumpReconnect, getCameraStatus, nextStartNumber, setRunning, setState } from "../db/cameraStatus.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { commitSegment, type IndexResult, type SegmentInput } from "../db/segments.ts";
 import { enforceRing, type RetentionResult } from "../actors/retention.ts";
 import { recorderActor, stallTimeoutMs, STOP_GRACE_MS } from "../actors/recorder.ts";
+import { salvageInterrupted, type SalvageResult } from "../actors/reconcile.ts";
+import { openTripOf } from "../db/trips.ts";
 import { log } from "../log.ts";
 import type { Journal } from "./journal.ts";
 
@@ -44,6 +57,7 @@ export interface ActorDeps {
   recorder?: AnyActorLogic;
   commitSegment?: (db: Database, dataDir: string, input: SegmentInput, bootId: string) => IndexResult;
   enforceRing?: (db: Database, dataDir: string, camera: CameraConfig, cameraId: number) => RetentionResult;
+  salvage?: (db: Database, dataDir: string, camera: CameraConfig, cameraId: number, bootId: string) => Promise<SalvageResult>;
 }
 
 /** Time a graceful camera stop may take before the recorder is killed (the whole power-down has 5 s). */
@@ -122,6 +136,41 @@ function runRetention(deps: ActorDeps, key: string, cameraId: number): Retention
   return (deps.enforceRing ?? enforceRing)(deps.db, deps.dataDir, camera, cameraId);
 }
 
+/**
+ * The `settleSegments` actor: A's `salvageInterrupted` for the camera (files the failed ffmpeg
+ * left without a row are salvaged into the index or deleted), then SEGMENTS.SETTLED. Only runs
+ * in `backoff`, i.e. while no recorder runs for the camera. Safe to repeat.
+ */
+export function settleActor(deps: ActorDeps) {
+  return fromCallback<{ type: string }, SettleRequest>(({ input, sendBack, system }) => {
+    const camera = deps.cameras.get(input.key);
+    if (!camera) {
+      sendBack({ type: "SEGMENTS.SETTLED", salvaged: 0 });
+      return;
+    }
+    (deps.salvage ?? salvageInterrupted)(deps.db, deps.dataDir, camera, input.cameraId, deps.bootId)
+      .then((r) => {
+        if (r.salvaged > 0) ensureTripActor(deps, system, input.key, input.cameraId);
+        sendBack({ type: "SEGMENTS.SETTLED", salvaged: r.salvaged });
+      })
+      .catch((err) => {
+        const message = (err as Error)?.message ?? String(err);
+        log.warn(`camera ${input.key}: settling interrupted segments failed: ${message}`);
+        sendBack({ type: "SEGMENTS.SETTLED", salvaged: 0, error: message });
+      });
+  });
+}
+
+/** Sends TRIP.OPENED for the camera's open trip of this boot when it has no actor. */
+export function ensureTripActor(deps: ActorDeps, system: { get(id: string): AnyActorRef | undefined } | undefined, key: string, cameraId: number): void {
+  try {
+    const trip = openTripOf(deps.db, cameraId, deps.bootId);
+    if (trip && !system?.get(`trip:${trip.id}`)) supervisorOf(system)?.send({ type: "TRIP.OPENED", tripId: trip.id, cameraKey: key, at: trip.last_time_utc });
+  } catch (err) {
+    log.warn(`camera ${key}: cannot look up its open trip: ${(err as Error).message}`);
+  }
+}
+
 /** The camera machine with the real implementations. */
 export function provideCamera(deps: ActorDeps) {
   const { journal } = deps;
@@ -129,6 +178,7 @@ export function provideCamera(deps: ActorDeps) {
   return cameraMachine.provide({
     actors: {
       recorder: wrapRecorder(deps, deps.recorder) as unknown as CallbackActorLogic<RecorderCommand, RecorderRequest>,
+      settleSegments: settleActor(deps),
     },
     actions: {
       writeStatus: ({ context, self }, params) => {
@@ -173,7 +223,9 @@ export function provideCamera(deps: ActorDeps) {
           return () => {
             if (r.duplicate) return;
             deps.bus.publish({ type: "segment", key, absoluteIndex: r.absoluteIndex, endUtc: e.endUtc, bytes: e.bytes });
-            if (r.tripOpened) supervisorOf(system)?.send({ type: "TRIP.OPENED", tripId: r.tripId, cameraKey: key, at: e.endUtc });
+            // a new trip, or an open trip that has no actor yet (opened by a salvage): give it one
+            if (r.tripId && (r.tripOpened || !system.get(`trip:${r.tripId}`)))
+              supervisorOf(system)?.send({ type: "TRIP.OPENED", tripId: r.tripId, cameraKey: key, at: e.endUtc });
           };
         });
       },

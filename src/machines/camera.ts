@@ -21,6 +21,10 @@
  * not persist pending timers. A restored actor re-arms them when it receives `TIMERS.REARM`
  * (the state re-enters itself and schedules the remaining time).
  *
+ * In `backoff` the invoked `settleSegments` actor settles what the failed run left in the ring
+ * (a segment file ffmpeg never reported: salvaged into the index or deleted); the recorder is
+ * restarted only once that is done AND the deadline has passed.
+ *
  * Backoff: exponential, `backoffInitialMs * 2^(n-1)` for the n-th consecutive failure, capped
  * at `backoffMaxMs`; n resets to 0 when a segment is recorded.
  */
@@ -31,7 +35,9 @@ import type { CameraCommand, RecorderCommand, RecorderEvent } from "./events.ts"
 export type CameraInternalEvent =
   | { type: "TIMERS.REARM" }
   | { type: "DISK.FREED"; at: number }
-  | { type: "JOURNAL.FAILED"; error: string };
+  | { type: "JOURNAL.FAILED"; error: string }
+  /** The `settleSegments` actor finished (interrupted segments salvaged or deleted). */
+  | { type: "SEGMENTS.SETTLED"; salvaged: number; error?: string };
 
 export type CameraEvent = RecorderEvent | CameraCommand | CameraInternalEvent;
 
@@ -83,6 +89,9 @@ export interface CameraContext {
   nextAbsolute: number;
   /** Why the actor ended in `failed` (null otherwise). */
   failure: string | null;
+  /** Backoff: the interrupted segments of the last run are settled / the deadline passed. */
+  settled: boolean;
+  backoffElapsed: boolean;
 }
 
 /** Output of a camera actor: it only ever finishes by failing (the supervisor restarts it). */
@@ -121,6 +130,17 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
+/** Input of the invoked `settleSegments` actor (backoff: settle what the last ffmpeg left). */
+export interface SettleRequest {
+  key: string;
+  cameraId: number;
+}
+
+/** Default settle: nothing to do (the runtime provides the real one). Replies at once. */
+const nothingToSettle = fromCallback<{ type: string }, SettleRequest>(({ sendBack }) => {
+  sendBack({ type: "SEGMENTS.SETTLED", salvaged: 0 });
+});
+
 /** Placeholder recorder: reports a clear failure until the runtime provides the real one. */
 const missingRecorder = fromCallback<RecorderCommand, RecorderRequest>(({ sendBack }) => {
   sendBack({ type: "PROCESS_EXIT", code: null, signal: null, error: "no recorder provided", at: Date.now() });
@@ -136,6 +156,7 @@ export const cameraMachine = setup({
   },
   actors: {
     recorder: missingRecorder,
+    settleSegments: nothingToSettle,
   },
   actions: {
     /** Writes the status row (state, last_error) for the state just entered. */
@@ -203,6 +224,10 @@ export const cameraMachine = setup({
     nextDiskRetry: assign(({ context, self }) => ({ diskRetryDeadline: nowOf(self) + context.diskRetryMs })),
     clearDeadlines: assign({ backoffDeadline: null, stallDeadline: null, diskRetryDeadline: null, stopDeadline: null }),
   },
+  guards: {
+    settled: ({ context }) => context.settled,
+    backoffElapsed: ({ context }) => context.backoffElapsed,
+  },
   delays: {
     backoffDelay: ({ context, self }) => remaining(context.backoffDeadline, self),
     stallDelay: ({ context, self }) => remaining(context.stallDeadline, self),
@@ -233,6 +258,8 @@ export const cameraMachine = setup({
     lastSegmentAt: null,
     nextAbsolute: input.startNumber ?? 0,
     failure: null,
+    settled: false,
+    backoffElapsed: false,
   }),
   output: ({ context }): ActorFailureOutput => ({ failed: context.failure ?? "camera actor finished" }),
   on: {
@@ -311,9 +338,20 @@ export const cameraMachine = setup({
       },
     },
     backoff: {
-      entry: { type: "writeStatus", params: { state: "backoff" } },
-      after: { backoffDelay: { target: "online" } },
+      // restart when BOTH the deadline passed and the last run's leftovers are settled (a new
+      // recorder must not start while salvage still reads the ring)
+      entry: [assign({ settled: false, backoffElapsed: false }), { type: "writeStatus", params: { state: "backoff" } }],
+      invoke: {
+        id: "settle",
+        src: "settleSegments",
+        input: ({ context }): SettleRequest => ({ key: context.key, cameraId: context.cameraId }),
+        onError: [{ guard: "backoffElapsed", target: "online" }, { actions: assign({ settled: true }) }],
+      },
+      after: {
+        backoffDelay: [{ guard: "settled", target: "online" }, { actions: assign({ backoffElapsed: true }) }],
+      },
       on: {
+        "SEGMENTS.SETTLED": [{ guard: "backoffElapsed", target: "online" }, { actions: assign({ settled: true }) }],
         STOP: { target: "stopped" },
         "TIMERS.REARM": { target: "backoff", reenter: true },
       },
