@@ -8,8 +8,9 @@
  * `/live` additionally turns the idle timeout off for its own request and sends heartbeats.
  *
  * At start it removes temp files a crash left in `exports/` and `thumbs/` (finished files have
- * final names, temp files never do); `stop()` cancels running exports (their ffmpeg is killed,
- * nothing half-written stays) before closing the server.
+ * final names, temp files never do); `stop()` cancels running exports of the registry it made
+ * (their ffmpeg is killed, nothing half-written stays) before closing the server; a registry
+ * passed in `deps.exports` belongs to the caller, who stops it.
  */
 import type { Server } from "bun";
 import { existsSync, readdirSync, unlinkSync } from "node:fs";
@@ -70,7 +71,7 @@ export function startWebServer(deps: WebDeps): { url: string; server: Server<und
     exports,
     stop() {
       stopped ??= (async () => {
-        await exports.stop();
+        if (!deps.exports) await exports.stop();
         await server.stop(true);
       })();
       return stopped;
