@@ -14,8 +14,10 @@
  * actor's queue, the transition and the snapshot in one `db.transaction`. When it commits, the
  * callbacks the ops returned run (messages to other actors, LiveBus). When anything throws, the
  * transaction rolls back (no transition row, no snapshot, no domain row) and `onError` runs; by
- * default it logs and sends `{ type: "JOURNAL.FAILED", error }` to the actor, whose machine
- * fails on it so its supervisor restarts it from the database's truth.
+ * default it logs and sends `{ type: "JOURNAL.FAILED", error }` to the actor: a camera or trip
+ * then finishes in its final `failed` state (stopping its recorder/saver on the way out) and
+ * the supervisor spawns a fresh one, which starts from the database's truth; the supervisor
+ * itself throws (the runtime powers down with exit code 1).
  *
  * Only actors with a systemId get transition/snapshot rows; the machine name stored is the
  * systemId's prefix (`camera:front` -> `camera`). Snapshots of stopped/errored actors are not
