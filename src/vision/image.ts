@@ -144,10 +144,12 @@ export function iou(a: Box, b: Box): number {
 
 /**
  * Samples the region `box` of `img` into a planar float tensor of `outW` x `outH` (CHW order,
- * channels in `order`), value = (pixel / 255 - mean[c]) / std[c]. Bilinear sampling (pixel
- * centres aligned); when shrinking by more than 2x the source is first averaged over the
- * covered pixels (area sampling) so thin strokes are not lost. Pixels outside the image read
- * as `pad` (0..255). With `into`/`intoW`/`intoH` the samples land in the top-left corner of a
+ * channels in `order`), value = (pixel / 255 - mean[c]) / std[c]. Resampling is separable:
+ * along an axis that shrinks, each output pixel is the area-weighted mean of the source pixels
+ * it covers (box filter with fractional edge weights, so thin strokes are not aliased away);
+ * along an axis that grows, it is linear interpolation between pixel centres. Source pixels
+ * outside the image read as the nearest edge pixel within one pixel of the border, else as
+ * `pad` (0..255). With `into`/`intoW`/`intoH` the samples land in the top-left corner of a
  * larger preallocated CHW tensor (letterboxing). Used to build ONNX inputs without
  * intermediate images.
  */
@@ -161,56 +163,75 @@ export function sampleToTensor(
   const W = opts.intoW ?? outW;
   const plane = W * (opts.intoH ?? outH);
   const out = opts.into ?? new Float32Array(3 * plane);
-  const [bx, by, bw, bh] = box;
-  const sx = bw / outW;
-  const sy = bh / outH;
   const pad = opts.pad ?? 0;
   const chan = opts.order === "bgr" ? [2, 1, 0] : [0, 1, 2];
   const scale = [0, 1, 2].map((c) => 1 / (255 * opts.std[c]));
   const bias = [0, 1, 2].map((c) => -opts.mean[c] / opts.std[c]);
   const { width, height, data } = img;
-  const area = sx > 2 || sy > 2;
+  const xt = resampleTaps(box[0], box[2], outW, width);
+  const yt = resampleTaps(box[1], box[3], outH, height);
+  // Horizontal pass over the source rows the vertical taps use (a row index of -1 = padding).
+  const rowIndex = new Map<number, number>();
+  for (const taps of yt) for (const [sy] of taps) if (!rowIndex.has(sy)) rowIndex.set(sy, rowIndex.size);
+  const mid = new Float32Array(rowIndex.size * outW * 3);
+  for (const [sy, ri] of rowIndex) {
+    const base = ri * outW * 3;
+    for (let ox = 0; ox < outW; ox++) {
+      let r = 0, g = 0, b = 0;
+      for (const [sx, w] of xt[ox]) {
+        if (sy < 0 || sx < 0) {
+          r += w * pad; g += w * pad; b += w * pad;
+        } else {
+          const p = (sy * width + sx) * 3;
+          r += w * data[p]; g += w * data[p + 1]; b += w * data[p + 2];
+        }
+      }
+      const o = base + ox * 3;
+      mid[o] = r; mid[o + 1] = g; mid[o + 2] = b;
+    }
+  }
   const rgb = [0, 0, 0];
   for (let oy = 0; oy < outH; oy++) {
+    const taps = yt[oy].map(([sy, w]) => [rowIndex.get(sy)! * outW * 3, w] as const);
     for (let ox = 0; ox < outW; ox++) {
-      if (area) {
-        const x0 = bx + ox * sx, x1 = x0 + sx, y0 = by + oy * sy, y1 = y0 + sy;
-        const ix0 = Math.floor(x0), ix1 = Math.max(ix0 + 1, Math.ceil(x1));
-        const iy0 = Math.floor(y0), iy1 = Math.max(iy0 + 1, Math.ceil(y1));
-        let r = 0, g = 0, b = 0, n = 0;
-        for (let y = iy0; y < iy1; y++) {
-          for (let x = ix0; x < ix1; x++) {
-            if (x < 0 || y < 0 || x >= width || y >= height) {
-              r += pad; g += pad; b += pad;
-            } else {
-              const p = (y * width + x) * 3;
-              r += data[p]; g += data[p + 1]; b += data[p + 2];
-            }
-            n++;
-          }
-        }
-        rgb[0] = r / n; rgb[1] = g / n; rgb[2] = b / n;
-      } else {
-        const fx = bx + (ox + 0.5) * sx - 0.5;
-        const fy = by + (oy + 0.5) * sy - 0.5;
-        const x0 = Math.floor(fx), y0 = Math.floor(fy);
-        const ax = fx - x0, ay = fy - y0;
-        for (let c = 0; c < 3; c++) {
-          const p00 = px(data, width, height, x0, y0, c, pad);
-          const p10 = px(data, width, height, x0 + 1, y0, c, pad);
-          const p01 = px(data, width, height, x0, y0 + 1, c, pad);
-          const p11 = px(data, width, height, x0 + 1, y0 + 1, c, pad);
-          rgb[c] = (p00 * (1 - ax) + p10 * ax) * (1 - ay) + (p01 * (1 - ax) + p11 * ax) * ay;
-        }
+      rgb[0] = rgb[1] = rgb[2] = 0;
+      for (const [base, w] of taps) {
+        const o = base + ox * 3;
+        rgb[0] += w * mid[o]; rgb[1] += w * mid[o + 1]; rgb[2] += w * mid[o + 2];
       }
       const o = oy * W + ox;
-      for (let c = 0; c < 3; c++) {
-        const src = chan[c];
-        out[c * plane + o] = rgb[src] * scale[c] + bias[c];
-      }
+      for (let c = 0; c < 3; c++) out[c * plane + o] = rgb[chan[c]] * scale[c] + bias[c];
     }
   }
   return out;
+}
+
+/**
+ * Resampling taps along one axis: for each of `n` output pixels covering [start, start+len)
+ * of a source axis of `size` pixels, the (source index, weight) pairs, weights summing to 1.
+ * Index -1 stands for padding (outside the image by more than one pixel).
+ */
+function resampleTaps(start: number, len: number, n: number, size: number): [number, number][][] {
+  const step = len / n;
+  const idx = (i: number) => (i >= 0 && i < size ? i : i >= -1 && i <= size ? Math.min(size - 1, Math.max(0, i)) : -1);
+  const taps: [number, number][][] = [];
+  for (let o = 0; o < n; o++) {
+    const list: [number, number][] = [];
+    if (step > 1) {
+      const a = start + o * step, b = a + step;
+      for (let i = Math.floor(a); i < b; i++) {
+        const w = Math.min(b, i + 1) - Math.max(a, i);
+        if (w > 1e-6) list.push([idx(i), w / step]);
+      }
+    } else {
+      const f = start + (o + 0.5) * step - 0.5;
+      const i0 = Math.floor(f), t = f - i0;
+      list.push([idx(i0), 1 - t]);
+      if (t > 1e-6) list.push([idx(i0 + 1), t]);
+    }
+    taps.push(list);
+  }
+  return taps;
 }
 
 function px(data: Uint8Array, w: number, h: number, x: number, y: number, c: number, pad: number): number {

@@ -9,16 +9,16 @@ import { dbPostProcess, type DbOptions, type RotRect } from "./dbpost.ts";
 import { buildPlateClassMap, decodePlate, type PlateClassMap } from "./ctc.ts";
 import { plateCandidates, registrationLine, type PlateCandidate } from "./plateRules.ts";
 import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
+import { voteReadings, type Reading } from "./vote.ts";
+import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
 import { getSession, modelPath, ort, recognitionKeys, runExclusive } from "./runtime.ts";
 
 /** Longest side of the detector input for a frame or vehicle region (PaddleOCR det_limit_side_len 960). */
 export const DET_LIMIT_SIDE = 960;
-/** Height, in detector input pixels, a plate crop is scaled to before its own text detection. */
-export const PLATE_CROP_DET_HEIGHT = 160;
 /** PP-OCRv4 recogniser input height and minimum padded width (PaddleOCR rec_image_shape 3,48,320). */
 export const REC_HEIGHT = 48;
-export const REC_MIN_WIDTH = 320;
+export const REC_MIN_WIDTH = Number(process.env.REC_MINW ?? 320);
 
 /** PaddleOCR det normalisation (ImageNet mean/std on 0..1 values, BGR channel order). */
 const DET_NORM = { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], order: "bgr" as const };
@@ -115,64 +115,77 @@ function plateClassMap(): Promise<PlateClassMap> {
 }
 
 /**
- * Reads the plate in `box` (image pixels): the box, widened by a margin, is scaled to
- * PLATE_CROP_DET_HEIGHT detector pixels and searched for text lines; the registration line is
- * chosen by the plate rules (small print such as state names and slogans dropped, split groups
- * merged) and read by PP-OCRv4 rec (height 48, aspect kept, right-padded to at least 320 as in
- * PaddleOCR) with CTC greedy decoding restricted to A-Z and 0-9. Text is upper case without
- * spaces; confidence is the mean character probability (0 and "" when nothing is legible).
+ * Reads the plate in `box` (image pixels). The box, widened by a context margin, is searched
+ * for text lines at two detector scales (the box's height mapped to CROP_DET.boxHeights
+ * detector pixels; the detector needs background around a line, and a single scale is
+ * sensitive to sub-pixel placement); in each, the registration line is chosen by the plate
+ * rules (small print such as state names and slogans ignored, split character groups merged,
+ * text beside the box cut off) and read by PP-OCRv4 rec (height 48, aspect kept, right-padded
+ * to REC_MIN_WIDTH as in PaddleOCR) with CTC greedy decoding restricted to A-Z and 0-9
+ * (ctc.ts) and decorations removed (glyphs.ts); the readings are combined by vote.ts.
+ * Text is upper case without spaces; confidence is the mean character probability (0 and ""
+ * when nothing is legible).
  */
 export async function recognizePlate(img: RgbImage, box: Box): Promise<{ text: string; confidence: number }> {
   const r = await readPlateBox(img, box);
   return { text: r.text, confidence: r.confidence };
 }
 
-/** Plate-crop text detection: context margin around the box (x: fraction of w, y: fraction of h) and the box height in detector pixels. */
+/** Plate-crop text detection: context margin around the box (fraction of its w / h) and box heights in detector pixels. */
 export const CROP_DET = {
-  marginX: Number(process.env.CROP_MX ?? 0.25),
-  marginY: Number(process.env.CROP_MY ?? 0.5),
+  marginX: 0.25,
+  marginY: 0.5,
   boxHeights: (process.env.CROP_H ?? "48,72").split(",").map(Number),
-  /** A first reading at least this confident with a plausible length is accepted without a second look. */
-  accept: Number(process.env.CROP_ACCEPT ?? 0.9),
 };
 
-/** recognizePlate plus the registration line that was read (internal). */
-export async function readPlateBox(img: RgbImage, box: Box): Promise<{ text: string; confidence: number; line: RotRect | null; charProbs: number[] }> {
+export interface PlateReading {
+  text: string;
+  confidence: number;
+  charProbs: number[];
+  /** The registration line read (image pixels), null when none was found. */
+  line: RotRect | null;
+  /** How many readings agreed on the length of the result. */
+  support: number;
+}
+
+/**
+ * recognizePlate with details (internal). `extra` readings (e.g. of the frame detector's own
+ * line for this plate) join the vote.
+ */
+export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = []): Promise<PlateReading> {
   assertImage(img);
   const b = clipBox(box, img.width, img.height);
-  if (b[2] < 4 || b[3] < 4) return { text: "", confidence: 0, line: null, charProbs: [] };
+  if (b[2] < 4 || b[3] < 4) return { text: "", confidence: 0, line: null, charProbs: [], support: 0 };
   const mx = b[2] * CROP_DET.marginX, my = b[3] * CROP_DET.marginY;
   // Not clipped to the image: outside pixels read as mid grey, so a plate filling a crop
   // still has the background margin the detector needs.
-  const crop: Box = [Math.round(b[0] - mx), Math.round(b[1] - my), Math.round(b[2] + 2 * mx), Math.round(b[3] + 2 * my)];
-  let best: { text: string; confidence: number; line: RotRect | null; charProbs: number[]; rank: number } | null = null;
+  const x0 = Math.floor(b[0] - mx), y0 = Math.floor(b[1] - my);
+  const crop: Box = [x0, y0, Math.ceil(b[0] + b[2] + mx) - x0, Math.ceil(b[1] + b[3] + my) - y0];
+  const readings: (Reading & { line: RotRect })[] = [];
   for (const boxH of CROP_DET.boxHeights) {
-    const scale = Math.min(boxH / b[3], 960 / crop[2]);
+    const scale = Math.min(boxH / b[3], DET_LIMIT_SIDE / crop[2]);
     const rects = await timed("ocr_detect", detectTextLines(img, crop, scale, { boxThresh: 0.5 }));
     const line = registrationLine(rects, b);
     if (!line) continue;
     const r = await timed("ocr", recognizeLine(img, line));
-    const rank = r.confidence * plausibility(r.text);
-    if (!best || rank > best.rank) best = { ...r, line, rank };
-    if (best.confidence >= CROP_DET.accept && plausibility(best.text) >= 1) break;
+    readings.push({ ...r, line });
   }
-  if (!best) {
+  if (readings.length === 0 && extra.length === 0) {
     // No text region found: read the box itself (the registration fills most of a plate box).
     const line = { cx: b[0] + b[2] / 2, cy: b[1] + b[3] / 2, w: b[2], h: b[3], angle: 0, score: 0 };
     const r = await timed("ocr", recognizeLine(img, line));
-    best = { ...r, line, rank: 0 };
+    readings.push({ ...r, line });
   }
-  return { text: best.text, confidence: best.confidence, line: best.line, charProbs: best.charProbs };
+  const v = voteReadings([...readings, ...extra]);
+  const line = readings.find((r) => r.text === v.text)?.line ?? readings[0]?.line ?? null;
+  return { text: v.text, confidence: v.confidence, charProbs: v.charProbs, line, support: v.support };
 }
 
-/** Length plausibility of a US registration (most are 5-7 characters; 2-8 are issued). */
-export function plausibility(text: string): number {
-  const n = text.length;
-  if (n >= 5 && n <= 7) return 1;
-  if (n === 4 || n === 8) return 0.8;
-  if (n === 3) return 0.5;
-  if (n === 2) return 0.3;
-  return 0.1;
+export { plausibility };
+
+/** One quick reading of a line found by the frame detector (the screening read of readPlates). */
+export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string; confidence: number; charProbs: number[] }> {
+  return timed("ocr", recognizeLine(img, line));
 }
 
 /**
@@ -188,6 +201,7 @@ export async function recognizeLine(img: RgbImage, line: RotRect): Promise<{ tex
   return runExclusive(async () => {
     const data = new Float32Array(3 * REC_HEIGHT * W); // padding = 0 after normalisation (PaddleOCR)
     sampleOrientedToTensor(img, line, contentW, REC_HEIGHT, { ...REC_NORM, into: data, intoW: W });
+    if (process.env.AUTOC === "1") stretchContrast(data, REC_HEIGHT, W, contentW);
     const res = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
     const out = res[session.outputNames[0]];
     const [, T, C] = out.dims as number[];
@@ -207,6 +221,27 @@ export async function recognizeLine(img: RgbImage, line: RotRect): Promise<{ tex
       confidence: charProbs.length ? charProbs.reduce((a, b) => a + b, 0) / charProbs.length : 0,
     };
   });
+}
+
+/**
+ * Linear contrast stretch of the filled part of a CHW tensor normalised to -1..1: the 2nd and
+ * 98th percentiles of the grey level map to -1 and 1 (all channels alike, so hue is kept).
+ */
+export function stretchContrast(data: Float32Array, H: number, W: number, contentW: number): void {
+  const plane = H * W;
+  const grey: number[] = [];
+  for (let y = 0; y < H; y++) for (let x = 0; x < contentW; x++) {
+    const o = y * W + x;
+    grey.push((data[o] + data[plane + o] + data[2 * plane + o]) / 3);
+  }
+  grey.sort((a, b) => a - b);
+  const lo = grey[Math.floor(grey.length * 0.02)], hi = grey[Math.floor(grey.length * 0.98)];
+  if (!(hi - lo > 0.05)) return;
+  const k = 2 / (hi - lo);
+  for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < contentW; x++) {
+    const o = c * plane + y * W + x;
+    data[o] = Math.max(-1, Math.min(1, (data[o] - lo) * k - 1));
+  }
 }
 
 function assertImage(img: RgbImage): void {
