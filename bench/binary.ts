@@ -10,12 +10,12 @@
  *
  * usage: bun bench/binary.ts [--runs 7] [--idle-s 10] [--binary dist/release-x64/dashcam]
  * The binary is built first when missing or stale (`bun deploy/build.ts --if-stale --target x64`).
- * Runs from a temp folder outside the repository with a clean environment.
+ * Runs from a temp folder outside the repository with a clean environment (systemd's PATH).
  */
 import { parseArgs } from "node:util";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 const REPO = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -49,16 +49,15 @@ for (const arch of ["x64", "arm64"]) {
   if (existsSync(bin)) console.log(`  dashcam-linux-${arch.padEnd(6)} ${mb(statSync(bin).size).padStart(9)}   ffmpeg next to it: ${existsSync(ff) ? mb(statSync(ff).size) : "-"}`);
 }
 
-// A temp folder outside the repository: the binary, its ffmpeg, an empty PATH.
+// A temp folder outside the repository holding the binary and its ffmpeg.
 const base = mkdtempSync(join(tmpdir(), "dashcam-bench-"));
 const binDir = join(base, "bin");
 mkdirSync(binDir);
 copyFileSync(source, join(binDir, "dashcam"));
 const ffmpeg = join(dirname(source), "ffmpeg");
 if (existsSync(ffmpeg)) copyFileSync(ffmpeg, join(binDir, "ffmpeg"));
-const emptyPath = join(base, "empty-path");
-mkdirSync(emptyPath);
-const env = { HOME: base, PATH: emptyPath, LANG: "C.UTF-8", TZ: "UTC" };
+// systemd's default service PATH; the ffmpeg next to the binary is found before it.
+const env = { HOME: base, PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", TZ: "UTC" };
 
 function freePort(): number {
   const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
@@ -105,12 +104,32 @@ function statusKb(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile")
   return m ? Number(m[1]) : NaN;
 }
 
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
+/** Descendants of `pid` running an executable named ffmpeg (the recorder may sit under setpriv/sh). */
+function ffmpegDescendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // exited meanwhile
+    }
   }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, pp] of parent) {
+      if (pp !== p) continue;
+      try {
+        if (basename(readlinkSync(`/proc/${child}/exe`)) === "ffmpeg") out.push(child);
+      } catch {
+        // gone
+      }
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 try {
@@ -139,7 +158,7 @@ try {
   const hwm = statusKb(proc.pid, "VmHWM");
   const anon = statusKb(proc.pid, "RssAnon");
   const file = statusKb(proc.pid, "RssFile");
-  const ff = childPids(proc.pid).map((p) => statusKb(p, "VmRSS")).filter((n) => !Number.isNaN(n));
+  const ff = ffmpegDescendants(proc.pid).map((p) => statusKb(p, "VmRSS")).filter((n) => !Number.isNaN(n));
   await stop(proc);
   console.log(`idle RSS after ${IDLE_MS / 1000} s (target <= 60 MB)`);
   const both = (kb: number) => `${(kb / 1024).toFixed(1)} MiB = ${((kb * 1024) / 1e6).toFixed(1)} MB`;
