@@ -15,7 +15,7 @@ import {
   makeTempDir, removeDir, writeConfig, startRuntime, runCli, readDb, segmentsOf, cameraStateOf, cameraStatusOf, tripsOf, type Runtime,
 } from "./helpers/runtime.ts";
 import { killAllStarted, sleep, waitFor } from "./helpers/proc.ts";
-import { ringCounters, rowsMatchFiles } from "./helpers/invariants.ts";
+import { gapRowsMatch, ringCounters, rowsMatchFiles } from "./helpers/invariants.ts";
 import { webSession } from "./helpers/http.ts";
 
 const KEY = "outage";
@@ -128,6 +128,7 @@ test("RTSP server down for 20 s: backoff, reconnect by itself, one gap row cover
   const final = segmentsOf(dataDir, KEY);
   expect(rowsMatchFiles(dataDir, KEY, final, true)).toEqual([]);
   expect(ringCounters(cameraStateOf(dataDir, KEY)!, final, CAPACITY)).toEqual([]);
+  expect(gapRowsMatch(dataDir, KEY, final)).toEqual([]);
   const check = await runCli(["check", "--config", configPath]);
   expect({ code: check.code, stderr: check.stderr }).toEqual({ code: 0, stderr: "" });
 }, 240_000);

@@ -19,7 +19,7 @@ import {
   makeTempDir, removeDir, writeConfig, startRuntime, runCli, segmentsOf, tripsOf, cameraStateOf, cameraStatusOf, type Runtime, type CameraSpec,
 } from "./helpers/runtime.ts";
 import { killAllStarted, waitFor } from "./helpers/proc.ts";
-import { ringCounters, rowsMatchFiles } from "./helpers/invariants.ts";
+import { gapRowsMatch, ringCounters, rowsMatchFiles } from "./helpers/invariants.ts";
 import { probe, readThrough } from "./helpers/media.ts";
 import { webSession } from "./helpers/http.ts";
 
@@ -97,6 +97,7 @@ test("records the highway clip from a real RTSP server for >= 60 s and plays the
   expect(total).toBeGreaterThanOrEqual(60_000);
   expect(rowsMatchFiles(dataDir, KEY, rows, true)).toEqual([]);
   expect(ringCounters(cameraStateOf(dataDir, KEY)!, rows, CAPACITY)).toEqual([]);
+  expect(gapRowsMatch(dataDir, KEY, rows)).toEqual([]); // none: one continuous recording
   expect(rows[0].absolute_index).toBe(0);
   expect(rows.map((r) => r.absolute_index)).toEqual(rows.map((_, i) => i)); // nothing skipped, nothing evicted
 

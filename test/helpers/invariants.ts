@@ -111,3 +111,34 @@ export function fileListing(dir: string): Record<string, number> {
   if (existsSync(dir)) walk(dir, "");
   return out;
 }
+
+/** DESIGN.md invariant 5: more than this between consecutive segments is a recording gap. */
+export const GAP_THRESHOLD_MS = 3000;
+
+/**
+ * Invariant 5 over a camera's rows (oldest first, none deleted by retention in between):
+ * the recording_gaps rows are exactly the holes of more than 3 s between consecutive segments,
+ * each with gap_start = the earlier segment's end_utc and gap_end = the later one's start_utc.
+ */
+export function gapRowsMatch(dataDir: string, key: string, rows: SegmentRow[]): string[] {
+  const gaps =
+    readDb(dataDir, (db) =>
+      db
+        .query("SELECT g.gap_start, g.gap_end FROM recording_gaps g JOIN cameras c ON c.id = g.camera_id WHERE c.key = ? ORDER BY g.gap_start")
+        .all(key) as { gap_start: number; gap_end: number }[],
+    ) ?? [];
+  const expected: string[] = [];
+  for (let i = 1; i < rows.length; i++) {
+    if (rows[i].start_utc - rows[i - 1].end_utc > GAP_THRESHOLD_MS) expected.push(`${rows[i - 1].end_utc}..${rows[i].start_utc}`);
+  }
+  const actual = gaps.map((g) => `${g.gap_start}..${g.gap_end}`);
+  const problems: string[] = [];
+  for (const e of expected) if (!actual.includes(e)) problems.push(`hole ${e} (${describeHole(e)}) has no recording_gaps row`);
+  for (const a of actual) if (!expected.includes(a)) problems.push(`recording_gaps row ${a} (${describeHole(a)}) is not a hole of more than 3 s between consecutive segments`);
+  return problems;
+}
+
+function describeHole(span: string): string {
+  const [a, b] = span.split("..").map(Number);
+  return `${b - a} ms`;
+}
