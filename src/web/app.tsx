@@ -190,7 +190,8 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.notFound((c) => errorResponse(c, 404, `no page at ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
-      if (err.status >= 500) log.error(`web ${c.req.path}: ${err.message}`);
+      if (err.status === 503) log.warn(`web ${c.req.path}: ${err.message}`);
+      else if (err.status >= 500) log.error(`web ${c.req.path}: ${err.message}`);
       return errorResponse(c, err.status as ContentfulStatusCode, err.message);
     }
     log.error(`web ${c.req.path} failed: ${String((err as Error)?.stack ?? err)}`);

@@ -67,7 +67,7 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
       <script src={assetUrl("client.js")} defer data-hlsjs={assetUrl("hls.min.js")}></script>
     </head>
     <body hx-headers={csrf ? csrfHxHeaders(csrf) : undefined}>
-      <header class="topbar">
+      <header class={user ? "topbar with-nav" : "topbar"}>
         <a class="brand" href="/">
           dashcam
         </a>

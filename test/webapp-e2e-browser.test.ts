@@ -1,0 +1,163 @@
+/**
+ * End to end in headless Chromium (playwright-core, /usr/bin/chromium) against the REAL runtime
+ * (`startRuntime`: ffmpeg recording its test pattern at 320x240 with 2 s segments, the indexer,
+ * actors, retention, the web server on an ephemeral loopback port), on a 360 x 800 phone
+ * viewport:
+ *
+ * log in through the login form -> the dashboard shows the camera recording -> the trips list
+ * shows the trip (with a thumbnail) -> the trip page: save the trip (or, while the runtime does
+ * not provide saving, the clear 503 reason) -> the video plays (currentTime advances) ->
+ * export a clip with the form, watch its progress card turn into a Download button, download
+ * it (a valid MP4 per /usr/bin/ffprobe, the same bytes as the file on disk) -> log out.
+ *
+ * Every page is checked to fit 360 px. Screenshots go to the OS temp dir (removed afterwards
+ * unless KEEP_SCREENSHOTS=1, which prints where they are).
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { validateConfig } from "../src/config.ts";
+import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
+import { createUser } from "../src/db/users.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const FFPROBE = "/usr/bin/ffprobe";
+const CAMERA = { key: "front", name: "Front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
+
+let dir: string;
+let rt: RuntimeHandle;
+let browser: Browser;
+const shots = mkdtempSync(join(tmpdir(), "dashcam-webapp-shots-"));
+
+async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (Debian package chromium)`);
+  dir = mkdtempSync(join(tmpdir(), "dashcam-webapp-e2e-"));
+  const config = validateConfig({ data_dir: dir, http: { listen: "127.0.0.1:0" }, cameras: [CAMERA] }, dir);
+  rt = await startRuntime(config);
+  await createUser(rt.db, { username: "driver", password: "drive-safely-42", role: "operator" });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await rt?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (process.env.KEEP_SCREENSHOTS === "1") console.log(`screenshots kept in ${shots}`);
+  else rmSync(shots, { recursive: true, force: true });
+});
+
+const pageWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
+
+async function shot(page: Page, name: string) {
+  expect({ page: name, width: await pageWidth(page) }).toEqual({ page: name, width: 360 });
+  await page.screenshot({ path: join(shots, `${name}-360.png`), fullPage: true });
+}
+
+test("log in, see the camera recording, save, play and export a trip on a phone", async () => {
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 800 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, acceptDownloads: true });
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+
+  // wait for a few segments so the trip has footage to play and export
+  await waitFor("3 segments", () => (rt.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 3, 60_000);
+
+  // 1. any page sends a visitor to the login form; log in there
+  await page.goto(`${rt.url}/trips`);
+  expect(new URL(page.url()).pathname).toBe("/login");
+  await shot(page, "login");
+  await page.fill('input[name="username"]', "driver");
+  await page.fill('input[name="password"]', "drive-safely-42");
+  await Promise.all([page.waitForURL(`${rt.url}/trips`), page.click('button[type="submit"]')]);
+
+  // 2. the dashboard shows the camera recording
+  await page.goto(`${rt.url}/`);
+  await expect(page.locator("#camera-front .badge").textContent()).resolves.toBe("recording");
+  await shot(page, "dashboard");
+
+  // 3. the trips list shows the open trip with a thumbnail
+  await page.goto(`${rt.url}/trips`);
+  const trip = rt.db.query("SELECT id FROM trips ORDER BY id DESC LIMIT 1").get() as { id: number };
+  const thumb = page.locator(`img[src="/trips/${trip.id}/thumb.jpg"]`);
+  await page.waitForFunction((id) => {
+    const img = document.querySelector(`img[src="/trips/${id}/thumb.jpg"]`) as HTMLImageElement | null;
+    return img !== null && img.complete && img.naturalWidth > 0;
+  }, trip.id, { timeout: 30_000 });
+  expect(await thumb.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBe(320);
+  await shot(page, "trips");
+
+  // 4. the trip page: save
+  await page.goto(`${rt.url}/trips/${trip.id}?player=hlsjs`);
+  const saveButton = page.locator('form[action$="/save"] button');
+  if ((await saveButton.count()) > 0) {
+    await saveButton.click();
+    await page.waitForFunction(() => /saving|yes, /.test(document.querySelector("#trip-actions")?.textContent ?? ""), null, { timeout: 30_000 });
+  } else {
+    // TODO(issue 3): the runtime does not pass WebDeps.actions.saveTrip yet; the UI says so and
+    // the route answers 503 with the reason instead of pretending to save
+    await expect(page.locator("#trip-actions").textContent()).resolves.toContain("Saving is not available yet");
+    const r = await page.evaluate(async (id) => {
+      const token = JSON.parse(document.body.getAttribute("hx-headers") ?? "{}")["X-CSRF-Token"];
+      const res = await fetch(`/trips/${id}/save`, { method: "POST", headers: { "X-CSRF-Token": token, "HX-Request": "true" } });
+      return { status: res.status, text: await res.text() };
+    }, trip.id);
+    expect(r.status).toBe(503);
+    expect(r.text).toContain("WebDeps.actions.saveTrip");
+  }
+
+  // 5. it plays: the video's currentTime advances
+  await page.waitForFunction(() => (document.querySelector("video") as HTMLVideoElement).readyState >= 2, null, { timeout: 30_000 });
+  await page.locator("video").evaluate((v: HTMLVideoElement) => v.play());
+  const t0 = await page.locator("video").evaluate((v: HTMLVideoElement) => v.currentTime);
+  await page.waitForFunction((start) => (document.querySelector("video") as HTMLVideoElement).currentTime > start + 1, t0, { timeout: 30_000 });
+  expect(await page.locator("video").evaluate((v: HTMLVideoElement) => v.error)).toBeNull();
+
+  // 6. export a clip with the form (prefilled with the trip's span, in the browser's zone)
+  await page.click('#export-form button[type="submit"]');
+  const download = page.locator('#export-result a[href$="/download"]');
+  await download.waitFor({ timeout: 60_000 });
+  await shot(page, "trip");
+  const [dl] = await Promise.all([page.waitForEvent("download"), download.click()]);
+  const saved = join(shots, "clip.mp4");
+  await dl.saveAs(saved);
+  expect(dl.suggestedFilename()).toMatch(/^front-\d{8}-\d{6}Z-\d+s\.mp4$/);
+  const probe = Bun.spawnSync([FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", saved]);
+  expect(probe.exitCode).toBe(0);
+  const info = JSON.parse(probe.stdout.toString()) as { format: { format_name: string; duration: string }; streams: { codec_type: string; width: number }[] };
+  expect(info.format.format_name).toContain("mp4");
+  expect(Number(info.format.duration)).toBeGreaterThan(1);
+  expect(info.streams.find((s) => s.codec_type === "video")!.width).toBe(320);
+  const onDisk = join(dir, "exports", dl.suggestedFilename());
+  expect(statSync(saved).size).toBe(statSync(onDisk).size);
+  expect(Bun.hash(readFileSync(saved))).toBe(Bun.hash(readFileSync(onDisk)));
+
+  // the exports page lists it; the event log has the actions
+  await page.goto(`${rt.url}/exports`);
+  await expect(page.locator(".export").first().getAttribute("data-state")).resolves.toBe("done");
+  await shot(page, "exports");
+  await page.goto(`${rt.url}/events?q=driver`);
+  await expect(page.locator(".events").textContent()).resolves.toContain("driver logged in");
+  await shot(page, "events");
+
+  // 7. log out: back to the login form, pages need a session again
+  await Promise.all([page.waitForURL(/\/login$/), page.click('footer button[type="submit"]')]);
+  await page.goto(`${rt.url}/trips`);
+  expect(new URL(page.url()).pathname).toBe("/login");
+  expect(errors).toEqual([]);
+  await ctx.close();
+}, 180_000);
