@@ -27,8 +27,11 @@
  * - a new run on a ring directory first waits for the previous ffmpeg of this process on the
  *   same directory to exit;
  * - the first file number is max(input.startNumber, highest file already in the ring + 1);
- * - on Linux ffmpeg runs under `setpriv --pdeathsig INT` (util-linux) so it finalises and exits
- *   when the runtime dies (even by SIGKILL) instead of recording on as an orphan.
+ * - on Linux ffmpeg runs under `setpriv --pdeathsig INT` (util-linux) so it exits when the
+ *   runtime dies (even by SIGKILL) instead of recording on as an orphan. It finalises its current
+ *   segment when it gets exactly one SIGINT; Linux may send the parent-death signal once per
+ *   exiting thread of the runtime, and a second SIGINT makes ffmpeg abandon its output, leaving
+ *   a truncated file that start-up reconciliation salvages or deletes (like a power cut).
  */
 import { fromCallback } from "xstate";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
@@ -67,7 +70,8 @@ export function redactLine(text: string): string {
   return redact(text).replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, "<url>");
 }
 
-const PROGRESS_RE = /^[a-z0-9_]+=\S*$/;
+/** A `-progress` key=value line (values may be padded: `speed=   1x`); log lines start with `[`. */
+const PROGRESS_RE = /^[a-z0-9_]+=/;
 const LEVEL_RE = /^(?:\[[^\]]*@ 0x[0-9a-f]+\] )?\[(trace|debug|verbose|info|warning|error|fatal|panic|quiet)\] ?/;
 const GENERIC_RE = /^(Conversion failed!|Exiting normally.*)$/;
 
@@ -296,8 +300,8 @@ class RecorderRun {
     const last = pickErrorLine(this.stderrTail);
     if (this.stallReason) error = last ? `${this.stallReason} (ffmpeg: ${last})` : this.stallReason;
     else if (this.stopRequested) error = this.sigkilled ? `ffmpeg did not exit within ${STOP_GRACE_MS / 1000} s of SIGINT and was killed` : null;
-    else if (last) error = last;
     else if (signal) error = `ffmpeg was killed by ${signal}`;
+    else if (last) error = last;
     else if (code === 0) error = "ffmpeg ended: the source ended";
     else error = `ffmpeg exited with code ${code}`;
     if (error) log.warn(`camera ${key}: ffmpeg exited (code ${code}, signal ${signal}): ${error}`);
