@@ -166,6 +166,17 @@ describe("layout and session", () => {
     expect(admin).not.toContain(csrf);
   });
 
+  test("the camera card fragment is the card body alone (no layout), for htmx refreshes", async () => {
+    const res = await get("/cameras/front/card");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toStartWith('<div class="card-head">');
+    expect(html).toContain('class="badge ok">recording<');
+    expect(html).toContain("7 / 10 segments");
+    expect(html).not.toContain("<html");
+    expect((await get("/cameras/nope/card")).status).toBe(404);
+  });
+
   test("a viewer sees the trip's state but no action buttons; an operator gets them", async () => {
     const viewer = await (await get("/trips/2", "viewer")).text();
     expect(viewer).toContain('id="trip-actions"');

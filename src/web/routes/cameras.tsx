@@ -8,6 +8,8 @@
  *   footage from that moment in its trip), else the 24 h up to now (or up to the camera's last
  *   segment when it is older than that).
  * - `GET /cameras/:key/live.m3u8` — sliding-window live HLS playlist of the newest segments.
+ * - `GET /cameras/:key/card` — the camera card's body as an htmx fragment (the same markup the
+ *   SSE stream pushes as `camera-<key>`), for a refresh after the live stream reconnects.
  * - `GET /cameras/:key/snapshot.jpg[?at=MS]` — a JPEG of the frame at `at`, or the newest
  *   keyframe (see routes/snapshots.tsx).
  * The page also has the camera's actions for operators: save a snapshot (POST /snapshots) and
@@ -30,7 +32,7 @@ import {
 } from "../../db/views.ts";
 import { Time } from "../components/Time.tsx";
 import { formatDuration } from "../format.ts";
-import { CameraCard } from "../components/CameraCard.tsx";
+import { CameraCard, CameraCardBody } from "../components/CameraCard.tsx";
 import { Player } from "../components/Player.tsx";
 import { SegmentTable } from "../components/Segments.tsx";
 import { Timeline } from "../components/Timeline.tsx";
@@ -192,6 +194,13 @@ export function cameraRoutes() {
       </>,
       { title: cam.name, nav: "dashboard" },
     );
+  });
+
+  app.get("/:key/card", valid("param", KeyParam), (c) => {
+    const { key } = c.req.valid("param");
+    const cam = cameraSummary(c.var.deps.db, key) ?? unknownCamera(key);
+    c.header("Cache-Control", "no-store");
+    return c.html(<CameraCardBody cam={cam} />);
   });
 
   app.get("/:key/snapshot.jpg", valid("param", KeyParam), valid("query", v.object({ at: v.optional(Millis) })), (c) =>
