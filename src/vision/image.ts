@@ -1,6 +1,6 @@
 /**
- * Images for the vision stages: decoding (JPEG via jpeg-js, PNG via pngjs; both pure JS so the
- * compiled binary stays one file), cropping, JPEG encoding and resampling.
+ * Images for the vision stages: decoding (JPEG via jpeg-js, PNG via pngjs, both pure JS so the
+ * compiled binary stays one file; binary PPM by hand), cropping, JPEG encoding and resampling.
  *
  * `RgbImage` is 8-bit RGB, 3 bytes per pixel, row-major, top-left origin. A `Box` is
  * `[x, y, w, h]` in pixels of the image it refers to (top-left corner, width, height).
@@ -27,7 +27,8 @@ export class ImageDecodeError extends Error {
 const MAX_PIXELS = 100_000_000;
 
 /**
- * Decodes a JPEG or PNG (detected by signature) into RGB. Alpha is dropped, grey is expanded.
+ * Decodes a JPEG, PNG or binary PPM (detected by signature) into RGB. Alpha is dropped, grey is
+ * expanded.
  * Throws `ImageDecodeError` for empty input, an unknown format, a truncated file (JPEG without
  * its end-of-image marker, PNG without IEND), a zero-size image or any decoder failure.
  */
@@ -40,7 +41,41 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
     bytes[4] === 0x0d && bytes[5] === 0x0a && bytes[6] === 0x1a && bytes[7] === 0x0a;
   if (isJpeg) return decodeJpeg(bytes);
   if (isPng) return decodePng(bytes);
-  throw new ImageDecodeError(`not a JPEG or PNG image (${bytes.length} bytes, unknown signature)`);
+  if (bytes[0] === 0x50 && bytes[1] === 0x36) return decodePpm(bytes);
+  throw new ImageDecodeError(`not a JPEG, PNG or PPM image (${bytes.length} bytes, unknown signature)`);
+}
+
+/**
+ * Binary PPM (netpbm P6, maxval 255): raw RGB after a short text header. Decoding is a copy,
+ * so frames written by ffmpeg as `.ppm` (`-f image2 -c:v ppm`) skip JPEG decoding entirely.
+ */
+function decodePpm(bytes: Uint8Array): RgbImage {
+  // Header: "P6" whitespace width whitespace height whitespace maxval, one whitespace, pixels.
+  const fields: number[] = [];
+  let i = 2;
+  while (fields.length < 3 && i < bytes.length && i < 1024) {
+    const c = bytes[i];
+    if (c === 0x23) {
+      while (i < bytes.length && bytes[i] !== 0x0a) i++; // comment to end of line
+    } else if (c >= 0x30 && c <= 0x39) {
+      let v = 0;
+      while (i < bytes.length && bytes[i] >= 0x30 && bytes[i] <= 0x39) v = v * 10 + bytes[i++] - 0x30;
+      fields.push(v);
+      continue;
+    } else if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      throw new ImageDecodeError("corrupt PPM header");
+    }
+    i++;
+  }
+  if (fields.length < 3) throw new ImageDecodeError("truncated PPM header");
+  const [width, height, maxval] = fields;
+  if (!width || !height) throw new ImageDecodeError("zero-size PPM image");
+  if (maxval !== 255) throw new ImageDecodeError(`unsupported PPM maxval ${maxval} (only 8-bit)`);
+  if (width * height > MAX_PIXELS) throw new ImageDecodeError(`PPM too large: ${width}x${height}`);
+  const start = i + 1;
+  const need = width * height * 3;
+  if (bytes.length - start < need) throw new ImageDecodeError(`truncated PPM: ${bytes.length - start} of ${need} pixel bytes`);
+  return { width, height, data: bytes.slice(start, start + need) };
 }
 
 function decodeJpeg(bytes: Uint8Array): RgbImage {

@@ -18,7 +18,7 @@ export interface PlateRead {
 }
 
 /** How many plate candidates per frame get a first (screening) reading. */
-export const MAX_READS_PER_FRAME = 4;
+export const MAX_READS_PER_FRAME = 3;
 /** How many of the best screened candidates are read again closely (readPlateBox) and voted. */
 export const MAX_REFINED_PER_FRAME = 2;
 /** At most this many vehicles (best first) are searched for plates. */
@@ -56,7 +56,7 @@ export function positionPrior(box: Box, width: number, height: number): number {
  * detected vehicle's box is searched (the whole frame when none is found); otherwise the whole
  * frame. The MAX_READS_PER_FRAME most plate-like candidates (not overlapping a better one,
  * IoU <= 0.3) are read once from the frame detector's own line; the best ones (up to
- * MAX_REFINED_PER_FRAME, within half the best rank) are then read closely by readPlateBox with
+ * MAX_REFINED_PER_FRAME, ranked at least 0.7 x the best) are then read closely by readPlateBox with
  * the first reading joining the vote. Reads shorter than 2 characters are dropped.
  * Rank = recognition confidence x textPrior x positionPrior x (0.5 + 0.5 x plate-likeness).
  */
@@ -85,7 +85,7 @@ export async function readPlates(img: RgbImage): Promise<PlateRead[]> {
   reads.sort((a, b) => b.rank - a.rank);
   const bestRank = reads[0]?.rank ?? 0;
   for (const r of reads.slice(0, MAX_REFINED_PER_FRAME)) {
-    if (r.rank < 0.5 * bestRank) continue;
+    if (r.rank < 0.7 * bestRank) continue;
     const close = await readPlateBox(img, r.cand.box, r.text ? [{ text: r.text, charProbs: r.charProbs }] : []);
     r.text = close.text;
     r.confidence = close.confidence;

@@ -16,9 +16,14 @@ import { getSession, modelPath, ort, recognitionKeys, runExclusive } from "./run
 
 /** Longest side of the detector input for a frame or vehicle region (PaddleOCR det_limit_side_len 960). */
 export const DET_LIMIT_SIDE = 960;
-/** PP-OCRv4 recogniser input height and minimum padded width (PaddleOCR rec_image_shape 3,48,320). */
+/**
+ * PP-OCRv4 recogniser input height (PaddleOCR rec_image_shape 3,48,320) and minimum padded
+ * width. PaddleOCR pads every line to at least 320; here a line is only rounded up to a
+ * multiple of 8 (the recogniser's horizontal stride), which costs no measurable accuracy on
+ * the benchmark and makes a typical plate row (~170 px at height 48) about 2x faster to read.
+ */
 export const REC_HEIGHT = 48;
-export const REC_MIN_WIDTH = Number(process.env.REC_MINW ?? 320);
+export const REC_MIN_WIDTH = 64;
 
 /** PaddleOCR det normalisation (ImageNet mean/std on 0..1 values, BGR channel order). */
 const DET_NORM = { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], order: "bgr" as const };
@@ -109,7 +114,7 @@ export async function detectPlates(img: RgbImage, region?: Box): Promise<{ box: 
 
 let cmapPromise: Promise<PlateClassMap> | null = null;
 function plateClassMap(): Promise<PlateClassMap> {
-  cmapPromise ??= recognitionKeys().then((k) => buildPlateClassMap(k, { letterOAsZero: process.env.LETTER_O !== "0" }));
+  cmapPromise ??= recognitionKeys().then((k) => buildPlateClassMap(k, { letterOAsZero: true }));
   cmapPromise.catch(() => (cmapPromise = null));
   return cmapPromise;
 }
@@ -135,7 +140,7 @@ export async function recognizePlate(img: RgbImage, box: Box): Promise<{ text: s
 export const CROP_DET = {
   marginX: 0.25,
   marginY: 0.5,
-  boxHeights: (process.env.CROP_H ?? "48,72").split(",").map(Number),
+  boxHeights: [48, 72],
 };
 
 export interface PlateReading {
@@ -193,7 +198,8 @@ export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string
  * the plate-restricted CTC (ctc.ts); characters much shorter than the row's median character
  * (emblems, dots; glyphs.ts) are removed.
  */
-export async function recognizeLine(img: RgbImage, line: RotRect): Promise<{ text: string; confidence: number; charProbs: number[] }> {
+export async function recognizeLine(img: RgbImage, lineIn: RotRect): Promise<{ text: string; confidence: number; charProbs: number[] }> {
+  const line = lineIn;
   const session = await getSession("rec");
   const cmap = await plateClassMap();
   const contentW = Math.max(8, Math.min(REC_HEIGHT * 25, Math.ceil((REC_HEIGHT * line.w) / Math.max(1, line.h))));
@@ -201,12 +207,11 @@ export async function recognizeLine(img: RgbImage, line: RotRect): Promise<{ tex
   return runExclusive(async () => {
     const data = new Float32Array(3 * REC_HEIGHT * W); // padding = 0 after normalisation (PaddleOCR)
     sampleOrientedToTensor(img, line, contentW, REC_HEIGHT, { ...REC_NORM, into: data, intoW: W });
-    if (process.env.AUTOC === "1") stretchContrast(data, REC_HEIGHT, W, contentW);
     const res = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
     const out = res[session.outputNames[0]];
     const [, T, C] = out.dims as number[];
-    const dec = decodePlate(out.data as Float32Array, T, C, cmap, { otherAsSeparator: process.env.OTHER_SEP !== "0" });
-    if (process.env.GLYPH === "0" || dec.text.length < 4) return dec;
+    const dec = decodePlate(out.data as Float32Array, T, C, cmap, { otherAsSeparator: true });
+    if (dec.text.length < 4) return dec;
     const stride = W / T;
     const centres = dec.spans.map(([a, b]) => ((a + b + 1) / 2) * stride);
     const gaps = centres.slice(1).map((c, i) => c - centres[i]).sort((a, b) => a - b);
@@ -221,27 +226,6 @@ export async function recognizeLine(img: RgbImage, line: RotRect): Promise<{ tex
       confidence: charProbs.length ? charProbs.reduce((a, b) => a + b, 0) / charProbs.length : 0,
     };
   });
-}
-
-/**
- * Linear contrast stretch of the filled part of a CHW tensor normalised to -1..1: the 2nd and
- * 98th percentiles of the grey level map to -1 and 1 (all channels alike, so hue is kept).
- */
-export function stretchContrast(data: Float32Array, H: number, W: number, contentW: number): void {
-  const plane = H * W;
-  const grey: number[] = [];
-  for (let y = 0; y < H; y++) for (let x = 0; x < contentW; x++) {
-    const o = y * W + x;
-    grey.push((data[o] + data[plane + o] + data[2 * plane + o]) / 3);
-  }
-  grey.sort((a, b) => a - b);
-  const lo = grey[Math.floor(grey.length * 0.02)], hi = grey[Math.floor(grey.length * 0.98)];
-  if (!(hi - lo > 0.05)) return;
-  const k = 2 / (hi - lo);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < contentW; x++) {
-    const o = c * plane + y * W + x;
-    data[o] = Math.max(-1, Math.min(1, (data[o] - lo) * k - 1));
-  }
 }
 
 function assertImage(img: RgbImage): void {
