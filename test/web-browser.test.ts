@@ -152,13 +152,15 @@ describe("phone browser", () => {
     await page.context().close();
   }, 90_000);
 
-  test("camera, trips and events pages fit 360 px", async () => {
+  test("camera, trips, events, plates and exports pages fit 360 px", async () => {
     const { page, errors } = await phonePage();
     for (const [path, name] of [
       ["/cameras/front?day=2024-05-01", "camera"],
       [`/cameras/front?at=${T0 + 37_000}`, "camera-at"],
       ["/trips", "trips"],
       ["/events", "events"],
+      ["/plates", "plates"],
+      ["/exports", "exports"],
       ["/trips/abc", "error"],
     ]) {
       await page.goto(`${web.url}${path}`);

@@ -146,6 +146,14 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   expect(statSync(saved).size).toBe(statSync(onDisk).size);
   expect(Bun.hash(readFileSync(saved))).toBe(Bun.hash(readFileSync(onDisk)));
 
+  // a bad range is refused with the reason shown in the page's flash area (htmx error)
+  const from = await page.inputValue('#export-form input[name="from"]');
+  await page.fill('#export-form input[name="to"]', from);
+  await page.click('#export-form button[type="submit"]');
+  await page.waitForFunction(() => !(document.getElementById("flash") as HTMLElement).hidden, null, { timeout: 15_000 });
+  await expect(page.locator("#flash").textContent()).resolves.toBe("400 range is empty or reversed (to must be after from)");
+  expect(await page.locator("#export-result .export").count()).toBe(1); // no second job
+
   // the exports page lists it; the event log has the actions
   await page.goto(`${rt.url}/exports`);
   await expect(page.locator(".export").first().getAttribute("data-state")).resolves.toBe("done");
