@@ -7,7 +7,7 @@
  * routes (clear 4xx, nothing written: database rows and data directory unchanged).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { createApp } from "../src/web/app.tsx";
@@ -427,6 +427,35 @@ describe("snapshots and thumbnails", () => {
     expect(list).toContain('src="/trips/3/thumb.jpg"');
     expect(list).not.toContain('src="/trips/1/thumb.jpg"');
   }, 30_000);
+});
+
+describe("saved trip download", () => {
+  test("offered once the trip is saved: the MP4 streams as an attachment; never a path outside data_dir", async () => {
+    expect((await get("/trips/2/saved.mp4")).status).toBe(404);
+    // the saver's result (B's saveTrip): an MP4 under saved/ and the saved_trips row
+    mkdirSync(join(f.dir, "saved"), { recursive: true });
+    const mp4 = join(f.dir, "saved", "trip-2.mp4");
+    const r = Bun.spawnSync(["/usr/bin/ffmpeg", "-v", "error", "-i", join(f.dir, f.front.segments[0]!.rel), "-c", "copy", "-movflags", "+faststart", mp4]);
+    expect(r.exitCode).toBe(0);
+    f.db.exec("SAVEPOINT saved");
+    try {
+      f.db.query("UPDATE trips SET status = 'saved' WHERE id = 2").run();
+      f.db.query("INSERT INTO saved_trips (trip_id, saved_dir, saved_at_utc, mp4_path) VALUES (2, 'saved', ?, 'saved/trip-2.mp4')").run(T0 + 60_000);
+      const page = await (await get("/trips/2")).text();
+      expect(page).toContain('href="/trips/2/saved.mp4"');
+      const res = await get("/trips/2/saved.mp4");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-disposition")).toBe('attachment; filename="trip-2-front.mp4"');
+      expect(Bun.hash(new Uint8Array(await res.arrayBuffer()))).toBe(Bun.hash(new Uint8Array(await Bun.file(mp4).arrayBuffer())));
+      f.db.query("UPDATE saved_trips SET mp4_path = '../../../../etc/passwd.mp4' WHERE trip_id = 2").run();
+      const evil = await get("/trips/2/saved.mp4");
+      expect(evil.status).toBe(404);
+      expect(await evil.text()).not.toContain("root:");
+    } finally {
+      f.db.exec("ROLLBACK TO saved; RELEASE saved");
+      rmSync(join(f.dir, "saved"), { recursive: true, force: true });
+    }
+  });
 });
 
 describe("event log", () => {

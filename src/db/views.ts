@@ -100,6 +100,8 @@ export interface TripRow {
   status: TripStatus;
   saved_dir: string | null;
   saved_at_utc: number | null;
+  /** `saved_trips.mp4_path`: the finished MP4 of a saved trip (relative to data_dir, or absolute). */
+  saved_mp4: string | null;
 }
 
 export interface EventRow {
@@ -140,7 +142,7 @@ const CAMERA_SUMMARY_SQL = `
   LEFT JOIN camera_state st ON st.camera_id = c.id`;
 
 const TRIP_SQL = `
-  SELECT t.*, c.key AS camera_key, c.name AS camera_name, st.saved_dir, st.saved_at_utc
+  SELECT t.*, c.key AS camera_key, c.name AS camera_name, st.saved_dir, st.saved_at_utc, st.mp4_path AS saved_mp4
   FROM trips t JOIN cameras c ON c.id = t.camera_id
   LEFT JOIN saved_trips st ON st.trip_id = t.id`;
 

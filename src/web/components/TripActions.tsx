@@ -25,6 +25,8 @@ export interface TripActionsProps {
   csrf: string;
   /** The runtime provides saving (deps.actions.saveTrip). */
   canSave: boolean;
+  /** The saved MP4 is on disk: offer its download. */
+  savedFile?: boolean;
   notice?: string | null;
   error?: string | null;
 }
@@ -47,7 +49,7 @@ const ActionButton: FC<{ action: string; csrf: string; label: string; cls?: stri
   </form>
 );
 
-export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, canSave, notice, error }) => {
+export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, canSave, savedFile, notice, error }) => {
   const operator = user ? hasRole(user.role, "operator") : false;
   const saved = trip.status === "saved";
   const saving = trip.status === "saving";
@@ -88,6 +90,13 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
           ) : null}
         </dd>
       </dl>
+      {savedFile ? (
+        <p class="action-row">
+          <a class="button big primary" href={`/trips/${trip.id}/saved.mp4`} download>
+            Download saved trip (MP4)
+          </a>
+        </p>
+      ) : null}
       {!operator ? (
         <p class="muted">Your role ({user?.role ?? "none"}) can watch footage; saving, locking and exporting need an operator.</p>
       ) : (

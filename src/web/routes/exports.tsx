@@ -33,7 +33,7 @@ import type { WebEnv } from "../env.ts";
 import { EXPORT_ID_RE, type ExportJob } from "../exportJobs.ts";
 import { isHtmx, toHttpError, userOf } from "../actions.ts";
 import { CAMERA_KEY_RE, TzOffset, parseClientTime, unknownCamera, valid } from "../validate.ts";
-import { parseRange } from "./media.ts";
+import { fileDownload } from "../download.ts";
 
 /** A validated clip request. Times are Unix ms UTC. */
 export interface ClipRequestInput {
@@ -141,24 +141,9 @@ export function exportRoutes() {
     const job = loadJob(c, c.req.valid("param").id);
     if (job.state !== "done") throw new HTTPException(409, { message: `export ${job.id} is ${job.state}, there is nothing to download` });
     const path = c.var.exports.filePath(job);
-    const file = path ? Bun.file(path) : null;
-    if (!path || !file || !(await file.exists())) throw new HTTPException(404, { message: `the file of export ${job.id} is gone` });
+    if (!path) throw new HTTPException(404, { message: `the file of export ${job.id} is gone` });
     const name = basename(path);
-    const size = file.size;
-    const headers: Record<string, string> = {
-      "Content-Type": CONTENT_TYPE[name.split(".").pop() ?? ""] ?? "application/octet-stream",
-      "Content-Disposition": `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
-      "Accept-Ranges": "bytes",
-      "Cache-Control": "private, no-cache",
-    };
-    const range = parseRange(c.req.header("Range"), size);
-    if (range === "unsatisfiable") return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${size}` } });
-    if (range)
-      return new Response(file.slice(range.start, range.end + 1), {
-        status: 206,
-        headers: { ...headers, "Content-Range": `bytes ${range.start}-${range.end}/${size}`, "Content-Length": String(range.end - range.start + 1) },
-      });
-    return new Response(file, { status: 200, headers: { ...headers, "Content-Length": String(size) } });
+    return fileDownload(c, path, name, CONTENT_TYPE[name.split(".").pop() ?? ""] ?? "application/octet-stream");
   });
 
   app.post("/:id/delete", valid("param", IdParam), async (c) => {

@@ -9,6 +9,8 @@
  *   streams it). 404 when the ring no longer holds any of its segments.
  * - `GET /trips/:id/thumb.jpg` — the trip's thumbnail (first frame, cached under
  *   `<data_dir>/thumbs/`, see ../thumbs.ts); 404 when no footage is left and none is cached.
+ * - `GET /trips/:id/saved.mp4` — the saved trip's MP4 (`saved_trips.mp4_path`), streamed from
+ *   disk as an attachment (single Range supported); 404 until the trip is saved.
  * - `POST /trips/:id/save` — asks the runtime to save the trip (`WebDeps.actions.saveTrip`,
  *   source "ui"); 503 when the runtime does not provide it, 409 when the trip has no footage
  *   left; already saved/saving is a 200 with a notice (safe to repeat). Logs `trip.save`.
@@ -31,6 +33,10 @@ import { TripStatus, TripItem, tripEnd } from "../components/Trips.tsx";
 import { ExportForm, TripActions } from "../components/TripActions.tsx";
 import { isHtmx, toHttpError, unavailable, userOf } from "../actions.ts";
 import { tripThumbnail } from "../thumbs.ts";
+import { fileDownload } from "../download.ts";
+import { isAbsolute } from "node:path";
+import { existsSync } from "node:fs";
+import { resolveInside } from "../../paths.ts";
 import type { SaveSource, WebDeps } from "../env.ts";
 import { Player } from "../components/Player.tsx";
 import { Pager } from "../components/Pager.tsx";
@@ -91,13 +97,41 @@ export async function requestSave(deps: WebDeps, trip: TripRow, username: string
   return { notice: `Saving trip ${trip.id}: its footage is locked and copied out of the ring.`, accepted: true };
 }
 
+/**
+ * Absolute path of a saved trip's MP4, or null while it is not saved (status must be `saved`,
+ * so a copy still being written is never offered). A relative `mp4_path` must stay inside
+ * data_dir; an absolute one (the issue allows it) is used as written by the saver.
+ */
+export function savedMp4Path(dataDir: string, trip: Pick<TripRow, "status" | "saved_mp4">): string | null {
+  if (trip.status !== "saved" || !trip.saved_mp4 || !trip.saved_mp4.endsWith(".mp4")) return null;
+  try {
+    return isAbsolute(trip.saved_mp4) ? trip.saved_mp4 : resolveInside(dataDir, trip.saved_mp4);
+  } catch {
+    return null;
+  }
+}
+
+/** True when a saved trip's MP4 exists on disk. */
+const hasSavedFile = (dataDir: string, trip: Pick<TripRow, "status" | "saved_mp4">) => {
+  const p = savedMp4Path(dataDir, trip);
+  return p !== null && existsSync(p);
+};
+
 /** The answer to a trip action: the `#trip-actions` fragment for htmx, else 303 to the trip page. */
 function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; error?: string } = {}) {
   if (!isHtmx(c)) return c.redirect(`/trips/${tripId}`, 303);
   const { db, actions } = c.var.deps;
   const trip = loadTrip(c, tripId);
   return c.html(
-    <TripActions trip={trip} locks={tripLocks(db, trip)} user={c.var.user} csrf={c.var.csrfToken} canSave={Boolean(actions?.saveTrip)} {...extra} />,
+    <TripActions
+      trip={trip}
+      locks={tripLocks(db, trip)}
+      user={c.var.user}
+      csrf={c.var.csrfToken}
+      canSave={Boolean(actions?.saveTrip)}
+      savedFile={hasSavedFile(c.var.deps.dataDir, trip)}
+      {...extra}
+    />,
   );
 }
 
@@ -163,7 +197,14 @@ export function tripRoutes() {
         ) : (
           <p class="card notice">All footage of this trip has been overwritten by the ring.</p>
         )}
-        <TripActions trip={trip} locks={tripLocks(db, trip)} user={c.var.user} csrf={c.var.csrfToken} canSave={Boolean(c.var.deps.actions?.saveTrip)} />
+        <TripActions
+          trip={trip}
+          locks={tripLocks(db, trip)}
+          user={c.var.user}
+          csrf={c.var.csrfToken}
+          canSave={Boolean(c.var.deps.actions?.saveTrip)}
+          savedFile={hasSavedFile(c.var.deps.dataDir, trip)}
+        />
         {stats.n > 0 && c.var.user && c.var.user.role !== "viewer" ? (
           <ExportForm
             cameraKey={trip.camera_key}
@@ -263,6 +304,13 @@ export function tripRoutes() {
     }
     if (!path) throw new HTTPException(404, { message: `trip ${id} has no footage left for a thumbnail` });
     return new Response(Bun.file(path), { headers: { "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=86400" } });
+  });
+
+  app.get("/:id/saved.mp4", valid("param", IdParam), async (c) => {
+    const trip = loadTrip(c, c.req.valid("param").id);
+    const path = savedMp4Path(c.var.deps.dataDir, trip);
+    if (!path) throw new HTTPException(404, { message: `trip ${trip.id} is not saved (yet)` });
+    return fileDownload(c, path, `trip-${trip.id}-${trip.camera_key}.mp4`, "video/mp4");
   });
 
   app.post("/:id/save", valid("param", IdParam), async (c) => {
