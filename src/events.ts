@@ -7,6 +7,8 @@ export type LiveEvent =
   | { type: "segment"; key: string; absoluteIndex: number; endUtc: number; bytes: number }
   | { type: "trip"; id: number; cameraKey: string; state: string }
   | { type: "event_log"; id: number; kind: string; message: string }
+  /** The GPIO save button's status changed (src/actors/gpio.ts; `reason` is one line when unavailable). */
+  | { type: "gpio"; status: "starting" | "ready" | "unavailable"; reason: string | null; at: number }
   /** A watchlisted plate was read (ALPR). `ts` = frame time, ms UTC; `vehicleId` = vehicles.id. */
   | { type: "alert"; kind: "alpr.watchlist"; plate: string; watched: string; cameraKey: string | null; ts: number; vehicleId: number; message: string };
 

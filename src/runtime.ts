@@ -4,22 +4,31 @@
  * Config: `--config FILE`, else `$DASHCAM_CONFIG`, else `defaultConfig()`; a bad config throws
  * ConfigError (one line, exit 2) before anything is written.
  *
- * `startRuntime(config)` (in-process, for tests and benches): creates `data_dir`, opens the
- * database, loads the secret key, syncs the camera rows, reconciles disk and database, restores
- * starts the web server, then restores (or creates) the supervisor actor tree with the real
- * implementations.
+ * `startRuntime(config)` (in-process, for tests and benches): creates `data_dir`, starts the
+ * control socket (src/control.ts; refuses to start when another runtime answers on it), opens
+ * the database, loads the secret key, syncs the camera rows, reconciles disk and database,
+ * removes temp files of interrupted saves and exports, starts the web server (with
+ * `deps.actions`, see `RuntimeActions`), then restores (or creates) the supervisor actor tree
+ * with the real implementations (cameras, trips with the real `saveTrip`, the GPIO button when
+ * `[gpio]` is configured, the ALPR service when `[alpr] enabled`, incident exports, daily
+ * maintenance).
  * Its `stop()` is the orderly power-down, bounded by ~5 s:
  * 1. `SHUTDOWN`: every camera is sent STOP; each recorder asks ffmpeg to finalise its current
  *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
  * 2. segment files a recorder left without a row are settled (salvaged or deleted, bounded);
- *    `TRIPS.CLOSE` (reason `shutdown`): open trips are closed at their last segment;
- * 3. the actor system stops, the web server stops, the database closes.
+ *    `TRIPS.CLOSE` (reason `shutdown`): open trips are closed at their last segment; a trip that
+ *    was saved while open now rebuilds its MP4 (`saving`), which power-down waits for until
+ *    ~4.8 s have passed: a save not finished by then resumes at the next start (its status
+ *    stays `saving`);
+ * 3. the actor system stops (services too; the ALPR service's stop is awaited), the web server
+ *    and the control socket stop, the database closes.
  * `run()` prints `listening on http://HOST:PORT` on stdout once the server is up, waits for
  * SIGTERM or SIGINT, powers down and returns 0 (1 when the actor tree failed).
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Database } from "bun:sqlite";
+import type { AnyActorRef } from "xstate";
 import { parseCommandArgs } from "./cli.ts";
 import { defaultConfig, loadConfig, type CameraConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/open.ts";
@@ -32,13 +41,51 @@ import { reconcileAtStartup, salvageInterrupted } from "./actors/reconcile.ts";
 import { ensureTripActor } from "./actors/camera.ts";
 import { LiveBus } from "./events.ts";
 import { Journal } from "./actors/journal.ts";
-import { startSupervisor, type SupervisorActor } from "./actors/supervisor.ts";
-import type { TripDeps } from "./actors/trip.ts";
+import { startSupervisor, type SupervisorActor, type SupervisorDeps } from "./actors/supervisor.ts";
 import { cameraStateName } from "./machines/camera.ts";
+import { incidentIdFor, type GpioState, type SaveSource } from "./machines/supervisor.ts";
+import { tripById, tripSegments } from "./db/trips.ts";
+import { currentTripIds, savedTripOf } from "./db/savedTrips.ts";
+import { cleanExportTemps } from "./media/export.ts";
+import { cleanSavedTemps } from "./actors/saveTrip.ts";
+import { controlJson, controlSocketPath, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
+import type { WebActions } from "./web/env.ts";
 import { log } from "./log.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
+
+/**
+ * The product actions of the runtime, given to the web server as `WebDeps.actions` and used by
+ * the control socket (CLI). Errors are `Error`s whose message is one line for the user;
+ * `TripNotFoundError` for an unknown trip id.
+ */
+export interface RuntimeActions extends Required<WebActions> {
+  /**
+   * Asks trip `tripId`'s actor to save it (`TRIP.SAVE` to the supervisor; an actor is spawned for
+   * a trip that has none). Resolves once the actor is `saving` (or already saved). Safe to repeat.
+   * Rejects: unknown trip (TripNotFoundError), evicted / no footage left, or the actor refused.
+   */
+  saveTrip(tripId: number, source: SaveSource): Promise<void>;
+  /**
+   * Starts an incident clip on camera `cameraKey` at `atUtc` (ms UTC): the window
+   * [at - before_seconds, at + after_seconds] is evidence-locked now and exported once recorded.
+   * Resolves with the incident id (`inc-YYYYMMDD-HHMMSS-mmm-<camera>`; the same moment twice is
+   * the same incident). Rejects for a camera that is not configured.
+   */
+  incident(cameraKey: string, atUtc: number): Promise<{ incidentId: string }>;
+  /** Saves the current trips (`currentTripIds`: each camera's open trip, else the newest); resolves with their ids. */
+  saveCurrent(source: SaveSource): Promise<number[]>;
+  /** Stops a camera (its open trip closes, reason `camera_stopped`). Rejects for an unknown camera. */
+  stopCamera(cameraKey: string): Promise<void>;
+  /** Starts a stopped camera again. Rejects for an unknown camera. */
+  startCamera(cameraKey: string): Promise<void>;
+  /** The GPIO button's last status (null when `[gpio]` is not configured or nothing reported yet). */
+  gpioStatus(): GpioState | null;
+}
+
+/** An unknown trip id. */
+export class TripNotFoundError extends Error {}
 
 export interface RuntimeHandle {
   /** Base URL of the web server, e.g. `http://127.0.0.1:41234`. */
@@ -47,6 +94,10 @@ export interface RuntimeHandle {
   bus: LiveBus;
   supervisor: SupervisorActor;
   bootId: string;
+  /** The actions the web server and the control socket use. */
+  actions: RuntimeActions;
+  /** Path of the control socket (src/control.ts). */
+  controlSocket: string;
   /** Orderly power-down (idempotent). */
   stop(): Promise<void>;
   /** Resolves with an error message when the actor tree fails (never resolves otherwise). */
@@ -54,8 +105,13 @@ export interface RuntimeHandle {
 }
 
 export interface RuntimeOptions {
-  /** Extra dependencies (issue 3's saveTrip, test overrides). */
-  deps?: Partial<Pick<TripDeps, "saveTrip" | "recorder" | "commitSegment" | "enforceRing">>;
+  /** Test overrides of the real implementations. */
+  deps?: Partial<
+    Pick<
+      SupervisorDeps,
+      "saveTrip" | "recorder" | "commitSegment" | "enforceRing" | "gpioEnv" | "gpioButton" | "alprService" | "incidentExport" | "maintenanceEveryMs"
+    >
+  >;
 }
 
 const ONLINE = new Set(["starting", "recording", "stalled", "stopping"]);
@@ -71,7 +127,7 @@ export const SHUTDOWN_SETTLE_MS = 2_000;
  * Salvages (or deletes) segment files the stopped recorders left without a row, so they join
  * the trip before it closes. Bounded by `budgetMs`; whatever is left is settled at next start.
  */
-async function settleAll(deps: TripDeps, cameras: CameraConfig[], cameraIds: Map<string, number>, budgetMs: number): Promise<void> {
+async function settleAll(deps: SupervisorDeps, cameras: CameraConfig[], cameraIds: Map<string, number>, budgetMs: number): Promise<void> {
   const work = Promise.all(
     cameras.map(async (c) => {
       const id = cameraIds.get(c.key);
@@ -100,12 +156,153 @@ async function waitForCamerasStopped(supervisor: SupervisorActor, timeoutMs: num
   }
 }
 
+/** Budget of the whole power-down (ms); saves rebuilding at close are waited for until then. */
+export const SHUTDOWN_BUDGET_MS = 4_800;
+
+const tripStateOf = (sup: SupervisorActor, tripId: number): { state: string | null; lastError: string | null } => {
+  const ref = sup.system.get(`trip:${tripId}`) as AnyActorRef | undefined;
+  if (!ref) return { state: null, lastError: null };
+  const snap = ref.getSnapshot() as { value?: unknown; context?: { lastError?: string | null } };
+  return { state: typeof snap.value === "string" ? snap.value : JSON.stringify(snap.value), lastError: snap.context?.lastError ?? null };
+};
+
+/** Resolves when no trip actor is `saving`, or at `deadline` (absolute ms). */
+async function waitForSaves(sup: SupervisorActor, deadline: number): Promise<string[]> {
+  for (;;) {
+    const busy = Object.entries(sup.system.getAll())
+      .filter(([id, ref]) => id.startsWith("trip:") && (ref.getSnapshot() as { value?: unknown }).value === "saving")
+      .map(([id]) => id);
+    if (busy.length === 0 || Date.now() >= deadline) return busy;
+    await Bun.sleep(25);
+  }
+}
+
+/** The runtime's actions over its supervisor (see RuntimeActions). `sup()` throws while starting. */
+function makeActions(db: Database, config: Config, sup: () => SupervisorActor): RuntimeActions {
+  const cameraKeys = new Set(config.cameras.map((c) => c.key));
+  const keyOfTrip = (cameraId: number) => (db.query("SELECT key FROM cameras WHERE id = ?").get(cameraId) as { key: string } | null)?.key;
+  const actions: RuntimeActions = {
+    async saveTrip(tripId, source) {
+      const s = sup();
+      const trip = tripById(db, tripId);
+      if (!trip) throw new TripNotFoundError(`no trip ${tripId}`);
+      if (trip.status === "evicted" || trip.fully_evicted) throw new Error(`trip ${tripId} is evicted: the ring no longer holds its footage`);
+      if (trip.status === "saved" && trip.end_time_utc !== null) return;
+      if (trip.status !== "saving" && trip.status !== "saved" && tripSegments(db, tripId).length === 0)
+        throw new Error(`trip ${tripId} has no footage left in the ring; there is nothing to save`);
+      s.send({ type: "TRIP.SAVE", tripId, cameraKey: keyOfTrip(trip.camera_id), at: Date.now(), source });
+      const { state, lastError } = tripStateOf(s, tripId);
+      if (state === "saving" || state === "savedOpen" || state === "saved") return;
+      if (state === null && tripById(db, tripId)?.status === "saved") return;
+      throw new Error(lastError ?? `trip ${tripId} could not be saved (its actor is ${state ?? "not running"})`);
+    },
+    async incident(cameraKey, atUtc) {
+      const s = sup();
+      if (!cameraKeys.has(cameraKey)) throw new Error(`no camera "${cameraKey}" is configured`);
+      if (!Number.isSafeInteger(atUtc) || atUtc < 0) throw new Error(`bad time ${atUtc}`);
+      s.send({ type: "INCIDENT", at: atUtc, source: "ui", cameraKey });
+      return { incidentId: incidentIdFor(atUtc, cameraKey) };
+    },
+    async saveCurrent(source) {
+      const ids = currentTripIds(db);
+      if (ids.length === 0) throw new TripNotFoundError("there is no trip to save");
+      for (const id of ids) await actions.saveTrip(id, source);
+      return ids;
+    },
+    async stopCamera(cameraKey) {
+      const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
+      if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
+      ref.send({ type: "STOP" });
+    },
+    async startCamera(cameraKey) {
+      const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
+      if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
+      ref.send({ type: "START" });
+    },
+    gpioStatus() {
+      try {
+        return sup().getSnapshot().context.gpio ?? null;
+      } catch {
+        return null;
+      }
+    },
+  };
+  return actions;
+}
+
+/** The control socket's request handler (routes: src/control.ts). */
+interface ControlState {
+  db: Database | null;
+  actions: RuntimeActions | null;
+  sup: (() => SupervisorActor) | null;
+  url: string;
+  startedAt: number;
+  stopping: boolean;
+}
+
+function controlHandler(state: ControlState) {
+  return async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    try {
+      if (req.method === "GET" && url.pathname === "/status") return controlJson(200, { pid: process.pid, url: state.url, startedAt: state.startedAt });
+      if (state.stopping) return controlJson(503, { error: "the runtime is powering down" });
+      const { db, actions, sup } = state;
+      if (!db || !actions || !sup) return controlJson(503, { error: "the runtime is starting; try again in a moment" });
+      if (req.method === "POST" && url.pathname === "/trips/save") {
+        let body: { tripId?: unknown; current?: unknown };
+        try {
+          body = (await req.json()) as typeof body;
+        } catch {
+          return controlJson(400, { error: "body must be JSON" });
+        }
+        if (body?.current === true) {
+          const ids = await actions.saveCurrent("cli");
+          return controlJson(202, { trips: ids });
+        }
+        const id = body?.tripId;
+        if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) return controlJson(400, { error: "tripId must be a positive integer" });
+        await actions.saveTrip(id, "cli");
+        return controlJson(202, { trips: [id] });
+      }
+      const m = /^\/trips\/(\d{1,15})$/.exec(url.pathname);
+      if (req.method === "GET" && m) {
+        const id = Number(m[1]);
+        const trip = tripById(db, id);
+        if (!trip) return controlJson(404, { error: `no trip ${id}` });
+        const s = tripStateOf(sup(), id);
+        return controlJson(200, {
+          id,
+          status: trip.status,
+          endTimeUtc: trip.end_time_utc,
+          state: s.state,
+          lastError: s.lastError,
+          mp4Path: savedTripOf(db, id)?.mp4_path ?? null,
+        });
+      }
+      return controlJson(404, { error: `no route ${req.method} ${url.pathname}` });
+    } catch (err) {
+      const status = err instanceof TripNotFoundError ? 404 : 409;
+      return controlJson(status, { error: String((err as Error)?.message ?? err).split("\n")[0] });
+    }
+  };
+}
+
 /** Starts the runtime in this process (see the module comment). Throws on start-up failure. */
 export async function startRuntime(config: Config, opts: RuntimeOptions = {}): Promise<RuntimeHandle> {
   const startedAt = Date.now();
   const dataDir = resolve(config.data_dir);
   mkdirSync(dataDir, { recursive: true });
-  const db = openDatabase(dbPath(dataDir));
+  // the control socket first: a second runtime on the same data directory stops here, before
+  // it touches the database or the ring
+  const controlState: ControlState = { db: null, actions: null, sup: null, url: "", startedAt, stopping: false };
+  const control: ControlServer = await startControlServer(controlSocketPath(dataDir), controlHandler(controlState));
+  let db: Database;
+  try {
+    db = openDatabase(dbPath(dataDir));
+  } catch (err) {
+    control.stop();
+    throw err;
+  }
   let supervisor: SupervisorActor | null = null;
   let web: { url: string; stop(): Promise<void> } | null = null;
   let journal: Journal | null = null;
@@ -117,16 +314,30 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     const report = await reconcileAtStartup(db, dataDir, config.cameras, cameraIds, bootId);
     if (report.repairs.length > 0) log.info(`reconcile: ${report.repairs.length} repair(s) at start-up`);
 
+    // nothing saves or exports yet: every temp file is a leftover of an interruption
+    const temps = cleanSavedTemps(dataDir) + cleanExportTemps(dataDir);
+    if (temps > 0) log.info(`removed ${temps} temp file(s) left by an interrupted save or export`);
+
     const bus = new LiveBus();
+    const getSup = () => {
+      if (!supervisor) throw new Error("the runtime is starting; try again in a moment");
+      return supervisor;
+    };
+    const actions = makeActions(db, config, getSup);
     // the web server first: a busy port fails before any camera starts. Loaded here, not at
     // module load, so `run` reports a bad config before loading the web app.
     const { startWebServer } = await import("./web/server.ts");
-    web = startWebServer({ db, config, dataDir, bus, startedAt });
+    web = startWebServer({ db, config, dataDir, bus, startedAt, actions });
     const server = web;
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
-    const deps: TripDeps = { db, dataDir, bootId, journal, bus, cameras, ...opts.deps };
+    const background = new Set<Promise<unknown>>();
+    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, ...opts.deps };
     supervisor = startSupervisor(deps, config.cameras, cameraIds);
+    controlState.db = db;
+    controlState.actions = actions;
+    controlState.sup = getSup;
+    controlState.url = server.url;
 
     let reportFailure: (message: string) => void = () => {};
     const failed = new Promise<string>((res) => (reportFailure = res));
@@ -143,6 +354,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     const stop = () =>
       (stopping ??= (async () => {
         const t0 = Date.now();
+        controlState.stopping = true;
         try {
           if (sup.getSnapshot().status === "active") {
             sup.send({ type: "SHUTDOWN", at: Date.now() });
@@ -155,6 +367,9 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
               if (id !== undefined) ensureTripActor(deps, sup.system, c.key, id);
             }
             sup.send({ type: "TRIPS.CLOSE", at: Date.now(), reason: "shutdown" });
+            // a trip saved while open rebuilds its MP4 now that it closed
+            const saving = await waitForSaves(sup, t0 + SHUTDOWN_BUDGET_MS);
+            if (saving.length) log.warn(`power-down: ${saving.join(", ")} still saving; the save resumes at the next start`);
           }
         } catch (err) {
           log.error(`power-down: ${(err as Error).message}`);
@@ -168,15 +383,18 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
             if (id !== "supervisor") (ref as unknown as { _stop?: () => void })._stop?.();
           }
         }
+        await Promise.all(background);
         await server.stop();
+        control.stop();
         db.close();
         log.info(`power-down complete in ${Date.now() - t0} ms`);
       })());
-    return { url: server.url, db, bus, supervisor: sup, bootId, stop, failed };
+    return { url: server.url, db, bus, supervisor: sup, bootId, actions, controlSocket: control.path, stop, failed };
   } catch (err) {
     journal?.close();
     supervisor?.stop();
     await web?.stop();
+    control.stop();
     db.close();
     throw err;
   }
@@ -188,7 +406,16 @@ export async function run(argv: string[]): Promise<number> {
   const path = values.config ?? process.env.DASHCAM_CONFIG;
   const config = path ? loadConfig(path) : defaultConfig();
 
-  const handle = await startRuntime(config);
+  let handle: RuntimeHandle;
+  try {
+    handle = await startRuntime(config);
+  } catch (err) {
+    if (err instanceof RuntimeBusyError) {
+      process.stderr.write(`dashcam run: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   process.stdout.write(`listening on ${handle.url}\n`);
   log.info(`dashcam running: ${config.cameras.length} camera(s), data in ${config.data_dir}, boot ${handle.bootId}`);
 

@@ -9,8 +9,14 @@
  * - `writeStatus` / `recordRunning` / `bumpReconnect` / `syncStatus`: the `camera_status` row
  *   (src/db/cameraStatus.ts) and a `camera.state` event_log row, in the journal transaction;
  *   after commit a LiveBus `camera` event.
- * - `indexSegment`: `commitSegment` in the journal transaction; after commit a LiveBus
- *   `segment` event and, when the segment opened a trip, `TRIP.OPENED` to the supervisor.
+ * - `indexSegment`: `commitSegment` in the journal transaction; in the same transaction the
+ *   segment is evidence-locked when its trip is being saved or saved (`lockIfTripSaved`) or when
+ *   it overlaps the window of a pending incident of this camera; after commit a LiveBus
+ *   `segment` event, `ALPR.WAKE` to the ALPR service and, when the segment opened a trip,
+ *   `TRIP.OPENED` to the supervisor.
+ * - `reportStopped` (the camera reached `stopped` through STOP): after commit, the camera's open
+ *   trip gets an actor if it has none, then `CAMERA.STOPPED` to the supervisor (which closes the
+ *   trip with reason `camera_stopped` unless it is shutting down).
  * - `settleSegments` (invoked in backoff): A's `salvageInterrupted`, so the next run starts
  *   right after the last indexed segment and no unreported file is left without a row.
  * - `enforceRetention` / `recheckRetention`: `enforceRing` after the commit (it deletes files
@@ -40,6 +46,8 @@ import { enforceRing, type RetentionResult } from "../actors/retention.ts";
 import { recorderActor, stallTimeoutMs, STOP_GRACE_MS } from "../actors/recorder.ts";
 import { salvageInterrupted, type SalvageResult } from "../actors/reconcile.ts";
 import { openTripOf } from "../db/trips.ts";
+import { lockIfTripSaved } from "../db/savedTrips.ts";
+import { setEvidenceLocked } from "../db/locks.ts";
 import { log } from "../log.ts";
 import type { Journal } from "./journal.ts";
 
@@ -161,6 +169,20 @@ export function settleActor(deps: ActorDeps) {
   });
 }
 
+/**
+ * Ids of the supervisor's pending incidents of camera `key` whose window overlaps [fromUtc,
+ * toUtc) (ms UTC): a segment recorded after the press is locked as it is indexed, so retention
+ * cannot take it before the incident's export runs.
+ */
+function incidentsOver(system: { get(id: string): AnyActorRef | undefined } | undefined, key: string, fromUtc: number, toUtc: number): string[] {
+  const sup = supervisorOf(system);
+  const incidents = (sup?.getSnapshot() as { context?: { incidents?: Record<string, { cameraKey: string; fromUtc: number; toUtc: number }> } } | undefined)?.context?.incidents;
+  if (!incidents) return [];
+  return Object.entries(incidents)
+    .filter(([, i]) => i.cameraKey === key && fromUtc < i.toUtc && toUtc > i.fromUtc)
+    .map(([id]) => id);
+}
+
 /** Sends TRIP.OPENED for the camera's open trip of this boot when it has no actor. */
 export function ensureTripActor(deps: ActorDeps, system: { get(id: string): AnyActorRef | undefined } | undefined, key: string, cameraId: number): void {
   try {
@@ -202,6 +224,7 @@ export function provideCamera(deps: ActorDeps) {
         if (event.type !== "SEGMENT_CLOSED") return;
         const e = event as Extract<RecorderEvent, { type: "SEGMENT_CLOSED" }>;
         const key = context.key;
+        const incidents = incidentsOver(system, key, e.startUtc, e.endUtc);
         journal.enqueue(self, (db) => {
           const r = commit(
             db,
@@ -220,13 +243,27 @@ export function provideCamera(deps: ActorDeps) {
             },
             deps.bootId,
           );
+          if (!r.duplicate) {
+            // a trip being saved keeps every segment until it closes; a pending incident keeps its window
+            if (r.tripId) lockIfTripSaved(db, r.tripId, r.segmentId);
+            for (const incidentId of incidents) setEvidenceLocked(db, [r.segmentId], true, incidentId);
+          }
           return () => {
             if (r.duplicate) return;
             deps.bus.publish({ type: "segment", key, absoluteIndex: r.absoluteIndex, endUtc: e.endUtc, bytes: e.bytes });
+            system.get("alpr")?.send({ type: "ALPR.WAKE" });
             // a new trip, or an open trip that has no actor yet (opened by a salvage): give it one
             if (r.tripId && (r.tripOpened || !system.get(`trip:${r.tripId}`)))
               supervisorOf(system)?.send({ type: "TRIP.OPENED", tripId: r.tripId, cameraKey: key, at: e.endUtc });
           };
+        });
+      },
+      reportStopped: ({ context, self, system }) => {
+        const { key, cameraId } = context;
+        const at = nowOf(self);
+        journal.enqueue(self, () => () => {
+          ensureTripActor(deps, system, key, cameraId);
+          supervisorOf(system)?.send({ type: "CAMERA.STOPPED", cameraKey: key, at });
         });
       },
       enforceRetention: ({ context, self, system }) => {

@@ -6,20 +6,27 @@
  * - `writeStatus`: `trips.status` in the journal transaction, then a LiveBus `trip` event;
  * - `closeTrip`: `closeTrip(db, id, at)` (src/db/trips.ts: end at the last segment) in the same
  *   transaction;
- * - `markEvicted`: `markTripEvicted` (fully_evicted, evicted_at_utc) in the same transaction.
- *
- * `saveTrip` stays the machine's default (fails with "not implemented") until issue 3 provides
- * it through `ActorDeps.saveTrip`.
+ * - `markEvicted`: `markTripEvicted` (fully_evicted, evicted_at_utc) in the same transaction;
+ * - `lockSegments` (entering `saving`): every segment of the trip evidence-locked
+ *   (`lockTripSegments`, tag `trip-<id>`) and a `trip.saving` event row, in the transaction that
+ *   writes the status `saving`;
+ * - `recordSaved`: the `saved_trips` row (`upsertSavedTrip`) and a `trip.saved` event row, in
+ *   the transaction of the transition out of `saving`;
+ * - `logSaveError`: a `trip.save_error` event row;
+ * - `saveTrip`: `deps.saveTrip` when given (tests), else the real one (src/actors/saveTrip.ts).
  */
 import type { Database, Statement } from "bun:sqlite";
 import { assign, type AnyActorLogic, type PromiseActorLogic } from "xstate";
 import { tripMachine, type SaveTripInput, type TripStatus } from "../machines/trip.ts";
 import { nowOf } from "../machines/camera.ts";
 import { closeTrip, markTripEvicted, tripById } from "../db/trips.ts";
+import { lockTripSegments, tripIncidentId, upsertSavedTrip } from "../db/savedTrips.ts";
+import { logEvent } from "../db/eventLog.ts";
 import type { ActorDeps } from "./camera.ts";
+import { createSaveTrip } from "./saveTrip.ts";
 
 export interface TripDeps extends ActorDeps {
-  /** Issue 3: copies a trip out of the ring; must be safe to repeat. */
+  /** Copies a trip out of the ring (must be safe to repeat); default: `createSaveTrip`. */
   saveTrip?: AnyActorLogic;
 }
 
@@ -29,7 +36,7 @@ function statements(db: Database) {
   if (!s) {
     s = {
       setStatus: db.prepare("UPDATE trips SET status = $status WHERE id = $id AND status <> $status"),
-      cameraKey: db.prepare("SELECT c.key FROM trips t JOIN cameras c ON c.id = t.camera_id WHERE t.id = $id"),
+      cameraKey: db.prepare("SELECT c.key, t.camera_id FROM trips t JOIN cameras c ON c.id = t.camera_id WHERE t.id = $id"),
     };
     cache.set(db, s);
   }
@@ -41,20 +48,78 @@ export function setTripStatus(db: Database, tripId: number, status: TripStatus):
   return statements(db).setStatus.run({ id: tripId, status }).changes > 0;
 }
 
+/**
+ * The status a trip actor starts in for a row: an open row (end_time_utc NULL) is `open` whatever
+ * its status column says, unless it is being saved or saved (`saved` + open = `savedOpen`).
+ */
+export function liveStatusOf(row: { end_time_utc: number | null; status: TripStatus }): TripStatus {
+  return row.end_time_utc === null && row.status !== "saving" && row.status !== "saved" ? "open" : row.status;
+}
+
+const cameraIdOf = (db: Database, tripId: number) =>
+  (statements(db).cameraKey.get({ id: tripId }) as { key: string; camera_id: number } | null)?.camera_id ?? null;
+
 /** The trip machine with the real implementations. */
 export function provideTrip(deps: TripDeps) {
   const { journal, db } = deps;
+  const saveTrip = deps.saveTrip ?? createSaveTrip({ db, dataDir: deps.dataDir });
   return tripMachine.provide({
-    actors: deps.saveTrip ? { saveTrip: deps.saveTrip as unknown as PromiseActorLogic<unknown, SaveTripInput> } : {},
+    actors: { saveTrip: saveTrip as unknown as PromiseActorLogic<unknown, SaveTripInput> },
     actions: {
       loadStatus: assign(({ context }) => {
         const row = tripById(db, context.tripId);
         if (!row) return { status: "evicted" as TripStatus };
         const key = context.cameraKey || ((statements(db).cameraKey.get({ id: context.tripId }) as { key: string } | null)?.key ?? "");
-        // an open row (end_time_utc NULL) is open whatever its status column says, unless saving
-        const status: TripStatus = row.end_time_utc === null && row.status !== "saving" ? "open" : row.status;
-        return { status, cameraKey: key, isClosed: row.end_time_utc !== null, closedAt: row.end_time_utc };
+        return { status: liveStatusOf(row), cameraKey: key, isClosed: row.end_time_utc !== null, closedAt: row.end_time_utc };
       }),
+      lockSegments: ({ context, self }) => {
+        const { tripId } = context;
+        const source = context.saveRequest?.source ?? "api";
+        const rebuild = context.saved !== null;
+        const at = nowOf(self);
+        journal.enqueue(self, (d) => {
+          const locked = lockTripSegments(d, tripId, at);
+          const id = logEvent(d, {
+            kind: "trip.saving",
+            cameraId: cameraIdOf(d, tripId),
+            at,
+            message: rebuild
+              ? `trip ${tripId} closed: rebuilding its saved MP4 with every segment`
+              : `saving trip ${tripId} (${source}): ${locked} segment${locked === 1 ? "" : "s"} evidence-locked as ${tripIncidentId(tripId)}`,
+            data: { tripId, source, locked, rebuild },
+          });
+          return () => deps.bus.publish({ type: "event_log", id, kind: "trip.saving", message: `saving trip ${tripId}` });
+        });
+      },
+      recordSaved: ({ context, self }) => {
+        const { tripId, saved } = context;
+        if (!saved) return;
+        const at = nowOf(self);
+        journal.enqueue(self, (d) => {
+          upsertSavedTrip(d, { tripId, savedDir: saved.savedDir, savedAtUtc: at, mp4Path: saved.mp4Path });
+          const secs = ((saved.durationMs ?? 0) / 1000).toFixed(1);
+          const message = saved.complete
+            ? `trip ${tripId} saved: ${saved.mp4Path} (${saved.segments ?? "?"} segments, ${secs} s)`
+            : `trip ${tripId} saved so far: ${saved.mp4Path} (${saved.segments ?? "?"} segments, ${secs} s); still recording, rebuilt when it closes`;
+          const id = logEvent(d, {
+            kind: "trip.saved",
+            cameraId: cameraIdOf(d, tripId),
+            at,
+            message: saved.missing ? `${message}; ${saved.missing} segment file(s) were missing` : message,
+            data: { tripId, ...saved },
+          });
+          return () => deps.bus.publish({ type: "event_log", id, kind: "trip.saved", message });
+        });
+      },
+      logSaveError: ({ context, self }) => {
+        const { tripId, lastError } = context;
+        const at = nowOf(self);
+        journal.enqueue(self, (d) => {
+          const message = `trip ${tripId}: ${lastError ?? "save failed"}`;
+          const id = logEvent(d, { kind: "trip.save_error", level: "error", cameraId: cameraIdOf(d, tripId), at, message, data: { tripId } });
+          return () => deps.bus.publish({ type: "event_log", id, kind: "trip.save_error", message });
+        });
+      },
       writeStatus: ({ context, self }, params) => {
         const { tripId, cameraKey } = context;
         journal.enqueue(self, (d) => {

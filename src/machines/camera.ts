@@ -13,6 +13,10 @@
  *   supervisor spawns a fresh one, which starts from the database's truth.
  * ```
  *
+ * A camera that reaches `stopped` because of STOP (graceful stop done, or STOP in backoff /
+ * disk_full) runs `reportStopped`; the wiring tells the supervisor (`CAMERA.STOPPED`), which
+ * closes the camera's open trip (reason `camera_stopped`) unless it is shutting down anyway.
+ *
  * The recorder (ffmpeg) is invoked once, with id `recorder` and string src `recorder`, by the
  * compound state `online`, so it keeps running across starting/recording/stalled/stopping.
  *
@@ -174,6 +178,8 @@ export const cameraMachine = setup({
     /** disk_full retry: run retention again; sends DISK.FREED when recording may resume. */
     recheckRetention: () => {},
     stopRecorder: sendTo("recorder", { type: "RECORDER.STOP" } satisfies RecorderCommand),
+    /** Reached `stopped` through STOP: the wiring sends CAMERA.STOPPED to the supervisor. */
+    reportStopped: () => {},
     /** The journal could not persist a transition: record why, then finish (`failed`). */
     noteJournalFailure: assign(({ event }) => ({
       failure: `journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`,
@@ -327,11 +333,11 @@ export const cameraMachine = setup({
         },
         stopping: {
           entry: ["noteStopping", { type: "writeStatus", params: { state: "stopping" } }, "stopRecorder"],
-          after: { stopDelay: { target: "#camera.stopped" } },
+          after: { stopDelay: { target: "#camera.stopped", actions: "reportStopped" } },
           on: {
             STOP: { actions: [] },
             STALL: { actions: [] },
-            PROCESS_EXIT: { target: "#camera.stopped" },
+            PROCESS_EXIT: { target: "#camera.stopped", actions: "reportStopped" },
             "TIMERS.REARM": { target: "stopping", reenter: true },
           },
         },
@@ -352,7 +358,7 @@ export const cameraMachine = setup({
       },
       on: {
         "SEGMENTS.SETTLED": [{ guard: "backoffElapsed", target: "online" }, { actions: assign({ settled: true }) }],
-        STOP: { target: "stopped" },
+        STOP: { target: "stopped", actions: "reportStopped" },
         "TIMERS.REARM": { target: "backoff", reenter: true },
       },
     },
@@ -366,7 +372,7 @@ export const cameraMachine = setup({
       },
       on: {
         "DISK.FREED": { target: "online" },
-        STOP: { target: "stopped" },
+        STOP: { target: "stopped", actions: "reportStopped" },
         "TIMERS.REARM": { target: "disk_full", reenter: true },
       },
     },

@@ -2,7 +2,8 @@
  * The `trip` machine (pure; effects are named actions/actors provided by `src/actors/trip.ts`).
  *
  * ```
- * open --CLOSE--> closed --SAVE--> saving --done--> saved (final)
+ * open --CLOSE--> closed --SAVE--> saving --done, complete--> saved (final)
+ *   |               |                 |--done, trip still open--> savedOpen --CLOSE--> saving (rebuild)
  *   |               |                 \--error--> back to open/closed, lastError kept
  *   +--SAVE---------+--> saving
  *   +--EVICTED------+--> evicted (final)
@@ -10,14 +11,29 @@
  * ```
  *
  * A trip actor may be created for a trip that already exists in any status (restart, eviction
- * of a closed trip): the initial `init` state runs `loadStatus` (the wiring reads `trips.status`)
- * and moves at once, with no event, to the state that matches it. Every state entry runs
- * `writeStatus`, which the wiring turns into `trips.status` in the journal's transaction;
- * CLOSE also runs `closeTrip` (end time, final segment).
+ * of a closed trip, a save asked for a closed trip): the initial `init` state runs `loadStatus`
+ * (the wiring reads `trips.status`) and moves at once, with no event, to the state that matches
+ * it (`saved` while the trip is still open -> `savedOpen`). Every state entry runs
+ * `writeStatus`, which the wiring turns into `trips.status` in the journal's transaction; CLOSE
+ * also runs `closeTrip` (end time, final segment).
  *
- * Saving (copying the trip out of the ring) is the invoked actor `saveTrip` (string src);
- * the default implementation fails with "not implemented" — issue 3 provides the real one,
- * which must be safe to repeat (an invoked actor restarts from scratch after a restore).
+ * Saving (issue 3):
+ * - entering `saving` runs `lockSegments`: every segment of the trip is evidence-locked in the
+ *   same transaction as the status change. While the trip is `saving`/`saved` and still open,
+ *   the indexer locks each segment added to it in that segment's own transaction (camera wiring);
+ * - `saving` invokes `saveTrip` (string src), which copies the segments out of the ring and
+ *   builds one MP4; it must be safe to repeat (an invoked actor restarts from scratch after a
+ *   restore). Its output's `complete` says whether the MP4 covers the whole, closed trip (an
+ *   output that is not an object counts as complete);
+ * - done and complete: `saved` (final); `recordSaved` writes `saved_trips` in the same
+ *   transaction as the status `saved`;
+ * - done while the trip is still open: `savedOpen` (status `saved`, `saved_trips` written, the
+ *   MP4 holds what was recorded so far). When the trip closes (CLOSE, e.g. at power-down) it
+ *   goes through `saving` again, which rebuilds the MP4 with every segment, then `saved`;
+ * - done, not complete, but closed meanwhile: `saving` again (rebuild);
+ * - error: back to `closed` / `open` with `lastError` (`logSaveError` writes the event log);
+ *   the evidence locks stay.
+ * The machine's default `saveTrip` fails with "not implemented"; the wiring provides the real one.
  */
 import { assign, fromPromise, setup } from "xstate";
 import type { TripCommand } from "./events.ts";
@@ -40,6 +56,19 @@ export interface SaveTripInput {
   at: number;
 }
 
+/** What a finished save produced (the real `saveTrip` output, src/actors/saveTrip.ts). Paths relative to data_dir. */
+export interface SavedInfo {
+  complete: boolean;
+  savedDir: string;
+  mp4Path: string;
+  segments?: number;
+  bytes?: number;
+  /** Recorded time in the MP4, ms. */
+  durationMs?: number;
+  lastAbsolute?: number;
+  missing?: number;
+}
+
 export interface TripContext {
   tripId: number;
   cameraKey: string;
@@ -50,6 +79,8 @@ export interface TripContext {
   closeReason: "shutdown" | "older_boot" | "camera_stopped" | null;
   evictedAt: number | null;
   saveRequest: SaveTripInput | null;
+  /** The last finished save (null before it, or when the save's output was not an object). */
+  saved: SavedInfo | null;
   lastError: string | null;
   /** Why the actor ended in `failed` (null otherwise). */
   failure: string | null;
@@ -58,12 +89,14 @@ export interface TripContext {
 /** Output of a finished trip actor: its final status, or the failure that ended it. */
 export type TripOutput = { status: TripStatus } | { failed: string };
 
-/** Until issue 3 lands: saving fails clearly instead of pretending to succeed. */
+/** Until the wiring provides it: saving fails clearly instead of pretending to succeed. */
 const notImplementedSave = fromPromise<unknown, SaveTripInput>(async () => {
   throw new Error("saving a trip is not implemented yet");
 });
 
 type StatusParams = { status: TripStatus };
+
+const outputOf = (event: unknown): unknown => (event as { output?: unknown }).output;
 
 export const tripMachine = setup({
   types: {
@@ -83,6 +116,12 @@ export const tripMachine = setup({
     closeTrip: () => {},
     /** Marks the trip fully evicted (journal transaction). */
     markEvicted: () => {},
+    /** Entering `saving`: evidence-lock every segment of the trip, event log (journal transaction). */
+    lockSegments: () => {},
+    /** A save finished: `saved_trips` from `context.saved`, event log (journal transaction). */
+    recordSaved: () => {},
+    /** A save failed: event log (journal transaction). */
+    logSaveError: () => {},
     noteJournalFailure: assign(({ event }) => ({
       failure: `journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`,
     })),
@@ -94,6 +133,13 @@ export const tripMachine = setup({
         ? { saveRequest: { tripId: context.tripId, cameraKey: context.cameraKey, source: event.source, at: event.at }, lastError: null }
         : {},
     ),
+    noteSaved: assign(({ event }) => {
+      const o = outputOf(event) as Partial<SavedInfo> | null | undefined;
+      if (!o || typeof o !== "object" || typeof o.mp4Path !== "string" || typeof o.savedDir !== "string") return { saved: null, lastError: null };
+      const saved: SavedInfo = { complete: o.complete !== false, savedDir: o.savedDir, mp4Path: o.mp4Path };
+      for (const k of ["segments", "bytes", "durationMs", "lastAbsolute", "missing"] as const) if (typeof o[k] === "number") saved[k] = o[k];
+      return { saved, lastError: null };
+    }),
     noteSaveError: assign(({ event }) => {
       const error = (event as unknown as { error?: unknown }).error;
       return { lastError: `save failed: ${error instanceof Error ? error.message : String(error)}` };
@@ -104,6 +150,12 @@ export const tripMachine = setup({
     wasClosed: ({ context }) => context.isClosed,
     statusIs: ({ context }, params: StatusParams) => context.status === params.status,
     notYetClosed: ({ context }) => !context.isClosed,
+    savedAndClosed: ({ context }) => context.status === "saved" && context.isClosed,
+    /** The save's output covers the whole, closed trip (an output that is not an object counts as complete). */
+    saveComplete: ({ event }) => {
+      const o = outputOf(event);
+      return !o || typeof o !== "object" || (o as { complete?: unknown }).complete !== false;
+    },
   },
 }).createMachine({
   id: "trip",
@@ -117,6 +169,7 @@ export const tripMachine = setup({
     closeReason: null,
     evictedAt: null,
     saveRequest: null,
+    saved: null,
     lastError: null,
     failure: null,
   }),
@@ -131,7 +184,8 @@ export const tripMachine = setup({
       always: [
         { guard: { type: "statusIs", params: { status: "closed" } }, target: "closed" },
         { guard: { type: "statusIs", params: { status: "saving" } }, target: "saving" },
-        { guard: { type: "statusIs", params: { status: "saved" } }, target: "saved" },
+        { guard: "savedAndClosed", target: "saved" },
+        { guard: { type: "statusIs", params: { status: "saved" } }, target: "savedOpen" },
         { guard: { type: "statusIs", params: { status: "evicted" } }, target: "evicted" },
         { target: "open" },
       ],
@@ -152,21 +206,37 @@ export const tripMachine = setup({
       },
     },
     saving: {
-      entry: [assign({ status: "saving" as TripStatus }), { type: "writeStatus", params: { status: "saving" } }],
+      entry: [assign({ status: "saving" as TripStatus }), { type: "writeStatus", params: { status: "saving" } }, "lockSegments"],
       invoke: {
         src: "saveTrip",
         input: ({ context }): SaveTripInput =>
           context.saveRequest ?? { tripId: context.tripId, cameraKey: context.cameraKey, source: "api", at: 0 },
-        onDone: { target: "saved" },
+        onDone: [
+          { guard: "saveComplete", target: "saved", actions: ["noteSaved", "recordSaved"] },
+          // closed while the MP4 of the open trip was being built: build again with every segment
+          { guard: "wasClosed", target: "saving", reenter: true, actions: ["noteSaved", "recordSaved"] },
+          { target: "savedOpen", actions: ["noteSaved", "recordSaved"] },
+        ],
         onError: [
-          { guard: "wasClosed", target: "closed", actions: "noteSaveError" },
-          { target: "open", actions: "noteSaveError" },
+          { guard: "wasClosed", target: "closed", actions: ["noteSaveError", "logSaveError"] },
+          { target: "open", actions: ["noteSaveError", "logSaveError"] },
         ],
       },
       on: {
-        // a trip saved while still recording can be closed meanwhile; it stays `saving`
+        // a trip saved while still recording can be closed meanwhile; it stays `saving` (the
+        // save notices the close and builds the MP4 again with every segment)
         CLOSE: { guard: "notYetClosed", actions: ["noteClose", "closeTrip"] },
         SAVE: { actions: [] },
+        EVICTED: { actions: [] },
+      },
+    },
+    /** Saved while still recording: new segments keep being locked; the MP4 is rebuilt at close. */
+    savedOpen: {
+      entry: [assign({ status: "saved" as TripStatus }), { type: "writeStatus", params: { status: "saved" } }],
+      on: {
+        CLOSE: { target: "saving", actions: ["noteClose", "closeTrip"] },
+        SAVE: { actions: [] },
+        EVICTED: { actions: [] },
       },
     },
     saved: {
@@ -184,3 +254,6 @@ export const tripMachine = setup({
 });
 
 export type TripMachine = typeof tripMachine;
+
+/** Trip states whose actor stays alive across a restart (restored from the journal / BOOT). */
+export const LIVE_TRIP_STATES = new Set(["open", "saving", "savedOpen"]);
