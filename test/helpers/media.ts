@@ -31,21 +31,23 @@ export async function probe(target: string, timeoutMs = 30_000, inputArgs: strin
 }
 
 /**
- * Reads `input` (file or URL, e.g. an HLS playlist) end to end with `ffmpeg -c copy -f null -`
- * (`inputArgs` before `-i`, e.g. `-headers "Cookie: ..."`, which the HLS demuxer passes on to
- * every segment request) and returns the exit code, stderr lines and the number of video packets/frames copied
- * (from `-progress`).
+ * Reads `input` (file or URL, e.g. an HLS playlist) end to end with
+ * `ffmpeg -i INPUT -c copy -f null -` (`inputArgs` before `-i`, e.g. `-headers "Cookie: ..."`,
+ * which the HLS demuxer passes on to every segment request), or with `decode: true` decodes
+ * every video frame instead of copying (`-f null -` without `-c copy`), which is what reveals
+ * damaged frames (`error while decoding MB ...`). Returns the exit code, stderr lines at
+ * `-v warning` and the frames/output time from `-progress`.
  */
 export async function readThrough(
   input: string,
-  timeoutMs = 120_000,
-  inputArgs: string[] = [],
+  opts: { inputArgs?: string[]; decode?: boolean; timeoutMs?: number } = {},
 ): Promise<{ code: number; stderr: string[]; frames: number; outTimeSec: number }> {
   const p = spawnProc([
-    FFMPEG_BIN, "-hide_banner", "-nostdin", "-v", "error", "-xerror",
-    ...inputArgs, "-i", input, "-map", "0:v:0", "-c", "copy", "-progress", "pipe:1", "-f", "null", "-",
+    FFMPEG_BIN, "-hide_banner", "-nostdin", "-v", "warning",
+    ...(opts.inputArgs ?? []), "-i", input, "-map", "0:v:0", ...(opts.decode ? [] : ["-c", "copy"]),
+    "-progress", "pipe:1", "-f", "null", "-",
   ]);
-  const t = setTimeout(() => p.signalGroup("SIGKILL"), timeoutMs);
+  const t = setTimeout(() => p.signalGroup("SIGKILL"), opts.timeoutMs ?? 120_000);
   const code = await p.exited;
   clearTimeout(t);
   let frames = 0;
