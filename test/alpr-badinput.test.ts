@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { startAlprService } from "../src/actors/alpr.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
 import { frameRelPath, queueFrameTx } from "../src/vision/pipeline/sampler.ts";
-import { alprConfig, FFMPEG, filesUnder, makeEnv, usPhotos, waitFor, type TestEnv } from "./alpr-helpers.ts";
+import { alprConfig, FFMPEG, filesUnder, makeEnv, stageReads, usPhotos, waitFor, type TestEnv } from "./alpr-helpers.ts";
 
 let env: TestEnv;
 beforeEach(() => (env = makeEnv("alpr-bad-")));
@@ -21,12 +21,11 @@ const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 const good = usPhotos()[0];
 const goodBytes = readFileSync(good.path);
 
-/** What the reader itself reads on the good photo (first plate), for comparison. */
+/** What the reader's stages read on the good photo (whole frame), for comparison. */
 async function readerFirst(): Promise<string | null> {
   const pool = createVisionPool({ workers: 1 });
   try {
-    const reads = await pool.readPlatesFromBytes(new Uint8Array(goodBytes));
-    return reads[0]?.text ?? null;
+    return (await stageReads(pool, new Uint8Array(goodBytes), 0))[0] ?? null;
   } finally {
     await pool.close();
   }
@@ -78,7 +77,7 @@ test("corrupt, truncated, zero-size and missing frames fail clearly; the good fr
   expect(vd[0]).toMatchObject({ status: "done", kind: "input" });
   expect(vd[0].error).toMatch(/empty file \(0 bytes\)/);
   expect(vd[1].error).toMatch(/truncated JPEG/);
-  expect(vd[3].error).toMatch(/not a JPEG or PNG/);
+  expect(vd[3].error).toMatch(/not a JPEG/);
   expect(vd[4].error).toMatch(/frame file missing/);
   expect(vd[5].error).toBeUndefined();
   // the corrupt one either fails to decode (clear error) or decodes to garbage that yields no plate

@@ -13,6 +13,9 @@ import { indexSegment } from "../src/db/segments.ts";
 import { parseConfigText, type Config } from "../src/config.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { normalizePlate } from "../src/vision/pipeline/text.ts";
+import { bestRead, pickCandidates, type RegionRead } from "../src/vision/pipeline/dispatcher.ts";
+import type { StagePool } from "../src/vision/pipeline/runner.ts";
+import { MAX_VEHICLES } from "../src/vision/reader.ts";
 
 export const US_DIR = join(import.meta.dir, "../../shared/data/alpr/us");
 export const YOLOX = join(import.meta.dir, "../../shared/models/yolox_nano.onnx");
@@ -258,4 +261,31 @@ export async function makePostgres(): Promise<PgServer> {
     },
   };
   return server;
+}
+
+// ---------------------------------------------------------------- reference reads
+
+/**
+ * What the pipeline's stages read on one frame when composed directly, outside the task
+ * graph: decode, vehicles (or the whole frame), plate candidates per region
+ * (`pickCandidates`), `recognizePlate` on each, the region's `bestRead`, confidence >=
+ * `minConfidence`. One text per region. The pipeline must produce exactly these reads; what
+ * it adds (tasks, joins, tracks, votes, rows) is what the tests check.
+ */
+export async function stageReads(pool: StagePool, bytes: Uint8Array, minConfidence: number): Promise<string[]> {
+  const img = await pool.decodeImage(bytes);
+  const vehicles = (await pool.detectVehicles(img)).slice(0, MAX_VEHICLES);
+  const regions = vehicles.length ? vehicles.map((v) => v.box) : [undefined];
+  const out: string[] = [];
+  for (const region of regions) {
+    const picked = pickCandidates(await pool.detectPlates(img, region));
+    const reads: RegionRead[] = [];
+    for (const c of picked) {
+      const r = await pool.recognizePlate(img, c.box);
+      reads.push({ text: r.text, confidence: r.confidence, box: c.box, score: c.score });
+    }
+    const best = bestRead(reads, img.width, img.height);
+    if (best && best.confidence >= minConfidence) out.push(best.text);
+  }
+  return out;
 }

@@ -203,12 +203,7 @@ export class Dispatcher {
   }
 
   private afterPlates(task: Task, result: Record<string, unknown>): void {
-    const plates = [...((result.plates as { box: Box; score: number }[] | undefined) ?? [])].sort((a, b) => b.score - a.score);
-    const picked: { box: Box; score: number }[] = [];
-    for (const c of plates) {
-      if (picked.length >= MAX_READS_PER_FRAME) break;
-      if (picked.every((p) => iou(p.box, c.box) <= 0.3)) picked.push(c);
-    }
+    const picked = pickCandidates((result.plates as { box: Box; score: number }[] | undefined) ?? []);
     for (const c of picked)
       this.child(task, "ocr", { plate_bbox: c.box, plate_score: c.score, parent: task.id, siblings: picked.length, region: undefined });
   }
@@ -238,20 +233,17 @@ export class Dispatcher {
     }[];
     // the current result is still unhandled (marked after this returns): it must be the only one
     if (rows.some((r) => r.status !== "done" || (r.id !== task.id && r.unhandled > 0))) return [];
-    let best: { id: number; text: string; confidence: number; box: Box; rank: number } | null = null;
+    const reads: RegionRead[] = [];
     for (const r of rows) {
       const res = r.result ? (JSON.parse(r.result) as { text?: string; confidence?: number; error?: string }) : {};
-      if (res.error || !res.text) continue;
-      const text = normalizePlate(res.text);
-      if (text.length < 2) continue;
+      if (res.error) continue;
       const m = JSON.parse(r.meta) as FrameMeta;
-      const conf = res.confidence ?? 0;
-      const rank = readRank(text, conf, m.plate_bbox!, m.plate_score ?? 0, m.width ?? null, m.height ?? null);
-      if (!best || rank > best.rank) best = { id: r.id, text, confidence: conf, box: m.plate_bbox!, rank };
+      reads.push({ id: r.id, text: res.text ?? "", confidence: res.confidence ?? 0, box: m.plate_bbox!, score: m.plate_score ?? 0 });
     }
+    const best = bestRead(reads, meta.width ?? null, meta.height ?? null);
     if (!best || best.confidence < this.o.minConfidence) return [];
     const reading: TrackReading = {
-      taskId: best.id,
+      taskId: best.id!,
       ts: meta.ts,
       text: best.text,
       confidence: best.confidence,
@@ -392,6 +384,44 @@ export class Dispatcher {
       // a path outside data_dir is never a frame of ours
     }
   }
+}
+
+/**
+ * The plate candidates of a region that get an `ocr` task: the best MAX_READS_PER_FRAME by
+ * plate-likeness that do not overlap a better one (IoU <= 0.3), as `readPlates` picks them.
+ */
+export function pickCandidates<C extends { box: Box; score: number }>(plates: readonly C[]): C[] {
+  const sorted = [...plates].sort((a, b) => b.score - a.score);
+  const picked: C[] = [];
+  for (const c of sorted) {
+    if (picked.length >= MAX_READS_PER_FRAME) break;
+    if (picked.every((p) => iou(p.box, c.box) <= 0.3)) picked.push(c);
+  }
+  return picked;
+}
+
+/** One `ocr` outcome of a region: the candidate (box, plate-likeness) and what was read. */
+export interface RegionRead {
+  id?: number;
+  text: string;
+  confidence: number;
+  box: Box;
+  score: number;
+}
+
+/**
+ * The region's plate read: texts normalised (A-Z0-9), shorter than 2 characters dropped, the
+ * highest `readRank` wins. Null when nothing legible was read.
+ */
+export function bestRead<R extends RegionRead>(reads: readonly R[], width: number | null, height: number | null): (R & { rank: number }) | null {
+  let best: (R & { rank: number }) | null = null;
+  for (const r of reads) {
+    const text = normalizePlate(r.text);
+    if (text.length < 2) continue;
+    const rank = readRank(text, r.confidence, r.box, r.score, width, height);
+    if (!best || rank > best.rank) best = { ...r, text, rank };
+  }
+  return best;
 }
 
 /**
