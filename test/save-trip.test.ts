@@ -1,0 +1,197 @@
+/**
+ * Saving a trip through the real runtime (`startRuntime` in-process): ffmpeg recording its test
+ * pattern (320x240, 2 s segments), a real SQLite file in a temp dir, the real trip actor with the
+ * real `saveTrip` (copy out of the ring, concat to MP4 with ffmpeg), checked with Debian's
+ * ffprobe. Also: a camera stopped through the runtime's actions closes its trip, and retention
+ * under a full ring never deletes a saved trip's segments.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validateConfig } from "../src/config.ts";
+import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
+import { dbPath } from "../src/paths.ts";
+import { probe } from "./helpers/media.ts";
+
+const dirs: string[] = [];
+const handles: RuntimeHandle[] = [];
+
+afterEach(async () => {
+  for (const h of handles.splice(0)) await h.stop().catch(() => {});
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "dashcam-save-trip-"));
+  dirs.push(d);
+  return d;
+}
+
+const CAMERA = { key: "front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
+/** One GOP of the recorder's test pattern: a keyframe every segment (2 s). */
+const GOP_S = 2;
+
+async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+function readDb<T>(dataDir: string, fn: (db: Database) => T): T {
+  const db = new Database(dbPath(dataDir), { readonly: true, strict: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+interface Seg {
+  id: number;
+  absolute_index: number;
+  rel_path: string;
+  evidence_locked: number;
+  incident_id: string | null;
+}
+interface Trip {
+  id: number;
+  status: string;
+  end_time_utc: number | null;
+  start_absolute: number;
+  last_absolute: number;
+}
+
+const tripRow = (db: Database, id: number) => db.query("SELECT id, status, end_time_utc, start_absolute, last_absolute FROM trips WHERE id = ?").get(id) as Trip;
+const tripSegs = (db: Database, t: Trip) =>
+  db
+    .query("SELECT id, absolute_index, rel_path, evidence_locked, incident_id FROM segments WHERE absolute_index BETWEEN ? AND ? ORDER BY absolute_index")
+    .all(t.start_absolute, t.last_absolute) as Seg[];
+
+/** Sum of the ffprobe durations (s) of the given ring files. */
+async function sumOfDurations(dataDir: string, segs: Seg[]): Promise<number> {
+  let sum = 0;
+  for (const s of segs) sum += (await probe(join(dataDir, s.rel_path))).duration;
+  return sum;
+}
+
+describe("save trip", () => {
+  test("saving an open trip: locked at once, MP4 of what exists, later segments locked as indexed, MP4 rebuilt when it closes", async () => {
+    const dataDir = tempDir();
+    const config = validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [CAMERA] }, dataDir);
+    const h = await startRuntime(config);
+    handles.push(h);
+    await waitFor("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    const tripId = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
+
+    await h.actions.saveTrip(tripId, "api");
+    // accepted: the trip is saving and every segment it has is evidence-locked in that transaction
+    const atSave = tripRow(h.db, tripId);
+    expect(["saving", "saved"]).toContain(atSave.status);
+    expect(tripSegs(h.db, atSave).every((s) => s.evidence_locked === 1 && s.incident_id === `trip-${tripId}`)).toBe(true);
+
+    await waitFor("the trip saved so far", () => tripRow(h.db, tripId).status === "saved");
+    const saved1 = h.db.query("SELECT * FROM saved_trips").all() as { trip_id: number; saved_dir: string; mp4_path: string; saved_at_utc: number }[];
+    expect(saved1.length).toBe(1);
+    expect(saved1[0].saved_dir).toBe(`saved/trip-${tripId}`);
+    expect(saved1[0].mp4_path).toBe(`saved/trip-${tripId}/trip-${tripId}.mp4`);
+    expect(tripRow(h.db, tripId).end_time_utc).toBeNull(); // still recording
+    const mp4 = join(dataDir, saved1[0].mp4_path);
+    const early = await probe(mp4);
+    expect(early.video?.codec).toBe("h264");
+
+    // later segments of the still-open trip are locked as they are indexed
+    const lastAtSave = tripRow(h.db, tripId).last_absolute;
+    await waitFor("2 more segments", () => tripRow(h.db, tripId).last_absolute >= lastAtSave + 2);
+    const grown = tripSegs(h.db, tripRow(h.db, tripId));
+    expect(grown.filter((s) => s.absolute_index > lastAtSave).length).toBeGreaterThanOrEqual(2);
+    expect(grown.filter((s) => s.evidence_locked !== 1 || s.incident_id !== `trip-${tripId}`)).toEqual([]);
+
+    // asking again is harmless
+    await h.actions.saveTrip(tripId, "ui");
+    await h.stop();
+
+    const { trip, segs, rows, events } = readDb(dataDir, (db) => {
+      const trip = tripRow(db, tripId);
+      return {
+        trip,
+        segs: tripSegs(db, trip),
+        rows: db.query("SELECT * FROM saved_trips").all() as { trip_id: number; mp4_path: string; saved_at_utc: number }[],
+        events: (db.query("SELECT kind FROM event_log WHERE kind LIKE 'trip.%' ORDER BY id").all() as { kind: string }[]).map((e) => e.kind),
+      };
+    });
+    // closed at power-down, MP4 rebuilt with every segment before the process ended
+    expect(trip.end_time_utc).not.toBeNull();
+    expect(trip.status).toBe("saved");
+    expect(rows.length).toBe(1);
+    expect(rows[0].saved_at_utc).toBe(saved1[0].saved_at_utc);
+    expect(segs.length).toBe(trip.last_absolute - trip.start_absolute + 1);
+    expect(segs.every((s) => s.evidence_locked === 1)).toBe(true);
+    expect(events.filter((k) => k === "trip.saving").length).toBe(2); // the save, then the rebuild at close
+    expect(events.filter((k) => k === "trip.saved").length).toBe(2);
+    expect(events).not.toContain("trip.save_error");
+
+    const final = await probe(mp4);
+    const sum = await sumOfDurations(dataDir, segs);
+    expect(Math.abs(final.duration - sum)).toBeLessThanOrEqual(GOP_S);
+    expect(final.duration).toBeGreaterThan(early.duration);
+    // the saved directory holds one copy per segment (byte-identical) and the MP4; no temp file
+    const dir = join(dataDir, `saved/trip-${tripId}`);
+    const names = readdirSync(dir).sort();
+    expect(names).toEqual([...segs.map((s) => s.rel_path.split("/").pop()!), `trip-${tripId}.mp4`].sort());
+    for (const s of segs) expect(readFileSync(join(dir, s.rel_path.split("/").pop()!)).equals(readFileSync(join(dataDir, s.rel_path)))).toBe(true);
+  }, 120_000);
+
+  test("a camera stopped through the runtime closes its trip; retention under a full ring never deletes the saved trip's segments", async () => {
+    const dataDir = tempDir();
+    const config = validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [{ ...CAMERA, ring_segments: 3 }] }, dataDir);
+    const h = await startRuntime(config);
+    handles.push(h);
+    await waitFor("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    const trip1 = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
+    await h.actions.saveTrip(trip1, "api");
+    await waitFor("trip 1 saved so far", () => tripRow(h.db, trip1).status === "saved");
+
+    // STOP outside shutdown: the trip closes (camera_stopped) and its MP4 is rebuilt
+    await h.actions.stopCamera("front");
+    await waitFor("trip 1 closed and saved", () => {
+      const t = tripRow(h.db, trip1);
+      return t.end_time_utc !== null && t.status === "saved" && !h.supervisor.system.get(`trip:${trip1}`);
+    });
+    const snap = JSON.parse((h.db.query("SELECT snapshot FROM actor_snapshots WHERE actor_id = ?").get(`trip:${trip1}`) as { snapshot: string }).snapshot);
+    expect(snap.context.closeReason).toBe("camera_stopped");
+    expect(snap.value).toBe("saved");
+    expect((h.db.query("SELECT state FROM camera_status").get() as { state: string }).state).toBe("stopped");
+    const t1 = tripRow(h.db, trip1);
+    const t1Segs = tripSegs(h.db, t1);
+    expect(t1Segs.length).toBe(t1.last_absolute - t1.start_absolute + 1);
+
+    // recording again opens a new trip; it outgrows the ring of 3 unlocked segments
+    await h.actions.startCamera("front");
+    const trip2 = await waitFor("trip 2", () => (h.db.query("SELECT id FROM trips WHERE id > ?").get(trip1) as { id: number } | null)?.id);
+    await waitFor("retention deleting trip 2's oldest segments", () => {
+      const t2 = tripRow(h.db, trip2);
+      const first = h.db.query("SELECT MIN(absolute_index) AS a FROM segments WHERE absolute_index >= ?").get(t2.start_absolute) as { a: number | null };
+      return first.a !== null && first.a > t2.start_absolute + 1 && t2.last_absolute - t2.start_absolute >= 5;
+    }, 60_000);
+
+    // every segment of the saved trip is still there (rows and files), still locked
+    const after = tripSegs(h.db, t1);
+    expect(after.map((s) => s.id)).toEqual(t1Segs.map((s) => s.id));
+    expect(after.every((s) => s.evidence_locked === 1 && existsSync(join(dataDir, s.rel_path)))).toBe(true);
+    // the ring itself is held at its capacity of unlocked segments
+    const unlocked = (h.db.query("SELECT COUNT(*) AS n FROM segments WHERE evidence_locked = 0").get() as { n: number }).n;
+    expect(unlocked).toBeLessThanOrEqual(3 + 1);
+    expect((h.db.query("SELECT COUNT(*) AS n FROM saved_trips").get() as { n: number }).n).toBe(1);
+    const mp4 = join(dataDir, `saved/trip-${trip1}/trip-${trip1}.mp4`);
+    expect(statSync(mp4).size).toBeGreaterThan(0);
+    const d = await probe(mp4);
+    expect(Math.abs(d.duration - (await sumOfDurations(dataDir, after)))).toBeLessThanOrEqual(GOP_S);
+    await h.stop();
+  }, 150_000);
+});
