@@ -343,3 +343,4 @@ export function sampleOrientedToTensor(
   }
   return out;
 }
+

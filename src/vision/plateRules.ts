@@ -31,6 +31,12 @@ export const PLATE_RULES = {
   plateFromLineH: 1.1,
   /** Plate box width is at least this x the registration line width. */
   plateFromLineW: 1.02,
+  /**
+   * A registration row found in a plate box may reach this fraction of the box width past
+   * either side (the frame detector can miss an edge character, ~12 % of a plate's width);
+   * anything further out is text beside the plate and is cut off.
+   */
+  rowOverhang: 0.3,
   /** In a plate crop, a line shorter than this x the tallest line is small print (state, slogan, sticker). */
   smallPrint: 0.62,
 } as const;
@@ -119,13 +125,23 @@ export interface PlateCandidate {
 }
 
 /**
+ * Prior from where a plate box lies in the frame: a box reaching past the frame edge is either
+ * cut off (not readable as a whole) or an overlay in a corner (timestamps, camera names): 0.4;
+ * otherwise 1.
+ */
+export function positionPrior(box: Box, width: number, height: number): number {
+  const [x, y, w, h] = box;
+  const out = x < -0.5 || y < -0.5 || x + w > width + 0.5 || y + h > height + 0.5;
+  return out ? 0.4 : 1;
+}
+
+/**
  * Plate candidates from the text lines of a frame or vehicle region: rows are merged, lines
  * whose aspect cannot be a registration are dropped, and each remaining line gives a plate
- * box of US proportions centred on it (height = PLATE_RULES.plateFromLineH x line height,
- * width = 2 x height but at least PLATE_RULES.plateFromLineW x line width). The score is the
- * detector's mean probability times an aspect prior peaking at 5-7 characters. Best first.
+ * box (plateBoxFromLine). The score is the detector's mean probability times an aspect prior
+ * peaking at 5-7 characters, times positionPrior when the frame size is given. Best first.
  */
-export function plateCandidates(rects: RotRect[]): PlateCandidate[] {
+export function plateCandidates(rects: RotRect[], frame?: { width: number; height: number }): PlateCandidate[] {
   const lines = mergeRows(rects);
   const out: PlateCandidate[] = [];
   for (const line of lines) {
@@ -135,7 +151,8 @@ export function plateCandidates(rects: RotRect[]): PlateCandidate[] {
     // Aspect prior: 5-7 characters of a US plate give an unclipped line aspect of ~2.3-4.5.
     const prior = aspect < 2 ? 0.6 + 0.4 * ((aspect - PLATE_RULES.minAspect) / (2 - PLATE_RULES.minAspect))
       : aspect <= 5 ? 1 : Math.max(0.4, 1 - (aspect - 5) / 8);
-    out.push({ box, line, score: line.score * prior });
+    const pos = frame ? positionPrior(box, frame.width, frame.height) : 1;
+    out.push({ box, line, score: line.score * prior * pos });
   }
   out.sort((a, b) => b.score - a.score);
   return out;
@@ -162,8 +179,8 @@ export function plateBoxFromLine(line: RotRect): Box {
  * lines near the box's vertical centre, is merged with the other pieces of its row (a wider gap
  * is allowed inside a plate: emblems between groups); lines shorter than
  * PLATE_RULES.smallPrint x its height (state name, slogan, stickers) are ignored. The result is
- * clipped horizontally to the box widened by 10 % each side, so text beside the plate that the
- * detector joined to the row is not read. Returns null when there is no line.
+ * clipped horizontally to the box widened by PLATE_RULES.rowOverhang each side, so text beside
+ * the plate that the detector joined to the row is not read. Returns null when there is no line.
  */
 export function registrationLine(rects: RotRect[], plate: Box): RotRect | null {
   const [px, py, pw, ph] = plate;
@@ -186,7 +203,7 @@ export function registrationLine(rects: RotRect[], plate: Box): RotRect | null {
       }
     }
   }
-  return clipRowToX(main, px - 0.1 * pw, px + 1.1 * pw);
+  return clipRowToX(main, px - PLATE_RULES.rowOverhang * pw, px + (1 + PLATE_RULES.rowOverhang) * pw);
 }
 
 /** Shortens a (near-horizontal) line so its centre line stays within x0..x1. */

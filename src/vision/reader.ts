@@ -5,7 +5,9 @@
  */
 import { type Box, type RgbImage, iou } from "./image.ts";
 import { detectVehicles, findPlateCandidates, plausibility, readPlateBox, screenLine } from "./stages.ts";
-import type { PlateCandidate } from "./plateRules.ts";
+import { positionPrior, type PlateCandidate } from "./plateRules.ts";
+
+export { positionPrior };
 
 export { configureVision, ModelLoadError, type VisionOptions } from "./runtime.ts";
 
@@ -38,17 +40,6 @@ export function textPrior(text: string): number {
   const digits = /[1-9]/.test(text), letters = /[A-Z]/.test(text);
   const mix = digits && letters ? 1 : digits ? 0.75 : 0.6;
   return plausibility(text) * mix;
-}
-
-/**
- * Prior from where the plate box lies: a box reaching past the frame edge is either cut off
- * (not readable as a whole) or an overlay in a corner (timestamps, camera names): 0.4;
- * otherwise 1.
- */
-export function positionPrior(box: Box, width: number, height: number): number {
-  const [x, y, w, h] = box;
-  const out = x < -0.5 || y < -0.5 || x + w > width + 0.5 || y + h > height + 0.5;
-  return out ? 0.4 : 1;
 }
 
 /**

@@ -100,7 +100,7 @@ export async function findPlateCandidates(img: RgbImage, region?: Box): Promise<
   if (r[2] < 8 || r[3] < 8) return [];
   const scale = Math.min(2, DET_LIMIT_SIDE / Math.max(r[2], r[3]));
   const rects = await timed("plate_detect", detectTextLines(img, r, scale));
-  return plateCandidates(rects);
+  return plateCandidates(rects, img);
 }
 
 /**
