@@ -108,6 +108,11 @@ export interface PlateText {
  * label is the most probable of {blank, separator, 36 plate characters}; excluded classes
  * (CJK etc.) cannot win. Runs of one label collapse to one character; blank and separator
  * steps end a run and emit nothing. Probabilities are the summed class probabilities.
+ *
+ * `otherAsSeparator` (the reader uses it): the excluded classes' probability counts as
+ * separator. A state emblem printed between character groups (Missouri, Alaska, ...) is not a
+ * Latin character, and the recogniser spreads it over CJK and symbol classes; counted as a
+ * separator it prints nothing, instead of being forced onto the nearest plate character.
  */
 export function decodePlate(probs: ArrayLike<number>, T: number, C: number, cmap: PlateClassMap, opts: { otherAsSeparator?: boolean } = {}): PlateText {
   if (C !== cmap.classes) throw new RangeError(`recogniser has ${C} classes, dictionary ${cmap.classes}`);

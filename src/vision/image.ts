@@ -203,70 +203,99 @@ export function sampleToTensor(
   const scale = [0, 1, 2].map((c) => 1 / (255 * opts.std[c]));
   const bias = [0, 1, 2].map((c) => -opts.mean[c] / opts.std[c]);
   const { width, height, data } = img;
-  const xt = resampleTaps(box[0], box[2], outW, width);
-  const yt = resampleTaps(box[1], box[3], outH, height);
-  // Horizontal pass over the source rows the vertical taps use (a row index of -1 = padding).
-  const rowIndex = new Map<number, number>();
-  for (const taps of yt) for (const [sy] of taps) if (!rowIndex.has(sy)) rowIndex.set(sy, rowIndex.size);
-  const mid = new Float32Array(rowIndex.size * outW * 3);
-  for (const [sy, ri] of rowIndex) {
-    const base = ri * outW * 3;
+  const xt = resampleTaps(box[0], box[2], outW);
+  const yt = resampleTaps(box[1], box[3], outH);
+  // Source columns resolved once: edge clamp within one pixel of the border, -1 = padding.
+  const xs = new Int32Array(xt.idx.length);
+  for (let i = 0; i < xs.length; i++) xs[i] = resolve(xt.idx[i], width);
+  // Horizontal pass over the contiguous range of source rows the vertical taps use.
+  let rmin = Infinity, rmax = -Infinity;
+  for (const r of yt.idx) {
+    if (r < rmin) rmin = r;
+    if (r > rmax) rmax = r;
+  }
+  const rows = rmax - rmin + 1;
+  const mid = new Float32Array(rows * outW * 3);
+  for (let r = 0; r < rows; r++) {
+    const sy = resolve(rmin + r, height);
+    const base = r * outW * 3;
+    const rowOff = sy * width * 3;
     for (let ox = 0; ox < outW; ox++) {
-      let r = 0, g = 0, b = 0;
-      for (const [sx, w] of xt[ox]) {
+      let cr = 0, cg = 0, cb = 0;
+      for (let t = xt.off[ox], e = xt.off[ox + 1]; t < e; t++) {
+        const w = xt.w[t], sx = xs[t];
         if (sy < 0 || sx < 0) {
-          r += w * pad; g += w * pad; b += w * pad;
+          cr += w * pad; cg += w * pad; cb += w * pad;
         } else {
-          const p = (sy * width + sx) * 3;
-          r += w * data[p]; g += w * data[p + 1]; b += w * data[p + 2];
+          const p = rowOff + sx * 3;
+          cr += w * data[p]; cg += w * data[p + 1]; cb += w * data[p + 2];
         }
       }
       const o = base + ox * 3;
-      mid[o] = r; mid[o + 1] = g; mid[o + 2] = b;
+      mid[o] = cr; mid[o + 1] = cg; mid[o + 2] = cb;
     }
   }
-  const rgb = [0, 0, 0];
+  const c0 = chan[0], c1 = chan[1], c2 = chan[2];
+  const s0 = scale[0], s1 = scale[1], s2 = scale[2], b0 = bias[0], b1 = bias[1], b2 = bias[2];
+  const acc = new Float32Array(3);
   for (let oy = 0; oy < outH; oy++) {
-    const taps = yt[oy].map(([sy, w]) => [rowIndex.get(sy)! * outW * 3, w] as const);
+    const t0 = yt.off[oy], t1 = yt.off[oy + 1];
     for (let ox = 0; ox < outW; ox++) {
-      rgb[0] = rgb[1] = rgb[2] = 0;
-      for (const [base, w] of taps) {
-        const o = base + ox * 3;
-        rgb[0] += w * mid[o]; rgb[1] += w * mid[o + 1]; rgb[2] += w * mid[o + 2];
+      acc[0] = acc[1] = acc[2] = 0;
+      for (let t = t0; t < t1; t++) {
+        const w = yt.w[t];
+        const o = ((yt.idx[t] - rmin) * outW + ox) * 3;
+        acc[0] += w * mid[o]; acc[1] += w * mid[o + 1]; acc[2] += w * mid[o + 2];
       }
       const o = oy * W + ox;
-      for (let c = 0; c < 3; c++) out[c * plane + o] = rgb[chan[c]] * scale[c] + bias[c];
+      out[o] = acc[c0] * s0 + b0;
+      out[plane + o] = acc[c1] * s1 + b1;
+      out[2 * plane + o] = acc[c2] * s2 + b2;
     }
   }
   return out;
 }
 
+/** Source index `i` on an axis of `size` pixels: itself inside, the edge pixel within one pixel outside, else -1 (padding). */
+function resolve(i: number, size: number): number {
+  return i >= 0 && i < size ? i : i >= -1 && i <= size ? Math.min(size - 1, Math.max(0, i)) : -1;
+}
+
 /**
- * Resampling taps along one axis: for each of `n` output pixels covering [start, start+len)
- * of a source axis of `size` pixels, the (source index, weight) pairs, weights summing to 1.
- * Index -1 stands for padding (outside the image by more than one pixel).
+ * Resampling taps along one axis: output pixel o of `n` covering [start, start+len) of the
+ * source axis uses source indices idx[off[o]..off[o+1]) (unresolved, may lie outside the
+ * image) with weights w summing to 1: box filter with fractional edge weights when shrinking,
+ * linear interpolation between pixel centres when growing.
  */
-function resampleTaps(start: number, len: number, n: number, size: number): [number, number][][] {
+function resampleTaps(start: number, len: number, n: number): { off: Int32Array; idx: Int32Array; w: Float32Array } {
   const step = len / n;
-  const idx = (i: number) => (i >= 0 && i < size ? i : i >= -1 && i <= size ? Math.min(size - 1, Math.max(0, i)) : -1);
-  const taps: [number, number][][] = [];
+  const idx: number[] = [];
+  const w: number[] = [];
+  const off = new Int32Array(n + 1);
   for (let o = 0; o < n; o++) {
-    const list: [number, number][] = [];
+    off[o] = idx.length;
     if (step > 1) {
       const a = start + o * step, b = a + step;
       for (let i = Math.floor(a); i < b; i++) {
-        const w = Math.min(b, i + 1) - Math.max(a, i);
-        if (w > 1e-6) list.push([idx(i), w / step]);
+        const wt = Math.min(b, i + 1) - Math.max(a, i);
+        if (wt > 1e-6) {
+          idx.push(i);
+          w.push(wt / step);
+        }
       }
     } else {
       const f = start + (o + 0.5) * step - 0.5;
       const i0 = Math.floor(f), t = f - i0;
-      list.push([idx(i0), 1 - t]);
-      if (t > 1e-6) list.push([idx(i0 + 1), t]);
+      idx.push(i0);
+      w.push(1 - t);
+      if (t > 1e-6) {
+        idx.push(i0 + 1);
+        w.push(t);
+      }
     }
-    taps.push(list);
   }
-  return taps;
+  off[n] = idx.length;
+  return { off, idx: Int32Array.from(idx), w: Float32Array.from(w) };
 }
 
 function px(data: Uint8Array, w: number, h: number, x: number, y: number, c: number, pad: number): number {
