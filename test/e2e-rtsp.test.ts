@@ -19,7 +19,7 @@ import { RtspCamera } from "./helpers/rtsp.ts";
 import {
   makeTempDir, removeDir, writeConfig, startRuntime, runCli, segmentsOf, tripsOf, cameraStateOf, cameraStatusOf, type Runtime, type CameraSpec,
 } from "./helpers/runtime.ts";
-import { killAllStarted, waitFor } from "./helpers/proc.ts";
+import { killAllStarted, pidsWithArg, waitFor } from "./helpers/proc.ts";
 import { gapRowsMatch, ringCounters, rowsMatchFiles } from "./helpers/invariants.ts";
 import { probe, readThrough } from "./helpers/media.ts";
 import { webSession } from "./helpers/http.ts";
@@ -88,9 +88,10 @@ test("records the highway clip from a real RTSP server for >= 60 s and plays the
     expect(open[0].last_absolute).toBeGreaterThanOrEqual(rows[rows.length - 1].absolute_index);
   }
 
-  // orderly stop: the trip closes at the boot's last segment
+  // orderly stop: the trip closes at the boot's last segment, and no ffmpeg is left behind
   expect(await rt.terminate()).toBe(0);
   rt = null;
+  await waitFor("no ffmpeg left recording into the data dir", () => pidsWithArg(dataDir).length === 0, 5000);
 
   const rows = segmentsOf(dataDir, KEY);
   const total = rows.reduce((s, r) => s + (r.end_utc - r.start_utc), 0);
