@@ -11,7 +11,9 @@
  *    (320x240, 2 s segments) on a temp data dir and a random loopback port: `/healthz` 200, an
  *    embedded web asset, at least one segment row (read from the SQLite file), ffmpeg spawned from
  *    next to the binary; SIGTERM: exit 0 within 5 s, no open trip, every segment file indexed;
- *    `check` on the result; `alpr` on a real photo reads its labelled plate.
+ *    `check` on the result; the same run with `[alpr]` on, until a plate_detect task is done by
+ *    the vision Worker (proves the Worker entrypoint is inside the binary); `alpr` on a real
+ *    photo reads its labelled plate.
  * 3. arm64 under qemu-user (`qemu-aarch64-static -L /usr/aarch64-linux-gnu`) with the release's
  *    arm64 ffmpeg: the same checks (generous waits: emulation is slow). Without a binfmt_misc
  *    registration the emulated program cannot exec an arm64 ffmpeg directly, so FFMPEG_PATH then
@@ -217,6 +219,10 @@ interface Scenario {
   stopMs: number;
   /** Asserts which ffmpeg the runtime spawned (given its process info). */
   expectFfmpeg: (info: { exe: string; cmdline: string[] }) => void;
+  /** Appended to the config file. */
+  extraToml?: string;
+  /** Runs after the first segment is indexed, before SIGTERM. */
+  whileRunning?: (dbFile: string, fail: (msg: string) => Error) => Promise<void>;
 }
 
 /** `run` with the test pattern, /healthz, a segment row, SIGTERM; returns the config path. */
@@ -241,7 +247,7 @@ height = 240
 fps = 10
 segment_seconds = 2
 ring_segments = 50
-`,
+${s.extraToml ?? ""}`,
   );
   const started = start(hideRepo([...s.prefix, join(s.binDir, "dashcam"), "run", "--config", config]), s.binDir, s.env);
   const { proc } = started;
@@ -290,6 +296,8 @@ ring_segments = 50
     });
     expect(ffmpegPids.length).toBeGreaterThan(0);
     s.expectFfmpeg(procInfo(ffmpegPids[0])!);
+
+    if (s.whileRunning) await s.whileRunning(dbFile, fail);
 
     {
       const db = openDatabase(dbFile, { readonly: true });
@@ -376,6 +384,38 @@ describe("x64 binary, natively, outside the repository", () => {
     const check = await runToEnd(hideRepo([join(binDir, "dashcam"), "check", "--config", config]), binDir, env);
     if (check.code !== 0) throw new Error(`check exited ${check.code}:\n${check.stdout}${check.stderr}`);
   }, 90_000);
+
+  test("run with [alpr] on: the vision Worker runs inside the binary (frames decoded, plates searched)", async () => {
+    await runAndStop({
+      label: "x64-alpr",
+      binDir,
+      prefix: [],
+      env,
+      startMs: 30_000,
+      segmentMs: 30_000,
+      stopMs: 5_000,
+      expectFfmpeg: (i) => expect(i.exe).toBe(join(binDir, "ffmpeg")),
+      extraToml: "\n[alpr]\nenabled = true\nworkers = 1\nsample_fps = 1\npoll_ms = 200\n",
+      whileRunning: async (dbFile, fail) => {
+        // plate_detect runs only after its vehicle_detect finished, both in the Worker
+        // (src/vision/pool.ts); a Worker that cannot load leaves tasks failed, never done.
+        const done = await waitFor("a plate_detect task done by the vision Worker", 60_000, () => {
+          const db = openDatabase(dbFile, { readonly: true });
+          try {
+            const row = db
+              .query("SELECT COUNT(*) AS n FROM tasks t JOIN results r ON r.task_id = t.id WHERE t.category = 'plate_detect' AND t.status = 'done'")
+              .get() as { n: number };
+            return row.n > 0 ? row.n : null;
+          } finally {
+            db.close();
+          }
+        }).catch((err) => {
+          throw fail(String(err));
+        });
+        expect(done).toBeGreaterThan(0);
+      },
+    });
+  }, 120_000);
 
   test("alpr reads the labelled plate of a real photo", async () => {
     const photo = "us2.jpg";
