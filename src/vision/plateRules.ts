@@ -24,6 +24,11 @@ export const PLATE_RULES = {
   rowCentreDy: 0.45,
   /** ...and the horizontal gap between them is at most this x the taller height (emblem/dash gap). */
   rowGap: 1.3,
+  /**
+   * Smallest registration row considered, image pixels: below ~8 px of row height (characters
+   * of ~6 px) no recogniser reads a plate; the smallest plate in the openalpr benchmark is 50 x 25.
+   */
+  minLineHeight: 8,
   /** Registration line aspect (width / height of the unclipped line box) accepted as a plate. */
   minAspect: 1.3,
   maxAspect: 9,
@@ -137,7 +142,7 @@ export function positionPrior(box: Box, width: number, height: number): number {
 
 /**
  * Plate candidates from the text lines of a frame or vehicle region: rows are merged, lines
- * whose aspect cannot be a registration are dropped, and each remaining line gives a plate
+ * whose aspect or size cannot be a registration are dropped, and each remaining line gives a plate
  * box (plateBoxFromLine). The score is the detector's mean probability times an aspect prior
  * peaking at 5-7 characters, times positionPrior when the frame size is given. Best first.
  */
@@ -147,6 +152,7 @@ export function plateCandidates(rects: RotRect[], frame?: { width: number; heigh
   for (const line of lines) {
     const aspect = line.w / line.h;
     if (aspect < PLATE_RULES.minAspect || aspect > PLATE_RULES.maxAspect) continue;
+    if (line.h < PLATE_RULES.minLineHeight) continue;
     const box = plateBoxFromLine(line);
     // Aspect prior: 5-7 characters of a US plate give an unclipped line aspect of ~2.3-4.5.
     const prior = aspect < 2 ? 0.6 + 0.4 * ((aspect - PLATE_RULES.minAspect) / (2 - PLATE_RULES.minAspect))
