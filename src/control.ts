@@ -8,9 +8,10 @@
  * a socket file left by a killed runtime refuses connections (ECONNREFUSED), a missing one
  * does not exist (ENOENT).
  *
- * Path: `<data_dir>/control.sock`. A Unix socket path is limited to 107 bytes; when that one is
- * longer, `$XDG_RUNTIME_DIR` (else the OS temp dir) `/dashcam-<sha256(data_dir)[0..16]>.sock` is
- * used instead (same rule on both sides).
+ * Path: `<data_dir>/control.sock`. When that cannot be used — a Unix socket path is limited to
+ * 107 bytes, and some file systems (FAT/exFAT on a USB stick or SD card) cannot hold a socket —
+ * the fallback is `$XDG_RUNTIME_DIR` (else the OS temp dir) `/dashcam-<sha256(data_dir)[0..16]>.sock`.
+ * The runtime binds the first candidate that works; the CLI tries both.
  *
  * Routes (JSON bodies, errors `{ "error": "<one line>" }` with 4xx/5xx):
  * - `GET /status` -> `{ pid, url, startedAt }`
@@ -27,12 +28,23 @@ import { createHash } from "node:crypto";
 /** Longest usable Unix socket path (sun_path is 108 bytes with its NUL). */
 const SUN_PATH_MAX = 107;
 
-/** The control socket's path for a data directory (see the module comment). */
-export function controlSocketPath(dataDir: string): string {
+/** Where the control socket of a data directory may be, preferred first (see the module comment). */
+export function controlSocketCandidates(dataDir: string): string[] {
   const inData = join(dataDir, "control.sock");
-  if (Buffer.byteLength(inData) <= SUN_PATH_MAX) return inData;
   const hash = createHash("sha256").update(dataDir).digest("hex").slice(0, 16);
-  return join(process.env.XDG_RUNTIME_DIR || tmpdir(), `dashcam-${hash}.sock`);
+  const fallback = join(process.env.XDG_RUNTIME_DIR || tmpdir(), `dashcam-${hash}.sock`);
+  return Buffer.byteLength(inData) <= SUN_PATH_MAX ? [inData, fallback] : [fallback];
+}
+
+/** The preferred control socket path of a data directory. */
+export function controlSocketPath(dataDir: string): string {
+  return controlSocketCandidates(dataDir)[0]!;
+}
+
+/** The socket a running runtime of `dataDir` answers on, or null when none runs. */
+export async function liveControlSocket(dataDir: string): Promise<string | null> {
+  for (const path of controlSocketCandidates(dataDir)) if (existsSync(path) && (await runtimeIsRunning(path))) return path;
+  return null;
 }
 
 /** A JSON answer of the control API. */
@@ -94,19 +106,27 @@ export interface ControlServer {
 }
 
 /**
- * Listens on `socketPath` with `handler`. A stale socket file (nothing answers) is replaced;
- * a live one means another runtime uses the data directory: RuntimeBusyError.
+ * Listens on the first usable candidate socket of `dataDir` with `handler`. Stale socket files
+ * (nothing answers) are replaced; a live one means another runtime uses the data directory:
+ * RuntimeBusyError. Throws the last bind error when no candidate can be bound.
  */
-export async function startControlServer(socketPath: string, handler: (req: Request) => Response | Promise<Response>): Promise<ControlServer> {
-  if (existsSync(socketPath)) {
-    if (await runtimeIsRunning(socketPath))
-      throw new RuntimeBusyError(`another dashcam runtime is already running with this data directory (it answers on ${socketPath})`);
+export async function startControlServer(dataDir: string, handler: (req: Request) => Response | Promise<Response>): Promise<ControlServer> {
+  const candidates = controlSocketCandidates(dataDir);
+  const live = await liveControlSocket(dataDir);
+  if (live) throw new RuntimeBusyError(`another dashcam runtime is already running with this data directory (it answers on ${live})`);
+  let lastError: unknown = null;
+  for (const path of candidates) {
     try {
-      unlinkSync(socketPath);
-    } catch {
-      /* gone meanwhile */
+      if (existsSync(path)) unlinkSync(path); // stale: nothing answered on it
+      return listen(path, handler);
+    } catch (err) {
+      lastError = err;
     }
   }
+  throw lastError instanceof Error ? lastError : new Error(`cannot create the control socket: ${String(lastError)}`);
+}
+
+function listen(socketPath: string, handler: (req: Request) => Response | Promise<Response>): ControlServer {
   const server = Bun.serve({ unix: socketPath, fetch: handler });
   try {
     chmodSync(socketPath, 0o600);

@@ -48,7 +48,7 @@ import { tripById, tripSegments } from "./db/trips.ts";
 import { currentTripIds, savedTripOf } from "./db/savedTrips.ts";
 import { cleanExportTemps } from "./media/export.ts";
 import { cleanSavedTemps } from "./actors/saveTrip.ts";
-import { controlJson, controlSocketPath, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
+import { controlJson, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
 import type { WebActions } from "./web/env.ts";
 import { log } from "./log.ts";
 
@@ -60,7 +60,7 @@ export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
  * the control socket (CLI). Errors are `Error`s whose message is one line for the user;
  * `TripNotFoundError` for an unknown trip id.
  */
-export interface RuntimeActions extends Required<WebActions> {
+export interface RuntimeActions {
   /**
    * Asks trip `tripId`'s actor to save it (`TRIP.SAVE` to the supervisor; an actor is spawned for
    * a trip that has none). Resolves once the actor is `saving` (or already saved). Safe to repeat.
@@ -295,7 +295,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   // the control socket first: a second runtime on the same data directory stops here, before
   // it touches the database or the ring
   const controlState: ControlState = { db: null, actions: null, sup: null, url: "", startedAt, stopping: false };
-  const control: ControlServer = await startControlServer(controlSocketPath(dataDir), controlHandler(controlState));
+  const control: ControlServer = await startControlServer(dataDir, controlHandler(controlState));
   let db: Database;
   try {
     db = openDatabase(dbPath(dataDir));
@@ -327,7 +327,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // the web server first: a busy port fails before any camera starts. Loaded here, not at
     // module load, so `run` reports a bad config before loading the web app.
     const { startWebServer } = await import("./web/server.ts");
-    web = startWebServer({ db, config, dataDir, bus, startedAt, actions });
+    const webActions: WebActions = actions;
+    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions });
     const server = web;
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));

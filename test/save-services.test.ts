@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
+import { RuntimeBusyError } from "../src/control.ts";
 import { dbPath } from "../src/paths.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { createSession } from "../src/db/sessions.ts";
@@ -175,8 +176,12 @@ describe("runtime services", () => {
     }
 
     // without [alpr] and [gpio] neither service runs
-    const h2 = await startRuntime(validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [] }, dataDir));
+    const plain = validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [] }, dataDir);
+    const h2 = await startRuntime(plain);
     handles.push(h2);
+    // a second runtime on the same data directory is refused before it touches anything
+    await expect(startRuntime(plain)).rejects.toBeInstanceOf(RuntimeBusyError);
+    expect((await fetch(`${h2.url}/healthz`)).status).toBe(200);
     expect(h2.supervisor.system.get("alpr")).toBeUndefined();
     expect(h2.supervisor.system.get("gpio")).toBeUndefined();
     expect(h2.actions.gpioStatus()).toBeNull();

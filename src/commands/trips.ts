@@ -5,7 +5,7 @@
  * - `ID`: that trip. `--current`: each camera's open trip, or, when no camera has one, the
  *   newest trip that is not evicted (`currentTripIds`).
  * - When a runtime is running on the configured data directory, the request goes through it:
- *   its control socket (`<data_dir>/control.sock`, see src/control.ts) answers, the runtime's
+ *   its control socket (`<data_dir>/control.sock` or its fallback, see src/control.ts) answers, the runtime's
  *   trip actor saves, and this command waits until the trip is saved and prints the MP4's path.
  * - When no runtime is running (no socket, or nobody answers on it), the save runs in this
  *   process on the database directly, through the same trip actor (journal, `saveTrip`).
@@ -29,7 +29,7 @@ import { currentBootId } from "../bootId.ts";
 import { LiveBus } from "../events.ts";
 import { Journal } from "../actors/journal.ts";
 import { provideTrip } from "../actors/trip.ts";
-import { controlRequest, controlSocketPath, NotRunningError } from "../control.ts";
+import { controlRequest, liveControlSocket, NotRunningError } from "../control.ts";
 
 export const USAGE = "usage: dashcam trips save [--current | ID] [--config FILE]";
 
@@ -180,10 +180,14 @@ export async function run(argv: string[]): Promise<number> {
   const { target, config: path } = parseTripsArgs(argv);
   const config = loadConfig(path ?? process.env.DASHCAM_CONFIG);
   const dataDir = resolve(config.data_dir);
-  try {
-    return await viaRuntime(controlSocketPath(dataDir), dataDir, target);
-  } catch (e) {
-    if (!(e instanceof NotRunningError)) throw e;
+  const socket = await liveControlSocket(dataDir);
+  if (socket) {
+    try {
+      return await viaRuntime(socket, dataDir, target);
+    } catch (e) {
+      // it stopped between the check and the request: nothing was asked of it
+      if (!(e instanceof NotRunningError)) throw e;
+    }
   }
   return inProcess(dataDir, config.cameras, target);
 }
