@@ -182,6 +182,12 @@ export function compile(arch: Arch, outfile: string, opts: { commit: string; sou
   for (const f of readdirSync(outDir)) if (f.endsWith(".map") && !before.has(f)) rmSync(join(outDir, f));
   const got = elfArch(outfile);
   if (got !== arch) throw new Error(`${outfile}: expected a linux-${arch} executable, got ${got ?? "not an ELF"}`);
+  if (arch === process.arch) {
+    // Sanity check on the build machine's own architecture: the executable starts and names its commit.
+    const v = Bun.spawnSync([outfile, "--version"], { cwd: outDir, env: { PATH: "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+    const line = v.stdout.toString().trim();
+    if (!v.success || !line.endsWith(`(${opts.commit})`)) throw new Error(`${outfile} --version: "${line}" ${v.stderr.toString().trim()}`);
+  }
   return flags;
 }
 
