@@ -25,10 +25,4 @@ export function fetchArm64Ffmpeg(): string {
   return dest;
 }
 
-/** Path of the GPL notice file shipped with the arm64 ffmpeg (the package README). */
-export function fetchArm64FfmpegReadme(): string {
-  const tgz = npmPack(ARM64_FFMPEG_SPEC);
-  return extractMember(tgz, "package/README.md", join(cacheDir(), "ffmpeg-linux-arm64-4.1.4.README.md"));
-}
-
 if (import.meta.main) console.log(fetchArm64Ffmpeg());
