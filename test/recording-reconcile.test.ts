@@ -12,7 +12,7 @@ import { existsSync, statSync, truncateSync, utimesSync, writeFileSync, copyFile
 import { join } from "node:path";
 import { indexSegment } from "../src/db/segments.ts";
 import { openTripOf, tripSegments } from "../src/db/trips.ts";
-import { reconcileAtStartup, scanRing } from "../src/actors/reconcile.ts";
+import { reconcileAtStartup, reconcileFullScan, scanRing } from "../src/actors/reconcile.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { cameraConfig, ffprobeDuration, fileHash, listing, makeTsFile, openTestDb, removeDir, tempDir, writeSegmentFile } from "./recording-helpers.ts";
 import { dbPath } from "../src/paths.ts";
@@ -142,6 +142,28 @@ describe("reconcileAtStartup", () => {
     expect(tripSegments(db, trip.id).map((s) => s.absolute_index)).toEqual([5]);
     // the 8 s hole between segment 4 (ends T0+10 s) and the salvaged one is a gap
     expect(count(db, "SELECT COUNT(*) AS n FROM recording_gaps")).toBe(1);
+  }, 60_000);
+
+  test("fullScan: false settles the tail only; reconcileFullScan later removes rows without files and stray files", async () => {
+    const { dataDir, camera, db, ids, sample } = setupRing();
+    const { unlinkSync } = await import("node:fs");
+    unlinkSync(ring(dataDir, 2)); // row without file
+    db.query("DELETE FROM segments WHERE absolute_index = 1").run(); // stray file below the counters
+    copyFileSync(sample, ring(dataDir, 5)); // the power-cut segment at the tail
+    copyFileSync(sample, ring(dataDir, 7)); // and one after a missing name (probe goes on past a miss)
+    const quick = await reconcileAtStartup(db, dataDir, [camera], ids, "boot-NEW", { fullScan: false });
+    expect(quick.salvaged).toBe(2);
+    expect(quick.deletedRows).toBe(0);
+    expect(existsSync(ring(dataDir, 1))).toBe(true);
+    expect(count(db, "SELECT COUNT(*) AS n FROM segments WHERE absolute_index = 2")).toBe(1);
+    const full = await reconcileFullScan(db, dataDir, [camera], ids);
+    expect(full.deletedRows).toBe(1);
+    expect(full.deletedFiles).toBe(1);
+    expect(existsSync(ring(dataDir, 1))).toBe(false);
+    const scan = scanRing(db, dataDir, [camera], ids).cameras[0];
+    expect(scan.rowsWithoutFiles).toEqual([]);
+    expect(scan.filesWithoutRows).toEqual([]);
+    expect(scan.counterProblems).toEqual([]);
   }, 60_000);
 
   test("a file truncated mid-write keeps what it holds", async () => {

@@ -7,13 +7,14 @@
  * 2. pending `garbage` rows are finished: unlink the file if present, fsync its directory,
  *    delete the row (Moonfire NVR's protocol, second half);
  * 3. for each camera's ring directory (`<data_dir>/recordings/<key>/`):
- *    - rows whose file is missing are deleted (an evidence-locked one is only reported);
+ *    - (full scan, skipped with `{ fullScan: false }` and then run later by `reconcileFullScan`)
+ *      rows whose file is missing are deleted (an evidence-locked one is only reported), and a
+ *      file without a row below the next index is a leftover and deleted;
  *    - a file without a row at or above the ring's next index (max(absolute_segments, newest
  *      row + 1)) is the segment that was being written at a power cut: it is SALVAGED when it
  *      holds media (measured with ffmpeg itself, src/media/probe.ts: at least 2 video frames),
  *      i.e. synced and indexed via `commitSegment` with end = file mtime, start = end - duration,
  *      in the camera's newest open trip (its boot) or else the current boot; otherwise deleted;
- *    - a file without a row below that index is a leftover and deleted;
  *    - `camera_state` counters are made consistent: absolute_segments > every row's index,
  *      segment_index = absolute_segments % ring_capacity,
  *      segment_generation = floor(absolute_segments / ring_capacity).
@@ -266,13 +267,11 @@ export async function reconcileAtStartup(
   cameras: CameraConfig[],
   cameraIds: Map<string, number>,
   bootId: string,
+  options: { fullScan?: boolean } = {},
 ): Promise<ReconcileReport> {
-  const report: ReconcileReport = { repairs: [], salvaged: 0, deletedFiles: 0, deletedRows: 0, clearedReadLocks: 0, garbageFinished: 0 };
-  const repair: RepairFn = (message, cameraId, data, level = "info") => {
-    report.repairs.push(message);
-    logEvent(db, { kind: "reconcile", level, cameraId, message, data });
-    log.info(`reconcile: ${message}`);
-  };
+  const report = emptyReport();
+  const repair = reporter(db, report, "reconcile");
+
 
   // 1. transient read-locks
   const cleared = db.query("UPDATE segments SET locked = 0 WHERE locked <> 0").run().changes;
@@ -322,64 +321,14 @@ export async function reconcileAtStartup(
     })();
   }
 
-  // 3. each camera's ring
+  // 3. each camera's ring: the crash-relevant part (files at the tail, counters) always;
+  //    the whole-directory comparison only when asked (it reads 100k names: ~0.6 s)
   for (const camera of cameras) {
     const cameraId = cameraIds.get(camera.key);
     if (cameraId === undefined) continue;
-    // names only: sizes are `dashcam check`'s job; a power cut cannot leave a committed row
-    // whose file has another size, because files are fsynced before their row commits
-    const f = scanCamera(db, dataDir, camera.key, cameraId, false);
-
-    // rows without files
-    const gone = f.rowsWithoutFiles.filter((r) => !r.evidenceLocked);
-    for (const r of f.rowsWithoutFiles.filter((r) => r.evidenceLocked)) {
-      repair(`camera ${camera.key}: evidence-locked segment ${r.absoluteIndex} has no file (${r.relPath}); row kept`, cameraId, { segment_id: r.id }, "warn");
-    }
-    if (gone.length) {
-      db.transaction(() => {
-        for (const r of gone) {
-          if (db.query("DELETE FROM segments WHERE id = $id AND evidence_locked = 0").run({ id: r.id }).changes === 0) continue;
-          report.deletedRows++;
-          repair(`camera ${camera.key}: removed the row of segment ${r.absoluteIndex}, whose file ${r.relPath} is missing`, cameraId, {
-            absolute_index: r.absoluteIndex,
-          }, "warn");
-        }
-      })();
-    }
-
-    // files without rows
-    for (const file of f.filesWithoutRows) {
-      const outcome = await settleFileWithoutRow(db, dataDir, camera.key, cameraId, file, bootId, repair);
-      if (outcome === "salvaged") report.salvaged++;
-      else report.deletedFiles++;
-    }
-    if (f.filesWithoutRows.length) {
-      try {
-        fsyncPath(join(dataDir, f.ringDir));
-      } catch {
-        // no directory
-      }
-    }
-
-    // counters (after salvage, which moves them itself)
-    const c = db
-      .query("SELECT absolute_segments, segment_index, segment_generation, ring_capacity FROM camera_state WHERE camera_id = $id")
-      .get({ id: cameraId }) as RingCounters | null;
-    const max = (db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $id").get({ id: cameraId }) as { m: number | null }).m;
-    if (c) {
-      const problems = countersProblems(c, max);
-      if (problems.length) {
-        const abs = Math.max(c.absolute_segments, (max ?? -1) + 1);
-        db.query(
-          `UPDATE camera_state SET absolute_segments = $abs, segment_index = $abs % ring_capacity,
-             segment_generation = $abs / ring_capacity WHERE camera_id = $id`,
-        ).run({ abs, id: cameraId });
-        repair(`camera ${camera.key}: fixed ring counters (${problems.join("; ")}) to absolute_segments ${abs}`, cameraId, {
-          before: c,
-          absolute_segments: abs,
-        }, "warn");
-      }
-    }
+    if (options.fullScan !== false) await repairRing(db, dataDir, camera.key, cameraId, report, repair);
+    await settleTail(db, dataDir, camera.key, cameraId, bootId, report, repair);
+    fixCounters(db, camera.key, cameraId, repair);
   }
   return report;
 }
@@ -393,6 +342,143 @@ function deleteFile(path: string): void {
 }
 
 type RepairFn = (message: string, cameraId: number | null, data?: unknown, level?: "info" | "warn") => void;
+
+function emptyReport(): ReconcileReport {
+  return { repairs: [], salvaged: 0, deletedFiles: 0, deletedRows: 0, clearedReadLocks: 0, garbageFinished: 0 };
+}
+
+function reporter(db: Database, report: ReconcileReport, prefix: string): RepairFn {
+  return (message, cameraId, data, level = "info") => {
+    report.repairs.push(message);
+    logEvent(db, { kind: "reconcile", level, cameraId, message, data });
+    log.info(`${prefix}: ${message}`);
+  };
+}
+
+/**
+ * The segment files without rows at the ring's tail: names from the next index
+ * (max(absolute_segments, newest row + 1)) upward, probed one by one until three in a row are
+ * missing. That is where a power cut or a killed ffmpeg leaves files (files are named by
+ * absolute index and written in order), found without listing a 100k-file directory.
+ */
+function tailFilesWithoutRows(db: Database, dataDir: string, key: string, cameraId: number): CameraFindings["filesWithoutRows"] {
+  const c = db.query("SELECT absolute_segments FROM camera_state WHERE camera_id = $id").get({ id: cameraId }) as { absolute_segments: number } | null;
+  const max = (db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $id").get({ id: cameraId }) as { m: number | null }).m;
+  const next = Math.max(c?.absolute_segments ?? 0, (max ?? -1) + 1);
+  const out: CameraFindings["filesWithoutRows"] = [];
+  for (let n = next, misses = 0; misses < 3; n++) {
+    const relPath = segmentRelPath(key, n);
+    const bytes = fileSize(join(dataDir, relPath));
+    if (bytes === null) {
+      misses++;
+      continue;
+    }
+    misses = 0;
+    out.push({ absoluteIndex: n, relPath, bytes, inProgress: n === c?.absolute_segments, aboveNext: true });
+  }
+  return out;
+}
+
+/** Salvages or deletes the tail files of one camera (see settleFileWithoutRow). */
+async function settleTail(
+  db: Database,
+  dataDir: string,
+  key: string,
+  cameraId: number,
+  bootId: string,
+  report: { salvaged: number; deletedFiles: number },
+  repair: RepairFn,
+): Promise<void> {
+  const tail = tailFilesWithoutRows(db, dataDir, key, cameraId);
+  for (const file of tail) {
+    if ((await settleFileWithoutRow(db, dataDir, key, cameraId, file, bootId, repair)) === "salvaged") report.salvaged++;
+    else report.deletedFiles++;
+  }
+  if (tail.length) {
+    try {
+      fsyncPath(join(dataDir, ringDirRel(key)));
+    } catch {
+      // no directory
+    }
+  }
+}
+
+/**
+ * Whole-ring comparison of one camera: rows whose file is missing are deleted (evidence only
+ * reported), files without rows BELOW the next index are deleted. Files at or above it are left
+ * to settleTail (a running recorder may be writing them), so this is safe while recording.
+ */
+async function repairRing(db: Database, dataDir: string, key: string, cameraId: number, report: ReconcileReport, repair: RepairFn): Promise<void> {
+  const f = scanCamera(db, dataDir, key, cameraId, false);
+  const gone = f.rowsWithoutFiles.filter((r) => !r.evidenceLocked);
+  for (const r of f.rowsWithoutFiles.filter((r) => r.evidenceLocked)) {
+    repair(`camera ${key}: evidence-locked segment ${r.absoluteIndex} has no file (${r.relPath}); row kept`, cameraId, { segment_id: r.id }, "warn");
+  }
+  if (gone.length) {
+    db.transaction(() => {
+      for (const r of gone) {
+        if (db.query("DELETE FROM segments WHERE id = $id AND evidence_locked = 0").run({ id: r.id }).changes === 0) continue;
+        report.deletedRows++;
+        repair(`camera ${key}: removed the row of segment ${r.absoluteIndex}, whose file ${r.relPath} is missing`, cameraId, {
+          absolute_index: r.absoluteIndex,
+        }, "warn");
+      }
+    })();
+  }
+  const below = f.filesWithoutRows.filter((x) => !x.aboveNext);
+  for (const file of below) {
+    await settleFileWithoutRow(db, dataDir, key, cameraId, file, "", repair);
+    report.deletedFiles++;
+  }
+  if (below.length) {
+    try {
+      fsyncPath(join(dataDir, f.ringDir));
+    } catch {
+      // no directory
+    }
+  }
+}
+
+/** Makes camera_state consistent with the rows (absolute_segments above every row, slot, generation). */
+function fixCounters(db: Database, key: string, cameraId: number, repair: RepairFn): void {
+  const c = db
+    .query("SELECT absolute_segments, segment_index, segment_generation, ring_capacity FROM camera_state WHERE camera_id = $id")
+    .get({ id: cameraId }) as RingCounters | null;
+  if (!c) return;
+  const max = (db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $id").get({ id: cameraId }) as { m: number | null }).m;
+  const problems = countersProblems(c, max);
+  if (!problems.length) return;
+  const abs = Math.max(c.absolute_segments, (max ?? -1) + 1);
+  db.query(
+    `UPDATE camera_state SET absolute_segments = $abs, segment_index = $abs % ring_capacity,
+       segment_generation = $abs / ring_capacity WHERE camera_id = $id`,
+  ).run({ abs, id: cameraId });
+  repair(`camera ${key}: fixed ring counters (${problems.join("; ")}) to absolute_segments ${abs}`, cameraId, {
+    before: c,
+    absolute_segments: abs,
+  }, "warn");
+}
+
+/**
+ * The whole-directory part of start-up reconciliation, for running AFTER recording has started
+ * (the runtime defers it so a 100k-segment ring does not delay start-up): rows without files
+ * and leftover files below each ring's next index. Safe while recording: tail files are not
+ * touched and retention runs in the same thread.
+ */
+export async function reconcileFullScan(
+  db: Database,
+  dataDir: string,
+  cameras: Pick<CameraConfig, "key">[],
+  cameraIds: Map<string, number>,
+): Promise<ReconcileReport> {
+  const report = emptyReport();
+  const repair = reporter(db, report, "reconcile");
+  for (const camera of cameras) {
+    const cameraId = cameraIds.get(camera.key);
+    if (cameraId !== undefined) await repairRing(db, dataDir, camera.key, cameraId, report, repair);
+  }
+  return report;
+}
 
 /**
  * One segment file without a row: at or above the ring's next index it is an interrupted
@@ -490,18 +576,6 @@ export async function salvageInterrupted(
     logEvent(db, { kind: "reconcile", level, cameraId: camId, message, data });
     log.info(`salvage: ${message}`);
   };
-  const f = scanCamera(db, dataDir, camera.key, cameraId);
-  const above = f.filesWithoutRows.filter((x) => x.aboveNext);
-  for (const file of above) {
-    if ((await settleFileWithoutRow(db, dataDir, camera.key, cameraId, file, bootId, repair)) === "salvaged") result.salvaged++;
-    else result.deletedFiles++;
-  }
-  if (above.length) {
-    try {
-      fsyncPath(join(dataDir, f.ringDir));
-    } catch {
-      // no directory
-    }
-  }
+  await settleTail(db, dataDir, camera.key, cameraId, bootId, result, repair);
   return result;
 }
