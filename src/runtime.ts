@@ -37,7 +37,7 @@ import { loadSecretKey } from "./secrets.ts";
 import { syncCameras } from "./db/cameras.ts";
 import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
-import { reconcileAtStartup, salvageInterrupted } from "./actors/reconcile.ts";
+import { reconcileAtStartup, reconcileFullScan, salvageInterrupted } from "./actors/reconcile.ts";
 import { ensureTripActor } from "./actors/camera.ts";
 import { LiveBus } from "./events.ts";
 import { Journal } from "./actors/journal.ts";
@@ -54,6 +54,13 @@ import { log } from "./log.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
+
+/**
+ * Delay before the whole-ring comparison (rows without files, leftover files below the next
+ * index), ms. Start-up itself only settles what a power cut can leave (read-locks, garbage
+ * rows, the tail of each ring, counters), so a 100k-segment ring starts serving at once.
+ */
+export const FULL_SCAN_DELAY_MS = 5_000;
 
 /**
  * The product actions of the runtime, given to the web server as `WebDeps.actions` and used by
@@ -311,7 +318,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     const cameraIds = syncCameras(db, config.cameras, secret);
     markDisabledCameras(db, Date.now());
     const bootId = currentBootId();
-    const report = await reconcileAtStartup(db, dataDir, config.cameras, cameraIds, bootId);
+    // the crash-relevant repairs now; the whole-ring comparison (100k names ~0.6 s) once running
+    const report = await reconcileAtStartup(db, dataDir, config.cameras, cameraIds, bootId, { fullScan: false });
     if (report.repairs.length > 0) log.info(`reconcile: ${report.repairs.length} repair(s) at start-up`);
 
     // nothing saves or exports yet: every temp file is a leftover of an interruption
@@ -334,6 +342,14 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
     const background = new Set<Promise<unknown>>();
     const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, ...opts.deps };
+    const fullScanTimer = setTimeout(() => {
+      if (controlState.stopping) return;
+      const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)
+        .then((r) => r.repairs.length > 0 && log.info(`reconcile: ${r.repairs.length} repair(s) in the full ring scan`))
+        .catch((err) => log.error(`reconcile: full ring scan failed: ${(err as Error).message}`));
+      background.add(scan);
+      void scan.finally(() => background.delete(scan));
+    }, FULL_SCAN_DELAY_MS);
     supervisor = startSupervisor(deps, config.cameras, cameraIds);
     controlState.db = db;
     controlState.actions = actions;
@@ -356,6 +372,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
       (stopping ??= (async () => {
         const t0 = Date.now();
         controlState.stopping = true;
+        clearTimeout(fullScanTimer);
         try {
           if (sup.getSnapshot().status === "active") {
             sup.send({ type: "SHUTDOWN", at: Date.now() });
