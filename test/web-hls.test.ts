@@ -101,6 +101,28 @@ describe("trip playlist", () => {
     }
   });
 
+  test("a trip saved while still recording (status saved, no end time) stays EVENT without ENDLIST until it closes", async () => {
+    f.db.exec("SAVEPOINT savedopen");
+    try {
+      f.db.query("UPDATE trips SET status = 'saved' WHERE id = 3").run();
+      const open = await playlist("/trips/3/playlist.m3u8");
+      expect(open.tags).toContain("#EXT-X-PLAYLIST-TYPE:EVENT");
+      expect(open.lines).not.toContain("#EXT-X-ENDLIST");
+      const growing = await (await f.request(app, "/trips/3")).text();
+      expect(growing).toContain("so far");
+      expect(growing).toContain("still recording");
+      // the rebuild at close: saving with an end time is finished footage
+      f.db.query("UPDATE trips SET status = 'saving', end_time_utc = last_time_utc WHERE id = 3").run();
+      const closed = await playlist("/trips/3/playlist.m3u8");
+      expect(closed.tags).toContain("#EXT-X-PLAYLIST-TYPE:VOD");
+      expect(closed.lines.at(-1)).toBe("#EXT-X-ENDLIST");
+      const page = await (await f.request(app, "/trips/3")).text();
+      expect(page).not.toContain("so far");
+    } finally {
+      f.db.exec("ROLLBACK TO savedopen; RELEASE savedopen");
+    }
+  });
+
   test("saved and evicted-but-partial trips are VOD; a missing middle segment is a discontinuity", async () => {
     f.db.exec("SAVEPOINT partial");
     try {

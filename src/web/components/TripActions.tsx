@@ -69,6 +69,9 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
           {saved ? (
             <>
               yes, <Time ms={trip.saved_at_utc} />
+              {trip.end_time_utc === null ? (
+                <span class="muted"> · still recording: newer footage is locked too, the MP4 is rebuilt when the trip ends</span>
+              ) : null}
             </>
           ) : saving ? (
             "saving… (copying out of the ring)"

@@ -48,9 +48,12 @@ import { CameraKey, Id, Page, unknownCamera, valid } from "../validate.ts";
 
 export const TRIPS_PER_PAGE = 20;
 
-/** A trip is still growing while open (or being saved before it was closed). */
-export const tripIsOpen = (t: Pick<TripRow, "status" | "end_time_utc">) =>
-  t.status === "open" || (t.status === "saving" && t.end_time_utc === null);
+/**
+ * A trip is still growing until it has an end time, whatever its status: a trip saved while
+ * recording is `saving`/`saved` with `end_time_utc` NULL (its new segments keep being locked and
+ * its MP4 is rebuilt when it closes), so it gets an EVENT playlist without ENDLIST.
+ */
+export const tripIsOpen = (t: Pick<TripRow, "end_time_utc">) => t.end_time_utc === null;
 
 const IdParam = v.object({ id: Id });
 
