@@ -30,7 +30,7 @@ import { resolve } from "node:path";
 import type { Database } from "bun:sqlite";
 import type { AnyActorRef } from "xstate";
 import { parseCommandArgs } from "./cli.ts";
-import { defaultConfig, loadConfig, type CameraConfig, type Config } from "./config.ts";
+import { ConfigError, defaultConfig, loadConfig, type CameraConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
 import { loadSecretKey } from "./secrets.ts";
@@ -298,7 +298,11 @@ function controlHandler(state: ControlState) {
 export async function startRuntime(config: Config, opts: RuntimeOptions = {}): Promise<RuntimeHandle> {
   const startedAt = Date.now();
   const dataDir = resolve(config.data_dir);
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new ConfigError(`data_dir: cannot create ${dataDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   // the control socket first: a second runtime on the same data directory stops here, before
   // it touches the database or the ring
   const controlState: ControlState = { db: null, actions: null, sup: null, url: "", startedAt, stopping: false };
@@ -430,6 +434,11 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof RuntimeBusyError) {
       process.stderr.write(`dashcam run: ${err.message}\n`);
+      return 1;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+      process.stderr.write(`dashcam run: cannot listen on ${config.http.listen} (${code})\n`);
       return 1;
     }
     throw err;

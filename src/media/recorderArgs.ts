@@ -100,6 +100,9 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     "-f", "segment",
     "-segment_time", String(seg),
     "-segment_format", "mpegts",
+    // each segment restarts the MPEG-TS continuity counters; flag it so a reader joining
+    // segments (HLS, concat) does not report the first packet of each as corrupt
+    "-segment_format_options", "mpegts_flags=+initial_discontinuity",
     "-segment_list", "pipe:1",
     "-segment_list_type", "csv",
     "-segment_start_number", String(opts.startNumber),
