@@ -83,6 +83,14 @@ describe("startWebServer", () => {
   });
 });
 
+describe("dashboard", () => {
+  test("without [gpio] there is no save-button card", async () => {
+    const html = await (await f.fetch(`${web.url}/`, undefined, "viewer")).text();
+    expect(html).toContain('id="camera-front"');
+    expect(html).not.toContain('id="gpio"');
+  });
+});
+
 describe("/live", () => {
   test("headers, connect comment and heartbeats", async () => {
     const { res, sse, abort } = await open();
@@ -155,6 +163,17 @@ describe("/live", () => {
     expect(alert.data).toContain('role="alert"');
     expect(alert.data).toContain('href="/cameras/front"');
     expect(alert.data).toContain("watchlist plate ABC123 &lt;seen&gt;");
+
+    // the GPIO button's status (the supervisor publishes each change): the dashboard card's body
+    f.bus.publish({ type: "gpio", status: "unavailable", reason: 'GPIO chip "gpiochip0" not found <x>', at: last.end });
+    const gpio = await sse.next((m) => m.event === "gpio");
+    expect(gpio.data).toContain('class="badge bad">unavailable<');
+    expect(gpio.data).toContain("GPIO chip &quot;gpiochip0&quot; not found &lt;x&gt;");
+    expect(gpio.data).not.toContain("<article");
+    f.bus.publish({ type: "gpio", status: "ready", reason: null, at: last.end + 1 });
+    const ready = await sse.next((m) => m.event === "gpio");
+    expect(ready.data).toContain('class="badge ok">ready<');
+    expect(ready.data).toContain("Press to save the current trip");
 
     // an event about a camera that does not exist sends nothing; the next real one still arrives
     f.bus.publish({ type: "camera", key: "ghost", state: "recording" });

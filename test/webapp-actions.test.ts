@@ -126,6 +126,10 @@ describe("bad input: clear 4xx, nothing written", () => {
     ["incident: no runtime", () => post("/incidents", { camera: "front" }), 503, "WebDeps.actions.incident"],
     ["api incident: no runtime", () => post("/api/incidents", {}, { json: { camera: "front", at: seg10().start + 1000 } }), 503, "not available"],
     ["api incident: malformed at", () => post("/api/incidents", {}, { json: { camera: "front", at: "later" } }), 400, "at: expected"],
+    // camera stop/start
+    ["camera stop: no runtime", () => post("/cameras/front/stop"), 503, "WebDeps.actions.stopCamera"],
+    ["camera start: no runtime", () => post("/cameras/front/start", {}, { hx: true }), 503, "WebDeps.actions.startCamera"],
+    ["camera stop: unknown camera", () => post("/cameras/nope/stop"), 404, 'unknown camera "nope"'],
     // events
     ["events: text too long", () => get(`/events?q=${"x".repeat(65)}`), 400, "q: is too long"],
   ];

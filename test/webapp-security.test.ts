@@ -65,6 +65,9 @@ describe("permission table covers the real app", () => {
       "POST /api/exports",
       "POST /api/incidents",
       "POST /plates/watchlist",
+      "POST /plates/watchlist/:id/delete",
+      "POST /cameras/:key/stop",
+      "POST /cameras/:key/start",
     ])
       expect(keys).toContain(expected);
     const missing = list.filter((r) => !match(r.method, samplePath(r.path))).map((r) => `${r.method} ${r.path}`);
@@ -139,6 +142,9 @@ describe("every mutating route", () => {
     expect(seen).toContain("POST /exports as viewer");
     expect(seen).toContain("POST /api/exports as viewer");
     expect(seen).toContain("POST /exports/:id/delete as viewer");
+    expect(seen).toContain("POST /cameras/:key/stop as viewer");
+    expect(seen).toContain("POST /cameras/:key/start as viewer");
+    expect(seen).toContain("POST /plates/watchlist as viewer");
     expect(seen).toContain("POST /users as operator");
     expect(seen).toContain("POST /users/:id/role as operator");
     expect(dbFingerprint(f.db)).toBe(before);

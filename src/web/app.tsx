@@ -15,6 +15,7 @@
  *   GET /live                       SSE stream of htmx fragments
  *   GET /cameras/:key               camera page (timeline, gaps, recent segments, live view)
  *   GET /cameras/:key/live.m3u8     live HLS playlist (sliding window)
+ *   POST /cameras/:key/stop|start   stop / start recording (runtime action)
  *   GET /trips, /trips/:id          trips list (paged), trip page with player
  *   GET /trips/:id/playlist.m3u8    trip HLS playlist
  *   GET /media/:key/:abs.ts         one segment (Range supported)
@@ -62,13 +63,10 @@ export type { WebActions, WebDeps, WebEnv } from "./env.ts";
 
 /**
  * Rules for mutating routes of this app that the shared table (src/web/auth/permissions.ts)
- * does not list yet. Kept here so `authorize()` (deny by default) lets them through with the
- * right role; see /work/notes/requests-H.md for moving them into PERMISSIONS.
+ * does not list (none today: every route's rule lives there). A route added without a rule is
+ * refused by `authorize()` (deny by default) and fails test/webapp-security.test.ts.
  */
-export const EXTRA_PERMISSIONS: readonly PermissionRule[] = [
-  { method: "POST", path: "/plates/watchlist", role: "operator", what: "add a plate to the watchlist" },
-  { method: "POST", path: "/plates/watchlist/:id/delete", role: "operator", what: "remove a plate from the watchlist" },
-];
+export const EXTRA_PERMISSIONS: readonly PermissionRule[] = [];
 
 /** The permission table this app enforces: the shared one plus `EXTRA_PERMISSIONS` not already in it. */
 export const WEB_PERMISSIONS: readonly PermissionRule[] = [

@@ -35,6 +35,28 @@ export interface WebActions {
    * Resolves with the new incident id.
    */
   incident?(cameraKey: string, atUtc: number): Promise<{ incidentId: string }>;
+  /**
+   * Stops camera `cameraKey` (its recorder finalises the current segment; its open trip closes,
+   * reason `camera_stopped`). Resolves once the request is sent, not when the camera has
+   * stopped (the camera card shows that). Rejects with a user-readable Error for a camera the
+   * runtime does not run.
+   */
+  stopCamera?(cameraKey: string): Promise<void>;
+  /** Starts a stopped camera again (same contract as `stopCamera`). */
+  startCamera?(cameraKey: string): Promise<void>;
+  /** The GPIO save button's last status; null when `[gpio]` is not configured or nothing was reported yet. */
+  gpioStatus?(): GpioStatusInfo | null;
+}
+
+/**
+ * The GPIO save button's status (the runtime's supervisor keeps the last one; the LiveBus
+ * `gpio` event carries each change). `reason` is one line when `unavailable` (chip missing,
+ * gpiomon not installed, line busy...); `at` is when it was reported, ms UTC.
+ */
+export interface GpioStatusInfo {
+  status: "starting" | "ready" | "unavailable";
+  reason: string | null;
+  at: number;
 }
 
 export interface WebDeps {
@@ -53,7 +75,7 @@ export interface WebDeps {
   middleware?: MiddlewareHandler<any>[];
   /** SSE heartbeat comment interval, ms (default 15000). */
   sseHeartbeatMs?: number;
-  /** Runtime actions (save trip, incident); absent ones answer 503. */
+  /** Runtime actions (save trip, incident, camera stop/start, GPIO status); absent ones answer 503 (or are not shown). */
   actions?: WebActions;
   /** Login rate limiter (one per process); `createApp` makes one when absent. */
   limiter?: LoginRateLimiter;

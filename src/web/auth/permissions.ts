@@ -69,6 +69,12 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/snapshots", role: "operator", what: "save a snapshot" },
   { method: "POST", path: "/incidents", role: "operator", what: "mark an incident (clip before/after a moment)" },
   { method: "POST", path: "/api/incidents", role: "operator", what: "mark an incident (API)" },
+  // cameras (src/web/routes/cameras.tsx)
+  { method: "POST", path: "/cameras/:key/stop", role: "operator", what: "stop recording a camera (its open trip closes)" },
+  { method: "POST", path: "/cameras/:key/start", role: "operator", what: "start recording a stopped camera" },
+  // plates (src/web/routes/plates.tsx)
+  { method: "POST", path: "/plates/watchlist", role: "operator", what: "add a plate to the watchlist" },
+  { method: "POST", path: "/plates/watchlist/:id/delete", role: "operator", what: "remove a plate from the watchlist" },
 ];
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);

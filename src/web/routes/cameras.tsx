@@ -12,8 +12,15 @@
  *   SSE stream pushes as `camera-<key>`), for a refresh after the live stream reconnects.
  * - `GET /cameras/:key/snapshot.jpg[?at=MS]` — a JPEG of the frame at `at`, or the newest
  *   keyframe (see routes/snapshots.tsx).
- * The page also has the camera's actions for operators: save a snapshot (POST /snapshots) and
- * mark an incident (POST /incidents).
+ * - `POST /cameras/:key/stop`, `POST /cameras/:key/start` (operator) — asks the runtime to stop
+ *   the camera (its recorder finalises the current segment, its open trip closes with reason
+ *   `camera_stopped`) or to start it again (`WebDeps.actions.stopCamera/startCamera`); 503 when
+ *   the runtime does not provide them, 409 with the reason when it refuses (a disabled camera
+ *   too). Logs `camera.stop` / `camera.start` with the user. htmx gets the `#camera-power`
+ *   fragment, a plain form post 303 back to the camera page; the state itself arrives on the
+ *   camera card over SSE.
+ * The page also has the camera's actions for operators: save a snapshot (POST /snapshots),
+ * mark an incident (POST /incidents), stop/start recording.
  * Unknown keys are 404, malformed ones 400.
  */
 import { Hono } from "hono";
@@ -41,7 +48,10 @@ import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
 import { CameraKey, Day, Millis, TzOffset, unknownCamera, valid } from "../validate.ts";
 import { CsrfField } from "../auth/csrf.ts";
 import { hasRole } from "../../db/users.ts";
+import { logEvent } from "../../db/eventLog.ts";
 import { snapshotResponse } from "./snapshots.tsx";
+import { CameraPower } from "../components/CameraPower.tsx";
+import { isHtmx, unavailable, userOf } from "../actions.ts";
 
 const DAY_MS = 86_400_000;
 const AT_HALF_WINDOW_MS = 30 * 60_000;
@@ -98,6 +108,7 @@ export function cameraRoutes() {
     const gaps = gapsInWindow(db, cam.id, win.from, win.to);
     const recent = recentSegments(db, cam.id, 20);
     const base = `/cameras/${cam.key}`;
+    const operator = Boolean(c.var.user && hasRole(c.var.user.role, "operator"));
     return c.render(
       <>
         <p class="crumbs">
@@ -105,13 +116,15 @@ export function cameraRoutes() {
         </p>
         <h1>{cam.name}</h1>
         <CameraCard cam={cam} link={false} />
-        {recent.length > 0 ? (
+        {recent.length > 0 || operator ? (
           <section class="card actions" id="camera-actions">
             <div class="action-row">
-              <a class="button big" href={`${base}/snapshot.jpg`} target="_blank">
-                Snapshot now
-              </a>
-              {c.var.user && hasRole(c.var.user.role, "operator") ? (
+              {recent.length > 0 ? (
+                <a class="button big" href={`${base}/snapshot.jpg`} target="_blank">
+                  Snapshot now
+                </a>
+              ) : null}
+              {operator && recent.length > 0 ? (
                 <>
                   <form method="post" action="/snapshots" hx-post="/snapshots" hx-target="#camera-action-result" hx-swap="afterbegin" class="action">
                     <CsrfField token={c.var.csrfToken} />
@@ -130,6 +143,9 @@ export function cameraRoutes() {
                 </>
               ) : null}
             </div>
+            {operator && c.var.deps.actions?.stopCamera ? (
+              <CameraPower cameraKey={cam.key} state={cam.enabled ? cam.state : "disabled"} enabled={Boolean(cam.enabled)} csrf={c.var.csrfToken} />
+            ) : null}
             <div id="camera-action-result"></div>
           </section>
         ) : null}
@@ -195,6 +211,38 @@ export function cameraRoutes() {
       { title: cam.name, nav: "dashboard" },
     );
   });
+
+  /** Stop / start recording (see the module comment). */
+  for (const verb of ["stop", "start"] as const) {
+    app.post(`/:key/${verb}`, valid("param", KeyParam), async (c) => {
+      const { db, actions } = c.var.deps;
+      const { key } = c.req.valid("param");
+      const cam = cameraSummary(db, key) ?? unknownCamera(key);
+      const user = userOf(c);
+      if (!cam.enabled) throw new HTTPException(409, { message: `camera "${key}" is disabled in the configuration; enable it there to record` });
+      const act = verb === "stop" ? actions?.stopCamera : actions?.startCamera;
+      if (!act) unavailable(verb === "stop" ? "Stopping a camera" : "Starting a camera", verb === "stop" ? "stopCamera" : "startCamera");
+      try {
+        await act(cam.key);
+      } catch (err) {
+        throw new HTTPException(409, { message: `cannot ${verb} camera "${key}": ${String((err as Error)?.message ?? err).slice(0, 300)}` });
+      }
+      logEvent(db, {
+        kind: `camera.${verb}`,
+        cameraId: cam.id,
+        message: `${user.username} ${verb === "stop" ? "stopped" : "started"} camera ${cam.key}`,
+        data: { user: user.username },
+      });
+      if (!isHtmx(c)) return c.redirect(`/cameras/${cam.key}`, 303);
+      const notice =
+        verb === "stop"
+          ? "Stopping: the current segment is finished and the open trip closes. The card above shows when it has stopped."
+          : "Starting: the card above shows when it records again.";
+      return c.html(
+        <CameraPower cameraKey={cam.key} state={verb === "stop" ? "stopped" : "starting"} enabled csrf={c.var.csrfToken} notice={notice} />,
+      );
+    });
+  }
 
   app.get("/:key/card", valid("param", KeyParam), (c) => {
     const { key } = c.req.valid("param");

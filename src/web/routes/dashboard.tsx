@@ -1,15 +1,20 @@
-/** `GET /`: every camera (state, last segment, ring use), disk of data_dir, latest trips. Live via SSE. */
+/**
+ * `GET /`: every camera (state, last segment, ring use), the GPIO save button's status (only
+ * when `[gpio]` is configured; `deps.actions.gpioStatus()`), disk of data_dir, latest trips.
+ * Live via SSE.
+ */
 import { Hono } from "hono";
 import { cameraSummaries, listTrips } from "../../db/views.ts";
 import { CameraCard } from "../components/CameraCard.tsx";
 import { DiskCard, diskInfo } from "../components/DiskCard.tsx";
+import { GpioCard } from "../components/GpioCard.tsx";
 import { TripItem } from "../components/Trips.tsx";
 import type { WebEnv } from "../env.ts";
 
 export function dashboardRoutes() {
   const app = new Hono<WebEnv>();
   app.get("/", (c) => {
-    const { db, dataDir } = c.var.deps;
+    const { db, dataDir, config, actions } = c.var.deps;
     const cameras = cameraSummaries(db);
     const trips = listTrips(db, { limit: 3, offset: 0 }).rows;
     return c.render(
@@ -20,6 +25,7 @@ export function dashboardRoutes() {
           {cameras.map((cam) => (
             <CameraCard cam={cam} />
           ))}
+          {config.gpio ? <GpioCard gpio={actions?.gpioStatus?.() ?? null} settings={config.gpio} /> : null}
           <DiskCard disk={diskInfo(dataDir)} />
         </div>
         <h2 class="section">Latest trips</h2>

@@ -8,6 +8,7 @@
  * | segment    | `camera-<key>`, `segment-<key>` (a segment `<tr>`), `disk` (<= 1 per 5 s) |
  * | trip       | `trip-<id>` (status badge)                                             |
  * | event_log  | `event-log` (an event `<li>`)                                          |
+ * | gpio       | `gpio` (the dashboard's save-button card body)                         |
  * | alert      | `alert` (a banner prepended to every page's alert area)                |
  *
  * Fragments are rendered from the database rows (the bus event only says what changed), so
@@ -24,6 +25,7 @@ import type { LiveEvent } from "../../events.ts";
 import { CameraCardBody } from "../components/CameraCard.tsx";
 import { DiskBody, diskInfo } from "../components/DiskCard.tsx";
 import { AlertItem, EventItem } from "../components/Events.tsx";
+import { GpioCardBody } from "../components/GpioCard.tsx";
 import { SegmentItem } from "../components/Segments.tsx";
 import { TripBadge } from "../components/Badge.tsx";
 import type { WebDeps, WebEnv } from "../env.ts";
@@ -60,6 +62,11 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
     case "event_log": {
       const row = eventById(deps.db, ev.id);
       if (row) out.push({ event: "event-log", data: await html(<EventItem ev={row} />) });
+      break;
+    }
+    case "gpio": {
+      const gpio = { status: ev.status, reason: ev.reason, at: ev.at };
+      out.push({ event: "gpio", data: await html(<GpioCardBody gpio={gpio} settings={deps.config.gpio} />) });
       break;
     }
     case "alert": {
