@@ -5,8 +5,9 @@
  * viewport:
  *
  * log in through the login form -> the dashboard shows the camera recording -> the trips list
- * shows the trip (with a thumbnail) -> the trip page: save the trip (or, while the runtime does
- * not provide saving, the clear 503 reason) -> the video plays (currentTime advances) ->
+ * shows the trip (with a thumbnail) -> the trip page: save the trip (the badge turns "saved"
+ * over SSE; a `saved_trips` row whose MP4 is valid per /usr/bin/ffprobe; the trip's segments
+ * evidence-locked) -> the video plays (currentTime advances) ->
  * export a clip with the form, watch its progress card turn into a Download button, download
  * it (a valid MP4 per /usr/bin/ffprobe, the same bytes as the file on disk) -> log out.
  *
@@ -16,7 +17,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
@@ -101,24 +102,30 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   expect(await thumb.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBe(320);
   await shot(page, "trips");
 
-  // 4. the trip page: save
+  // 4. the trip page: save (the runtime's saveTrip; the trip is still recording, so it is saved
+  //    while open: evidence lock + copy out of the ring + one MP4, rebuilt when the trip closes)
   await page.goto(`${rt.url}/trips/${trip.id}?player=hlsjs`);
-  const saveButton = page.locator('form[action$="/save"] button');
-  if ((await saveButton.count()) > 0) {
-    await saveButton.click();
-    await page.waitForFunction(() => /saving|yes, /.test(document.querySelector("#trip-actions")?.textContent ?? ""), null, { timeout: 30_000 });
-  } else {
-    // TODO(issue 3): the runtime does not pass WebDeps.actions.saveTrip yet; the UI says so and
-    // the route answers 503 with the reason instead of pretending to save
-    await expect(page.locator("#trip-actions").textContent()).resolves.toContain("Saving is not available yet");
-    const r = await page.evaluate(async (id) => {
-      const token = JSON.parse(document.body.getAttribute("hx-headers") ?? "{}")["X-CSRF-Token"];
-      const res = await fetch(`/trips/${id}/save`, { method: "POST", headers: { "X-CSRF-Token": token, "HX-Request": "true" } });
-      return { status: res.status, text: await res.text() };
-    }, trip.id);
-    expect(r.status).toBe(503);
-    expect(r.text).toContain("WebDeps.actions.saveTrip");
-  }
+  const saveButton = page.locator(`form[action="/trips/${trip.id}/save"] button`);
+  expect(await saveButton.count()).toBe(1);
+  await saveButton.click();
+  await page.waitForFunction(() => /saving|yes, /.test(document.querySelector("#trip-actions")?.textContent ?? ""), null, { timeout: 30_000 });
+  // the status badge turns "saved" over SSE, without a reload
+  await page.waitForFunction((id) => document.querySelector(`[sse-swap="trip-${id}"] .badge`)?.textContent === "saved", trip.id, { timeout: 60_000 });
+  const savedRow = rt.db.query("SELECT saved_dir, mp4_path FROM saved_trips WHERE trip_id = ?").get(trip.id) as { saved_dir: string; mp4_path: string | null } | null;
+  expect(savedRow).not.toBeNull();
+  expect(savedRow!.mp4_path).toMatch(/\.mp4$/);
+  const savedMp4 = isAbsolute(savedRow!.mp4_path!) ? savedRow!.mp4_path! : join(dir, savedRow!.mp4_path!);
+  const savedProbe = Bun.spawnSync([FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", savedMp4]);
+  expect(savedProbe.exitCode).toBe(0);
+  const savedInfo = JSON.parse(savedProbe.stdout.toString()) as { format: { format_name: string; duration: string }; streams: { codec_type: string; width: number }[] };
+  expect(savedInfo.format.format_name).toContain("mp4");
+  expect(Number(savedInfo.format.duration)).toBeGreaterThan(1);
+  expect(savedInfo.streams.find((s) => s.codec_type === "video")!.width).toBe(320);
+  // every segment of the trip still in the ring is evidence-locked
+  const unlocked = rt.db
+    .query("SELECT COUNT(*) AS n FROM segments s JOIN trips t ON t.camera_id = s.camera_id WHERE t.id = ? AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute AND s.evidence_locked = 0")
+    .get(trip.id) as { n: number };
+  expect(unlocked.n).toBe(0);
 
   // 5. it plays: the video's currentTime advances
   await page.waitForFunction(() => (document.querySelector("video") as HTMLVideoElement).readyState >= 2, null, { timeout: 30_000 });
