@@ -13,8 +13,10 @@
 import type { Database, Statement } from "bun:sqlite";
 import { logEvent } from "./eventLog.ts";
 import { SEGMENT_COLUMNS, type SegmentRow } from "./segments.ts";
+import type { TripStatus } from "../machines/trip.ts";
 
-export type TripStatus = "open" | "closed" | "saving" | "saved" | "evicted";
+/** `trips.status`: the trip machine's persisted state (src/machines/trip.ts owns the names). */
+export type { TripStatus };
 
 /** One `trips` row. Times are Unix ms UTC. */
 export interface TripRow {

@@ -16,9 +16,14 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnProc, killWithArg, type Proc } from "./proc.ts";
+import type { SegmentRow } from "../../src/db/segments.ts";
+import type { TripRow } from "../../src/db/trips.ts";
+import type { CameraStatusRow } from "../../src/db/cameraStatus.ts";
+import type { RingCounters } from "../../src/actors/reconcile.ts";
 
 /** Repository root (where src/main.ts lives). */
 export const ROOT = resolve(import.meta.dir, "../..");
+/** The CLI entry point the tests spawn. */
 export const MAIN = join(ROOT, "src/main.ts");
 /** The bun binary running this test (so children use the same version). */
 export const BUN = process.execPath;
@@ -30,6 +35,7 @@ export function makeTempDir(prefix = "dashcam-e2e-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Removes a temp directory (kept when E2E_KEEP is set), after killing ffmpeg children still writing into it. */
 export function removeDir(dir: string): void {
   if (process.env.E2E_KEEP) {
     console.log(`kept ${dir}`);
@@ -187,60 +193,12 @@ export function writeDb<T>(dataDir: string, fn: (db: Database) => T): T {
   }
 }
 
-export interface SegmentRow {
-  id: number;
-  camera_id: number;
-  segment_index: number;
-  segment_gen: number;
-  absolute_index: number;
-  start_utc: number;
-  end_utc: number;
-  rel_path: string;
-  codec: string | null;
-  width: number | null;
-  height: number | null;
-  fps: number | null;
-  bytes: number | null;
-  locked: number;
-  evidence_locked: number;
-  incident_id: string | null;
-}
+/** Row shapes: the owning src/db modules declare them; re-exported for the tests. */
+export type { SegmentRow, TripRow, CameraStatusRow };
 
-export interface TripRow {
-  id: number;
+/** One `camera_state` row: the ring counters of a camera. */
+export interface CameraStateRow extends RingCounters {
   camera_id: number;
-  boot_id: string;
-  start_time_utc: number;
-  end_time_utc: number | null;
-  start_segment: number;
-  final_segment: number | null;
-  start_gen: number;
-  end_gen: number | null;
-  start_absolute: number;
-  last_absolute: number;
-  last_time_utc: number;
-  status: string;
-  fully_evicted: number;
-}
-
-export interface CameraStateRow {
-  camera_id: number;
-  segment_index: number;
-  segment_generation: number;
-  absolute_segments: number;
-  ring_capacity: number;
-}
-
-export interface CameraStatusRow {
-  camera_id: number;
-  state: string;
-  pid: number | null;
-  reconnect_count: number;
-  last_error: string | null;
-  last_started_at: number | null;
-  segment_count: number;
-  last_segment_at: number | null;
-  observed_bitrate: number | null;
 }
 
 /** Camera id for `key`, or null while its row does not exist. */
@@ -259,6 +217,7 @@ export function segmentsOf(dataDir: string, key: string): SegmentRow[] {
   );
 }
 
+/** All trip rows of a camera, oldest first. */
 export function tripsOf(dataDir: string, key: string): TripRow[] {
   return (
     readDb(dataDir, (db) =>
@@ -267,6 +226,7 @@ export function tripsOf(dataDir: string, key: string): TripRow[] {
   );
 }
 
+/** The camera's `camera_state` row, or null while it does not exist. */
 export function cameraStateOf(dataDir: string, key: string): CameraStateRow | null {
   return (
     readDb(dataDir, (db) =>
@@ -275,6 +235,7 @@ export function cameraStateOf(dataDir: string, key: string): CameraStateRow | nu
   );
 }
 
+/** The camera's `camera_status` row, or null while it does not exist. */
 export function cameraStatusOf(dataDir: string, key: string): CameraStatusRow | null {
   return (
     readDb(dataDir, (db) =>
