@@ -2,15 +2,17 @@
  * Headless Chromium (playwright-core driving /usr/bin/chromium) against the real server on a
  * phone-sized viewport (360 x 800): the trip page plays the trip's HLS playlist through the
  * embedded hls.js (currentTime advances, across the recording gap), the dashboard updates from
- * SSE without a reload, and nothing overflows the 360 px width. Screenshots go to the OS temp
+ * SSE without a reload, a watchlist alert pops up as a dismissable toast that stays on screen,
+ * and nothing overflows the 360 px width. Screenshots go to the OS temp
  * dir, removed afterwards unless KEEP_SCREENSHOTS=1 (then the path is printed).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startWebServer } from "../src/web/server.ts";
+import { insertVehicleTx } from "../src/db/alpr.ts";
 import { makeFixture, T0, type WebFixture } from "./web-fixture.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -150,6 +152,67 @@ describe("phone browser", () => {
     }
     expect(errors).toEqual([]);
     await page.context().close();
+  }, 90_000);
+
+  test("a watchlist alert pops up as a toast on any page (snapshot, plate, footage link), stays in view and can be dismissed", async () => {
+    // a vehicle pass with a real JPEG snapshot (the frame ffmpeg decodes from a recorded segment)
+    const rel = "plates/1/2024-05-01/browser.jpg";
+    mkdirSync(join(f.dir, "plates/1/2024-05-01"), { recursive: true });
+    const r = Bun.spawnSync(["/usr/bin/ffmpeg", "-v", "error", "-i", join(f.dir, f.front.segments[0]!.rel), "-frames:v", "1", join(f.dir, rel)]);
+    expect(r.exitCode).toBe(0);
+    const vehicleId = f.db.transaction(() =>
+      insertVehicleTx(f.db, {
+        trackId: 1, videoId: "front:10", frameIdx: 0, ts: T0 + 1000, finalPlate: "AB123CD", plateConfidence: 0.93,
+        carBbox: null, plateBbox: [1, 2, 3, 4], cameraId: f.front.id, snapshotPath: rel,
+      }).id,
+    )();
+    const { page, errors } = await phonePage("dark");
+    try {
+      const before = f.bus.size;
+      await page.goto(`${web.url}/trips`);
+      const deadline = Date.now() + 15_000;
+      while (f.bus.size <= before && Date.now() < deadline) await Bun.sleep(50);
+      expect(f.bus.size).toBeGreaterThan(before);
+      await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight)); // scrolled away from the top
+      const alert = (n: number) => ({
+        type: "alert" as const, kind: "alpr.watchlist" as const, plate: "AB123CD", watched: "AB123CD", cameraKey: "front",
+        ts: T0 + 1000 + n, vehicleId, message: `Watchlist plate AB123CD seen on camera front (read AB123CD, confidence 0.93) #${n}`,
+      });
+      f.bus.publish(alert(1));
+      const toast = page.locator("#alerts .alert");
+      await toast.waitFor({ timeout: 15_000 });
+      await page.waitForFunction(() => {
+        const img = document.querySelector("#alerts .alert-snap") as HTMLImageElement | null;
+        return img !== null && img.complete && img.naturalWidth > 0;
+      }, null, { timeout: 15_000 });
+      // fully inside the 360 x 800 screen although the page is scrolled, and no sideways scroll
+      const box = (await toast.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.y).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(360);
+      expect(box.y + box.height).toBeLessThanOrEqual(800);
+      expect(await pageWidth(page)).toBe(360);
+      expect(await toast.locator(".plate-text").textContent()).toBe("AB123CD");
+      expect(await toast.locator('a[href^="/cameras/front?at="]').getAttribute("href")).toBe(`/cameras/front?at=${T0 + 1001}`);
+      const close = toast.locator("[data-dismiss]");
+      const closeBox = (await close.boundingBox())!;
+      expect(closeBox.width).toBeGreaterThanOrEqual(44);
+      expect(closeBox.height).toBeGreaterThanOrEqual(44);
+      await page.screenshot({ path: join(shots, "alert-360.png") });
+      // at most three toasts, newest first
+      for (const n of [2, 3, 4]) f.bus.publish(alert(n));
+      await page.waitForFunction(() => (document.querySelector("#alerts .alert .alert-msg")?.textContent ?? "").includes("#4"), null, { timeout: 15_000 });
+      expect(await page.locator("#alerts .alert").count()).toBe(3);
+      // dismiss them all
+      for (let i = 0; i < 3; i++) await page.locator("#alerts .alert [data-dismiss]").first().click();
+      expect(await page.locator("#alerts .alert").count()).toBe(0);
+      expect(await page.locator("#alerts").isVisible()).toBe(false);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.context().close();
+      f.db.query("DELETE FROM vehicles WHERE id = ?").run(vehicleId);
+      rmSync(join(f.dir, "plates"), { recursive: true, force: true });
+    }
   }, 90_000);
 
   test("camera, trips, events, plates and exports pages fit 360 px", async () => {

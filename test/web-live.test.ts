@@ -161,8 +161,13 @@ describe("/live", () => {
     });
     const alert = await sse.next((m) => m.event === "alert");
     expect(alert.data).toContain('role="alert"');
-    expect(alert.data).toContain('href="/cameras/front"');
+    expect(alert.data).toContain(`href="/cameras/front?at=${last.end}"`); // the footage at that moment
+    expect(alert.data).toContain('href="/plates?q=ABC123"');
+    expect(alert.data).toContain('<strong class="plate-text">ABC123</strong>');
+    expect(alert.data).toContain("front");
     expect(alert.data).toContain("watchlist plate ABC123 &lt;seen&gt;");
+    expect(alert.data).toContain("data-dismiss");
+    expect(alert.data).not.toContain("<img"); // vehicle 1 has no row here, so no snapshot to show
 
     // the GPIO button's status (the supervisor publishes each change): the dashboard card's body
     f.bus.publish({ type: "gpio", status: "unavailable", reason: 'GPIO chip "gpiochip0" not found <x>', at: last.end });

@@ -194,6 +194,24 @@ describe("layout and session", () => {
     expect(op).toMatch(/name="from"[^>]*data-t="\d+"/);
   });
 
+  test("plates: viewers see the watchlist but not its add/remove forms (refused with 403 anyway); operators get them", async () => {
+    f.db.query("INSERT INTO watchlist (plate, note, created_at) VALUES ('AB123CD', 'test', ?)").run(T0);
+    try {
+      const viewer = await (await get("/plates", "viewer")).text();
+      expect(viewer).toContain('<strong class="plate-text">AB123CD</strong>');
+      expect(viewer).not.toContain('action="/plates/watchlist"');
+      expect(viewer).not.toMatch(/action="\/plates\/watchlist\/\d+\/delete"/);
+      expect(viewer).toContain("needs an operator");
+      expect(viewer).toMatch(/<a href="\/plates" aria-current="page">/);
+      const op = await (await get("/plates", "operator")).text();
+      expect(op).toContain('hx-post="/plates/watchlist"');
+      expect(op).toMatch(/hx-post="\/plates\/watchlist\/\d+\/delete"/);
+      expect((await post("/plates/watchlist", { plate: "XY99" }, { who: "viewer" })).status).toBe(403);
+    } finally {
+      f.db.query("DELETE FROM watchlist").run();
+    }
+  });
+
   test("login through the real form gives a session whose token the pages then carry", async () => {
     const first = await app.request("/login");
     const pre = /dashcam_csrf=([^;]+)/.exec(first.headers.get("set-cookie") ?? "")![1]!;

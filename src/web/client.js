@@ -9,6 +9,8 @@
 // 4. A failed htmx request (4xx/5xx: htmx does not swap those) shows its one-line text in the
 //    page's #flash area (as text, never as HTML).
 // 5. Images with data-hide-on-error (trip thumbnails) are hidden when they cannot load.
+// 6. Alert toasts (#alerts, filled by SSE): a [data-dismiss] button removes its toast; only the
+//    newest MAX_ALERTS are kept.
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -147,7 +149,22 @@
     if (el && el.tagName === "IMG" && el.hasAttribute("data-hide-on-error")) el.hidden = true;
   }, true);
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  var MAX_ALERTS = 3;
+  document.addEventListener("click", function (e) {
+    var btn = e.target && e.target.closest && e.target.closest("[data-dismiss]");
+    if (!btn) return;
+    var toast = btn.closest(".alert");
+    if (toast) toast.remove();
+  });
+  function watchAlerts() {
+    var box = document.getElementById("alerts");
+    if (!box || !window.MutationObserver) return;
+    new MutationObserver(function () {
+      while (box.children.length > MAX_ALERTS) box.removeChild(box.lastElementChild);
+    }).observe(box, { childList: true });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); watchAlerts(); });
   document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) formatAll(e.target); });
   document.addEventListener("htmx:afterSwap", function (e) { if (e.target && e.target.querySelectorAll) { formatAll(e.target); tzForms(e.target); } });
   document.addEventListener("toggle", function (e) { if (e.target && e.target.open) startPlayers(e.target); }, true);

@@ -3,7 +3,9 @@
  * compact top bar with big touch targets (it fits 360 px: the brand hides below 400 px and the
  * nav scrolls sideways rather than widening the page), and `<main hx-ext="sse"
  * sse-connect="/live">` so any element of a page with `sse-swap="<event>"` is refreshed by the
- * live stream without a reload.
+ * live stream without a reload. Logged-in pages also get the `#alerts` region (fixed to the
+ * bottom of the screen): each SSE `alert` (a watchlisted plate read) is prepended there as a
+ * toast until dismissed.
  *
  * Security: `<body hx-headers='{"X-CSRF-Token": ...}'>` carries the session's CSRF token (or
  * the pre-session token on the login page) so every htmx request sends it; plain forms carry
@@ -83,7 +85,7 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
       </header>
       {live && user ? (
         <main hx-ext="sse" sse-connect="/live">
-          <div class="alerts" sse-swap="alert" hx-swap="afterbegin"></div>
+          <div class="alerts" id="alerts" sse-swap="alert" hx-swap="afterbegin" aria-label="alerts"></div>
           <div id="flash" class="flash" role="status" aria-live="polite" hidden></div>
           {children}
         </main>

@@ -1,6 +1,7 @@
 /** Event log rows; `EventItem` is also the SSE fragment `event-log` (prepended to the list). */
 import type { FC } from "hono/jsx";
 import type { EventRow } from "../../db/views.ts";
+import type { LiveEvent } from "../../events.ts";
 import { LevelBadge } from "./Badge.tsx";
 import { Time } from "./Time.tsx";
 
@@ -16,9 +17,44 @@ export const EventItem: FC<{ ev: EventRow }> = ({ ev }) => (
   </li>
 );
 
-/** A live alert banner (e.g. a watchlisted plate read); SSE event `alert`, prepended to the page's alert area. */
-export const AlertItem: FC<{ message: string; at: number; href?: string | null }> = ({ message, at, href }) => (
-  <p class="alert card" role="alert">
-    <strong>Alert</strong> <Time ms={at} fmt="time" /> · {href ? <a href={href}>{message}</a> : message}
-  </p>
+/** The LiveBus `alert` event (src/events.ts): a watchlisted plate was read. */
+export type AlertEvent = Extract<LiveEvent, { type: "alert" }>;
+
+/**
+ * A live alert toast (a watchlisted plate read); SSE event `alert`, prepended to the layout's
+ * fixed `.alerts` region on every page of a logged-in user. Shows the vehicle's snapshot (when
+ * its row has one; client.js hides it if it cannot load), the watched plate, what was read, camera and frame time,
+ * links to the footage at that moment and to the plate's passes, and a Dismiss button
+ * (client.js removes the toast; at most 3 are kept).
+ */
+export const AlertItem: FC<{ alert: AlertEvent; snapshot?: boolean }> = ({ alert, snapshot = false }) => (
+  <div class="alert card" role="alert" data-vehicle={String(alert.vehicleId)}>
+    <div class="alert-top">
+      {snapshot ? <img class="alert-snap" src={`/plates/snapshot/${alert.vehicleId}.jpg`} alt="" width="80" height="45" data-hide-on-error /> : null}
+      <div class="alert-body">
+        <p class="alert-title">
+          Watchlist <strong class="plate-text">{alert.watched}</strong>
+        </p>
+        <p class="alert-text">
+          <Time ms={alert.ts} fmt="time" />
+          {alert.cameraKey ? ` · ${alert.cameraKey}` : ""}
+          {alert.plate !== alert.watched ? ` · read ${alert.plate}` : ""}
+        </p>
+      </div>
+      <button type="button" class="alert-close plain" data-dismiss aria-label="Dismiss alert">
+        ×
+      </button>
+    </div>
+    <p class="alert-msg">{alert.message}</p>
+    <p class="alert-links">
+      {alert.cameraKey ? (
+        <a class="button" href={`/cameras/${encodeURIComponent(alert.cameraKey)}?at=${alert.ts}`}>
+          Footage
+        </a>
+      ) : null}
+      <a class="button" href={`/plates?q=${encodeURIComponent(alert.plate)}`}>
+        Passes
+      </a>
+    </p>
+  </div>
 );

@@ -9,7 +9,7 @@
  * | trip       | `trip-<id>` (status badge)                                             |
  * | event_log  | `event-log` (an event `<li>`)                                          |
  * | gpio       | `gpio` (the dashboard's save-button card body)                         |
- * | alert      | `alert` (a banner prepended to every page's alert area)                |
+ * | alert      | `alert` (a toast prepended to every page's fixed alert region)         |
  *
  * Fragments are rendered from the database rows (the bus event only says what changed), so
  * they always show committed state. A `: heartbeat` comment goes out every `sseHeartbeatMs`
@@ -22,6 +22,7 @@ import { streamSSE, type SSEMessage } from "hono/streaming";
 import type { Server } from "bun";
 import { cameraSummary, eventById, segmentByAbsolute, tripById } from "../../db/views.ts";
 import type { LiveEvent } from "../../events.ts";
+import { getVehicle } from "../../db/alpr.ts";
 import { CameraCardBody } from "../components/CameraCard.tsx";
 import { DiskBody, diskInfo } from "../components/DiskCard.tsx";
 import { AlertItem, EventItem } from "../components/Events.tsx";
@@ -70,8 +71,8 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
       break;
     }
     case "alert": {
-      const href = ev.cameraKey ? `/cameras/${encodeURIComponent(ev.cameraKey)}` : null;
-      out.push({ event: "alert", data: await html(<AlertItem message={ev.message} at={ev.ts} href={href} />) });
+      const snapshot = Boolean(getVehicle(deps.db, ev.vehicleId)?.snapshot_path);
+      out.push({ event: "alert", data: await html(<AlertItem alert={ev} snapshot={snapshot} />) });
       break;
     }
   }

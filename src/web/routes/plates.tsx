@@ -36,6 +36,8 @@ import { Pager } from "../components/Pager.tsx";
 import { Time } from "../components/Time.tsx";
 import type { WebEnv } from "../env.ts";
 import { CameraKey, Day, Id, Page, TzOffset, unknownCamera, valid } from "../validate.ts";
+import type { SessionUser } from "../auth/middleware.ts";
+import { hasRole } from "../../db/users.ts";
 
 export const PLATES_PER_PAGE = 30;
 
@@ -77,6 +79,12 @@ function csrfToken(c: Context): string | undefined {
   return (c.var as { csrfToken?: string }).csrfToken;
 }
 
+/** Whether the session may change the watchlist (operator or admin). */
+function canEdit(c: Context): boolean {
+  const user = (c.var as { user?: SessionUser | null }).user;
+  return Boolean(user && hasRole(user.role, "operator"));
+}
+
 const CsrfInput: FC<{ token?: string }> = ({ token }) => (token ? <input type="hidden" name="_csrf" value={token} /> : null);
 
 /** One vehicle pass: snapshot, plate, confidence, camera, time, footage link. */
@@ -114,8 +122,11 @@ export const PlateItem: FC<{ v: VehicleRow }> = ({ v }) => (
   </li>
 );
 
-/** The watchlist card (an htmx fragment: add/remove swap it in place). */
-export const Watchlist: FC<{ entries: WatchEntry[]; token?: string; message?: string }> = ({ entries, token, message }) => (
+/**
+ * The watchlist card (an htmx fragment: add/remove swap it in place). The add/remove forms are
+ * shown only when `canEdit` (operators and admins; the routes refuse viewers with 403 anyway).
+ */
+export const Watchlist: FC<{ entries: WatchEntry[]; token?: string; message?: string; canEdit?: boolean }> = ({ entries, token, message, canEdit = false }) => (
   <section class="card" id="watchlist">
     <h2>Watchlist</h2>
     {message ? <p class="notice">{message}</p> : null}
@@ -124,15 +135,18 @@ export const Watchlist: FC<{ entries: WatchEntry[]; token?: string; message?: st
       {entries.map((w) => (
         <li>
           <strong class="plate-text">{w.plate}</strong> {w.note ? <span class="muted">{w.note}</span> : null}
+          {canEdit ? (
           <form method="post" action={`/plates/watchlist/${w.id}/delete`} hx-post={`/plates/watchlist/${w.id}/delete`} hx-target="#watchlist" hx-swap="outerHTML">
             <CsrfInput token={token} />
             <button type="submit" aria-label={`stop watching ${w.plate}`}>
               Remove
             </button>
           </form>
+          ) : null}
         </li>
       ))}
     </ul>
+    {canEdit ? (
     <form class="filters" method="post" action="/plates/watchlist" hx-post="/plates/watchlist" hx-target="#watchlist" hx-swap="outerHTML">
       <CsrfInput token={token} />
       <label>
@@ -145,6 +159,9 @@ export const Watchlist: FC<{ entries: WatchEntry[]; token?: string; message?: st
       </label>
       <button type="submit">Watch</button>
     </form>
+    ) : (
+      <p class="muted">Adding or removing plates needs an operator.</p>
+    )}
   </section>
 );
 
@@ -258,7 +275,7 @@ export function platesRoutes(fixed?: PlatesDeps) {
           ))}
         </ul>
         <Pager prev={page > 1 ? link(page - 1) : null} next={page < pages ? link(page + 1) : null} label={`page ${page} of ${pages}`} />
-        <Watchlist entries={listWatchlist(db)} token={csrfToken(c)} />
+        <Watchlist entries={listWatchlist(db)} token={csrfToken(c)} canEdit={canEdit(c)} />
         <section class="card" id="plate-alerts">
           <h2>Watchlist alerts</h2>
           {alerts.length === 0 ? <p class="muted">None yet.</p> : null}
@@ -271,7 +288,7 @@ export function platesRoutes(fixed?: PlatesDeps) {
           </ol>
         </section>
       </>,
-      { title: "Plates" },
+      { title: "Plates", nav: "plates" },
     );
   });
 
@@ -294,7 +311,7 @@ export function platesRoutes(fixed?: PlatesDeps) {
 
   const answer = (c: Context<WebEnv>, message?: string) => {
     if (c.req.header("HX-Request") === "true")
-      return c.html(<Watchlist entries={listWatchlist(deps(c).db)} token={csrfToken(c)} message={message} />);
+      return c.html(<Watchlist entries={listWatchlist(deps(c).db)} token={csrfToken(c)} message={message} canEdit={canEdit(c)} />);
     return c.redirect("/plates", 303);
   };
 

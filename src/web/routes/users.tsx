@@ -162,7 +162,7 @@ export function userRoutes(options: { db: Database }) {
         <h1>Users</h1>
         <UserList users={listUsers(db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} />
       </section>,
-      { title: "Users", live: false },
+      { title: "Users", nav: "users" },
     ),
   );
 
