@@ -5,53 +5,22 @@
  * `bun src/main.ts run` process).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import type { Database } from "bun:sqlite";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { validateConfig } from "../src/config.ts";
-import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
 import { dbPath } from "../src/paths.ts";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
+import { TEST_CAMERA, writeConfig } from "./helpers/runtime.ts";
+import { waitUntil } from "./helpers/wait.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const dirs: string[] = [];
-const handles: RuntimeHandle[] = [];
+const fx = new RuntimeFixture("dashcam-actors-runtime-");
 const procs: ReturnType<typeof Bun.spawn>[] = [];
 
 afterEach(async () => {
-  for (const h of handles.splice(0)) await h.stop().catch(() => {});
   for (const p of procs.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await fx.cleanup();
 });
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "dashcam-actors-runtime-"));
-  dirs.push(d);
-  return d;
-}
-
-const CAMERA = { key: "front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
-
-/** Polls `check` every 100 ms until it returns a value, or throws after `timeoutMs`. */
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
-/** Opens the database read-only for one callback. */
-function readDb<T>(dataDir: string, fn: (db: Database) => T): T {
-  const db = new Database(dbPath(dataDir), { readonly: true, strict: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
 
 /** Segment rows vs files in the ring directory: same set of files, same sizes. */
 function ringMatches(db: Database, dataDir: string) {
@@ -67,19 +36,18 @@ function ringMatches(db: Database, dataDir: string) {
 
 describe("runtime", () => {
   test("startRuntime records, and stop() finalises the last segment, closes the trip and stops the camera", async () => {
-    const dataDir = tempDir();
-    const config = validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [CAMERA] }, dataDir);
-    const h = await startRuntime(config);
-    handles.push(h);
+    const dataDir = fx.tempDir();
+    const config = fx.config(dataDir);
+    const h = await fx.start(config);
     expect(h.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${h.url}/healthz`);
     expect(health.status).toBe(200);
 
-    await waitFor("2 segment rows", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    await waitUntil("2 segment rows", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
     const before = (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n;
     await h.stop();
 
-    readDb(dataDir, (db) => {
+    queryDb(dataDir, (db) => {
       const m = ringMatches(db, dataDir);
       // the segment being written at stop was finalised by ffmpeg and indexed
       expect(m.rows.length).toBeGreaterThan(before);
@@ -102,11 +70,10 @@ describe("runtime", () => {
     });
 
     // a second start restores the tree from the journal and records again
-    const h2 = await startRuntime(config);
-    handles.push(h2);
-    await waitFor("a segment of the second run", () => (h2.db.query("SELECT COUNT(*) AS n FROM trips").get() as { n: number }).n >= 2);
+    const h2 = await fx.start(config);
+    await waitUntil("a segment of the second run", () => (h2.db.query("SELECT COUNT(*) AS n FROM trips").get() as { n: number }).n >= 2);
     await h2.stop();
-    readDb(dataDir, (db) => {
+    queryDb(dataDir, (db) => {
       expect((db.query("SELECT COUNT(*) AS n FROM trips WHERE end_time_utc IS NULL").get() as { n: number }).n).toBe(0);
       const m = ringMatches(db, dataDir);
       expect(m.files).toEqual(m.rows as string[]);
@@ -116,13 +83,9 @@ describe("runtime", () => {
   }, 90_000);
 
   test("`dashcam run` exits 0 on SIGTERM and leaves no open trip", async () => {
-    const dir = tempDir();
+    const dir = fx.tempDir();
     const dataDir = join(dir, "data");
-    const cfg = join(dir, "dashcam.toml");
-    writeFileSync(
-      cfg,
-      `data_dir = "${dataDir}"\n[http]\nlisten = "127.0.0.1:0"\n[[cameras]]\nkey = "front"\nsource = "testsrc"\nsegment_seconds = 2\nwidth = 320\nheight = 240\nfps = 10\n`,
-    );
+    const cfg = writeConfig(dir, { data_dir: dataDir, cameras: [TEST_CAMERA] });
     const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), "run", "--config", cfg], {
       cwd: ROOT,
       stdout: "pipe",
@@ -140,14 +103,14 @@ describe("runtime", () => {
         out += new TextDecoder().decode(value);
       }
     })();
-    const listening = await waitFor("the listening line", () => /listening on (http:\/\/\S+)/.exec(out)?.[1], 30_000);
+    const listening = await waitUntil("the listening line", () => /listening on (http:\/\/\S+)/.exec(out)?.[1], 30_000);
     expect(listening).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    await waitFor("a segment row", () => existsSync(dbPath(dataDir)) && readDb(dataDir, (db) => (db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 1), 30_000);
+    await waitUntil("a segment row", () => existsSync(dbPath(dataDir)) && queryDb(dataDir, (db) => (db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 1), 30_000);
 
     proc.kill("SIGTERM");
     const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => "timeout" as const)]);
     expect(code).toBe(0);
-    readDb(dataDir, (db) => {
+    queryDb(dataDir, (db) => {
       expect((db.query("SELECT COUNT(*) AS n FROM trips WHERE end_time_utc IS NULL").get() as { n: number }).n).toBe(0);
       expect((db.query("SELECT COUNT(*) AS n FROM trips").get() as { n: number }).n).toBe(1);
       expect((db.query("SELECT state FROM camera_status").get() as { state: string }).state).toBe("stopped");
@@ -161,24 +124,18 @@ describe("runtime", () => {
     const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const port = probe.port;
     probe.stop(true);
-    const dataDir = tempDir();
-    const config = validateConfig(
-      {
-        data_dir: dataDir,
-        http: { listen: "127.0.0.1:0" },
-        cameras: [{ key: "gone", source: `rtsp://user:secret@127.0.0.1:${port}/cam`, rtsp_transport: "tcp", backoff_initial_ms: 200, backoff_max_ms: 400 }],
-      },
-      dataDir,
-    );
-    const h = await startRuntime(config);
-    handles.push(h);
+    const dataDir = fx.tempDir();
+    const config = fx.config(dataDir, {
+      cameras: [{ key: "gone", source: `rtsp://user:secret@127.0.0.1:${port}/cam`, rtsp_transport: "tcp", backoff_initial_ms: 200, backoff_max_ms: 400 }],
+    });
+    const h = await fx.start(config);
     const row = () => h.db.query("SELECT state, reconnect_count, last_error FROM camera_status").get() as { state: string; reconnect_count: number; last_error: string | null };
-    await waitFor("3 reconnects", () => row().reconnect_count >= 3);
+    await waitUntil("3 reconnects", () => row().reconnect_count >= 3);
     const r = row();
     expect(r.last_error).toBeTruthy();
     expect(r.last_error).not.toContain("secret");
     await h.stop();
-    readDb(dataDir, (db) => {
+    queryDb(dataDir, (db) => {
       const path = (db.query("SELECT from_state, event, to_state FROM actor_transitions WHERE actor_id = 'camera:gone' ORDER BY id").all() as { from_state: string; event: string; to_state: string }[]);
       const failures = path.filter((t) => t.from_state === "starting" && t.to_state === "backoff");
       const retries = path.filter((t) => t.from_state === "backoff" && t.to_state === "starting");

@@ -16,6 +16,7 @@ import { syncCameras } from "../src/db/cameras.ts";
 import { dbPath, segmentRelPath } from "../src/paths.ts";
 import { recorderActor, type RecorderInput } from "../src/actors/recorder.ts";
 import type { RecorderEvent } from "../src/machines/events.ts";
+import { waitUntil as pollUntil } from "./helpers/wait.ts";
 
 export const FFPROBE = "/usr/bin/ffprobe";
 export const DEBIAN_FFMPEG = "/usr/bin/ffmpeg";
@@ -67,16 +68,9 @@ export function ffprobeDuration(path: string): number {
   return Number(r.stdout.toString().trim());
 }
 
-/** Polls `fn` every 50 ms until it returns a truthy value; throws after `timeoutMs` with `what`. */
-export async function waitUntil<T>(what: string, fn: () => T, timeoutMs: number): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
+/** Polls `fn` every 50 ms until it returns a truthy value; throws after `timeoutMs` with `what` (./helpers/wait.ts). */
+export const waitUntil = <T>(what: string, fn: () => T, timeoutMs: number): Promise<NonNullable<T>> =>
+  pollUntil(what, fn as () => T | null | undefined | false, timeoutMs, 50);
 
 export interface RecorderHarness {
   events: RecorderEvent[];

@@ -5,52 +5,23 @@
  * stopped one (the CLI saves in its own process, through the trip actor, on the database).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
-import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
 import { dbPath } from "../src/paths.ts";
-import { runCli } from "./helpers/runtime.ts";
+import { runCli, TEST_CAMERA, writeConfig } from "./helpers/runtime.ts";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
+import { waitUntil } from "./helpers/wait.ts";
 import { probe } from "./helpers/media.ts";
 
-const dirs: string[] = [];
-const handles: RuntimeHandle[] = [];
+const fx = new RuntimeFixture("dashcam-save-cli-");
+afterEach(() => fx.cleanup());
 
-afterEach(async () => {
-  for (const h of handles.splice(0)) await h.stop().catch(() => {});
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
-function readDb<T>(dataDir: string, fn: (db: Database) => T): T {
-  const db = new Database(dbPath(dataDir), { readonly: true, strict: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
+/** A temp directory with `dashcam.toml` (TEST_CAMERA, data in `<dir>/data`, not created yet). */
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), "dashcam-save-cli-"));
-  dirs.push(dir);
+  const dir = fx.tempDir();
   const dataDir = join(dir, "data");
-  const cfg = join(dir, "dashcam.toml");
-  writeFileSync(
-    cfg,
-    `data_dir = "${dataDir}"\n[http]\nlisten = "127.0.0.1:0"\n[[cameras]]\nkey = "front"\nsource = "testsrc"\nsegment_seconds = 2\nwidth = 320\nheight = 240\nfps = 10\n`,
-  );
+  const cfg = writeConfig(dir, { data_dir: dataDir, cameras: [TEST_CAMERA] });
   return { dir, dataDir, cfg };
 }
 
@@ -93,12 +64,10 @@ describe("dashcam trips save", () => {
     const config = loadConfig(cfg);
 
     // a first drive, then the runtime stops: trip 1 is closed, not saved
-    const h1 = await startRuntime(config);
-    handles.push(h1);
-    await waitFor("2 segments", () => (h1.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    const h1 = await fx.start(config);
+    await waitUntil("2 segments", () => (h1.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
     await h1.stop();
-    handles.splice(0);
-    const trip1 = readDb(dataDir, (db) => db.query("SELECT id, status, end_time_utc FROM trips").get() as { id: number; status: string; end_time_utc: number | null });
+    const trip1 = queryDb(dataDir, (db) => db.query("SELECT id, status, end_time_utc FROM trips").get() as { id: number; status: string; end_time_utc: number | null });
     expect(trip1.status).toBe("closed");
     expect(existsSync(join(dataDir, "control.sock"))).toBe(false);
 
@@ -113,7 +82,7 @@ describe("dashcam trips save", () => {
     expect(offline.code).toBe(0);
     const mp4a = join(dataDir, `saved/trip-${trip1.id}/trip-${trip1.id}.mp4`);
     expect(offline.stdout.trim()).toBe(`trip ${trip1.id} saved: ${mp4a}`);
-    const s1 = readDb(dataDir, (db) => ({
+    const s1 = queryDb(dataDir, (db) => ({
       status: (db.query("SELECT status FROM trips WHERE id = ?").get(trip1.id) as { status: string }).status,
       rows: db.query("SELECT trip_id FROM saved_trips").all() as { trip_id: number }[],
       unlocked: (db.query("SELECT COUNT(*) AS n FROM segments WHERE evidence_locked = 0").get() as { n: number }).n,
@@ -128,12 +97,11 @@ describe("dashcam trips save", () => {
     const again = await cli(["save", "--current", "--config", cfg]);
     expect(again.code).toBe(0);
     expect(again.stdout.trim()).toBe(`trip ${trip1.id} saved: ${mp4a}`);
-    expect(readDb(dataDir, (db) => (db.query("SELECT COUNT(*) AS n FROM saved_trips").get() as { n: number }).n)).toBe(1);
+    expect(queryDb(dataDir, (db) => (db.query("SELECT COUNT(*) AS n FROM saved_trips").get() as { n: number }).n)).toBe(1);
 
     // a second drive with the runtime running: --current goes through the runtime
-    const h2 = await startRuntime(config);
-    handles.push(h2);
-    const trip2 = await waitFor("trip 2 with 2 segments", () => {
+    const h2 = await fx.start(config);
+    const trip2 = await waitUntil("trip 2 with 2 segments", () => {
       const t = h2.db.query("SELECT id, start_absolute, last_absolute FROM trips WHERE id > ?").get(trip1.id) as { id: number; start_absolute: number; last_absolute: number } | null;
       return t && t.last_absolute - t.start_absolute >= 1 ? t : null;
     });
@@ -151,8 +119,7 @@ describe("dashcam trips save", () => {
     expect(unknown2.stderr.trim()).toBe("dashcam trips: no trip 424242");
 
     await h2.stop();
-    handles.splice(0);
-    const end = readDb(dataDir, (db) => ({
+    const end = queryDb(dataDir, (db) => ({
       trips: db.query("SELECT id, status, end_time_utc FROM trips ORDER BY id").all() as { id: number; status: string; end_time_utc: number | null }[],
       rows: (db.query("SELECT COUNT(*) AS n FROM saved_trips").get() as { n: number }).n,
     }));

@@ -16,7 +16,9 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from "node:path";
 import { resolveFfmpeg } from "../src/media/ffmpeg.ts";
 import { controlRequest, controlSocketPath } from "../src/control.ts";
-import { makeTempDir, removeDir, readDb, startRuntime, writeConfig, type Runtime } from "./helpers/runtime.ts";
+import type { TripRow } from "../src/db/trips.ts";
+import { makeTempDir, removeDir, readDb, startRuntime, TEST_CAMERA, writeConfig, type Runtime } from "./helpers/runtime.ts";
+import { waitUntil } from "./helpers/wait.ts";
 import { probe } from "./helpers/media.ts";
 
 const dirs: string[] = [];
@@ -27,23 +29,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) removeDir(d);
 });
 
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
-interface Trip {
-  id: number;
-  status: string;
-  end_time_utc: number | null;
-  start_absolute: number;
-  last_absolute: number;
-}
+type Trip = Pick<TripRow, "id" | "status" | "end_time_utc" | "start_absolute" | "last_absolute">;
 
 describe("save trip survives a power cut", () => {
   test("SIGKILL during saving, then restart: saved exactly once, MP4 valid, every segment still locked, no temp file", async () => {
@@ -51,10 +37,7 @@ describe("save trip survives a power cut", () => {
     dirs.push(dir);
     const dataDir = join(dir, "data");
     mkdirSync(dataDir);
-    const cfg = writeConfig(dir, {
-      data_dir: dataDir,
-      cameras: [{ key: "front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 }],
-    });
+    const cfg = writeConfig(dir, { data_dir: dataDir, cameras: [TEST_CAMERA] });
     const marker = join(dir, "paused.pid");
     const wrapper = join(dir, "ffmpeg-wrapper.sh");
     writeFileSync(
@@ -65,7 +48,7 @@ describe("save trip survives a power cut", () => {
 
     const rt1 = await startRuntime(cfg, { env: { FFMPEG_PATH: wrapper, DASHCAM_BOOT_ID: "boot-before-the-cut" }, label: "run1" });
     runtimes.push(rt1);
-    await waitFor("3 segments", () => readDb(dataDir, (db) => (db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 3));
+    await waitUntil("3 segments", () => readDb(dataDir, (db) => (db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 3));
     const socket = controlSocketPath(dataDir);
     const asked = await controlRequest(socket, "POST", "/trips/save", { current: true });
     expect(asked.status).toBe(202);
@@ -73,7 +56,7 @@ describe("save trip survives a power cut", () => {
     expect(tripId).toBeGreaterThan(0);
 
     // the save reaches its concat step, where the wrapper holds ffmpeg; then the power goes
-    await waitFor("the concat step of the save", () => existsSync(marker), 30_000);
+    await waitUntil("the concat step of the save", () => existsSync(marker), 30_000);
     await rt1.kill();
     runtimes.splice(runtimes.indexOf(rt1), 1);
 
@@ -94,14 +77,14 @@ describe("save trip survives a power cut", () => {
     // power back, after a reboot: the trip of the older boot closes and its save resumes
     const rt2 = await startRuntime(cfg, { env: { DASHCAM_BOOT_ID: "boot-after-the-cut" }, label: "run2" });
     runtimes.push(rt2);
-    await waitFor("the trip saved", () =>
+    await waitUntil("the trip saved", () =>
       readDb(dataDir, (db) => {
         const t = db.query("SELECT status, end_time_utc FROM trips WHERE id = ?").get(tripId) as Trip;
         return t.status === "saved" && t.end_time_utc !== null;
       }),
     );
     // the new boot records a new trip, untouched by the save
-    await waitFor("a trip of the new boot", () => readDb(dataDir, (db) => db.query("SELECT id FROM trips WHERE id > ?").get(tripId)));
+    await waitUntil("a trip of the new boot", () => readDb(dataDir, (db) => db.query("SELECT id FROM trips WHERE id > ?").get(tripId)));
     expect(await rt2.terminate()).toBe(0);
     runtimes.splice(runtimes.indexOf(rt2), 1);
 

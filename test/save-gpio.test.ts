@@ -6,33 +6,20 @@
  * 1.6 format) into a FIFO the stand-in prints from.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { validateConfig } from "../src/config.ts";
-import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
 import { probe } from "./helpers/media.ts";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
+import { waitUntil } from "./helpers/wait.ts";
 
 const FIXTURES = join(import.meta.dir, "fixtures");
-const dirs: string[] = [];
-const handles: RuntimeHandle[] = [];
+const fx = new RuntimeFixture("dashcam-save-gpio-");
 const fds: number[] = [];
 
 afterEach(async () => {
-  for (const h of handles.splice(0)) await h.stop().catch(() => {});
+  await fx.cleanup();
   for (const fd of fds.splice(0)) closeSync(fd);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 /** gpiomon 1.6's line: `event: %s offset: %u timestamp: [%8ld.%09ld]`. */
 const v1 = (edge: "r" | "f", ms: number) => {
@@ -43,8 +30,7 @@ const v1 = (edge: "r" | "f", ms: number) => {
 
 describe("GPIO button through the runtime", () => {
   test("a bouncing short press saves the current trip once; a long press exports an evidence-locked incident clip", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "dashcam-save-gpio-"));
-    dirs.push(dir);
+    const dir = fx.tempDir();
     const dataDir = join(dir, "data");
     const fifo = join(dir, "gpio.fifo");
     expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
@@ -54,11 +40,9 @@ describe("GPIO button through the runtime", () => {
     const pidFile = join(dir, "gpiomon.pid");
     const argsFile = join(dir, "gpiomon.args");
 
-    const config = validateConfig(
+    const config = fx.config(
+      dataDir,
       {
-        data_dir: dataDir,
-        http: { listen: "127.0.0.1:0" },
-        cameras: [{ key: "front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 }],
         gpio: { chip: "gpiochip0", save_line: 17, active_low: true, debounce_ms: 50, long_press_ms: 1500 },
         incident: { before_seconds: 4, after_seconds: 2 },
       },
@@ -72,20 +56,19 @@ describe("GPIO button through the runtime", () => {
       FAKE_GPIOMON_PID: pidFile,
       FAKE_GPIOMON_ARGS: argsFile,
     };
-    const h = await startRuntime(config, { deps: { gpioEnv } });
-    handles.push(h);
+    const h = await fx.start(config, { deps: { gpioEnv } });
 
-    await waitFor("the button ready", () => h.actions.gpioStatus()?.status === "ready");
+    await waitUntil("the button ready", () => h.actions.gpioStatus()?.status === "ready");
     expect(readFileSync(argsFile, "utf8").trim()).toBe("-b -l gpiochip0 17"); // libgpiod 1.x command line, active low
-    await waitFor("an open trip", () => h.db.query("SELECT id FROM trips WHERE end_time_utc IS NULL").get() as { id: number } | null);
-    await waitFor("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    await waitUntil("an open trip", () => h.db.query("SELECT id FROM trips WHERE end_time_utc IS NULL").get() as { id: number } | null);
+    await waitUntil("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
     const tripId = (h.db.query("SELECT id FROM trips WHERE end_time_utc IS NULL").get() as { id: number }).id;
 
     // a short press with contact bounce on both edges (3 ms apart, debounce 50 ms)
     const t = 1000_000;
     const press = [v1("r", t), v1("f", t + 3), v1("r", t + 6), v1("f", t + 9), v1("r", t + 12), v1("f", t + 250), v1("r", t + 253), v1("f", t + 256)];
     writeSync(button, press.join(""));
-    await waitFor("the trip saved so far", () => (h.db.query("SELECT status FROM trips WHERE id = ?").get(tripId) as { status: string }).status === "saved");
+    await waitUntil("the trip saved so far", () => (h.db.query("SELECT status FROM trips WHERE id = ?").get(tripId) as { status: string }).status === "saved");
     const presses = h.db.query("SELECT data FROM event_log WHERE kind = 'gpio.button'").all() as { data: string }[];
     expect(presses.map((p) => JSON.parse(p.data).action)).toEqual(["SAVE"]);
     expect((h.db.query("SELECT COUNT(*) AS n FROM saved_trips WHERE trip_id = ?").get(tripId) as { n: number }).n).toBe(1);
@@ -94,10 +77,10 @@ describe("GPIO button through the runtime", () => {
     expect(saving[0].message).toContain("(button)");
 
     // a long press: held 2 s by gpiomon's clock (long_press_ms 1500), once the 4 s before it are recorded
-    await waitFor("6 s of footage", () => (h.db.query("SELECT MIN(start_utc) AS s FROM segments").get() as { s: number }).s < Date.now() - 7000);
+    await waitUntil("6 s of footage", () => (h.db.query("SELECT MIN(start_utc) AS s FROM segments").get() as { s: number }).s < Date.now() - 7000);
     const pressedAt = Date.now();
     writeSync(button, v1("r", t + 5000) + v1("f", t + 7000));
-    const done = await waitFor(
+    const done = await waitUntil(
       "the incident clip",
       () => h.db.query("SELECT data FROM event_log WHERE kind IN ('incident.done', 'incident.failed') ORDER BY id DESC LIMIT 1").get() as { data: string } | null,
       60_000,
@@ -128,9 +111,7 @@ describe("GPIO button through the runtime", () => {
     const gpiomonPid = Number(readFileSync(pidFile, "utf8").trim());
     await h.stop();
     // the trip closed at power-down and its MP4 was rebuilt; one saved_trips row; gpiomon ended
-    const { Database } = await import("bun:sqlite");
-    const db = new Database(join(dataDir, "dashcam.db"), { readonly: true });
-    try {
+    queryDb(dataDir, (db) => {
       const trip = db.query("SELECT status, end_time_utc FROM trips WHERE id = ?").get(tripId) as { status: string; end_time_utc: number | null };
       expect(trip.status).toBe("saved");
       expect(trip.end_time_utc).not.toBeNull();
@@ -139,10 +120,8 @@ describe("GPIO button through the runtime", () => {
         .query("SELECT COUNT(*) AS n FROM segments s JOIN trips t ON s.absolute_index BETWEEN t.start_absolute AND t.last_absolute WHERE t.id = ? AND s.evidence_locked = 0")
         .get(tripId) as { n: number };
       expect(unlocked.n).toBe(0);
-    } finally {
-      db.close();
-    }
-    await waitFor("gpiomon to exit", () => !existsSync(`/proc/${gpiomonPid}`) || readFileSync(`/proc/${gpiomonPid}/stat`, "utf8").split(" ")[2] === "Z", 5_000);
+    });
+    await waitUntil("gpiomon to exit", () => !existsSync(`/proc/${gpiomonPid}`) || readFileSync(`/proc/${gpiomonPid}/stat`, "utf8").split(" ")[2] === "Z", 5_000);
     expect(readdirSync(join(dataDir, "exports")).filter((n) => n.startsWith(".tmp-"))).toEqual([]);
   }, 120_000);
 });

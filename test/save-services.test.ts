@@ -11,12 +11,9 @@
  *   sessions purged at start and again at the stored deadline.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { validateConfig } from "../src/config.ts";
-import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
+import { startRuntime } from "../src/runtime.ts";
 import { RuntimeBusyError } from "../src/control.ts";
 import { dbPath } from "../src/paths.ts";
 import { openDatabase } from "../src/db/open.ts";
@@ -24,43 +21,17 @@ import { createSession } from "../src/db/sessions.ts";
 import type { LiveEvent } from "../src/events.ts";
 import { webSession } from "./helpers/http.ts";
 import { probe } from "./helpers/media.ts";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
+import { waitUntil } from "./helpers/wait.ts";
 
 const FIXTURES = join(import.meta.dir, "fixtures");
-const dirs: string[] = [];
-const handles: RuntimeHandle[] = [];
-
-afterEach(async () => {
-  for (const h of handles.splice(0)) await h.stop().catch(() => {});
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "dashcam-save-services-"));
-  dirs.push(d);
-  return d;
-}
-
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
-const CAMERA = { key: "front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
+const fx = new RuntimeFixture("dashcam-save-services-");
+afterEach(() => fx.cleanup());
 
 describe("runtime services", () => {
   test("web actions: the JSON API saves a trip and starts an incident clip through the runtime", async () => {
-    const dataDir = tempDir();
-    const config = validateConfig(
-      { data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [CAMERA], incident: { before_seconds: 2, after_seconds: 1 } },
-      dataDir,
-    );
-    const h = await startRuntime(config);
-    handles.push(h);
+    const dataDir = fx.tempDir();
+    const h = await fx.start(fx.config(dataDir, { incident: { before_seconds: 2, after_seconds: 1 } }));
     const cookie = await webSession(h.url);
     const page = await (await fetch(`${h.url}/`, { headers: { cookie } })).text();
     const csrf = /X-CSRF-Token(?:&quot;|"):(?:&quot;|")([^&"]+)/.exec(page)?.[1];
@@ -72,12 +43,12 @@ describe("runtime services", () => {
         body: JSON.stringify(body),
       });
 
-    await waitFor("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    await waitUntil("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
     const tripId = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
     const r = await post(`/api/trips/${tripId}/save`, {});
     expect(r.status).toBe(202);
     expect(((await r.json()) as { accepted: boolean }).accepted).toBe(true);
-    await waitFor("saved", () => (h.db.query("SELECT status FROM trips WHERE id = ?").get(tripId) as { status: string }).status === "saved");
+    await waitUntil("saved", () => (h.db.query("SELECT status FROM trips WHERE id = ?").get(tripId) as { status: string }).status === "saved");
     expect((h.db.query("SELECT message FROM event_log WHERE kind = 'trip.saving'").get() as { message: string }).message).toContain("(api)");
     // unknown trip: 404 from the web layer, nothing saved
     expect((await post(`/api/trips/987654/save`, {})).status).toBe(404);
@@ -89,7 +60,7 @@ describe("runtime services", () => {
     const inc = (await ri.json()) as { incidentId: string; fromUtc: number; toUtc: number };
     expect(inc.incidentId).toMatch(/-front$/);
     expect(h.supervisor.getSnapshot().context.incidents[inc.incidentId]).toMatchObject({ cameraKey: "front", atUtc: at, fromUtc: at - 2000, toUtc: at + 1000 });
-    const done = await waitFor("the incident clip", () => h.db.query("SELECT data FROM event_log WHERE kind IN ('incident.done', 'incident.failed')").get() as { data: string } | null);
+    const done = await waitUntil("the incident clip", () => h.db.query("SELECT data FROM event_log WHERE kind IN ('incident.done', 'incident.failed')").get() as { data: string } | null);
     const d = JSON.parse(done.data) as { incidentId: string; relPath: string };
     expect(d.incidentId).toBe(inc.incidentId);
     expect((await probe(join(dataDir, d.relPath))).video?.codec).toBe("h264");
@@ -101,7 +72,7 @@ describe("runtime services", () => {
   }, 120_000);
 
   test("GPIO chip missing: a status (supervisor, LiveBus, event log), not a crash; ALPR runs when enabled; maintenance at start and at its deadline", async () => {
-    const dataDir = tempDir();
+    const dataDir = fx.tempDir();
     // leftovers of interrupted saves/exports, and sessions of a user, before the runtime starts
     mkdirSync(join(dataDir, "saved/trip-5"), { recursive: true });
     mkdirSync(join(dataDir, "exports"), { recursive: true });
@@ -115,16 +86,7 @@ describe("runtime services", () => {
     const live = createSession(pre, uid); // valid
     pre.close();
 
-    const config = validateConfig(
-      {
-        data_dir: dataDir,
-        http: { listen: "127.0.0.1:0" },
-        cameras: [],
-        gpio: { chip: "gpiochip7" },
-        alpr: { enabled: true, poll_ms: 200 },
-      },
-      dataDir,
-    );
+    const config = fx.config(dataDir, { cameras: [], gpio: { chip: "gpiochip7" }, alpr: { enabled: true, poll_ms: 200 } });
     const gpioEnv = {
       ...process.env,
       GPIOMON: undefined,
@@ -132,8 +94,7 @@ describe("runtime services", () => {
       FAKE_GPIOMON_STDERR: "gpiomon: error waiting for events: No such file or directory",
     };
     const seen: LiveEvent[] = [];
-    const h = await startRuntime(config, { deps: { gpioEnv, maintenanceEveryMs: 300 } });
-    handles.push(h);
+    const h = await fx.start(config, { deps: { gpioEnv, maintenanceEveryMs: 300 } });
     h.bus.subscribe((e) => void seen.push(e));
 
     // start-up maintenance
@@ -147,38 +108,31 @@ describe("runtime services", () => {
     expect(ctx.maintenanceDeadline).toBeGreaterThan(Date.now() - 1000);
     createSession(h.db, uid, monthAgo);
     expect(sessions().length).toBe(2);
-    await waitFor("the periodic maintenance", () => sessions().length === 1);
+    await waitUntil("the periodic maintenance", () => sessions().length === 1);
 
     // the GPIO button: unavailable with the reason, kept by the supervisor, published, logged
-    const gpio = await waitFor("the GPIO status", () => {
+    const gpio = await waitUntil("the GPIO status", () => {
       const g = h.actions.gpioStatus();
       return g?.status === "unavailable" ? g : null;
     });
     expect(gpio.reason).toContain('GPIO chip "gpiochip7" not found');
     expect(h.supervisor.getSnapshot().status).toBe("active");
     expect(h.supervisor.system.get("gpio")).toBeDefined();
-    await waitFor("the LiveBus gpio event", () => seen.some((e) => e.type === "gpio" && e.status === "unavailable"));
+    await waitUntil("the LiveBus gpio event", () => seen.some((e) => e.type === "gpio" && e.status === "unavailable"));
     const row = h.db.query("SELECT level, message FROM event_log WHERE kind = 'gpio.unavailable'").get() as { level: string; message: string };
     expect(row.level).toBe("error");
     expect(row.message).toContain("gpiochip7");
 
     // ALPR: the real service was spawned by the supervisor
     expect(h.supervisor.system.get("alpr")).toBeDefined();
-    await waitFor("alpr.start", () => h.db.query("SELECT id FROM event_log WHERE kind = 'alpr.start'").get());
+    await waitUntil("alpr.start", () => h.db.query("SELECT id FROM event_log WHERE kind = 'alpr.start'").get());
     await h.stop();
-    handles.splice(0);
-    const db = new Database(dbPath(dataDir), { readonly: true });
-    try {
-      // power-down awaited the service's stop before closing the database
-      expect(db.query("SELECT id FROM event_log WHERE kind = 'alpr.stop'").get()).not.toBeNull();
-    } finally {
-      db.close();
-    }
+    // power-down awaited the service's stop before closing the database
+    expect(queryDb(dataDir, (db) => db.query("SELECT id FROM event_log WHERE kind = 'alpr.stop'").get())).not.toBeNull();
 
     // without [alpr] and [gpio] neither service runs
-    const plain = validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [] }, dataDir);
-    const h2 = await startRuntime(plain);
-    handles.push(h2);
+    const plain = fx.config(dataDir, { cameras: [] });
+    const h2 = await fx.start(plain);
     // a second runtime on the same data directory is refused before it touches anything
     await expect(startRuntime(plain)).rejects.toBeInstanceOf(RuntimeBusyError);
     expect((await fetch(`${h2.url}/healthz`)).status).toBe(200);

@@ -6,66 +6,24 @@
  * under a full ring never deletes a saved trip's segments.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import type { Database } from "bun:sqlite";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { validateConfig } from "../src/config.ts";
-import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
-import { dbPath } from "../src/paths.ts";
+import type { SegmentRow } from "../src/db/segments.ts";
+import type { TripRow } from "../src/db/trips.ts";
 import { probe } from "./helpers/media.ts";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
+import { TEST_CAMERA } from "./helpers/runtime.ts";
+import { waitUntil } from "./helpers/wait.ts";
 
-const dirs: string[] = [];
-const handles: RuntimeHandle[] = [];
+const fx = new RuntimeFixture("dashcam-save-trip-");
+afterEach(() => fx.cleanup());
 
-afterEach(async () => {
-  for (const h of handles.splice(0)) await h.stop().catch(() => {});
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "dashcam-save-trip-"));
-  dirs.push(d);
-  return d;
-}
-
-const CAMERA = { key: "front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
 /** One GOP of the recorder's test pattern: a keyframe every segment (2 s). */
 const GOP_S = 2;
 
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
-function readDb<T>(dataDir: string, fn: (db: Database) => T): T {
-  const db = new Database(dbPath(dataDir), { readonly: true, strict: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-interface Seg {
-  id: number;
-  absolute_index: number;
-  rel_path: string;
-  evidence_locked: number;
-  incident_id: string | null;
-}
-interface Trip {
-  id: number;
-  status: string;
-  end_time_utc: number | null;
-  start_absolute: number;
-  last_absolute: number;
-}
+type Seg = Pick<SegmentRow, "id" | "absolute_index" | "rel_path" | "evidence_locked" | "incident_id">;
+type Trip = Pick<TripRow, "id" | "status" | "end_time_utc" | "start_absolute" | "last_absolute">;
 
 const tripRow = (db: Database, id: number) => db.query("SELECT id, status, end_time_utc, start_absolute, last_absolute FROM trips WHERE id = ?").get(id) as Trip;
 const tripSegs = (db: Database, t: Trip) =>
@@ -82,11 +40,9 @@ async function sumOfDurations(dataDir: string, segs: Seg[]): Promise<number> {
 
 describe("save trip", () => {
   test("saving an open trip: locked at once, MP4 of what exists, later segments locked as indexed, MP4 rebuilt when it closes", async () => {
-    const dataDir = tempDir();
-    const config = validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [CAMERA] }, dataDir);
-    const h = await startRuntime(config);
-    handles.push(h);
-    await waitFor("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    const dataDir = fx.tempDir();
+    const h = await fx.start(fx.config(dataDir));
+    await waitUntil("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
     const tripId = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
 
     await h.actions.saveTrip(tripId, "api");
@@ -95,7 +51,7 @@ describe("save trip", () => {
     expect(["saving", "saved"]).toContain(atSave.status);
     expect(tripSegs(h.db, atSave).every((s) => s.evidence_locked === 1 && s.incident_id === `trip-${tripId}`)).toBe(true);
 
-    await waitFor("the trip saved so far", () => tripRow(h.db, tripId).status === "saved");
+    await waitUntil("the trip saved so far", () => tripRow(h.db, tripId).status === "saved");
     const saved1 = h.db.query("SELECT * FROM saved_trips").all() as { trip_id: number; saved_dir: string; mp4_path: string; saved_at_utc: number }[];
     expect(saved1.length).toBe(1);
     expect(saved1[0].saved_dir).toBe(`saved/trip-${tripId}`);
@@ -107,7 +63,7 @@ describe("save trip", () => {
 
     // later segments of the still-open trip are locked as they are indexed
     const lastAtSave = tripRow(h.db, tripId).last_absolute;
-    await waitFor("2 more segments", () => tripRow(h.db, tripId).last_absolute >= lastAtSave + 2);
+    await waitUntil("2 more segments", () => tripRow(h.db, tripId).last_absolute >= lastAtSave + 2);
     const grown = tripSegs(h.db, tripRow(h.db, tripId));
     expect(grown.filter((s) => s.absolute_index > lastAtSave).length).toBeGreaterThanOrEqual(2);
     expect(grown.filter((s) => s.evidence_locked !== 1 || s.incident_id !== `trip-${tripId}`)).toEqual([]);
@@ -116,7 +72,7 @@ describe("save trip", () => {
     await h.actions.saveTrip(tripId, "ui");
     await h.stop();
 
-    const { trip, segs, rows, events } = readDb(dataDir, (db) => {
+    const { trip, segs, rows, events } = queryDb(dataDir, (db) => {
       const trip = tripRow(db, tripId);
       return {
         trip,
@@ -148,18 +104,16 @@ describe("save trip", () => {
   }, 120_000);
 
   test("a camera stopped through the runtime closes its trip; retention under a full ring never deletes the saved trip's segments", async () => {
-    const dataDir = tempDir();
-    const config = validateConfig({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, cameras: [{ ...CAMERA, ring_segments: 3 }] }, dataDir);
-    const h = await startRuntime(config);
-    handles.push(h);
-    await waitFor("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
+    const dataDir = fx.tempDir();
+    const h = await fx.start(fx.config(dataDir, { cameras: [{ ...TEST_CAMERA, ring_segments: 3 }] }));
+    await waitUntil("2 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 2);
     const trip1 = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
     await h.actions.saveTrip(trip1, "api");
-    await waitFor("trip 1 saved so far", () => tripRow(h.db, trip1).status === "saved");
+    await waitUntil("trip 1 saved so far", () => tripRow(h.db, trip1).status === "saved");
 
     // STOP outside shutdown: the trip closes (camera_stopped) and its MP4 is rebuilt
     await h.actions.stopCamera("front");
-    await waitFor("trip 1 closed and saved", () => {
+    await waitUntil("trip 1 closed and saved", () => {
       const t = tripRow(h.db, trip1);
       return t.end_time_utc !== null && t.status === "saved" && !h.supervisor.system.get(`trip:${trip1}`);
     });
@@ -173,8 +127,8 @@ describe("save trip", () => {
 
     // recording again opens a new trip; it outgrows the ring of 3 unlocked segments
     await h.actions.startCamera("front");
-    const trip2 = await waitFor("trip 2", () => (h.db.query("SELECT id FROM trips WHERE id > ?").get(trip1) as { id: number } | null)?.id);
-    await waitFor("retention deleting trip 2's oldest segments", () => {
+    const trip2 = await waitUntil("trip 2", () => (h.db.query("SELECT id FROM trips WHERE id > ?").get(trip1) as { id: number } | null)?.id);
+    await waitUntil("retention deleting trip 2's oldest segments", () => {
       const t2 = tripRow(h.db, trip2);
       const first = h.db.query("SELECT MIN(absolute_index) AS a FROM segments WHERE absolute_index >= ?").get(t2.start_absolute) as { a: number | null };
       return first.a !== null && first.a > t2.start_absolute + 1 && t2.last_absolute - t2.start_absolute >= 5;

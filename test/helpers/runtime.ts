@@ -64,6 +64,9 @@ export interface CameraSpec {
   [extra: string]: unknown;
 }
 
+/** ffmpeg's built-in test pattern at 320x240, 10 frames/s, 2 s segments (small, quick to encode on 2 cores). */
+export const TEST_CAMERA: CameraSpec = { key: "front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
+
 export interface ConfigSpec {
   data_dir: string;
   /** HOST:PORT; default 127.0.0.1:0 (the runtime prints the port it bound). */
