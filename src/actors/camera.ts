@@ -89,8 +89,11 @@ export function cameraInputFor(camera: CameraConfig, cameraId: number): CameraIn
 const RUNNING_STATES = new Set<CameraStateName>(["starting", "recording", "stalled", "stopping"]);
 const ERROR_STATES = new Set<CameraStateName>(["backoff", "stalled", "disk_full"]);
 
+/** Anything that looks actors up by systemId: an actor system, or nothing in a lone test actor. */
+type SystemLike = { get(id: string): AnyActorRef | undefined } | undefined;
+
 /** The supervisor (or, in a lone test actor, nobody). */
-function supervisorOf(system: { get(id: string): AnyActorRef | undefined } | undefined): AnyActorRef | undefined {
+function supervisorOf(system: SystemLike): AnyActorRef | undefined {
   return system?.get("supervisor");
 }
 
@@ -138,10 +141,18 @@ function statusOp(deps: ActorDeps, ctx: CameraContext, state: CameraStateName, a
   };
 }
 
-function runRetention(deps: ActorDeps, key: string, cameraId: number): RetentionResult | null {
+/**
+ * One retention sweep of camera `key` (after the journal commit): `enforceRing`, then
+ * `TRIP.EVICTED` to the supervisor for every trip it evicted. Returns the sweep's result and
+ * its time (ms, the camera's clock), or null when the camera is no longer configured.
+ */
+function retentionPass(deps: ActorDeps, key: string, cameraId: number, self: AnyActorRef, system: SystemLike): { r: RetentionResult; at: number } | null {
   const camera = deps.cameras.get(key);
   if (!camera) return null;
-  return (deps.enforceRing ?? enforceRing)(deps.db, deps.dataDir, camera, cameraId);
+  const r = (deps.enforceRing ?? enforceRing)(deps.db, deps.dataDir, camera, cameraId);
+  const at = nowOf(self);
+  for (const tripId of r.evictedTripIds) supervisorOf(system)?.send({ type: "TRIP.EVICTED", tripId, cameraKey: key, at });
+  return { r, at };
 }
 
 /**
@@ -174,7 +185,7 @@ export function settleActor(deps: ActorDeps) {
  * toUtc) (ms UTC): a segment recorded after the press is locked as it is indexed, so retention
  * cannot take it before the incident's export runs.
  */
-function incidentsOver(system: { get(id: string): AnyActorRef | undefined } | undefined, key: string, fromUtc: number, toUtc: number): string[] {
+function incidentsOver(system: SystemLike, key: string, fromUtc: number, toUtc: number): string[] {
   const sup = supervisorOf(system);
   const incidents = (sup?.getSnapshot() as { context?: { incidents?: Record<string, { cameraKey: string; fromUtc: number; toUtc: number }> } } | undefined)?.context?.incidents;
   if (!incidents) return [];
@@ -184,7 +195,7 @@ function incidentsOver(system: { get(id: string): AnyActorRef | undefined } | un
 }
 
 /** Sends TRIP.OPENED for the camera's open trip of this boot when it has no actor. */
-export function ensureTripActor(deps: ActorDeps, system: { get(id: string): AnyActorRef | undefined } | undefined, key: string, cameraId: number): void {
+export function ensureTripActor(deps: ActorDeps, system: SystemLike, key: string, cameraId: number): void {
   try {
     const trip = openTripOf(deps.db, cameraId, deps.bootId);
     if (trip && !system?.get(`trip:${trip.id}`)) supervisorOf(system)?.send({ type: "TRIP.OPENED", tripId: trip.id, cameraKey: key, at: trip.last_time_utc });
@@ -269,26 +280,20 @@ export function provideCamera(deps: ActorDeps) {
       enforceRetention: ({ context, self, system }) => {
         const { key, cameraId } = context;
         journal.enqueue(self, () => () => {
-          const r = runRetention(deps, key, cameraId);
-          if (!r) return;
-          const at = nowOf(self);
-          for (const tripId of r.evictedTripIds) supervisorOf(system)?.send({ type: "TRIP.EVICTED", tripId, cameraKey: key, at });
-          if (r.blocked) {
-            log.error(`camera ${key}: recording stops, disk full of locked footage: ${r.blocked}`);
-            self.send({ type: "DISK_FULL_LOCKED", at, reason: r.blocked });
+          const pass = retentionPass(deps, key, cameraId, self, system);
+          if (pass?.r.blocked) {
+            log.error(`camera ${key}: recording stops, disk full of locked footage: ${pass.r.blocked}`);
+            self.send({ type: "DISK_FULL_LOCKED", at: pass.at, reason: pass.r.blocked });
           }
         });
       },
       recheckRetention: ({ context, self, system }) => {
         const { key, cameraId } = context;
         journal.enqueue(self, () => () => {
-          const r = runRetention(deps, key, cameraId);
-          if (!r) return;
-          const at = nowOf(self);
-          for (const tripId of r.evictedTripIds) supervisorOf(system)?.send({ type: "TRIP.EVICTED", tripId, cameraKey: key, at });
-          if (!r.blocked) {
+          const pass = retentionPass(deps, key, cameraId, self, system);
+          if (pass && !pass.r.blocked) {
             log.info(`camera ${key}: disk space available again, recording resumes`);
-            self.send({ type: "DISK.FREED", at });
+            self.send({ type: "DISK.FREED", at: pass.at });
           }
         });
       },
