@@ -228,6 +228,15 @@ describe("phone browser", () => {
     ]) {
       await page.goto(`${web.url}${path}`);
       expect({ path, width: await pageWidth(page) }).toEqual({ path, width: 360 });
+      // touch targets: every visible link, button and field is at least 40 px tall (inline text
+      // links get their tap area from padding, see style.css)
+      const small = await page.evaluate(() =>
+        (Array.from(document.querySelectorAll("a, button, select, input:not([type=hidden]), summary")) as HTMLElement[])
+          .map((el) => ({ el, r: el.getBoundingClientRect() }))
+          .filter(({ r }) => r.width > 0 && r.height > 0 && r.height < 40)
+          .map(({ el, r }) => `${el.tagName} "${(el.textContent ?? "").trim().slice(0, 20)}" ${Math.round(r.height)} px`),
+      );
+      expect({ path, small }).toEqual({ path, small: [] });
       await page.screenshot({ path: join(shots, `${name}-360.png`), fullPage: true });
     }
     // the 400 page logs a console error for its own status: only that one is allowed

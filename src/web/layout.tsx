@@ -101,7 +101,7 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
             <span>
               {user.username} <span class="muted">({user.role})</span>
             </span>
-            <a class="button" href="/exports">
+            <a class="button" href="/exports" aria-current={nav === "exports" ? "page" : undefined}>
               Exports
             </a>
             {user.role === "admin" ? (

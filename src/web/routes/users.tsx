@@ -91,7 +91,7 @@ export function UserList(props: { users: User[]; me: number; csrf: string; error
         ))}
       </ul>
       <h2>Add a user</h2>
-      <form method="post" action="/users" hx-post="/users" hx-target="#users" hx-swap="outerHTML" class="stack">
+      <form method="post" action="/users" hx-post="/users" hx-target="#users" hx-swap="outerHTML" class="stack card">
         <CsrfField token={props.csrf} />
         <label>
           Username <input name="username" required maxlength={64} autocomplete="off" />
