@@ -26,14 +26,14 @@
  * next start because the trip's status stays `saving`).
  */
 import type { Database } from "bun:sqlite";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fromPromise } from "xstate";
 import type { SaveTripInput } from "../machines/trip.ts";
 import { tripById, tripSegments } from "../db/trips.ts";
 import { lockTripSegments } from "../db/savedTrips.ts";
 import { fsyncPath } from "../db/segments.ts";
-import { runFfmpeg } from "../media/export.ts";
+import { concatQuote, concatToFile, randomTag, removeTempFiles } from "../media/export.ts";
 import { resolveInside } from "../paths.ts";
 
 /** Directory of saved trips, relative to data_dir. */
@@ -71,25 +71,6 @@ function abortIfNeeded(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new Error("saving was interrupted (the actor stopped); it resumes at the next start");
 }
 
-/** Deletes `.tmp-*` files in `dir` (an interrupted save's leftovers); returns how many. */
-function removeTemps(dir: string, olderThanMs = 0): number {
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  const now = Date.now();
-  for (const name of readdirSync(dir)) {
-    if (!name.startsWith(".tmp-")) continue;
-    const path = join(dir, name);
-    try {
-      if (olderThanMs > 0 && now - statSync(path).mtimeMs < olderThanMs) continue;
-      unlinkSync(path);
-      n++;
-    } catch {
-      /* gone */
-    }
-  }
-  return n;
-}
-
 /**
  * Deletes the `.tmp-*` files interrupted saves left under `<data_dir>/saved/*` (all of them, or
  * only those older than `olderThanMs`, for a periodic sweep while saves may run). Returns how many.
@@ -101,7 +82,7 @@ export function cleanSavedTemps(dataDir: string, olderThanMs = 0): number {
   for (const name of readdirSync(root)) {
     const dir = join(root, name);
     try {
-      if (statSync(dir).isDirectory()) n += removeTemps(dir, olderThanMs);
+      if (statSync(dir).isDirectory()) n += removeTempFiles(dir, olderThanMs);
     } catch {
       /* gone */
     }
@@ -109,25 +90,14 @@ export function cleanSavedTemps(dataDir: string, olderThanMs = 0): number {
   return n;
 }
 
-const rand = () => Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Copies `src` to `dest` via a temp name + fsync + rename, unless `dest` already has `src`'s size. Returns bytes copied (0 = skipped). */
 async function copyInto(src: string, dest: string, dir: string): Promise<number> {
   const size = statSync(src).size;
   if (existsSync(dest) && statSync(dest).size === size) return 0;
-  const tmp = join(dir, `.tmp-${basename(dest)}.${rand()}`);
+  const tmp = join(dir, `.tmp-${basename(dest)}.${randomTag()}`);
   try {
     await Bun.write(tmp, Bun.file(src)); // copy_file_range / sendfile: the file is never loaded whole
-    fsyncFile(tmp);
+    fsyncPath(tmp);
     renameSync(tmp, dest);
   } catch (err) {
     try {
@@ -140,46 +110,26 @@ async function copyInto(src: string, dest: string, dir: string): Promise<number>
   return size;
 }
 
-const concatQuote = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
-
 /** Concatenates `files` (oldest first) into `finalPath` via a temp file; see the module comment. */
 async function buildMp4(files: string[], dir: string, finalPath: string, signal?: AbortSignal): Promise<void> {
-  const id = rand();
-  const list = join(dir, `.tmp-concat.${id}.ffconcat`);
-  const tmp = join(dir, `.tmp-${basename(finalPath)}.${id}.part`);
-  writeFileSync(list, ["ffconcat version 1.0", ...files.map((f) => `file ${concatQuote(f)}`)].join("\n") + "\n");
-  let result: Awaited<ReturnType<typeof runFfmpeg>>;
-  try {
-    result = await runFfmpeg(
-      [
-        "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "concat", "-safe", "0", "-i", list,
-        "-map", "0:v?", "-map", "0:a?", "-c", "copy",
-        "-movflags", "+faststart",
-        "-f", "mp4", tmp,
-      ],
-      { signal },
-    );
-  } finally {
-    try {
-      unlinkSync(list);
-    } catch {
-      /* gone */
-    }
-  }
-  const ok = result.code === 0 && !result.aborted && existsSync(tmp) && statSync(tmp).size > 0;
-  if (!ok) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* never made */
-    }
+  const id = randomTag();
+  const paths = {
+    listPath: join(dir, `.tmp-concat.${id}.ffconcat`),
+    tmpPath: join(dir, `.tmp-${basename(finalPath)}.${id}.part`),
+    finalPath,
+  };
+  const args = [
+    "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+    "-f", "concat", "-safe", "0", "-i", paths.listPath,
+    "-map", "0:v?", "-map", "0:a?", "-c", "copy",
+    "-movflags", "+faststart",
+    "-f", "mp4", paths.tmpPath,
+  ];
+  const result = await concatToFile(paths, ["ffconcat version 1.0", ...files.map((f) => `file ${concatQuote(f)}`)], args, { signal });
+  if (!result.ok) {
     if (result.aborted) abortIfNeeded(signal ?? AbortSignal.abort());
     throw new Error(`ffmpeg could not concatenate the trip (exit ${result.code})${result.stderr ? `: ${result.stderr}` : ""}`);
   }
-  fsyncFile(tmp);
-  renameSync(tmp, finalPath);
-  fsyncPath(dir);
 }
 
 /** Saves a trip out of the ring (see the module comment). */
@@ -199,7 +149,7 @@ export async function saveTripFiles(db: Database, dataDir: string, tripId: numbe
     if (segs.length === 0) throw new Error(`trip ${tripId} has no footage left in the ring`);
 
     mkdirSync(dir, { recursive: true });
-    if (round === 1) removeTemps(dir);
+    if (round === 1) removeTempFiles(dir);
     const files: string[] = [];
     let bytes = 0;
     let durationMs = 0;

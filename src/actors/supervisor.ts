@@ -35,7 +35,6 @@
  *   before anything else starts).
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createActor, fromCallback, fromPromise, type Actor, type AnyActorLogic, type CallbackActorLogic, type PromiseActorLogic } from "xstate";
 import type { CameraConfig, Config } from "../config.ts";
@@ -53,7 +52,7 @@ import { tripMachine, LIVE_TRIP_STATES, type TripStatus } from "../machines/trip
 import { log } from "../log.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { purgeExpiredSessions } from "../db/sessions.ts";
-import { beginIncident, exportIncident, ExportFailedError, EXPORTS_DIR, isRecordedUntil } from "../media/export.ts";
+import { beginIncident, exportIncident, ExportFailedError, EXPORTS_DIR, isRecordedUntil, removeTempFiles } from "../media/export.ts";
 import { cameraInputFor, provideCamera } from "./camera.ts";
 import { liveStatusOf, provideTrip, type TripDeps } from "./trip.ts";
 import { loadSnapshots, type StoredSnapshot } from "./journal.ts";
@@ -82,25 +81,6 @@ export interface SupervisorDeps extends TripDeps {
 /** Temp files older than this are swept by the periodic maintenance (no export or save runs that long). */
 export const STALE_TEMP_MS = 6 * 3600 * 1000;
 
-/** Deletes `.tmp-*` files directly in `dir` older than `olderThanMs`; returns how many. */
-function sweepTemps(dir: string, olderThanMs: number): number {
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  const now = Date.now();
-  for (const name of readdirSync(dir)) {
-    if (!name.startsWith(".tmp-")) continue;
-    const path = join(dir, name);
-    try {
-      if (now - statSync(path).mtimeMs < olderThanMs) continue;
-      unlinkSync(path);
-      n++;
-    } catch {
-      /* gone */
-    }
-  }
-  return n;
-}
-
 /**
  * One maintenance run: expired sessions deleted, temp files of interrupted saves/exports older
  * than STALE_TEMP_MS deleted. Returns what it did; never throws (errors are logged).
@@ -114,7 +94,7 @@ export function runMaintenance(db: Database, dataDir: string, now = Date.now()):
     log.warn(`maintenance: purging expired sessions failed: ${(err as Error).message}`);
   }
   try {
-    temps = cleanSavedTemps(dataDir, STALE_TEMP_MS) + sweepTemps(join(dataDir, EXPORTS_DIR), STALE_TEMP_MS) + sweepTemps(join(dataDir, "thumbs"), STALE_TEMP_MS);
+    temps = cleanSavedTemps(dataDir, STALE_TEMP_MS) + removeTempFiles(join(dataDir, EXPORTS_DIR), STALE_TEMP_MS) + removeTempFiles(join(dataDir, "thumbs"), STALE_TEMP_MS);
   } catch (err) {
     log.warn(`maintenance: sweeping temp files failed: ${(err as Error).message}`);
   }

@@ -31,7 +31,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { logEvent } from "../db/eventLog.ts";
 import { acquireReadLock, acquireRangeReadLock, lockedStream, newIncidentId, setEvidenceLocked, type SegmentRef } from "../db/locks.ts";
 import { fsyncPath } from "../db/segments.ts";
@@ -142,12 +142,19 @@ export interface RunOptions {
   onOutTimeMs?: (ms: number) => void;
 }
 
+/** How an ffmpeg run ended: exit code (null when killed), its last stderr lines (redacted), whether `signal` aborted it. */
+export interface FfmpegRun {
+  code: number | null;
+  stderr: string;
+  aborted: boolean;
+}
+
 /**
  * Runs ffmpeg with `args` (from `resolveFfmpeg()`), `-progress pipe:1` parsed for out_time.
  * Resolves with the exit code and the last stderr lines (redacted); kills ffmpeg (SIGKILL) when
  * `signal` aborts. Never rejects for a failed ffmpeg: the caller decides.
  */
-export async function runFfmpeg(args: string[], options: RunOptions = {}): Promise<{ code: number | null; stderr: string; aborted: boolean }> {
+export async function runFfmpeg(args: string[], options: RunOptions = {}): Promise<FfmpegRun> {
   const proc = Bun.spawn([resolveFfmpeg(), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let aborted = false;
   const onAbort = () => {
@@ -224,26 +231,84 @@ export function keyframeAtOrBefore(list: readonly Keyframe[], offsetMs: number):
   return best;
 }
 
-/** Quotes a path for an ffconcat `file` line. */
-const concatQuote = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
+/** Quotes a path for an ffconcat `file` line (single quotes; a `'` becomes `'\''`). */
+export const concatQuote = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
+
+/** 8 random hex characters, for temp file names that never collide with another run's. */
+export const randomTag = () => Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
 
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z").replace("T", "-");
 
-/** Deletes `exports/.tmp-*` files left by a crash mid-export; returns how many. Call at start-up. */
-export function cleanExportTemps(dataDir: string): number {
-  const dir = join(dataDir, EXPORTS_DIR);
+/**
+ * Deletes the `.tmp-*` files directly in `dir` (leftovers of an interrupted save or export):
+ * all of them, or with `olderThanMs` > 0 only those last modified at least that long ago (a
+ * periodic sweep while saves and exports may be running). Returns how many it deleted; a
+ * missing directory or a file that vanished meanwhile is not an error.
+ */
+export function removeTempFiles(dir: string, olderThanMs = 0): number {
   if (!existsSync(dir)) return 0;
   let n = 0;
+  const now = Date.now();
   for (const name of readdirSync(dir)) {
     if (!name.startsWith(".tmp-")) continue;
+    const path = join(dir, name);
     try {
-      unlinkSync(join(dir, name));
+      if (olderThanMs > 0 && now - statSync(path).mtimeMs < olderThanMs) continue;
+      unlinkSync(path);
       n++;
     } catch {
       /* already gone */
     }
   }
   return n;
+}
+
+/** Deletes `exports/.tmp-*` files left by a crash mid-export; returns how many. Call at start-up. */
+export function cleanExportTemps(dataDir: string): number {
+  return removeTempFiles(join(dataDir, EXPORTS_DIR));
+}
+
+/** Where `concatToFile` writes: the ffconcat list, ffmpeg's temp output and the final name. */
+export interface ConcatPaths {
+  listPath: string;
+  tmpPath: string;
+  finalPath: string;
+}
+
+/**
+ * Runs the ffmpeg concat demuxer with crash-safe output: writes `lines` (an ffconcat list) to
+ * `listPath`, runs ffmpeg with `args` (which must read `listPath` and write `tmpPath`), deletes
+ * the list whatever happens. On a clean exit with a non-empty `tmpPath` it fsyncs it, renames it
+ * to `finalPath` and fsyncs that directory, so a final name only ever holds a complete file
+ * (`ok: true`). Otherwise it deletes `tmpPath` and returns the failed run (`ok: false`) for the
+ * caller to report. Throws only for file system errors, never for a failed or aborted ffmpeg.
+ */
+export async function concatToFile(paths: ConcatPaths, lines: string[], args: string[], options: RunOptions = {}): Promise<FfmpegRun & { ok: boolean }> {
+  const { listPath, tmpPath, finalPath } = paths;
+  writeFileSync(listPath, lines.join("\n") + "\n");
+  let result: FfmpegRun;
+  try {
+    result = await runFfmpeg(args, options);
+  } finally {
+    try {
+      unlinkSync(listPath);
+    } catch {
+      /* gone */
+    }
+  }
+  const ok = result.code === 0 && !result.aborted && existsSync(tmpPath) && statSync(tmpPath).size > 0;
+  if (!ok) {
+    try {
+      unlinkSync(tmpPath);
+    } catch {
+      /* never created */
+    }
+    return { ...result, ok };
+  }
+  fsyncPath(tmpPath);
+  renameSync(tmpPath, finalPath);
+  fsyncPath(dirname(finalPath));
+  return { ...result, ok };
 }
 
 export interface ClipRequest {
@@ -306,7 +371,7 @@ export async function exportClip(db: Database, dataDir: string, req: ClipRequest
   const clipMs = plan.durationMs + (plan.offsetMs - startKey.ms);
   const result0 = { relPath, durationMs: plan.durationMs, clipMs, startUtc: first.start_utc + startKey.ms, segments: lock.segments.length, coveredFrom: plan.coveredFrom, coveredTo: plan.coveredTo };
   if (existsSync(finalPath)) return { ...result0, bytes: statSync(finalPath).size, reused: true };
-  const rand = Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
+  const rand = randomTag();
   const tmpPath = join(dir, `.tmp-${name}.${rand}.part`);
   const listPath = join(dir, `.tmp-${name}.${rand}.ffconcat`);
   const lines = ["ffconcat version 1.0"];
@@ -316,7 +381,6 @@ export async function exportClip(db: Database, dataDir: string, req: ClipRequest
     lines.push(`file ${concatQuote(skip ? `subfile,,start,${startKey.pos},end,0,,:${abs}` : abs)}`);
     lines.push(`duration ${((s.end_utc - s.start_utc - (i === 0 ? startKey.ms : 0)) / 1000).toFixed(3)}`);
   }
-  writeFileSync(listPath, lines.join("\n") + "\n");
   const args = [
     "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
     "-f", "concat", "-safe", "0", "-protocol_whitelist", "file,subfile",
@@ -329,34 +393,16 @@ export async function exportClip(db: Database, dataDir: string, req: ClipRequest
     tmpPath,
   ];
   const totalMs = clipMs;
-  let result: Awaited<ReturnType<typeof runFfmpeg>>;
-  try {
-    result = await runFfmpeg(args, {
-      signal: req.signal,
-      onSpawn: req.onSpawn,
-      onOutTimeMs: (ms) => onProgress?.({ doneMs: Math.min(totalMs, Math.max(0, Math.round(ms))), totalMs }),
-    });
-  } finally {
-    try {
-      unlinkSync(listPath);
-    } catch {
-      /* gone */
-    }
-  }
-  const ok = result.code === 0 && !result.aborted && existsSync(tmpPath) && statSync(tmpPath).size > 0;
-  if (!ok) {
-    try {
-      unlinkSync(tmpPath);
-    } catch {
-      /* never created */
-    }
+  const result = await concatToFile({ listPath, tmpPath, finalPath }, lines, args, {
+    signal: req.signal,
+    onSpawn: req.onSpawn,
+    onOutTimeMs: (ms) => onProgress?.({ doneMs: Math.min(totalMs, Math.max(0, Math.round(ms))), totalMs }),
+  });
+  if (!result.ok) {
     const why = result.aborted ? "cancelled" : `ffmpeg exited with ${result.code}${result.stderr ? `: ${result.stderr}` : ""}`;
     logEvent(db, { kind: "export.failed", level: "warn", cameraId: req.cameraId, message: `clip export ${name} failed: ${why}`, data: { fromUtc: req.fromUtc, toUtc: req.toUtc } });
     throw new ExportFailedError(`clip export failed: ${why}`, result.aborted);
   }
-  fsyncPath(tmpPath);
-  renameSync(tmpPath, finalPath);
-  fsyncPath(dir);
   const bytes = statSync(finalPath).size;
   onProgress?.({ doneMs: totalMs, totalMs });
   logEvent(db, {
