@@ -25,6 +25,13 @@ export const MAX_ZOOM = 2;
  * the benchmark and makes a typical plate row (~170 px at height 48) about 2x faster to read.
  */
 export const REC_HEIGHT = 48;
+/**
+ * Horizontal stretch of a plate row before recognition. Plate fonts are condensed compared
+ * with the text PP-OCR is trained on; widening the row helps the recogniser separate narrow
+ * glyphs. Measured once over the 178 labelled photos, reading the labelled boxes: exact reads
+ * 130 at 0.85, 136 at 1.0, 140 at 1.25, 139 at 1.35, 140 at 1.5 (no change on the crops set).
+ */
+export const REC_STRETCH = 1.3;
 export const REC_MIN_WIDTH = 64;
 
 /** PaddleOCR det normalisation (ImageNet mean/std on 0..1 values, BGR channel order). */
@@ -205,7 +212,7 @@ export async function recognizeLine(img: RgbImage, lineIn: RotRect): Promise<{ t
   const line = lineIn;
   const session = await getSession("rec");
   const cmap = await plateClassMap();
-  const contentW = Math.max(8, Math.min(REC_HEIGHT * 25, Math.ceil((REC_HEIGHT * line.w) / Math.max(1, line.h))));
+  const contentW = Math.max(8, Math.min(REC_HEIGHT * 25, Math.ceil((REC_STRETCH * REC_HEIGHT * line.w) / Math.max(1, line.h))));
   const W = Math.max(REC_MIN_WIDTH, Math.ceil(contentW / 8) * 8);
   return runExclusive(async () => {
     const data = new Float32Array(3 * REC_HEIGHT * W); // padding = 0 after normalisation (PaddleOCR)
