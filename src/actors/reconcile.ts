@@ -28,7 +28,7 @@ import { existsSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { CameraConfig } from "../config.ts";
 import { logEvent } from "../db/eventLog.ts";
-import { commitSegment, fsyncPath } from "../db/segments.ts";
+import { commitSegment, fsyncDirIfPresent } from "../db/segments.ts";
 import { absoluteIndexOf, resolveInside, ringDirRel, segmentRelPath } from "../paths.ts";
 import { probeMedia } from "../media/probe.ts";
 import { resolveFfmpeg } from "../media/ffmpeg.ts";
@@ -272,7 +272,6 @@ export async function reconcileAtStartup(
   const report = emptyReport();
   const repair = reporter(db, report, "reconcile");
 
-
   // 1. transient read-locks
   const cleared = db.query("UPDATE segments SET locked = 0 WHERE locked <> 0").run().changes;
   if (cleared > 0) {
@@ -305,13 +304,7 @@ export async function reconcileAtStartup(
       dirs.add(dirname(path));
       g.rel_path = unlinked ? `${g.rel_path} (file deleted)` : `${g.rel_path} (file already gone)`;
     }
-    for (const d of dirs) {
-      try {
-        fsyncPath(d);
-      } catch {
-        // directory gone: nothing to sync
-      }
-    }
+    for (const d of dirs) fsyncDirIfPresent(d);
     db.transaction(() => {
       for (const g of garbage) {
         if (db.query("DELETE FROM garbage WHERE id = $id").run({ id: g.id }).changes === 0) continue;
@@ -347,7 +340,8 @@ function emptyReport(): ReconcileReport {
   return { repairs: [], salvaged: 0, deletedFiles: 0, deletedRows: 0, clearedReadLocks: 0, garbageFinished: 0 };
 }
 
-function reporter(db: Database, report: ReconcileReport, prefix: string): RepairFn {
+/** A RepairFn that records each repair in `report.repairs`, as a `reconcile` event_log row and as a log line `<prefix>: ...`. */
+function reporter(db: Database, report: { repairs: string[] }, prefix: string): RepairFn {
   return (message, cameraId, data, level = "info") => {
     report.repairs.push(message);
     logEvent(db, { kind: "reconcile", level, cameraId, message, data });
@@ -394,13 +388,7 @@ async function settleTail(
     if ((await settleFileWithoutRow(db, dataDir, key, cameraId, file, bootId, repair)) === "salvaged") report.salvaged++;
     else report.deletedFiles++;
   }
-  if (tail.length) {
-    try {
-      fsyncPath(join(dataDir, ringDirRel(key)));
-    } catch {
-      // no directory
-    }
-  }
+  if (tail.length) fsyncDirIfPresent(join(dataDir, ringDirRel(key)));
 }
 
 /**
@@ -430,13 +418,7 @@ async function repairRing(db: Database, dataDir: string, key: string, cameraId: 
     await settleFileWithoutRow(db, dataDir, key, cameraId, file, "", repair);
     report.deletedFiles++;
   }
-  if (below.length) {
-    try {
-      fsyncPath(join(dataDir, f.ringDir));
-    } catch {
-      // no directory
-    }
-  }
+  if (below.length) fsyncDirIfPresent(join(dataDir, f.ringDir));
 }
 
 /** Makes camera_state consistent with the rows (absolute_segments above every row, slot, generation). */
@@ -571,11 +553,6 @@ export async function salvageInterrupted(
   bootId: string,
 ): Promise<SalvageResult> {
   const result: SalvageResult = { salvaged: 0, deletedFiles: 0, repairs: [] };
-  const repair: RepairFn = (message, camId, data, level = "info") => {
-    result.repairs.push(message);
-    logEvent(db, { kind: "reconcile", level, cameraId: camId, message, data });
-    log.info(`salvage: ${message}`);
-  };
-  await settleTail(db, dataDir, camera.key, cameraId, bootId, result, repair);
+  await settleTail(db, dataDir, camera.key, cameraId, bootId, result, reporter(db, result, "salvage"));
   return result;
 }

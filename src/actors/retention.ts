@@ -29,7 +29,7 @@ import { statfsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { CameraConfig } from "../config.ts";
 import { logEvent } from "../db/eventLog.ts";
-import { fsyncPath } from "../db/segments.ts";
+import { fsyncDirIfPresent } from "../db/segments.ts";
 import { markTripEvicted } from "../db/trips.ts";
 import { resolveInside, ringDirRel } from "../paths.ts";
 import { log } from "../log.ts";
@@ -182,11 +182,7 @@ export function enforceRing(db: Database, dataDir: string, camera: CameraConfig,
         if (code !== "ENOENT") log.warn(`camera ${camera.key}: cannot delete segment ${g.abs}: ${code ?? (err as Error).message}`);
       }
     }
-    try {
-      fsyncPath(ringDir);
-    } catch {
-      // ring directory missing: nothing to sync
-    }
+    fsyncDirIfPresent(ringDir);
 
     // (4) garbage rows done
     db.transaction(() => {

@@ -271,6 +271,15 @@ export function fsyncPath(path: string): void {
   }
 }
 
+/** fsync(2) of a directory that may be gone (a ring never created, removed meanwhile): errors are ignored, there is nothing left to sync. */
+export function fsyncDirIfPresent(dir: string): void {
+  try {
+    fsyncPath(dir);
+  } catch {
+    // directory gone: nothing to sync
+  }
+}
+
 /**
  * Syncs the segment file and its directory to disk, then `indexSegment`. A segment that already
  * has a row is returned as a duplicate without touching the disk. Throws when the file is
