@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { cpus, loadavg } from "node:os";
 import { decodeImage, iou, type Box } from "../src/vision/image.ts";
 import { configureVision, readPlates } from "../src/vision/reader.ts";
 import { recognizePlate, stageTimes } from "../src/vision/stages.ts";
@@ -59,7 +60,8 @@ function usLabels(): Label[] {
     );
 }
 
-console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}`);
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, ${cpus().length} CPUs, load average ${load()}`);
 
 if (only.has("e2e")) {
   const labels = sample(usLabels());
@@ -142,6 +144,7 @@ if (only.has("speed")) {
     await pool.close();
     console.log(`  pool of ${workers} worker${workers > 1 ? "s" : ""}: ${((1000 * bytes.length) / wall).toFixed(2)} frames/s`);
   }
+  console.log(`  (load average at the end: ${load()}; other processes on the machine slow every number)`);
 }
 
 /** "WxH" of a baseline/progressive JPEG from its SOF marker. */
