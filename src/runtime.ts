@@ -151,17 +151,23 @@ async function settleAll(deps: SupervisorDeps, cameras: CameraConfig[], cameraId
   clearTimeout(timer);
 }
 
-/** Resolves when no camera actor is in a running state, or after `timeoutMs`. Returns the laggards. */
-async function waitForCamerasStopped(supervisor: SupervisorActor, timeoutMs: number): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Polls the actor system every 25 ms until no actor whose id starts with `prefix` is `busy`, or
+ * until `deadline` (absolute ms). Returns the ids still busy (empty when all settled).
+ */
+async function waitForActors(sup: SupervisorActor, prefix: string, busy: (value: unknown) => boolean, deadline: number): Promise<string[]> {
   for (;;) {
-    const busy = Object.entries(supervisor.system.getAll())
-      .filter(([id, ref]) => id.startsWith("camera:") && ONLINE.has(cameraStateName((ref.getSnapshot() as { value?: unknown }).value)))
+    const ids = Object.entries(sup.system.getAll())
+      .filter(([id, ref]) => id.startsWith(prefix) && busy((ref.getSnapshot() as { value?: unknown }).value))
       .map(([id]) => id);
-    if (busy.length === 0 || Date.now() >= deadline) return busy;
+    if (ids.length === 0 || Date.now() >= deadline) return ids;
     await Bun.sleep(25);
   }
 }
+
+/** Resolves when no camera actor is in a running state, or after `timeoutMs`. Returns the laggards. */
+const waitForCamerasStopped = (sup: SupervisorActor, timeoutMs: number) =>
+  waitForActors(sup, "camera:", (value) => ONLINE.has(cameraStateName(value)), Date.now() + timeoutMs);
 
 /** Budget of the whole power-down (ms); saves rebuilding at close are waited for until then. */
 export const SHUTDOWN_BUDGET_MS = 4_800;
@@ -173,20 +179,17 @@ const tripStateOf = (sup: SupervisorActor, tripId: number): { state: string | nu
   return { state: typeof snap.value === "string" ? snap.value : JSON.stringify(snap.value), lastError: snap.context?.lastError ?? null };
 };
 
-/** Resolves when no trip actor is `saving`, or at `deadline` (absolute ms). */
-async function waitForSaves(sup: SupervisorActor, deadline: number): Promise<string[]> {
-  for (;;) {
-    const busy = Object.entries(sup.system.getAll())
-      .filter(([id, ref]) => id.startsWith("trip:") && (ref.getSnapshot() as { value?: unknown }).value === "saving")
-      .map(([id]) => id);
-    if (busy.length === 0 || Date.now() >= deadline) return busy;
-    await Bun.sleep(25);
-  }
-}
+/** Resolves when no trip actor is `saving`, or at `deadline` (absolute ms). Returns the trips still saving. */
+const waitForSaves = (sup: SupervisorActor, deadline: number) => waitForActors(sup, "trip:", (value) => value === "saving", deadline);
 
 /** The runtime's actions over its supervisor (see RuntimeActions). `sup()` throws while starting. */
 function makeActions(db: Database, config: Config, sup: () => SupervisorActor): RuntimeActions {
   const cameraKeys = new Set(config.cameras.map((c) => c.key));
+  const cameraRef = (cameraKey: string): AnyActorRef => {
+    const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
+    if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
+    return ref;
+  };
   const keyOfTrip = (cameraId: number) => (db.query("SELECT key FROM cameras WHERE id = ?").get(cameraId) as { key: string } | null)?.key;
   const actions: RuntimeActions = {
     async saveTrip(tripId, source) {
@@ -217,14 +220,10 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor): 
       return ids;
     },
     async stopCamera(cameraKey) {
-      const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
-      if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
-      ref.send({ type: "STOP" });
+      cameraRef(cameraKey).send({ type: "STOP" });
     },
     async startCamera(cameraKey) {
-      const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
-      if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
-      ref.send({ type: "START" });
+      cameraRef(cameraKey).send({ type: "START" });
     },
     gpioStatus() {
       try {
