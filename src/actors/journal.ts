@@ -27,11 +27,23 @@ import type { Database, Statement } from "bun:sqlite";
 import type { AnyActorRef, InspectionEvent, StateValue } from "xstate";
 import { log } from "../log.ts";
 import { nowOf } from "../machines/camera.ts";
+import { logEvent, type EventInput } from "../db/eventLog.ts";
+import type { LiveBus } from "../events.ts";
 
 /** A callback run after the journal transaction committed. */
 export type AfterCommit = () => void;
 /** A domain write run inside the journal transaction; may return an AfterCommit callback. */
 export type JournalOp = (db: Database) => void | AfterCommit;
+
+/**
+ * For a JournalOp: inserts event row `e` (in the journal transaction) and returns the AfterCommit
+ * that announces it on the LiveBus as `{ type: "event_log", id, kind, message: announce }`
+ * (`announce` defaults to the row's message), so the UI hears only of committed rows.
+ */
+export function logAndAnnounce(db: Database, bus: LiveBus, e: EventInput, announce = e.message): AfterCommit {
+  const id = logEvent(db, e);
+  return () => bus.publish({ type: "event_log", id, kind: e.kind, message: announce });
+}
 
 export interface JournalOptions {
   /** Clock for `at` columns (ms); default: the actor's clock. */
@@ -112,12 +124,6 @@ export function loadSnapshots(db: Database): Map<string, StoredSnapshot> {
     });
   }
   return out;
-}
-
-/** One stored snapshot (parsed), or null. */
-export function loadSnapshot(db: Database, actorId: string): unknown | null {
-  const row = db.query("SELECT snapshot FROM actor_snapshots WHERE actor_id = ?").get(actorId) as { snapshot: string } | null;
-  return row ? JSON.parse(row.snapshot) : null;
 }
 
 export class Journal {

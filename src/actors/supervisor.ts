@@ -55,7 +55,7 @@ import { purgeExpiredSessions } from "../db/sessions.ts";
 import { beginIncident, exportIncident, ExportFailedError, EXPORTS_DIR, isRecordedUntil, removeTempFiles } from "../media/export.ts";
 import { cameraInputFor, provideCamera } from "./camera.ts";
 import { liveStatusOf, provideTrip, type TripDeps } from "./trip.ts";
-import { loadSnapshots, type StoredSnapshot } from "./journal.ts";
+import { loadSnapshots, logAndAnnounce, type StoredSnapshot } from "./journal.ts";
 import { createGpioButton } from "./gpio.ts";
 import { startAlprService, type AlprService } from "./alpr.ts";
 import { cleanSavedTemps } from "./saveTrip.ts";
@@ -207,16 +207,14 @@ export function provideSupervisor(deps: SupervisorDeps) {
         const o = output as Partial<IncidentExportOutput> | undefined;
         journal.enqueue(self, (d) => {
           const message = `incident ${incident.incidentId}: clip ${o?.relPath ?? "?"} exported (${((o?.durationMs ?? 0) / 1000).toFixed(1)} s${o?.partial ? ", partial: the camera stopped" : ""}), evidence-locked`;
-          const id = logEvent(d, { kind: "incident.done", cameraId: incident.cameraId, message, data: { ...incident, ...o } });
-          return () => deps.bus.publish({ type: "event_log", id, kind: "incident.done", message });
+          return logAndAnnounce(d, deps.bus, { kind: "incident.done", cameraId: incident.cameraId, message, data: { ...incident, ...o } });
         });
       },
       incidentGaveUp: ({ self }, params) => {
         const { incident, error } = params as { incident: IncidentRecord; error: string };
         journal.enqueue(self, (d) => {
           const message = `incident ${incident.incidentId}: clip export failed after ${incident.attempts} attempt(s): ${error}; its footage stays evidence-locked`;
-          const id = logEvent(d, { kind: "incident.failed", level: "error", cameraId: incident.cameraId, message, data: incident });
-          return () => deps.bus.publish({ type: "event_log", id, kind: "incident.failed", message });
+          return logAndAnnounce(d, deps.bus, { kind: "incident.failed", level: "error", cameraId: incident.cameraId, message, data: incident });
         });
       },
       publishGpio: (_, params) => {
@@ -227,8 +225,7 @@ export function provideSupervisor(deps: SupervisorDeps) {
         const { at, source } = params as { at: number; source: string };
         journal.enqueue(self, (d) => {
           const message = `save (${source}): no trip to save: no camera is recording`;
-          const id = logEvent(d, { kind: "trip.save_error", level: "warn", at, message, data: { source } });
-          return () => deps.bus.publish({ type: "event_log", id, kind: "trip.save_error", message });
+          return logAndAnnounce(d, deps.bus, { kind: "trip.save_error", level: "warn", at, message, data: { source } });
         });
       },
       serviceError: ({ self }, params) => {

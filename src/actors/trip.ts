@@ -21,8 +21,8 @@ import { tripMachine, type SaveTripInput, type TripStatus } from "../machines/tr
 import { nowOf } from "../machines/camera.ts";
 import { closeTrip, markTripEvicted, tripById } from "../db/trips.ts";
 import { lockTripSegments, tripIncidentId, upsertSavedTrip } from "../db/savedTrips.ts";
-import { logEvent } from "../db/eventLog.ts";
 import type { ActorDeps } from "./camera.ts";
+import { logAndAnnounce } from "./journal.ts";
 import { createSaveTrip } from "./saveTrip.ts";
 
 export interface TripDeps extends ActorDeps {
@@ -79,16 +79,20 @@ export function provideTrip(deps: TripDeps) {
         const at = nowOf(self);
         journal.enqueue(self, (d) => {
           const locked = lockTripSegments(d, tripId, at);
-          const id = logEvent(d, {
-            kind: "trip.saving",
-            cameraId: cameraIdOf(d, tripId),
-            at,
-            message: rebuild
-              ? `trip ${tripId} closed: rebuilding its saved MP4 with every segment`
-              : `saving trip ${tripId} (${source}): ${locked} segment${locked === 1 ? "" : "s"} evidence-locked as ${tripIncidentId(tripId)}`,
-            data: { tripId, source, locked, rebuild },
-          });
-          return () => deps.bus.publish({ type: "event_log", id, kind: "trip.saving", message: `saving trip ${tripId}` });
+          return logAndAnnounce(
+            d,
+            deps.bus,
+            {
+              kind: "trip.saving",
+              cameraId: cameraIdOf(d, tripId),
+              at,
+              message: rebuild
+                ? `trip ${tripId} closed: rebuilding its saved MP4 with every segment`
+                : `saving trip ${tripId} (${source}): ${locked} segment${locked === 1 ? "" : "s"} evidence-locked as ${tripIncidentId(tripId)}`,
+              data: { tripId, source, locked, rebuild },
+            },
+            `saving trip ${tripId}`,
+          );
         });
       },
       recordSaved: ({ context, self }) => {
@@ -101,14 +105,18 @@ export function provideTrip(deps: TripDeps) {
           const message = saved.complete
             ? `trip ${tripId} saved: ${saved.mp4Path} (${saved.segments ?? "?"} segments, ${secs} s)`
             : `trip ${tripId} saved so far: ${saved.mp4Path} (${saved.segments ?? "?"} segments, ${secs} s); still recording, rebuilt when it closes`;
-          const id = logEvent(d, {
-            kind: "trip.saved",
-            cameraId: cameraIdOf(d, tripId),
-            at,
-            message: saved.missing ? `${message}; ${saved.missing} segment file(s) were missing` : message,
-            data: { tripId, ...saved },
-          });
-          return () => deps.bus.publish({ type: "event_log", id, kind: "trip.saved", message });
+          return logAndAnnounce(
+            d,
+            deps.bus,
+            {
+              kind: "trip.saved",
+              cameraId: cameraIdOf(d, tripId),
+              at,
+              message: saved.missing ? `${message}; ${saved.missing} segment file(s) were missing` : message,
+              data: { tripId, ...saved },
+            },
+            message,
+          );
         });
       },
       logSaveError: ({ context, self }) => {
@@ -116,8 +124,7 @@ export function provideTrip(deps: TripDeps) {
         const at = nowOf(self);
         journal.enqueue(self, (d) => {
           const message = `trip ${tripId}: ${lastError ?? "save failed"}`;
-          const id = logEvent(d, { kind: "trip.save_error", level: "error", cameraId: cameraIdOf(d, tripId), at, message, data: { tripId } });
-          return () => deps.bus.publish({ type: "event_log", id, kind: "trip.save_error", message });
+          return logAndAnnounce(d, deps.bus, { kind: "trip.save_error", level: "error", cameraId: cameraIdOf(d, tripId), at, message, data: { tripId } });
         });
       },
       writeStatus: ({ context, self }, params) => {
