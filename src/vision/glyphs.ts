@@ -6,8 +6,14 @@
  * a decoration as a character; this check removes characters whose ink is much shorter than
  * the row's median character.
  *
- * Ink is found by Otsu's threshold (Otsu 1979) on the grey recogniser input; the ink polarity
- * is the minority class (characters cover less of a plate row than its background).
+ * Ink is found by Otsu's threshold (Otsu 1979) on the grey recogniser input: the polarity
+ * from the whole row (ink is the minority class: characters cover less of a plate row than its
+ * background), the threshold per character window (faint or shaded characters keep their
+ * height). Windows are centred on the CTC peaks, which are only roughly aligned with glyphs.
+ *
+ * Measured effect (readings of the labelled boxes): 178 photos 138 exact vs 137 without;
+ * 151 crops 131 vs 128. It removes emblem reads (2DA0044 -> 2DA044) and sometimes a real
+ * faint character.
  */
 
 /** Minimum ink height of a kept character, as a fraction of the row's median character height. */
