@@ -23,7 +23,8 @@
  * systemId's prefix (`camera:front` -> `camera`). Snapshots of stopped/errored actors are not
  * stored (a stopped supervisor must not be restored as stopped).
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "../db/prepared.ts";
 import type { AnyActorRef, InspectionEvent, StateValue } from "xstate";
 import { log } from "../log.ts";
 import { nowOf } from "../machines/camera.ts";
@@ -79,30 +80,17 @@ export function machineOf(actorId: string): string {
   return prefix === "timelapse" ? "timelapseBatch" : prefix;
 }
 
-interface Statements {
-  transition: Statement;
-  snapshot: Statement;
-}
-const statements = new WeakMap<Database, Statements>();
-
-function prepared(db: Database): Statements {
-  let s = statements.get(db);
-  if (!s) {
-    s = {
-      transition: db.prepare(
-        "INSERT INTO actor_transitions (actor_id, from_state, event, to_state, at) VALUES ($actor_id, $from_state, $event, $to_state, $at)",
-      ),
-      snapshot: db.prepare(
-        `INSERT INTO actor_snapshots (actor_id, machine, state, snapshot, updated_at)
-         VALUES ($actor_id, $machine, $state, $snapshot, $updated_at)
-         ON CONFLICT(actor_id) DO UPDATE SET machine = excluded.machine, state = excluded.state,
-           snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
-      ),
-    };
-    statements.set(db, s);
-  }
-  return s;
-}
+const prepared = perDatabase((db) => ({
+  transition: db.prepare(
+    "INSERT INTO actor_transitions (actor_id, from_state, event, to_state, at) VALUES ($actor_id, $from_state, $event, $to_state, $at)",
+  ),
+  snapshot: db.prepare(
+    `INSERT INTO actor_snapshots (actor_id, machine, state, snapshot, updated_at)
+     VALUES ($actor_id, $machine, $state, $snapshot, $updated_at)
+     ON CONFLICT(actor_id) DO UPDATE SET machine = excluded.machine, state = excluded.state,
+       snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
+  ),
+}));
 
 /** Every stored snapshot, by actor id (parsed JSON). */
 export function loadSnapshots(db: Database): Map<string, StoredSnapshot> {
@@ -133,7 +121,7 @@ export class Journal {
   /** Last persisted snapshot JSON per actor id (skip identical rewrites). */
   private lastJson = new Map<string, string>();
   private closed = false;
-  private readonly stmts: Statements;
+  private readonly stmts: ReturnType<typeof prepared>;
 
   constructor(
     readonly db: Database,

@@ -24,7 +24,8 @@
  * same transaction as the row deletion); their ids are returned so the trip machines can be sent
  * EVICTED (this module does not change `trips.status`).
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "../db/prepared.ts";
 import { statfsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { CameraConfig } from "../config.ts";
@@ -55,47 +56,30 @@ interface Candidate {
   bytes: number | null;
 }
 
-interface Statements {
-  usage: Statement;
-  candidates: Statement;
-  deleteRow: Statement;
-  insertGarbage: Statement;
-  deleteGarbage: Statement;
-  evictable: Statement;
-}
-
-const cache = new WeakMap<Database, Statements>();
-
-function statements(db: Database): Statements {
-  let s = cache.get(db);
-  if (s) return s;
-  s = {
-    usage: db.prepare(
-      `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM segments
-       WHERE camera_id = $camera_id AND evidence_locked = 0`,
-    ),
-    candidates: db.prepare(
-      `SELECT id, absolute_index, rel_path, bytes FROM segments
-       WHERE camera_id = $camera_id AND locked = 0 AND evidence_locked = 0
-       ORDER BY absolute_index LIMIT $limit`,
-    ),
-    deleteRow: db.prepare("DELETE FROM segments WHERE id = $id AND locked = 0 AND evidence_locked = 0"),
-    insertGarbage: db.prepare(
-      `INSERT INTO garbage (camera_id, rel_path, created_at) VALUES ($camera_id, $rel_path, $now)
-       ON CONFLICT(rel_path) DO UPDATE SET created_at = excluded.created_at
-       RETURNING id`,
-    ),
-    deleteGarbage: db.prepare("DELETE FROM garbage WHERE id = $id"),
-    evictable: db.prepare(
-      `SELECT t.id FROM trips t
-       WHERE t.camera_id = $camera_id AND t.end_time_utc IS NOT NULL AND t.fully_evicted = 0
-         AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.camera_id = t.camera_id
-                         AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute)`,
-    ),
-  };
-  cache.set(db, s);
-  return s;
-}
+const statements = perDatabase((db) => ({
+  usage: db.prepare(
+    `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM segments
+     WHERE camera_id = $camera_id AND evidence_locked = 0`,
+  ),
+  candidates: db.prepare(
+    `SELECT id, absolute_index, rel_path, bytes FROM segments
+     WHERE camera_id = $camera_id AND locked = 0 AND evidence_locked = 0
+     ORDER BY absolute_index LIMIT $limit`,
+  ),
+  deleteRow: db.prepare("DELETE FROM segments WHERE id = $id AND locked = 0 AND evidence_locked = 0"),
+  insertGarbage: db.prepare(
+    `INSERT INTO garbage (camera_id, rel_path, created_at) VALUES ($camera_id, $rel_path, $now)
+     ON CONFLICT(rel_path) DO UPDATE SET created_at = excluded.created_at
+     RETURNING id`,
+  ),
+  deleteGarbage: db.prepare("DELETE FROM garbage WHERE id = $id"),
+  evictable: db.prepare(
+    `SELECT t.id FROM trips t
+     WHERE t.camera_id = $camera_id AND t.end_time_utc IS NOT NULL AND t.fully_evicted = 0
+       AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.camera_id = t.camera_id
+                       AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute)`,
+  ),
+}));
 
 /** Bytes available to the program on the file system holding `dir` (statfs bavail x bsize). */
 export function freeBytes(dir: string): number {

@@ -15,7 +15,7 @@
  * - `logSaveError`: a `trip.save_error` event row;
  * - `saveTrip`: `deps.saveTrip` when given (tests), else the real one (src/actors/saveTrip.ts).
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { assign, type AnyActorLogic, type PromiseActorLogic } from "xstate";
 import { tripMachine, type SaveTripInput, type TripStatus } from "../machines/trip.ts";
 import { nowOf } from "../machines/camera.ts";
@@ -23,6 +23,7 @@ import { closeTrip, markTripEvicted, tripById } from "../db/trips.ts";
 import { lockTripSegments, tripIncidentId, upsertSavedTrip } from "../db/savedTrips.ts";
 import type { ActorDeps } from "./camera.ts";
 import { logAndAnnounce } from "./journal.ts";
+import { perDatabase } from "../db/prepared.ts";
 import { createSaveTrip } from "./saveTrip.ts";
 
 export interface TripDeps extends ActorDeps {
@@ -30,18 +31,10 @@ export interface TripDeps extends ActorDeps {
   saveTrip?: AnyActorLogic;
 }
 
-const cache = new WeakMap<Database, { setStatus: Statement; cameraKey: Statement }>();
-function statements(db: Database) {
-  let s = cache.get(db);
-  if (!s) {
-    s = {
-      setStatus: db.prepare("UPDATE trips SET status = $status WHERE id = $id AND status <> $status"),
-      cameraKey: db.prepare("SELECT c.key, t.camera_id FROM trips t JOIN cameras c ON c.id = t.camera_id WHERE t.id = $id"),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
+const statements = perDatabase((db) => ({
+  setStatus: db.prepare("UPDATE trips SET status = $status WHERE id = $id AND status <> $status"),
+  cameraKey: db.prepare("SELECT c.key, t.camera_id FROM trips t JOIN cameras c ON c.id = t.camera_id WHERE t.id = $id"),
+}));
 
 /** Sets `trips.status` (no-op when unchanged); returns true when the row changed. */
 export function setTripStatus(db: Database, tripId: number, status: TripStatus): boolean {

@@ -8,7 +8,8 @@
  * `bump_reconnect` -> `bumpReconnect`. Times are Unix ms UTC. Each function upserts, so a
  * camera without a row gets one.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 
 export interface CameraStatusRow {
   camera_id: number;
@@ -23,49 +24,32 @@ export interface CameraStatusRow {
   updated_at: number;
 }
 
-interface Statements {
-  setState: Statement;
-  setStateKeepError: Statement;
-  setRunning: Statement;
-  bump: Statement;
-  get: Statement;
-  nextStart: Statement;
-}
-
-const cache = new WeakMap<Database, Statements>();
-
-function statements(db: Database): Statements {
-  let s = cache.get(db);
-  if (s) return s;
-  s = {
-    setState: db.prepare(
-      `INSERT INTO camera_status (camera_id, state, last_error, updated_at) VALUES ($id, $state, $error, $at)
-       ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error,
-         pid = CASE WHEN excluded.state IN ('starting', 'recording', 'stalled', 'stopping') THEN camera_status.pid ELSE NULL END,
-         updated_at = excluded.updated_at`,
-    ),
-    setStateKeepError: db.prepare(
-      `INSERT INTO camera_status (camera_id, state, updated_at) VALUES ($id, $state, $at)
-       ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state,
-         pid = CASE WHEN excluded.state IN ('starting', 'recording', 'stalled', 'stopping') THEN camera_status.pid ELSE NULL END,
-         updated_at = excluded.updated_at`,
-    ),
-    setRunning: db.prepare(
-      `INSERT INTO camera_status (camera_id, state, pid, last_started_at, updated_at) VALUES ($id, $state, $pid, $started, $at)
-       ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state, pid = excluded.pid,
-         last_started_at = excluded.last_started_at, updated_at = excluded.updated_at`,
-    ),
-    bump: db.prepare(
-      `INSERT INTO camera_status (camera_id, state, reconnect_count, last_error, updated_at) VALUES ($id, 'backoff', 1, $error, $at)
-       ON CONFLICT(camera_id) DO UPDATE SET reconnect_count = camera_status.reconnect_count + 1, pid = NULL,
-         last_error = excluded.last_error, updated_at = excluded.updated_at`,
-    ),
-    get: db.prepare("SELECT * FROM camera_status WHERE camera_id = $id"),
-    nextStart: db.prepare("SELECT absolute_segments FROM camera_state WHERE camera_id = $id"),
-  };
-  cache.set(db, s);
-  return s;
-}
+const statements = perDatabase((db) => ({
+  setState: db.prepare(
+    `INSERT INTO camera_status (camera_id, state, last_error, updated_at) VALUES ($id, $state, $error, $at)
+     ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error,
+       pid = CASE WHEN excluded.state IN ('starting', 'recording', 'stalled', 'stopping') THEN camera_status.pid ELSE NULL END,
+       updated_at = excluded.updated_at`,
+  ),
+  setStateKeepError: db.prepare(
+    `INSERT INTO camera_status (camera_id, state, updated_at) VALUES ($id, $state, $at)
+     ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state,
+       pid = CASE WHEN excluded.state IN ('starting', 'recording', 'stalled', 'stopping') THEN camera_status.pid ELSE NULL END,
+       updated_at = excluded.updated_at`,
+  ),
+  setRunning: db.prepare(
+    `INSERT INTO camera_status (camera_id, state, pid, last_started_at, updated_at) VALUES ($id, $state, $pid, $started, $at)
+     ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state, pid = excluded.pid,
+       last_started_at = excluded.last_started_at, updated_at = excluded.updated_at`,
+  ),
+  bump: db.prepare(
+    `INSERT INTO camera_status (camera_id, state, reconnect_count, last_error, updated_at) VALUES ($id, 'backoff', 1, $error, $at)
+     ON CONFLICT(camera_id) DO UPDATE SET reconnect_count = camera_status.reconnect_count + 1, pid = NULL,
+       last_error = excluded.last_error, updated_at = excluded.updated_at`,
+  ),
+  get: db.prepare("SELECT * FROM camera_status WHERE camera_id = $id"),
+  nextStart: db.prepare("SELECT absolute_segments FROM camera_state WHERE camera_id = $id"),
+}));
 
 /**
  * seed 002 `set_state`: sets `state` and, unless `lastError` is undefined, `last_error`

@@ -19,7 +19,8 @@
  * `lockedStream` hands a lock to a streaming HTTP body: released when the body ends, errors
  * or the client disconnects (the stream is cancelled).
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 import { log } from "../log.ts";
 import { logEvent } from "./eventLog.ts";
 
@@ -34,40 +35,25 @@ export interface SegmentRef {
   bytes: number | null;
 }
 
-interface Statements {
-  inc: Statement;
-  dec: Statement;
-  range: Statement;
-  evidenceIds: Statement;
-  evidenceRange: Statement;
-}
-const cache = new WeakMap<Database, Statements>();
 const SEG_COLS = "id, camera_id, absolute_index, start_utc, end_utc, rel_path, bytes";
 
-function stmts(db: Database): Statements {
-  let s = cache.get(db);
-  if (!s) {
-    s = {
-      inc: db.prepare("UPDATE segments SET locked = locked + 1 WHERE id IN (SELECT value FROM json_each($ids)) RETURNING id"),
-      dec: db.prepare("UPDATE segments SET locked = MAX(locked - 1, 0) WHERE id IN (SELECT value FROM json_each($ids))"),
-      range: db.prepare(
-        `SELECT ${SEG_COLS} FROM segments
-         WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from
-         ORDER BY start_utc, absolute_index`,
-      ),
-      evidenceIds: db.prepare(
-        `UPDATE segments SET evidence_locked = $locked, incident_id = COALESCE($incident_id, incident_id)
-         WHERE id IN (SELECT value FROM json_each($ids))`,
-      ),
-      evidenceRange: db.prepare(
-        `UPDATE segments SET evidence_locked = $locked, incident_id = COALESCE($incident_id, incident_id)
-         WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from`,
-      ),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
+const stmts = perDatabase((db) => ({
+  inc: db.prepare("UPDATE segments SET locked = locked + 1 WHERE id IN (SELECT value FROM json_each($ids)) RETURNING id"),
+  dec: db.prepare("UPDATE segments SET locked = MAX(locked - 1, 0) WHERE id IN (SELECT value FROM json_each($ids))"),
+  range: db.prepare(
+    `SELECT ${SEG_COLS} FROM segments
+     WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from
+     ORDER BY start_utc, absolute_index`,
+  ),
+  evidenceIds: db.prepare(
+    `UPDATE segments SET evidence_locked = $locked, incident_id = COALESCE($incident_id, incident_id)
+     WHERE id IN (SELECT value FROM json_each($ids))`,
+  ),
+  evidenceRange: db.prepare(
+    `UPDATE segments SET evidence_locked = $locked, incident_id = COALESCE($incident_id, incident_id)
+     WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from`,
+  ),
+}));
 
 /**
  * A held read-lock: one increment of `segments.locked` on each of `segmentIds` (the ids that

@@ -13,7 +13,8 @@
  * adds a second one. `saved_dir` and `mp4_path` are relative to data_dir; `saved_at_utc` is the
  * time of the first completed save (ms UTC) and is kept on later rewrites.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 import { logEvent } from "./eventLog.ts";
 
 /** The incident id under which a saved trip's segments are evidence-locked. */
@@ -27,51 +28,32 @@ export interface SavedTripRow {
   mp4_path: string | null;
 }
 
-interface Statements {
-  lockTrip: Statement;
-  lockOne: Statement;
-  tripStatus: Statement;
-  upsert: Statement;
-  byTrip: Statement;
-  cameraOf: Statement;
-  openPerCamera: Statement;
-  newest: Statement;
-}
-
-const cache = new WeakMap<Database, Statements>();
-
-function statements(db: Database): Statements {
-  let s = cache.get(db);
-  if (s) return s;
-  s = {
-    lockTrip: db.prepare(
-      `UPDATE segments SET evidence_locked = 1, incident_id = COALESCE(incident_id, $tag)
-       WHERE (evidence_locked = 0 OR incident_id IS NULL)
-         AND camera_id = (SELECT camera_id FROM trips WHERE id = $trip_id)
-         AND absolute_index BETWEEN (SELECT start_absolute FROM trips WHERE id = $trip_id)
-                                AND (SELECT last_absolute FROM trips WHERE id = $trip_id)`,
-    ),
-    lockOne: db.prepare(
-      `UPDATE segments SET evidence_locked = 1, incident_id = COALESCE(incident_id, $tag)
-       WHERE id = $id AND (evidence_locked = 0 OR incident_id IS NULL)`,
-    ),
-    tripStatus: db.prepare("SELECT status, camera_id FROM trips WHERE id = $id"),
-    upsert: db.prepare(
-      `INSERT INTO saved_trips (trip_id, saved_dir, saved_at_utc, mp4_path)
-       VALUES ($trip_id, $saved_dir, $saved_at_utc, $mp4_path)
-       ON CONFLICT(trip_id) DO UPDATE SET saved_dir = excluded.saved_dir, mp4_path = excluded.mp4_path`,
-    ),
-    byTrip: db.prepare("SELECT trip_id, saved_dir, saved_at_utc, mp4_path FROM saved_trips WHERE trip_id = $trip_id"),
-    cameraOf: db.prepare("SELECT camera_id FROM trips WHERE id = $id"),
-    openPerCamera: db.prepare(
-      `SELECT MAX(t.id) AS id FROM trips t JOIN cameras c ON c.id = t.camera_id
-       WHERE t.end_time_utc IS NULL GROUP BY t.camera_id ORDER BY c.key`,
-    ),
-    newest: db.prepare("SELECT id FROM trips WHERE status <> 'evicted' ORDER BY id DESC LIMIT 1"),
-  };
-  cache.set(db, s);
-  return s;
-}
+const statements = perDatabase((db) => ({
+  lockTrip: db.prepare(
+    `UPDATE segments SET evidence_locked = 1, incident_id = COALESCE(incident_id, $tag)
+     WHERE (evidence_locked = 0 OR incident_id IS NULL)
+       AND camera_id = (SELECT camera_id FROM trips WHERE id = $trip_id)
+       AND absolute_index BETWEEN (SELECT start_absolute FROM trips WHERE id = $trip_id)
+                              AND (SELECT last_absolute FROM trips WHERE id = $trip_id)`,
+  ),
+  lockOne: db.prepare(
+    `UPDATE segments SET evidence_locked = 1, incident_id = COALESCE(incident_id, $tag)
+     WHERE id = $id AND (evidence_locked = 0 OR incident_id IS NULL)`,
+  ),
+  tripStatus: db.prepare("SELECT status, camera_id FROM trips WHERE id = $id"),
+  upsert: db.prepare(
+    `INSERT INTO saved_trips (trip_id, saved_dir, saved_at_utc, mp4_path)
+     VALUES ($trip_id, $saved_dir, $saved_at_utc, $mp4_path)
+     ON CONFLICT(trip_id) DO UPDATE SET saved_dir = excluded.saved_dir, mp4_path = excluded.mp4_path`,
+  ),
+  byTrip: db.prepare("SELECT trip_id, saved_dir, saved_at_utc, mp4_path FROM saved_trips WHERE trip_id = $trip_id"),
+  cameraOf: db.prepare("SELECT camera_id FROM trips WHERE id = $id"),
+  openPerCamera: db.prepare(
+    `SELECT MAX(t.id) AS id FROM trips t JOIN cameras c ON c.id = t.camera_id
+     WHERE t.end_time_utc IS NULL GROUP BY t.camera_id ORDER BY c.key`,
+  ),
+  newest: db.prepare("SELECT id FROM trips WHERE status <> 'evicted' ORDER BY id DESC LIMIT 1"),
+}));
 
 /**
  * Evidence-locks every segment of trip `tripId` still in the ring (absolute index in

@@ -18,7 +18,8 @@
  * `commitSegment` fsyncs the file and its directory first ("a new file is synced before its row
  * is committed", Moonfire NVR's discipline), then indexes.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 import { closeSync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { logEvent } from "./eventLog.ts";
@@ -79,90 +80,66 @@ export interface SegmentRow {
 export const SEGMENT_COLUMNS =
   "id, camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path, codec, width, height, fps, bytes, locked, evidence_locked, incident_id";
 
-interface Statements {
-  existing: Statement;
-  tripContaining: Statement;
-  state: Statement;
-  insert: Statement;
-  bumpState: Statement;
-  status: Statement;
-  previous: Statement;
-  gap: Statement;
-  openTrip: Statement;
-  extendTrip: Statement;
-  insertTrip: Statement;
-  range: Statement;
-  latest: Statement;
-}
-
-const cache = new WeakMap<Database, Statements>();
-
-function statements(db: Database): Statements {
-  let s = cache.get(db);
-  if (s) return s;
-  s = {
-    existing: db.prepare("SELECT id FROM segments WHERE camera_id = $camera_id AND absolute_index = $abs"),
-    tripContaining: db.prepare(
-      `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
-       ORDER BY id DESC LIMIT 1`,
-    ),
-    state: db.prepare("SELECT ring_capacity, absolute_segments FROM camera_state WHERE camera_id = $camera_id"),
-    insert: db.prepare(
-      `INSERT INTO segments (camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path,
-         codec, width, height, fps, bytes)
-       VALUES ($camera_id, $segment_index, $segment_gen, $abs, $start_utc, $end_utc, $rel_path,
-         $codec, $width, $height, $fps, $bytes)`,
-    ),
-    bumpState: db.prepare(
-      `UPDATE camera_state SET
-         absolute_segments = MAX(absolute_segments, $next),
-         segment_index = MAX(absolute_segments, $next) % ring_capacity,
-         segment_generation = MAX(absolute_segments, $next) / ring_capacity
-       WHERE camera_id = $camera_id`,
-    ),
-    status: db.prepare(
-      `INSERT INTO camera_status (camera_id, state, segment_count, last_segment_at, observed_bitrate, updated_at)
-       VALUES ($camera_id, 'recording', 1, $end_utc, $bitrate, $now)
-       ON CONFLICT(camera_id) DO UPDATE SET
-         segment_count = segment_count + 1,
-         last_segment_at = MAX(COALESCE(last_segment_at, 0), excluded.last_segment_at),
-         observed_bitrate = excluded.observed_bitrate,
-         updated_at = excluded.updated_at`,
-    ),
-    previous: db.prepare(
-      `SELECT end_utc FROM segments WHERE camera_id = $camera_id AND absolute_index < $abs
-       ORDER BY absolute_index DESC LIMIT 1`,
-    ),
-    gap: db.prepare(
-      `INSERT INTO recording_gaps (camera_id, gap_start, gap_end, detected_at)
-       VALUES ($camera_id, $gap_start, $gap_end, $now)
-       ON CONFLICT(camera_id, gap_start) DO NOTHING`,
-    ),
-    openTrip: db.prepare(
-      `SELECT id FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
-       ORDER BY id DESC LIMIT 1`,
-    ),
-    extendTrip: db.prepare(
-      `UPDATE trips SET last_absolute = MAX(last_absolute, $abs), last_time_utc = MAX(last_time_utc, $end_utc)
-       WHERE id = $id`,
-    ),
-    insertTrip: db.prepare(
-      `INSERT INTO trips (camera_id, boot_id, start_time_utc, start_segment, start_gen, start_absolute,
-         last_absolute, last_time_utc, status)
-       VALUES ($camera_id, $boot_id, $start_utc, $segment_index, $segment_gen, $abs, $abs, $end_utc, 'open')`,
-    ),
-    range: db.prepare(
-      `SELECT ${SEGMENT_COLUMNS} FROM segments
-       WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from
-       ORDER BY start_utc, absolute_index`,
-    ),
-    latest: db.prepare(
-      `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 1`,
-    ),
-  };
-  cache.set(db, s);
-  return s;
-}
+const statements = perDatabase((db) => ({
+  existing: db.prepare("SELECT id FROM segments WHERE camera_id = $camera_id AND absolute_index = $abs"),
+  tripContaining: db.prepare(
+    `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
+     ORDER BY id DESC LIMIT 1`,
+  ),
+  state: db.prepare("SELECT ring_capacity, absolute_segments FROM camera_state WHERE camera_id = $camera_id"),
+  insert: db.prepare(
+    `INSERT INTO segments (camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path,
+       codec, width, height, fps, bytes)
+     VALUES ($camera_id, $segment_index, $segment_gen, $abs, $start_utc, $end_utc, $rel_path,
+       $codec, $width, $height, $fps, $bytes)`,
+  ),
+  bumpState: db.prepare(
+    `UPDATE camera_state SET
+       absolute_segments = MAX(absolute_segments, $next),
+       segment_index = MAX(absolute_segments, $next) % ring_capacity,
+       segment_generation = MAX(absolute_segments, $next) / ring_capacity
+     WHERE camera_id = $camera_id`,
+  ),
+  status: db.prepare(
+    `INSERT INTO camera_status (camera_id, state, segment_count, last_segment_at, observed_bitrate, updated_at)
+     VALUES ($camera_id, 'recording', 1, $end_utc, $bitrate, $now)
+     ON CONFLICT(camera_id) DO UPDATE SET
+       segment_count = segment_count + 1,
+       last_segment_at = MAX(COALESCE(last_segment_at, 0), excluded.last_segment_at),
+       observed_bitrate = excluded.observed_bitrate,
+       updated_at = excluded.updated_at`,
+  ),
+  previous: db.prepare(
+    `SELECT end_utc FROM segments WHERE camera_id = $camera_id AND absolute_index < $abs
+     ORDER BY absolute_index DESC LIMIT 1`,
+  ),
+  gap: db.prepare(
+    `INSERT INTO recording_gaps (camera_id, gap_start, gap_end, detected_at)
+     VALUES ($camera_id, $gap_start, $gap_end, $now)
+     ON CONFLICT(camera_id, gap_start) DO NOTHING`,
+  ),
+  openTrip: db.prepare(
+    `SELECT id FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
+     ORDER BY id DESC LIMIT 1`,
+  ),
+  extendTrip: db.prepare(
+    `UPDATE trips SET last_absolute = MAX(last_absolute, $abs), last_time_utc = MAX(last_time_utc, $end_utc)
+     WHERE id = $id`,
+  ),
+  insertTrip: db.prepare(
+    `INSERT INTO trips (camera_id, boot_id, start_time_utc, start_segment, start_gen, start_absolute,
+       last_absolute, last_time_utc, status)
+     VALUES ($camera_id, $boot_id, $start_utc, $segment_index, $segment_gen, $abs, $abs, $end_utc, 'open')`,
+  ),
+  range: db.prepare(
+    `SELECT ${SEGMENT_COLUMNS} FROM segments
+     WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from
+     ORDER BY start_utc, absolute_index`,
+  ),
+  latest: db.prepare(
+    `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 1`,
+  ),
+}));
 
 /**
  * Indexes one closed segment (see the module comment). Throws when the camera has no

@@ -7,7 +7,8 @@
  * Expiry is sliding: SESSION_TTL_MS (30 days) after the last use; to avoid a write on every
  * request the expiry is pushed forward at most once per SESSION_REFRESH_MS (1 day).
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 import type { Role } from "./users.ts";
 
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -38,36 +39,19 @@ export function hashToken(token: string): string {
   return new Bun.CryptoHasher("sha256").update(token).digest("hex");
 }
 
-interface Statements {
-  insert: Statement;
-  lookup: Statement;
-  extend: Statement;
-  del: Statement;
-  delUser: Statement;
-  purge: Statement;
-}
-const cache = new WeakMap<Database, Statements>();
-
-function stmts(db: Database): Statements {
-  let s = cache.get(db);
-  if (!s) {
-    s = {
-      insert: db.prepare(
-        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($hash, $user_id, $csrf, $now, $expires)",
-      ),
-      lookup: db.prepare(
-        `SELECT s.token_hash, s.csrf_token, s.created_at, s.expires_at, u.id AS user_id, u.username, u.role
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $hash`,
-      ),
-      extend: db.prepare("UPDATE sessions SET expires_at = $expires WHERE token_hash = $hash"),
-      del: db.prepare("DELETE FROM sessions WHERE token_hash = $hash"),
-      delUser: db.prepare("DELETE FROM sessions WHERE user_id = $user_id"),
-      purge: db.prepare("DELETE FROM sessions WHERE expires_at <= $now"),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
+const stmts = perDatabase((db) => ({
+  insert: db.prepare(
+    "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($hash, $user_id, $csrf, $now, $expires)",
+  ),
+  lookup: db.prepare(
+    `SELECT s.token_hash, s.csrf_token, s.created_at, s.expires_at, u.id AS user_id, u.username, u.role
+     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $hash`,
+  ),
+  extend: db.prepare("UPDATE sessions SET expires_at = $expires WHERE token_hash = $hash"),
+  del: db.prepare("DELETE FROM sessions WHERE token_hash = $hash"),
+  delUser: db.prepare("DELETE FROM sessions WHERE user_id = $user_id"),
+  purge: db.prepare("DELETE FROM sessions WHERE expires_at <= $now"),
+}));
 
 /** Starts a session for a user; returns the cookie token (shown once) and the CSRF token. */
 export function createSession(db: Database, userId: number, now = Date.now()): NewSession {

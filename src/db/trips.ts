@@ -10,7 +10,8 @@
  * Status changes other than open -> closed belong to the trip machine (helper B), which
  * journals them; this module never closes trips of older boots on its own.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 import { logEvent } from "./eventLog.ts";
 import { SEGMENT_COLUMNS, type SegmentRow } from "./segments.ts";
 import type { TripStatus } from "../machines/trip.ts";
@@ -43,63 +44,42 @@ export interface TripRow {
 const TRIP_COLUMNS =
   "id, camera_id, boot_id, start_time_utc, end_time_utc, start_segment, final_segment, start_clock_source, end_clock_source, note, start_gen, end_gen, fully_evicted, evicted_at_utc, start_absolute, last_absolute, last_time_utc, status";
 
-interface Statements {
-  close: Statement;
-  otherBoots: Statement;
-  openOf: Statement;
-  byId: Statement;
-  listAll: Statement;
-  listAllBefore: Statement;
-  listCam: Statement;
-  listCamBefore: Statement;
-  segments: Statement;
-  evict: Statement;
-}
-
-const cache = new WeakMap<Database, Statements>();
-
-function statements(db: Database): Statements {
-  let s = cache.get(db);
-  if (s) return s;
-  s = {
-    close: db.prepare(
-      `UPDATE trips SET
-         end_time_utc = last_time_utc,
-         final_segment = last_absolute % (SELECT ring_capacity FROM camera_state WHERE camera_id = trips.camera_id),
-         end_gen = last_absolute / (SELECT ring_capacity FROM camera_state WHERE camera_id = trips.camera_id),
-         status = CASE WHEN status = 'open' THEN 'closed' ELSE status END
-       WHERE id = $id AND end_time_utc IS NULL
-       RETURNING id, camera_id, last_absolute, end_time_utc`,
-    ),
-    otherBoots: db.prepare(
-      "SELECT id, camera_id FROM trips WHERE end_time_utc IS NULL AND boot_id <> $boot_id ORDER BY id",
-    ),
-    openOf: db.prepare(
-      `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
-       ORDER BY id DESC LIMIT 1`,
-    ),
-    byId: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id = $id`),
-    listAll: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips ORDER BY id DESC LIMIT $limit`),
-    listAllBefore: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id < $before ORDER BY id DESC LIMIT $limit`),
-    listCam: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id ORDER BY id DESC LIMIT $limit`),
-    listCamBefore: db.prepare(
-      `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND id < $before ORDER BY id DESC LIMIT $limit`,
-    ),
-    segments: db.prepare(
-      `SELECT ${SEGMENT_COLUMNS.split(", ").map((c) => `s.${c}`).join(", ")}
-       FROM trips t JOIN segments s
-         ON s.camera_id = t.camera_id AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute
-       WHERE t.id = $id
-       ORDER BY s.absolute_index`,
-    ),
-    evict: db.prepare(
-      `UPDATE trips SET fully_evicted = 1, evicted_at_utc = COALESCE(evicted_at_utc, $at)
-       WHERE id = $id AND fully_evicted = 0`,
-    ),
-  };
-  cache.set(db, s);
-  return s;
-}
+const statements = perDatabase((db) => ({
+  close: db.prepare(
+    `UPDATE trips SET
+       end_time_utc = last_time_utc,
+       final_segment = last_absolute % (SELECT ring_capacity FROM camera_state WHERE camera_id = trips.camera_id),
+       end_gen = last_absolute / (SELECT ring_capacity FROM camera_state WHERE camera_id = trips.camera_id),
+       status = CASE WHEN status = 'open' THEN 'closed' ELSE status END
+     WHERE id = $id AND end_time_utc IS NULL
+     RETURNING id, camera_id, last_absolute, end_time_utc`,
+  ),
+  otherBoots: db.prepare(
+    "SELECT id, camera_id FROM trips WHERE end_time_utc IS NULL AND boot_id <> $boot_id ORDER BY id",
+  ),
+  openOf: db.prepare(
+    `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
+     ORDER BY id DESC LIMIT 1`,
+  ),
+  byId: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id = $id`),
+  listAll: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips ORDER BY id DESC LIMIT $limit`),
+  listAllBefore: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id < $before ORDER BY id DESC LIMIT $limit`),
+  listCam: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id ORDER BY id DESC LIMIT $limit`),
+  listCamBefore: db.prepare(
+    `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND id < $before ORDER BY id DESC LIMIT $limit`,
+  ),
+  segments: db.prepare(
+    `SELECT ${SEGMENT_COLUMNS.split(", ").map((c) => `s.${c}`).join(", ")}
+     FROM trips t JOIN segments s
+       ON s.camera_id = t.camera_id AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute
+     WHERE t.id = $id
+     ORDER BY s.absolute_index`,
+  ),
+  evict: db.prepare(
+    `UPDATE trips SET fully_evicted = 1, evicted_at_utc = COALESCE(evicted_at_utc, $at)
+     WHERE id = $id AND fully_evicted = 0`,
+  ),
+}));
 
 /**
  * Closes an open trip at its last segment: end_time_utc = last_time_utc,

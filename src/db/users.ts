@@ -9,7 +9,8 @@
  * 2), `UserExistsError` (duplicate name or e-mail; 409 / exit 2), `LastAdminError` (the change
  * would leave no admin; 409). Nothing is written when one is thrown.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 
 export const ROLES = ["viewer", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -41,45 +42,23 @@ export interface User {
   last_login: number | null;
 }
 
-interface Statements {
-  insert: Statement;
-  byName: Statement;
-  byId: Statement;
-  hashByName: Statement;
-  list: Statement;
-  count: Statement;
-  countAdmins: Statement;
-  setRole: Statement;
-  setHash: Statement;
-  del: Statement;
-  touch: Statement;
-}
-
-const cache = new WeakMap<Database, Statements>();
 const COLS = "id, username, email, role, created_at, last_login";
 
-function stmts(db: Database): Statements {
-  let s = cache.get(db);
-  if (!s) {
-    s = {
-      insert: db.prepare(
-        `INSERT INTO users (username, email, password_hash, role, created_at) VALUES ($username, $email, $hash, $role, $now) RETURNING ${COLS}`,
-      ),
-      byName: db.prepare(`SELECT ${COLS} FROM users WHERE username = $username`),
-      byId: db.prepare(`SELECT ${COLS} FROM users WHERE id = $id`),
-      hashByName: db.prepare(`SELECT ${COLS}, password_hash FROM users WHERE username = $username`),
-      list: db.prepare(`SELECT ${COLS} FROM users ORDER BY username`),
-      count: db.prepare("SELECT COUNT(*) AS n FROM users"),
-      countAdmins: db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'"),
-      setRole: db.prepare("UPDATE users SET role = $role WHERE id = $id"),
-      setHash: db.prepare("UPDATE users SET password_hash = $hash WHERE id = $id"),
-      del: db.prepare("DELETE FROM users WHERE id = $id"),
-      touch: db.prepare("UPDATE users SET last_login = $now WHERE id = $id"),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
+const stmts = perDatabase((db) => ({
+  insert: db.prepare(
+    `INSERT INTO users (username, email, password_hash, role, created_at) VALUES ($username, $email, $hash, $role, $now) RETURNING ${COLS}`,
+  ),
+  byName: db.prepare(`SELECT ${COLS} FROM users WHERE username = $username`),
+  byId: db.prepare(`SELECT ${COLS} FROM users WHERE id = $id`),
+  hashByName: db.prepare(`SELECT ${COLS}, password_hash FROM users WHERE username = $username`),
+  list: db.prepare(`SELECT ${COLS} FROM users ORDER BY username`),
+  count: db.prepare("SELECT COUNT(*) AS n FROM users"),
+  countAdmins: db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'"),
+  setRole: db.prepare("UPDATE users SET role = $role WHERE id = $id"),
+  setHash: db.prepare("UPDATE users SET password_hash = $hash WHERE id = $id"),
+  del: db.prepare("DELETE FROM users WHERE id = $id"),
+  touch: db.prepare("UPDATE users SET last_login = $now WHERE id = $id"),
+}));
 
 /** Throws UserInputError unless `username` matches USERNAME_RE. */
 export function validateUsername(username: string): void {
