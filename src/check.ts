@@ -25,6 +25,7 @@ import { currentBootId } from "./bootId.ts";
 /** Re-reads pending garbage rows after this delay (ms): a running sweep finishes its rows within it. */
 const GARBAGE_SETTLE_MS = 500;
 
+/** `dashcam check [--config FILE]` (see the module comment): resolves with the exit code, 0 clean or 1 problems; UsageError for bad input (exit 2). */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { config: { type: "string" }, help: { type: "boolean", short: "h" } });
   if (values.help) {

@@ -21,10 +21,12 @@ import { waitUntil as pollUntil } from "./helpers/wait.ts";
 export const FFPROBE = "/usr/bin/ffprobe";
 export const DEBIAN_FFMPEG = "/usr/bin/ffmpeg";
 
+/** A fresh directory under `os.tmpdir()`; remove it with `removeDir`. */
 export function tempDir(prefix = "dashcam-rec-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Removes `dir` and everything in it (no error when it is missing). */
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -11,6 +11,7 @@
 import type { Database } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
 
+/** One `camera_status` row. Times are Unix ms UTC; `observed_bitrate` is bits/s. */
 export interface CameraStatusRow {
   camera_id: number;
   state: string;

@@ -28,15 +28,17 @@ import { resolveInside } from "../paths.ts";
 /** A recording hole longer than this (ms) between consecutive segments is a gap (DESIGN.md invariant 5). */
 export const GAP_THRESHOLD_MS = 3000;
 
+/** A closed segment to index (see `indexSegment`). */
 export interface SegmentInput {
   cameraId: number;
   /** Absolute segment index (the file name). */
   absoluteIndex: number;
   /** Path relative to data_dir. */
   relPath: string;
-  /** Unix ms UTC. */
+  /** Wall-clock start and end of the segment, Unix ms UTC. */
   startUtc: number;
   endUtc: number;
+  /** File size, bytes. */
   bytes: number;
   codec?: string | null;
   width?: number | null;
@@ -44,6 +46,7 @@ export interface SegmentInput {
   fps?: number | null;
 }
 
+/** What `indexSegment` did. */
 export interface IndexResult {
   segmentId: number;
   absoluteIndex: number;
@@ -77,6 +80,7 @@ export interface SegmentRow {
   incident_id: string | null;
 }
 
+/** The columns of a `SegmentRow`, for SELECT lists. */
 export const SEGMENT_COLUMNS =
   "id, camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path, codec, width, height, fps, bytes, locked, evidence_locked, incident_id";
 

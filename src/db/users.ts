@@ -141,18 +141,22 @@ export async function verifyLogin(db: Database, username: string, password: stri
   return { ...user, last_login: now };
 }
 
+/** A user by id (no password hash), or null. */
 export function userById(db: Database, id: number): User | null {
   return (stmts(db).byId.get({ id }) as User | null) ?? null;
 }
 
+/** A user by exact username (no password hash), or null. */
 export function userByName(db: Database, username: string): User | null {
   return (stmts(db).byName.get({ username }) as User | null) ?? null;
 }
 
+/** Every user, ordered by username (no password hashes). */
 export function listUsers(db: Database): User[] {
   return stmts(db).list.all() as User[];
 }
 
+/** Number of users (0 before the first one is created). */
 export function countUsers(db: Database): number {
   return (stmts(db).count.get() as { n: number }).n;
 }
