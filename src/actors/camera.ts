@@ -120,8 +120,9 @@ function statusOp(deps: ActorDeps, ctx: CameraContext, state: CameraStateName, a
     const before = getCameraStatus(db, ctx.cameraId);
     const lastError = ERROR_STATES.has(state) ? ctx.lastError : undefined;
     setState(db, ctx.cameraId, state, lastError, at);
-    // the row's reconnect_count is cumulative across actor lifetimes; the context's is not
-    const reconnectCount = getCameraStatus(db, ctx.cameraId)?.reconnect_count ?? ctx.reconnectCount;
+    // the row's reconnect_count is cumulative across actor lifetimes (the context's is not);
+    // setState never changes it, and a row it creates starts at 0
+    const reconnectCount = before?.reconnect_count ?? 0;
     let eventId: number | null = null;
     const message = `camera ${ctx.key}: ${state}${ERROR_STATES.has(state) && ctx.lastError ? ` (${ctx.lastError})` : ""}`;
     if (before?.state !== state) {
