@@ -181,6 +181,8 @@ export const incidentActorId = (incidentId: string) => `incident:${incidentId}`;
 /** An incident clip is retried this many times at most. */
 export const MAX_INCIDENT_ATTEMPTS = 5;
 export const MAINTENANCE_EVERY_MS = 24 * 3600 * 1000;
+/** Incident window when neither BOOT nor the config gives one: 30 s before and after the moment. */
+export const DEFAULT_INCIDENT_SETTINGS: Readonly<{ before_seconds: number; after_seconds: number }> = { before_seconds: 30, after_seconds: 30 };
 const SEGMENT_SECONDS_DEFAULT = 60;
 
 /**
@@ -194,8 +196,8 @@ export function incidentIdFor(atUtc: number, cameraKey: string): string {
 
 /**
  * When an incident's export can run (ms UTC): the segment holding `toUtc` closes at most one
- * segment length after it, plus 2 s for indexing (the rule of src/media/export.ts
- * `incidentReadyAt`).
+ * segment length (`segmentMs`) after it, plus 2 s for indexing. src/media/export.ts
+ * `incidentReadyAt` is this rule in seconds.
  */
 export const incidentReadyAt = (toUtc: number, segmentMs: number) => toUtc + segmentMs + 2000;
 
@@ -329,7 +331,7 @@ export const supervisorMachine = setup({
         trips,
         restarts: {},
         services: { gpio, alpr },
-        incidentSettings: event.incident ?? context.incidentSettings ?? { before_seconds: 30, after_seconds: 30 },
+        incidentSettings: event.incident ?? context.incidentSettings ?? { ...DEFAULT_INCIDENT_SETTINGS },
         incidents,
         gpio: gpio ? (context.gpio ?? null) : null,
         pendingSaves: {},
@@ -391,7 +393,7 @@ export const supervisorMachine = setup({
     }),
     startIncident: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== "INCIDENT") return;
-      const settings = context.incidentSettings ?? { before_seconds: 30, after_seconds: 30 };
+      const settings = context.incidentSettings ?? DEFAULT_INCIDENT_SETTINGS;
       const targets = event.cameraKey ? [event.cameraKey] : Object.values(context.cameras).filter((c) => c.enabled).map((c) => c.key);
       const incidents = { ...(context.incidents ?? {}) };
       const now = nowOf(self);
@@ -568,7 +570,7 @@ export const supervisorMachine = setup({
     restartInitialMs: input?.restartInitialMs ?? 1_000,
     restartMaxMs: input?.restartMaxMs ?? 60_000,
     services: { gpio: null, alpr: false },
-    incidentSettings: { before_seconds: 30, after_seconds: 30 },
+    incidentSettings: { ...DEFAULT_INCIDENT_SETTINGS },
     incidents: {},
     gpio: null,
     pendingSaves: {},

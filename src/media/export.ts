@@ -38,6 +38,7 @@ import { fsyncPath } from "../db/segments.ts";
 import { redact } from "../log.ts";
 import { resolveInside } from "../paths.ts";
 import { resolveFfmpeg } from "./ffmpeg.ts";
+import { DEFAULT_INCIDENT_SETTINGS, incidentReadyAt as readyAtMs } from "../machines/supervisor.ts";
 
 /** Longest clip one export may cover (ms): 2 h. A phone download of more is not useful. */
 export const MAX_CLIP_MS = 2 * 3600 * 1000;
@@ -421,7 +422,8 @@ export interface IncidentSettings {
   before_seconds: number;
   after_seconds: number;
 }
-export const DEFAULT_INCIDENT: IncidentSettings = { before_seconds: 30, after_seconds: 30 };
+/** 30 s before and after the moment (the supervisor machine's default). */
+export const DEFAULT_INCIDENT: IncidentSettings = DEFAULT_INCIDENT_SETTINGS;
 
 export interface Incident {
   incidentId: string;
@@ -443,7 +445,7 @@ export function incidentWindow(atUtc: number, s: IncidentSettings = DEFAULT_INCI
 
 /** When an incident ending at `toUtc` can be exported, given the camera's segment length (s). */
 export function incidentReadyAt(toUtc: number, segmentSeconds: number): number {
-  return toUtc + segmentSeconds * 1000 + 2000;
+  return readyAtMs(toUtc, segmentSeconds * 1000);
 }
 
 /** True when the camera's recorded segments already reach `toUtc`. */
