@@ -264,6 +264,13 @@ export function removeTempFiles(dir: string, olderThanMs = 0): number {
   return n;
 }
 
+/** The key of camera `cameraId`; throws MediaRequestError("unknown_camera", 404) for an unknown id. */
+export function cameraKeyOf(db: Database, cameraId: number): string {
+  const row = db.query("SELECT key FROM cameras WHERE id = ?").get(cameraId) as { key: string } | null;
+  if (!row) throw new MediaRequestError("unknown_camera", `no camera with id ${cameraId}`, 404);
+  return row.key;
+}
+
 /** Deletes `exports/.tmp-*` files left by a crash mid-export; returns how many. Call at start-up. */
 export function cleanExportTemps(dataDir: string): number {
   return removeTempFiles(join(dataDir, EXPORTS_DIR));
@@ -351,17 +358,16 @@ export interface ClipResult {
  */
 export async function exportClip(db: Database, dataDir: string, req: ClipRequest, onProgress?: (p: Progress) => void): Promise<ClipResult> {
   validateRange(req.fromUtc, req.toUtc, req.maxMs);
-  const camera = db.query("SELECT key FROM cameras WHERE id = ?").get(req.cameraId) as { key: string } | null;
-  if (!camera) throw new MediaRequestError("unknown_camera", `no camera with id ${req.cameraId}`, 404);
+  const cameraKey = cameraKeyOf(db, req.cameraId);
   using lock = acquireRangeReadLock(db, req.cameraId, req.fromUtc, req.toUtc);
   const plan = planClip(lock.segments, req.fromUtc, req.toUtc);
-  if (!plan) throw new MediaRequestError("no_footage", `camera ${camera.key} has no footage between ${new Date(req.fromUtc).toISOString()} and ${new Date(req.toUtc).toISOString()}`, 404);
+  if (!plan) throw new MediaRequestError("no_footage", `camera ${cameraKey} has no footage between ${new Date(req.fromUtc).toISOString()} and ${new Date(req.toUtc).toISOString()}`, 404);
   if (req.evidence) setEvidenceLocked(db, lock.segmentIds, true, req.incidentId ?? null);
 
   const dir = join(dataDir, EXPORTS_DIR);
   mkdirSync(dir, { recursive: true });
   const tag = req.incidentId ? `-${req.incidentId.replace(/[^A-Za-z0-9_-]/g, "")}` : "";
-  const name = `${camera.key}-${stamp(req.fromUtc)}-${Math.round((req.toUtc - req.fromUtc) / 1000)}s${tag}`;
+  const name = `${cameraKey}-${stamp(req.fromUtc)}-${Math.round((req.toUtc - req.fromUtc) / 1000)}s${tag}`;
   const relPath = join(EXPORTS_DIR, `${name}.mp4`);
   const finalPath = join(dataDir, relPath);
   // Start at the keyframe at or before fromUtc: the first segment is read from that keyframe's

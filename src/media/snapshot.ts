@@ -22,7 +22,7 @@ import { logEvent } from "../db/eventLog.ts";
 import { acquireRangeReadLock, acquireReadLock } from "../db/locks.ts";
 import { fsyncPath } from "../db/segments.ts";
 import { resolveInside } from "../paths.ts";
-import { EXPORTS_DIR, ExportFailedError, MediaRequestError, keyframeAtOrBefore, keyframes, parseUtc } from "./export.ts";
+import { EXPORTS_DIR, ExportFailedError, MediaRequestError, cameraKeyOf, keyframeAtOrBefore, keyframes, parseUtc, randomTag } from "./export.ts";
 import { resolveFfmpeg } from "./ffmpeg.ts";
 
 export interface Snapshot {
@@ -33,18 +33,13 @@ export interface Snapshot {
   segmentId: number;
 }
 
-const SOI = [0xff, 0xd8];
-
-function cameraKey(db: Database, cameraId: number): string {
-  const row = db.query("SELECT key FROM cameras WHERE id = ?").get(cameraId) as { key: string } | null;
-  if (!row) throw new MediaRequestError("unknown_camera", `no camera with id ${cameraId}`, 404);
-  return row.key;
-}
+/** True when `bytes` starts with a JPEG start-of-image marker (FF D8). */
+const isJpeg = (bytes: Uint8Array) => bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8;
 
 /** The frame of camera `cameraId` at `atUtc` (ms UTC). */
 export async function snapshotAt(db: Database, dataDir: string, req: { cameraId: number; atUtc: number; signal?: AbortSignal }): Promise<Snapshot> {
   const at = parseUtc(req.atUtc, "at");
-  const key = cameraKey(db, req.cameraId);
+  const key = cameraKeyOf(db, req.cameraId);
   using lock = acquireRangeReadLock(db, req.cameraId, at, at + 1);
   const seg = lock.segments[0];
   if (!seg) throw new MediaRequestError("no_footage", `camera ${key} has no footage at ${new Date(at).toISOString()}`, 404);
@@ -70,7 +65,7 @@ export async function snapshotAt(db: Database, dataDir: string, req: { cameraId:
   const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text()]);
   req.signal?.removeEventListener("abort", kill);
   const jpeg = new Uint8Array(out);
-  if (code !== 0 || jpeg.length < 2 || jpeg[0] !== SOI[0] || jpeg[1] !== SOI[1]) {
+  if (code !== 0 || !isJpeg(jpeg)) {
     throw new ExportFailedError(`snapshot failed: ${req.signal?.aborted ? "cancelled" : `ffmpeg exited with ${code}: ${err.trim().split("\n").slice(-2).join(" | ").slice(0, 300)}`}`, req.signal?.aborted ?? false);
   }
   return { jpeg, atUtc: at, cameraId: req.cameraId, segmentId: seg.id };
@@ -78,7 +73,7 @@ export async function snapshotAt(db: Database, dataDir: string, req: { cameraId:
 
 /** The last keyframe of the camera's newest closed segment. */
 export async function snapshotLive(db: Database, dataDir: string, req: { cameraId: number; signal?: AbortSignal }): Promise<Snapshot> {
-  const key = cameraKey(db, req.cameraId);
+  const key = cameraKeyOf(db, req.cameraId);
   // select + lock in one transaction so retention cannot slip in between
   const picked = db.transaction(() => {
     const row = db
@@ -91,7 +86,7 @@ export async function snapshotLive(db: Database, dataDir: string, req: { cameraI
   const seg = picked.row;
   const dir = join(dataDir, EXPORTS_DIR);
   mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-live-${key}-${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}.jpg`);
+  const tmp = join(dir, `.tmp-live-${key}-${randomTag()}.jpg`);
   let lastPts: number | null = null;
   let firstPts: number | null = null;
   try {
@@ -122,7 +117,7 @@ export async function snapshotLive(db: Database, dataDir: string, req: { cameraI
     } catch {
       jpeg = new Uint8Array();
     }
-    if (code !== 0 || jpeg.length < 2 || jpeg[0] !== SOI[0] || jpeg[1] !== SOI[1]) {
+    if (code !== 0 || !isJpeg(jpeg)) {
       const tail = err.trim().split("\n").filter((l) => !l.includes("showinfo")).slice(-2).join(" | ").slice(0, 300);
       throw new ExportFailedError(`live snapshot failed: ${req.signal?.aborted ? "cancelled" : `ffmpeg exited with ${code}: ${tail}`}`, req.signal?.aborted ?? false);
     }
@@ -142,12 +137,12 @@ export async function snapshotLive(db: Database, dataDir: string, req: { cameraI
  * and logs `export.snapshot`. Returns the path relative to data_dir.
  */
 export function saveSnapshot(db: Database, dataDir: string, snap: Snapshot): string {
-  const key = cameraKey(db, snap.cameraId);
+  const key = cameraKeyOf(db, snap.cameraId);
   const dir = join(dataDir, EXPORTS_DIR);
   mkdirSync(dir, { recursive: true });
   const name = `${key}-${new Date(snap.atUtc).toISOString().replace(/[-:]/g, "").replace("T", "-").replace(/Z$/, "Z")}.jpg`;
   const rel = join(EXPORTS_DIR, name);
-  const tmp = join(dir, `.tmp-${name}.${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}.part`);
+  const tmp = join(dir, `.tmp-${name}.${randomTag()}.part`);
   writeFileSync(tmp, snap.jpeg);
   fsyncPath(tmp);
   renameSync(tmp, join(dataDir, rel));
