@@ -11,7 +11,7 @@ import { ConfigError, defaultConfig, loadConfig, parseConfigText } from "../src/
 const dir = mkdtempSync(join(tmpdir(), "dashcam-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const VIDEO = "/work/shared/data/video/highway-720p-25fps.mp4";
+const VIDEO = join(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
 
 describe("config", () => {
   test("no file: one camera 'dashcam' on /dev/video0 or the test pattern", () => {

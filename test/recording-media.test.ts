@@ -12,6 +12,8 @@ import { pickErrorLine, redactLine } from "../src/actors/recorder.ts";
 import { currentBootId } from "../src/bootId.ts";
 import { cameraConfig, ffprobeDuration, makeTsFile, removeDir, tempDir, DEBIAN_FFMPEG } from "./recording-helpers.ts";
 
+const HIGHWAY = join(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
+
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
 
@@ -91,11 +93,11 @@ describe("recorder command lines", () => {
   });
 
   test("file: real time, looped, stream copy", () => {
-    const { args, pipeFrom } = buildRecorderArgs(cameraConfig({ source: "file:/work/shared/data/video/highway-720p-25fps.mp4" }), opts);
+    const { args, pipeFrom } = buildRecorderArgs(cameraConfig({ source: `file:${HIGHWAY}` }), opts);
     expect(pipeFrom).toBeUndefined();
     expect(args).toContain("-re");
     expect(after(args, "-stream_loop")).toBe("-1");
-    expect(after(args, "-i")).toBe("/work/shared/data/video/highway-720p-25fps.mp4");
+    expect(after(args, "-i")).toBe(HIGHWAY);
     expect(after(args, "-c")).toBe("copy");
   });
 

@@ -11,6 +11,8 @@ import { createServer } from "node:net";
 import type { RecorderEvent } from "../src/machines/events.ts";
 import { waitRecorderIdle } from "../src/actors/recorder.ts";
 import {
+
+const HIGHWAY = join(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
   cameraConfig, ffprobeDuration, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
 } from "./recording-helpers.ts";
 
@@ -242,7 +244,7 @@ describe("recorder on a live RTSP camera (rtsp-server-perl on loopback)", () => 
         // the real highway clip stream-copied in a loop (keyframe every 10 s, like a camera's encoder
         // output): the recorder joins mid-GOP and ffmpeg drops packets until the next keyframe
         publisher = Bun.spawn(
-          [DEBIAN_FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", "/work/shared/data/video/highway-720p-25fps.mp4",
+          [DEBIAN_FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", HIGHWAY,
             "-an", "-c", "copy", "-f", "rtsp", `rtsp://127.0.0.1:${serverPort}/cam`],
           { stdout: "ignore", stderr: "ignore", stdin: "ignore" },
         );

@@ -9,12 +9,13 @@
  * run next to anything else. `stop()` then `start()` restarts on the same ports, which is how
  * the outage test simulates a camera going away and coming back.
  */
+import { join } from "node:path";
 import { spawnProc, freeTcpPort, sleep, type Proc } from "./proc.ts";
 import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 
 /** The real dashcam footage (H.264 1280x720 25 fps, 50 s, keyframe every 10 s). */
-export const HIGHWAY_CLIP = "/work/shared/data/video/highway-720p-25fps.mp4";
+export const HIGHWAY_CLIP = join(import.meta.dir, "../../../shared/data/video/highway-720p-25fps.mp4");
 
 export const FFMPEG = process.env.TEST_FFMPEG ?? "/usr/bin/ffmpeg";
 
