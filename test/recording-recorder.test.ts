@@ -11,10 +11,10 @@ import { createServer } from "node:net";
 import type { RecorderEvent } from "../src/machines/events.ts";
 import { waitRecorderIdle } from "../src/actors/recorder.ts";
 import {
-
-const HIGHWAY = join(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
   cameraConfig, ffprobeDuration, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
 } from "./recording-helpers.ts";
+
+const HIGHWAY = join(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
 
 type Closed = Extract<RecorderEvent, { type: "SEGMENT_CLOSED" }>;
 const dirs: string[] = [];
