@@ -12,9 +12,11 @@
  * `(camera_id, start_utc, end_utc)` indexes.
  */
 import type { Database, Statement } from "bun:sqlite";
+import { GAP_THRESHOLD_MS, type SegmentRow } from "./segments.ts";
+import type { TripRow as TripTableRow, TripStatus } from "./trips.ts";
 
-/** A hole longer than this between consecutive segments is a recording gap (DESIGN.md invariant 5). */
-export const GAP_THRESHOLD_MS = 3000;
+export { GAP_THRESHOLD_MS };
+export type { SegmentRow, TripStatus };
 
 export interface CameraSummary {
   id: number;
@@ -48,25 +50,6 @@ export interface HealthCamera {
   segment_count: number;
 }
 
-export interface SegmentRow {
-  id: number;
-  camera_id: number;
-  segment_index: number;
-  segment_gen: number;
-  absolute_index: number;
-  start_utc: number;
-  end_utc: number;
-  rel_path: string;
-  codec: string | null;
-  width: number | null;
-  height: number | null;
-  fps: number | null;
-  bytes: number | null;
-  locked: number;
-  evidence_locked: number;
-  incident_id: string | null;
-}
-
 export interface GapRow {
   id: number;
   camera_id: number;
@@ -75,29 +58,10 @@ export interface GapRow {
   detected_at: number;
 }
 
-export type TripStatus = "open" | "closed" | "saving" | "saved" | "evicted";
-
-export interface TripRow {
-  id: number;
-  camera_id: number;
+/** A `trips` row with its camera's key and name and its saved_trips columns. */
+export interface TripRow extends TripTableRow {
   camera_key: string;
   camera_name: string;
-  boot_id: string;
-  start_time_utc: number;
-  end_time_utc: number | null;
-  start_segment: number;
-  final_segment: number | null;
-  start_clock_source: string | null;
-  end_clock_source: string | null;
-  note: string | null;
-  start_gen: number;
-  end_gen: number | null;
-  fully_evicted: number;
-  evicted_at_utc: number | null;
-  start_absolute: number;
-  last_absolute: number;
-  last_time_utc: number;
-  status: TripStatus;
   saved_dir: string | null;
   saved_at_utc: number | null;
   /** `saved_trips.mp4_path`: the finished MP4 of a saved trip (relative to data_dir, or absolute). */
