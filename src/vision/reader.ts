@@ -71,13 +71,13 @@ export async function readPlates(img: RgbImage): Promise<PlateRead[]> {
   const reads = [];
   for (const c of picked) {
     const r = await screenLine(img, c.line);
-    reads.push({ cand: c, text: r.text, confidence: r.confidence, charProbs: r.charProbs, rank: rankOf(r.text, r.confidence, c) });
+    reads.push({ cand: c, text: r.text, confidence: r.confidence, charProbs: r.charProbs, dists: r.dists, rank: rankOf(r.text, r.confidence, c) });
   }
   reads.sort((a, b) => b.rank - a.rank);
   const bestRank = reads[0]?.rank ?? 0;
   for (const r of reads.slice(0, MAX_REFINED_PER_FRAME)) {
     if (r.rank < 0.7 * bestRank) continue;
-    const close = await readPlateBox(img, r.cand.box, r.text ? [{ text: r.text, charProbs: r.charProbs }] : []);
+    const close = await readPlateBox(img, r.cand.box, r.text ? [{ text: r.text, charProbs: r.charProbs, dists: r.dists }] : []);
     r.text = close.text;
     r.confidence = close.confidence;
     r.rank = rankOf(close.text, close.confidence, r.cand);

@@ -6,7 +6,7 @@
  */
 import { type Box, type RgbImage, clipBox, sampleToTensor, sampleOrientedToTensor } from "./image.ts";
 import { dbPostProcess, type DbOptions, type RotRect } from "./dbpost.ts";
-import { buildPlateClassMap, decodePlate, type PlateClassMap } from "./ctc.ts";
+import { buildPlateClassMap, decodePlate, PLATE_ALPHABET, type PlateClassMap } from "./ctc.ts";
 import { plateCandidates, registrationLine, type PlateCandidate } from "./plateRules.ts";
 import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
@@ -199,14 +199,19 @@ export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = [
     readings.push({ ...r, line });
   }
   const v = voteReadings([...readings, ...extra]);
+  if (process.env.L_DEBUG && v.dists) console.log("    vote", v.text, v.dists.map((d) => top2(d)).join(" "));
   const line = readings.find((r) => r.text === v.text)?.line ?? readings[0]?.line ?? null;
   return { text: v.text, confidence: v.confidence, charProbs: v.charProbs, line, support: v.support };
 }
 
 export { plausibility };
+function top2(d: Float32Array): string {
+  const idx = [...d.keys()].sort((a, b) => d[b] - d[a]);
+  return `${PLATE_ALPHABET[idx[0]]}${d[idx[0]].toFixed(2)}/${PLATE_ALPHABET[idx[1]]}${d[idx[1]].toFixed(3)}`;
+}
 
 /** One quick reading of a line found by the frame detector (the screening read of readPlates). */
-export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string; confidence: number; charProbs: number[] }> {
+export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string; confidence: number; charProbs: number[]; dists: Float32Array[] }> {
   return timed("ocr", recognizeLine(img, line));
 }
 
@@ -217,7 +222,7 @@ export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string
  * two stretches (1.1 and 1.5) was measured and not kept: +1 to +6 plates of 178 (within the
  * run-to-run spread of sub-pixel placement), -1 of 151 crops, for twice the recognition time.
  */
-export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_STRETCH): Promise<{ text: string; confidence: number; charProbs: number[] }> {
+export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_STRETCH): Promise<{ text: string; confidence: number; charProbs: number[]; dists: Float32Array[] }> {
   const session = await getSession("rec");
   const cmap = await plateClassMap();
   line = { ...line, w: line.w + REC_PAD_X * line.h };
@@ -242,6 +247,7 @@ export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_
     return {
       text: [...dec.text].filter((_, i) => keep[i]).join(""),
       charProbs,
+      dists: dec.dists.filter((_, i) => keep[i]),
       confidence: charProbs.length ? charProbs.reduce((a, b) => a + b, 0) / charProbs.length : 0,
     };
   });

@@ -9,6 +9,7 @@
  *    the total weight of the readings of that length.
  */
 import { plausibility } from "./plausibility.ts";
+import { PLATE_ALPHABET, priorArgmax } from "./ctc.ts";
 
 export interface Reading {
   text: string;
@@ -16,10 +17,12 @@ export interface Reading {
   charProbs: number[];
   /** Optional weight of this reading (default 1). */
   weight?: number;
+  /** Optional per-character distributions over PLATE_ALPHABET (ctc.ts decodePlate `dists`). */
+  dists?: Float32Array[];
 }
 
 /** The voted text, per-character probabilities and their mean (0 / "" for no usable reading). */
-export function voteReadings(readings: Reading[]): { text: string; charProbs: number[]; confidence: number; support: number } {
+export function voteReadings(readings: Reading[]): { text: string; charProbs: number[]; confidence: number; support: number; dists?: Float32Array[] } {
   const usable = readings.filter((r) => r.text.length > 0 && r.charProbs.length === r.text.length);
   if (usable.length === 0) return { text: "", charProbs: [], confidence: 0, support: 0 };
   const byLen = new Map<number, Reading[]>();
@@ -37,9 +40,22 @@ export function voteReadings(readings: Reading[]): { text: string; charProbs: nu
   const total = group.reduce((s, r) => s + (r.weight ?? 1), 0);
   let text = "";
   const charProbs: number[] = [];
+  const withDists = group.every((r) => r.dists?.length === bestLen);
+  const dists: Float32Array[] = [];
   for (let i = 0; i < bestLen; i++) {
     const acc = new Map<string, number>();
-    for (const r of group) acc.set(r.text[i], (acc.get(r.text[i]) ?? 0) + (r.weight ?? 1) * r.charProbs[i]);
+    if (withDists) {
+      // Summed distributions: a reading's runner-up characters count too.
+      const d = new Float32Array(PLATE_ALPHABET.length);
+      for (const r of group) {
+        const w = r.weight ?? 1, ri = r.dists![i];
+        for (let k = 0; k < d.length; k++) d[k] += w * ri[k];
+      }
+      // The character is chosen with the character prior of ctc.ts, as decodePlate does.
+      const k = priorArgmax(d);
+      acc.set(PLATE_ALPHABET[k], d[k]);
+      dists.push(d.map((x) => x / total));
+    } else for (const r of group) acc.set(r.text[i], (acc.get(r.text[i]) ?? 0) + (r.weight ?? 1) * r.charProbs[i]);
     let ch = "", p = -1;
     for (const [c, v] of acc) if (v > p) {
       p = v;
@@ -48,5 +64,5 @@ export function voteReadings(readings: Reading[]): { text: string; charProbs: nu
     text += ch;
     charProbs.push(p / total);
   }
-  return { text, charProbs, confidence: mean(charProbs), support: group.length };
+  return { text, charProbs, confidence: mean(charProbs), support: group.length, ...(withDists ? { dists } : {}) };
 }
