@@ -72,6 +72,16 @@ describe("CTC greedy decoding", () => {
     expect(decodePlate(p, 5, C, cmap, { otherAsSeparator: true }).text).toBe("11");
   });
 
+  test("I reads as 1 when 1 is close behind, a confident I stays; dists hold each character's alternatives", () => {
+    const close = decodePlate(rows(C, [{ [cls("I")]: 0.6, [cls("1")]: 0.3 }]), 1, C, cmap);
+    expect(close.text).toBe("1");
+    expect(close.charProbs[0]).toBeCloseTo(0.3, 5);
+    expect(close.dists[0].length).toBe(36);
+    expect(close.dists[0][8]).toBeCloseTo(0.6, 5); // I
+    expect(close.dists[0][27]).toBeCloseTo(0.3, 5); // 1
+    expect(decodePlate(rows(C, [{ [cls("I")]: 0.9, [cls("1")]: 0.05 }]), 1, C, cmap).text).toBe("I");
+  });
+
   test("class count mismatch is an error", () => {
     expect(() => decodePlate(new Float32Array(C + 1), 1, C + 1, cmap)).toThrow(RangeError);
   });
@@ -177,6 +187,23 @@ describe("voting", () => {
     expect(v.text).toBe("ABC123");
     expect(v.support).toBe(2);
     expect(v.charProbs[1]).toBeCloseTo(0.45, 5); // 0.9 of 2 readings for B
+  });
+
+  test("with distributions, runner-up characters of every reading count", () => {
+    const d = (m: Record<string, number>) => {
+      const a = new Float32Array(36);
+      for (const [c, p] of Object.entries(m)) a["ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".indexOf(c)] = p;
+      return a;
+    };
+    // Two readings say B (0.5 each) with 8 as runner-up (0.45 each); one says 8 (0.6): 8 sums 1.5, B 1.0.
+    const v = voteReadings([
+      { text: "B", charProbs: [0.5], dists: [d({ B: 0.5, 8: 0.45 })] },
+      { text: "B", charProbs: [0.5], dists: [d({ B: 0.5, 8: 0.45 })] },
+      { text: "8", charProbs: [0.6], dists: [d({ 8: 0.6, B: 0.0 })] },
+    ]);
+    expect(v.text).toBe("8");
+    expect(v.charProbs[0]).toBeCloseTo(1.5 / 3, 5);
+    expect(v.dists?.[0].length).toBe(36);
   });
 
   test("no usable reading", () => {

@@ -134,7 +134,8 @@ export interface PlateText {
  * Greedy CTC decoding restricted to the plate alphabet (constrained best path): at each step
  * the probabilities of all classes mapping to one plate character are summed, and the step's
  * label is the most probable of {blank, separator, 36 plate characters}; excluded classes
- * (CJK etc.) cannot win. Runs of one label collapse to one character; blank and separator
+ * (CJK etc.) cannot win. When a character wins, which one is decided by priorArgmax (the
+ * I/1 look-alike rule). Runs of one label collapse to one character; blank and separator
  * steps end a run and emit nothing. Probabilities are the summed class probabilities.
  *
  * `otherAsSeparator` (the reader uses it): the excluded classes' probability counts as

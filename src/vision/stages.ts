@@ -6,7 +6,7 @@
  */
 import { type Box, type RgbImage, clipBox, sampleToTensor, sampleOrientedToTensor } from "./image.ts";
 import { dbPostProcess, type DbOptions, type RotRect } from "./dbpost.ts";
-import { buildPlateClassMap, decodePlate, PLATE_ALPHABET, type PlateClassMap } from "./ctc.ts";
+import { buildPlateClassMap, decodePlate, type PlateClassMap } from "./ctc.ts";
 import { plateCandidates, registrationLine, type PlateCandidate } from "./plateRules.ts";
 import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
@@ -199,16 +199,11 @@ export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = [
     readings.push({ ...r, line });
   }
   const v = voteReadings([...readings, ...extra]);
-  if (process.env.L_DEBUG && v.dists) console.log("    vote", v.text, v.dists.map((d) => top2(d)).join(" "));
   const line = readings.find((r) => r.text === v.text)?.line ?? readings[0]?.line ?? null;
   return { text: v.text, confidence: v.confidence, charProbs: v.charProbs, line, support: v.support };
 }
 
 export { plausibility };
-function top2(d: Float32Array): string {
-  const idx = [...d.keys()].sort((a, b) => d[b] - d[a]);
-  return `${PLATE_ALPHABET[idx[0]]}${d[idx[0]].toFixed(2)}/${PLATE_ALPHABET[idx[1]]}${d[idx[1]].toFixed(3)}`;
-}
 
 /** One quick reading of a line found by the frame detector (the screening read of readPlates). */
 export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string; confidence: number; charProbs: number[]; dists: Float32Array[] }> {

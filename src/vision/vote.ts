@@ -6,7 +6,9 @@
  * 1. the length is chosen by summed weight (confidence x weight of each reading);
  * 2. at each position, the character with the largest summed probability (weight x the
  *    reading's probability of that character) wins; its probability is that sum divided by
- *    the total weight of the readings of that length.
+ *    the total weight of the readings of that length. When every reading of that length
+ *    carries its per-character distributions (`dists`), whole distributions are summed (a
+ *    reading's runner-up counts too) and the winner is chosen by ctc.ts priorArgmax.
  */
 import { plausibility } from "./plausibility.ts";
 import { PLATE_ALPHABET, priorArgmax } from "./ctc.ts";
