@@ -41,7 +41,7 @@ import { reconcileAtStartup, reconcileFullScan, salvageInterrupted } from "./act
 import { ensureTripActor } from "./actors/camera.ts";
 import { LiveBus } from "./events.ts";
 import { Journal } from "./actors/journal.ts";
-import { startSupervisor, type SupervisorActor, type SupervisorDeps } from "./actors/supervisor.ts";
+import { preloadAlprService, startSupervisor, type SupervisorActor, type SupervisorDeps } from "./actors/supervisor.ts";
 import { cameraStateName } from "./machines/camera.ts";
 import { incidentIdFor, type GpioState, type SaveSource } from "./machines/supervisor.ts";
 import { tripById, tripSegments } from "./db/trips.ts";
@@ -353,6 +353,10 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
       background.add(scan);
       void scan.finally(() => background.delete(scan));
     }, FULL_SCAN_DELAY_MS);
+    // The ALPR service module (vision pipeline, image codecs) is evaluated only when [alpr] is on:
+    // with it off the runtime's idle memory stays smaller (issue 5). A failed load is reported by
+    // the alprService actor itself (ALPR.ERROR).
+    if (config.alpr?.enabled && !opts.deps?.alprService) await preloadAlprService().catch(() => {});
     supervisor = startSupervisor(deps, config.cameras, cameraIds);
     controlState.db = db;
     controlState.actions = actions;

@@ -57,7 +57,7 @@ import { cameraInputFor, provideCamera } from "./camera.ts";
 import { liveStatusOf, provideTrip, type TripDeps } from "./trip.ts";
 import { loadSnapshots, logAndAnnounce, type StoredSnapshot } from "./journal.ts";
 import { createGpioButton } from "./gpio.ts";
-import { startAlprService, type AlprService } from "./alpr.ts";
+import type { AlprService } from "./alpr.ts";
 import { cleanSavedTemps } from "./saveTrip.ts";
 
 export type SupervisorActor = Actor<typeof supervisorMachine>;
@@ -155,26 +155,65 @@ export function createIncidentExport(deps: Pick<SupervisorDeps, "db" | "dataDir"
 }
 
 /**
+ * The ALPR service module (src/actors/alpr.ts with the vision pipeline, jpeg-js and pngjs), loaded
+ * on first use: with `[alpr]` off the runtime never evaluates it (idle memory, issue 5).
+ */
+let alprModule: typeof import("./alpr.ts") | null = null;
+
+/**
+ * Loads the ALPR service module once (idempotent). `startRuntime` awaits it before starting the
+ * supervisor when `[alpr] enabled`, so the `alprService` actor then starts the service
+ * synchronously; without it the actor loads the module itself first.
+ */
+export async function preloadAlprService(): Promise<void> {
+  alprModule ??= await import("./alpr.ts");
+}
+
+/**
  * The `alprService` actor: D2's `startAlprService` for the runtime's database and config. Input
  * `{}` (the deps are closed over, so the persisted snapshot stays plain data). Sends `ALPR.ERROR`
  * when it cannot start; `ALPR.WAKE` runs its loop now; stopping the actor stops the service
  * (the promise goes to `deps.background` so the runtime awaits it before closing the database).
+ * The service module is loaded on first use (see `preloadAlprService`); a `ALPR.WAKE` that
+ * arrives while it loads wakes the service once it has started.
  */
 export function createAlprActor(deps: SupervisorDeps) {
   return fromCallback<{ type: string }, Record<string, never>>(({ sendBack, receive }) => {
     let service: AlprService | null = null;
-    try {
-      if (!deps.config) throw new Error("no configuration given");
-      service = startAlprService({ db: deps.db, config: deps.config, dataDir: deps.dataDir, bus: deps.bus });
-    } catch (err) {
-      sendBack({ type: "ALPR.ERROR", error: String((err as Error)?.message ?? err) });
-      return;
+    let stopped = false;
+    let wakePending = false;
+    const start = (mod: typeof import("./alpr.ts")) => {
+      try {
+        if (!deps.config) throw new Error("no configuration given");
+        service = mod.startAlprService({ db: deps.db, config: deps.config, dataDir: deps.dataDir, bus: deps.bus });
+      } catch (err) {
+        sendBack({ type: "ALPR.ERROR", error: String((err as Error)?.message ?? err) });
+        return;
+      }
+      if (wakePending) service.wake();
+    };
+    if (alprModule) start(alprModule);
+    else {
+      const loading = preloadAlprService().then(
+        () => {
+          if (!stopped) start(alprModule!);
+        },
+        (err) => {
+          if (!stopped) sendBack({ type: "ALPR.ERROR", error: `cannot load the ALPR service: ${String((err as Error)?.message ?? err)}` });
+        },
+      );
+      deps.background?.add(loading);
+      void loading.finally(() => deps.background?.delete(loading));
     }
     receive((e) => {
-      if (e.type === "ALPR.WAKE") service?.wake();
+      if (e.type !== "ALPR.WAKE") return;
+      if (service) service.wake();
+      else wakePending = true;
     });
     return () => {
-      const stopping = service!.stop().catch((err) => log.warn(`alpr: stop failed: ${(err as Error).message}`));
+      stopped = true;
+      if (!service) return;
+      const stopping = service.stop().catch((err) => log.warn(`alpr: stop failed: ${(err as Error).message}`));
       deps.background?.add(stopping);
     };
   });

@@ -6,37 +6,52 @@
  * Each asset is served from `/assets/<name>` with a content hash in its URL (`?v=<hash>`), a
  * one-year immutable cache header, an ETag, and a gzip copy (made once, on first request, with
  * `Bun.gzipSync`) for clients that accept it: hls.js is ~620 KB raw, ~190 KB gzipped.
+ *
+ * The files are embedded `with { type: "file" }` and read on first use (body and hash when a
+ * page first names the asset, gzip when first requested): an idle runtime that serves no page
+ * keeps none of them in memory (~1.3 MB for hls.js as a string and bytes; issue 5, idle RSS).
  */
-import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "text" };
-import sseJs from "htmx-ext-sse/dist/sse.min.js" with { type: "text" };
-import hlsJs from "hls.js/dist/hls.min.js" with { type: "text" };
-import styleCss from "./style.css" with { type: "text" };
-import clientJs from "./client.js" with { type: "text" };
+import { readFileSync } from "node:fs";
+import htmxJsFile from "htmx.org/dist/htmx.min.js" with { type: "file" };
+import sseJsFile from "htmx-ext-sse/dist/sse.min.js" with { type: "file" };
+import hlsJsFile from "hls.js/dist/hls.min.js" with { type: "file" };
+import styleCssFile from "./style.css" with { type: "file" };
+import clientJsFile from "./client.js" with { type: "file" };
 
 export interface Asset {
   name: string;
   type: string;
-  body: Uint8Array;
+  /** The bytes served (read from the embedded file on first use). */
+  readonly body: Uint8Array;
   /** gzip of the body, made on first use (keeps start-up fast: ~25 ms for hls.js on x86-64). */
   readonly gzip: Uint8Array;
   /** Bun.hash (wyhash, 64 bit) of the body as 16 hex digits: the cache-busting version. */
-  hash: string;
+  readonly hash: string;
 }
 
 /** Drops a trailing `//# sourceMappingURL=` line: the map is not embedded, so the browser would 404 on it. */
 const stripSourceMap = (text: string) => text.replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, "\n");
 
-function make(name: string, type: string, text: string): Asset {
-  const body = new TextEncoder().encode(text);
-  const hash = Bun.hash(body).toString(16).padStart(16, "0");
+/**
+ * An asset read from `file` (a path: inside the compiled binary `/$bunfs/root/...`) on first use
+ * of `body`, `hash` or `gzip`; `transform` maps the file's UTF-8 text to the text served.
+ */
+function make(name: string, type: string, file: string, transform: (text: string) => string = (t) => t): Asset {
+  let body: Uint8Array<ArrayBuffer> | null = null;
+  let hash: string | null = null;
   let gzip: Uint8Array | null = null;
+  const bytes = () => (body ??= new TextEncoder().encode(transform(readFileSync(file, "utf8"))));
   return {
     name,
     type,
-    body,
-    hash,
+    get body() {
+      return bytes();
+    },
+    get hash() {
+      return (hash ??= Bun.hash(bytes()).toString(16).padStart(16, "0"));
+    },
     get gzip() {
-      return (gzip ??= Bun.gzipSync(body, { level: 9 }));
+      return (gzip ??= Bun.gzipSync(bytes(), { level: 9 }));
     },
   };
 }
@@ -46,11 +61,11 @@ const JS = "text/javascript; charset=utf-8";
 /** Every embedded asset by file name. */
 export const ASSETS: ReadonlyMap<string, Asset> = new Map(
   [
-    make("htmx.min.js", JS, stripSourceMap(String(htmxJs))),
-    make("sse.min.js", JS, stripSourceMap(String(sseJs))),
-    make("hls.min.js", JS, stripSourceMap(String(hlsJs))),
-    make("style.css", "text/css; charset=utf-8", String(styleCss)),
-    make("client.js", JS, String(clientJs)),
+    make("htmx.min.js", JS, htmxJsFile, stripSourceMap),
+    make("sse.min.js", JS, sseJsFile, stripSourceMap),
+    make("hls.min.js", JS, hlsJsFile, stripSourceMap),
+    make("style.css", "text/css; charset=utf-8", styleCssFile),
+    make("client.js", JS, clientJsFile),
   ].map((a) => [a.name, a]),
 );
 

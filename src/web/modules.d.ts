@@ -1,21 +1,22 @@
-// Types of the files src/web/assets.ts imports `with { type: "text" }`: each is its text.
+// Types of the files src/web/assets.ts imports `with { type: "file" }`: each is its path
+// (inside the compiled binary a `/$bunfs/root/...` path).
 declare module "*.css" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }
 declare module "htmx.org/dist/htmx.min.js" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }
 declare module "htmx-ext-sse/dist/sse.min.js" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }
 declare module "hls.js/dist/hls.min.js" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }
 declare module "*/client.js" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }
