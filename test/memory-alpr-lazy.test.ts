@@ -1,0 +1,59 @@
+/**
+ * The supervisor's `alprService` actor when the ALPR service module was not preloaded (the
+ * runtime preloads it when `[alpr] enabled`, see save-services.test.ts; issue 5 keeps it out of
+ * an idle runtime): the actor loads src/actors/alpr.ts itself, then starts the real service on a
+ * real SQLite database; stopped before the load finishes, it starts nothing.
+ * The two tests run in this order in one process: the first sees the module not loaded yet.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { createActor } from "xstate";
+import { createAlprActor, type SupervisorDeps } from "../src/actors/supervisor.ts";
+import { openDatabase } from "../src/db/open.ts";
+import { LiveBus } from "../src/events.ts";
+import { dbPath } from "../src/paths.ts";
+import { RuntimeFixture } from "./helpers/inprocess.ts";
+import { waitUntil } from "./helpers/wait.ts";
+
+const fx = new RuntimeFixture("dashcam-memory-alpr-");
+afterEach(() => fx.cleanup());
+
+function depsFor(dataDir: string) {
+  const db = openDatabase(dbPath(dataDir));
+  const config = fx.config(dataDir, { cameras: [], alpr: { enabled: true, poll_ms: 200 } });
+  const background = new Set<Promise<unknown>>();
+  // createAlprActor reads only these fields of the supervisor's deps
+  const deps = { db, dataDir, config, bus: new LiveBus(), background } as unknown as SupervisorDeps;
+  return { db, background, deps };
+}
+
+const rows = (db: ReturnType<typeof openDatabase>, kind: string) =>
+  (db.query("SELECT COUNT(*) AS n FROM event_log WHERE kind = ?").get(kind) as { n: number }).n;
+
+describe("alprService actor without a preloaded module", () => {
+  test("stopped before the module has loaded: no service starts, no error", async () => {
+    const { db, background, deps } = depsFor(fx.tempDir());
+    const errors: unknown[] = [];
+    const actor = createActor(createAlprActor(deps));
+    actor.subscribe({ error: (e) => errors.push(e) });
+    actor.start();
+    actor.stop();
+    expect(background.size).toBeGreaterThan(0); // the load is tracked for power-down
+    await Promise.all(background);
+    await Bun.sleep(300); // longer than poll_ms: a service started by mistake would have logged
+    expect(rows(db, "alpr.start")).toBe(0);
+    expect(errors).toEqual([]);
+    db.close();
+  });
+
+  test("loads the module, starts the real service (an ALPR.WAKE sent while it loads is accepted), stops it", async () => {
+    const { db, background, deps } = depsFor(fx.tempDir());
+    const actor = createActor(createAlprActor(deps));
+    actor.start();
+    actor.send({ type: "ALPR.WAKE" });
+    await waitUntil("alpr.start", () => rows(db, "alpr.start") === 1 || null);
+    actor.stop();
+    await Promise.all(background);
+    expect(rows(db, "alpr.stop")).toBe(1);
+    db.close();
+  });
+});
