@@ -33,7 +33,7 @@ describe("alprService actor without a preloaded module", () => {
   test("stopped before the module has loaded: no service starts, no error", async () => {
     const { db, background, deps } = depsFor(fx.tempDir());
     const errors: unknown[] = [];
-    const actor = createActor(createAlprActor(deps));
+    const actor = createActor(createAlprActor(deps), { input: {} });
     actor.subscribe({ error: (e) => errors.push(e) });
     actor.start();
     actor.stop();
@@ -47,7 +47,7 @@ describe("alprService actor without a preloaded module", () => {
 
   test("loads the module, starts the real service (an ALPR.WAKE sent while it loads is accepted), stops it", async () => {
     const { db, background, deps } = depsFor(fx.tempDir());
-    const actor = createActor(createAlprActor(deps));
+    const actor = createActor(createAlprActor(deps), { input: {} });
     actor.start();
     actor.send({ type: "ALPR.WAKE" });
     await waitUntil("alpr.start", () => rows(db, "alpr.start") === 1 || null);
