@@ -50,6 +50,8 @@ export function textPrior(text: string): number {
  * MAX_REFINED_PER_FRAME, ranked at least 0.7 x the best) are then read closely by readPlateBox with
  * the first reading joining the vote. Reads shorter than 2 characters are dropped.
  * Rank = recognition confidence x textPrior x positionPrior x (0.5 + 0.5 x plate-likeness).
+ * Measured and not kept: skipping the close reading when the screening read is confident
+ * (mean >= 0.9, 5-7 characters) saves ~60 ms per 1280x720 frame but cost 1 of 60 photos.
  */
 export async function readPlates(img: RgbImage): Promise<PlateRead[]> {
   const vehicles = (await detectVehicles(img)).slice(0, MAX_VEHICLES);
