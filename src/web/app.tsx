@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The web UI: one Hono app made of one sub-app per area (src/web/routes), a single
  * `jsxRenderer` layout, htmx fragments and SSE for live state. Server-rendered, phone-first,

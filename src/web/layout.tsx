@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The one page layout (a `jsxRenderer`): viewport for phones, embedded CSS and scripts, a
  * compact top bar with big touch targets (it fits 360 px: the brand hides below 400 px and the

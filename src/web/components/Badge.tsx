@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /** Small coloured state labels for camera states, trip statuses and event levels. */
 import type { FC } from "hono/jsx";
 

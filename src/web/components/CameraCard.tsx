@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * A camera's card: state, last segment, ring use (segment rows / ring capacity, and bytes),
  * reconnects, bitrate, last error. `CameraCardBody` is also the SSE fragment `camera-<key>`

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The camera page's Stop / Start recording control for operators (`#camera-power`, an htmx
  * fragment: the POST answer replaces it). It offers Start when the camera is `stopped`, Stop

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /** Free/total space of the file system holding data_dir; also the SSE fragment `disk`. */
 import type { FC } from "hono/jsx";
 import { statfsSync } from "node:fs";

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /** Event log rows; `EventItem` is also the SSE fragment `event-log` (prepended to the list). */
 import type { FC } from "hono/jsx";
 import type { EventRow } from "../../db/views.ts";

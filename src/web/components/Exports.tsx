@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Export job cards. `ExportCard` is also the htmx fragment of `GET /exports/:id`: while the
  * job is queued or running the card polls itself every second (`hx-trigger="every 1s"`,

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The GPIO save button's status card on the dashboard (shown only when `[gpio]` is configured).
  * `GpioCardBody` is also the SSE fragment `gpio` (the card keeps `sse-swap="gpio"`, so each

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /** Previous/next links for paged lists (big touch targets). */
 import type { FC } from "hono/jsx";
 

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * An HLS `<video>`. `client.js` plays `data-hls` natively when the browser can
  * (`canPlayType('application/vnd.apple.mpegurl')`, e.g. Safari on iOS) and otherwise loads the

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Segment list rows (a `<tr>` per segment). `SegmentItem` is also the SSE fragment
  * `segment-<key>` that the camera page prepends to its recent-segments table.

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * `<time>` for a Unix ms UTC instant. The server writes UTC text; `client.js` rewrites it to the
  * viewer's local time (`fmt`: "datetime", "time", "date") or a relative age ("ago", refreshed

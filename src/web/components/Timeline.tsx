@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Segment timeline of one camera over a window [from, to) ms: recorded spans (consecutive
  * segments merged while the hole between them is at most 3 s, DESIGN.md invariant 5), recorded

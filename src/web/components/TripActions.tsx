@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The trip page's action cards (htmx fragments, big touch targets):
  *

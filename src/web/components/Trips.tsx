@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /** Trip list items and the trip status fragment (`trip-<id>` over SSE). */
 import type { FC } from "hono/jsx";
 import type { TripRow } from "../../db/views.ts";

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * JSON API (mounted at `/api`), for scripts and the car's other gadgets. Same session cookie
  * and CSRF token as the UI (send the token in `X-CSRF-Token`), same permission table; every

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Login, logout and first-run setup (mounted at `/`).
  *

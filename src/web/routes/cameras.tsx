@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Camera pages:
  * - `GET /cameras/:key` — status card (live via SSE), segment timeline with recording gaps for

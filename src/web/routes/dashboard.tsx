@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * `GET /`: every camera (state, last segment, ring use), the GPIO save button's status (only
  * when `[gpio]` is configured; `deps.actions.gpioStatus()`), disk of data_dir, latest trips.

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * `GET /events?kind=K&camera=KEY&level=L&q=TEXT&before=ID` — the event log, newest first, 50
  * per page (cursor paging by id). `q` matches text in the message or kind (case-insensitive,
@@ -10,6 +11,7 @@ import { EventItem } from "../components/Events.tsx";
 import { Pager } from "../components/Pager.tsx";
 import type { WebEnv } from "../env.ts";
 import { CameraKey, Id, unknownCamera, valid } from "../validate.ts";
+import { CameraSelect } from "../components/CameraSelect.tsx";
 
 export const EVENTS_PER_PAGE = 50;
 const LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -62,17 +64,7 @@ export function eventRoutes() {
               ))}
             </select>
           </label>
-          <label>
-            Camera
-            <select name="camera">
-              <option value="">all</option>
-              {cameraKeys(db).map((k) => (
-                <option value={k.key} selected={k.key === cam?.key}>
-                  {k.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <CameraSelect cameras={cameraKeys(db)} selected={cam?.key} />
           <label>
             Level
             <select name="level">

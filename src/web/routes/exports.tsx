@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Clip exports (mounted at `/exports`; jobs in ../exportJobs.ts, files in `<data_dir>/exports/`):
  *

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * `GET /live` — Server-Sent Events for the htmx SSE extension. Each bus event (src/events.ts)
  * becomes one or more small rendered fragments, named after the element that swaps them in:

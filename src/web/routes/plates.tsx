@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Plates (ALPR, seed 001 `vehicles`): search, snapshots, watchlist. Mounted at `/plates`.
  *
@@ -38,6 +39,7 @@ import type { WebEnv } from "../env.ts";
 import { CameraKey, Day, Id, Page, TzOffset, unknownCamera, valid } from "../validate.ts";
 import type { SessionUser } from "../auth/middleware.ts";
 import { hasRole } from "../../db/users.ts";
+import { CameraSelect } from "../components/CameraSelect.tsx";
 
 export const PLATES_PER_PAGE = 30;
 
@@ -244,17 +246,7 @@ export function platesRoutes(fixed?: PlatesDeps) {
               ))}
             </select>
           </label>
-          <label>
-            Camera
-            <select name="camera">
-              <option value="">all</option>
-              {cameras.map((k) => (
-                <option value={k.key} selected={k.key === q.camera}>
-                  {k.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <CameraSelect cameras={cameras} selected={q.camera} />
           <label>
             From
             <input type="date" name="from" value={q.from ?? ""} />

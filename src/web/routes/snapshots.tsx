@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * JPEG snapshots and incidents (mounted at `/`):
  *

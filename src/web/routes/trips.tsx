@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Trips:
  * - `GET /trips?page=N&camera=KEY` — newest first, 20 per page.

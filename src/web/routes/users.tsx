@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * User management for admins (mounted at `/users`; every route also requires the admin role
  * here, on top of the permission table).
