@@ -22,6 +22,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
 import { createUser } from "../src/db/users.ts";
+import { waitUntil as waitFor } from "./helpers/wait.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const FFPROBE = "/usr/bin/ffprobe";
@@ -31,16 +32,6 @@ let dir: string;
 let rt: RuntimeHandle;
 let browser: Browser;
 const shots = mkdtempSync(join(tmpdir(), "dashcam-webapp-shots-"));
-
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (Debian package chromium)`);

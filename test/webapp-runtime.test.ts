@@ -19,6 +19,7 @@ import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
 import { createUser, type Role } from "../src/db/users.ts";
 import { createSession } from "../src/db/sessions.ts";
+import { waitUntil as waitFor } from "./helpers/wait.ts";
 
 const CAMERA = { key: "front", name: "Front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
 /** A chip name no machine running this test has (there is no /dev/gpiochip99). */
@@ -27,16 +28,6 @@ const CHIP = "gpiochip99";
 let dir: string;
 let rt: RuntimeHandle;
 const sessions = {} as Record<Role, { cookie: string; csrf: string }>;
-
-async function waitFor<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "dashcam-webapp-runtime-"));
