@@ -1,11 +1,13 @@
 /**
- * Images for the vision stages: decoding (JPEG via jpeg-js, PNG via pngjs, both pure JS so the
- * compiled binary stays one file; binary PPM by hand), cropping, JPEG encoding and resampling.
+ * Images for the vision stages: decoding (JPEG via mozjpeg in WebAssembly, mozjpeg.ts; PNG via
+ * pngjs, pure JS; both embedded, so the compiled binary stays one file; binary PPM by hand),
+ * cropping, JPEG encoding (jpeg-js) and resampling.
  *
  * `RgbImage` is 8-bit RGB, 3 bytes per pixel, row-major, top-left origin. A `Box` is
  * `[x, y, w, h]` in pixels of the image it refers to (top-left corner, width, height).
  */
-import { decode as jpegDecode, encode as jpegEncode } from "jpeg-js";
+import { encode as jpegEncode } from "jpeg-js";
+import { decodeJpegRgba } from "./mozjpeg.ts";
 import { PNG } from "pngjs";
 
 export interface RgbImage {
@@ -23,7 +25,7 @@ export class ImageDecodeError extends Error {
   override name = "ImageDecodeError";
 }
 
-/** Largest image accepted, in pixels (100 MP, jpeg-js's own default limit). */
+/** Largest image accepted, in pixels (100 MP, jpeg-js's default limit, kept for every format). */
 const MAX_PIXELS = 100_000_000;
 
 /**
@@ -80,22 +82,42 @@ function decodePpm(bytes: Uint8Array): RgbImage {
 
 function decodeJpeg(bytes: Uint8Array): RgbImage {
   if (!hasJpegEnd(bytes)) throw new ImageDecodeError(`truncated JPEG: no end-of-image marker in ${bytes.length} bytes`);
-  let raw: { width: number; height: number; data: Uint8Array };
+  const size = jpegFrameSize(bytes);
+  if (size && size.width * size.height > MAX_PIXELS) throw new ImageDecodeError(`JPEG too large: ${size.width}x${size.height}`);
+  let raw: { width: number; height: number; data: Uint8ClampedArray };
   try {
-    raw = jpegDecode(bytes, {
-      useTArray: true,
-      formatAsRGBA: false,
-      tolerantDecoding: false,
-      maxResolutionInMP: MAX_PIXELS / 1e6,
-      maxMemoryUsageInMB: 1024,
-    });
+    raw = decodeJpegRgba(bytes);
   } catch (err) {
     throw new ImageDecodeError(`corrupt JPEG: ${oneLine(err)}`);
   }
   if (!raw.width || !raw.height) throw new ImageDecodeError("zero-size JPEG image");
-  if (raw.data.length !== raw.width * raw.height * 3)
+  if (raw.data.length !== raw.width * raw.height * 4)
     throw new ImageDecodeError(`corrupt JPEG: decoded ${raw.data.length} bytes for ${raw.width}x${raw.height}`);
-  return { width: raw.width, height: raw.height, data: raw.data };
+  const out = new Uint8Array(raw.width * raw.height * 3);
+  const src = raw.data;
+  for (let i = 0, j = 0; j < out.length; i += 4, j += 3) {
+    out[j] = src[i];
+    out[j + 1] = src[i + 1];
+    out[j + 2] = src[i + 2];
+  }
+  return { width: raw.width, height: raw.height, data: out };
+}
+
+/** Width and height from a JPEG's start-of-frame marker (any SOFn), or null when none is found. */
+function jpegFrameSize(b: Uint8Array): { width: number; height: number } | null {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) return null;
+    const m = b[i + 1];
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    const len = (b[i + 2] << 8) | b[i + 3];
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { height: (b[i + 5] << 8) | b[i + 6], width: (b[i + 7] << 8) | b[i + 8] };
+    i += 2 + len;
+  }
+  return null;
 }
 
 /** True when an EOI marker (FF D9) ends the file, allowing a little trailing padding. */
@@ -216,41 +238,48 @@ export function sampleToTensor(
   }
   const rows = rmax - rmin + 1;
   const mid = new Float32Array(rows * outW * 3);
+  const xoff = xt.off, xw = xt.w;
+  // Byte offset of each tap's source pixel within a row, -1 = padding.
+  const xb = new Int32Array(xs.length);
+  for (let i = 0; i < xs.length; i++) xb[i] = xs[i] < 0 ? -1 : xs[i] * 3;
   for (let r = 0; r < rows; r++) {
     const sy = resolve(rmin + r, height);
     const base = r * outW * 3;
+    const rowPad = sy < 0;
     const rowOff = sy * width * 3;
-    for (let ox = 0; ox < outW; ox++) {
+    for (let ox = 0, o = base; ox < outW; ox++, o += 3) {
       let cr = 0, cg = 0, cb = 0;
-      for (let t = xt.off[ox], e = xt.off[ox + 1]; t < e; t++) {
-        const w = xt.w[t], sx = xs[t];
-        if (sy < 0 || sx < 0) {
+      for (let t = xoff[ox], e = xoff[ox + 1]; t < e; t++) {
+        const w = xw[t], b = xb[t];
+        if (rowPad || b < 0) {
           cr += w * pad; cg += w * pad; cb += w * pad;
         } else {
-          const p = rowOff + sx * 3;
+          const p = rowOff + b;
           cr += w * data[p]; cg += w * data[p + 1]; cb += w * data[p + 2];
         }
       }
-      const o = base + ox * 3;
       mid[o] = cr; mid[o + 1] = cg; mid[o + 2] = cb;
     }
   }
+  // Vertical pass row by row: the tap rows of `mid` are summed into one output row (contiguous
+  // memory, same summation order per pixel as a per-pixel loop), then normalised into CHW.
   const c0 = chan[0], c1 = chan[1], c2 = chan[2];
   const s0 = scale[0], s1 = scale[1], s2 = scale[2], b0 = bias[0], b1 = bias[1], b2 = bias[2];
-  const acc = new Float32Array(3);
+  const rowLen = outW * 3;
+  const acc = new Float32Array(rowLen);
   for (let oy = 0; oy < outH; oy++) {
     const t0 = yt.off[oy], t1 = yt.off[oy + 1];
-    for (let ox = 0; ox < outW; ox++) {
-      acc[0] = acc[1] = acc[2] = 0;
-      for (let t = t0; t < t1; t++) {
-        const w = yt.w[t];
-        const o = ((yt.idx[t] - rmin) * outW + ox) * 3;
-        acc[0] += w * mid[o]; acc[1] += w * mid[o + 1]; acc[2] += w * mid[o + 2];
-      }
-      const o = oy * W + ox;
-      out[o] = acc[c0] * s0 + b0;
-      out[plane + o] = acc[c1] * s1 + b1;
-      out[2 * plane + o] = acc[c2] * s2 + b2;
+    acc.fill(0);
+    for (let t = t0; t < t1; t++) {
+      const w = yt.w[t];
+      const base = (yt.idx[t] - rmin) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] += w * mid[base + i];
+    }
+    const o = oy * W;
+    for (let ox = 0, a = 0; ox < outW; ox++, a += 3) {
+      out[o + ox] = acc[a + c0] * s0 + b0;
+      out[plane + o + ox] = acc[a + c1] * s1 + b1;
+      out[2 * plane + o + ox] = acc[a + c2] * s2 + b2;
     }
   }
   return out;
