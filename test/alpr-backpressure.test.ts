@@ -54,7 +54,7 @@ test("when the backlog reaches max_queue, segments are skipped and counted, neve
       return [];
     },
     detectPlates: async () => [],
-    recognizePlate: async () => ({ text: "", confidence: 0 }),
+    readCandidates: async () => [],
     close: async () => {},
   };
   const config = alprConfig(env, "sample_fps = 2\nmax_queue = 3\nbackfill_segments = 100\ntrack_flush_ms = 100\npoll_ms = 50");

@@ -268,7 +268,7 @@ export async function makePostgres(): Promise<PgServer> {
 /**
  * What the pipeline's stages read on one frame when composed directly, outside the task
  * graph: decode, vehicles (or the whole frame), plate candidates per region
- * (`pickCandidates`), `recognizePlate` on each, the region's `bestRead`, confidence >=
+ * (`pickCandidates`), `readCandidates` on them, the region's `bestRead`, confidence >=
  * `minConfidence`. One text per region. The pipeline must produce exactly these reads; what
  * it adds (tasks, joins, tracks, votes, rows) is what the tests check.
  */
@@ -279,11 +279,7 @@ export async function stageReads(pool: StagePool, bytes: Uint8Array, minConfiden
   const out: string[] = [];
   for (const region of regions) {
     const picked = pickCandidates(await pool.detectPlates(img, region));
-    const reads: RegionRead[] = [];
-    for (const c of picked) {
-      const r = await pool.recognizePlate(img, c.box);
-      reads.push({ text: r.text, confidence: r.confidence, box: c.box, score: c.score });
-    }
+    const reads: RegionRead[] = picked.length ? await pool.readCandidates(img, picked) : [];
     const best = bestRead(reads, img.width, img.height);
     if (best && best.confidence >= minConfidence) out.push(best.text);
   }

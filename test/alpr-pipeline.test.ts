@@ -22,7 +22,7 @@ import {
 import { startAlprService } from "../src/actors/alpr.ts";
 import { LiveBus, type LiveEvent } from "../src/events.ts";
 import { decodeImage, encodeJpeg, type Box, type RgbImage } from "../src/vision/image.ts";
-import { Dispatcher } from "../src/vision/pipeline/dispatcher.ts";
+import { Dispatcher, readRank } from "../src/vision/pipeline/dispatcher.ts";
 import { TaskRunner, type StagePool } from "../src/vision/pipeline/runner.ts";
 import { frameRelPath, queueFrameTx } from "../src/vision/pipeline/sampler.ts";
 import { votePlate } from "../src/vision/pipeline/smoothing.ts";
@@ -227,12 +227,15 @@ function scriptedPool(script: Map<number, ScriptedPlate[]>, opts: { hold?: Promi
     async detectPlates(img, region) {
       calls.plates++;
       const inside = (b: Box) => !region || (b[0] >= region[0] && b[1] >= region[1] && b[0] + b[2] <= region[0] + region[2] && b[1] + b[3] <= region[1] + region[3]);
-      return (script.get(id(img)) ?? []).filter((p) => inside(p.box)).map((p) => ({ box: p.box, score: p.score }));
+      return (script.get(id(img)) ?? []).filter((p) => inside(p.box)).map((p) => ({ box: p.box, score: p.score, line: null }));
     },
-    async recognizePlate(img, box) {
-      calls.read++;
-      const p = (script.get(id(img)) ?? []).find((x) => x.box.every((v, i) => v === box[i]));
-      return p ? { text: p.text, confidence: p.confidence } : { text: "", confidence: 0 };
+    async readCandidates(img, cands) {
+      const reads = cands.map((c) => {
+        calls.read++;
+        const p = (script.get(id(img)) ?? []).find((x) => x.box.every((v, i) => v === c.box[i]));
+        return { text: p?.text ?? "", confidence: p?.confidence ?? 0, box: c.box, score: c.score };
+      });
+      return reads.sort((a, b) => readRank(b.text, b.confidence, b.box, b.score, img.width, img.height) - readRank(a.text, a.confidence, a.box, a.score, img.width, img.height));
     },
     async close() {},
   };

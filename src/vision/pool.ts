@@ -12,14 +12,17 @@
  */
 import { type Box, type RgbImage, ImageDecodeError } from "./image.ts";
 import { ModelLoadError, type VisionOptions } from "./runtime.ts";
-import type { PlateRead } from "./reader.ts";
+import type { CandidateInput, PlateRead, RankedRead } from "./reader.ts";
+import type { RotRect } from "./dbpost.ts";
 import type { WorkerMethod } from "./worker.ts";
 
 export interface VisionPool {
   readonly workers: number;
   detectVehicles(img: RgbImage): Promise<{ box: Box; score: number; cls: string }[]>;
-  detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number }[]>;
+  detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number; line: RotRect }[]>;
   recognizePlate(img: RgbImage, box: Box): Promise<{ text: string; confidence: number }>;
+  /** reader.ts readCandidates: screening + close reading of picked candidates, best rank first. */
+  readCandidates(img: RgbImage, cands: CandidateInput[]): Promise<RankedRead[]>;
   readPlates(img: RgbImage): Promise<PlateRead[]>;
   /** Decodes (JPEG/PNG) and reads in the worker: nothing image-sized runs on the caller's thread. */
   readPlatesFromBytes(bytes: Uint8Array): Promise<PlateRead[]>;
@@ -122,6 +125,7 @@ export function createVisionPool(opts: { workers: number; vehicleModelPath?: str
     detectVehicles: (img) => call("detectVehicles", img),
     detectPlates: (img, region) => call("detectPlates", img, region),
     recognizePlate: (img, box) => call("recognizePlate", img, box),
+    readCandidates: (img, cands) => call("readCandidates", img, cands),
     readPlates: (img) => call("readPlates", img),
     readPlatesFromBytes: (bytes) => call("readPlatesFromBytes", bytes),
     decodeImage: (bytes) => call("decodeImage", bytes),

@@ -127,11 +127,13 @@ export async function findPlateCandidates(img: RgbImage, region?: Box): Promise<
 
 /**
  * Licence-plate candidates in `region` (default the whole frame), boxes in full-image pixels,
- * best first; `score` is plate-likeness (0..1) before reading.
+ * best first; `score` is plate-likeness (0..1) before reading; `line` is the registration
+ * line the candidate was derived from (oriented rectangle, image pixels), which the `ocr`
+ * stage reads first (reader.ts readCandidates).
  */
-export async function detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number }[]> {
+export async function detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number; line: RotRect }[]> {
   const cands = await findPlateCandidates(img, region);
-  return cands.map((c) => ({ box: c.box, score: c.score }));
+  return cands.map((c) => ({ box: c.box, score: c.score, line: { cx: c.line.cx, cy: c.line.cy, w: c.line.w, h: c.line.h, angle: c.line.angle, score: c.line.score } }));
 }
 
 let cmapPromise: Promise<PlateClassMap> | null = null;

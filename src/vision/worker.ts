@@ -11,7 +11,7 @@
 import { decodeImage, type Box, type RgbImage } from "./image.ts";
 import { configureVision, type VisionOptions, ModelLoadError } from "./runtime.ts";
 import { detectPlates, detectVehicles, recognizePlate, stageTimes } from "./stages.ts";
-import { readPlates } from "./reader.ts";
+import { readCandidates, readPlates, type CandidateInput } from "./reader.ts";
 
 declare const self: Worker;
 
@@ -20,6 +20,7 @@ const METHODS = {
   detectVehicles: (img: RgbImage) => detectVehicles(img),
   detectPlates: (img: RgbImage, region?: Box) => detectPlates(img, region),
   recognizePlate: (img: RgbImage, box: Box) => recognizePlate(img, box),
+  readCandidates: (img: RgbImage, cands: CandidateInput[]) => readCandidates(img, cands),
   readPlates: (img: RgbImage) => readPlates(img),
   readPlatesFromBytes: (bytes: Uint8Array) => readPlates(decodeImage(bytes)),
   decodeImage: async (bytes: Uint8Array) => decodeImage(bytes),

@@ -7,11 +7,12 @@
  * Per category, on a result:
  * - `vehicle_detect`: one `plate_detect` per vehicle box (best `MAX_VEHICLES`), or one on the
  *   whole frame when there is no vehicle (or no vehicle model, or the model failed to load);
- * - `plate_detect`: one `ocr` per plate candidate, the best `MAX_READS_PER_FRAME` that do not
- *   overlap a better one (IoU <= 0.3), as src/vision/reader.ts does;
- * - `ocr`: when the last sibling `ocr` of the same region is handled, the region's best read
- *   (`readRank`, the ranking of src/vision/reader.ts `readPlates`) becomes a
- *   plate read; reads below `min_confidence` are dropped. A read joins a vehicle track
+ * - `plate_detect`: one `ocr` task for the region carrying its picked candidates (reader.ts
+ *   `pickCandidates`: the best `MAX_READS_PER_FRAME` that do not overlap a better one), which
+ *   the runner reads as `readPlates` does (`readCandidates`: a screening read of each, close
+ *   reads of the best);
+ * - `ocr`: the region's best read (`readRank`, the ranking of src/vision/reader.ts
+ *   `readPlates`) becomes a plate read; reads below `min_confidence` are dropped. A read joins a vehicle track
  *   (tracker.ts) or opens one. An open track IS a queued `plate_smooth` task (its `track_id` is
  *   its own id): its `meta` holds the readings and its `dependencies` the frames of its best
  *   readings, so those frames stay on disk (the seed's query sees a task that is not done)
@@ -42,7 +43,10 @@ import {
 } from "../../db/alpr.ts";
 import { logEvent } from "../../db/eventLog.ts";
 import { resolveInside } from "../../paths.ts";
-import { MAX_READS_PER_FRAME, MAX_VEHICLES, positionPrior, textPrior } from "../reader.ts";
+import { MAX_VEHICLES, pickCandidates, readRank } from "../reader.ts";
+import type { RotRect } from "../dbpost.ts";
+
+export { pickCandidates, readRank };
 import { votePlate } from "./smoothing.ts";
 import { normalizePlate } from "./text.ts";
 import {
@@ -79,10 +83,9 @@ export interface FrameMeta {
   height?: number | null;
   car_bbox?: Box | null;
   region?: Box | null;
-  plate_bbox?: Box;
-  plate_score?: number;
+  /** ocr tasks: the region's picked plate candidates (box, plate-likeness, detector line). */
+  candidates?: { box: Box; score: number; line: RotRect | null }[];
   parent?: number;
-  siblings?: number;
 }
 
 /** What a finished `plate_smooth` task records (and its `summary` task carries in meta). */
@@ -146,7 +149,7 @@ export class Dispatcher {
         if (!result.error) this.afterPlates(task, result);
         break;
       case "ocr":
-        if (task.status === "done") for (const ref of this.afterOcr(task)) candidates.add(ref);
+        if (task.status === "done" && !result.error) for (const ref of this.afterOcr(task, result)) candidates.add(ref);
         break;
       case "plate_smooth":
         if (!result.error) this.afterSmooth(task, result as unknown as SmoothResult);
@@ -203,47 +206,20 @@ export class Dispatcher {
   }
 
   private afterPlates(task: Task, result: Record<string, unknown>): void {
-    const picked = pickCandidates((result.plates as { box: Box; score: number }[] | undefined) ?? []);
-    for (const c of picked)
-      this.child(task, "ocr", { plate_bbox: c.box, plate_score: c.score, parent: task.id, siblings: picked.length, region: undefined });
+    const picked = pickCandidates((result.plates as { box: Box; score: number; line?: RotRect | null }[] | undefined) ?? []);
+    if (picked.length === 0) return;
+    const candidates = picked.map((c) => ({ box: c.box, score: c.score, line: c.line ?? null }));
+    this.child(task, "ocr", { candidates, parent: task.id, region: undefined });
   }
 
-  /**
-   * Joins the `ocr` siblings of one region: acts only when every sibling is done and this is
-   * the last unhandled result among them. Returns frame refs released by track changes.
-   */
-  private afterOcr(task: Task): string[] {
-    const db = this.o.db;
+  /** The region's best read becomes a plate reading (tracks). Returns frame refs released by track changes. */
+  private afterOcr(task: Task, result: Record<string, unknown>): string[] {
     const meta = task.meta as unknown as FrameMeta;
-    const rows = db
-      .query(
-        `SELECT t.id, t.status, t.meta,
-                (SELECT result FROM results r WHERE r.task_id = t.id ORDER BY r.id DESC LIMIT 1) AS result,
-                (SELECT COUNT(*) FROM results r WHERE r.task_id = t.id AND r.handled = 0) AS unhandled
-         FROM tasks t
-         WHERE t.video_id IS $video_id AND t.frame_idx IS $frame_idx AND t.category = 'ocr'
-           AND json_extract(t.meta, '$.parent') = $parent`,
-      )
-      .all({ video_id: task.video_id, frame_idx: task.frame_idx, parent: meta.parent ?? -1 }) as {
-      id: number;
-      status: string;
-      meta: string;
-      result: string | null;
-      unhandled: number;
-    }[];
-    // the current result is still unhandled (marked after this returns): it must be the only one
-    if (rows.some((r) => r.status !== "done" || (r.id !== task.id && r.unhandled > 0))) return [];
-    const reads: RegionRead[] = [];
-    for (const r of rows) {
-      const res = r.result ? (JSON.parse(r.result) as { text?: string; confidence?: number; error?: string }) : {};
-      if (res.error) continue;
-      const m = JSON.parse(r.meta) as FrameMeta;
-      reads.push({ id: r.id, text: res.text ?? "", confidence: res.confidence ?? 0, box: m.plate_bbox!, score: m.plate_score ?? 0 });
-    }
+    const reads = ((result.reads as RegionRead[] | undefined) ?? []).map((r) => ({ ...r, id: task.id }));
     const best = bestRead(reads, meta.width ?? null, meta.height ?? null);
     if (!best || best.confidence < this.o.minConfidence) return [];
     const reading: TrackReading = {
-      taskId: best.id!,
+      taskId: task.id,
       ts: meta.ts,
       text: best.text,
       confidence: best.confidence,
@@ -386,20 +362,6 @@ export class Dispatcher {
   }
 }
 
-/**
- * The plate candidates of a region that get an `ocr` task: the best MAX_READS_PER_FRAME by
- * plate-likeness that do not overlap a better one (IoU <= 0.3), as `readPlates` picks them.
- */
-export function pickCandidates<C extends { box: Box; score: number }>(plates: readonly C[]): C[] {
-  const sorted = [...plates].sort((a, b) => b.score - a.score);
-  const picked: C[] = [];
-  for (const c of sorted) {
-    if (picked.length >= MAX_READS_PER_FRAME) break;
-    if (picked.every((p) => iou(p.box, c.box) <= 0.3)) picked.push(c);
-  }
-  return picked;
-}
-
 /** One `ocr` outcome of a region: the candidate (box, plate-likeness) and what was read. */
 export interface RegionRead {
   id?: number;
@@ -422,17 +384,6 @@ export function bestRead<R extends RegionRead>(reads: readonly R[], width: numbe
     if (!best || rank > best.rank) best = { ...r, text, rank };
   }
   return best;
-}
-
-/**
- * The rank of one plate read among the reads of a region, exactly as `readPlates`
- * (src/vision/reader.ts) ranks a frame's reads: recognition confidence x textPrior x
- * positionPrior x (0.5 + 0.5 x plate-likeness of the candidate). Keeping the same formula makes
- * the pipeline's read of a frame equal to what `dashcam alpr` prints first for it.
- */
-export function readRank(text: string, confidence: number, box: Box, score: number, width: number | null, height: number | null): number {
-  const pos = width && height ? positionPrior(box, width, height) : 1;
-  return confidence * textPrior(text) * pos * (0.5 + 0.5 * score);
 }
 
 /**

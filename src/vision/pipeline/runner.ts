@@ -6,7 +6,9 @@
  *
  * Outcomes:
  * - success: status `done`, result = the stage's output, unrounded (boxes in frame pixels; the
- *   next stage gets exactly what this one found, so the pipeline reads what `readPlates` reads);
+ *   next stage gets exactly what this one found, so the pipeline reads what `readPlates` reads).
+ *   `plate_detect` -> `{ plates: [{ box, score, line }] }`; `ocr` (one task per region, its
+ *   meta's `candidates`) -> `{ reads: [{ text, confidence, box, score }] }` best first;
  * - bad input (frame missing, zero-size, truncated, corrupt: ImageDecodeError / RangeError /
  *   ENOENT): status `done`, result `{ error, kind: "input" }`. Repeating cannot help; the
  *   dispatcher logs it and the frame is released;
@@ -24,14 +26,17 @@ import type { Database } from "bun:sqlite";
 import { claimTasks, completeTask, FRAME_CATEGORIES, type Task } from "../../db/alpr.ts";
 import { resolveInside } from "../../paths.ts";
 import type { Box, RgbImage } from "../image.ts";
+import type { RotRect } from "../dbpost.ts";
+import type { CandidateInput } from "../reader.ts";
 
 /** The part of the vision pool (src/vision/pool.ts) the pipeline uses; tests may pass their own. */
 export interface StagePool {
   readonly workers: number;
   decodeImage(bytes: Uint8Array): Promise<RgbImage>;
   detectVehicles(img: RgbImage): Promise<{ box: Box; score: number; cls: string }[]>;
-  detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number }[]>;
-  recognizePlate(img: RgbImage, box: Box): Promise<{ text: string; confidence: number }>;
+  detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number; line: RotRect | null }[]>;
+  /** Reads picked candidates of one region, best first (reader.ts readCandidates). */
+  readCandidates(img: RgbImage, cands: CandidateInput[]): Promise<{ text: string; confidence: number; box: Box; score: number }[]>;
   close(): Promise<void>;
 }
 
@@ -135,11 +140,12 @@ export class TaskRunner {
       } else if (t.category === "plate_detect") {
         const region = (t.meta.region as Box | null | undefined) ?? undefined;
         const plates = await this.o.pool.detectPlates(img, region);
-        result = { plates: plates.map((p) => ({ box: p.box, score: p.score })) };
+        result = { plates: plates.map((p) => ({ box: p.box, score: p.score, line: p.line })) };
       } else {
-        const box = t.meta.plate_bbox as Box;
-        const r = await this.o.pool.recognizePlate(img, box);
-        result = { text: r.text, confidence: r.confidence };
+        const cands = t.meta.candidates as CandidateInput[] | undefined;
+        if (!Array.isArray(cands)) throw new RangeError(`ocr task ${t.id} has no plate candidates`);
+        const reads = await this.o.pool.readCandidates(img, cands);
+        result = { reads: reads.map((r) => ({ text: r.text, confidence: r.confidence, box: r.box, score: r.score })) };
       }
       completeTask(this.o.db, t.id, result, "done");
     } catch (err) {
