@@ -57,6 +57,15 @@ const AlprSchema = v.strictObject({
   workers: v.optional(positiveInt(16), 1),
   /** Optional YOLOX-nano vehicle detector (.onnx); absent = plates searched in the whole frame. */
   vehicle_model: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /**
+   * Longest side of the text detector's input, pixels (multiple of 32, 320..1920). 960 (the
+   * default, PaddleOCR's) reads the most plates; 800 is ~15 % faster per frame and misses small
+   * plates (bench/alpr.ts --detector-side prints both).
+   */
+  detector_side: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(320), v.maxValue(1920), v.check((n) => n % 32 === 0, "must be a multiple of 32")),
+    960,
+  ),
   /** Backpressure: unfinished frame tasks above this = new segments are skipped (and counted). */
   max_queue: v.optional(positiveInt(1_000_000), 200),
   /** Segments already recorded when ALPR first starts that are still read (0 = new footage only). */

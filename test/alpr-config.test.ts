@@ -14,6 +14,7 @@ test("an empty [alpr] section enables ALPR with the defaults", () => {
     enabled: true,
     sample_fps: 1,
     workers: 1,
+    detector_side: 960,
     max_queue: 200,
     backfill_segments: 0,
     track_gap_ms: 2000,
@@ -27,10 +28,10 @@ test("an empty [alpr] section enables ALPR with the defaults", () => {
 
 test("values, a relative vehicle model path resolved against the config file, postgres url", () => {
   const c = parseConfigText(
-    `[alpr]\nenabled = false\nsample_fps = 2.5\nworkers = 2\nvehicle_model = "models/yolox_nano.onnx"\nmax_queue = 50\n[postgres]\nurl = "postgres://u@db.example/fleet"\n`,
+    `[alpr]\nenabled = false\nsample_fps = 2.5\nworkers = 2\nvehicle_model = "models/yolox_nano.onnx"\ndetector_side = 800\nmax_queue = 50\n[postgres]\nurl = "postgres://u@db.example/fleet"\n`,
     "/etc/dashcam",
   );
-  expect(c.alpr).toMatchObject({ enabled: false, sample_fps: 2.5, workers: 2, vehicle_model: "/etc/dashcam/models/yolox_nano.onnx", max_queue: 50 });
+  expect(c.alpr).toMatchObject({ enabled: false, sample_fps: 2.5, workers: 2, vehicle_model: "/etc/dashcam/models/yolox_nano.onnx", detector_side: 800, max_queue: 50 });
   expect(c.postgres).toEqual({ url: "postgres://u@db.example/fleet" });
 });
 
@@ -44,6 +45,8 @@ test("bad values are one ConfigError naming the key", () => {
     ["[alpr]\ntrack_iou = 2", /^alpr\.track_iou: /],
     ["[alpr]\nwatchlist_max_edits = 2", /^alpr\.watchlist_max_edits: /],
     ["[alpr]\nvehicle_model = \"\"", /^alpr\.vehicle_model: /],
+    ["[alpr]\ndetector_side = 810", /^alpr\.detector_side: must be a multiple of 32/],
+    ["[alpr]\ndetector_side = 160", /^alpr\.detector_side: /],
     ["[alpr]\nsampel_fps = 1", /^alpr\.sampel_fps: unknown key$/],
     ["[alpr]\nenabled = \"yes\"", /^alpr\.enabled: /],
     ["[postgres]\nurl = \"\"", /^postgres\.url: /],

@@ -12,6 +12,7 @@ import { decodeImage, ImageDecodeError, iou, type Box } from "../src/vision/imag
 import { configureVision, ModelLoadError, readPlates } from "../src/vision/reader.ts";
 import { detectPlates, detectVehicles, recognizePlate } from "../src/vision/stages.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
+import { visionOptions } from "../src/vision/runtime.ts";
 
 const SHARED = join(import.meta.dir, "../../shared");
 const US = join(SHARED, "data/alpr/us");
@@ -71,6 +72,22 @@ describe("stages", () => {
       expect(r.text).toBe(cropTruth(file));
     }, T);
   }
+
+  test("detector side: a 1280x720 frame searched at 320 px loses a 39 px tall plate that 960 px finds", async () => {
+    const l = label("wts-lg-000045");
+    const img = load(l.file);
+    const found = (await detectPlates(img)).some((c) => iou(c.box, l.box) >= 0.5);
+    configureVision({ detectorSide: 320 });
+    try {
+      expect(visionOptions().detectorSide).toBe(320);
+      const coarse = (await detectPlates(img)).some((c) => iou(c.box, l.box) >= 0.5);
+      expect({ found, coarse }).toEqual({ found: true, coarse: false });
+    } finally {
+      configureVision({ detectorSide: 960 });
+    }
+    expect(() => configureVision({ detectorSide: 810 })).toThrow(/multiple of 32/);
+    expect(visionOptions().detectorSide).toBe(960);
+  }, T);
 
   test("no vehicle model configured: detectVehicles returns []", async () => {
     configureVision({ vehicleModelPath: null });

@@ -77,7 +77,7 @@ export function startAlprService(deps: AlprServiceDeps): AlprService {
   const getPool = () => {
     if (!poolPromise) {
       poolPromise = import("../vision/pool.ts").then((m) => {
-        pool = m.createVisionPool({ workers: a.workers, vehicleModelPath: a.vehicle_model ?? null });
+        pool = m.createVisionPool({ workers: a.workers, vehicleModelPath: a.vehicle_model ?? null, detectorSide: a.detector_side });
         return pool;
       });
       poolPromise.catch(() => (poolPromise = null)); // retried on the next tick

@@ -41,7 +41,16 @@ export interface VisionOptions {
   detModelPath?: string | null;
   /** Override of the embedded PP-OCRv4 recognition model. */
   recModelPath?: string | null;
+  /**
+   * Longest side of the text detector's input for a frame or vehicle region, pixels (multiple
+   * of 32, 320..1920; default DEFAULT_DETECTOR_SIDE, PaddleOCR's det_limit_side_len). Smaller
+   * is faster and misses small plates.
+   */
+  detectorSide?: number;
 }
+
+/** Default detector input side (PaddleOCR det_limit_side_len 960). */
+export const DEFAULT_DETECTOR_SIDE = 960;
 
 const state: {
   opts: Required<{ [K in keyof VisionOptions]: VisionOptions[K] | null }>;
@@ -49,7 +58,7 @@ const state: {
   ortReady: Promise<void> | null;
   keys: Promise<string[]> | null;
 } = {
-  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null },
+  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, detectorSide: DEFAULT_DETECTOR_SIDE },
   sessions: new Map(),
   ortReady: null,
   keys: null,
@@ -65,11 +74,21 @@ export function configureVision(opts: VisionOptions): void {
   if ("vehicleModelPath" in opts) next.vehicleModelPath = opts.vehicleModelPath ?? null;
   if ("detModelPath" in opts) next.detModelPath = opts.detModelPath ?? null;
   if ("recModelPath" in opts) next.recModelPath = opts.recModelPath ?? null;
+  if (opts.detectorSide !== undefined && opts.detectorSide !== null) {
+    const d = opts.detectorSide;
+    if (!Number.isInteger(d) || d % 32 !== 0 || d < 320 || d > 1920) throw new RangeError(`detector side must be a multiple of 32 in 320..1920, got ${d}`);
+    next.detectorSide = d;
+  }
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new RangeError(`threads must be a positive integer, got ${opts.threads}`);
     next.threads = opts.threads;
   }
   state.opts = next;
+}
+
+/** The detector input side in effect (VisionOptions.detectorSide). */
+export function detectorSide(): number {
+  return state.opts.detectorSide ?? DEFAULT_DETECTOR_SIDE;
 }
 
 /** Current options (copy). */

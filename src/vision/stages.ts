@@ -12,10 +12,13 @@ import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
 import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
-import { getSession, modelPath, ort, recognitionKeys, runExclusive } from "./runtime.ts";
+import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, modelPath, ort, recognitionKeys, runExclusive } from "./runtime.ts";
 
-/** Longest side of the detector input for a frame or vehicle region (PaddleOCR det_limit_side_len 960). */
-export const DET_LIMIT_SIDE = 960;
+/**
+ * Longest side of the detector input for a frame or vehicle region by default (PaddleOCR
+ * det_limit_side_len 960); VisionOptions.detectorSide ([alpr] detector_side) changes it.
+ */
+export const DET_LIMIT_SIDE = DEFAULT_DETECTOR_SIDE;
 /** Largest enlargement of a small frame or vehicle region before text detection (small plates become legible). */
 export const MAX_ZOOM = 2;
 /**
@@ -108,7 +111,8 @@ export async function detectTextLines(img: RgbImage, region: Box, scale: number,
 /**
  * Plate candidates with their registration lines (internal form of detectPlates): text
  * detection on `region` (default the whole image) scaled so its longer side is at most
- * DET_LIMIT_SIDE (small regions are enlarged up to MAX_ZOOM; measured: capping a vehicle
+ * the detector side (runtime.ts detectorSide(), default DET_LIMIT_SIDE; small regions are
+ * enlarged up to MAX_ZOOM; measured: capping a vehicle
  * region at 640 px cost 5 plates of 60), then the plate rules of plateRules.ts.
  * Measured and not kept (every 3rd photo, 47 of 60 exact at 960): a frame limit of 800 px
  * (45, -20 % detector time), 1120 px (47); a coarse-to-fine search (whole frame at 640 px
@@ -120,7 +124,7 @@ export async function findPlateCandidates(img: RgbImage, region?: Box): Promise<
   assertImage(img);
   const r = clipBox(region ?? [0, 0, img.width, img.height], img.width, img.height);
   if (r[2] < 8 || r[3] < 8) return [];
-  const scale = Math.min(MAX_ZOOM, DET_LIMIT_SIDE / Math.max(r[2], r[3]));
+  const scale = Math.min(MAX_ZOOM, detectorSide() / Math.max(r[2], r[3]));
   const rects = await timed("plate_detect", detectTextLines(img, r, scale));
   return plateCandidates(rects, img);
 }
