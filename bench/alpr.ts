@@ -9,7 +9,8 @@
  *   with a pool of 1 and of 2 workers, and mean ms per stage.
  *
  * usage: bun bench/alpr.ts [--limit N] [--every K] [--only e2e,crops,speed] [--vehicle-model FILE]
- *                          [--detector-side PX] [--speed-frames N] [--verbose]
+ *                          [--detector-side PX] [--det-model FILE] [--rec-model FILE] [--rec-dict FILE]
+ *                          [--speed-frames N] [--verbose]
  * Prints numbers; asserts nothing. Thresholds are never tuned per image.
  */
 import { parseArgs } from "node:util";
@@ -29,6 +30,9 @@ const { values } = parseArgs({
     only: { type: "string" },
     "vehicle-model": { type: "string" },
     "detector-side": { type: "string" },
+    "det-model": { type: "string" },
+    "rec-model": { type: "string" },
+    "rec-dict": { type: "string" },
     "speed-frames": { type: "string" },
     data: { type: "string" },
     verbose: { type: "boolean", short: "v" },
@@ -43,7 +47,8 @@ const only = new Set((values.only ?? "e2e,crops,speed").split(","));
 const vehicleModelPath = values["vehicle-model"] ?? null;
 const detectorSide = values["detector-side"] ? Number(values["detector-side"]) : undefined;
 const verbose = !!values.verbose;
-configureVision({ vehicleModelPath, detectorSide });
+const models = { detModelPath: values["det-model"] ?? null, recModelPath: values["rec-model"] ?? null, recKeysPath: values["rec-dict"] ?? null };
+configureVision({ vehicleModelPath, detectorSide, ...models });
 
 const norm = (s: string) => s.toUpperCase().replace(/\s+/g, "");
 const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(1) : "n/a") + " %";
@@ -63,7 +68,7 @@ function usLabels(): Label[] {
 }
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
-console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, ${cpus().length} CPUs, load average ${load()}`);
+console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, ${models.recModelPath ? `rec ${models.recModelPath}, ` : ""}${cpus().length} CPUs, load average ${load()}`);
 
 if (only.has("e2e")) {
   const labels = sample(usLabels());
@@ -138,7 +143,7 @@ if (only.has("speed")) {
   for (const [k, v] of Object.entries(stageTimes))
     console.log(`    ${k.padEnd(16)} ${(v.ms / bytes.length).toFixed(1)} ms/frame (${(v.calls / bytes.length).toFixed(2)} calls/frame, ${(v.ms / v.calls).toFixed(1)} ms/call)`);
   for (const workers of [1, 2]) {
-    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide });
+    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide, ...models });
     await Promise.all(Array.from({ length: workers }, () => pool.readPlatesFromBytes(bytes[0]))); // load models
     const t1 = performance.now();
     await Promise.all(bytes.map((b) => pool.readPlatesFromBytes(b)));

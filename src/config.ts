@@ -58,6 +58,15 @@ const AlprSchema = v.strictObject({
   /** Optional YOLOX-nano vehicle detector (.onnx); absent = plates searched in the whole frame. */
   vehicle_model: v.optional(v.pipe(v.string(), v.minLength(1))),
   /**
+   * Other ONNX models instead of the embedded PP-OCRv4 ones (e.g. a recogniser trained on
+   * plates): text detection (`det_model`, DB output like PP-OCR's), recognition (`rec_model`,
+   * CTC output [1, T, classes]) and its dictionary (`rec_dict`, one character per line, PaddleOCR's
+   * format). Relative paths are resolved against the config file's folder.
+   */
+  det_model: v.optional(v.pipe(v.string(), v.minLength(1))),
+  rec_model: v.optional(v.pipe(v.string(), v.minLength(1))),
+  rec_dict: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /**
    * Longest side of the text detector's input, pixels (multiple of 32, 320..1920). 960 (the
    * default, PaddleOCR's) reads the most plates; 800 is ~15 % faster per frame and misses small
    * plates (bench/alpr.ts --detector-side prints both).
@@ -123,6 +132,14 @@ export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http"
   path: string | null;
 };
 
+/** The [alpr] section with its model paths (vehicle, det, rec, dictionary) made absolute against `baseDir`. */
+function resolveModelPaths<A extends { vehicle_model?: string; det_model?: string; rec_model?: string; rec_dict?: string }>(a: A, baseDir: string): A {
+  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(baseDir, p));
+  const out = { ...a };
+  for (const k of ["vehicle_model", "det_model", "rec_model", "rec_dict"] as const) if (out[k] !== undefined) out[k] = abs(out[k]) as A[typeof k];
+  return out;
+}
+
 /** Validates a parsed TOML object. Relative `data_dir` is resolved against `baseDir`. */
 export function validateConfig(raw: unknown, baseDir: string, path: string | null = null): Config {
   const result = v.safeParse(ConfigSchema, raw, { abortEarly: true });
@@ -153,10 +170,7 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
     data_dir: isAbsolute(out.data_dir) ? out.data_dir : resolve(baseDir, out.data_dir),
     http: { listen: out.http.listen ?? "127.0.0.1:8080" },
     incident: { before_seconds: out.incident?.before_seconds ?? 30, after_seconds: out.incident?.after_seconds ?? 30 },
-    alpr:
-      out.alpr && out.alpr.vehicle_model && !isAbsolute(out.alpr.vehicle_model)
-        ? { ...out.alpr, vehicle_model: resolve(baseDir, out.alpr.vehicle_model) }
-        : out.alpr,
+    alpr: out.alpr && resolveModelPaths(out.alpr, baseDir),
     cameras: out.cameras.map((c) => ({
       ...c,
       name: c.name ?? c.key,

@@ -35,6 +35,11 @@ test("values, a relative vehicle model path resolved against the config file, po
   expect(c.postgres).toEqual({ url: "postgres://u@db.example/fleet" });
 });
 
+test("det/rec models and the dictionary: relative paths resolve against the config folder, absolute ones stay", () => {
+  const c = parseConfigText(`[alpr]\ndet_model = "m/det.onnx"\nrec_model = "/models/plates.onnx"\nrec_dict = "m/plates.txt"\n`, "/etc/dashcam");
+  expect(c.alpr).toMatchObject({ det_model: "/etc/dashcam/m/det.onnx", rec_model: "/models/plates.onnx", rec_dict: "/etc/dashcam/m/plates.txt" });
+});
+
 test("bad values are one ConfigError naming the key", () => {
   const cases: [string, RegExp][] = [
     ["[alpr]\nsample_fps = 0", /^alpr\.sample_fps: /],
@@ -47,6 +52,7 @@ test("bad values are one ConfigError naming the key", () => {
     ["[alpr]\nvehicle_model = \"\"", /^alpr\.vehicle_model: /],
     ["[alpr]\ndetector_side = 810", /^alpr\.detector_side: must be a multiple of 32/],
     ["[alpr]\ndetector_side = 160", /^alpr\.detector_side: /],
+    ["[alpr]\nrec_dict = \"\"", /^alpr\.rec_dict: /],
     ["[alpr]\nsampel_fps = 1", /^alpr\.sampel_fps: unknown key$/],
     ["[alpr]\nenabled = \"yes\"", /^alpr\.enabled: /],
     ["[postgres]\nurl = \"\"", /^postgres\.url: /],

@@ -56,4 +56,14 @@ test("bad usage exits 2 with one line on stderr", async () => {
   const corrupt = await alpr("--vehicle-model", badModel, join(US, "us10.jpg"));
   expect(corrupt.code).toBe(2);
   expect(corrupt.stderr).toContain(badModel);
+  // a dictionary that does not fit the recognition model is the user's input too
+  const keys = join(tmp, "keys.txt");
+  writeFileSync(keys, "A\nB\nC\n");
+  const misfit = await alpr("--rec-dict", keys, join(US, "us10.jpg"));
+  expect(misfit.code).toBe(2);
+  expect(misfit.stderr.trim().split("\n")).toHaveLength(1);
+  expect(misfit.stderr).toContain(keys);
+  const noDict = await alpr("--rec-dict", join(tmp, "none.txt"), "x.jpg");
+  expect(noDict.code).toBe(2);
+  expect(noDict.stderr).toContain("none.txt");
 }, 120_000);

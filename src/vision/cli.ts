@@ -1,35 +1,59 @@
 /**
- * `dashcam alpr [--json] [--vehicle-model PATH] IMAGE...`: reads the licence plates of each
+ * `dashcam alpr [--json] [--vehicle-model PATH] [--det-model PATH] [--rec-model PATH]
+ * [--rec-dict PATH] IMAGE...`: reads the licence plates of each
  * image (JPEG or PNG) and prints one JSON line per image, in argument order:
  *   {"file": "...", "plates": [{"text": "ABC123", "confidence": 0.93, "box": [x, y, w, h]}]}
  * plates best first, boxes in image pixels. An image that cannot be read or decoded prints
  * {"file": "...", "error": "..."} and the next image is processed. Output is JSON lines with or
  * without `--json` (the flag is accepted for scripts that pass it).
  * Exit: 0 all images processed; 1 at least one image failed, or an embedded model could not be
- * loaded (one line on stderr naming the file); 2 bad usage, including a `--vehicle-model` file
- * that is missing or not a loadable ONNX model.
+ * loaded (one line on stderr naming the file); 2 bad usage, including a model or dictionary file
+ * given on the command line that is missing or cannot be loaded (or does not fit its model).
  */
 import { parseCommandArgs, UsageError } from "../cli.ts";
 import { decodeImage } from "./image.ts";
 import { configureVision, ModelLoadError, readPlates } from "./reader.ts";
 
+const USAGE = "usage: dashcam alpr [--json] [--vehicle-model FILE.onnx] [--det-model FILE.onnx] [--rec-model FILE.onnx] [--rec-dict FILE.txt] IMAGE...";
+
+/** Model options: flag -> VisionOptions key. */
+const MODEL_FLAGS = {
+  "vehicle-model": "vehicleModelPath",
+  "det-model": "detModelPath",
+  "rec-model": "recModelPath",
+  "rec-dict": "recKeysPath",
+} as const;
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { json: { type: "boolean" }, "vehicle-model": { type: "string" }, help: { type: "boolean", short: "h" } },
+    {
+      json: { type: "boolean" },
+      "vehicle-model": { type: "string" },
+      "det-model": { type: "string" },
+      "rec-model": { type: "string" },
+      "rec-dict": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     true,
   );
   if (values.help) {
-    process.stdout.write("usage: dashcam alpr [--json] [--vehicle-model FILE.onnx] IMAGE...\n");
+    process.stdout.write(USAGE + "\n");
     return 0;
   }
-  if (positionals.length === 0) throw new UsageError("no image given (usage: dashcam alpr [--json] [--vehicle-model FILE] IMAGE...)");
-  const vehicleModel = values["vehicle-model"];
-  if (vehicleModel !== undefined) {
-    if (!vehicleModel) throw new UsageError("--vehicle-model needs a file");
-    if (!(await Bun.file(vehicleModel).exists())) throw new UsageError(`--vehicle-model: file not found: ${vehicleModel}`);
+  if (positionals.length === 0) throw new UsageError(`no image given (${USAGE})`);
+  const given = new Set<string>();
+  const opts: Record<string, string | null> = {};
+  for (const [flag, key] of Object.entries(MODEL_FLAGS)) {
+    const path = values[flag as keyof typeof MODEL_FLAGS];
+    if (path !== undefined) {
+      if (!path) throw new UsageError(`--${flag} needs a file`);
+      if (!(await Bun.file(path).exists())) throw new UsageError(`--${flag}: file not found: ${path}`);
+      given.add(path);
+    }
+    opts[key] = path ?? null;
   }
-  configureVision({ vehicleModelPath: vehicleModel ?? null });
+  configureVision(opts);
   let failed = 0;
   for (const file of positionals) {
     let line: Record<string, unknown>;
@@ -42,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     } catch (err) {
       if (err instanceof ModelLoadError) {
         process.stderr.write(`dashcam alpr: ${err.message}\n`);
-        return err.file && err.file === vehicleModel ? 2 : 1;
+        return given.has(err.file) || [...given].some((p) => err.message.includes(p)) ? 2 : 1;
       }
       failed++;
       line = { file, error: String((err as Error)?.message ?? err).split("\n")[0] };

@@ -39,8 +39,13 @@ export interface VisionOptions {
   threads?: number;
   /** Override of the embedded PP-OCRv4 detection model (tests, experiments). */
   detModelPath?: string | null;
-  /** Override of the embedded PP-OCRv4 recognition model. */
+  /** Override of the embedded PP-OCRv4 recognition model (e.g. a recogniser trained on plates). */
   recModelPath?: string | null;
+  /**
+   * Dictionary of the recognition model: UTF-8, one character per line, line i = class i + 1
+   * (PaddleOCR's format; a space class is appended). Default: the embedded ppocr_keys_v1.txt.
+   */
+  recKeysPath?: string | null;
   /**
    * Longest side of the text detector's input for a frame or vehicle region, pixels (multiple
    * of 32, 320..1920; default DEFAULT_DETECTOR_SIDE, PaddleOCR's det_limit_side_len). Smaller
@@ -56,12 +61,12 @@ const state: {
   opts: Required<{ [K in keyof VisionOptions]: VisionOptions[K] | null }>;
   sessions: Map<string, Promise<ort.InferenceSession>>;
   ortReady: Promise<void> | null;
-  keys: Promise<string[]> | null;
+  keys: Map<string, Promise<string[]>>;
 } = {
-  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, detectorSide: DEFAULT_DETECTOR_SIDE },
+  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE },
   sessions: new Map(),
   ortReady: null,
-  keys: null,
+  keys: new Map(),
 };
 
 /**
@@ -74,6 +79,7 @@ export function configureVision(opts: VisionOptions): void {
   if ("vehicleModelPath" in opts) next.vehicleModelPath = opts.vehicleModelPath ?? null;
   if ("detModelPath" in opts) next.detModelPath = opts.detModelPath ?? null;
   if ("recModelPath" in opts) next.recModelPath = opts.recModelPath ?? null;
+  if ("recKeysPath" in opts) next.recKeysPath = opts.recKeysPath ?? null;
   if (opts.detectorSide !== undefined && opts.detectorSide !== null) {
     const d = opts.detectorSide;
     if (!Number.isInteger(d) || d % 32 !== 0 || d < 320 || d > 1920) throw new RangeError(`detector side must be a multiple of 32 in 320..1920, got ${d}`);
@@ -159,23 +165,33 @@ async function loadSession(path: string): Promise<ort.InferenceSession> {
   }
 }
 
+/** Path of the recognition dictionary in effect (VisionOptions.recKeysPath or the embedded one). */
+export function recognitionKeysPath(): string {
+  return state.opts.recKeysPath ?? keysFile;
+}
+
 /**
- * The PP-OCRv4 recognition dictionary: entry i is model class i + 1 (class 0 is the CTC
- * blank); PaddleOCR appends a space as the last class (`use_space_char`).
+ * The recognition dictionary (default PP-OCRv4's): entry i is model class i + 1 (class 0 is
+ * the CTC blank); PaddleOCR appends a space as the last class (`use_space_char`). Loaded once
+ * per path; throws ModelLoadError naming the file when it is missing or empty.
  */
 export function recognitionKeys(): Promise<string[]> {
-  if (!state.keys) {
-    state.keys = (async () => {
-      const file = Bun.file(keysFile);
-      if (!(await file.exists())) throw new ModelLoadError(`recognition dictionary not found: ${keysFile}`, keysFile);
+  const path = recognitionKeysPath();
+  let p = state.keys.get(path);
+  if (!p) {
+    p = (async () => {
+      const file = Bun.file(path);
+      if (!(await file.exists())) throw new ModelLoadError(`recognition dictionary not found: ${path}`, path);
       const lines = (await file.text()).split(/\r?\n/);
       if (lines.at(-1) === "") lines.pop();
+      if (lines.length === 0) throw new ModelLoadError(`recognition dictionary is empty: ${path}`, path);
       lines.push(" ");
       return lines;
     })();
-    state.keys.catch(() => (state.keys = null));
+    state.keys.set(path, p);
+    p.catch(() => state.keys.delete(path));
   }
-  return state.keys;
+  return p;
 }
 
 let chain: Promise<unknown> = Promise.resolve();

@@ -12,7 +12,7 @@ import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
 import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
-import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, modelPath, ort, recognitionKeys, runExclusive } from "./runtime.ts";
+import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, recognitionKeys, recognitionKeysPath, runExclusive } from "./runtime.ts";
 
 /**
  * Longest side of the detector input for a frame or vehicle region by default (PaddleOCR
@@ -140,11 +140,17 @@ export async function detectPlates(img: RgbImage, region?: Box): Promise<{ box: 
   return cands.map((c) => ({ box: c.box, score: c.score, line: { cx: c.line.cx, cy: c.line.cy, w: c.line.w, h: c.line.h, angle: c.line.angle, score: c.line.score } }));
 }
 
-let cmapPromise: Promise<PlateClassMap> | null = null;
+const classMaps = new Map<string, Promise<PlateClassMap>>();
+/** The plate class map of the dictionary in effect (one per dictionary path). */
 function plateClassMap(): Promise<PlateClassMap> {
-  cmapPromise ??= recognitionKeys().then((k) => buildPlateClassMap(k, { letterOAsZero: true }));
-  cmapPromise.catch(() => (cmapPromise = null));
-  return cmapPromise;
+  const path = recognitionKeysPath();
+  let p = classMaps.get(path);
+  if (!p) {
+    p = recognitionKeys().then((k) => buildPlateClassMap(k, { letterOAsZero: true }));
+    classMaps.set(path, p);
+    p.catch(() => classMaps.delete(path));
+  }
+  return p;
 }
 
 /**
@@ -248,6 +254,10 @@ export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_
     const res = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
     const out = res[session.outputNames[0]];
     const [, T, C] = out.dims as number[];
+    if (C !== cmap.classes) {
+      const rec = modelPath("rec") ?? "";
+      throw new ModelLoadError(`recognition model ${rec} has ${C} classes but dictionary ${recognitionKeysPath()} gives ${cmap.classes} (blank + lines + space)`, rec);
+    }
     const dec = decodePlate(out.data as Float32Array, T, C, cmap, { otherAsSeparator: true });
     if (dec.text.length < 4) return dec;
     const stride = W / T;
