@@ -34,6 +34,12 @@ const CameraSchema = v.strictObject({
   enabled: v.optional(v.boolean(), true),
   /** RTSP transport; absent = ffmpeg's default (UDP, falling back to TCP). */
   rtsp_transport: v.optional(v.picklist(["tcp", "udp"])),
+  /**
+   * Camera audio (rtsp and file sources): `aac` (default) re-encodes it to AAC, which MPEG-TS
+   * segments and browsers always carry (G.711/PCM, common on IP cameras, cannot be stream-copied
+   * into MPEG-TS); `copy` keeps it as sent (AAC/MP3/AC-3 only); `none` records video only.
+   */
+  audio: v.optional(v.picklist(["aac", "copy", "none"]), "aac"),
   /** Test pattern / v4l2 encode size and rate. */
   width: v.optional(positiveInt(7680), 1280),
   height: v.optional(positiveInt(4320), 720),

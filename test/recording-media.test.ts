@@ -83,6 +83,14 @@ describe("recorder command lines", () => {
     expect(modern).not.toContain("-stimeout");
     expect(after(modern, "-c")).toBe("copy");
     expect(modern.join(" ")).toContain("-map 0:v:0 -map 0:a?");
+    // audio: re-encoded to AAC by default; copied or dropped on request
+    expect(after(modern, "-c:a")).toBe("aac");
+    const copied = buildRecorderArgs(cameraConfig({ source: "rtsp://10.0.0.5/s", audio: "copy" }), opts).args;
+    expect(copied).not.toContain("-c:a");
+    expect(copied.join(" ")).toContain("-map 0:a?");
+    const silent = buildRecorderArgs(cameraConfig({ source: "rtsp://10.0.0.5/s", audio: "none" }), opts).args;
+    expect(silent).toContain("-an");
+    expect(silent.join(" ")).not.toContain("0:a");
     expect(modern).not.toContain("libx264");
     expect(after(modern, "-i")).toBe("rtsp://u:p@10.0.0.5/s");
     const old = buildRecorderArgs(cam, { ...opts, ffmpegMajor: 4 }).args;

@@ -114,6 +114,32 @@ describe("recorder", () => {
     for (let i = 1; i < closed.length; i++) expect(closed[i].startSec).toBeCloseTo(closed[i - 1].endSec, 3);
   }, 60_000);
 
+  test("camera audio in G.711 (common on IP cameras) is recorded as AAC; audio = \"none\" drops it", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    // H.264 video with G.711 mu-law audio, which MPEG-TS cannot carry as is
+    const clip = join(dataDir, "ulaw.mkv");
+    const made = Bun.spawnSync([DEBIAN_FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=176x144:rate=10",
+      "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
+      "-pix_fmt", "yuv420p", "-c:a", "pcm_mulaw", clip]);
+    expect(made.exitCode).toBe(0);
+    const streams = (file: string) =>
+      (JSON.parse(new TextDecoder().decode(Bun.spawnSync(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "json", file]).stdout)) as { streams: { codec_name: string }[] }).streams
+        .map((x) => x.codec_name)
+        .sort();
+    expect(streams(clip)).toEqual(["h264", "pcm_mulaw"]);
+    for (const [audio, want] of [[undefined, ["aac", "h264"]], ["none", ["h264"]]] as const) {
+      const camera = cameraConfig({ key: `ulaw-${audio ?? "default"}`, source: `file:${clip}`, segment_seconds: 1, ...(audio ? { audio } : {}) });
+      const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
+      await waitUntil("2 segments", () => h.events.filter((e) => e.type === "SEGMENT_CLOSED").length >= 2, 30_000);
+      h.stop();
+      const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 15_000);
+      expect(exit.error).toBeNull();
+      const first = h.events.find((e): e is Closed => e.type === "SEGMENT_CLOSED")!;
+      expect({ audio: audio ?? "default", streams: streams(join(dataDir, first.relPath)) }).toEqual({ audio: audio ?? "default", streams: [...want] });
+    }
+  }, 90_000);
+
   test("a second run never overwrites an existing file and continues after it", async () => {
     const dataDir = tempDir();
     dirs.push(dataDir);

@@ -8,10 +8,12 @@
  * `-reset_timestamps 0` keeps one continuous timeline across the segments of a run.
  *
  * Sources (src/config.ts SOURCE_RE):
- * - `rtsp://` / `rtsps://`: `-c copy`, `rtsp_transport` honoured, socket I/O timeout 5 s
+ * - `rtsp://` / `rtsps://`: video `-c copy`, audio per the camera's `audio` (default re-encoded
+ *   to AAC: G.711/PCM cannot be copied into MPEG-TS), `rtsp_transport` honoured, socket I/O timeout 5 s
  *   (`-timeout` in µs on ffmpeg >= 5; `-stimeout` in µs on 4.x, where `-timeout` still meant the
  *   listen timeout in seconds: FFmpeg 5.0 changelog).
- * - `file:PATH`: read in real time (`-re`) and looped (`-stream_loop -1`), `-c copy`.
+ * - `file:PATH`: read in real time (`-re`) and looped (`-stream_loop -1`), video `-c copy`,
+ *   audio as for rtsp.
  * - `rpicam`: the Raspberry Pi camera seam: `rpicam-vid` writes H.264 to its stdout, which is
  *   piped into ffmpeg's stdin (`pipeFrom` holds its argv); `-c copy`. Keyframe period = one
  *   segment (`--intra`) so -c copy segments cut on time.
@@ -40,6 +42,9 @@ export interface RecorderArgs {
   pipeFrom?: string[];
 }
 
+/** Bitrate of camera audio re-encoded to AAC (`audio = "aac"`), bits/s: ample for speech and road noise. */
+export const AUDIO_AAC_BITRATE = 96_000;
+
 /** RTSP socket I/O timeout, µs (5 s). */
 export const RTSP_TIMEOUT_US = 5_000_000;
 
@@ -56,7 +61,10 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
   let input: string[];
   let codec: string[];
   let pipeFrom: string[] | undefined;
-  const copy = ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"];
+  const copy =
+    camera.audio === "none" ? ["-map", "0:v:0", "-an", "-c", "copy"]
+    : camera.audio === "copy" ? ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
+    : ["-map", "0:v:0", "-map", "0:a?", "-c", "copy", "-c:a", "aac", "-b:a", String(AUDIO_AAC_BITRATE)];
   const encode = [
     "-map", "0:v:0", "-an",
     "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
