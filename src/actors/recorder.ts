@@ -255,14 +255,19 @@ class RecorderRun {
         ffmpegMajor: ffmpegMajorVersion(ffmpeg),
       }));
       if (pipeFrom) {
-        this.source = Bun.spawn([...deathSignalPrefix("TERM"), ...pipeFrom], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+        this.source = Bun.spawn([...deathSignalPrefix("TERM"), ...pipeFrom], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
         // its stderr is only drained (rpicam-vid is chatty); errors surface as ffmpeg's EOF
         void new Response(this.source.stderr).arrayBuffer().catch(() => {});
       }
+      // Own session (setsid): a Ctrl-C in the terminal (SIGINT to the whole foreground process
+      // group, also under `npm start`) must reach only dashcam, which then stops ffmpeg so it
+      // finishes the segment; ffmpeg signalled directly dropped the segment being written
+      // (0 bytes after 3 s of recording). The parent-death signal still stops it if dashcam dies.
       this.proc = Bun.spawn([...deathSignalPrefix("INT"), ffmpeg, ...args], {
         stdin: this.source ? this.source.stdout : "ignore",
         stdout: "pipe",
         stderr: "pipe",
+        detached: true,
       });
     } catch (err) {
       const message = redactLine(String((err as Error)?.message ?? err).split("\n")[0]);

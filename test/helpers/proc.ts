@@ -127,6 +127,15 @@ export function spawnProc(
     },
     signalGroup(signal) {
       if (done) return;
+      // The runtime starts ffmpeg in its own session (src/actors/recorder.ts), outside this
+      // group: its descendants are signalled first, then the group.
+      for (const pid of descendants(proc.pid)) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* gone */
+        }
+      }
       try {
         process.kill(-proc.pid, signal);
       } catch {
@@ -161,15 +170,47 @@ export function spawnProc(
   return self;
 }
 
-/** SIGKILLs the process group of every process started by `spawnProc` that is still alive. */
+/** SIGKILLs the process tree and group of every process started by `spawnProc` that is still alive. */
 export function killAllStarted(): void {
   for (const p of started) {
+    for (const pid of descendants(p.pid)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
     try {
       process.kill(-p.pid, "SIGKILL");
     } catch {
       /* gone */
     }
   }
+}
+
+/** Pids of the live descendants of `root` (children, their children, ...), from the ppid in /proc/PID/stat. */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (rest[0] === "Z") continue;
+      const ppid = Number(rest[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
 }
 process.on("exit", killAllStarted);
 

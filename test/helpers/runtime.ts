@@ -4,9 +4,9 @@
  * - `makeTempDir()` / `writeConfig()` write a TOML config (`data_dir`, `[http] listen`,
  *   `[[cameras]]`) into a temp directory under `os.tmpdir()`.
  * - `startRuntime()` spawns `bun src/main.ts run --config FILE` in its own process group and
- *   waits for the `listening on http://HOST:PORT` line; `kill()` is a power cut (SIGKILL to the
- *   group: bun and its ffmpeg children), `terminate()` an orderly stop (SIGTERM to bun only,
- *   which must stop its own children).
+ *   waits for the `listening on http://HOST:PORT` line; `kill()` is a power cut (SIGKILL to bun's
+ *   process tree and group: bun and its ffmpeg children, which run in their own sessions),
+ *   `terminate()` an orderly stop (SIGTERM to bun only, which must stop its own children).
  * - `runCli()` runs any other CLI command (`check`) to completion.
  * - `readDb()` opens `<data_dir>/dashcam.db` read-only for one callback and closes it, so a
  *   test never holds a read snapshot or a lock across the runtime's writes.
@@ -103,7 +103,7 @@ export interface Runtime {
   /** Base URL, e.g. http://127.0.0.1:41234 */
   url: string;
   port: number;
-  /** Power cut: SIGKILL to the whole process group (bun and every ffmpeg it started). */
+  /** Power cut: SIGKILL to the whole process tree (bun and every ffmpeg it started). */
   kill(): Promise<number>;
   /** Orderly stop: SIGTERM to the bun process only; SIGKILL to the group after `graceMs`. */
   terminate(graceMs?: number): Promise<number>;
