@@ -267,6 +267,52 @@ describe("camera machine", () => {
     expect(h.calls.bumps).toBe(0);
   });
 
+  test("START while stopping: one press is enough, recording starts again once the stop is complete", () => {
+    const h = cameraHarness();
+    h.actor.send({ type: "START" });
+    h.rec.emit({ type: "RECORDER.RECEIVING", at: h.clock.now() });
+    h.actor.send({ type: "STOP" });
+    h.actor.send({ type: "START" });
+    expect(h.state()).toBe("stopping"); // the running ffmpeg still finishes its segment first
+    expect(h.rec.starts).toBe(1);
+    h.rec.emit(segment(7, h.clock.now()));
+    h.rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: h.clock.now() });
+    expect(h.calls.indexed).toEqual([7]);
+    expect(h.state()).toBe("starting");
+    expect(h.rec.starts).toBe(2);
+    expect(h.calls.status.slice(-3)).toEqual(["stopping", "stopped", "starting"]);
+    expect(h.actor.getSnapshot().context.startPending).toBe(false);
+  });
+
+  test("STOP, START, STOP while stopping: the last press wins, the camera stays stopped", () => {
+    const h = cameraHarness();
+    h.actor.send({ type: "START" });
+    h.actor.send({ type: "STOP" });
+    h.actor.send({ type: "START" });
+    h.actor.send({ type: "STOP" });
+    h.rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: h.clock.now() });
+    expect(h.state()).toBe("stopped");
+    expect(h.rec.starts).toBe(1);
+  });
+
+  test("a pending START survives a restore from a JSON round-trip of the stopping snapshot", () => {
+    const h = cameraHarness();
+    h.actor.send({ type: "START" });
+    h.actor.send({ type: "STOP" });
+    h.actor.send({ type: "START" });
+    const saved = JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot()));
+    h.actor.stop();
+    const clock = new SimulatedClock();
+    clock.set(h.clock.now() + 100);
+    const { rec, logic } = testRecorder();
+    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock, input: INPUT });
+    restored.start();
+    expect(restored.getSnapshot().context.startPending).toBe(true);
+    expect(cameraStateName(restored.getSnapshot().value)).toBe("stopping");
+    rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: clock.now() });
+    expect(cameraStateName(restored.getSnapshot().value)).toBe("starting");
+  });
+
   test("graceful stop gives up after the stop timeout", () => {
     const h = cameraHarness({ input: { stopTimeoutMs: 3000 } });
     h.actor.send({ type: "START" });

@@ -6,7 +6,8 @@
  * stopped --START--> online.starting --RECEIVING|SEGMENT_CLOSED--> online.recording <--STALL/SEGMENT_CLOSED--> online.stalled
  *    ^                    |   (recorder invoked for the whole of `online`)                        |
  *    |                    +--PROCESS_EXIT | recorder error | stalled too long--> backoff --deadline--> online.starting
- *    +--PROCESS_EXIT-- online.stopping <--STOP--  (graceful: RECORDER.STOP, ffmpeg finalises its segment)
+ *    +--PROCESS_EXIT-- online.stopping <--STOP--  (graceful: RECORDER.STOP, ffmpeg finalises its segment;
+ *                                                  a START meanwhile starts again once stopped)
  * disabled <--DISABLE-- (any)        disk_full <--DISK_FULL_LOCKED-- online (retention found only locked footage)
  * failed (final) <--JOURNAL.FAILED-- (any): the journal could not persist a transition; the
  *   actor finishes with output `{ failed }` (its recorder is stopped on the way out) and the
@@ -96,6 +97,12 @@ export interface CameraContext {
   /** Backoff: the interrupted segments of the last run are settled / the deadline passed. */
   settled: boolean;
   backoffElapsed: boolean;
+  /**
+   * START arrived while stopping: recording starts again as soon as the stop is complete (the
+   * user pressed Start while the previous Stop was still finishing its segment). Absent in
+   * snapshots written before it existed = false.
+   */
+  startPending?: boolean;
 }
 
 /** Output of a camera actor: it only ever finishes by failing (the supervisor restarts it). */
@@ -233,6 +240,7 @@ export const cameraMachine = setup({
   guards: {
     settled: ({ context }) => context.settled,
     backoffElapsed: ({ context }) => context.backoffElapsed,
+    startPending: ({ context }) => context.startPending === true,
   },
   delays: {
     backoffDelay: ({ context, self }) => remaining(context.backoffDeadline, self),
@@ -266,6 +274,7 @@ export const cameraMachine = setup({
     failure: null,
     settled: false,
     backoffElapsed: false,
+    startPending: false,
   }),
   output: ({ context }): ActorFailureOutput => ({ failed: context.failure ?? "camera actor finished" }),
   on: {
@@ -278,6 +287,7 @@ export const cameraMachine = setup({
   states: {
     stopped: {
       entry: [{ type: "noteStopped" }, { type: "writeStatus", params: { state: "stopped" } }],
+      always: { guard: "startPending", target: "online", actions: assign({ startPending: false }) },
       on: { START: { target: "online" } },
     },
     disabled: {
@@ -335,7 +345,8 @@ export const cameraMachine = setup({
           entry: ["noteStopping", { type: "writeStatus", params: { state: "stopping" } }, "stopRecorder"],
           after: { stopDelay: { target: "#camera.stopped", actions: "reportStopped" } },
           on: {
-            STOP: { actions: [] },
+            STOP: { actions: assign({ startPending: false }) },
+            START: { actions: assign({ startPending: true }) },
             STALL: { actions: [] },
             PROCESS_EXIT: { target: "#camera.stopped", actions: "reportStopped" },
             "TIMERS.REARM": { target: "stopping", reenter: true },
