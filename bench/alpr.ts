@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cpus, loadavg } from "node:os";
-import { decodeImage, iou, type Box } from "../src/vision/image.ts";
+import { decodeImage, iou, jpegFrameSize, type Box } from "../src/vision/image.ts";
 import { configureVision, readPlates } from "../src/vision/reader.ts";
 import { recognizePlate, stageTimes } from "../src/vision/stages.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
@@ -119,8 +119,8 @@ if (only.has("speed")) {
   const frames = usLabels()
     .map((l) => l.file)
     .filter((f) => {
-      const img = readFileSync(f);
-      return jpegSize(img) === "1280x720";
+      const size = jpegFrameSize(readFileSync(f));
+      return size?.width === 1280 && size.height === 720;
     })
     .slice(0, Math.min(limit, values["speed-frames"] ? Number(values["speed-frames"]) : 40));
   const bytes = frames.map((f) => new Uint8Array(readFileSync(f)));
@@ -152,17 +152,4 @@ if (only.has("speed")) {
     console.log(`  pool of ${workers} worker${workers > 1 ? "s" : ""}: ${((1000 * bytes.length) / wall).toFixed(2)} frames/s`);
   }
   console.log(`  (load average at the end: ${load()}; other processes on the machine slow every number)`);
-}
-
-/** "WxH" of a baseline/progressive JPEG from its SOF marker. */
-function jpegSize(b: Uint8Array): string {
-  let i = 2;
-  while (i + 9 < b.length) {
-    if (b[i] !== 0xff) return "?";
-    const m = b[i + 1];
-    const len = (b[i + 2] << 8) | b[i + 3];
-    if (m >= 0xc0 && m <= 0xc2) return `${(b[i + 7] << 8) | b[i + 8]}x${(b[i + 5] << 8) | b[i + 6]}`;
-    i += 2 + len;
-  }
-  return "?";
 }

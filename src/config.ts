@@ -74,7 +74,7 @@ const AlprSchema = v.strictObject({
   rec_dict: v.optional(v.pipe(v.string(), v.minLength(1))),
   /**
    * Longest side of the text detector's input, pixels (multiple of 32, 320..1920). 960 (the
-   * default, PaddleOCR's) reads the most plates; 800 is ~15 % faster per frame and misses small
+   * default, PaddleOCR's) reads the most plates; 800 is ~17 % faster per frame and misses small
    * plates (bench/alpr.ts --detector-side prints both).
    */
   detector_side: v.optional(

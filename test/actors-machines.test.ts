@@ -92,6 +92,19 @@ function cameraHarness(opts: { input?: Partial<CameraInput>; freed?: () => boole
   return { clock, rec, calls, actor, machine, state };
 }
 
+/**
+ * A camera actor restored from a persisted snapshot in a "new process" whose clock reads `now`,
+ * with a fresh test recorder (invoked children start again on restore).
+ */
+function restoreCamera(saved: unknown, now: number) {
+  const clock = new SimulatedClock();
+  clock.set(now);
+  const { rec, logic } = testRecorder();
+  const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved as never, clock, input: INPUT });
+  restored.start();
+  return { clock, rec, restored };
+}
+
 describe("camera machine", () => {
   test("start -> recording -> PROCESS_EXIT -> backoff honours its deadline -> starting", () => {
     const h = cameraHarness();
@@ -302,11 +315,7 @@ describe("camera machine", () => {
     h.actor.send({ type: "START" });
     const saved = JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot()));
     h.actor.stop();
-    const clock = new SimulatedClock();
-    clock.set(h.clock.now() + 100);
-    const { rec, logic } = testRecorder();
-    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock, input: INPUT });
-    restored.start();
+    const { clock, rec, restored } = restoreCamera(saved, h.clock.now() + 100);
     expect(restored.getSnapshot().context.startPending).toBe(true);
     expect(cameraStateName(restored.getSnapshot().value)).toBe("stopping");
     rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: clock.now() });
@@ -347,11 +356,7 @@ describe("camera machine", () => {
     h.actor.stop();
 
     // a new process 500 ms later
-    const clock = new SimulatedClock();
-    clock.set(h.clock.now() + 500);
-    const { rec, logic } = testRecorder();
-    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock, input: INPUT });
-    restored.start();
+    const { clock, rec, restored } = restoreCamera(saved, h.clock.now() + 500);
     restored.send({ type: "TIMERS.REARM" });
     const ctx = restored.getSnapshot().context;
     expect(cameraStateName(restored.getSnapshot().value)).toBe("backoff");
@@ -373,11 +378,7 @@ describe("camera machine", () => {
     h.rec.emit({ type: "PROCESS_EXIT", code: 1, signal: null, error: "x", at: 0 });
     const saved = JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot()));
     h.actor.stop();
-    const clock = new SimulatedClock();
-    clock.set(h.clock.now() + 60_000);
-    const { rec, logic } = testRecorder();
-    const restored = createActor(cameraMachine.provide({ actors: { recorder: logic } }), { snapshot: saved, clock, input: INPUT });
-    restored.start();
+    const { clock, rec, restored } = restoreCamera(saved, h.clock.now() + 60_000);
     restored.send({ type: "TIMERS.REARM" });
     expect(cameraStateName(restored.getSnapshot().value)).toBe("backoff");
     clock.increment(0);

@@ -13,9 +13,13 @@ import { indexSegment } from "../src/db/segments.ts";
 import { parseConfigText, type Config } from "../src/config.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { normalizePlate } from "../src/vision/pipeline/text.ts";
-import { bestRead, pickCandidates, type RegionRead } from "../src/vision/pipeline/dispatcher.ts";
+import { bestRead, type RegionRead } from "../src/vision/pipeline/dispatcher.ts";
 import type { StagePool } from "../src/vision/pipeline/runner.ts";
-import { MAX_VEHICLES } from "../src/vision/reader.ts";
+import { MAX_VEHICLES, pickCandidates } from "../src/vision/reader.ts";
+import type { VehicleRow } from "../src/db/alpr.ts";
+
+/** A `vehicles` row as SQLite returns it: the boxes still JSON text (tests check the stored form). */
+export type StoredVehicleRow = Omit<VehicleRow, "car_bbox" | "plate_bbox" | "camera_key" | "camera_name"> & { car_bbox: string; plate_bbox: string };
 
 export const US_DIR = join(import.meta.dir, "../../shared/data/alpr/us");
 export const YOLOX = join(import.meta.dir, "../../shared/models/yolox_nano.onnx");

@@ -22,14 +22,15 @@ import {
 import { startAlprService } from "../src/actors/alpr.ts";
 import { LiveBus, type LiveEvent } from "../src/events.ts";
 import { decodeImage, encodeJpeg, type Box, type RgbImage } from "../src/vision/image.ts";
-import { Dispatcher, readRank } from "../src/vision/pipeline/dispatcher.ts";
+import { Dispatcher } from "../src/vision/pipeline/dispatcher.ts";
+import { readRank } from "../src/vision/reader.ts";
 import { TaskRunner, type StagePool } from "../src/vision/pipeline/runner.ts";
 import { frameRelPath, queueFrameTx } from "../src/vision/pipeline/sampler.ts";
 import { votePlate } from "../src/vision/pipeline/smoothing.ts";
 import { runSummary } from "../src/vision/pipeline/summary.ts";
 import { editDistance, oneEditNeighbours } from "../src/vision/pipeline/text.ts";
 import { iou, matchTrack, newTrack, trackClosed, type TrackReading } from "../src/vision/pipeline/tracker.ts";
-import { alprConfig, FFMPEG, filesUnder, makeEnv, waitFor, type TestEnv } from "./alpr-helpers.ts";
+import { alprConfig, FFMPEG, filesUnder, makeEnv, waitFor, type StoredVehicleRow, type TestEnv } from "./alpr-helpers.ts";
 
 // ------------------------------------------------------------------ cleanup query
 
@@ -336,16 +337,7 @@ describe("dispatcher, tracks, summary, watchlist (scripted stages)", () => {
     await waitFor(() => service.isIdle(), 30_000, "idle");
     await service.stop();
     expect(service.lastError).toBeNull();
-    const rows = env.db.query("SELECT final_plate, plate_confidence, ts, frame_idx, video_id, track_id, car_bbox, plate_bbox FROM vehicles ORDER BY ts, final_plate").all() as {
-      final_plate: string;
-      plate_confidence: number;
-      ts: number;
-      frame_idx: number;
-      video_id: string;
-      track_id: number;
-      car_bbox: string;
-      plate_bbox: string;
-    }[];
+    const rows = env.db.query("SELECT final_plate, plate_confidence, ts, frame_idx, video_id, track_id, car_bbox, plate_bbox FROM vehicles ORDER BY ts, final_plate").all() as StoredVehicleRow[];
     expect(rows.map((r) => r.final_plate)).toEqual(["ABC123", "XYZ789", "ABC123"]);
     const first = rows[0];
     // three readings of car A (0.9, 0.6, 0.8), one group: noisy-OR, full share

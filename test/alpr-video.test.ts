@@ -20,7 +20,7 @@ import { startAlprService } from "../src/actors/alpr.ts";
 import { resolveFfmpeg } from "../src/media/ffmpeg.ts";
 import { LiveBus, type LiveEvent } from "../src/events.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
-import { alprConfig, FFMPEG, filesUnder, indexSlideshow, makeEnv, pickPhotos, recordSlideshow, stageReads, waitFor, type Photo, type Slideshow, type TestEnv } from "./alpr-helpers.ts";
+import { alprConfig, FFMPEG, filesUnder, indexSlideshow, makeEnv, pickPhotos, recordSlideshow, stageReads, waitFor, type Photo, type Slideshow, type StoredVehicleRow, type TestEnv } from "./alpr-helpers.ts";
 
 const N = Number(process.env.ALPR_TEST_PHOTOS ?? 20);
 const SECS = 2;
@@ -96,19 +96,7 @@ test(`slideshow of ${N} US photos: one vehicles row per photo pass, right plates
   const seconds = (Date.now() - t) / 1000;
   expect(service.lastError).toBeNull();
 
-  const rows = env.db.query("SELECT * FROM vehicles ORDER BY ts").all() as {
-    id: number;
-    ts: number;
-    final_plate: string;
-    plate_confidence: number;
-    video_id: string;
-    frame_idx: number;
-    track_id: number;
-    camera_id: number;
-    snapshot_path: string | null;
-    car_bbox: string;
-    plate_bbox: string;
-  }[];
+  const rows = env.db.query("SELECT * FROM vehicles ORDER BY ts").all() as StoredVehicleRow[];
   const perPhoto = new Map<number, typeof rows>();
   for (const r of rows) {
     const i = Math.floor((r.ts - show.t0) / (SECS * 1000));

@@ -370,16 +370,21 @@ describe("x64 binary, natively, outside the repository", () => {
     expectVersion(r.stdout, "x64");
   });
 
+  /** runAndStop options of the native x64 binary: no emulator, the ffmpeg beside it. */
+  const nativeRun = () => ({
+    binDir,
+    prefix: [] as string[],
+    env,
+    startMs: 30_000,
+    segmentMs: 30_000,
+    stopMs: 5_000,
+    expectFfmpeg: (i: { exe: string }) => expect(i.exe).toBe(join(binDir, "ffmpeg")),
+  });
+
   test("run: /healthz, segments, SIGTERM closes the trip; check passes", async () => {
     const { config } = await runAndStop({
       label: "x64",
-      binDir,
-      prefix: [],
-      env,
-      startMs: 30_000,
-      segmentMs: 30_000,
-      stopMs: 5_000,
-      expectFfmpeg: (i) => expect(i.exe).toBe(join(binDir, "ffmpeg")),
+      ...nativeRun(),
     });
     const check = await runToEnd(hideRepo([join(binDir, "dashcam"), "check", "--config", config]), binDir, env);
     if (check.code !== 0) throw new Error(`check exited ${check.code}:\n${check.stdout}${check.stderr}`);
@@ -388,13 +393,7 @@ describe("x64 binary, natively, outside the repository", () => {
   test("run with [alpr] on: the vision Worker runs inside the binary (frames decoded, plates searched)", async () => {
     await runAndStop({
       label: "x64-alpr",
-      binDir,
-      prefix: [],
-      env,
-      startMs: 30_000,
-      segmentMs: 30_000,
-      stopMs: 5_000,
-      expectFfmpeg: (i) => expect(i.exe).toBe(join(binDir, "ffmpeg")),
+      ...nativeRun(),
       extraToml: "\n[alpr]\nenabled = true\nworkers = 1\nsample_fps = 1\npoll_ms = 200\n",
       whileRunning: async (dbFile, fail) => {
         // plate_detect runs only after its vehicle_detect finished, both in the Worker

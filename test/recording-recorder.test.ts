@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createServer } from "node:net";
 import type { RecorderEvent } from "../src/machines/events.ts";
 import { waitRecorderIdle } from "../src/actors/recorder.ts";
+import { probe } from "./helpers/media.ts";
 import {
   cameraConfig, ffprobeDuration, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
 } from "./recording-helpers.ts";
@@ -44,6 +45,19 @@ function withFfmpeg<T>(path: string, fn: () => Promise<T>): Promise<T> {
     if (before === undefined) delete process.env.FFMPEG_PATH;
     else process.env.FFMPEG_PATH = before;
   });
+}
+
+/**
+ * A 3 s H.264 clip (176x144, 10 frames/s, a keyframe every second) made by Debian's ffmpeg at
+ * `path`, with an audio track from the lavfi source `audio.input` in codec `audio.codec` when
+ * given. Returns `path`.
+ */
+function makeClip(path: string, audio?: { input: string; codec: string }): string {
+  const made = Bun.spawnSync([DEBIAN_FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=176x144:rate=10",
+    ...(audio ? ["-f", "lavfi", "-i", audio.input] : []), "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
+    "-pix_fmt", "yuv420p", ...(audio ? ["-c:a", audio.codec] : []), path]);
+  if (made.exitCode !== 0) throw new Error(`ffmpeg could not make ${path}: ${made.stderr.toString()}`);
+  return path;
 }
 
 describe("recorder", () => {
@@ -93,11 +107,7 @@ describe("recorder", () => {
   test("file source: played in real time, looped past its end, stream-copied (no re-encode)", async () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
-    // a 3 s clip with a keyframe every second, made by Debian's ffmpeg
-    const clip = join(dataDir, "clip.mp4");
-    const made = Bun.spawnSync([DEBIAN_FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=176x144:rate=10",
-      "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", clip]);
-    expect(made.exitCode).toBe(0);
+    const clip = makeClip(join(dataDir, "clip.mp4"));
     const camera = cameraConfig({ key: "clip", source: `file:${clip}`, segment_seconds: 1 });
     const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
     // 4+ segments of 1 s = past the end of the 3 s clip
@@ -118,16 +128,9 @@ describe("recorder", () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
     // H.264 video with G.711 mu-law audio, which MPEG-TS cannot carry as is
-    const clip = join(dataDir, "ulaw.mkv");
-    const made = Bun.spawnSync([DEBIAN_FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=176x144:rate=10",
-      "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
-      "-pix_fmt", "yuv420p", "-c:a", "pcm_mulaw", clip]);
-    expect(made.exitCode).toBe(0);
-    const streams = (file: string) =>
-      (JSON.parse(new TextDecoder().decode(Bun.spawnSync(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "json", file]).stdout)) as { streams: { codec_name: string }[] }).streams
-        .map((x) => x.codec_name)
-        .sort();
-    expect(streams(clip)).toEqual(["h264", "pcm_mulaw"]);
+    const clip = makeClip(join(dataDir, "ulaw.mkv"), { input: "sine=frequency=440:sample_rate=8000", codec: "pcm_mulaw" });
+    const streams = async (file: string) => (await probe(file)).codecs.sort();
+    expect(await streams(clip)).toEqual(["h264", "pcm_mulaw"]);
     for (const [audio, want] of [[undefined, ["aac", "h264"]], ["none", ["h264"]]] as const) {
       const camera = cameraConfig({ key: `ulaw-${audio ?? "default"}`, source: `file:${clip}`, segment_seconds: 1, ...(audio ? { audio } : {}) });
       const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
@@ -136,7 +139,7 @@ describe("recorder", () => {
       const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 15_000);
       expect(exit.error).toBeNull();
       const first = h.events.find((e): e is Closed => e.type === "SEGMENT_CLOSED")!;
-      expect({ audio: audio ?? "default", streams: streams(join(dataDir, first.relPath)) }).toEqual({ audio: audio ?? "default", streams: [...want] });
+      expect({ audio: audio ?? "default", streams: await streams(join(dataDir, first.relPath)) }).toEqual({ audio: audio ?? "default", streams: [...want] });
     }
   }, 90_000);
 

@@ -7,28 +7,24 @@
  * dir, removed afterwards unless KEEP_SCREENSHOTS=1 (then the path is printed).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./helpers/browser.ts";
 import { startWebServer } from "../src/web/server.ts";
 import { insertVehicleTx } from "../src/db/alpr.ts";
 import { makeFixture, T0, type WebFixture } from "./web-fixture.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let f: WebFixture;
 let web: ReturnType<typeof startWebServer>;
 let browser: Browser;
 const shots = mkdtempSync(join(tmpdir(), "dashcam-web-shots-"));
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (Debian package chromium)`);
   f = await makeFixture();
   web = startWebServer(f.deps);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

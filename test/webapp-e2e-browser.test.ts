@@ -15,16 +15,16 @@
  * unless KEEP_SCREENSHOTS=1, which prints where they are).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./helpers/browser.ts";
 import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
 import { createUser } from "../src/db/users.ts";
 import { waitUntil as waitFor } from "./helpers/wait.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const FFPROBE = "/usr/bin/ffprobe";
 const CAMERA = { key: "front", name: "Front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
 
@@ -34,15 +34,11 @@ let browser: Browser;
 const shots = mkdtempSync(join(tmpdir(), "dashcam-webapp-shots-"));
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (Debian package chromium)`);
   dir = mkdtempSync(join(tmpdir(), "dashcam-webapp-e2e-"));
   const config = validateConfig({ data_dir: dir, http: { listen: "127.0.0.1:0" }, cameras: [CAMERA] }, dir);
   rt = await startRuntime(config);
   await createUser(rt.db, { username: "driver", password: "drive-safely-42", role: "operator" });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -14,23 +14,21 @@
 import type { Database, Statement } from "bun:sqlite";
 import { GAP_THRESHOLD_MS, type SegmentRow } from "./segments.ts";
 import type { TripRow as TripTableRow, TripStatus } from "./trips.ts";
+import type { CameraStatusRow } from "./cameraStatus.ts";
 
 export { GAP_THRESHOLD_MS };
 export type { SegmentRow, TripStatus };
 
-export interface CameraSummary {
+/**
+ * A camera with its status row (a camera without one reads as `stopped`, zero counters) and
+ * ring figures.
+ */
+export interface CameraSummary extends Omit<CameraStatusRow, "camera_id" | "updated_at"> {
   id: number;
   key: string;
   name: string;
   enabled: number;
-  state: string;
-  pid: number | null;
-  reconnect_count: number;
-  last_error: string | null;
-  last_started_at: number | null;
-  segment_count: number;
-  last_segment_at: number | null;
-  observed_bitrate: number | null;
+  /** `camera_status.updated_at`; null while the camera has no status row. */
   status_updated_at: number | null;
   ring_capacity: number;
   absolute_segments: number;

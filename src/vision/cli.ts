@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     } catch (err) {
       if (err instanceof ModelLoadError) {
         process.stderr.write(`dashcam alpr: ${err.message}\n`);
-        return given.has(err.file) || [...given].some((p) => err.message.includes(p)) ? 2 : 1;
+        return given.has(err.file) ? 2 : 1;
       }
       failed++;
       line = { file, error: String((err as Error)?.message ?? err).split("\n")[0] };

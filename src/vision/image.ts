@@ -93,18 +93,25 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
   if (!raw.width || !raw.height) throw new ImageDecodeError("zero-size JPEG image");
   if (raw.data.length !== raw.width * raw.height * 4)
     throw new ImageDecodeError(`corrupt JPEG: decoded ${raw.data.length} bytes for ${raw.width}x${raw.height}`);
-  const out = new Uint8Array(raw.width * raw.height * 3);
-  const src = raw.data;
+  return { width: raw.width, height: raw.height, data: rgbaToRgb(raw.data, raw.width, raw.height) };
+}
+
+/** Drops the alpha byte of 8-bit RGBA pixels (`width` x `height`): 3 bytes per pixel out. */
+function rgbaToRgb(src: ArrayLike<number>, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; j < out.length; i += 4, j += 3) {
     out[j] = src[i];
     out[j + 1] = src[i + 1];
     out[j + 2] = src[i + 2];
   }
-  return { width: raw.width, height: raw.height, data: out };
+  return out;
 }
 
-/** Width and height from a JPEG's start-of-frame marker (any SOFn), or null when none is found. */
-function jpegFrameSize(b: Uint8Array): { width: number; height: number } | null {
+/**
+ * Width and height (pixels) from a JPEG's start-of-frame marker (any SOFn), without decoding;
+ * null when no frame header is found before the data ends or the marker chain breaks.
+ */
+export function jpegFrameSize(b: Uint8Array): { width: number; height: number } | null {
   let i = 2;
   while (i + 9 < b.length) {
     if (b[i] !== 0xff) return null;
@@ -139,14 +146,7 @@ function decodePng(bytes: Uint8Array): RgbImage {
   const { width, height } = png;
   if (!width || !height) throw new ImageDecodeError("zero-size PNG image");
   if (width * height > MAX_PIXELS) throw new ImageDecodeError(`PNG too large: ${width}x${height}`);
-  const out = new Uint8Array(width * height * 3);
-  const src = png.data;
-  for (let i = 0, j = 0; j < out.length; i += 4, j += 3) {
-    out[j] = src[i];
-    out[j + 1] = src[i + 1];
-    out[j + 2] = src[i + 2];
-  }
-  return { width, height, data: out };
+  return { width, height, data: rgbaToRgb(png.data, width, height) };
 }
 
 function oneLine(err: unknown): string {

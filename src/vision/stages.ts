@@ -12,7 +12,7 @@ import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
 import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
-import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, recognitionKeys, recognitionKeysPath, runExclusive } from "./runtime.ts";
+import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
 
 /**
  * Longest side of the detector input for a frame or vehicle region by default (PaddleOCR
@@ -255,8 +255,10 @@ export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_
     const out = res[session.outputNames[0]];
     const [, T, C] = out.dims as number[];
     if (C !== cmap.classes) {
-      const rec = modelPath("rec") ?? "";
-      throw new ModelLoadError(`recognition model ${rec} has ${C} classes but dictionary ${recognitionKeysPath()} gives ${cmap.classes} (blank + lines + space)`, rec);
+      // `file` is the dictionary when one was configured (it is what usually has to change), else the model
+      const rec = modelPath("rec") ?? "", dict = recognitionKeysPath();
+      const file = visionOptions().recKeysPath ? dict : rec;
+      throw new ModelLoadError(`recognition model ${rec} has ${C} classes but dictionary ${dict} gives ${cmap.classes} (blank + lines + space)`, file);
     }
     const dec = decodePlate(out.data as Float32Array, T, C, cmap, { otherAsSeparator: true });
     if (dec.text.length < 4) return dec;

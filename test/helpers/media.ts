@@ -12,6 +12,8 @@ export interface ProbeResult {
   duration: number;
   formatName: string;
   video: { codec: string; width: number; height: number } | null;
+  /** Codec of every stream, in stream order (e.g. ["h264", "aac"]). */
+  codecs: string[];
 }
 
 /** ffprobe of a file or URL (`inputArgs` go before it, e.g. `-rtsp_transport udp`); throws with ffprobe's stderr on failure. */
@@ -27,6 +29,7 @@ export async function probe(target: string, timeoutMs = 30_000, inputArgs: strin
     duration: Number(json.format?.duration),
     formatName: String(json.format?.format_name),
     video: v ? { codec: v.codec_name, width: v.width, height: v.height } : null,
+    codecs: (json.streams ?? []).map((s: { codec_name: string }) => s.codec_name),
   };
 }
 

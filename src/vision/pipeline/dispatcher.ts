@@ -45,8 +45,6 @@ import { logEvent } from "../../db/eventLog.ts";
 import { resolveInside } from "../../paths.ts";
 import { MAX_VEHICLES, pickCandidates, readRank } from "../reader.ts";
 import type { RotRect } from "../dbpost.ts";
-
-export { pickCandidates, readRank };
 import { votePlate } from "./smoothing.ts";
 import { normalizePlate } from "./text.ts";
 import {
@@ -215,8 +213,7 @@ export class Dispatcher {
   /** The region's best read becomes a plate reading (tracks). Returns frame refs released by track changes. */
   private afterOcr(task: Task, result: Record<string, unknown>): string[] {
     const meta = task.meta as unknown as FrameMeta;
-    const reads = ((result.reads as RegionRead[] | undefined) ?? []).map((r) => ({ ...r, id: task.id }));
-    const best = bestRead(reads, meta.width ?? null, meta.height ?? null);
+    const best = bestRead((result.reads as RegionRead[] | undefined) ?? [], meta.width ?? null, meta.height ?? null);
     if (!best || best.confidence < this.o.minConfidence) return [];
     const reading: TrackReading = {
       taskId: task.id,
@@ -364,7 +361,6 @@ export class Dispatcher {
 
 /** One `ocr` outcome of a region: the candidate (box, plate-likeness) and what was read. */
 export interface RegionRead {
-  id?: number;
   text: string;
   confidence: number;
   box: Box;
