@@ -100,7 +100,7 @@ export async function writeFileAtomicFrom(finalPath: string, src: string | Blob 
   const tmp = tempPathFor(finalPath);
   let n: number;
   try {
-    n = await Bun.write(tmp, typeof src === "string" ? Bun.file(src) : src);
+    n = src instanceof Response ? await Bun.write(tmp, src) : await Bun.write(tmp, typeof src === "string" ? Bun.file(src) : src);
   } catch (err) {
     discardTemp(tmp);
     throw err;

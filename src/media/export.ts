@@ -37,7 +37,7 @@ import { acquireReadLock, acquireRangeReadLock, lockedStream, newIncidentId, set
 import { fsyncPath } from "../db/segments.ts";
 import { redact } from "../log.ts";
 import { resolveInside } from "../paths.ts";
-import { resolveFfmpeg } from "./ffmpeg.ts";
+import { resolveFfmpeg, runFfmpeg, type FfmpegRun, type RunOptions } from "./ffmpeg.ts";
 import { DEFAULT_INCIDENT_SETTINGS, incidentReadyAt as readyAtMs } from "../machines/supervisor.ts";
 
 /** Longest clip one export may cover (ms): 2 h. A phone download of more is not useful. */
@@ -133,60 +133,6 @@ export interface Progress {
   doneMs: number;
   /** Media time the output will have (ms). */
   totalMs: number;
-}
-
-export interface RunOptions {
-  signal?: AbortSignal;
-  /** Called with ffmpeg's pid right after it is spawned (lets a caller or test stop it). */
-  onSpawn?: (pid: number) => void;
-  /** Called with each `out_time` of ffmpeg's `-progress` output, in ms. */
-  onOutTimeMs?: (ms: number) => void;
-}
-
-/** How an ffmpeg run ended: exit code (null when killed), its last stderr lines (redacted), whether `signal` aborted it. */
-export interface FfmpegRun {
-  code: number | null;
-  stderr: string;
-  aborted: boolean;
-}
-
-/**
- * Runs ffmpeg with `args` (from `resolveFfmpeg()`), `-progress pipe:1` parsed for out_time.
- * Resolves with the exit code and the last stderr lines (redacted); kills ffmpeg (SIGKILL) when
- * `signal` aborts. Never rejects for a failed ffmpeg: the caller decides.
- */
-export async function runFfmpeg(args: string[], options: RunOptions = {}): Promise<FfmpegRun> {
-  const proc = Bun.spawn([resolveFfmpeg(), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  let aborted = false;
-  const onAbort = () => {
-    aborted = true;
-    proc.kill("SIGKILL");
-  };
-  if (options.signal?.aborted) onAbort();
-  else options.signal?.addEventListener("abort", onAbort, { once: true });
-  options.onSpawn?.(proc.pid);
-  const readProgress = (async () => {
-    const decoder = new TextDecoder();
-    let buf = "";
-    for await (const chunk of proc.stdout) {
-      buf += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        // out_time_us (ffmpeg >= 4.1) and out_time_ms (older name, also microseconds)
-        const m = /^out_time_(?:us|ms)=(\d+)$/.exec(line);
-        if (m) options.onOutTimeMs?.(Number(m[1]) / 1000);
-      }
-    }
-  })();
-  const readErr = (async () => {
-    const text = await new Response(proc.stderr).text();
-    return text.split("\n").filter((l) => l.trim()).slice(-5).join(" | ");
-  })();
-  const [code, , stderr] = await Promise.all([proc.exited, readProgress, readErr]);
-  options.signal?.removeEventListener("abort", onAbort);
-  return { code, stderr: redact(stderr).slice(0, 500), aborted };
 }
 
 /** A keyframe of a segment file: its time from the file's first frame (ms) and byte offset. */

@@ -17,6 +17,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createRequire } from "node:module";
+import { redact } from "../log.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -97,4 +98,58 @@ export function ffmpegMajorVersion(path: string): number {
   }
   versions.set(path, major);
   return major;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Called with ffmpeg's pid right after it is spawned (lets a caller or test stop it). */
+  onSpawn?: (pid: number) => void;
+  /** Called with each `out_time` of ffmpeg's `-progress` output, in ms. */
+  onOutTimeMs?: (ms: number) => void;
+}
+
+/** How an ffmpeg run ended: exit code (null when killed), its last stderr lines (redacted), whether `signal` aborted it. */
+export interface FfmpegRun {
+  code: number | null;
+  stderr: string;
+  aborted: boolean;
+}
+
+/**
+ * Runs ffmpeg with `args` (from `resolveFfmpeg()`), `-progress pipe:1` parsed for out_time.
+ * Resolves with the exit code and the last stderr lines (redacted); kills ffmpeg (SIGKILL) when
+ * `signal` aborts. Never rejects for a failed ffmpeg: the caller decides.
+ */
+export async function runFfmpeg(args: string[], options: RunOptions = {}): Promise<FfmpegRun> {
+  const proc = Bun.spawn([resolveFfmpeg(), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    proc.kill("SIGKILL");
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+  options.onSpawn?.(proc.pid);
+  const readProgress = (async () => {
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of proc.stdout) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        // out_time_us (ffmpeg >= 4.1) and out_time_ms (older name, also microseconds)
+        const m = /^out_time_(?:us|ms)=(\d+)$/.exec(line);
+        if (m) options.onOutTimeMs?.(Number(m[1]) / 1000);
+      }
+    }
+  })();
+  const readErr = (async () => {
+    const text = await new Response(proc.stderr).text();
+    return text.split("\n").filter((l) => l.trim()).slice(-5).join(" | ");
+  })();
+  const [code, , stderr] = await Promise.all([proc.exited, readProgress, readErr]);
+  options.signal?.removeEventListener("abort", onAbort);
+  return { code, stderr: redact(stderr).slice(0, 500), aborted };
 }
