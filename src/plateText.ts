@@ -1,5 +1,7 @@
 /**
- * Plate text helpers shared by smoothing, search and the watchlist.
+ * Plate text helpers shared by smoothing, search and the watchlist: the normal form of a plate,
+ * edit distance and one-edit neighbours. Imports nothing of ours, so the database layer
+ * (src/db), the web routes and the ALPR pipeline (src/alpr) can all use it.
  *
  * Plates are compared in a normal form: upper case A-Z and 0-9 only (spaces, dashes and dots
  * dropped), the convention of plate-reading benchmarks (OpenALPR's `endtoend` ground truth

@@ -14,7 +14,7 @@ import { COUNTERS, getCounter } from "../src/db/alpr.ts";
 import { indexSegment } from "../src/db/segments.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { decodeImage } from "../src/vision/image.ts";
-import type { StagePool } from "../src/vision/pipeline/runner.ts";
+import type { StagePool } from "../src/alpr/runner.ts";
 import { platesRoutes } from "../src/web/routes/plates.tsx";
 import { alprConfig, FFMPEG, filesUnder, makeEnv, waitFor, type TestEnv } from "./alpr-helpers.ts";
 

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startAlprService } from "../src/actors/alpr.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
-import { frameRelPath, queueFrameTx } from "../src/vision/pipeline/sampler.ts";
+import { frameRelPath, queueFrameTx } from "../src/alpr/sampler.ts";
 import { alprConfig, FFMPEG, filesUnder, makeEnv, stageReads, usPhotos, waitFor, type TestEnv } from "./alpr-helpers.ts";
 
 let env: TestEnv;

@@ -12,9 +12,9 @@ import { syncCameras } from "../src/db/cameras.ts";
 import { indexSegment } from "../src/db/segments.ts";
 import { parseConfigText, type Config } from "../src/config.ts";
 import { segmentRelPath } from "../src/paths.ts";
-import { normalizePlate } from "../src/vision/pipeline/text.ts";
-import { bestRead, type RegionRead } from "../src/vision/pipeline/dispatcher.ts";
-import type { StagePool } from "../src/vision/pipeline/runner.ts";
+import { normalizePlate } from "../src/plateText.ts";
+import { bestRead, type RegionRead } from "../src/alpr/dispatcher.ts";
+import type { StagePool } from "../src/alpr/runner.ts";
 import { MAX_VEHICLES, pickCandidates } from "../src/vision/reader.ts";
 import type { VehicleRow } from "../src/db/alpr.ts";
 

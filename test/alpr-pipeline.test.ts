@@ -22,14 +22,14 @@ import {
 import { startAlprService } from "../src/actors/alpr.ts";
 import { LiveBus, type LiveEvent } from "../src/events.ts";
 import { decodeImage, encodeJpeg, type Box, type RgbImage } from "../src/vision/image.ts";
-import { Dispatcher } from "../src/vision/pipeline/dispatcher.ts";
+import { Dispatcher } from "../src/alpr/dispatcher.ts";
 import { readRank } from "../src/vision/reader.ts";
-import { TaskRunner, type StagePool } from "../src/vision/pipeline/runner.ts";
-import { frameRelPath, queueFrameTx } from "../src/vision/pipeline/sampler.ts";
-import { votePlate } from "../src/vision/pipeline/smoothing.ts";
-import { runSummary } from "../src/vision/pipeline/summary.ts";
-import { editDistance, oneEditNeighbours } from "../src/vision/pipeline/text.ts";
-import { iou, matchTrack, newTrack, trackClosed, type TrackReading } from "../src/vision/pipeline/tracker.ts";
+import { TaskRunner, type StagePool } from "../src/alpr/runner.ts";
+import { frameRelPath, queueFrameTx } from "../src/alpr/sampler.ts";
+import { votePlate } from "../src/alpr/smoothing.ts";
+import { runSummary } from "../src/alpr/summary.ts";
+import { editDistance, oneEditNeighbours } from "../src/plateText.ts";
+import { iou, matchTrack, newTrack, trackClosed, type TrackReading } from "../src/alpr/tracker.ts";
 import { alprConfig, FFMPEG, filesUnder, makeEnv, waitFor, type StoredVehicleRow, type TestEnv } from "./alpr-helpers.ts";
 
 // ------------------------------------------------------------------ cleanup query

@@ -29,10 +29,10 @@ import type { AlprConfig, Config } from "../config.ts";
 import type { LiveBus } from "../events.ts";
 import { log } from "../log.ts";
 import { resolveFfmpeg } from "../media/ffmpeg.ts";
-import { Dispatcher } from "../vision/pipeline/dispatcher.ts";
-import { TaskRunner, type StagePool } from "../vision/pipeline/runner.ts";
-import { FrameSampler, sweepFrames } from "../vision/pipeline/sampler.ts";
-import { runSummary } from "../vision/pipeline/summary.ts";
+import { Dispatcher } from "../alpr/dispatcher.ts";
+import { TaskRunner, type StagePool } from "../alpr/runner.ts";
+import { FrameSampler, sweepFrames } from "../alpr/sampler.ts";
+import { runSummary } from "../alpr/summary.ts";
 import { startPgSync, type PgSync } from "./pgSync.ts";
 
 export interface AlprServiceDeps {

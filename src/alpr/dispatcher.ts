@@ -40,13 +40,13 @@ import {
   unhandledResults,
   type PendingResult,
   type Task,
-} from "../../db/alpr.ts";
-import { logEvent } from "../../db/eventLog.ts";
-import { resolveInside } from "../../paths.ts";
-import { MAX_VEHICLES, pickCandidates, readRank } from "../reader.ts";
-import type { RotRect } from "../dbpost.ts";
+} from "../db/alpr.ts";
+import { logEvent } from "../db/eventLog.ts";
+import { resolveInside } from "../paths.ts";
+import { MAX_VEHICLES, pickCandidates, readRank } from "../vision/reader.ts";
+import type { RotRect } from "../vision/dbpost.ts";
 import { votePlate } from "./smoothing.ts";
-import { normalizePlate } from "./text.ts";
+import { normalizePlate } from "../plateText.ts";
 import {
   addReading,
   iou,

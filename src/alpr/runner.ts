@@ -23,11 +23,11 @@
  * worker (`pool.decodeImage`), never on the caller's thread.
  */
 import type { Database } from "bun:sqlite";
-import { claimTasks, completeTask, FRAME_CATEGORIES, type Task } from "../../db/alpr.ts";
-import { resolveInside } from "../../paths.ts";
-import type { Box, RgbImage } from "../image.ts";
-import type { RotRect } from "../dbpost.ts";
-import type { CandidateInput } from "../reader.ts";
+import { claimTasks, completeTask, FRAME_CATEGORIES, type Task } from "../db/alpr.ts";
+import { resolveInside } from "../paths.ts";
+import type { Box, RgbImage } from "../vision/image.ts";
+import type { RotRect } from "../vision/dbpost.ts";
+import type { CandidateInput } from "../vision/reader.ts";
 
 /** The part of the vision pool (src/vision/pool.ts) the pipeline uses; tests may pass their own. */
 export interface StagePool {

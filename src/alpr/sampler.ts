@@ -24,10 +24,10 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { addCounter, COUNTERS, countFrameDependents, frameBacklog, getCounter, insertTaskTx, setCounter } from "../../db/alpr.ts";
-import { logEvent } from "../../db/eventLog.ts";
-import { acquireReadLock } from "../../db/locks.ts";
-import { resolveInside } from "../../paths.ts";
+import { addCounter, COUNTERS, countFrameDependents, frameBacklog, getCounter, insertTaskTx, setCounter } from "../db/alpr.ts";
+import { logEvent } from "../db/eventLog.ts";
+import { acquireReadLock } from "../db/locks.ts";
+import { resolveInside } from "../paths.ts";
 
 export interface SamplerOptions {
   db: Database;

@@ -14,7 +14,7 @@
  * The same multi-frame voting idea is used by OpenALPR's plate "grouping" of a vehicle's
  * reads; the formula here is this project's. Pure functions, no I/O.
  */
-import { editDistance } from "./text.ts";
+import { editDistance } from "../plateText.ts";
 
 export interface Reading {
   text: string;

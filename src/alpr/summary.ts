@@ -17,10 +17,10 @@
 import type { Database } from "bun:sqlite";
 import { mkdirSync, renameSync, rmSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { addCounter, completeTaskTx, COUNTERS, insertVehicleTx, matchWatchlist, type Task } from "../../db/alpr.ts";
-import { logEvent } from "../../db/eventLog.ts";
-import type { LiveBus, LiveEvent } from "../../events.ts";
-import { resolveInside } from "../../paths.ts";
+import { addCounter, completeTaskTx, COUNTERS, insertVehicleTx, matchWatchlist, type Task } from "../db/alpr.ts";
+import { logEvent } from "../db/eventLog.ts";
+import type { LiveBus, LiveEvent } from "../events.ts";
+import { resolveInside } from "../paths.ts";
 import type { SmoothResult } from "./dispatcher.ts";
 import type { Box } from "./tracker.ts";
 

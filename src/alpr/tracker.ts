@@ -15,7 +15,7 @@
  * The best candidate is the one with the largest IoU. Pure functions, no I/O; the state lives
  * in the `plate_smooth` task's `meta` (see dispatcher.ts).
  */
-import { editDistance } from "./text.ts";
+import { editDistance } from "../plateText.ts";
 
 /** `[x, y, w, h]` in pixels, top-left origin. */
 export type Box = [number, number, number, number];

@@ -20,7 +20,7 @@
  * functions named `...Tx` expect to run inside the caller's transaction. Times are ms UTC.
  */
 import type { Database, Statement } from "bun:sqlite";
-import { editDistance, normalizePlate, oneEditNeighbours } from "../vision/pipeline/text.ts";
+import { editDistance, normalizePlate, oneEditNeighbours } from "../plateText.ts";
 
 export type TaskCategory = "vehicle_detect" | "plate_detect" | "ocr" | "plate_smooth" | "summary";
 export type TaskStatus = "queued" | "running" | "done" | "failed";

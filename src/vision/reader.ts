@@ -1,7 +1,7 @@
 /**
  * The whole licence-plate reader in this thread: vehicles (optional) -> plate candidates ->
  * recognition -> ranking. `readPlates` is what `dashcam alpr` and the bench run; the pipeline
- * (src/vision/pipeline) calls the same stages one task at a time.
+ * (src/alpr) calls the same stages one task at a time.
  */
 import { type Box, type RgbImage, iou } from "./image.ts";
 import { detectVehicles, findPlateCandidates, plausibility, readPlateBox, screenLine } from "./stages.ts";

@@ -32,7 +32,7 @@ import {
   type WatchEntry,
 } from "../../db/alpr.ts";
 import { resolveInside } from "../../paths.ts";
-import { normalizePlate } from "../../vision/pipeline/text.ts";
+import { normalizePlate } from "../../plateText.ts";
 import { Pager } from "../components/Pager.tsx";
 import { Time } from "../components/Time.tsx";
 import type { WebEnv } from "../env.ts";
