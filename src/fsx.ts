@@ -58,13 +58,25 @@ export function discardTemp(tmpPath: string): void {
   }
 }
 
+/** Options of the final-file writers. */
+export interface AtomicWriteOptions {
+  /** Permission bits of the new file (e.g. 0o600); default 0o666 minus the umask. */
+  mode?: number;
+  /**
+   * fsync the directory after the rename (default true). Pass false only when writing several
+   * files into one directory and calling `fsyncPath(dir)` once after the last of them: until
+   * then a power cut may lose the new names (never expose a partial file).
+   */
+  syncDir?: boolean;
+}
+
 /**
  * Makes a finished temp file final: fsync it, rename it to `finalPath` (replacing any file
- * there), fsync the directory. Use it when another program (ffmpeg) wrote `tmpPath`, which must
- * come from `tempPathFor(finalPath)` (same directory). On error the temp file is removed and the
- * error rethrown; `finalPath` is then unchanged.
+ * there), fsync the directory (unless `syncDir: false`). Use it when another program (ffmpeg)
+ * wrote `tmpPath`, which must come from `tempPathFor(finalPath)` (same directory). On error the
+ * temp file is removed and the error rethrown; `finalPath` is then unchanged.
  */
-export function commitTempFile(tmpPath: string, finalPath: string): void {
+export function commitTempFile(tmpPath: string, finalPath: string, options: Pick<AtomicWriteOptions, "syncDir"> = {}): void {
   try {
     fsyncPath(tmpPath);
     renameSync(tmpPath, finalPath);
@@ -72,31 +84,31 @@ export function commitTempFile(tmpPath: string, finalPath: string): void {
     discardTemp(tmpPath);
     throw err;
   }
-  fsyncPath(dirname(finalPath));
+  if (options.syncDir !== false) fsyncPath(dirname(finalPath));
 }
 
 /**
  * Writes `data` to `finalPath` crash-safely (see the module comment). The directory must exist.
- * `mode` (e.g. 0o600) applies to the new file. Throws the write/rename error (ENOSPC ...) after
- * removing the temp file; `finalPath` is then unchanged.
+ * Throws the write/rename error (ENOSPC ...) after removing the temp file; `finalPath` is then
+ * unchanged.
  */
-export function writeFileAtomic(finalPath: string, data: string | Uint8Array, mode?: number): void {
+export function writeFileAtomic(finalPath: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const tmp = tempPathFor(finalPath);
   try {
-    writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
+    writeFileSync(tmp, data, options.mode === undefined ? undefined : { mode: options.mode });
   } catch (err) {
     discardTemp(tmp);
     throw err;
   }
-  commitTempFile(tmp, finalPath);
+  commitTempFile(tmp, finalPath, options);
 }
 
 /**
- * Copies the file `src` (or any `Bun.file`/`Blob`/`Response` body) to `finalPath` crash-safely.
- * The bytes are streamed by `Bun.write` (copy_file_range/sendfile for files), never loaded whole.
- * Returns the bytes written. Throws like `writeFileAtomic`.
+ * Copies the file `src` (a path, or any `Bun.file`/`Blob`/`Response` body) to `finalPath`
+ * crash-safely. The bytes are streamed by `Bun.write` (copy_file_range/sendfile for files),
+ * never loaded whole. Returns the bytes written. Throws like `writeFileAtomic`.
  */
-export async function writeFileAtomicFrom(finalPath: string, src: string | Blob | Response): Promise<number> {
+export async function writeFileAtomicFrom(finalPath: string, src: string | Blob | Response, options: Pick<AtomicWriteOptions, "syncDir"> = {}): Promise<number> {
   const tmp = tempPathFor(finalPath);
   let n: number;
   try {
@@ -105,13 +117,15 @@ export async function writeFileAtomicFrom(finalPath: string, src: string | Blob 
     discardTemp(tmp);
     throw err;
   }
-  commitTempFile(tmp, finalPath);
+  commitTempFile(tmp, finalPath, options);
   return n;
 }
 
 /**
- * Deletes temp files (`.tmp-*`) in `dir` older than `olderThanMs` (by mtime), left by a crash
- * mid-write. Returns how many were removed; a missing directory counts as 0.
+ * Deletes the temp files (`.tmp-*`) directly in `dir`, left by a crash mid-write: all of them
+ * (`olderThanMs` 0, at start-up), or only those last modified at least `olderThanMs` ago (a
+ * periodic sweep while writers may be running). Returns how many it removed; a missing
+ * directory or a file that vanished meanwhile is not an error.
  */
 export function removeTempFiles(dir: string, olderThanMs = 0, now = Date.now()): number {
   let names: string[];
@@ -125,7 +139,7 @@ export function removeTempFiles(dir: string, olderThanMs = 0, now = Date.now()):
     if (!name.startsWith(TEMP_PREFIX)) continue;
     const p = join(dir, name);
     try {
-      if (now - statSync(p).mtimeMs < olderThanMs) continue;
+      if (olderThanMs > 0 && now - statSync(p).mtimeMs < olderThanMs) continue;
       unlinkSync(p);
       n++;
     } catch {

@@ -100,28 +100,49 @@ export function ffmpegMajorVersion(path: string): number {
   return major;
 }
 
+/** How `runFfmpeg` runs ffmpeg. */
 export interface RunOptions {
+  /** Aborting kills ffmpeg (SIGKILL); the run then resolves with `aborted: true`. */
   signal?: AbortSignal;
   /** Called with ffmpeg's pid right after it is spawned (lets a caller or test stop it). */
   onSpawn?: (pid: number) => void;
-  /** Called with each `out_time` of ffmpeg's `-progress` output, in ms. */
+  /** Called with each `out_time` of ffmpeg's `-progress pipe:1` output, in ms. */
   onOutTimeMs?: (ms: number) => void;
+  /** The ffmpeg binary to run; default `resolveFfmpeg()`. */
+  ffmpegPath?: string;
+  /** Bytes written to ffmpeg's stdin, which is then closed (read them with `-i pipe:0`). Default: no stdin. */
+  input?: Uint8Array;
+  /**
+   * Collect stdout in `FfmpegRun.stdout` (e.g. a JPEG from `-f image2pipe pipe:1`, or the
+   * `-progress` key=value lines for a caller that wants more than out_time) instead of
+   * reading it as `-progress` lines for `onOutTimeMs`.
+   */
+  captureStdout?: boolean;
 }
 
-/** How an ffmpeg run ended: exit code (null when killed), its last stderr lines (redacted), whether `signal` aborted it. */
+/** How an ffmpeg run ended. */
 export interface FfmpegRun {
+  /** Exit code; null when ffmpeg was killed by a signal. */
   code: number | null;
+  /** The last 5 non-empty stderr lines joined by ` | `, redacted, at most 500 characters: safe to show or log. */
   stderr: string;
+  /** All of stderr as ffmpeg wrote it (not redacted): for parsing (`showinfo`, stream lines), never for display. */
+  stderrText: string;
+  /** Everything ffmpeg wrote to stdout with `captureStdout`; empty otherwise. */
+  stdout: Uint8Array;
+  /** True when `signal` aborted the run. */
   aborted: boolean;
 }
 
 /**
- * Runs ffmpeg with `args` (from `resolveFfmpeg()`), `-progress pipe:1` parsed for out_time.
- * Resolves with the exit code and the last stderr lines (redacted); kills ffmpeg (SIGKILL) when
- * `signal` aborts. Never rejects for a failed ffmpeg: the caller decides.
+ * The one ffmpeg spawner: runs ffmpeg (`options.ffmpegPath` or `resolveFfmpeg()`) with `args`.
+ * stdout is read as `-progress pipe:1` lines (each out_time goes to `onOutTimeMs`) unless
+ * `captureStdout`; stdin is closed after `input`. Resolves with the exit code, stderr and
+ * stdout; kills ffmpeg (SIGKILL) when `signal` aborts. Never rejects for a failed ffmpeg (the
+ * caller decides); rejects only when ffmpeg cannot be spawned at all (ENOENT ...).
  */
 export async function runFfmpeg(args: string[], options: RunOptions = {}): Promise<FfmpegRun> {
-  const proc = Bun.spawn([resolveFfmpeg(), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([options.ffmpegPath ?? resolveFfmpeg(), ...args], { stdin: options.input ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
   let aborted = false;
   const onAbort = () => {
     aborted = true;
@@ -130,26 +151,36 @@ export async function runFfmpeg(args: string[], options: RunOptions = {}): Promi
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener("abort", onAbort, { once: true });
   options.onSpawn?.(proc.pid);
-  const readProgress = (async () => {
-    const decoder = new TextDecoder();
-    let buf = "";
-    for await (const chunk of proc.stdout) {
-      buf += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        // out_time_us (ffmpeg >= 4.1) and out_time_ms (older name, also microseconds)
-        const m = /^out_time_(?:us|ms)=(\d+)$/.exec(line);
-        if (m) options.onOutTimeMs?.(Number(m[1]) / 1000);
-      }
+  const writeInput = (async () => {
+    if (!options.input || !proc.stdin) return;
+    try {
+      proc.stdin.write(options.input);
+      await proc.stdin.end();
+    } catch {
+      // ffmpeg exited before reading all of it (EPIPE): its exit code tells why
     }
   })();
-  const readErr = (async () => {
-    const text = await new Response(proc.stderr).text();
-    return text.split("\n").filter((l) => l.trim()).slice(-5).join(" | ");
-  })();
-  const [code, , stderr] = await Promise.all([proc.exited, readProgress, readErr]);
+  const readStdout = options.captureStdout
+    ? new Response(proc.stdout).bytes()
+    : (async () => {
+        const decoder = new TextDecoder();
+        let buf = "";
+        for await (const chunk of proc.stdout) {
+          buf += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while ((nl = buf.indexOf("\n")) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            // out_time_us (ffmpeg >= 4.1) and out_time_ms (older name, also microseconds)
+            const m = /^out_time_(?:us|ms)=(\d+)$/.exec(line);
+            if (m) options.onOutTimeMs?.(Number(m[1]) / 1000);
+          }
+        }
+        return new Uint8Array();
+      })();
+  const readErr = new Response(proc.stderr).text();
+  const [code, stdout, stderrText] = await Promise.all([proc.exited, readStdout, readErr, writeInput]);
   options.signal?.removeEventListener("abort", onAbort);
-  return { code, stderr: redact(stderr).slice(0, 500), aborted };
+  const tail = stderrText.split("\n").filter((l) => l.trim()).slice(-5).join(" | ");
+  return { code, stderr: redact(tail).slice(0, 500), stderrText, stdout, aborted };
 }
