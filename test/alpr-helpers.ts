@@ -16,7 +16,7 @@ import { normalizePlate } from "../src/plateText.ts";
 import { bestRead, type RegionRead } from "../src/alpr/dispatcher.ts";
 import type { StagePool } from "../src/alpr/runner.ts";
 import { MAX_VEHICLES, pickCandidates } from "../src/vision/reader.ts";
-import type { VehicleRow } from "../src/db/alpr.ts";
+import type { VehicleRow } from "../src/db/vehicles.ts";
 
 /** A `vehicles` row as SQLite returns it: the boxes still JSON text (tests check the stored form). */
 export type StoredVehicleRow = Omit<VehicleRow, "car_bbox" | "plate_bbox" | "camera_key" | "camera_name"> & { car_bbox: string; plate_bbox: string };

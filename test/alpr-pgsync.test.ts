@@ -7,8 +7,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { insertVehicleTx } from "../src/db/alpr.ts";
-import { pgInstance, sourceKey, startPgSync, type PgSync } from "../src/actors/pgSync.ts";
+import { insertVehicleTx } from "../src/db/vehicles.ts";
+import { pgInstance, startPgSync, type PgSync } from "../src/actors/pgSync.ts";
+import { sourceKey } from "../src/db/pgVehicles.ts";
 import { makeEnv, makePostgres, waitFor, type PgServer, type TestEnv } from "./alpr-helpers.ts";
 
 let pg: PgServer;

@@ -8,17 +8,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import {
-  addWatch,
-  completeTask,
-  countFrameDependents,
-  countFrameDependentsSeed,
-  getTask,
-  insertTaskTx,
-  requeueFailed,
-  setDependenciesTx,
-  type TaskStatus,
-} from "../src/db/alpr.ts";
+import { completeTask, countFrameDependents, countFrameDependentsSeed, getTask, insertTaskTx, requeueFailed, setDependenciesTx, type TaskStatus } from "../src/db/alprTasks.ts";
+import { addWatch } from "../src/db/watchlist.ts";
 import { startAlprService } from "../src/actors/alpr.ts";
 import { LiveBus, type LiveEvent } from "../src/events.ts";
 import { decodeImage, encodeJpeg, type Box, type RgbImage } from "../src/vision/image.ts";
@@ -286,7 +277,7 @@ describe("dispatcher, tracks, summary, watchlist (scripted stages)", () => {
     expect(dispatcher.closeTracks()).toBe(1); // idle camera, flush delay 0
     expect(dispatcher.handleResults()).toBe(1); // plate_smooth -> summary holds the frame
     expect(existsSync(file)).toBe(true);
-    const [summary] = (await import("../src/db/alpr.ts")).claimTasks(db, ["summary"], 1);
+    const [summary] = (await import("../src/db/alprTasks.ts")).claimTasks(db, ["summary"], 1);
     const out = await runSummary({ db, dataDir: env.dataDir, ffmpegPath: FFMPEG }, summary);
     expect(out.inserted).toBe(true);
     expect(existsSync(file)).toBe(true); // summary done, result not handled yet

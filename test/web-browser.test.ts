@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./helpers/browser.ts";
 import { startWebServer } from "../src/web/server.ts";
-import { insertVehicleTx } from "../src/db/alpr.ts";
+import { insertVehicleTx } from "../src/db/vehicles.ts";
 import { makeFixture, T0, type WebFixture } from "./web-fixture.ts";
 
 let f: WebFixture;

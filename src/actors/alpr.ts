@@ -15,15 +15,8 @@
  */
 import type { Database } from "bun:sqlite";
 import { fromCallback } from "xstate";
-import {
-  claimTasks,
-  frameBacklog,
-  pipelineStatus,
-  pruneTasks,
-  requeueFailed,
-  requeueRunning,
-  type PipelineStatus,
-} from "../db/alpr.ts";
+import { pipelineStatus, type PipelineStatus } from "../db/alprStatus.ts";
+import { claimTasks, frameBacklog, pruneTasks, requeueFailed, requeueRunning, unfinishedWork } from "../db/alprTasks.ts";
 import { logEvent } from "../db/eventLog.ts";
 import type { AlprConfig, Config } from "../config.ts";
 import type { LiveBus } from "../events.ts";
@@ -207,13 +200,7 @@ export function startAlprService(deps: AlprServiceDeps): AlprService {
     isIdle() {
       if (summarising || (runner?.active ?? 0) > 0 || sampler.busy.size > 0) return false;
       if (sampler.pendingSegments() > 0) return false;
-      const unfinished = db
-        .query(
-          `SELECT (SELECT COUNT(*) FROM tasks WHERE status != 'done')
-                + (SELECT COUNT(*) FROM results WHERE handled = 0) AS n`,
-        )
-        .get() as { n: number };
-      return unfinished.n === 0;
+      return unfinishedWork(db) === 0;
     },
     status() {
       return { ...pipelineStatus(db), pendingSegments: sampler.pendingSegments(), pgError: pg?.lastError ?? null };

@@ -11,12 +11,14 @@
  * - Buffering: rows with `pg_synced = 0` are simply the queue. While the server is unreachable
  *   each attempt fails, the client is dropped and the next attempt waits with exponential backoff
  *   (1 s doubling to 60 s by default); nothing is lost, recording and ALPR do not wait.
- * - Schema: `CREATE TABLE IF NOT EXISTS` with the seed's columns, then `ADD COLUMN IF NOT EXISTS`
+ * - Schema (src/db/pgVehicles.ts): `CREATE TABLE IF NOT EXISTS` with the seed's columns, then `ADD COLUMN IF NOT EXISTS`
  *   `source_key` and `camera_key`, and the unique index; works on a table made from the seed.
  */
 import type { Database } from "bun:sqlite";
 import { SQL } from "bun";
-import { getCounter, markVehiclesSynced, setCounter, unsyncedVehicles, type VehicleRow } from "../db/alpr.ts";
+import { getCounter, setCounter } from "../db/counters.ts";
+import { applyPgSchema, insertPgVehicles } from "../db/pgVehicles.ts";
+import { markVehiclesSynced, unsyncedVehicles } from "../db/vehicles.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { log, redact } from "../log.ts";
 
@@ -46,27 +48,6 @@ export interface PgSync {
   stop(): Promise<void>;
 }
 
-/** The seed's DDL plus the idempotency key (see the module comment). */
-export const PG_SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS vehicles (
-    id SERIAL PRIMARY KEY,
-    track_id INTEGER,
-    video_id TEXT NOT NULL,
-    frame_idx INTEGER NOT NULL,
-    ts TIMESTAMPTZ NOT NULL,
-    final_plate TEXT NOT NULL,
-    plate_confidence FLOAT NOT NULL,
-    car_bbox JSONB NOT NULL,
-    plate_bbox JSONB NOT NULL,
-    created_at TIMESTAMPTZ DEFAULT now()
-  )`,
-  "ALTER TABLE vehicles ADD COLUMN IF NOT EXISTS source_key TEXT",
-  "ALTER TABLE vehicles ADD COLUMN IF NOT EXISTS camera_key TEXT",
-  "CREATE UNIQUE INDEX IF NOT EXISTS vehicles_source_key_key ON vehicles (source_key)",
-  "CREATE INDEX IF NOT EXISTS vehicles_final_plate_idx ON vehicles (final_plate)",
-  "CREATE INDEX IF NOT EXISTS vehicles_ts_idx ON vehicles (ts)",
-];
-
 /** This database's instance id for source keys (made once, random 48-bit). */
 export function pgInstance(db: Database): number {
   const v = getCounter(db, "pg.instance");
@@ -74,11 +55,6 @@ export function pgInstance(db: Database): number {
   const id = Math.floor(Math.random() * 2 ** 48);
   setCounter(db, "pg.instance", id);
   return id;
-}
-
-/** The unique key of a vehicles row in PostgreSQL. */
-export function sourceKey(instance: number, v: Pick<VehicleRow, "video_id" | "frame_idx" | "track_id">): string {
-  return `${instance.toString(36)}/${v.video_id}:${v.frame_idx}:${v.track_id ?? ""}`;
 }
 
 function oneLine(err: unknown): string {
@@ -114,18 +90,10 @@ export function startPgSync(o: PgSyncOptions): PgSync {
     sql ??= new SQL({ url: o.url, max: 1, idleTimeout: 60, connectionTimeout: Math.ceil(attemptTimeout / 1000) });
     const client = sql;
     if (!schemaReady) {
-      for (const ddl of PG_SCHEMA) await client.unsafe(ddl);
+      await applyPgSchema(client);
       schemaReady = true;
     }
-    await client.begin(async (tx) => {
-      for (const v of rows) {
-        await tx`INSERT INTO vehicles (track_id, video_id, frame_idx, ts, final_plate, plate_confidence, car_bbox, plate_bbox, source_key, camera_key)
-                 VALUES (${v.track_id}, ${v.video_id}, ${v.frame_idx}, ${new Date(v.ts)}, ${v.final_plate}, ${v.plate_confidence},
-                         ${JSON.stringify(v.car_bbox)}::text::jsonb, ${JSON.stringify(v.plate_bbox)}::text::jsonb,
-                         ${sourceKey(instance, v)}, ${v.camera_key})
-                 ON CONFLICT (source_key) DO NOTHING`;
-      }
-    });
+    await insertPgVehicles(client, instance, rows);
     markVehiclesSynced(
       o.db,
       rows.map((r) => r.id),

@@ -26,13 +26,12 @@
 import type { Database } from "bun:sqlite";
 import { rmSync } from "node:fs";
 import {
-  addCounter,
+  completeTaskTx,
   countFrameDependents,
   COUNTERS,
-  completeTaskTx,
-  getCounter,
   insertTaskTx,
   markResultHandled,
+  oldestUnfinishedFrames,
   queuedTasks,
   setDependenciesTx,
   setTaskMeta,
@@ -40,7 +39,9 @@ import {
   unhandledResults,
   type PendingResult,
   type Task,
-} from "../db/alpr.ts";
+} from "../db/alprTasks.ts";
+import { addCounter, getCounter } from "../db/counters.ts";
+import { hasSegmentAfter } from "../db/alprSampling.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { resolveInside } from "../paths.ts";
 import { MAX_VEHICLES, pickCandidates, readRank } from "../vision/reader.ts";
@@ -284,27 +285,13 @@ export class Dispatcher {
   progress(cameraIds: Iterable<number>, samplerBusy: ReadonlySet<number>): Map<number, CameraProgress> {
     const db = this.o.db;
     const unfinished = new Map<number, number>();
-    const rows = db
-      .query(
-        `SELECT json_extract(meta, '$.camera_id') AS cam, MIN(json_extract(meta, '$.ts')) AS ts FROM tasks
-         WHERE status IN ('queued', 'running', 'failed') AND category IN ('vehicle_detect', 'plate_detect', 'ocr')
-         GROUP BY cam
-         UNION ALL
-         SELECT json_extract(t.meta, '$.camera_id'), MIN(json_extract(t.meta, '$.ts')) FROM results r
-         JOIN tasks t ON t.id = r.task_id
-         WHERE r.handled = 0 AND t.category IN ('vehicle_detect', 'plate_detect', 'ocr')
-         GROUP BY 1`,
-      )
-      .all() as { cam: number; ts: number }[];
-    for (const r of rows) unfinished.set(r.cam, Math.min(unfinished.get(r.cam) ?? Infinity, r.ts));
+    for (const r of oldestUnfinishedFrames(db)) unfinished.set(r.cam, Math.min(unfinished.get(r.cam) ?? Infinity, r.ts));
     const out = new Map<number, CameraProgress>();
     const now = this.now();
     for (const cam of cameraIds) {
       const min = unfinished.get(cam) ?? null;
       const watermark = getCounter(db, COUNTERS.sampled(cam));
-      const waiting =
-        watermark !== null &&
-        db.query("SELECT 1 FROM segments WHERE camera_id = $c AND absolute_index > $w LIMIT 1").get({ c: cam, w: watermark }) !== null;
+      const waiting = watermark !== null && hasSegmentAfter(db, cam, watermark);
       const last = this.activity.get(cam) ?? this.startedAt;
       out.set(cam, {
         minUnfinishedTs: min,

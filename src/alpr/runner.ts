@@ -23,7 +23,7 @@
  * worker (`pool.decodeImage`), never on the caller's thread.
  */
 import type { Database } from "bun:sqlite";
-import { claimTasks, completeTask, FRAME_CATEGORIES, type Task } from "../db/alpr.ts";
+import { claimTasks, completeTask, FRAME_CATEGORIES, type Task } from "../db/alprTasks.ts";
 import { resolveInside } from "../paths.ts";
 import type { Box, RgbImage } from "../vision/image.ts";
 import type { RotRect } from "../vision/dbpost.ts";

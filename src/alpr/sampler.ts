@@ -24,9 +24,13 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { addCounter, COUNTERS, countFrameDependents, frameBacklog, getCounter, insertTaskTx, setCounter } from "../db/alpr.ts";
+import { COUNTERS, countFrameDependents, frameBacklog, insertTaskTx } from "../db/alprTasks.ts";
+import { addCounter, getCounter, setCounter } from "../db/counters.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { acquireReadLock } from "../db/locks.ts";
+import { countSegmentsAfter, firstSegmentAfter, newestSegmentIndex } from "../db/alprSampling.ts";
+import { listCameras } from "../db/cameras.ts";
+import type { SegmentRow as StoredSegment } from "../db/segments.ts";
 import { resolveInside } from "../paths.ts";
 
 export interface SamplerOptions {
@@ -42,15 +46,8 @@ export interface SamplerOptions {
   onActivity?: (cameraId: number) => void;
 }
 
-interface SegmentRow {
-  id: number;
-  camera_id: number;
-  absolute_index: number;
-  start_utc: number;
-  end_utc: number;
-  rel_path: string;
-  camera_key: string;
-}
+/** A closed segment with its camera's key (for video_id and messages). */
+type SegmentRow = StoredSegment & { camera_key: string };
 
 export interface SampleOutcome {
   cameraId: number;
@@ -61,6 +58,9 @@ export interface SampleOutcome {
 }
 
 const NICE = Bun.which("nice");
+
+/** Every camera (disabled ones too: their footage is still read), by id, so ties go to the older camera. */
+const camerasById = (db: Database) => listCameras(db).sort((a, b) => a.id - b.id);
 
 /** Relative path of sampled frame k of segment `abs` of camera `cameraId`. */
 export const frameRelPath = (cameraId: number, abs: number, k: number) => `frames/${cameraId}/${abs}-${k}.jpg`;
@@ -102,7 +102,7 @@ export class FrameSampler {
     const name = COUNTERS.sampled(cameraId);
     const w = getCounter(this.o.db, name);
     if (w !== null) return w;
-    const max = (this.o.db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $c").get({ c: cameraId }) as { m: number | null }).m;
+    const max = newestSegmentIndex(this.o.db, cameraId);
     const init = max === null ? -1 : max - this.o.backfillSegments;
     setCounter(this.o.db, name, init);
     return init;
@@ -110,16 +110,9 @@ export class FrameSampler {
 
   /** The oldest closed segment not read yet over all cameras, or null. */
   nextSegment(): SegmentRow | null {
-    const cams = this.o.db.query("SELECT id, key FROM cameras ORDER BY id").all() as { id: number; key: string }[];
     let best: SegmentRow | null = null;
-    for (const cam of cams) {
-      const w = this.watermark(cam.id);
-      const seg = this.o.db
-        .query(
-          `SELECT id, camera_id, absolute_index, start_utc, end_utc, rel_path FROM segments
-           WHERE camera_id = $c AND absolute_index > $w ORDER BY absolute_index LIMIT 1`,
-        )
-        .get({ c: cam.id, w }) as Omit<SegmentRow, "camera_key"> | null;
+    for (const cam of camerasById(this.o.db)) {
+      const seg = firstSegmentAfter(this.o.db, cam.id, this.watermark(cam.id));
       if (seg && (!best || seg.start_utc < best.start_utc)) best = { ...seg, camera_key: cam.key };
     }
     return best;
@@ -127,10 +120,8 @@ export class FrameSampler {
 
   /** Segments waiting to be read, over all cameras. */
   pendingSegments(): number {
-    const cams = this.o.db.query("SELECT id FROM cameras").all() as { id: number }[];
     let n = 0;
-    for (const cam of cams)
-      n += (this.o.db.query("SELECT COUNT(*) AS n FROM segments WHERE camera_id = $c AND absolute_index > $w").get({ c: cam.id, w: this.watermark(cam.id) }) as { n: number }).n;
+    for (const cam of camerasById(this.o.db)) n += countSegmentsAfter(this.o.db, cam.id, this.watermark(cam.id));
     return n;
   }
 

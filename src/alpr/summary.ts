@@ -17,7 +17,10 @@
 import type { Database } from "bun:sqlite";
 import { mkdirSync, renameSync, rmSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { addCounter, completeTaskTx, COUNTERS, insertVehicleTx, matchWatchlist, type Task } from "../db/alpr.ts";
+import { completeTaskTx, COUNTERS, type Task } from "../db/alprTasks.ts";
+import { addCounter } from "../db/counters.ts";
+import { insertVehicleTx } from "../db/vehicles.ts";
+import { matchWatchlist } from "../db/watchlist.ts";
 import { logEvent } from "../db/eventLog.ts";
 import type { LiveBus, LiveEvent } from "../events.ts";
 import { resolveInside } from "../paths.ts";

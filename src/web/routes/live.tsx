@@ -23,7 +23,7 @@ import { streamSSE, type SSEMessage } from "hono/streaming";
 import type { Server } from "bun";
 import { cameraSummary, eventById, segmentByAbsolute, tripById } from "../../db/views.ts";
 import type { LiveEvent } from "../../events.ts";
-import { getVehicle } from "../../db/alpr.ts";
+import { getVehicle } from "../../db/vehicles.ts";
 import { CameraCardBody } from "../components/CameraCard.tsx";
 import { DiskBody, diskInfo } from "../components/DiskCard.tsx";
 import { AlertItem, EventItem } from "../components/Events.tsx";

@@ -21,16 +21,10 @@ import { HTTPException } from "hono/http-exception";
 import type { FC } from "hono/jsx";
 import * as v from "valibot";
 import type { Database } from "bun:sqlite";
-import {
-  addWatch,
-  getVehicle,
-  listWatchlist,
-  pipelineStatus,
-  removeWatch,
-  searchVehicles,
-  type VehicleRow,
-  type WatchEntry,
-} from "../../db/alpr.ts";
+import { pipelineStatus } from "../../db/alprStatus.ts";
+import { getVehicle, searchVehicles, type VehicleRow } from "../../db/vehicles.ts";
+import { addWatch, listWatchlist, recentWatchAlerts, removeWatch, type WatchEntry } from "../../db/watchlist.ts";
+import { cameraByKey, listCameras } from "../../db/cameras.ts";
 import { resolveInside } from "../../paths.ts";
 import { normalizePlate } from "../../plateText.ts";
 import { Pager } from "../components/Pager.tsx";
@@ -167,12 +161,6 @@ export const Watchlist: FC<{ entries: WatchEntry[]; token?: string; message?: st
   </section>
 );
 
-function recentAlerts(db: Database, limit = 10): { id: number; at: number; message: string }[] {
-  return db
-    .query("SELECT id, at, message FROM event_log WHERE kind = 'alpr.watchlist' ORDER BY at DESC, id DESC LIMIT $limit")
-    .all({ limit }) as { id: number; at: number; message: string }[];
-}
-
 /** The `/plates` sub-app (see the module comment). */
 export function platesRoutes(fixed?: PlatesDeps) {
   const app = new Hono<WebEnv>();
@@ -185,7 +173,7 @@ export function platesRoutes(fixed?: PlatesDeps) {
     const mode = q.mode || "exact";
     let cameraId: number | null = null;
     if (q.camera) {
-      const cam = db.query("SELECT id FROM cameras WHERE key = $key").get({ key: q.camera }) as { id: number } | null;
+      const cam = cameraByKey(db, q.camera);
       if (!cam) unknownCamera(q.camera);
       cameraId = cam.id;
     }
@@ -196,7 +184,7 @@ export function platesRoutes(fixed?: PlatesDeps) {
     const page = q.page ?? 1;
     const { rows, total } = searchVehicles(db, { text, mode, cameraId, from, to, limit: PLATES_PER_PAGE, offset: (page - 1) * PLATES_PER_PAGE });
     const status = pipelineStatus(db);
-    const cameras = db.query("SELECT key, name FROM cameras ORDER BY key").all() as { key: string; name: string }[];
+    const cameras = listCameras(db).map(({ key, name }) => ({ key, name }));
     const params = new URLSearchParams();
     if (q.q) params.set("q", q.q);
     if (q.mode) params.set("mode", q.mode);
@@ -211,7 +199,7 @@ export function platesRoutes(fixed?: PlatesDeps) {
       return str ? `/plates?${str}` : "/plates";
     };
     const pages = Math.max(1, Math.ceil(total / PLATES_PER_PAGE));
-    const alerts = recentAlerts(db);
+    const alerts = recentWatchAlerts(db);
     return c.render(
       <>
         <h1>Plates</h1>
