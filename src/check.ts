@@ -17,7 +17,10 @@
 import { existsSync } from "node:fs";
 import { parseCommandArgs, UsageError } from "./cli.ts";
 import { loadConfig } from "./config.ts";
-import { openDatabase } from "./db/open.ts";
+import { foreignKeyViolations, integrityProblems, openDatabase } from "./db/open.ts";
+import { listCameras } from "./db/cameras.ts";
+import { pendingGarbage } from "./db/garbage.ts";
+import { openTripsOfOtherBootsWithKeys } from "./db/trips.ts";
 import { dbPath } from "./paths.ts";
 import { scanRing } from "./actors/reconcile.ts";
 import { currentBootId } from "./bootId.ts";
@@ -44,15 +47,12 @@ export async function run(argv: string[]): Promise<number> {
   const problems: string[] = [];
   const notes: string[] = [];
   try {
-    const integrity = db.query("PRAGMA integrity_check").all() as { integrity_check: string }[];
-    const bad = integrity.map((r) => r.integrity_check).filter((m) => m !== "ok");
-    for (const m of bad) problems.push(`integrity_check: ${m}`);
+    for (const m of integrityProblems(db)) problems.push(`integrity_check: ${m}`);
 
-    const fk = db.query("PRAGMA foreign_key_check").all() as { table: string; rowid: number; parent: string }[];
-    for (const r of fk) problems.push(`foreign_key_check: ${r.table} row ${r.rowid} references a missing ${r.parent} row`);
+    for (const r of foreignKeyViolations(db)) problems.push(`foreign_key_check: ${r.table} row ${r.rowid} references a missing ${r.parent} row`);
 
     // every camera with a row (configured or not), so footage of a removed camera is checked too
-    const cams = db.query("SELECT id, key FROM cameras ORDER BY key").all() as { id: number; key: string }[];
+    const cams = listCameras(db);
     const ids = new Map(cams.map((c) => [c.key, c.id]));
     const scan = scanRing(db, config.data_dir, cams, ids);
     let segments = 0;
@@ -71,18 +71,12 @@ export async function run(argv: string[]): Promise<number> {
 
     if (scan.garbage.length) {
       await Bun.sleep(GARBAGE_SETTLE_MS);
-      const still = new Set((db.query("SELECT id FROM garbage").all() as { id: number }[]).map((r) => r.id));
+      const still = new Set(pendingGarbage(db).map((r) => r.id));
       for (const g of scan.garbage) if (still.has(g.id)) problems.push(`pending garbage row ${g.id}: ${g.rel_path} awaits deletion`);
     }
 
     const boot = currentBootId();
-    const trips = db
-      .query(
-        `SELECT t.id, t.boot_id, c.key FROM trips t JOIN cameras c ON c.id = t.camera_id
-         WHERE t.end_time_utc IS NULL AND t.boot_id <> $boot ORDER BY t.id`,
-      )
-      .all({ boot }) as { id: number; boot_id: string; key: string }[];
-    for (const t of trips) problems.push(`camera ${t.key}: trip ${t.id} of an earlier boot (${t.boot_id}) is still open`);
+    for (const t of openTripsOfOtherBootsWithKeys(db, boot)) problems.push(`camera ${t.key}: trip ${t.id} of an earlier boot (${t.boot_id}) is still open`);
 
     for (const p of problems) process.stdout.write(`PROBLEM ${p}\n`);
     for (const n of notes) process.stdout.write(`ok ${n}\n`);

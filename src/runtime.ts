@@ -354,7 +354,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
       void scan.finally(() => background.delete(scan));
     }, FULL_SCAN_DELAY_MS);
     // The ALPR service module (vision pipeline, image codecs) is evaluated only when [alpr] is on:
-    // with it off the runtime's idle memory stays smaller (issue 5). A failed load is reported by
+    // with it off the runtime's idle memory stays smaller. A failed load is reported by
     // the alprService actor itself (ALPR.ERROR).
     if (config.alpr?.enabled && !opts.deps?.alprService) await preloadAlprService().catch(() => {});
     supervisor = startSupervisor(deps, config.cameras, cameraIds);

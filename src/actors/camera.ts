@@ -2,10 +2,10 @@
  * Wiring of the pure `camera` machine (src/machines/camera.ts) to the real world with
  * `.provide()`:
  *
- * - `recorder`: helper A's ffmpeg `recorderActor`, wrapped so that each (re)start builds its
- *   input from the CURRENT configuration (the source URL never enters a snapshot) and reads
- *   the next absolute index from `camera_state.absolute_segments` (so a restored or restarted
- *   recorder never reuses a stale start number).
+ * - `recorder`: the ffmpeg `recorderActor` (src/actors/recorder.ts), wrapped so that each
+ *   (re)start builds its input from the CURRENT configuration (the source URL never enters a
+ *   snapshot) and reads the next absolute index from `camera_state.absolute_segments` (so a
+ *   restored or restarted recorder never reuses a stale start number).
  * - `writeStatus` / `recordRunning` / `bumpReconnect` / `syncStatus`: the `camera_status` row
  *   (src/db/cameraStatus.ts) and a `camera.state` event_log row, in the journal transaction;
  *   after commit a LiveBus `camera` event.
@@ -17,8 +17,9 @@
  * - `reportStopped` (the camera reached `stopped` through STOP): after commit, the camera's open
  *   trip gets an actor if it has none, then `CAMERA.STOPPED` to the supervisor (which closes the
  *   trip with reason `camera_stopped` unless it is shutting down).
- * - `settleSegments` (invoked in backoff): A's `salvageInterrupted`, so the next run starts
- *   right after the last indexed segment and no unreported file is left without a row.
+ * - `settleSegments` (invoked in backoff): `salvageInterrupted` (src/actors/reconcile.ts), so
+ *   the next run starts right after the last indexed segment and no unreported file is left
+ *   without a row.
  * - `enforceRetention` / `recheckRetention`: `enforceRing` after the commit (it deletes files
  *   with its own garbage-row transactions); evicted trips go to the supervisor as
  *   `TRIP.EVICTED`; `blocked` sends the camera `DISK_FULL_LOCKED`; a later re-check that is no
@@ -39,7 +40,8 @@ import {
   type SettleRequest,
 } from "../machines/camera.ts";
 import type { RecorderCommand, RecorderEvent } from "../machines/events.ts";
-import { bumpReconnect, getCameraStatus, nextStartNumber, setRunning, setState } from "../db/cameraStatus.ts";
+import { bumpReconnect, getCameraStatus, setRunning, setState } from "../db/cameraStatus.ts";
+import { nextStartNumber } from "../db/cameraState.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { commitSegment, type IndexResult, type SegmentInput } from "../db/segments.ts";
 import { enforceRing, type RetentionResult } from "../actors/retention.ts";
@@ -157,7 +159,7 @@ function retentionPass(deps: ActorDeps, key: string, cameraId: number, self: Any
 }
 
 /**
- * The `settleSegments` actor: A's `salvageInterrupted` for the camera (files the failed ffmpeg
+ * The `settleSegments` actor: `salvageInterrupted` for the camera (files the failed ffmpeg
  * left without a row are salvaged into the index or deleted), then SEGMENTS.SETTLED. Only runs
  * in `backoff`, i.e. while no recorder runs for the camera. Safe to repeat.
  */

@@ -24,11 +24,11 @@
  * stored (a stopped supervisor must not be restored as stopped).
  */
 import type { Database } from "bun:sqlite";
-import { perDatabase } from "../db/prepared.ts";
 import type { AnyActorRef, InspectionEvent, StateValue } from "xstate";
 import { log } from "../log.ts";
 import { nowOf } from "../machines/camera.ts";
 import { logEvent, type EventInput } from "../db/eventLog.ts";
+import { insertTransition, snapshotRows, snapshotStates, upsertSnapshot } from "../db/journal.ts";
 import type { LiveBus } from "../events.ts";
 
 /** A callback run after the journal transaction committed. */
@@ -80,29 +80,10 @@ export function machineOf(actorId: string): string {
   return prefix === "timelapse" ? "timelapseBatch" : prefix;
 }
 
-const prepared = perDatabase((db) => ({
-  transition: db.prepare(
-    "INSERT INTO actor_transitions (actor_id, from_state, event, to_state, at) VALUES ($actor_id, $from_state, $event, $to_state, $at)",
-  ),
-  snapshot: db.prepare(
-    `INSERT INTO actor_snapshots (actor_id, machine, state, snapshot, updated_at)
-     VALUES ($actor_id, $machine, $state, $snapshot, $updated_at)
-     ON CONFLICT(actor_id) DO UPDATE SET machine = excluded.machine, state = excluded.state,
-       snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
-  ),
-}));
-
 /** Every stored snapshot, by actor id (parsed JSON). */
 export function loadSnapshots(db: Database): Map<string, StoredSnapshot> {
-  const rows = db.query("SELECT actor_id, machine, state, snapshot, updated_at FROM actor_snapshots").all() as {
-    actor_id: string;
-    machine: string;
-    state: string;
-    snapshot: string;
-    updated_at: number;
-  }[];
   const out = new Map<string, StoredSnapshot>();
-  for (const r of rows) {
+  for (const r of snapshotRows(db)) {
     out.set(r.actor_id, {
       actorId: r.actor_id,
       machine: r.machine,
@@ -121,14 +102,12 @@ export class Journal {
   /** Last persisted snapshot JSON per actor id (skip identical rewrites). */
   private lastJson = new Map<string, string>();
   private closed = false;
-  private readonly stmts: ReturnType<typeof prepared>;
 
   constructor(
     readonly db: Database,
     private readonly options: JournalOptions = {},
   ) {
-    this.stmts = prepared(db);
-    for (const row of db.query("SELECT actor_id, state FROM actor_snapshots").all() as { actor_id: string; state: string }[]) {
+    for (const row of snapshotStates(db)) {
       try {
         this.lastState.set(row.actor_id, stateLeaf(JSON.parse(row.state)));
       } catch {
@@ -199,13 +178,13 @@ export class Journal {
         }
         if (journaled) {
           if (from !== to) {
-            this.stmts.transition.run({ actor_id: actorId, from_state: from, event, to_state: to, at });
+            insertTransition(this.db, { actorId: actorId!, from, event, to: to!, at });
           }
-          this.stmts.snapshot.run({
-            actor_id: actorId,
+          upsertSnapshot(this.db, {
+            actor_id: actorId!,
             machine: machineOf(actorId!),
             state: JSON.stringify(snapshot.value),
-            snapshot: json,
+            snapshot: json!,
             updated_at: at,
           });
         }

@@ -28,7 +28,20 @@ import { existsSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { CameraConfig } from "../config.ts";
 import { logEvent } from "../db/eventLog.ts";
-import { commitSegment, fsyncDirIfPresent } from "../db/segments.ts";
+import {
+  commitSegment,
+  deleteRowOfMissingFile,
+  maxAbsoluteIndex,
+  ringRows,
+  segmentExists,
+  segmentIdAt,
+  type RingRow,
+} from "../db/segments.ts";
+import { ringCounters, setRingCounters, type RingCounters } from "../db/cameraState.ts";
+import { deleteGarbageRow, pendingGarbage, type GarbageRow } from "../db/garbage.ts";
+import { clearReadLocks, readLockedCount } from "../db/locks.ts";
+import { newestOpenTripBoot } from "../db/trips.ts";
+import { fsyncDirIfPresent } from "../fsx.ts";
 import { absoluteIndexOf, resolveInside, ringDirRel, segmentRelPath } from "../paths.ts";
 import { probeMedia } from "../media/probe.ts";
 import { resolveFfmpeg } from "../media/ffmpeg.ts";
@@ -49,12 +62,7 @@ export interface ReconcileReport {
   garbageFinished: number;
 }
 
-export interface RingCounters {
-  absolute_segments: number;
-  segment_index: number;
-  segment_generation: number;
-  ring_capacity: number;
-}
+export type { RingCounters };
 
 export interface CameraFindings {
   cameraKey: string;
@@ -85,17 +93,9 @@ export interface CameraFindings {
 
 export interface ScanResult {
   cameras: CameraFindings[];
-  garbage: { id: number; camera_id: number; rel_path: string }[];
+  garbage: GarbageRow[];
   /** Segments holding a transient read-lock. */
   readLocked: number;
-}
-
-interface RowLite {
-  id: number;
-  absolute_index: number;
-  rel_path: string;
-  bytes: number | null;
-  evidence_locked: number;
 }
 
 /**
@@ -155,17 +155,10 @@ function scanCamera(db: Database, dataDir: string, key: string, cameraId: number
   const ringDir = ringDirRel(key);
   const ringAbs = join(dataDir, ringDir);
   const files = listRing(ringAbs, withSizes);
-  const { rows, counters } = db.transaction(() => ({
-    rows: db
-      .query("SELECT id, absolute_index, rel_path, bytes, evidence_locked FROM segments WHERE camera_id = $id ORDER BY absolute_index")
-      .all({ id: cameraId }) as RowLite[],
-    counters: db
-      .query("SELECT absolute_segments, segment_index, segment_generation, ring_capacity FROM camera_state WHERE camera_id = $id")
-      .get({ id: cameraId }) as RingCounters | null,
-  }))();
+  const { rows, counters } = db.transaction(() => ({ rows: ringRows(db, cameraId), counters: ringCounters(db, cameraId) }))();
   const maxRowIndex = rows.length ? rows[rows.length - 1].absolute_index : null;
   const nextIndex = Math.max(counters?.absolute_segments ?? 0, (maxRowIndex ?? -1) + 1);
-  const byIndex = new Map<number, RowLite>();
+  const byIndex = new Map<number, RingRow>();
   for (const r of rows) byIndex.set(r.absolute_index, r);
 
   const rowsWithoutFiles: CameraFindings["rowsWithoutFiles"] = [];
@@ -178,8 +171,7 @@ function scanCamera(db: Database, dataDir: string, key: string, cameraId: number
     if (size === null) {
       // re-check: a file created after the listing is fine; one deleted meanwhile has no row any more
       if (!existsSync(path)) {
-        const still = db.query("SELECT 1 FROM segments WHERE id = $id").get({ id: r.id });
-        if (still) rowsWithoutFiles.push({ id: r.id, absoluteIndex: r.absolute_index, relPath: r.rel_path, evidenceLocked: r.evidence_locked === 1 });
+        if (segmentExists(db, r.id)) rowsWithoutFiles.push({ id: r.id, absoluteIndex: r.absolute_index, relPath: r.rel_path, evidenceLocked: r.evidence_locked === 1 });
       }
     } else if (r.bytes !== null && r.bytes !== size) {
       sizeMismatches.push({ id: r.id, absoluteIndex: r.absolute_index, relPath: r.rel_path, rowBytes: r.bytes, fileBytes: size });
@@ -192,7 +184,7 @@ function scanCamera(db: Database, dataDir: string, key: string, cameraId: number
     const relPath = join(ringDir, f.name);
     // re-check: retention may have deleted it (row first, then file), or it was indexed meanwhile
     if (!existsSync(join(ringAbs, f.name))) continue;
-    if (db.query("SELECT 1 FROM segments WHERE camera_id = $c AND absolute_index = $a").get({ c: cameraId, a: abs })) continue;
+    if (segmentIdAt(db, cameraId, abs) !== null) continue;
     filesWithoutRows.push({
       absoluteIndex: abs,
       relPath,
@@ -235,9 +227,7 @@ export function scanRing(
     if (id === undefined) continue;
     out.push(scanCamera(db, dataDir, c.key, id));
   }
-  const garbage = db.query("SELECT id, camera_id, rel_path FROM garbage ORDER BY id").all() as ScanResult["garbage"];
-  const readLocked = (db.query("SELECT COUNT(*) AS n FROM segments WHERE locked <> 0").get() as { n: number }).n;
-  return { cameras: out, garbage, readLocked };
+  return { cameras: out, garbage: pendingGarbage(db), readLocked: readLockedCount(db) };
 }
 
 /** Waits until `path` has not been modified for `quietMs` (max `maxMs`): a dying ffmpeg may still be finalising it. */
@@ -273,14 +263,14 @@ export async function reconcileAtStartup(
   const repair = reporter(db, report, "reconcile");
 
   // 1. transient read-locks
-  const cleared = db.query("UPDATE segments SET locked = 0 WHERE locked <> 0").run().changes;
+  const cleared = clearReadLocks(db);
   if (cleared > 0) {
     report.clearedReadLocks = cleared;
     repair(`cleared the read-lock of ${cleared} segment${cleared === 1 ? "" : "s"}`, null, { segments: cleared });
   }
 
   // 2. pending garbage
-  const garbage = db.query("SELECT id, camera_id, rel_path FROM garbage ORDER BY id").all() as { id: number; camera_id: number; rel_path: string }[];
+  const garbage = pendingGarbage(db);
   if (garbage.length) {
     const dirs = new Set<string>();
     for (const g of garbage) {
@@ -289,7 +279,7 @@ export async function reconcileAtStartup(
         path = resolveInside(dataDir, g.rel_path);
       } catch {
         repair(`dropped garbage row ${g.id} whose path escapes the data directory`, g.camera_id, { garbage_id: g.id }, "warn");
-        db.query("DELETE FROM garbage WHERE id = $id").run({ id: g.id });
+        deleteGarbageRow(db, g.id);
         report.garbageFinished++;
         continue;
       }
@@ -307,7 +297,7 @@ export async function reconcileAtStartup(
     for (const d of dirs) fsyncDirIfPresent(d);
     db.transaction(() => {
       for (const g of garbage) {
-        if (db.query("DELETE FROM garbage WHERE id = $id").run({ id: g.id }).changes === 0) continue;
+        if (!deleteGarbageRow(db, g.id)) continue;
         report.garbageFinished++;
         repair(`finished pending deletion of ${g.rel_path}`, g.camera_id, { garbage_id: g.id });
       }
@@ -356,8 +346,8 @@ function reporter(db: Database, report: { repairs: string[] }, prefix: string): 
  * absolute index and written in order), found without listing a 100k-file directory.
  */
 function tailFilesWithoutRows(db: Database, dataDir: string, key: string, cameraId: number): CameraFindings["filesWithoutRows"] {
-  const c = db.query("SELECT absolute_segments FROM camera_state WHERE camera_id = $id").get({ id: cameraId }) as { absolute_segments: number } | null;
-  const max = (db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $id").get({ id: cameraId }) as { m: number | null }).m;
+  const c = ringCounters(db, cameraId);
+  const max = maxAbsoluteIndex(db, cameraId);
   const next = Math.max(c?.absolute_segments ?? 0, (max ?? -1) + 1);
   const out: CameraFindings["filesWithoutRows"] = [];
   for (let n = next, misses = 0; misses < 3; n++) {
@@ -405,7 +395,7 @@ async function repairRing(db: Database, dataDir: string, key: string, cameraId: 
   if (gone.length) {
     db.transaction(() => {
       for (const r of gone) {
-        if (db.query("DELETE FROM segments WHERE id = $id AND evidence_locked = 0").run({ id: r.id }).changes === 0) continue;
+        if (!deleteRowOfMissingFile(db, r.id)) continue;
         report.deletedRows++;
         repair(`camera ${key}: removed the row of segment ${r.absoluteIndex}, whose file ${r.relPath} is missing`, cameraId, {
           absolute_index: r.absoluteIndex,
@@ -423,18 +413,13 @@ async function repairRing(db: Database, dataDir: string, key: string, cameraId: 
 
 /** Makes camera_state consistent with the rows (absolute_segments above every row, slot, generation). */
 function fixCounters(db: Database, key: string, cameraId: number, repair: RepairFn): void {
-  const c = db
-    .query("SELECT absolute_segments, segment_index, segment_generation, ring_capacity FROM camera_state WHERE camera_id = $id")
-    .get({ id: cameraId }) as RingCounters | null;
+  const c = ringCounters(db, cameraId);
   if (!c) return;
-  const max = (db.query("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $id").get({ id: cameraId }) as { m: number | null }).m;
+  const max = maxAbsoluteIndex(db, cameraId);
   const problems = countersProblems(c, max);
   if (!problems.length) return;
   const abs = Math.max(c.absolute_segments, (max ?? -1) + 1);
-  db.query(
-    `UPDATE camera_state SET absolute_segments = $abs, segment_index = $abs % ring_capacity,
-       segment_generation = $abs / ring_capacity WHERE camera_id = $id`,
-  ).run({ abs, id: cameraId });
+  setRingCounters(db, cameraId, abs);
   repair(`camera ${key}: fixed ring counters (${problems.join("; ")}) to absolute_segments ${abs}`, cameraId, {
     before: c,
     absolute_segments: abs,
@@ -496,9 +481,6 @@ async function settleFileWithoutRow(
     const st = statSync(path);
     const endUtc = Math.round(st.mtimeMs);
     const startUtc = Math.round(endUtc - probe.durationSec * 1000);
-    const openTrip = db
-      .query("SELECT boot_id FROM trips WHERE camera_id = $id AND end_time_utc IS NULL ORDER BY id DESC LIMIT 1")
-      .get({ id: cameraId }) as { boot_id: string } | null;
     const r = commitSegment(
       db,
       dataDir,
@@ -514,7 +496,7 @@ async function settleFileWithoutRow(
         height: probe.height,
         fps: probe.fps,
       },
-      openTrip?.boot_id ?? bootId,
+      newestOpenTripBoot(db, cameraId) ?? bootId,
     );
     repair(
       `camera ${key}: salvaged segment ${file.absoluteIndex} interrupted while recording (${probe.durationSec.toFixed(1)} s, ${st.size} bytes) into trip ${r.tripId}`,

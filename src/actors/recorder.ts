@@ -20,8 +20,8 @@
  *
  * `{type: "RECORDER.STOP"}` (and the actor's cleanup when it is stopped) sends ffmpeg SIGINT:
  * ffmpeg finalises the current segment and prints its CSV line; SIGKILL follows after 4 s.
- * After cleanup no event is sent any more (the parent is gone); B's camera machine should
- * send RECORDER.STOP and wait for PROCESS_EXIT when it wants the last segment indexed.
+ * After cleanup no event is sent any more (the parent is gone); the camera machine therefore
+ * sends RECORDER.STOP and waits for PROCESS_EXIT when it wants the last segment indexed.
  *
  * Safety against overwriting (DESIGN.md invariant 2, a file is never overwritten in place):
  * - a new run on a ring directory first waits for the previous ffmpeg of this process on the

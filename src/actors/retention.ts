@@ -25,13 +25,14 @@
  * EVICTED (this module does not change `trips.status`).
  */
 import type { Database } from "bun:sqlite";
-import { perDatabase } from "../db/prepared.ts";
 import { statfsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { CameraConfig } from "../config.ts";
 import { logEvent } from "../db/eventLog.ts";
-import { fsyncDirIfPresent } from "../db/segments.ts";
-import { markTripEvicted } from "../db/trips.ts";
+import { fsyncDirIfPresent } from "../fsx.ts";
+import { deleteGarbageRows, segmentsToGarbage } from "../db/garbage.ts";
+import { oldestDeletable, ringUsage, type DeletableSegment } from "../db/segments.ts";
+import { markEvictableTrips } from "../db/trips.ts";
 import { resolveInside, ringDirRel } from "../paths.ts";
 import { log } from "../log.ts";
 
@@ -49,38 +50,6 @@ export interface RetentionResult {
 /** Rows turned into garbage per transaction. */
 const BATCH = 500;
 
-interface Candidate {
-  id: number;
-  absolute_index: number;
-  rel_path: string;
-  bytes: number | null;
-}
-
-const statements = perDatabase((db) => ({
-  usage: db.prepare(
-    `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM segments
-     WHERE camera_id = $camera_id AND evidence_locked = 0`,
-  ),
-  candidates: db.prepare(
-    `SELECT id, absolute_index, rel_path, bytes FROM segments
-     WHERE camera_id = $camera_id AND locked = 0 AND evidence_locked = 0
-     ORDER BY absolute_index LIMIT $limit`,
-  ),
-  deleteRow: db.prepare("DELETE FROM segments WHERE id = $id AND locked = 0 AND evidence_locked = 0"),
-  insertGarbage: db.prepare(
-    `INSERT INTO garbage (camera_id, rel_path, created_at) VALUES ($camera_id, $rel_path, $now)
-     ON CONFLICT(rel_path) DO UPDATE SET created_at = excluded.created_at
-     RETURNING id`,
-  ),
-  deleteGarbage: db.prepare("DELETE FROM garbage WHERE id = $id"),
-  evictable: db.prepare(
-    `SELECT t.id FROM trips t
-     WHERE t.camera_id = $camera_id AND t.end_time_utc IS NOT NULL AND t.fully_evicted = 0
-       AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.camera_id = t.camera_id
-                       AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute)`,
-  ),
-}));
-
 /** Bytes available to the program on the file system holding `dir` (statfs bavail x bsize). */
 export function freeBytes(dir: string): number {
   const st = statfsSync(dir);
@@ -89,8 +58,8 @@ export function freeBytes(dir: string): number {
 
 /** How far over capacity the camera's ring is right now. */
 function overage(db: Database, dataDir: string, camera: CameraConfig, cameraId: number) {
-  const u = statements(db).usage.get({ camera_id: cameraId }) as { n: number; bytes: number };
-  const count = Math.max(0, u.n - camera.ring_segments);
+  const u = ringUsage(db, cameraId);
+  const count = Math.max(0, u.count - camera.ring_segments);
   const bytes = camera.ring_bytes !== undefined ? Math.max(0, u.bytes - camera.ring_bytes) : 0;
   let free = 0;
   let freeNow: number | null = null;
@@ -107,7 +76,6 @@ function overage(db: Database, dataDir: string, camera: CameraConfig, cameraId: 
  * Throws only on database errors; a file already missing is fine.
  */
 export function enforceRing(db: Database, dataDir: string, camera: CameraConfig, cameraId: number): RetentionResult {
-  const s = statements(db);
   const ringDir = join(dataDir, ringDirRel(camera.key));
   let deleted = 0;
   let freedBytes = 0;
@@ -119,7 +87,7 @@ export function enforceRing(db: Database, dataDir: string, camera: CameraConfig,
   for (;;) {
     const over = overage(db, dataDir, camera, cameraId);
     if (over.count === 0 && over.bytes === 0 && over.free === 0) break;
-    const candidates = s.candidates.all({ camera_id: cameraId, limit: BATCH }) as Candidate[];
+    const candidates = oldestDeletable(db, cameraId, BATCH);
     if (candidates.length === 0) {
       if (over.bytes > 0) {
         blocked = `ring of camera ${camera.key} holds ${over.usedBytes} bytes, over ring_bytes ${camera.ring_bytes}, and every remaining segment is locked`;
@@ -132,7 +100,7 @@ export function enforceRing(db: Database, dataDir: string, camera: CameraConfig,
     let needCount = over.count;
     let needBytes = over.bytes;
     let needFree = over.free;
-    const chosen: Candidate[] = [];
+    const chosen: DeletableSegment[] = [];
     for (const c of candidates) {
       if (needCount <= 0 && needBytes <= 0 && needFree <= 0) break;
       chosen.push(c);
@@ -146,14 +114,11 @@ export function enforceRing(db: Database, dataDir: string, camera: CameraConfig,
     const now = Date.now();
     const garbage: { id: number; rel_path: string; bytes: number; abs: number }[] = [];
     db.transaction(() => {
-      for (const c of chosen) {
-        if (s.deleteRow.run({ id: c.id }).changes === 0) continue; // locked meanwhile
-        const g = s.insertGarbage.get({ camera_id: cameraId, rel_path: c.rel_path, now }) as { id: number };
-        garbage.push({ id: g.id, rel_path: c.rel_path, bytes: c.bytes ?? 0, abs: c.absolute_index });
+      // a segment locked since it was chosen is skipped
+      for (const { garbageId, segment: c } of segmentsToGarbage(db, cameraId, chosen, now)) {
+        garbage.push({ id: garbageId, rel_path: c.rel_path, bytes: c.bytes ?? 0, abs: c.absolute_index });
       }
-      for (const t of s.evictable.all({ camera_id: cameraId }) as { id: number }[]) {
-        if (markTripEvicted(db, t.id, now)) evicted.push(t.id);
-      }
+      evicted.push(...markEvictableTrips(db, cameraId, now));
     })();
     if (garbage.length === 0) break;
 
@@ -169,9 +134,7 @@ export function enforceRing(db: Database, dataDir: string, camera: CameraConfig,
     fsyncDirIfPresent(ringDir);
 
     // (4) garbage rows done
-    db.transaction(() => {
-      for (const g of garbage) s.deleteGarbage.run({ id: g.id });
-    })();
+    deleteGarbageRows(db, garbage.map((g) => g.id));
     for (const g of garbage) {
       deleted++;
       freedBytes += g.bytes;
@@ -181,15 +144,7 @@ export function enforceRing(db: Database, dataDir: string, camera: CameraConfig,
   }
 
   // trips whose segments went some other way (e.g. closed after their last segment was deleted)
-  if (deleted === 0) {
-    const late = s.evictable.all({ camera_id: cameraId }) as { id: number }[];
-    if (late.length) {
-      const now = Date.now();
-      db.transaction(() => {
-        for (const t of late) if (markTripEvicted(db, t.id, now)) evicted.push(t.id);
-      })();
-    }
-  }
+  if (deleted === 0) evicted.push(...markEvictableTrips(db, cameraId, Date.now()));
 
   if (deleted > 0 || blocked || evicted.length > 0) {
     const parts: string[] = [];

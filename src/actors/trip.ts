@@ -19,26 +19,15 @@ import type { Database } from "bun:sqlite";
 import { assign, type AnyActorLogic, type PromiseActorLogic } from "xstate";
 import { tripMachine, type SaveTripInput, type TripStatus } from "../machines/trip.ts";
 import { nowOf } from "../machines/camera.ts";
-import { closeTrip, markTripEvicted, tripById } from "../db/trips.ts";
+import { closeTrip, markTripEvicted, setTripStatus, tripById, tripCamera } from "../db/trips.ts";
 import { lockTripSegments, tripIncidentId, upsertSavedTrip } from "../db/savedTrips.ts";
 import type { ActorDeps } from "./camera.ts";
 import { logAndAnnounce } from "./journal.ts";
-import { perDatabase } from "../db/prepared.ts";
 import { createSaveTrip } from "./saveTrip.ts";
 
 export interface TripDeps extends ActorDeps {
   /** Copies a trip out of the ring (must be safe to repeat); default: `createSaveTrip`. */
   saveTrip?: AnyActorLogic;
-}
-
-const statements = perDatabase((db) => ({
-  setStatus: db.prepare("UPDATE trips SET status = $status WHERE id = $id AND status <> $status"),
-  cameraKey: db.prepare("SELECT c.key, t.camera_id FROM trips t JOIN cameras c ON c.id = t.camera_id WHERE t.id = $id"),
-}));
-
-/** Sets `trips.status` (no-op when unchanged); returns true when the row changed. */
-export function setTripStatus(db: Database, tripId: number, status: TripStatus): boolean {
-  return statements(db).setStatus.run({ id: tripId, status }).changes > 0;
 }
 
 /**
@@ -49,8 +38,7 @@ export function liveStatusOf(row: { end_time_utc: number | null; status: TripSta
   return row.end_time_utc === null && row.status !== "saving" && row.status !== "saved" ? "open" : row.status;
 }
 
-const cameraIdOf = (db: Database, tripId: number) =>
-  (statements(db).cameraKey.get({ id: tripId }) as { key: string; camera_id: number } | null)?.camera_id ?? null;
+const cameraIdOf = (db: Database, tripId: number) => tripCamera(db, tripId)?.camera_id ?? null;
 
 /** The trip machine with the real implementations. */
 export function provideTrip(deps: TripDeps) {
@@ -62,7 +50,7 @@ export function provideTrip(deps: TripDeps) {
       loadStatus: assign(({ context }) => {
         const row = tripById(db, context.tripId);
         if (!row) return { status: "evicted" as TripStatus };
-        const key = context.cameraKey || ((statements(db).cameraKey.get({ id: context.tripId }) as { key: string } | null)?.key ?? "");
+        const key = context.cameraKey || (tripCamera(db, context.tripId)?.key ?? "");
         return { status: liveStatusOf(row), cameraKey: key, isClosed: row.end_time_utc !== null, closedAt: row.end_time_utc };
       }),
       lockSegments: ({ context, self }) => {

@@ -49,7 +49,10 @@ const statements = perDatabase((db) => ({
        last_error = excluded.last_error, updated_at = excluded.updated_at`,
   ),
   get: db.prepare("SELECT * FROM camera_status WHERE camera_id = $id"),
-  nextStart: db.prepare("SELECT absolute_segments FROM camera_state WHERE camera_id = $id"),
+  markDisabled: db.prepare(
+    `UPDATE camera_status SET state = 'disabled', pid = NULL, updated_at = $at
+     WHERE state <> 'disabled' AND camera_id IN (SELECT id FROM cameras WHERE enabled = 0)`,
+  ),
 }));
 
 /**
@@ -78,21 +81,10 @@ export function getCameraStatus(db: Database, cameraId: number): CameraStatusRow
   return (statements(db).get.get({ id: cameraId }) as CameraStatusRow | null) ?? null;
 }
 
-/** camera_state.absolute_segments: the absolute index the camera's next segment gets (0 when unknown). */
-export function nextStartNumber(db: Database, cameraId: number): number {
-  const row = statements(db).nextStart.get({ id: cameraId }) as { absolute_segments: number } | null;
-  return row?.absolute_segments ?? 0;
-}
-
 /**
  * Cameras no longer enabled in the configuration (`cameras.enabled = 0`) get state `disabled`
  * and no pid: they have no actor to keep their row current. Returns the rows changed.
  */
 export function markDisabledCameras(db: Database, at: number): number {
-  return db
-    .query(
-      `UPDATE camera_status SET state = 'disabled', pid = NULL, updated_at = $at
-       WHERE state <> 'disabled' AND camera_id IN (SELECT id FROM cameras WHERE enabled = 0)`,
-    )
-    .run({ at }).changes;
+  return statements(db).markDisabled.run({ at }).changes;
 }

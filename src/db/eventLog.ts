@@ -2,7 +2,8 @@
  * The event log (seed 002 `log_event`): every state change, repair, save, lock, export, login
  * and error, as one row. `logEvent` is safe inside an open transaction (it joins it).
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 
 export type EventLevel = "debug" | "info" | "warn" | "error";
 
@@ -15,18 +16,15 @@ export interface EventInput {
   at?: number;
 }
 
-const statements = new WeakMap<Database, Statement>();
+const statements = perDatabase((db) => ({
+  insert: db.prepare(
+    "INSERT INTO event_log (at, level, kind, camera_id, message, data) VALUES ($at, $level, $kind, $camera_id, $message, $data)",
+  ),
+}));
 
 /** Inserts one event row; returns its id. */
 export function logEvent(db: Database, e: EventInput): number {
-  let stmt = statements.get(db);
-  if (!stmt) {
-    stmt = db.prepare(
-      "INSERT INTO event_log (at, level, kind, camera_id, message, data) VALUES ($at, $level, $kind, $camera_id, $message, $data)",
-    );
-    statements.set(db, stmt);
-  }
-  const r = stmt.run({
+  const r = statements(db).insert.run({
     at: e.at ?? Date.now(),
     level: e.level ?? "info",
     kind: e.kind,

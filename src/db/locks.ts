@@ -7,7 +7,7 @@
  *   and returns a `ReadLock` that decrements it exactly once (never below 0) when disposed:
  *   `using lock = acquireReadLock(db, ids)` releases it when the block exits, also by a throw.
  *   Overlapping readers each hold their own increment. A crash can leave counts behind;
- *   start-up reconcile (src/db, helper A) resets every `locked` to 0 before anything reads —
+ *   start-up reconciliation (`clearReadLocks`) resets every `locked` to 0 before anything reads —
  *   that is the backstop the seed describes for a release that could not run.
  * - Evidence lock, durable: `evidence_locked = 1` with an optional `incident_id`.
  *   `setEvidenceLocked` follows the seed's COALESCE rule: a missing incident id keeps the tag
@@ -53,6 +53,8 @@ const stmts = perDatabase((db) => ({
     `UPDATE segments SET evidence_locked = $locked, incident_id = COALESCE($incident_id, incident_id)
      WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from`,
   ),
+  clearRead: db.prepare("UPDATE segments SET locked = 0 WHERE locked <> 0"),
+  countRead: db.prepare("SELECT COUNT(*) AS n FROM segments WHERE locked <> 0"),
 }));
 
 /**
@@ -215,4 +217,17 @@ export function lockedStream(lock: ReadLock, source: ReadableStream<Uint8Array>)
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * Clears every transient read-lock (`locked = 0` on all segments): at start-up no reader of an
+ * earlier run is alive, so counts left by a crash are stale. Returns the segments changed.
+ */
+export function clearReadLocks(db: Database): number {
+  return stmts(db).clearRead.run().changes;
+}
+
+/** The number of segments holding a transient read-lock right now. */
+export function readLockedCount(db: Database): number {
+  return (stmts(db).countRead.get() as { n: number }).n;
 }

@@ -92,3 +92,24 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
   }
   return db;
 }
+
+/**
+ * `PRAGMA integrity_check`: SQLite's own consistency check of the whole file (pages, indexes,
+ * constraints). Returns its messages, empty when the database is intact. Read-only.
+ */
+export function integrityProblems(db: Database): string[] {
+  const rows = db.query("PRAGMA integrity_check").all() as { integrity_check: string }[];
+  return rows.map((r) => r.integrity_check).filter((m) => m !== "ok");
+}
+
+/** One row of `PRAGMA foreign_key_check`: row `rowid` of `table` references a missing `parent` row. */
+export interface ForeignKeyViolation {
+  table: string;
+  rowid: number;
+  parent: string;
+}
+
+/** `PRAGMA foreign_key_check` over every table: the rows whose foreign key points nowhere. Read-only. */
+export function foreignKeyViolations(db: Database): ForeignKeyViolation[] {
+  return db.query("PRAGMA foreign_key_check").all() as ForeignKeyViolation[];
+}

@@ -143,6 +143,21 @@ const statements = perDatabase((db) => ({
   latest: db.prepare(
     `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 1`,
   ),
+  ringRows: db.prepare(
+    "SELECT id, absolute_index, rel_path, bytes, evidence_locked FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index",
+  ),
+  exists: db.prepare("SELECT 1 FROM segments WHERE id = $id"),
+  maxIndex: db.prepare("SELECT MAX(absolute_index) AS m FROM segments WHERE camera_id = $camera_id"),
+  deleteUnlessEvidence: db.prepare("DELETE FROM segments WHERE id = $id AND evidence_locked = 0"),
+  usage: db.prepare(
+    `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM segments
+     WHERE camera_id = $camera_id AND evidence_locked = 0`,
+  ),
+  deletable: db.prepare(
+    `SELECT id, absolute_index, rel_path, bytes FROM segments
+     WHERE camera_id = $camera_id AND locked = 0 AND evidence_locked = 0
+     ORDER BY absolute_index LIMIT $limit`,
+  ),
 }));
 
 /**
@@ -285,4 +300,61 @@ export function segmentsInRange(db: Database, cameraId: number, fromUtc: number,
 /** The camera's newest segment (highest absolute index), or null. */
 export function latestSegment(db: Database, cameraId: number): SegmentRow | null {
   return (statements(db).latest.get({ camera_id: cameraId }) as SegmentRow | null) ?? null;
+}
+
+/** The columns of a segment row that comparing a ring with its directory needs. */
+export interface RingRow {
+  id: number;
+  absolute_index: number;
+  rel_path: string;
+  bytes: number | null;
+  evidence_locked: number;
+}
+
+/** Every segment row of a camera, oldest (lowest absolute index) first. */
+export function ringRows(db: Database, cameraId: number): RingRow[] {
+  return statements(db).ringRows.all({ camera_id: cameraId }) as RingRow[];
+}
+
+/** True while segment row `segmentId` exists. */
+export function segmentExists(db: Database, segmentId: number): boolean {
+  return Boolean(statements(db).exists.get({ id: segmentId }));
+}
+
+/** The id of the camera's segment row at absolute index `absoluteIndex`, or null. */
+export function segmentIdAt(db: Database, cameraId: number, absoluteIndex: number): number | null {
+  return (statements(db).existing.get({ camera_id: cameraId, abs: absoluteIndex }) as { id: number } | null)?.id ?? null;
+}
+
+/** The highest absolute index among the camera's segment rows, or null without rows. */
+export function maxAbsoluteIndex(db: Database, cameraId: number): number | null {
+  return (statements(db).maxIndex.get({ camera_id: cameraId }) as { m: number | null }).m;
+}
+
+/**
+ * Deletes the row of a segment whose file is gone, unless it is evidence-locked (that row is
+ * kept, so the loss stays visible). No garbage row: there is no file left to unlink.
+ * Returns true when the row was deleted.
+ */
+export function deleteRowOfMissingFile(db: Database, segmentId: number): boolean {
+  return statements(db).deleteUnlessEvidence.run({ id: segmentId }).changes > 0;
+}
+
+/** What counts against a camera's ring capacity: its segments without an evidence lock, their number and bytes. */
+export function ringUsage(db: Database, cameraId: number): { count: number; bytes: number } {
+  const u = statements(db).usage.get({ camera_id: cameraId }) as { n: number; bytes: number };
+  return { count: u.n, bytes: u.bytes };
+}
+
+/** A segment retention may delete: neither read-locked nor evidence-locked. */
+export interface DeletableSegment {
+  id: number;
+  absolute_index: number;
+  rel_path: string;
+  bytes: number | null;
+}
+
+/** The camera's oldest `limit` segments that hold neither lock, oldest first. */
+export function oldestDeletable(db: Database, cameraId: number, limit: number): DeletableSegment[] {
+  return statements(db).deletable.all({ camera_id: cameraId, limit }) as DeletableSegment[];
 }

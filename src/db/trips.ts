@@ -7,8 +7,9 @@
  * `start_absolute..last_absolute`; the seed's ring-index columns (`start_segment`/`start_gen`,
  * `final_segment`/`end_gen`) are kept filled for compatibility.
  *
- * Status changes other than open -> closed belong to the trip machine (helper B), which
- * journals them; this module never closes trips of older boots on its own.
+ * Status changes other than open -> closed belong to the trip machine (src/machines/trip.ts),
+ * which journals them through `setTripStatus`; this module never closes trips of older boots on
+ * its own.
  */
 import type { Database } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
@@ -79,6 +80,21 @@ const statements = perDatabase((db) => ({
     `UPDATE trips SET fully_evicted = 1, evicted_at_utc = COALESCE(evicted_at_utc, $at)
      WHERE id = $id AND fully_evicted = 0`,
   ),
+  evictable: db.prepare(
+    `SELECT t.id FROM trips t
+     WHERE t.camera_id = $camera_id AND t.end_time_utc IS NOT NULL AND t.fully_evicted = 0
+       AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.camera_id = t.camera_id
+                       AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute)`,
+  ),
+  setStatus: db.prepare("UPDATE trips SET status = $status WHERE id = $id AND status <> $status"),
+  camera: db.prepare("SELECT c.key, t.camera_id FROM trips t JOIN cameras c ON c.id = t.camera_id WHERE t.id = $id"),
+  newestOpenBoot: db.prepare(
+    "SELECT boot_id FROM trips WHERE camera_id = $camera_id AND end_time_utc IS NULL ORDER BY id DESC LIMIT 1",
+  ),
+  otherBootsWithKeys: db.prepare(
+    `SELECT t.id, t.boot_id, c.key FROM trips t JOIN cameras c ON c.id = t.camera_id
+     WHERE t.end_time_utc IS NULL AND t.boot_id <> $boot_id ORDER BY t.id`,
+  ),
 }));
 
 /**
@@ -106,6 +122,16 @@ export function closeTrip(db: Database, tripId: number, at: number): void {
 /** Open trips (end_time_utc IS NULL) whose boot is not `bootId`, oldest first. */
 export function openTripsOfOtherBoots(db: Database, bootId: string): { id: number; camera_id: number }[] {
   return statements(db).otherBoots.all({ boot_id: bootId }) as { id: number; camera_id: number }[];
+}
+
+/** Like `openTripsOfOtherBoots`, with each trip's boot id and camera key (for reports). */
+export function openTripsOfOtherBootsWithKeys(db: Database, bootId: string): { id: number; boot_id: string; key: string }[] {
+  return statements(db).otherBootsWithKeys.all({ boot_id: bootId }) as { id: number; boot_id: string; key: string }[];
+}
+
+/** The boot id of the camera's newest open trip (whatever its boot), or null when none is open. */
+export function newestOpenTripBoot(db: Database, cameraId: number): string | null {
+  return (statements(db).newestOpenBoot.get({ camera_id: cameraId }) as { boot_id: string } | null)?.boot_id ?? null;
 }
 
 /** The newest open trip of a camera in boot `bootId`, or null. */
@@ -142,4 +168,26 @@ export function tripSegments(db: Database, tripId: number): SegmentRow[] {
  */
 export function markTripEvicted(db: Database, tripId: number, at: number): boolean {
   return statements(db).evict.run({ id: tripId, at }).changes > 0;
+}
+
+/**
+ * Marks every closed trip of the camera whose segments have all left the ring as fully evicted
+ * (`markTripEvicted` with `at`, ms), in one transaction (a savepoint inside a caller's, e.g. the
+ * one that turned the segments into garbage; none when no trip qualifies). Open trips are left:
+ * they may still grow. Returns the ids of the trips that changed.
+ */
+export function markEvictableTrips(db: Database, cameraId: number, at: number): number[] {
+  const candidates = (statements(db).evictable.all({ camera_id: cameraId }) as { id: number }[]).map((t) => t.id);
+  if (candidates.length === 0) return [];
+  return db.transaction(() => candidates.filter((id) => markTripEvicted(db, id, at)))();
+}
+
+/** Sets `trips.status` (no-op when unchanged); returns true when the row changed. */
+export function setTripStatus(db: Database, tripId: number, status: TripStatus): boolean {
+  return statements(db).setStatus.run({ id: tripId, status }).changes > 0;
+}
+
+/** The camera of a trip: its key and id, or null for an unknown trip. */
+export function tripCamera(db: Database, tripId: number): { key: string; camera_id: number } | null {
+  return (statements(db).camera.get({ id: tripId }) as { key: string; camera_id: number } | null) ?? null;
 }

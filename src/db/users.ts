@@ -3,7 +3,7 @@
  * `Bun.password` argon2id hashes (PHC string, Bun's defaults: 64 MiB memory, time cost 2).
  *
  * Role order: viewer < operator < admin. Viewers watch; operators also save, lock, delete and
- * export footage; admins also manage users (the rules of issue 3).
+ * export footage; admins also manage users.
  *
  * Errors: `UserInputError` (bad name, role or password; the web layer answers 400, the CLI exits
  * 2), `UserExistsError` (duplicate name or e-mail; 409 / exit 2), `LastAdminError` (the change
