@@ -9,6 +9,10 @@
 import * as v from "valibot";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve, dirname, isAbsolute } from "node:path";
+import type { GpioConfig } from "./machines/supervisor.ts";
+
+/** The validated `[gpio]` table: declared with the supervisor machine that takes it as input. */
+export type { GpioConfig };
 
 export class ConfigError extends Error {}
 
@@ -130,8 +134,10 @@ const ConfigSchema = v.strictObject({
 
 export type AlprConfig = v.InferOutput<typeof AlprSchema>;
 export type CameraConfig = v.InferOutput<typeof CameraSchema> & { name: string };
-export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http" | "incident"> & {
+export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http" | "incident" | "gpio"> & {
   cameras: CameraConfig[];
+  /** Absent when the file has no `[gpio]` table (the schema's output must fit `GpioConfig`). */
+  gpio?: GpioConfig;
   http: { listen: string };
   incident: { before_seconds: number; after_seconds: number };
   /** Absolute path of the file it came from, or null for the default. */

@@ -1,5 +1,5 @@
 /**
- * Users, sessions and web security (issue 3 item 7), through real HTTP requests
+ * Users, sessions and web security, through real HTTP requests
  * (`app.request`, and a real `Bun.serve` on a random loopback port for the per-IP rate limit)
  * against a small Hono app that mounts exactly the middleware and routes the product uses,
  * on a real SQLite file in a temp dir.
@@ -21,33 +21,44 @@ import {
   ruleFor,
   samplePath,
   securityMiddleware,
-  type AuthEnv,
 } from "../src/web/auth/index.ts";
+import { depsMiddleware, type WebDeps, type WebEnv } from "../src/web/env.ts";
+import { defaultConfig } from "../src/config.ts";
+import { LiveBus } from "../src/events.ts";
 import { authRoutes } from "../src/web/routes/auth.tsx";
 import { userRoutes } from "../src/web/routes/users.tsx";
 
 const dirs: string[] = [];
+const dataDirOf = new WeakMap<Database, string>();
 function freshDb(): Database {
   const dir = mkdtempSync(join(tmpdir(), "product-auth-"));
   dirs.push(dir);
-  return openDatabase(join(dir, "dashcam.db"));
+  const db = openDatabase(join(dir, "dashcam.db"));
+  dataDirOf.set(db, dir);
+  return db;
 }
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** The product's security stack plus stand-ins for other areas' mutating routes (handlers only echo). */
+/**
+ * The product's dependency and security stack plus stand-ins for other areas' mutating routes
+ * (handlers only echo), mounted the way `createApp` mounts them.
+ */
 function makeApp(db: Database, limiter = new LoginRateLimiter()) {
-  const app = new Hono<AuthEnv>();
+  const dataDir = dataDirOf.get(db)!;
+  const deps: WebDeps = { db, config: defaultConfig(dataDir), dataDir, bus: new LiveBus(), startedAt: Date.now(), limiter };
+  const app = new Hono<WebEnv>();
+  app.use("*", depsMiddleware(deps));
   app.use("*", ...securityMiddleware({ db }));
-  app.route("/", authRoutes({ db, limiter }));
-  app.route("/users", userRoutes({ db }));
+  app.route("/", authRoutes());
+  app.route("/users", userRoutes());
   app.get("/", (c) => c.text(`home of ${c.get("user")?.username}`));
   app.post("/trips/:id/save", (c) => c.text(`saved ${c.req.param("id")}`));
   app.post("/api/trips/:id/save", (c) => c.json({ saved: c.req.param("id") }));
   app.post("/exports", (c) => c.text("exported"));
-  app.post("/segments/lock", (c) => c.text("locked"));
-  app.post("/trips/:id/delete", (c) => c.text("deleted"));
+  app.post("/trips/:id/lock", (c) => c.text("locked"));
+  app.post("/exports/:id/delete", (c) => c.text("deleted"));
   return app;
 }
 
@@ -74,7 +85,7 @@ const form = (fields: Record<string, string>) => new URLSearchParams(fields).toS
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
 /** GETs a page to obtain the pre-session CSRF cookie; returns the jar and the token. */
-async function presession(app: Hono<AuthEnv>, path = "/login") {
+async function presession(app: Hono<WebEnv>, path = "/login") {
   const jar = new Jar();
   const res = jar.take(await app.request(path));
   const token = jar.cookies.get("dashcam_csrf");
@@ -82,7 +93,7 @@ async function presession(app: Hono<AuthEnv>, path = "/login") {
 }
 
 /** Logs in through the form; returns the jar holding the session cookie and the response. */
-async function login(app: Hono<AuthEnv>, username: string, password: string, headers: Record<string, string> = {}) {
+async function login(app: Hono<WebEnv>, username: string, password: string, headers: Record<string, string> = {}) {
   const { jar, token } = await presession(app);
   const res = jar.take(
     await app.request("/login", {
@@ -180,7 +191,7 @@ describe("first-run setup", () => {
 
 describe("login and sessions", () => {
   let db: Database;
-  let app: Hono<AuthEnv>;
+  let app: Hono<WebEnv>;
   beforeAll(async () => {
     db = freshDb();
     app = makeApp(db);
@@ -331,7 +342,7 @@ describe("login rate limit", () => {
 
 describe("CSRF", () => {
   let db: Database;
-  let app: Hono<AuthEnv>;
+  let app: Hono<WebEnv>;
   let op: { cookie: string; csrf: string };
   beforeAll(async () => {
     db = freshDb();

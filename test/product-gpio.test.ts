@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assign, createActor, setup } from "xstate";
-import { ButtonDecoder, createGpioButton, gpiomonArgs, parseGpiomonLine, type GpioSettings } from "../src/actors/gpio.ts";
+import { ButtonDecoder, createGpioButton, gpiomonArgs, parseGpiomonLine } from "../src/actors/gpio.ts";
+import type { GpioConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/open.ts";
 import type { GpioEvent } from "../src/machines/events.ts";
 
@@ -20,7 +21,7 @@ const root = mkdtempSync(join(tmpdir(), "product-gpio-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
-const SETTINGS: GpioSettings = { chip: "gpiochip0", save_line: 17, active_low: true, debounce_ms: 50, long_press_ms: 1500 };
+const SETTINGS: GpioConfig = { chip: "gpiochip0", save_line: 17, active_low: true, debounce_ms: 50, long_press_ms: 1500 };
 
 /** gpiomon 1.6's line: `event: %s offset: %u timestamp: [%8ld.%09ld]`, %s = " RISING EDGE" | "FALLING EDGE". */
 const v1 = (edge: "r" | "f", ms: number, offset = 17) => {
@@ -44,7 +45,7 @@ interface Run {
 }
 
 /** Starts a parent machine that invokes the GPIO actor and records everything it sends back. */
-function run(settings: GpioSettings, env: Record<string, string | undefined>, opts: { retryMs?: number } = {}): Run {
+function run(settings: GpioConfig, env: Record<string, string | undefined>, opts: { retryMs?: number } = {}): Run {
   const dir = join(root, `run${n++}`);
   mkdirSync(dir);
   const db = openDatabase(join(dir, "dashcam.db"));

@@ -1,6 +1,6 @@
 /**
  * Security of the REAL web app (createApp with every sub-app mounted), table-driven over the
- * routes the app actually has (G's `listMutatingRoutes` over `app.routes`), so a route added
+ * routes the app actually has (`listMutatingRoutes` over `app.routes`), so a route added
  * later is covered without touching this file:
  *
  * - every mutating route has a rule in the app's permission table;
@@ -72,6 +72,12 @@ describe("permission table covers the real app", () => {
       expect(keys).toContain(expected);
     const missing = list.filter((r) => !match(r.method, samplePath(r.path))).map((r) => `${r.method} ${r.path}`);
     expect(missing).toEqual([]);
+  });
+
+  test("every mutating rule of the table names a route the app has (no rules for routes that do not exist)", () => {
+    const keys = new Set(routes().map((r) => `${r.method} ${r.path}`));
+    const stale = WEB_PERMISSIONS.filter((rule) => rule.method !== "GET" && !keys.has(`${rule.method} ${rule.path}`)).map((r) => `${r.method} ${r.path}`);
+    expect(stale).toEqual([]);
   });
 });
 

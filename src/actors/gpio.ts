@@ -33,17 +33,9 @@ import { fromCallback } from "xstate";
 import { logEvent } from "../db/eventLog.ts";
 import { log } from "../log.ts";
 import type { GpioEvent, GpioStatus } from "../machines/events.ts";
+import type { GpioConfig } from "../machines/supervisor.ts";
 
 export type { GpioEvent, GpioStatus };
-
-/** The `[gpio]` config table (src/config.ts), as the actor's input. */
-export interface GpioSettings {
-  chip: string;
-  save_line: number;
-  active_low: boolean;
-  debounce_ms: number;
-  long_press_ms: number;
-}
 
 /** One edge reported by gpiomon. `tsMs` is gpiomon's event timestamp (kernel clock) in ms. */
 export interface GpioEdge {
@@ -129,7 +121,7 @@ export function parseGpiomonVersion(text: string): number {
 }
 
 /** gpiomon arguments for a libgpiod major version. */
-export function gpiomonArgs(major: number, s: GpioSettings): string[] {
+export function gpiomonArgs(major: number, s: GpioConfig): string[] {
   const low = s.active_low ? ["-l"] : [];
   if (major >= 2) return [...low, "-e", "both", "-c", s.chip, String(s.save_line)];
   // 1.x: -b = line-buffered stdout (it is a pipe here); chip and offset are positional
@@ -137,7 +129,7 @@ export function gpiomonArgs(major: number, s: GpioSettings): string[] {
 }
 
 /** A one-line reason for a gpiomon exit, from its stderr and exit code. */
-export function describeGpiomonFailure(stderr: string, code: number | null, s: GpioSettings): string {
+export function describeGpiomonFailure(stderr: string, code: number | null, s: GpioConfig): string {
   const last = stderr.trim().split("\n").filter(Boolean).pop()?.trim() ?? "";
   const detail = last ? ` (${last.slice(0, 200)})` : "";
   if (/cannot find GPIO chip|unable to open chip|No such file or directory|No such device/i.test(stderr))
@@ -173,7 +165,7 @@ export const READY_AFTER_MS = 1000;
  * Stopping the actor kills gpiomon.
  */
 export function createGpioButton(deps: GpioDeps = {}) {
-  return fromCallback<{ type: string }, GpioSettings>(({ input, sendBack }) => {
+  return fromCallback<{ type: string }, GpioConfig>(({ input, sendBack }) => {
     const s = input;
     const env = deps.env ?? process.env;
     const retryMs = deps.retryMs ?? 60_000;

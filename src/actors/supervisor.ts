@@ -380,15 +380,7 @@ export function bootEvent(
     olderBoot: r.end_time_utc === null && r.boot_id !== bootId,
     lastTimeUtc: r.last_time_utc,
   }));
-  const gpio = config?.gpio
-    ? {
-        chip: config.gpio.chip,
-        save_line: config.gpio.save_line,
-        active_low: config.gpio.active_low,
-        debounce_ms: config.gpio.debounce_ms,
-        long_press_ms: config.gpio.long_press_ms,
-      }
-    : null;
+  const gpio = config?.gpio ? { ...config.gpio } : null;
   return {
     type: "BOOT",
     at,

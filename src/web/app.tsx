@@ -10,6 +10,7 @@
  *   -- security (src/web/auth): session cookie -> CSRF (every non-GET) -> permission table
  *      (`WEB_PERMISSIONS`: deny-by-default for unlisted mutating routes; any GET needs a
  *      session unless listed public), then deps.middleware --
+ *   Every sub-app reads its dependencies from request variables set by `depsMiddleware`.
  *   GET/POST /login, POST /logout, GET/POST /setup (only while no user exists)    auth.tsx
  *   GET/POST /users...              user admin (admin only)                        users.tsx
  *   GET /                           dashboard
@@ -40,19 +41,16 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { log } from "../log.ts";
 import { Layout, renderer, sessionOf } from "./layout.tsx";
-import type { WebDeps, WebEnv } from "./env.ts";
+import { depsMiddleware, type WebDeps, type WebEnv } from "./env.ts";
 import { PERMISSIONS, securityMiddleware, type PermissionRule } from "./auth/index.ts";
-import { LoginRateLimiter } from "./auth/rateLimit.ts";
 import { authRoutes } from "./routes/auth.tsx";
 import { userRoutes } from "./routes/users.tsx";
 import { platesRoutes } from "./routes/plates.tsx";
 import { exportRoutes } from "./routes/exports.tsx";
 import { snapshotRoutes } from "./routes/snapshots.tsx";
 import { apiRoutes } from "./routes/api.tsx";
-import { ExportRegistry } from "./exportJobs.ts";
-import { Gate } from "./gate.ts";
 import { assetRoutes } from "./routes/assets.ts";
-import { healthRoutes } from "./routes/health.ts";
+import { healthzRoutes } from "./routes/healthz.ts";
 import { dashboardRoutes } from "./routes/dashboard.tsx";
 import { liveRoutes } from "./routes/live.tsx";
 import { cameraRoutes } from "./routes/cameras.tsx";
@@ -142,20 +140,11 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, message:
   return c.html(`<!DOCTYPE html>${page}`, status);
 }
 
-/**
- * Builds the web app. Pure: no listening socket (see server.ts), usable with `app.request()`.
- * Makes the export registry, the ffmpeg gate and the login rate limiter when `deps` has none.
- */
+/** Builds the web app. Pure: no listening socket (see server.ts), usable with `app.request()`. */
 export function createApp(deps: WebDeps): Hono<WebEnv> {
   const app = new Hono<WebEnv>();
-  const exports = deps.exports ?? new ExportRegistry(deps.db, deps.dataDir);
-  const gate = new Gate(2, 16);
-  const limiter = deps.limiter ?? new LoginRateLimiter();
-
+  app.use("*", depsMiddleware(deps));
   app.use("*", async (c, next) => {
-    c.set("deps", deps);
-    c.set("exports", exports);
-    c.set("gate", gate);
     await next();
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");
@@ -163,9 +152,9 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
     if ((c.res.headers.get("Content-Type") ?? "").startsWith("text/html")) c.header("Content-Security-Policy", CSP);
   });
 
-  // Public: no session needed (issue 3 keeps these outside auth).
+  // Public: no session needed (assets for the login page, health for monitoring).
   app.route("/assets", assetRoutes());
-  app.route("/", healthRoutes());
+  app.route("/", healthzRoutes());
 
   // Security for everything mounted below: session -> CSRF -> permission table.
   for (const mw of securityMiddleware({ db: deps.db, table: WEB_PERMISSIONS })) app.use("*", mw);
@@ -173,8 +162,8 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   for (const mw of deps.middleware ?? []) app.use("*", mw);
 
   app.use("*", renderer);
-  app.route("/", authRoutes({ db: deps.db, limiter, trustProxy: deps.trustProxy }));
-  app.route("/users", userRoutes({ db: deps.db }));
+  app.route("/", authRoutes());
+  app.route("/users", userRoutes());
   app.route("/", dashboardRoutes());
   app.route("/", liveRoutes());
   app.route("/cameras", cameraRoutes());

@@ -1,19 +1,22 @@
 /**
- * Types shared by the web app and its sub-apps. Every request carries the app's dependencies
- * in `c.var.deps` (set by the first middleware in `createApp`) and, behind the security
- * middleware (src/web/auth), the session: `c.var.user`, `c.var.session`, `c.var.csrfToken`.
+ * Types shared by the web app and its sub-apps, and the middleware that fills them. Dependencies
+ * reach a route one way only: as request variables set by `depsMiddleware`, the first middleware
+ * of the app (src/web/app.tsx):
+ * `c.var.deps` (database, config, data directory, live bus, runtime actions), and the objects
+ * made once per app, `c.var.exports`, `c.var.gate`, `c.var.limiter`. Sub-apps are built with
+ * no arguments. Behind the security middleware (src/web/auth) the session is there too:
+ * `c.var.user`, `c.var.session`, `c.var.csrfToken`.
  */
 import type { Database } from "bun:sqlite";
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
 import type { LiveBus } from "../events.ts";
+import type { SaveSource } from "../machines/supervisor.ts";
 import type { AuthVariables } from "./auth/middleware.ts";
-import type { LoginRateLimiter } from "./auth/rateLimit.ts";
-import type { ExportRegistry } from "./exportJobs.ts";
-import type { Gate } from "./gate.ts";
+import { LoginRateLimiter } from "./auth/rateLimit.ts";
+import { ExportRegistry } from "./exportJobs.ts";
+import { Gate } from "./gate.ts";
 
-/** Where a save request came from (the trip machine's SAVE `source`). */
-export type SaveSource = "ui" | "api";
 
 /**
  * Product actions that belong to the recording runtime (its actors), not to the web layer.
@@ -77,16 +80,35 @@ export interface WebDeps {
   sseHeartbeatMs?: number;
   /** Runtime actions (save trip, incident, camera stop/start, GPIO status); absent ones answer 503 (or are not shown). */
   actions?: WebActions;
-  /** Login rate limiter (one per process); `createApp` makes one when absent. */
+  /** Login rate limiter (one per process); `depsMiddleware` makes one when absent. */
   limiter?: LoginRateLimiter;
   /** Take the client IP from X-Forwarded-For (only behind your own reverse proxy). */
   trustProxy?: boolean;
-  /** Clip/snapshot export jobs; `createApp` makes one when absent (see exportJobs.ts). */
+  /** Clip/snapshot export jobs; `depsMiddleware` makes one when absent (see exportJobs.ts). */
   exports?: ExportRegistry;
 }
 
 /**
- * Request variables: the app's deps, its export registry and ffmpeg gate (made once per app by
- * `createApp`), and the session (src/web/auth/middleware.ts).
+ * Request variables: the app's deps, its export registry, ffmpeg gate and login rate limiter
+ * (made once per app by `depsMiddleware`), and the session (src/web/auth/middleware.ts).
  */
-export type WebEnv = { Variables: { deps: WebDeps; exports: ExportRegistry; gate: Gate } & AuthVariables };
+export type WebEnv = { Variables: { deps: WebDeps; exports: ExportRegistry; gate: Gate; limiter: LoginRateLimiter } & AuthVariables };
+
+/**
+ * The one way sub-apps receive their dependencies: sets `c.var.deps` and the per-app objects
+ * `c.var.exports` (clip export jobs), `c.var.gate` (at most 2 ffmpeg runs for snapshots and
+ * thumbnails, 16 waiting) and `c.var.limiter` (login rate limit) on every request. Makes the
+ * registry and the limiter when `deps` has none. Mount first, on `*`.
+ */
+export function depsMiddleware(deps: WebDeps): MiddlewareHandler<WebEnv> {
+  const exports = deps.exports ?? new ExportRegistry(deps.db, deps.dataDir);
+  const gate = new Gate(2, 16);
+  const limiter = deps.limiter ?? new LoginRateLimiter();
+  return async (c, next) => {
+    c.set("deps", deps);
+    c.set("exports", exports);
+    c.set("gate", gate);
+    c.set("limiter", limiter);
+    await next();
+  };
+}

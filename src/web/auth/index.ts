@@ -2,9 +2,10 @@
  * Web security in one import. Mount once, before every route:
  *
  * ```ts
+ * app.use("*", depsMiddleware(deps));               // c.var.deps, c.var.limiter (src/web/app.tsx)
  * app.use("*", ...securityMiddleware({ db }));      // session -> CSRF -> permission table
- * app.route("/", authRoutes({ db, limiter }));       // /login, /logout, /setup
- * app.route("/users", userRoutes({ db }));           // admin user management
+ * app.route("/", authRoutes());                      // /login, /logout, /setup
+ * app.route("/users", userRoutes());                 // admin user management
  * ```
  * In the layout: `<body hx-headers={csrfHxHeaders(c.get("csrfToken"))}>` so every htmx request
  * carries the token, and `<CsrfField token={c.get("csrfToken")} />` inside plain forms.

@@ -63,8 +63,12 @@ export function clearSessionCookie(c: Context): void {
   setCookie(c, SESSION_COOKIE, "", { ...cookieBase(c), maxAge: 0 });
 }
 
-/** Creates a session for `userId`, sets its cookie and the context variables; returns the CSRF token. */
-export function startSession(c: Context<AuthEnv>, db: Database, user: SessionUser, now = Date.now()): string {
+/**
+ * Creates a session for `userId`, sets its cookie and the context variables; returns the CSRF token.
+ * Takes the context of any app whose variables include the session's (`AuthEnv`).
+ */
+export function startSession<E extends AuthEnv>(ctx: Context<E>, db: Database, user: SessionUser, now = Date.now()): string {
+  const c = ctx as unknown as Context<AuthEnv>;
   const s = createSession(db, user.id, now);
   setSessionCookie(c, s.token, s.expiresAt, now);
   c.set("user", user);
@@ -73,7 +77,8 @@ export function startSession(c: Context<AuthEnv>, db: Database, user: SessionUse
 }
 
 /** Ends the request's session (if any) and clears its cookie. */
-export function endSession(c: Context<AuthEnv>, db: Database): void {
+export function endSession<E extends AuthEnv>(ctx: Context<E>, db: Database): void {
+  const c = ctx as unknown as Context<AuthEnv>;
   const token = getCookie(c, SESSION_COOKIE);
   if (token) deleteSession(db, token);
   clearSessionCookie(c);

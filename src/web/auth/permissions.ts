@@ -10,10 +10,10 @@
  *
  * `listMutatingRoutes(app)` lists every non-GET route a Hono app has (from `app.routes`, the
  * sub-apps mounted with `app.route` included), so a table-driven test can walk them all and
- * check each against `ruleFor` (issue 3: "every mutating route rejects a missing or wrong CSRF
- * token and an unauthenticated or under-privileged session").
+ * check each against `ruleFor`: every mutating route must reject a missing or wrong CSRF token
+ * and an unauthenticated or under-privileged session.
  *
- * Roles (issue 3): viewers cannot save, lock, delete or export; operators cannot manage users.
+ * Roles: viewers cannot save, lock, delete or export; operators cannot manage users.
  */
 import type { Hono, MiddlewareHandler } from "hono";
 import { PatternRouter } from "hono/router/pattern-router";
@@ -33,8 +33,9 @@ export interface PermissionRule {
 }
 
 /**
- * Every state-changing route of the app. Routes other areas add must appear here (the app's
- * table-driven test fails otherwise, and `authorize()` refuses them until they do).
+ * Every state-changing route of the app, and no rule for a route the app does not have. A new
+ * route must appear here (the app's table-driven test fails otherwise, and `authorize()`
+ * refuses it until it does); a rule whose route is removed must go too (the same test lists it).
  */
 export const PERMISSIONS: readonly PermissionRule[] = [
   // pages anyone may fetch (every other GET needs a session, see authorize())
@@ -55,14 +56,11 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/users/:id/role", role: "admin", what: "change a user's role" },
   { method: "POST", path: "/users/:id/password", role: "admin", what: "reset a user's password" },
   { method: "POST", path: "/users/:id/delete", role: "admin", what: "delete a user" },
-  // trips, locks, exports, incidents (issue 3; routes built by the web area)
+  // trips, locks, exports, incidents (src/web/routes/trips.tsx, exports.tsx, snapshots.tsx, api.tsx)
   { method: "POST", path: "/trips/:id/save", role: "operator", what: "save a trip" },
   { method: "POST", path: "/api/trips/:id/save", role: "operator", what: "save a trip (API)" },
   { method: "POST", path: "/trips/:id/lock", role: "operator", what: "evidence-lock a trip" },
   { method: "POST", path: "/trips/:id/unlock", role: "operator", what: "remove a trip's evidence lock" },
-  { method: "POST", path: "/trips/:id/delete", role: "operator", what: "delete a trip's saved copy" },
-  { method: "POST", path: "/segments/lock", role: "operator", what: "evidence-lock a time range" },
-  { method: "POST", path: "/segments/unlock", role: "operator", what: "remove an evidence lock" },
   { method: "POST", path: "/exports", role: "operator", what: "export a clip" },
   { method: "POST", path: "/api/exports", role: "operator", what: "export a clip (API)" },
   { method: "POST", path: "/exports/:id/delete", role: "operator", what: "delete an export" },

@@ -6,16 +6,16 @@
  * one-line reason, never a silent absence: `unavailable` (red) + the reason + what still works.
  */
 import type { FC } from "hono/jsx";
-import type { Config } from "../../config.ts";
+import type { GpioConfig } from "../../config.ts";
 import type { GpioStatusInfo } from "../env.ts";
 import { Time } from "./Time.tsx";
 
 /** The parts of `[gpio]` the card shows (chip, line, long-press time in ms). */
-export type GpioSettings = Pick<NonNullable<Config["gpio"]>, "chip" | "save_line" | "long_press_ms">;
+type ShownGpio = Pick<GpioConfig, "chip" | "save_line" | "long_press_ms">;
 
 const TONE: Record<GpioStatusInfo["status"], string> = { ready: "ok", starting: "busy", unavailable: "bad" };
 
-export const GpioCardBody: FC<{ gpio: GpioStatusInfo | null; settings?: GpioSettings | null }> = ({ gpio, settings }) => (
+export const GpioCardBody: FC<{ gpio: GpioStatusInfo | null; settings?: ShownGpio | null }> = ({ gpio, settings }) => (
   <>
     <div class="card-head">
       <h2>Save button</h2>
@@ -63,7 +63,7 @@ export const GpioCardBody: FC<{ gpio: GpioStatusInfo | null; settings?: GpioSett
 );
 
 /** The whole card, subscribed to the SSE event `gpio`. */
-export const GpioCard: FC<{ gpio: GpioStatusInfo | null; settings?: GpioSettings | null }> = ({ gpio, settings }) => (
+export const GpioCard: FC<{ gpio: GpioStatusInfo | null; settings?: ShownGpio | null }> = ({ gpio, settings }) => (
   <article class="card gpio" id="gpio" sse-swap="gpio">
     <GpioCardBody gpio={gpio} settings={settings} />
   </article>

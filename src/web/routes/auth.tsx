@@ -15,7 +15,6 @@
  * app's layout wraps them. CSRF and the permission table are enforced by the middleware the
  * app mounts (src/web/auth/index.ts), not here.
  */
-import type { Database } from "bun:sqlite";
 import { Hono, type Context } from "hono";
 import type { Child } from "hono/jsx";
 import * as v from "valibot";
@@ -23,16 +22,9 @@ import { vValidator } from "@hono/valibot-validator";
 import { logEvent } from "../../db/eventLog.ts";
 import { countUsers, createUser, UserExistsError, UserInputError, verifyLogin, PASSWORD_MIN } from "../../db/users.ts";
 import { CsrfField } from "../auth/csrf.ts";
-import { endSession, startSession, type AuthEnv } from "../auth/middleware.ts";
-import { clientIp, LoginRateLimiter } from "../auth/rateLimit.ts";
-
-export interface AuthRouteOptions {
-  db: Database;
-  /** Shared limiter (one per process); a fresh default one when omitted. */
-  limiter?: LoginRateLimiter;
-  /** Take the client IP from X-Forwarded-For (only behind your own reverse proxy). */
-  trustProxy?: boolean;
-}
+import { endSession, startSession } from "../auth/middleware.ts";
+import { clientIp } from "../auth/rateLimit.ts";
+import type { WebEnv } from "../env.ts";
 
 /** A redirect target from user input: a local absolute path, never `//host` or a URL. */
 export function safeNext(next: string | undefined | null): string {
@@ -114,18 +106,20 @@ const SetupForm = v.object({
 
 const firstIssue = (issues: readonly { message: string }[]) => issues[0]?.message ?? "invalid input";
 
-/** The auth sub-app. */
-export function authRoutes(options: AuthRouteOptions) {
-  const { db } = options;
-  const limiter = options.limiter ?? new LoginRateLimiter();
-  const app = new Hono<AuthEnv>();
+/**
+ * The auth sub-app. Reads the database (`c.var.deps.db`), the login rate limiter
+ * (`c.var.limiter`) and `c.var.deps.trustProxy` from the request (src/web/env.ts).
+ */
+export function authRoutes() {
+  const app = new Hono<WebEnv>();
 
-  const render = (c: Context<AuthEnv>, status: 200 | 400 | 401 | 409 | 429, page: Child) => {
+  const render = (c: Context<WebEnv>, status: 200 | 400 | 401 | 409 | 429, page: Child) => {
     c.status(status);
     return c.render(page as string | Promise<string>, { title: status === 429 ? "Too many attempts" : "Log in", live: false, nav: "none" });
   };
 
   app.get("/login", (c) => {
+    const { db } = c.var.deps;
     if (countUsers(db) === 0) return c.redirect("/setup", 303);
     if (c.get("user")) return c.redirect(safeNext(c.req.query("next")), 303);
     return render(c, 200, <LoginPage csrf={c.get("csrfToken")} next={safeNext(c.req.query("next"))} />);
@@ -135,12 +129,14 @@ export function authRoutes(options: AuthRouteOptions) {
     "/login",
     vValidator("form", LoginForm, (result, c) => {
       if (!result.success)
-        return render(c as Context<AuthEnv>, 400, <LoginPage csrf={(c as Context<AuthEnv>).get("csrfToken")} error={firstIssue(result.issues)} />);
+        return render(c as Context<WebEnv>, 400, <LoginPage csrf={(c as Context<WebEnv>).get("csrfToken")} error={firstIssue(result.issues)} />);
     }),
     async (c) => {
+      const { db, trustProxy } = c.var.deps;
+      const limiter = c.var.limiter;
       const { username, password } = c.req.valid("form");
       const next = safeNext(c.req.valid("form").next);
-      const ip = clientIp(c, options.trustProxy);
+      const ip = clientIp(c, trustProxy);
       const keys = [`ip:${ip}`, `user:${username.toLowerCase()}`];
       const decision = limiter.check(keys);
       if (!decision.allowed) {
@@ -176,6 +172,7 @@ export function authRoutes(options: AuthRouteOptions) {
   );
 
   app.post("/logout", (c) => {
+    const { db } = c.var.deps;
     const user = c.get("user");
     endSession(c, db);
     if (user) logEvent(db, { kind: "auth.logout", message: `${user.username} logged out`, data: { userId: user.id } });
@@ -187,20 +184,21 @@ export function authRoutes(options: AuthRouteOptions) {
   });
 
   app.get("/setup", (c) => {
-    if (countUsers(db) > 0) return c.notFound();
+    if (countUsers(c.var.deps.db) > 0) return c.notFound();
     return render(c, 200, <SetupPage csrf={c.get("csrfToken")} />);
   });
 
   app.post(
     "/setup",
     async (c, next) => {
-      if (countUsers(db) > 0) return c.notFound();
+      if (countUsers(c.var.deps.db) > 0) return c.notFound();
       await next();
     },
     vValidator("form", SetupForm, (result, c) => {
-      if (!result.success) return render(c as Context<AuthEnv>, 400, <SetupPage csrf={(c as Context<AuthEnv>).get("csrfToken")} error={firstIssue(result.issues)} />);
+      if (!result.success) return render(c as Context<WebEnv>, 400, <SetupPage csrf={(c as Context<WebEnv>).get("csrfToken")} error={firstIssue(result.issues)} />);
     }),
     async (c) => {
+      const { db } = c.var.deps;
       const { username, password, confirm } = c.req.valid("form");
       const again = (error: string, status: 400 | 409 = 400) => render(c, status, <SetupPage csrf={c.get("csrfToken")} username={username} error={error} />);
       if (password !== confirm) return again("The passwords do not match.");

@@ -14,7 +14,6 @@
  * message either way.) Every change is logged (`user.add`, `user.role`, `user.password`,
  * `user.delete`); a password reset ends that user's sessions.
  */
-import type { Database } from "bun:sqlite";
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { vValidator } from "@hono/valibot-validator";
@@ -35,7 +34,8 @@ import {
   type User,
 } from "../../db/users.ts";
 import { CsrfField } from "../auth/csrf.ts";
-import { requireRole, type AuthEnv } from "../auth/middleware.ts";
+import { requireRole } from "../auth/middleware.ts";
+import type { WebEnv } from "../env.ts";
 
 const fmtTime = (ms: number | null) => (ms ? new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "never");
 
@@ -130,15 +130,14 @@ const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^\d{1,15}$/, "user id
 
 type Status = 200 | 400 | 404 | 409;
 
-/** The user-management sub-app (mount at `/users`). */
-export function userRoutes(options: { db: Database }) {
-  const { db } = options;
-  const app = new Hono<AuthEnv>();
+/** The user-management sub-app (mount at `/users`); reads the database from `c.var.deps.db` (src/web/env.ts). */
+export function userRoutes() {
+  const app = new Hono<WebEnv>();
   app.use("*", requireRole("admin"));
 
   /** Answers a change: the fragment for htmx, else the whole page (errors) or a 303 (success). */
-  const respond = (c: Context<AuthEnv>, status: Status, extra: { error?: string; notice?: string } = {}) => {
-    const list = <UserList users={listUsers(db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} {...extra} />;
+  const respond = (c: Context<WebEnv>, status: Status, extra: { error?: string; notice?: string } = {}) => {
+    const list = <UserList users={listUsers(c.var.deps.db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} {...extra} />;
     c.status(status);
     if (c.req.header("hx-request")) return c.html(list);
     if (status === 200) return c.redirect("/users", 303);
@@ -151,23 +150,24 @@ export function userRoutes(options: { db: Database }) {
     );
   };
   const invalid = (result: { success: boolean; issues?: readonly { message: string }[] }, c: Context) => {
-    if (!result.success) return respond(c as Context<AuthEnv>, 400, { error: result.issues?.[0]?.message ?? "invalid input" });
+    if (!result.success) return respond(c as Context<WebEnv>, 400, { error: result.issues?.[0]?.message ?? "invalid input" });
   };
   const idHook = (result: { success: boolean }, c: Context) => {
-    if (!result.success) return respond(c as Context<AuthEnv>, 404, { error: "no such user" });
+    if (!result.success) return respond(c as Context<WebEnv>, 404, { error: "no such user" });
   };
 
   app.get("/", (c) =>
     c.render(
       <section>
         <h1>Users</h1>
-        <UserList users={listUsers(db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} />
+        <UserList users={listUsers(c.var.deps.db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} />
       </section>,
       { title: "Users", nav: "users" },
     ),
   );
 
   app.post("/", vValidator("form", AddForm, invalid), async (c) => {
+    const { db } = c.var.deps;
     const form = c.req.valid("form");
     try {
       const user = await createUser(db, { username: form.username, password: form.password, role: form.role as Role });
@@ -181,6 +181,7 @@ export function userRoutes(options: { db: Database }) {
   });
 
   app.post("/:id/role", vValidator("param", IdParam, idHook), vValidator("form", RoleForm, invalid), (c) => {
+    const { db } = c.var.deps;
     const { id } = c.req.valid("param");
     const { role } = c.req.valid("form");
     try {
@@ -195,6 +196,7 @@ export function userRoutes(options: { db: Database }) {
   });
 
   app.post("/:id/password", vValidator("param", IdParam, idHook), vValidator("form", PasswordForm, invalid), async (c) => {
+    const { db } = c.var.deps;
     const { id } = c.req.valid("param");
     try {
       if (!(await setUserPassword(db, id, c.req.valid("form").password))) return respond(c, 404, { error: "no such user" });
@@ -209,6 +211,7 @@ export function userRoutes(options: { db: Database }) {
   });
 
   app.post("/:id/delete", vValidator("param", IdParam, idHook), (c) => {
+    const { db } = c.var.deps;
     const { id } = c.req.valid("param");
     if (id === c.get("user")!.id) return respond(c, 409, { error: "you cannot delete your own account" });
     const user = userById(db, id);

@@ -11,7 +11,7 @@ import { healthCameras } from "../../db/views.ts";
 import { diskInfo } from "../components/DiskCard.tsx";
 import type { WebEnv } from "../env.ts";
 
-export function healthRoutes() {
+export function healthzRoutes() {
   const app = new Hono<WebEnv>();
   app.get("/healthz", (c) => {
     const { db, dataDir, startedAt } = c.var.deps;
