@@ -1,16 +1,17 @@
 /**
- * Saving a trip (issue 3): the invoked `saveTrip` actor of the trip machine's `saving` state.
+ * Saving a trip (the GPIO save button, `trips save`, the UI's Save): the invoked `saveTrip` actor
+ * of the trip machine's `saving` state.
  *
  * `saveTripFiles(db, dataDir, tripId)`:
  * 1. evidence-locks every segment of the trip still in the ring (`lockTripSegments`, tag
  *    `trip-<id>`; the trip machine already did it in the transaction that entered `saving`, this
  *    repeats it for a resumed save);
  * 2. copies each segment out of the ring into `<data_dir>/saved/trip-<id>/` under its own file
- *    name: to `.tmp-<name>.<random>`, fsync, rename, and one directory fsync at the end. A file
- *    already there with the source's size is skipped, so a resumed save copies only what is
- *    missing;
- * 3. concatenates the copies (ffmpeg concat demuxer, `-c copy`, `-movflags +faststart`, MP4) to
- *    `.tmp-trip-<id>.<random>.mp4.part`, fsyncs it and renames it to `trip-<id>.mp4` (then a
+ *    name with `writeFileAtomicFrom` (src/fsx.ts: temp name, fsync, rename), and one directory
+ *    fsync after the last copy instead of one per file. A file already there with the source's
+ *    size is skipped, so a resumed save copies only what is missing;
+ * 3. concatenates the copies (ffmpeg concat demuxer, `-c copy`, `-movflags +faststart`, MP4)
+ *    with `concatToFile` into a temp file that is fsynced and renamed to `trip-<id>.mp4` (then a
  *    directory fsync): the final name only ever holds a complete MP4, and a rebuild replaces it
  *    atomically;
  * 4. looks at the trip again: closed with no segment added meanwhile = `complete: true`; still
@@ -26,14 +27,14 @@
  * next start because the trip's status stays `saving`).
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fromPromise } from "xstate";
 import type { SaveTripInput } from "../machines/trip.ts";
 import { tripById, tripSegments } from "../db/trips.ts";
 import { lockTripSegments } from "../db/savedTrips.ts";
-import { fsyncPath } from "../db/segments.ts";
-import { concatQuote, concatToFile, randomTag, removeTempFiles } from "../media/export.ts";
+import { fsyncPath, removeTempFiles, writeFileAtomicFrom } from "../fsx.ts";
+import { concatQuote, concatToFile, type ConcatIo } from "../media/export.ts";
 import { resolveInside } from "../paths.ts";
 
 /** Directory of saved trips, relative to data_dir. */
@@ -90,42 +91,28 @@ export function cleanSavedTemps(dataDir: string, olderThanMs = 0): number {
   return n;
 }
 
-/** Copies `src` to `dest` via a temp name + fsync + rename, unless `dest` already has `src`'s size. Returns bytes copied (0 = skipped). */
-async function copyInto(src: string, dest: string, dir: string): Promise<number> {
+/**
+ * Copies `src` to `dest` crash-safely (streamed, never loaded whole), unless `dest` already has
+ * `src`'s size. The directory is not fsynced here: the caller does it once after the last copy.
+ * Returns bytes copied (0 = skipped).
+ */
+async function copyInto(src: string, dest: string): Promise<number> {
   const size = statSync(src).size;
   if (existsSync(dest) && statSync(dest).size === size) return 0;
-  const tmp = join(dir, `.tmp-${basename(dest)}.${randomTag()}`);
-  try {
-    await Bun.write(tmp, Bun.file(src)); // copy_file_range / sendfile: the file is never loaded whole
-    fsyncPath(tmp);
-    renameSync(tmp, dest);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* never made */
-    }
-    throw err;
-  }
+  await writeFileAtomicFrom(dest, src, { syncDir: false });
   return size;
 }
 
 /** Concatenates `files` (oldest first) into `finalPath` via a temp file; see the module comment. */
-async function buildMp4(files: string[], dir: string, finalPath: string, signal?: AbortSignal): Promise<void> {
-  const id = randomTag();
-  const paths = {
-    listPath: join(dir, `.tmp-concat.${id}.ffconcat`),
-    tmpPath: join(dir, `.tmp-${basename(finalPath)}.${id}.part`),
-    finalPath,
-  };
-  const args = [
+async function buildMp4(files: string[], finalPath: string, signal?: AbortSignal): Promise<void> {
+  const args = ({ listPath, tmpPath }: ConcatIo) => [
     "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-    "-f", "concat", "-safe", "0", "-i", paths.listPath,
+    "-f", "concat", "-safe", "0", "-i", listPath,
     "-map", "0:v?", "-map", "0:a?", "-c", "copy",
     "-movflags", "+faststart",
-    "-f", "mp4", paths.tmpPath,
+    "-f", "mp4", tmpPath,
   ];
-  const result = await concatToFile(paths, ["ffconcat version 1.0", ...files.map((f) => `file ${concatQuote(f)}`)], args, { signal });
+  const result = await concatToFile(finalPath, ["ffconcat version 1.0", ...files.map((f) => `file ${concatQuote(f)}`)], args, { signal });
   if (!result.ok) {
     if (result.aborted) abortIfNeeded(signal ?? AbortSignal.abort());
     throw new Error(`ffmpeg could not concatenate the trip (exit ${result.code})${result.stderr ? `: ${result.stderr}` : ""}`);
@@ -162,7 +149,7 @@ export async function saveTripFiles(db: Database, dataDir: string, tripId: numbe
         continue;
       }
       const dest = join(dir, basename(s.rel_path));
-      await copyInto(src, dest, dir);
+      await copyInto(src, dest);
       files.push(dest);
       bytes += statSync(dest).size;
       durationMs += s.end_utc - s.start_utc;
@@ -170,7 +157,7 @@ export async function saveTripFiles(db: Database, dataDir: string, tripId: numbe
     if (files.length === 0) throw new Error(`trip ${tripId}: none of its ${segs.length} segment files exists`);
     fsyncPath(dir);
     abortIfNeeded(signal);
-    await buildMp4(files, dir, mp4, signal);
+    await buildMp4(files, mp4, signal);
 
     const lastAbsolute = segs[segs.length - 1]!.absolute_index;
     const after = tripById(db, tripId);

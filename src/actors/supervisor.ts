@@ -52,7 +52,8 @@ import { tripMachine, LIVE_TRIP_STATES, type TripStatus } from "../machines/trip
 import { log } from "../log.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { purgeExpiredSessions } from "../db/sessions.ts";
-import { beginIncident, exportIncident, ExportFailedError, EXPORTS_DIR, isRecordedUntil, removeTempFiles } from "../media/export.ts";
+import { beginIncident, exportIncident, ExportFailedError, EXPORTS_DIR, isRecordedUntil } from "../media/export.ts";
+import { removeTempFiles } from "../fsx.ts";
 import { cameraInputFor, provideCamera } from "./camera.ts";
 import { liveStatusOf, provideTrip, type TripDeps } from "./trip.ts";
 import { loadSnapshots, logAndAnnounce, type StoredSnapshot } from "./journal.ts";

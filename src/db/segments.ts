@@ -20,7 +20,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { fsyncPath } from "../fsx.ts";
 import { dirname } from "node:path";
 import { logEvent } from "./eventLog.ts";
 import { resolveInside } from "../paths.ts";
@@ -143,6 +143,8 @@ const statements = perDatabase((db) => ({
   latest: db.prepare(
     `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 1`,
   ),
+  byId: db.prepare(`SELECT ${SEGMENT_COLUMNS} FROM segments WHERE id = $id`),
+  recordedUntil: db.prepare("SELECT MAX(end_utc) AS e FROM segments WHERE camera_id = $camera_id"),
   ringRows: db.prepare(
     "SELECT id, absolute_index, rel_path, bytes, evidence_locked FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index",
   ),
@@ -257,25 +259,6 @@ export function indexSegment(db: Database, input: SegmentInput, bootId: string):
   return run();
 }
 
-/** fsync(2) of a file or directory. Throws the fs error (ENOENT...) unchanged. */
-export function fsyncPath(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** fsync(2) of a directory that may be gone (a ring never created, removed meanwhile): errors are ignored, there is nothing left to sync. */
-export function fsyncDirIfPresent(dir: string): void {
-  try {
-    fsyncPath(dir);
-  } catch {
-    // directory gone: nothing to sync
-  }
-}
-
 /**
  * Syncs the segment file and its directory to disk, then `indexSegment`. A segment that already
  * has a row is returned as a duplicate without touching the disk. Throws when the file is
@@ -300,6 +283,16 @@ export function segmentsInRange(db: Database, cameraId: number, fromUtc: number,
 /** The camera's newest segment (highest absolute index), or null. */
 export function latestSegment(db: Database, cameraId: number): SegmentRow | null {
   return (statements(db).latest.get({ camera_id: cameraId }) as SegmentRow | null) ?? null;
+}
+
+/** Segment row `segmentId`, or null when there is none (never indexed, or deleted by retention). */
+export function segmentById(db: Database, segmentId: number): SegmentRow | null {
+  return (statements(db).byId.get({ id: segmentId }) as SegmentRow | null) ?? null;
+}
+
+/** The latest end (ms UTC) among the camera's segments: how far its recording reaches; null without segments. */
+export function recordedUntil(db: Database, cameraId: number): number | null {
+  return (statements(db).recordedUntil.get({ camera_id: cameraId }) as { e: number | null }).e;
 }
 
 /** The columns of a segment row that comparing a ring with its directory needs. */

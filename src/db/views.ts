@@ -1,7 +1,7 @@
 /**
  * Read-only queries for the web UI. Nothing here writes: the UI only reads what the recorder,
  * indexer and actors stored (cameras, camera_status, camera_state, segments, recording_gaps,
- * trips, event_log). Statements are prepared once per Database (a WeakMap cache).
+ * trips, event_log). Statements are prepared once per Database (`perDatabase`).
  *
  * All times are integer Unix milliseconds UTC; sizes are bytes. Camera source URLs are never
  * selected (only key/name), so nothing built from these rows can leak them.
@@ -12,6 +12,7 @@
  * `(camera_id, start_utc, end_utc)` indexes.
  */
 import type { Database, Statement } from "bun:sqlite";
+import { perDatabase } from "./prepared.ts";
 import { GAP_THRESHOLD_MS, type SegmentRow } from "./segments.ts";
 import type { TripRow as TripTableRow, TripStatus } from "./trips.ts";
 import type { CameraStatusRow } from "./cameraStatus.ts";
@@ -198,17 +199,7 @@ function build(db: Database) {
   } satisfies Record<string, Statement>;
 }
 
-type Statements = ReturnType<typeof build>;
-const cache = new WeakMap<Database, Statements>();
-
-function q(db: Database): Statements {
-  let s = cache.get(db);
-  if (!s) {
-    s = build(db);
-    cache.set(db, s);
-  }
-  return s;
-}
+const q = perDatabase(build);
 
 /** Every camera with its status row, ring counters and ring usage (segments and bytes). */
 export function cameraSummaries(db: Database): CameraSummary[] {

@@ -12,10 +12,11 @@
  * GOP before `fromUtc` and ends at `toUtc`. Holes in the recording (gaps) are skipped: the MP4
  * holds only recorded time.
  *
- * Crash safety: ffmpeg writes `exports/.tmp-<name>.<random>.part`; only after a clean exit is
- * the file fsynced, renamed to `exports/<name>.mp4` and the directory fsynced — a file under a
- * final name is always complete. A killed/failed/cancelled ffmpeg leaves no final file and its
- * temp file is deleted (`cleanExportTemps` removes leftovers of a crash at start-up). The same
+ * Crash safety: ffmpeg writes a temp file beside the final one (`tempPathFor` of src/fsx.ts,
+ * `exports/.tmp-<name>.mp4.<random>.part`); only after a clean exit does `commitTempFile` fsync
+ * it, rename it to `exports/<name>.mp4` and fsync the directory — a file under a final name is
+ * always complete. A killed/failed/cancelled ffmpeg leaves no final file and its temp file is
+ * deleted (`cleanExportTemps` removes leftovers of a crash at start-up). The same
  * request twice returns the finished file (names are deterministic), so the work is safe to
  * repeat.
  *
@@ -30,15 +31,17 @@
  * `segmentResponse` below, which holds a read-lock until the body is sent or the client goes.
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cameraKeyById } from "../db/cameras.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { acquireReadLock, acquireRangeReadLock, lockedStream, newIncidentId, setEvidenceLocked, type SegmentRef } from "../db/locks.ts";
-import { fsyncPath } from "../db/segments.ts";
+import { recordedUntil, segmentById } from "../db/segments.ts";
+import { commitTempFile, discardTemp, removeTempFiles, tempPathFor } from "../fsx.ts";
 import { redact } from "../log.ts";
 import { resolveInside } from "../paths.ts";
-import { resolveFfmpeg, runFfmpeg, type FfmpegRun, type RunOptions } from "./ffmpeg.ts";
-import { DEFAULT_INCIDENT_SETTINGS, incidentReadyAt as readyAtMs } from "../machines/supervisor.ts";
+import { runFfmpeg, type FfmpegRun, type RunOptions } from "./ffmpeg.ts";
+import { DEFAULT_INCIDENT_SETTINGS, incidentReadyAt as readyAtMs } from "../machines/incident.ts";
 
 /** Longest clip one export may cover (ms): 2 h. A phone download of more is not useful. */
 export const MAX_CLIP_MS = 2 * 3600 * 1000;
@@ -156,11 +159,8 @@ export async function keyframes(path: string): Promise<Keyframe[]> {
   const key = `${path}\0${Bun.file(path).size}`;
   const hit = keyframeCache.get(key);
   if (hit) return hit;
-  const proc = Bun.spawn(
-    [resolveFfmpeg(), "-hide_banner", "-nostdin", "-loglevel", "info", "-skip_frame", "nokey", "-i", path, "-map", "0:v:0", "-an", "-vf", "showinfo", "-vsync", "0", "-f", "null", "-"],
-    { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
-  );
-  const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+  const run = await runFfmpeg(["-hide_banner", "-nostdin", "-loglevel", "info", "-skip_frame", "nokey", "-i", path, "-map", "0:v:0", "-an", "-vf", "showinfo", "-vsync", "0", "-f", "null", "-"]);
+  const { code, stderrText: err } = run;
   if (code !== 0) throw new ExportFailedError(`cannot index keyframes: ffmpeg exited with ${code}: ${redact(err.trim().split("\n").slice(-1)[0] ?? "").slice(0, 200)}`);
   const list: Keyframe[] = [];
   for (const m of err.matchAll(/Parsed_showinfo.*?pts_time:\s*(-?[\d.]+)\s+(?:\S+\s+)*?pos:\s*(-?\d+)/g)) {
@@ -181,40 +181,13 @@ export function keyframeAtOrBefore(list: readonly Keyframe[], offsetMs: number):
 /** Quotes a path for an ffconcat `file` line (single quotes; a `'` becomes `'\''`). */
 export const concatQuote = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
 
-/** 8 random hex characters, for temp file names that never collide with another run's. */
-export const randomTag = () => Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
-
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z").replace("T", "-");
-
-/**
- * Deletes the `.tmp-*` files directly in `dir` (leftovers of an interrupted save or export):
- * all of them, or with `olderThanMs` > 0 only those last modified at least that long ago (a
- * periodic sweep while saves and exports may be running). Returns how many it deleted; a
- * missing directory or a file that vanished meanwhile is not an error.
- */
-export function removeTempFiles(dir: string, olderThanMs = 0): number {
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  const now = Date.now();
-  for (const name of readdirSync(dir)) {
-    if (!name.startsWith(".tmp-")) continue;
-    const path = join(dir, name);
-    try {
-      if (olderThanMs > 0 && now - statSync(path).mtimeMs < olderThanMs) continue;
-      unlinkSync(path);
-      n++;
-    } catch {
-      /* already gone */
-    }
-  }
-  return n;
-}
 
 /** The key of camera `cameraId`; throws MediaRequestError("unknown_camera", 404) for an unknown id. */
 export function cameraKeyOf(db: Database, cameraId: number): string {
-  const row = db.query("SELECT key FROM cameras WHERE id = ?").get(cameraId) as { key: string } | null;
-  if (!row) throw new MediaRequestError("unknown_camera", `no camera with id ${cameraId}`, 404);
-  return row.key;
+  const key = cameraKeyById(db, cameraId);
+  if (key === null) throw new MediaRequestError("unknown_camera", `no camera with id ${cameraId}`, 404);
+  return key;
 }
 
 /** Deletes `exports/.tmp-*` files left by a crash mid-export; returns how many. Call at start-up. */
@@ -222,46 +195,36 @@ export function cleanExportTemps(dataDir: string): number {
   return removeTempFiles(join(dataDir, EXPORTS_DIR));
 }
 
-/** Where `concatToFile` writes: the ffconcat list, ffmpeg's temp output and the final name. */
-export interface ConcatPaths {
+/** The two files ffmpeg's arguments name in `concatToFile`: the ffconcat list it reads and the temp file it writes. */
+export interface ConcatIo {
   listPath: string;
   tmpPath: string;
-  finalPath: string;
 }
 
 /**
- * Runs the ffmpeg concat demuxer with crash-safe output: writes `lines` (an ffconcat list) to
- * `listPath`, runs ffmpeg with `args` (which must read `listPath` and write `tmpPath`), deletes
- * the list whatever happens. On a clean exit with a non-empty `tmpPath` it fsyncs it, renames it
- * to `finalPath` and fsyncs that directory, so a final name only ever holds a complete file
- * (`ok: true`). Otherwise it deletes `tmpPath` and returns the failed run (`ok: false`) for the
- * caller to report. Throws only for file system errors, never for a failed or aborted ffmpeg.
+ * Runs the ffmpeg concat demuxer into `finalPath` crash-safely: writes `lines` (an ffconcat list)
+ * to a temp list beside `finalPath`, runs ffmpeg with `args(io)` (which must read `io.listPath`
+ * and write `io.tmpPath`, a `tempPathFor(finalPath, ".part")`), deletes the list whatever
+ * happens. On a clean exit with a non-empty temp file `commitTempFile` makes it final (fsync,
+ * rename, directory fsync), so a final name only ever holds a complete file (`ok: true`).
+ * Otherwise it deletes the temp file and returns the failed run (`ok: false`) for the caller to
+ * report. Throws only for file system errors, never for a failed or aborted ffmpeg.
  */
-export async function concatToFile(paths: ConcatPaths, lines: string[], args: string[], options: RunOptions = {}): Promise<FfmpegRun & { ok: boolean }> {
-  const { listPath, tmpPath, finalPath } = paths;
-  writeFileSync(listPath, lines.join("\n") + "\n");
+export async function concatToFile(finalPath: string, lines: string[], args: (io: ConcatIo) => string[], options: RunOptions = {}): Promise<FfmpegRun & { ok: boolean }> {
+  const io: ConcatIo = { listPath: tempPathFor(finalPath, ".ffconcat"), tmpPath: tempPathFor(finalPath, ".part") };
+  writeFileSync(io.listPath, lines.join("\n") + "\n");
   let result: FfmpegRun;
   try {
-    result = await runFfmpeg(args, options);
+    result = await runFfmpeg(args(io), options);
   } finally {
-    try {
-      unlinkSync(listPath);
-    } catch {
-      /* gone */
-    }
+    discardTemp(io.listPath);
   }
-  const ok = result.code === 0 && !result.aborted && existsSync(tmpPath) && statSync(tmpPath).size > 0;
+  const ok = result.code === 0 && !result.aborted && existsSync(io.tmpPath) && statSync(io.tmpPath).size > 0;
   if (!ok) {
-    try {
-      unlinkSync(tmpPath);
-    } catch {
-      /* never created */
-    }
+    discardTemp(io.tmpPath);
     return { ...result, ok };
   }
-  fsyncPath(tmpPath);
-  renameSync(tmpPath, finalPath);
-  fsyncPath(dirname(finalPath));
+  commitTempFile(io.tmpPath, finalPath);
   return { ...result, ok };
 }
 
@@ -324,9 +287,6 @@ export async function exportClip(db: Database, dataDir: string, req: ClipRequest
   const clipMs = plan.durationMs + (plan.offsetMs - startKey.ms);
   const result0 = { relPath, durationMs: plan.durationMs, clipMs, startUtc: first.start_utc + startKey.ms, segments: lock.segments.length, coveredFrom: plan.coveredFrom, coveredTo: plan.coveredTo };
   if (existsSync(finalPath)) return { ...result0, bytes: statSync(finalPath).size, reused: true };
-  const rand = randomTag();
-  const tmpPath = join(dir, `.tmp-${name}.${rand}.part`);
-  const listPath = join(dir, `.tmp-${name}.${rand}.ffconcat`);
   const lines = ["ffconcat version 1.0"];
   for (const [i, s] of lock.segments.entries()) {
     const abs = resolveInside(dataDir, s.rel_path);
@@ -334,7 +294,7 @@ export async function exportClip(db: Database, dataDir: string, req: ClipRequest
     lines.push(`file ${concatQuote(skip ? `subfile,,start,${startKey.pos},end,0,,:${abs}` : abs)}`);
     lines.push(`duration ${((s.end_utc - s.start_utc - (i === 0 ? startKey.ms : 0)) / 1000).toFixed(3)}`);
   }
-  const args = [
+  const args = ({ listPath, tmpPath }: ConcatIo) => [
     "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
     "-f", "concat", "-safe", "0", "-protocol_whitelist", "file,subfile",
     "-i", listPath,
@@ -346,7 +306,7 @@ export async function exportClip(db: Database, dataDir: string, req: ClipRequest
     tmpPath,
   ];
   const totalMs = clipMs;
-  const result = await concatToFile({ listPath, tmpPath, finalPath }, lines, args, {
+  const result = await concatToFile(finalPath, lines, args, {
     signal: req.signal,
     onSpawn: req.onSpawn,
     onOutTimeMs: (ms) => onProgress?.({ doneMs: Math.min(totalMs, Math.max(0, Math.round(ms))), totalMs }),
@@ -402,8 +362,8 @@ export function incidentReadyAt(toUtc: number, segmentSeconds: number): number {
 
 /** True when the camera's recorded segments already reach `toUtc`. */
 export function isRecordedUntil(db: Database, cameraId: number, toUtc: number): boolean {
-  const row = db.query("SELECT MAX(end_utc) AS e FROM segments WHERE camera_id = ?").get(cameraId) as { e: number | null };
-  return row.e !== null && row.e >= toUtc;
+  const until = recordedUntil(db, cameraId);
+  return until !== null && until >= toUtc;
 }
 
 /**
@@ -457,8 +417,9 @@ export async function exportIncident(
 
 /**
  * A streaming Response for one ring segment that holds a read-lock until the body has been
- * sent, fails, or the client disconnects (HLS reads, issue 3). Null when the segment row or
- * its file does not exist. `range` (inclusive byte span) gives a 206 partial body.
+ * sent, fails, or the client disconnects (HLS reads: retention must not delete a segment a
+ * phone is still downloading). Null when the segment row or its file does not exist. `range`
+ * (inclusive byte span) gives a 206 partial body.
  */
 export async function segmentResponse(
   db: Database,
@@ -470,7 +431,7 @@ export async function segmentResponse(
   const lock = acquireReadLock(db, [segmentId]);
   if (lock.segmentIds.length === 0) return null;
   try {
-    const row = db.query("SELECT rel_path FROM segments WHERE id = ?").get(segmentId) as { rel_path: string } | null;
+    const row = segmentById(db, segmentId);
     if (!row) {
       lock.release();
       return null;

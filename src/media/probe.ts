@@ -10,7 +10,7 @@
  *
  * Used by start-up reconciliation to salvage the segment that was being written at a power cut.
  */
-import { resolveFfmpeg } from "./ffmpeg.ts";
+import { resolveFfmpeg, runFfmpeg } from "./ffmpeg.ts";
 
 export interface StreamInfo {
   /** Field-standard upper-case name: "H264", "H265", else ffmpeg's codec name upper-cased. */
@@ -60,13 +60,13 @@ export function parseVideoStreamLine(line: string): StreamInfo | null {
  * cannot be spawned at all.
  */
 export async function probeMedia(file: string, ffmpegPath: string = resolveFfmpeg()): Promise<ProbeResult | null> {
-  const proc = Bun.spawn(
-    [ffmpegPath, "-hide_banner", "-nostdin", "-loglevel", "info", "-i", file,
+  const run = await runFfmpeg(
+    ["-hide_banner", "-nostdin", "-loglevel", "info", "-i", file,
       "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
-    { stdout: "pipe", stderr: "pipe", stdin: "ignore" },
+    { ffmpegPath, captureStdout: true },
   );
-  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  await proc.exited;
+  const out = new TextDecoder().decode(run.stdout);
+  const err = run.stderrText;
   let frames = 0;
   let outUs = 0;
   for (const line of out.split("\n")) {

@@ -11,19 +11,21 @@
  *   keyframe's time, from ffmpeg's `showinfo` pts relative to the segment's first frame.
  *
  * The segment is read-locked while ffmpeg reads it (src/db/locks.ts). Results are returned in
- * memory (a JPEG is ~20-300 KB); `saveSnapshot` writes one to `exports/` atomically (temp name,
- * fsync, rename). Errors: MediaRequestError (bad time 400, unknown camera 404, no footage at
+ * memory (a JPEG is ~20-300 KB); `saveSnapshot` writes one to `exports/` crash-safely
+ * (`writeFileAtomic` of src/fsx.ts: temp name, fsync, rename, directory fsync). Errors: MediaRequestError (bad time 400, unknown camera 404, no footage at
  * that time 404) and ExportFailedError (ffmpeg failed or was cancelled), as in export.ts.
  */
 import type { Database } from "bun:sqlite";
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { logEvent } from "../db/eventLog.ts";
 import { acquireRangeReadLock, acquireReadLock } from "../db/locks.ts";
-import { fsyncPath } from "../db/segments.ts";
+import { latestSegment } from "../db/segments.ts";
+import { discardTemp, tempPathFor, writeFileAtomic } from "../fsx.ts";
+import { redact } from "../log.ts";
 import { resolveInside } from "../paths.ts";
-import { EXPORTS_DIR, ExportFailedError, MediaRequestError, cameraKeyOf, keyframeAtOrBefore, keyframes, parseUtc, randomTag } from "./export.ts";
-import { resolveFfmpeg } from "./ffmpeg.ts";
+import { EXPORTS_DIR, ExportFailedError, MediaRequestError, cameraKeyOf, keyframeAtOrBefore, keyframes, parseUtc } from "./export.ts";
+import { runFfmpeg } from "./ffmpeg.ts";
 
 export interface Snapshot {
   jpeg: Uint8Array;
@@ -47,9 +49,8 @@ export async function snapshotAt(db: Database, dataDir: string, req: { cameraId:
   const offsetMs = Math.max(0, at - seg.start_utc);
   // read from the keyframe before `at` (byte offset), then decode forward to the exact frame
   const kf = keyframeAtOrBefore(await keyframes(path), offsetMs);
-  const proc = Bun.spawn(
+  const run = await runFfmpeg(
     [
-      resolveFfmpeg(),
       "-hide_banner", "-nostdin", "-loglevel", "error",
       "-skip_initial_bytes", String(kf.pos),
       "-i", path,
@@ -58,15 +59,11 @@ export async function snapshotAt(db: Database, dataDir: string, req: { cameraId:
       "-c:v", "mjpeg", "-q:v", "3",
       "-f", "image2pipe", "pipe:1",
     ],
-    { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    { signal: req.signal, captureStdout: true },
   );
-  const kill = () => proc.kill("SIGKILL");
-  req.signal?.addEventListener("abort", kill, { once: true });
-  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text()]);
-  req.signal?.removeEventListener("abort", kill);
-  const jpeg = new Uint8Array(out);
-  if (code !== 0 || !isJpeg(jpeg)) {
-    throw new ExportFailedError(`snapshot failed: ${req.signal?.aborted ? "cancelled" : `ffmpeg exited with ${code}: ${err.trim().split("\n").slice(-2).join(" | ").slice(0, 300)}`}`, req.signal?.aborted ?? false);
+  const jpeg = run.stdout;
+  if (run.code !== 0 || !isJpeg(jpeg)) {
+    throw new ExportFailedError(`snapshot failed: ${run.aborted ? "cancelled" : `ffmpeg exited with ${run.code}: ${run.stderr}`}`, run.aborted);
   }
   return { jpeg, atUtc: at, cameraId: req.cameraId, segmentId: seg.id };
 }
@@ -76,9 +73,7 @@ export async function snapshotLive(db: Database, dataDir: string, req: { cameraI
   const key = cameraKeyOf(db, req.cameraId);
   // select + lock in one transaction so retention cannot slip in between
   const picked = db.transaction(() => {
-    const row = db
-      .query("SELECT id, start_utc, end_utc, rel_path FROM segments WHERE camera_id = ? ORDER BY absolute_index DESC LIMIT 1")
-      .get(req.cameraId) as { id: number; start_utc: number; end_utc: number; rel_path: string } | null;
+    const row = latestSegment(db, req.cameraId);
     return row ? { row, lock: acquireReadLock(db, [row.id]) } : null;
   })();
   if (!picked) throw new MediaRequestError("no_footage", `camera ${key} has no recorded segment yet`, 404);
@@ -86,13 +81,14 @@ export async function snapshotLive(db: Database, dataDir: string, req: { cameraI
   const seg = picked.row;
   const dir = join(dataDir, EXPORTS_DIR);
   mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-live-${key}-${randomTag()}.jpg`);
+  // ffmpeg's image2 muxer overwrites one file per keyframe (`-update 1`); this scratch file is
+  // read back and deleted, never made final
+  const tmp = tempPathFor(join(dir, `live-${key}`), ".jpg");
   let lastPts: number | null = null;
   let firstPts: number | null = null;
   try {
-    const proc = Bun.spawn(
+    const run = await runFfmpeg(
       [
-        resolveFfmpeg(),
         "-hide_banner", "-nostdin", "-loglevel", "info",
         "-skip_frame", "nokey",
         "-i", resolveInside(dataDir, seg.rel_path),
@@ -100,12 +96,9 @@ export async function snapshotLive(db: Database, dataDir: string, req: { cameraI
         "-c:v", "mjpeg", "-q:v", "3",
         "-update", "1", "-f", "image2", "-y", tmp,
       ],
-      { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
+      { signal: req.signal },
     );
-    const kill = () => proc.kill("SIGKILL");
-    req.signal?.addEventListener("abort", kill, { once: true });
-    const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-    req.signal?.removeEventListener("abort", kill);
+    const { code, stderrText: err } = run;
     for (const m of err.matchAll(/Parsed_showinfo.*?pts_time:\s*(-?[\d.]+)/g)) {
       const t = Number(m[1]);
       if (firstPts === null) firstPts = t;
@@ -119,22 +112,18 @@ export async function snapshotLive(db: Database, dataDir: string, req: { cameraI
     }
     if (code !== 0 || !isJpeg(jpeg)) {
       const tail = err.trim().split("\n").filter((l) => !l.includes("showinfo")).slice(-2).join(" | ").slice(0, 300);
-      throw new ExportFailedError(`live snapshot failed: ${req.signal?.aborted ? "cancelled" : `ffmpeg exited with ${code}: ${tail}`}`, req.signal?.aborted ?? false);
+      throw new ExportFailedError(`live snapshot failed: ${run.aborted ? "cancelled" : `ffmpeg exited with ${code}: ${redact(tail)}`}`, run.aborted);
     }
     const atUtc = firstPts !== null && lastPts !== null ? Math.min(seg.end_utc, seg.start_utc + Math.round((lastPts - firstPts) * 1000)) : seg.end_utc;
     return { jpeg, atUtc, cameraId: req.cameraId, segmentId: seg.id };
   } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* not written */
-    }
+    discardTemp(tmp);
   }
 }
 
 /**
- * Writes a snapshot to `exports/<camera>-<time>.jpg` atomically (temp, fsync, rename, fsync dir)
- * and logs `export.snapshot`. Returns the path relative to data_dir.
+ * Writes a snapshot to `exports/<camera>-<time>.jpg` crash-safely (`writeFileAtomic`: temp,
+ * fsync, rename, fsync dir) and logs `export.snapshot`. Returns the path relative to data_dir.
  */
 export function saveSnapshot(db: Database, dataDir: string, snap: Snapshot): string {
   const key = cameraKeyOf(db, snap.cameraId);
@@ -142,11 +131,7 @@ export function saveSnapshot(db: Database, dataDir: string, snap: Snapshot): str
   mkdirSync(dir, { recursive: true });
   const name = `${key}-${new Date(snap.atUtc).toISOString().replace(/[-:]/g, "").replace("T", "-").replace(/Z$/, "Z")}.jpg`;
   const rel = join(EXPORTS_DIR, name);
-  const tmp = join(dir, `.tmp-${name}.${randomTag()}.part`);
-  writeFileSync(tmp, snap.jpeg);
-  fsyncPath(tmp);
-  renameSync(tmp, join(dataDir, rel));
-  fsyncPath(dir);
+  writeFileAtomic(join(dataDir, rel), snap.jpeg);
   logEvent(db, { kind: "export.snapshot", cameraId: snap.cameraId, message: `snapshot ${rel} (${snap.jpeg.length} bytes)`, data: { relPath: rel, atUtc: snap.atUtc } });
   return rel;
 }

@@ -1,9 +1,9 @@
 /**
- * Trip thumbnails: the first frame of a trip's oldest segment still in the ring (G's
- * `snapshotAt`, which holds a read-lock on the segment while ffmpeg reads it), scaled to
- * THUMB_WIDTH px wide (a second small ffmpeg run on the JPEG, so a 1080p camera does not send
- * 300 KB per list item), cached on disk as `<data_dir>/thumbs/trip-<id>.jpg` (temp + fsync +
- * rename, so a cache file is always a whole JPEG). A trip's first frame never changes, so the
+ * Trip thumbnails: the first frame of a trip's oldest segment still in the ring (`snapshotAt`
+ * of src/media/snapshot.ts, which holds a read-lock on the segment while ffmpeg reads it),
+ * scaled to THUMB_WIDTH px wide (a second small ffmpeg run on the JPEG, so a 1080p camera does
+ * not send 300 KB per list item), cached on disk as `<data_dir>/thumbs/trip-<id>.jpg`
+ * (`writeFileAtomic` of src/fsx.ts, so a cache file is always a whole JPEG). A trip's first frame never changes, so the
  * cache never goes stale; a trip whose footage is all overwritten keeps its cached picture.
  *
  * The file path comes only from the trip id (digits), never from the request. Concurrent
@@ -11,11 +11,11 @@
  * the app's `Gate` (bounded concurrency).
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { snapshotAt } from "../media/snapshot.ts";
-import { fsyncPath } from "../db/segments.ts";
-import { resolveFfmpeg } from "../media/ffmpeg.ts";
+import { writeFileAtomic } from "../fsx.ts";
+import { runFfmpeg } from "../media/ffmpeg.ts";
 import { firstTripSegment, tripById } from "../db/views.ts";
 import type { Gate } from "./gate.ts";
 
@@ -30,21 +30,17 @@ export const thumbPath = (dataDir: string, tripId: number) => join(dataDir, THUM
 
 /** Scales a JPEG to THUMB_WIDTH wide (never up), MJPEG quality 5. */
 async function scaleJpeg(jpeg: Uint8Array): Promise<Uint8Array> {
-  const proc = Bun.spawn(
+  const run = await runFfmpeg(
     [
-      resolveFfmpeg(),
       "-hide_banner", "-nostdin", "-loglevel", "error",
       "-f", "image2pipe", "-c:v", "mjpeg", "-i", "pipe:0",
       "-vf", `scale='min(${THUMB_WIDTH},iw)':-2`,
       "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "5", "-f", "image2pipe", "pipe:1",
     ],
-    { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
+    { input: jpeg, captureStdout: true },
   );
-  proc.stdin.write(jpeg);
-  await proc.stdin.end();
-  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text()]);
-  const bytes = new Uint8Array(out);
-  if (code !== 0 || bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error(`thumbnail scale failed: ${err.trim().slice(0, 200)}`);
+  const bytes = run.stdout;
+  if (run.code !== 0 || bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error(`thumbnail scale failed: ${run.stderr.slice(0, 200)}`);
   return bytes;
 }
 
@@ -65,21 +61,9 @@ export async function tripThumbnail(db: Database, dataDir: string, tripId: numbe
     const seg = firstTripSegment(db, trip);
     if (!seg) return null;
     const jpeg = await gate.run(async () => scaleJpeg((await snapshotAt(db, dataDir, { cameraId: trip.camera_id, atUtc: seg.start_utc })).jpeg));
-    const dir = join(dataDir, THUMBS_DIR);
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-trip-${tripId}.${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`);
-    try {
-      writeFileSync(tmp, jpeg);
-      fsyncPath(tmp);
-      renameSync(tmp, path);
-    } catch (err) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* not written */
-      }
-      throw err;
-    }
+    mkdirSync(join(dataDir, THUMBS_DIR), { recursive: true });
+    // a cache file: a power cut may lose the new name (it is made again), never leave half a JPEG
+    writeFileAtomic(path, jpeg, { syncDir: false });
     return path;
   })();
   inflight.set(key, work);
