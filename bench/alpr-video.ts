@@ -1,5 +1,5 @@
 /**
- * The issue-4 video benchmark at full size: all US photos (../shared/data/alpr/us, 178) as a
+ * The ALPR video benchmark at full size: all US photos (../shared/data/alpr/us, 178) as a
  * slideshow recording (2 s per photo, 1280x720, segment muxer + indexer, like the recorder),
  * read by the ALPR service (sampler -> vision pool -> dispatcher -> tracks -> vehicles).
  *

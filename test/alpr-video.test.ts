@@ -7,7 +7,7 @@
  * (the same models: detectPlates + readCandidates, composed directly per frame on frames cut
  * by the sampler's own ffmpeg, `stageReads`)
  * read on that photo's frames; the share of photos whose row has the ground-truth plate is
- * printed (issue 4 goal: >= 90 %) and asserted >= 90 % only when the stages themselves reach it
+ * printed (the target is >= 90 % of photos read exactly) and asserted >= 90 % only when the stages themselves reach it
  * on these frames; no frame file left when idle; snapshots exist. (`readPlates`, the CLI's
  * reader, pools the candidates of all vehicles of a frame; its accuracy is bench/alpr.ts's.)
  * ALPR_TEST_PHOTOS (default 20) sets how many photos; bench/alpr-video.ts runs all 178.
@@ -149,7 +149,7 @@ test(`slideshow of ${N} US photos: one vehicles row per photo pass, right plates
       ` ${status.sampledFrames} frames in ${seconds.toFixed(1)} s`,
   );
   if (wrong.length) console.log("  not exactly one right row:\n  " + wrong.join("\n  "));
-  // >= 90 % is the goal of issue 4; it is asserted when the reader reaches it on these frames
+  // >= 90 % of photos read exactly is the target; it is asserted when the reader reaches it on these frames
   if (readerRight >= 0.9 * photos.length) expect(right).toBeGreaterThanOrEqual(Math.ceil(0.9 * photos.length));
   // the pipeline loses nothing the reader gets right on every frame
   expect(right).toBeGreaterThanOrEqual(readerRight);

@@ -1,7 +1,7 @@
 /**
  * The supervisor's `alprService` actor when the ALPR service module was not preloaded (the
- * runtime preloads it when `[alpr] enabled`, see save-services.test.ts; issue 5 keeps it out of
- * an idle runtime): the actor loads src/actors/alpr.ts itself, then starts the real service on a
+ * runtime preloads it when `[alpr] enabled`, see save-services.test.ts; it is kept out of an
+ * idle runtime so a dashcam without ALPR does not pay its memory): the actor loads src/actors/alpr.ts itself, then starts the real service on a
  * real SQLite database; stopped before the load finishes, it starts nothing.
  * In a full `bun test` run another file may have loaded the module already (the actor then
  * starts the service at once): either way a stop leaves no service running.

@@ -1,7 +1,8 @@
 /**
  * The ALPR service (seed 001 pipeline): sampler, workers, dispatcher, tracks, summaries and the
  * optional PostgreSQL sink, as one long-running service the supervisor starts when
- * `[alpr] enabled` (see `alprService`, an XState `fromCallback` actor wrapping it).
+ * `[alpr] enabled` (its `alprService` actor, `createAlprActor` in src/actors/supervisor.ts, wraps
+ * `startAlprService`).
  *
  * One loop, woken by task completions or every `poll_ms`:
  *   1. start queued frame tasks on the vision pool (runner.ts, Bun Workers);
@@ -14,7 +15,6 @@
  * deleted. Everything it does is safe to repeat after a crash.
  */
 import type { Database } from "bun:sqlite";
-import { fromCallback } from "xstate";
 import { pipelineStatus, type PipelineStatus } from "../db/alprStatus.ts";
 import { claimTasks, frameBacklog, pruneTasks, requeueFailed, requeueRunning, unfinishedWork } from "../db/alprTasks.ts";
 import { logEvent } from "../db/eventLog.ts";
@@ -219,23 +219,3 @@ export function startAlprService(deps: AlprServiceDeps): AlprService {
     },
   };
 }
-
-/**
- * XState actor for the supervisor: `spawnChild("alprService", { systemId: "alpr", input })`
- * with `input = { db, config, dataDir, bus }`. Sends `{ type: "ALPR.ERROR", error }` to its
- * parent if the service cannot start; stopping the actor stops the service.
- */
-export const alprService = fromCallback<{ type: "ALPR.WAKE" }, AlprServiceDeps>(({ input, sendBack, receive }) => {
-  let service: AlprService | null = null;
-  try {
-    service = startAlprService(input);
-  } catch (err) {
-    sendBack({ type: "ALPR.ERROR", error: String((err as Error)?.message ?? err) } as never);
-  }
-  receive((e) => {
-    if (e.type === "ALPR.WAKE") service?.wake();
-  });
-  return () => {
-    void service?.stop();
-  };
-});

@@ -7,7 +7,7 @@
  *   watermark is set `backfill_segments` below the newest segment (0 = new footage only).
  *   The oldest pending segment over all cameras goes first.
  * - Frames are extracted by ffmpeg at `sample_fps` (`-vf fps=R`, frame k at offset k/R s), one
- *   ffmpeg at a time, under `nice -n 19` with one decoder thread, reading the segment under a
+ *   ffmpeg at a time (`runFfmpeg`), at nice 19 with one decoder thread, reading the segment under a
  *   transient read-lock (`acquireReadLock`, src/db/locks.ts: retention does not delete it meanwhile). The
  *   recorder is never waited on.
  * - Frame files: `frames/<camera_id>/<absolute_index>-<k>.jpg` (payload_ref, relative to
@@ -31,7 +31,9 @@ import { acquireReadLock } from "../db/locks.ts";
 import { countSegmentsAfter, firstSegmentAfter, newestSegmentIndex } from "../db/alprSampling.ts";
 import { listCameras } from "../db/cameras.ts";
 import type { SegmentRow as StoredSegment } from "../db/segments.ts";
+import { runFfmpeg, type FfmpegRun } from "../media/ffmpeg.ts";
 import { resolveInside } from "../paths.ts";
+import { lastStderrLine, lowerPriority } from "./backgroundFfmpeg.ts";
 
 export interface SamplerOptions {
   db: Database;
@@ -40,7 +42,7 @@ export interface SamplerOptions {
   sampleFps: number;
   maxQueue: number;
   backfillSegments: number;
-  /** Run ffmpeg under `nice -n 19` (default true when `nice` exists). */
+  /** Run ffmpeg at nice 19 (default true). */
   nice?: boolean;
   /** Called with the camera id whenever frames are queued or skipped. */
   onActivity?: (cameraId: number) => void;
@@ -56,8 +58,6 @@ export interface SampleOutcome {
   skipped: number;
   reason: "sampled" | "backlog" | "missing" | "ffmpeg_failed";
 }
-
-const NICE = Bun.which("nice");
 
 /** Every camera (disabled ones too: their footage is still read), by id, so ties go to the older camera. */
 const camerasById = (db: Database) => listCameras(db).sort((a, b) => a.id - b.id);
@@ -179,26 +179,23 @@ export class FrameSampler {
     const dirRel = `frames/${seg.camera_id}`;
     const dir = resolveInside(this.o.dataDir, dirRel);
     const tmp = join(dir, `tmp-${seg.absolute_index}`);
-    let code: number;
-    let stderr: string;
+    let run: FfmpegRun;
     try {
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp, { recursive: true });
       const args = [
-        this.o.ffmpegPath, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+        "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
         "-i", src, "-an", "-sn", "-dn", "-vf", `fps=${this.o.sampleFps}`, "-q:v", "2",
         "-start_number", "0", "-f", "image2", join(tmp, "%06d.jpg"),
       ];
-      const cmd = (this.o.nice ?? true) && NICE ? [NICE, "-n", "19", ...args] : args;
-      const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-      [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      run = await runFfmpeg(args, { ffmpegPath: this.o.ffmpegPath, onSpawn: (this.o.nice ?? true) ? lowerPriority : undefined });
     } finally {
       lock.release();
     }
     const files = readdirSync(tmp).filter((f) => /^\d{6}\.jpg$/.test(f)).sort();
     if (files.length === 0) {
       rmSync(tmp, { recursive: true, force: true });
-      return this.skip(seg, "ffmpeg_failed", `ffmpeg produced no frame (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`);
+      return this.skip(seg, "ffmpeg_failed", `ffmpeg produced no frame (exit ${run.code}): ${lastStderrLine(run)}`);
     }
     const frames = files.map((f) => {
       const k = Number(f.slice(0, 6));
@@ -220,12 +217,12 @@ export class FrameSampler {
       addCounter(db, COUNTERS.sampledFrames, frames.length);
       setCounter(db, COUNTERS.sampled(seg.camera_id), seg.absolute_index);
       setCounter(db, COUNTERS.horizon(seg.camera_id), seg.end_utc);
-      if (code !== 0)
+      if (run.code !== 0)
         logEvent(db, {
           kind: "alpr.segment_partial",
           level: "warn",
           cameraId: seg.camera_id,
-          message: `ALPR read ${frames.length} frame(s) of damaged segment ${seg.absolute_index} of camera ${seg.camera_key}: ${stderr.trim().split("\n").pop() ?? ""}`,
+          message: `ALPR read ${frames.length} frame(s) of damaged segment ${seg.absolute_index} of camera ${seg.camera_key}: ${lastStderrLine(run)}`,
         });
     })();
     return { cameraId: seg.camera_id, absoluteIndex: seg.absolute_index, frames: frames.length, skipped: 0, reason: "sampled" };

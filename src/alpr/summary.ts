@@ -5,9 +5,9 @@
  * For a queued summary task (meta = the plate_smooth result, see dispatcher.ts):
  * 1. cuts a snapshot JPEG from the best frame of the winning plate: the vehicle box (or, with
  *    no vehicle detector, a region around the plate: 4 plate widths x 6 plate heights), plus a
- *    10 % margin, scaled to at most 640 px wide; ffmpeg at low priority, off the event loop;
+ *    10 % margin, scaled to at most 640 px wide; ffmpeg (`runFfmpeg`) at nice 19, off the event loop;
  *    kept as `<data_dir>/plates/<camera_id>/<YYYY-MM-DD>/<track_id>.jpg` (written to a
- *    temporary name, then renamed). A frame that is gone or unreadable gives a row without a
+ *    temporary name, then fsynced and renamed: `commitTempFile`, src/fsx.ts). A frame that is gone or unreadable gives a row without a
  *    snapshot (the read is not lost);
  * 2. in one transaction: the `vehicles` row (idempotent: UNIQUE(video_id, frame_idx,
  *    track_id), so a repeated summary is a no-op), for a new row one `event_log` row
@@ -15,15 +15,18 @@
  * 3. after the commit, publishes a LiveBus `alert` per match (and the event_log event).
  */
 import type { Database } from "bun:sqlite";
-import { mkdirSync, renameSync, rmSync, existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { completeTaskTx, COUNTERS, type Task } from "../db/alprTasks.ts";
 import { addCounter } from "../db/counters.ts";
 import { insertVehicleTx } from "../db/vehicles.ts";
 import { matchWatchlist } from "../db/watchlist.ts";
 import { logEvent } from "../db/eventLog.ts";
 import type { LiveBus, LiveEvent } from "../events.ts";
+import { commitTempFile, discardTemp, TEMP_PREFIX } from "../fsx.ts";
+import { runFfmpeg } from "../media/ffmpeg.ts";
 import { resolveInside } from "../paths.ts";
+import { lastStderrLine, lowerPriority } from "./backgroundFfmpeg.ts";
 import type { SmoothResult } from "./dispatcher.ts";
 import type { Box } from "./tracker.ts";
 
@@ -34,7 +37,7 @@ export interface SummaryOptions {
   bus?: LiveBus | null;
   /** 0 = exact watchlist match, 1 = one edit away also matches. */
   watchlistMaxEdits?: number;
-  /** Run ffmpeg under `nice -n 19` (default true when `nice` exists). */
+  /** Run ffmpeg at nice 19 (default true). */
   nice?: boolean;
 }
 
@@ -61,8 +64,6 @@ export function snapshotRegion(car: Box | null, plate: Box, width: number, heigh
   return [x0, y0, Math.min(ww, width - x0), Math.min(hh, height - y0)];
 }
 
-const NICE = Bun.which("nice");
-
 /** Cuts the snapshot with ffmpeg; returns the relative path, or null (logged by the caller). */
 export async function cutSnapshot(o: SummaryOptions, s: SmoothResult): Promise<{ path: string | null; error: string | null }> {
   const b = s.best;
@@ -71,22 +72,23 @@ export async function cutSnapshot(o: SummaryOptions, s: SmoothResult): Promise<{
   const rel = snapshotRelPath(s.camera_id, b.ts, s.track_id);
   const out = resolveInside(o.dataDir, rel);
   mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.tmp.jpg`;
+  // a fixed temp name (not tempPathFor's random one): a summary repeated after a crash
+  // overwrites the half-written file instead of leaving it behind; it ends in .jpg like the
+  // final name, so ffmpeg picks the same muxer
+  const tmp = join(dirname(out), `${TEMP_PREFIX}${basename(out)}`);
   const filters: string[] = [];
   if (b.width && b.height) {
     const [x, y, w, h] = snapshotRegion(b.carBox, b.plateBox, b.width, b.height);
     if (w >= 2 && h >= 2) filters.push(`crop=${w}:${h}:${x}:${y}`);
   }
   filters.push("scale='min(640,iw)':-2");
-  const args = [o.ffmpegPath, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", src, "-vf", filters.join(","), "-frames:v", "1", "-q:v", "4", tmp];
-  const cmd = (o.nice ?? true) && NICE ? [NICE, "-n", "19", ...args] : args;
-  const proc = Bun.spawn(cmd, { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
-  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-  if (code !== 0 || !existsSync(tmp)) {
-    rmSync(tmp, { force: true });
-    return { path: null, error: `snapshot failed: ${stderr.trim().split("\n").pop() ?? `ffmpeg exit ${code}`}` };
+  const args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", src, "-vf", filters.join(","), "-frames:v", "1", "-q:v", "4", tmp];
+  const run = await runFfmpeg(args, { ffmpegPath: o.ffmpegPath, onSpawn: (o.nice ?? true) ? lowerPriority : undefined });
+  if (run.code !== 0 || !existsSync(tmp)) {
+    discardTemp(tmp);
+    return { path: null, error: `snapshot failed: ${lastStderrLine(run)}` };
   }
-  renameSync(tmp, out);
+  commitTempFile(tmp, out);
   return { path: rel, error: null };
 }
 
