@@ -8,7 +8,8 @@ import { describe, expect, test } from "bun:test";
 import { SimulatedClock, assign, createActor, fromCallback, fromPromise, type AnyActorRef } from "xstate";
 import { cameraMachine, cameraStateName, type CameraInput, type RecorderRequest } from "../src/machines/camera.ts";
 import { tripMachine, type SaveTripInput } from "../src/machines/trip.ts";
-import { supervisorMachine, incidentIdFor, type BootCamera, type IncidentRecord } from "../src/machines/supervisor.ts";
+import { supervisorMachine, incidentActorId, type BootCamera } from "../src/machines/supervisor.ts";
+import { incidentIdFor, incidentMachine, recordOf, type IncidentContext, type IncidentExportInput, type IncidentRecord } from "../src/machines/incident.ts";
 import type { RecorderCommand, RecorderEvent } from "../src/machines/events.ts";
 
 /** A saver the test resolves by hand: `calls` holds one deferred per invocation. */
@@ -120,7 +121,7 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
   const INPUT: CameraInput = { key: "a", cameraId: 1, backoffInitialMs: 1000, backoffMaxMs: 4000, stallMs: 30_000 };
   const cam = (key: string, cameraId: number): BootCamera => ({ ...INPUT, key, cameraId, enabled: true, segmentSeconds: 2 });
 
-  function harness(opts: { exportLogic?: ReturnType<typeof fromPromise<unknown, IncidentRecord>> } = {}) {
+  function harness(opts: { exportLogic?: ReturnType<typeof fromPromise<unknown, IncidentExportInput>> } = {}) {
     const clock = new SimulatedClock();
     clock.set(10_000_000);
     const recorders = new Map<string, (e: RecorderEvent) => void>();
@@ -132,7 +133,7 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
     const finished: unknown[] = [];
     const gaveUp: unknown[] = [];
     const nothing: unknown[] = [];
-    const exports: IncidentRecord[] = [];
+    const exports: IncidentExportInput[] = [];
     const machine = supervisorMachine.provide({
       actors: {
         camera: cameraMachine.provide({ actors: { recorder } }),
@@ -144,17 +145,23 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
             }),
           },
         }),
-        incidentExport:
-          opts.exportLogic ??
-          fromPromise<unknown, IncidentRecord>(async ({ input }) => {
-            exports.push(input);
-            return { relPath: "exports/x.mp4" };
-          }),
+        incident: incidentMachine.provide({
+          actors: {
+            exportClip:
+              opts.exportLogic ??
+              fromPromise<unknown, IncidentExportInput>(async ({ input }) => {
+                exports.push(input);
+                return { relPath: "exports/x.mp4" };
+              }),
+          },
+          actions: {
+            beginIncident: ({ context }) => void begun.push(recordOf(context)),
+            logExported: ({ context }) => void finished.push({ incident: recordOf(context), output: context.output }),
+            logGaveUp: ({ context }) => void gaveUp.push({ incident: recordOf(context), error: context.lastError }),
+          },
+        }),
       },
       actions: {
-        beginIncident: (_, p) => void begun.push(p as IncidentRecord),
-        incidentDone: (_, p) => void finished.push(p),
-        incidentGaveUp: (_, p) => void gaveUp.push(p),
         nothingToSave: (_, p) => void nothing.push(p),
       },
     });
@@ -162,7 +169,9 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
       createActor(machine, { systemId: "supervisor", input: { restartInitialMs: 1000 }, clock, ...(snapshot ? { snapshot: snapshot as never } : {}) }).start();
     const actor = make();
     const get = (id: string) => actor.system.get(id) as AnyActorRef | undefined;
-    return { clock, actor, get, recorders, saves, begun, finished, gaveUp, nothing, exports, make };
+    /** The incident actor's context, or undefined when it has none. */
+    const incident = (id: string) => (get(incidentActorId(id))?.getSnapshot() as { context: IncidentContext } | undefined)?.context;
+    return { incident, clock, actor, get, recorders, saves, begun, finished, gaveUp, nothing, exports, make };
   }
   const boot = (cameras: BootCamera[], trips: { tripId: number; cameraKey: string }[] = []) => ({
     type: "BOOT" as const,
@@ -233,8 +242,8 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
 
   test("an incident waits for its stored deadline, retries a retryable failure, and survives a restore", async () => {
     let fail = true;
-    const exportsSeen: IncidentRecord[] = [];
-    const exportLogic = fromPromise<unknown, IncidentRecord>(async ({ input }) => {
+    const exportsSeen: IncidentExportInput[] = [];
+    const exportLogic = fromPromise<unknown, IncidentExportInput>(async ({ input }) => {
       exportsSeen.push(input);
       if (fail) throw Object.assign(new Error("not recorded yet"), { retryable: true });
       return { relPath: "exports/clip.mp4" };
@@ -244,12 +253,13 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
     const at = h.clock.now();
     h.actor.send({ type: "INCIDENT", at, source: "button" });
     const id = incidentIdFor(at, "a");
-    const rec = h.actor.getSnapshot().context.incidents[id];
+    const rec = h.incident(id);
     // [at - 30 s, at + 10 s], ready one segment (2 s) + 2 s after the window
     expect(rec).toMatchObject({ cameraKey: "a", cameraId: 1, fromUtc: at - 30_000, toUtc: at + 10_000, readyAtUtc: at + 14_000, attempts: 0 });
     expect(h.begun.map((r) => r.incidentId)).toEqual([id]);
     h.actor.send({ type: "INCIDENT", at, source: "ui", cameraKey: "a" }); // same moment: same incident
     expect(Object.keys(h.actor.getSnapshot().context.incidents)).toEqual([id]);
+    expect(Object.keys(h.actor.getSnapshot().children).filter((c) => c.startsWith("incident:"))).toEqual([incidentActorId(id)]);
     expect(h.begun.length).toBe(1);
 
     h.clock.increment(13_999);
@@ -258,7 +268,7 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
     expect(exportsSeen.length).toBe(1);
     await tick();
     // retryable: re-armed one segment (>= 2 s) later
-    const r1 = h.actor.getSnapshot().context.incidents[id];
+    const r1 = h.incident(id)!;
     expect(r1.attempts).toBe(1);
     expect(r1.readyAtUtc).toBe(h.clock.now() + 2000);
 
@@ -281,7 +291,7 @@ describe("supervisor: button, current trip, camera stop, incidents", () => {
   });
 
   test("a failure that is not retryable ends the incident", async () => {
-    const exportLogic = fromPromise<unknown, IncidentRecord>(async () => {
+    const exportLogic = fromPromise<unknown, IncidentExportInput>(async () => {
       throw new Error("no footage in the window");
     });
     const h = harness({ exportLogic });

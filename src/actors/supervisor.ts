@@ -2,32 +2,26 @@
  * Wiring and restore of the root `supervisor` actor (src/machines/supervisor.ts).
  *
  * `startSupervisor(deps, config, cameraIds)`:
- * 1. builds the supervisor machine with the real `camera` and `trip` machines, the service
- *    actors (`gpioButton`: G's GPIO button, `alprService`: D2's ALPR service, `incidentExport`)
- *    and the named effects (`.provide()`);
+ * 1. builds the supervisor machine with the real `camera`, `trip` and `incident` machines
+ *    (src/actors/camera.ts, trip.ts, incident.ts), the service actors (`gpioButton`: the GPIO
+ *    save button of src/actors/gpio.ts, `alprService`: the plate-reading service of
+ *    src/actors/alpr.ts) and the named effects (`.provide()`);
  * 2. restores it from the journal (`actor_snapshots`), after a JSON round-trip, with
  *    `prepareRestoredSnapshot`: each child's snapshot is replaced by its own newest row (each
  *    actor's row is written in the same transaction as its domain rows, so it is the truth),
  *    cameras that were starting/recording/stalled go back to `starting` (their ffmpeg is gone;
  *    the invoked recorder restarts from scratch with a fresh start number), a camera caught
  *    `stopping` is `stopped`, finished children and trips that are no longer open/saving/
- *    saved-but-open are dropped, service and incident-export children are dropped (BOOT spawns
- *    them again from the current config and the stored incident deadlines), and camera timing
- *    settings come from the current config;
+ *    saved-but-open are dropped, pending incidents are kept (their stored deadline is re-armed
+ *    at BOOT, an export under way starts again), service children are dropped (BOOT spawns them
+ *    again from the current config), and camera timing settings come from the current config;
  * 3. starts it with the journal as inspector and sends `BOOT` (config + open/saving trips of the
  *    database, older boots flagged), which spawns/starts/disables cameras, closes older-boot
- *    trips, spawns the services and re-arms stored deadlines (`TIMERS.REARM`, incidents).
+ *    trips, spawns the services and re-arms stored deadlines (`TIMERS.REARM`).
  * A snapshot that cannot be restored is logged and replaced by a fresh supervisor.
  *
  * Effects of the supervisor (named actions):
- * - `beginIncident`: G's `beginIncident` (evidence-locks what is already recorded in the window,
- *   `incident.begin` event row) in the supervisor's journal transaction;
- * - `incidentExport` (spawned at the incident's deadline): G's `exportIncident`; while the
- *   camera is still recording but the window's end is not indexed yet it fails with a retryable
- *   error (the supervisor re-arms the deadline); when the camera stopped it exports what exists
- *   (`partial`). Evidence-locked, tagged with the incident id;
- * - `incidentDone` / `incidentGaveUp`: `incident.done` / `incident.failed` event rows;
- * - `publishGpio`: LiveBus `gpio` event (G's actor writes the `gpio.*` event rows itself);
+ * - `publishGpio`: LiveBus `gpio` event (the GPIO actor writes the `gpio.*` event rows itself);
  * - `nothingToSave`: a `trip.save_error` warning row (button pressed, no trip to save);
  * - `serviceError`: log + `service.error` event row;
  * - `runMaintenance` (BOOT and every 24 h): `purgeExpiredSessions`, and temp files older than 6 h
@@ -36,27 +30,22 @@
  */
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { createActor, fromCallback, fromPromise, type Actor, type AnyActorLogic, type CallbackActorLogic, type PromiseActorLogic } from "xstate";
+import { createActor, fromCallback, type Actor, type AnyActorLogic, type CallbackActorLogic } from "xstate";
 import type { CameraConfig, Config } from "../config.ts";
-import {
-  supervisorMachine,
-  type BootCamera,
-  type BootTrip,
-  type GpioConfig,
-  type GpioState,
-  type IncidentRecord,
-  type SupervisorEvent,
-} from "../machines/supervisor.ts";
+import { supervisorMachine, type BootCamera, type BootTrip, type GpioConfig, type GpioState, type SupervisorEvent } from "../machines/supervisor.ts";
 import { cameraMachine, cameraStateName, type CameraInput } from "../machines/camera.ts";
-import { tripMachine, LIVE_TRIP_STATES, type TripStatus } from "../machines/trip.ts";
+import { tripMachine, LIVE_TRIP_STATES } from "../machines/trip.ts";
+import { incidentMachine } from "../machines/incident.ts";
 import { log } from "../log.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { purgeExpiredSessions } from "../db/sessions.ts";
-import { beginIncident, exportIncident, ExportFailedError, EXPORTS_DIR, isRecordedUntil } from "../media/export.ts";
+import { EXPORTS_DIR } from "../media/export.ts";
 import { removeTempFiles } from "../fsx.ts";
+import { unfinishedTrips } from "../db/trips.ts";
 import { cameraInputFor, provideCamera } from "./camera.ts";
 import { liveStatusOf, provideTrip, type TripDeps } from "./trip.ts";
 import { loadSnapshots, logAndAnnounce, type StoredSnapshot } from "./journal.ts";
+import { provideIncident } from "./incident.ts";
 import { createGpioButton } from "./gpio.ts";
 import type { AlprService } from "./alpr.ts";
 import { cleanSavedTemps } from "./saveTrip.ts";
@@ -109,55 +98,9 @@ export function runMaintenance(db: Database, dataDir: string, now = Date.now()):
   return { sessions, temps };
 }
 
-/** An error the supervisor retries (re-arms the incident's deadline). */
-class RetryableError extends Error {
-  readonly retryable = true;
-}
-
-const RECORDING = new Set(["starting", "recording", "stalled", "backoff"]);
-
-/** What an incident export produced (the `incident.done` event row). */
-export interface IncidentExportOutput {
-  relPath: string;
-  bytes: number;
-  durationMs: number;
-  partial: boolean;
-}
-
-/**
- * The `incidentExport` actor: exports one incident clip (see the module comment). Input: the
- * supervisor's IncidentRecord. Safe to repeat (export names are deterministic; a finished file
- * is reused).
- */
-export function createIncidentExport(deps: Pick<SupervisorDeps, "db" | "dataDir">) {
-  return fromPromise<IncidentExportOutput, IncidentRecord>(async ({ input, signal, system }) => {
-    await new Promise((r) => setTimeout(r, 0));
-    const recorded = isRecordedUntil(deps.db, input.cameraId, input.toUtc);
-    if (!recorded) {
-      const cam = system.get(`camera:${input.cameraKey}`);
-      const state = cam ? cameraStateName((cam.getSnapshot() as { value?: unknown }).value) : "stopped";
-      // the camera still records: wait for the window's end to be indexed (bounded)
-      if (RECORDING.has(state) && Date.now() < input.toUtc + 3 * input.segmentMs + 30_000)
-        throw new RetryableError(`footage until ${new Date(input.toUtc).toISOString()} is not recorded yet`);
-    }
-    try {
-      const r = await exportIncident(
-        deps.db,
-        deps.dataDir,
-        { incidentId: input.incidentId, cameraId: input.cameraId, atUtc: input.atUtc, fromUtc: input.fromUtc, toUtc: input.toUtc, readyAtUtc: input.readyAtUtc },
-        { partial: !recorded, signal },
-      );
-      return { relPath: r.relPath, bytes: r.bytes, durationMs: r.durationMs, partial: !recorded };
-    } catch (err) {
-      if (err instanceof ExportFailedError && !err.cancelled) throw Object.assign(err, { retryable: true });
-      throw err;
-    }
-  });
-}
-
 /**
  * The ALPR service module (src/actors/alpr.ts with the vision pipeline, jpeg-js and pngjs), loaded
- * on first use: with `[alpr]` off the runtime never evaluates it (idle memory, issue 5).
+ * on first use: with `[alpr]` off the runtime never evaluates it (less memory while idle).
  */
 let alprModule: typeof import("./alpr.ts") | null = null;
 
@@ -171,7 +114,7 @@ export async function preloadAlprService(): Promise<void> {
 }
 
 /**
- * The `alprService` actor: D2's `startAlprService` for the runtime's database and config. Input
+ * The `alprService` actor: `startAlprService` (src/actors/alpr.ts) for the runtime's database and config. Input
  * `{}` (the deps are closed over, so the persisted snapshot stays plain data). Sends `ALPR.ERROR`
  * when it cannot start; `ALPR.WAKE` runs its loop now; stopping the actor stops the service
  * (the promise goes to `deps.background` so the runtime awaits it before closing the database).
@@ -229,34 +172,9 @@ export function provideSupervisor(deps: SupervisorDeps) {
       trip: provideTrip(deps) as unknown as typeof tripMachine,
       gpioButton: (deps.gpioButton ?? createGpioButton({ db, env: deps.gpioEnv })) as unknown as CallbackActorLogic<{ type: string }, GpioConfig>,
       alprService: (deps.alprService ?? createAlprActor(deps)) as unknown as CallbackActorLogic<{ type: string }, Record<string, never>>,
-      incidentExport: (deps.incidentExport ?? createIncidentExport(deps)) as unknown as PromiseActorLogic<unknown, IncidentRecord>,
+      incident: provideIncident(deps) as unknown as typeof incidentMachine,
     },
     actions: {
-      beginIncident: ({ self }, params) => {
-        const rec = params as IncidentRecord;
-        journal.enqueue(self, (d) => {
-          beginIncident(d, rec.cameraId, rec.atUtc, {
-            settings: { before_seconds: (rec.atUtc - rec.fromUtc) / 1000, after_seconds: (rec.toUtc - rec.atUtc) / 1000 },
-            segmentSeconds: rec.segmentMs / 1000,
-            incidentId: rec.incidentId,
-          });
-        });
-      },
-      incidentDone: ({ self }, params) => {
-        const { incident, output } = params as { incident: IncidentRecord; output: unknown };
-        const o = output as Partial<IncidentExportOutput> | undefined;
-        journal.enqueue(self, (d) => {
-          const message = `incident ${incident.incidentId}: clip ${o?.relPath ?? "?"} exported (${((o?.durationMs ?? 0) / 1000).toFixed(1)} s${o?.partial ? ", partial: the camera stopped" : ""}), evidence-locked`;
-          return logAndAnnounce(d, deps.bus, { kind: "incident.done", cameraId: incident.cameraId, message, data: { ...incident, ...o } });
-        });
-      },
-      incidentGaveUp: ({ self }, params) => {
-        const { incident, error } = params as { incident: IncidentRecord; error: string };
-        journal.enqueue(self, (d) => {
-          const message = `incident ${incident.incidentId}: clip export failed after ${incident.attempts} attempt(s): ${error}; its footage stays evidence-locked`;
-          return logAndAnnounce(d, deps.bus, { kind: "incident.failed", level: "error", cameraId: incident.cameraId, message, data: incident });
-        });
-      },
       publishGpio: (_, params) => {
         const gpio = params as GpioState;
         deps.bus.publish({ type: "gpio", status: gpio.status, reason: gpio.reason, at: gpio.at });
@@ -338,8 +256,8 @@ export function prepareRestoredSnapshot(
       };
     } else if (id.startsWith("trip:")) {
       if (typeof cs.value !== "string" || !LIVE_TRIP_STATES.has(cs.value)) continue;
-    } else {
-      // services and incident exports: BOOT spawns them from the config and stored deadlines
+    } else if (!id.startsWith("incident:")) {
+      // services: BOOT spawns them from the current config
       continue;
     }
     children[id] = { ...child, snapshot: cs };
@@ -367,14 +285,7 @@ export function bootEvent(
     if (id === undefined) continue;
     boot.push({ ...cameraInputFor(c, id), enabled: c.enabled, segmentSeconds: c.segment_seconds });
   }
-  const rows = db
-    .query(
-      `SELECT t.id, c.key, t.status, t.boot_id, t.end_time_utc, t.last_time_utc
-       FROM trips t JOIN cameras c ON c.id = t.camera_id
-       WHERE t.end_time_utc IS NULL OR t.status = 'saving' ORDER BY t.id`,
-    )
-    .all() as { id: number; key: string; status: TripStatus; boot_id: string; end_time_utc: number | null; last_time_utc: number }[];
-  const trips: BootTrip[] = rows.map((r) => ({
+  const trips: BootTrip[] = unfinishedTrips(db).map((r) => ({
     tripId: r.id,
     cameraKey: r.key,
     status: liveStatusOf(r),

@@ -63,6 +63,11 @@ const statements = perDatabase((db) => ({
      ORDER BY id DESC LIMIT 1`,
   ),
   byId: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id = $id`),
+  unfinished: db.prepare(
+    `SELECT t.id, c.key, t.status, t.boot_id, t.end_time_utc, t.last_time_utc
+     FROM trips t JOIN cameras c ON c.id = t.camera_id
+     WHERE t.end_time_utc IS NULL OR t.status = 'saving' ORDER BY t.id`,
+  ),
   listAll: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips ORDER BY id DESC LIMIT $limit`),
   listAllBefore: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id < $before ORDER BY id DESC LIMIT $limit`),
   listCam: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id ORDER BY id DESC LIMIT $limit`),
@@ -137,6 +142,21 @@ export function newestOpenTripBoot(db: Database, cameraId: number): string | nul
 /** The newest open trip of a camera in boot `bootId`, or null. */
 export function openTripOf(db: Database, cameraId: number, bootId: string): TripRow | null {
   return (statements(db).openOf.get({ camera_id: cameraId, boot_id: bootId }) as TripRow | null) ?? null;
+}
+
+/** A trip that still needs an actor at start-up (open, or being saved), with its camera's key. */
+export interface UnfinishedTrip {
+  id: number;
+  key: string;
+  status: TripStatus;
+  boot_id: string;
+  end_time_utc: number | null;
+  last_time_utc: number;
+}
+
+/** Trips that are open (end_time_utc IS NULL) or still `saving`, oldest first: the trip actors to run at start-up. */
+export function unfinishedTrips(db: Database): UnfinishedTrip[] {
+  return statements(db).unfinished.all() as UnfinishedTrip[];
 }
 
 /** A trip by id, or null. */

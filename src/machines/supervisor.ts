@@ -1,7 +1,7 @@
 /**
  * The `supervisor` machine: the root actor (`systemId: "supervisor"`). Pure; the wiring in
- * `src/actors/supervisor.ts` provides the real `camera` and `trip` machines, the service actors
- * and the named effects.
+ * `src/actors/supervisor.ts` provides the real `camera`, `trip` and `incident` machines, the
+ * service actors and the named effects.
  *
  * ```
  * idle --BOOT--> running --SHUTDOWN--> shutdown --TRIPS.CLOSE--> down
@@ -13,19 +13,22 @@
  * - `trip:<id>` (src `trip`), one per open, saving or saved-but-open trip, spawned on
  *   `TRIP.OPENED` (the indexer opened a trip), on `BOOT` for the trips the database holds
  *   open/saving, and on demand for `TRIP.EVICTED` / `TRIP.SAVE` of a trip that has no actor.
+ * - `incident:<id>` (src `incident`, src/machines/incident.ts), one per pending incident clip.
  * - `gpio` (src `gpioButton`), only when `[gpio]` is configured: the save button. Its `SAVE`
- *   saves the CURRENT trip of every camera (see `saveCurrent`), its `INCIDENT` starts an incident
- *   clip on every enabled camera, its `GPIO.STATUS` is kept in `context.gpio` and published.
+ *   saves the CURRENT trip of every camera, its `INCIDENT` starts an incident clip on every
+ *   enabled camera, its `GPIO.STATUS` is kept in `context.gpio` and published.
  * - `alpr` (src `alprService`), only when `[alpr] enabled`: the plate-reading pipeline.
- * - `incident:<id>` (src `incidentExport`): the export of one incident clip, spawned when the
- *   incident's ready deadline passes.
  * Service children are not restored from a snapshot: BOOT spawns them from the current config.
+ *
+ * Events reach children through one table, `ROUTES` (event type -> the children it goes to
+ * and what they receive); the transitions below only decide when to route and what the
+ * supervisor itself remembers.
  *
  * `BOOT` carries what the runtime read from the configuration and database: it spawns the
  * missing cameras, stops the removed ones, starts/disables them, spawns trip actors, closes the
  * trips of older boots (`CLOSE`, reason `older_boot`, at the trip's last segment), spawns or
- * stops the service actors, re-arms stored deadlines (`TIMERS.REARM` to every child; pending
- * incident exports) and runs the start-up maintenance (then every `maintenanceEveryMs`).
+ * stops the service actors, re-arms stored deadlines (`TIMERS.REARM` to every camera, trip and
+ * incident) and runs the start-up maintenance (then every `maintenanceEveryMs`).
  *
  * Saving:
  * - `TRIP.SAVE { tripId }` (web, CLI): SAVE to that trip's actor (spawned when it has none).
@@ -36,25 +39,27 @@
  * - `CAMERA.STOPPED` (a camera stopped by STOP while running, not at shutdown): its open trips
  *   are closed with reason `camera_stopped`.
  *
- * Incidents: `INCIDENT { at, cameraKey? }` (GPIO long press, web, CLI) makes one incident per
- * target camera (the given one, else every enabled camera) with id `incidentIdFor(at, key)`
- * (deterministic: the same request twice is one incident), window [at - before, at + after]
- * (`context.incidentSettings`, from BOOT), and a ready deadline `to + segment length + 2 s`
- * stored in `context.incidents`; `beginIncident` (wiring) evidence-locks what is already
- * recorded in the supervisor's journal transaction. At the deadline `incidentExport` runs; a
- * retryable failure (footage not indexed yet, ffmpeg failed) re-arms the deadline up to
- * `MAX_INCIDENT_ATTEMPTS` times, anything else ends the incident (`incidentGaveUp`).
+ * Incidents: `INCIDENT { at, cameraKey? }` (GPIO long press, web, CLI) spawns one incident actor
+ * per target camera (the given one, else every enabled camera) with id `incidentIdFor(at, key)`
+ * (deterministic: the same request twice is one incident) and window [at - before, at + after]
+ * (`context.incidentSettings`, from BOOT). `context.incidents` lists the pending ones by id
+ * (the camera wiring locks each new segment that falls in a pending window). When an incident's
+ * deadline passes it sends `INCIDENT.READY`; the supervisor answers `EXPORT { cameraRecording }`
+ * from its camera child's state.
  *
  * One-for-one restart: a child that fails — it threw (`xstate.error.actor.<id>`) or finished
- * with output `{ failed }` (a camera or trip whose journal write failed) — is stopped and
- * spawned again after `restartInitialMs * 2^(n-1)` (cap `restartMaxMs`) for its n-th failure;
- * the deadline is kept in context. Only while `running`. A trip that finished normally
- * (saved, evicted) is just removed.
+ * with output `{ failed }` (a camera, trip or incident whose journal write failed) — is stopped
+ * and spawned again after `restartInitialMs * 2^(n-1)` (cap `restartMaxMs`) for its n-th
+ * failure; the deadline is kept in context. Only while `running`. A trip or incident that
+ * finished normally (saved, evicted, exported, gave up) is just removed.
  */
-import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyActorRef } from "xstate";
+import { assertEvent, assign, enqueueActions, fromCallback, setup, type AnyActorRef, type EventObject } from "xstate";
 import { cameraMachine, cameraStateName, nowOf, backoffDelay, type CameraInput } from "./camera.ts";
 import { tripMachine, LIVE_TRIP_STATES, type TripStatus } from "./trip.ts";
+import { incidentMachine, incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type IncidentInput, type SaveSource } from "./incident.ts";
 import type { GpioStatus } from "./events.ts";
+
+export { incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type SaveSource };
 
 /** A configured camera as BOOT carries it. */
 export interface BootCamera extends CameraInput {
@@ -80,25 +85,6 @@ export interface GpioConfig {
   active_low: boolean;
   debounce_ms: number;
   long_press_ms: number;
-}
-
-export type SaveSource = "button" | "ui" | "api" | "cli";
-
-/** One incident clip waiting for (or running) its export. Times ms UTC. */
-export interface IncidentRecord {
-  incidentId: string;
-  cameraKey: string;
-  cameraId: number;
-  atUtc: number;
-  fromUtc: number;
-  toUtc: number;
-  /** When the export runs next (absolute ms; survives a restart). */
-  readyAtUtc: number;
-  /** Segment length of the camera (ms): the retry step. */
-  segmentMs: number;
-  attempts: number;
-  source: SaveSource;
-  lastError: string | null;
 }
 
 export interface GpioState {
@@ -130,6 +116,7 @@ export type SupervisorEvent =
   | { type: "SAVE"; at: number; source: "button" }
   /** From the GPIO child (long press), the web or the CLI. No cameraKey = every enabled camera. */
   | { type: "INCIDENT"; at: number; source: SaveSource; cameraKey?: string }
+  /** From an incident child: its deadline passed; answered with EXPORT. */
   | { type: "INCIDENT.READY"; incidentId: string }
   | { type: "GPIO.STATUS"; status: GpioStatus; reason: string | null; at: number }
   | { type: "CAMERA.STOPPED"; cameraKey: string; at: number }
@@ -164,7 +151,8 @@ export interface SupervisorContext {
   /** Service actors BOOT asked for. */
   services: { gpio: GpioConfig | null; alpr: boolean };
   incidentSettings: { before_seconds: number; after_seconds: number };
-  incidents: Record<string, IncidentRecord>;
+  /** Pending incidents by id: what each incident actor was spawned with (respawned from it after a failure). */
+  incidents: Record<string, IncidentInput>;
   /** Last status of the GPIO button (null: none configured / not reported yet). */
   gpio: GpioState | null;
   /** Saves asked for while a camera had no trip yet, by camera key. */
@@ -178,33 +166,15 @@ export const cameraActorId = (key: string) => `camera:${key}`;
 export const tripActorId = (tripId: number) => `trip:${tripId}`;
 export const incidentActorId = (incidentId: string) => `incident:${incidentId}`;
 
-/** An incident clip is retried this many times at most. */
-export const MAX_INCIDENT_ATTEMPTS = 5;
 export const MAINTENANCE_EVERY_MS = 24 * 3600 * 1000;
-/** Incident window when neither BOOT nor the config gives one: 30 s before and after the moment. */
-export const DEFAULT_INCIDENT_SETTINGS: Readonly<{ before_seconds: number; after_seconds: number }> = { before_seconds: 30, after_seconds: 30 };
 const SEGMENT_SECONDS_DEFAULT = 60;
-
-/**
- * The incident id for a moment on a camera: `inc-YYYYMMDD-HHMMSS-mmm-<camera>` (UTC). The same
- * moment on the same camera is the same incident, so a repeated request is idempotent.
- */
-export function incidentIdFor(atUtc: number, cameraKey: string): string {
-  const iso = new Date(atUtc).toISOString(); // 2025-01-02T03:04:05.678Z
-  return `inc-${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}-${iso.slice(20, 23)}-${cameraKey}`;
-}
-
-/**
- * When an incident's export can run (ms UTC): the segment holding `toUtc` closes at most one
- * segment length (`segmentMs`) after it, plus 2 s for indexing. src/media/export.ts
- * `incidentReadyAt` is this rule in seconds.
- */
-export const incidentReadyAt = (toUtc: number, segmentMs: number) => toUtc + segmentMs + 2000;
 
 const ERROR_PREFIX = "xstate.error.actor.";
 const DONE_PREFIX = "xstate.done.actor.";
 const ONLINE_CAMERA = new Set(["starting", "recording", "stalled", "backoff"]);
 const SERVICE_IDS = new Set(["gpio", "alpr"]);
+
+type System = { get(id: string): AnyActorRef | undefined; getAll?: () => Record<string, AnyActorRef> };
 
 function childIdOf(type: string, prefix: string): string {
   return type.slice(prefix.length);
@@ -233,6 +203,95 @@ export function openTripsByCamera(system: { getAll?: () => Record<string, AnyAct
   return out;
 }
 
+/** The state of camera `key`'s actor (`stopped` when it has none). */
+function cameraStateOf(system: System, key: string): string {
+  const ref = system.get(cameraActorId(key));
+  return ref ? cameraStateName((ref.getSnapshot() as { value?: unknown }).value) : "stopped";
+}
+
+/** Enabled, online cameras without an open trip: they get a pending save. */
+function camerasAwaitingTrip(context: SupervisorContext, system: System, open: Map<string, number>): string[] {
+  return Object.values(context.cameras)
+    .filter((cam) => cam.enabled && !open.has(cam.key) && ONLINE_CAMERA.has(cameraStateOf(system, cam.key)))
+    .map((cam) => cam.key);
+}
+
+/** One message for a child: its systemId and the event it receives. */
+export interface Routed {
+  to: string;
+  event: EventObject;
+}
+type RoutedEventType = "TRIP.OPENED" | "TRIP.EVICTED" | "TRIP.SAVE" | "TRIP.SAVE_CURRENT" | "SAVE" | "CAMERA.STOPPED" | "TRIPS.CLOSE" | "INCIDENT.READY" | "SHUTDOWN";
+type Resolver<K extends RoutedEventType> = (args: { context: SupervisorContext; event: Extract<SupervisorEvent, { type: K }>; system: System }) => Routed[];
+
+const saveOpenTrips = ({ event, system }: { event: { at: number; source: SaveSource }; system: System }): Routed[] =>
+  [...openTripsByCamera(system).values()].map((tripId) => ({ to: tripActorId(tripId), event: { type: "SAVE", at: event.at, source: event.source } }));
+
+/**
+ * The routing table: for each event the supervisor passes on, the children it goes to and the
+ * event they receive. The `route` action applies it; spawning and bookkeeping stay in the
+ * transitions.
+ */
+export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
+  // a save asked for before this camera had a trip
+  "TRIP.OPENED": ({ context, event }) => {
+    const pending = context.pendingSaves[event.cameraKey];
+    return pending ? [{ to: tripActorId(event.tripId), event: { type: "SAVE", at: pending.at, source: pending.source } }] : [];
+  },
+  "TRIP.EVICTED": ({ event }) => [{ to: tripActorId(event.tripId), event: { type: "EVICTED", at: event.at } }],
+  "TRIP.SAVE": ({ event }) => [{ to: tripActorId(event.tripId), event: { type: "SAVE", at: event.at, source: event.source } }],
+  "TRIP.SAVE_CURRENT": saveOpenTrips,
+  SAVE: saveOpenTrips,
+  "CAMERA.STOPPED": ({ event, system }) =>
+    actorsWithPrefix(system, "trip:")
+      .filter(([, ref]) => (ref.getSnapshot() as { context?: { cameraKey?: string } }).context?.cameraKey === event.cameraKey)
+      .map(([id]) => ({ to: id, event: { type: "CLOSE", at: event.at, reason: "camera_stopped" } })),
+  "TRIPS.CLOSE": ({ event, system }) => actorsWithPrefix(system, "trip:").map(([id]) => ({ to: id, event: { type: "CLOSE", at: event.at, reason: event.reason } })),
+  "INCIDENT.READY": ({ context, event, system }) => {
+    const key = context.incidents[event.incidentId]?.cameraKey;
+    const cameraRecording = key !== undefined && ONLINE_CAMERA.has(cameraStateOf(system, key));
+    return [{ to: incidentActorId(event.incidentId), event: { type: "EXPORT", cameraRecording } }];
+  },
+  SHUTDOWN: ({ system }) => actorsWithPrefix(system, "camera:").map(([id]) => ({ to: id, event: { type: "STOP" } })),
+};
+
+/** Which machine a child id belongs to, and how to spawn it again after a failure (null: not any more). */
+type Respawn = { src: "camera" | "trip" | "incident" | "gpioButton" | "alprService"; input: unknown; then?: EventObject } | null;
+const RESPAWN: Record<string, (context: SupervisorContext, name: string) => Respawn> = {
+  camera: (context, key) => {
+    const cam = context.cameras[key];
+    return cam ? { src: "camera", input: cam, then: { type: cam.enabled ? "START" : "DISABLE" } } : null;
+  },
+  trip: (context, tripId) => {
+    const known = context.trips[tripId];
+    return known ? { src: "trip", input: { tripId: Number(tripId), cameraKey: known.cameraKey } } : null;
+  },
+  incident: (context, incidentId) => {
+    const input = context.incidents[incidentId];
+    return input ? { src: "incident", input } : null;
+  },
+  gpio: (context) => (context.services.gpio ? { src: "gpioButton", input: context.services.gpio } : null),
+  alpr: (context) => (context.services.alpr ? { src: "alprService", input: {} } : null),
+};
+
+/** The children whose normal end removes them from the supervisor's context, by kind. */
+const FORGET_ON_DONE: Record<string, (context: SupervisorContext, name: string) => Partial<SupervisorContext>> = {
+  trip: (context, tripId) => ({ trips: without(context.trips, tripId) }),
+  incident: (context, incidentId) => ({ incidents: without(context.incidents, incidentId) }),
+};
+
+function without<T>(record: Record<string, T>, key: string): Record<string, T> {
+  const rest = { ...record };
+  delete rest[key];
+  return rest;
+}
+
+/** `camera:front` -> [`camera`, `front`]; `gpio` -> [`gpio`, ``]. */
+function kindOf(childId: string): [string, string] {
+  const i = childId.indexOf(":");
+  return i < 0 ? [childId, ""] : [childId.slice(0, i), childId.slice(i + 1)];
+}
+
 /** Defaults until the wiring provides the real service actors: each reports clearly that it is missing. */
 const noGpio = fromCallback<{ type: string }, GpioConfig>(({ sendBack }) => {
   sendBack({ type: "GPIO.STATUS", status: "unavailable", reason: "no GPIO button actor provided", at: Date.now() });
@@ -240,12 +299,11 @@ const noGpio = fromCallback<{ type: string }, GpioConfig>(({ sendBack }) => {
 const noAlpr = fromCallback<{ type: string }, Record<string, never>>(({ sendBack }) => {
   sendBack({ type: "ALPR.ERROR", error: "no ALPR service provided" });
 });
-const noIncidentExport = fromPromise<unknown, IncidentRecord>(async () => {
-  throw new Error("no incident export provided");
-});
 
-const isIncidentChildEvent = ({ event }: { event: { type: string } }) =>
-  event.type.startsWith(`${DONE_PREFIX}incident:`) || event.type.startsWith(`${ERROR_PREFIX}incident:`);
+const errorMessage = (event: unknown) => {
+  const error = (event as { error?: unknown }).error;
+  return error instanceof Error ? error.message : String(error);
+};
 
 export const supervisorMachine = setup({
   types: {
@@ -256,29 +314,32 @@ export const supervisorMachine = setup({
   actors: {
     camera: cameraMachine,
     trip: tripMachine,
+    incident: incidentMachine,
     gpioButton: noGpio,
     alprService: noAlpr,
-    incidentExport: noIncidentExport,
   },
   actions: {
     failActor: ({ event }) => {
-      throw new Error(`supervisor journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`);
+      assertEvent(event, "JOURNAL.FAILED");
+      throw new Error(`supervisor journal failed: ${event.error}`);
     },
     /**
      * Named effects the wiring provides (defaults do nothing). Params (typed loosely because the
-     * machine enqueues them from enqueueActions): beginIncident IncidentRecord; incidentDone
-     * `{ incident, output }`; incidentGaveUp `{ incident, error }`; publishGpio GpioState;
-     * nothingToSave `{ at, source }`; serviceError `{ id, error }`.
+     * machine enqueues them from enqueueActions): publishGpio GpioState; nothingToSave
+     * `{ at, source }`; serviceError `{ id, error }`.
      */
-    beginIncident: (_, _params: unknown) => {},
-    incidentDone: (_, _params: unknown) => {},
-    incidentGaveUp: (_, _params: unknown) => {},
     publishGpio: (_, _params: unknown) => {},
     nothingToSave: (_, _params: unknown) => {},
     serviceError: (_, _params: unknown) => {},
     runMaintenance: () => {},
+    /** Sends the event's messages from `ROUTES` to the children they name. */
+    route: enqueueActions(({ context, event, enqueue, system }) => {
+      const resolve = ROUTES[event.type as RoutedEventType] as Resolver<RoutedEventType> | undefined;
+      if (!resolve) return;
+      for (const m of resolve({ context, event: event as never, system })) enqueue.sendTo(m.to, m.event);
+    }),
     boot: enqueueActions(({ context, event, enqueue, system, self }) => {
-      if (event.type !== "BOOT") return;
+      assertEvent(event, "BOOT");
       const now = nowOf(self);
       const cameras: Record<string, BootCamera> = {};
       for (const c of event.cameras) cameras[c.key] = c;
@@ -312,13 +373,12 @@ export const supervisorMachine = setup({
       if (system.get("alpr") && !alpr) enqueue.stopChild("alpr");
       if (alpr && !system.get("alpr")) enqueue.spawnChild("alprService", { id: "alpr", systemId: "alpr", input: {} });
 
-      // pending incident exports: re-arm their stored deadlines
+      // pending incidents: a restored actor re-arms its stored deadline; a missing one is spawned again
       const incidents = context.incidents ?? {};
-      for (const inc of Object.values(incidents)) {
-        const sendId = incidentActorId(inc.incidentId);
-        if (system.get(sendId)) continue;
-        enqueue.cancel(sendId);
-        enqueue.raise({ type: "INCIDENT.READY", incidentId: inc.incidentId }, { id: sendId, delay: Math.max(0, inc.readyAtUtc - now) });
+      for (const [incidentId, input] of Object.entries(incidents)) {
+        const id = incidentActorId(incidentId);
+        if (system.get(id)) enqueue.sendTo(id, { type: "TIMERS.REARM" });
+        else enqueue.spawnChild("incident", { id, systemId: id, input });
       }
 
       const every = event.maintenanceEveryMs ?? context.maintenanceEveryMs ?? MAINTENANCE_EVERY_MS;
@@ -339,8 +399,9 @@ export const supervisorMachine = setup({
         maintenanceEveryMs: every,
       });
     }),
+    /** The trip named by the event gets an actor when it has none. */
     ensureTrip: enqueueActions(({ context, event, enqueue, system }) => {
-      if (event.type !== "TRIP.OPENED" && event.type !== "TRIP.EVICTED" && event.type !== "TRIP.SAVE") return;
+      assertEvent(event, ["TRIP.OPENED", "TRIP.EVICTED", "TRIP.SAVE"]);
       const id = tripActorId(event.tripId);
       const cameraKey = event.cameraKey ?? context.trips[String(event.tripId)]?.cameraKey ?? "";
       if (!system.get(id)) {
@@ -351,119 +412,53 @@ export const supervisorMachine = setup({
         });
       }
       enqueue.assign({ trips: { ...context.trips, [String(event.tripId)]: { cameraKey } } });
-      if (event.type === "TRIP.EVICTED") enqueue.sendTo(id, { type: "EVICTED", at: event.at });
-      if (event.type === "TRIP.SAVE") enqueue.sendTo(id, { type: "SAVE", at: event.at, source: event.source });
-      // a save asked for before this camera had a trip
-      const pending = (context.pendingSaves ?? {})[cameraKey];
-      if (event.type === "TRIP.OPENED" && pending) {
-        enqueue.sendTo(id, { type: "SAVE", at: pending.at, source: pending.source });
-        const rest = { ...context.pendingSaves };
-        delete rest[cameraKey];
-        enqueue.assign({ pendingSaves: rest });
-      }
     }),
-    saveCurrent: enqueueActions(({ context, event, enqueue, system }) => {
-      if (event.type !== "SAVE" && event.type !== "TRIP.SAVE_CURRENT") return;
+    /** The camera's pending save was applied (its trip opened) or is moot (it stopped). */
+    dropPendingSave: assign(({ context, event }) => {
+      assertEvent(event, ["TRIP.OPENED", "CAMERA.STOPPED"]);
+      return context.pendingSaves?.[event.cameraKey] ? { pendingSaves: without(context.pendingSaves, event.cameraKey) } : {};
+    }),
+    /** After routing SAVE to the open trips: recording cameras without a trip wait for theirs. */
+    notePendingSaves: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, ["SAVE", "TRIP.SAVE_CURRENT"]);
       const open = openTripsByCamera(system);
-      for (const tripId of open.values()) enqueue.sendTo(tripActorId(tripId), { type: "SAVE", at: event.at, source: event.source });
-      const pending = { ...(context.pendingSaves ?? {}) };
-      let waiting = 0;
-      for (const cam of Object.values(context.cameras)) {
-        if (!cam.enabled || open.has(cam.key)) continue;
-        const ref = system.get(cameraActorId(cam.key)) as AnyActorRef | undefined;
-        const state = ref ? cameraStateName((ref.getSnapshot() as { value?: unknown }).value) : "stopped";
-        if (!ONLINE_CAMERA.has(state)) continue;
-        pending[cam.key] = { at: event.at, source: event.source };
-        waiting++;
+      const waiting = camerasAwaitingTrip(context, system, open);
+      if (waiting.length > 0) {
+        const pending = { ...(context.pendingSaves ?? {}) };
+        for (const key of waiting) pending[key] = { at: event.at, source: event.source };
+        enqueue.assign({ pendingSaves: pending });
       }
-      if (waiting > 0) enqueue.assign({ pendingSaves: pending });
-      if (open.size === 0 && waiting === 0) enqueue({ type: "nothingToSave", params: { at: event.at, source: event.source } });
+      if (open.size === 0 && waiting.length === 0) enqueue({ type: "nothingToSave", params: { at: event.at, source: event.source } });
     }),
-    closeCameraTrips: enqueueActions(({ context, event, enqueue, system }) => {
-      if (event.type !== "CAMERA.STOPPED") return;
-      for (const [id, ref] of actorsWithPrefix(system, "trip:")) {
-        const ctx = (ref.getSnapshot() as { context?: { cameraKey?: string } }).context;
-        if (ctx?.cameraKey === event.cameraKey) enqueue.sendTo(id, { type: "CLOSE", at: event.at, reason: "camera_stopped" });
-      }
-      if ((context.pendingSaves ?? {})[event.cameraKey]) {
-        const rest = { ...context.pendingSaves };
-        delete rest[event.cameraKey];
-        enqueue.assign({ pendingSaves: rest });
-      }
-    }),
-    startIncident: enqueueActions(({ context, event, enqueue, self }) => {
-      if (event.type !== "INCIDENT") return;
+    /** One incident actor per target camera that has none for this moment yet. */
+    startIncidents: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, "INCIDENT");
       const settings = context.incidentSettings ?? DEFAULT_INCIDENT_SETTINGS;
       const targets = event.cameraKey ? [event.cameraKey] : Object.values(context.cameras).filter((c) => c.enabled).map((c) => c.key);
       const incidents = { ...(context.incidents ?? {}) };
-      const now = nowOf(self);
-      let added = 0;
       for (const key of targets) {
         const cam = context.cameras[key];
         if (!cam) continue;
         const incidentId = incidentIdFor(event.at, key);
-        if (incidents[incidentId]) continue;
-        const segmentMs = (cam.segmentSeconds ?? SEGMENT_SECONDS_DEFAULT) * 1000;
-        const toUtc = event.at + settings.after_seconds * 1000;
-        const rec: IncidentRecord = {
+        const id = incidentActorId(incidentId);
+        if (incidents[incidentId] || system.get(id)) continue;
+        const input: IncidentInput = {
           incidentId,
           cameraKey: key,
           cameraId: cam.cameraId,
           atUtc: event.at,
           fromUtc: event.at - settings.before_seconds * 1000,
-          toUtc,
-          readyAtUtc: incidentReadyAt(toUtc, segmentMs),
-          segmentMs,
-          attempts: 0,
+          toUtc: event.at + settings.after_seconds * 1000,
+          segmentMs: (cam.segmentSeconds ?? SEGMENT_SECONDS_DEFAULT) * 1000,
           source: event.source,
-          lastError: null,
         };
-        incidents[incidentId] = rec;
-        added++;
-        enqueue({ type: "beginIncident", params: rec });
-        const sendId = incidentActorId(incidentId);
-        enqueue.raise({ type: "INCIDENT.READY", incidentId }, { id: sendId, delay: Math.max(0, rec.readyAtUtc - now) });
+        incidents[incidentId] = input;
+        enqueue.spawnChild("incident", { id, systemId: id, input });
       }
-      if (added > 0) enqueue.assign({ incidents });
-    }),
-    incidentReady: enqueueActions(({ context, event, enqueue, system }) => {
-      if (event.type !== "INCIDENT.READY") return;
-      const rec = (context.incidents ?? {})[event.incidentId];
-      const id = incidentActorId(event.incidentId);
-      if (!rec || system.get(id)) return;
-      enqueue.spawnChild("incidentExport", { id, systemId: id, input: rec });
-    }),
-    incidentChildEnded: enqueueActions(({ context, event, enqueue, self }) => {
-      const failed = event.type.startsWith(ERROR_PREFIX);
-      const id = childIdOf(event.type, failed ? ERROR_PREFIX : DONE_PREFIX);
-      const incidentId = id.slice("incident:".length);
-      enqueue.stopChild(id);
-      const incidents = { ...(context.incidents ?? {}) };
-      const rec = incidents[incidentId];
-      if (!rec) return;
-      if (!failed) {
-        delete incidents[incidentId];
-        enqueue.assign({ incidents });
-        enqueue({ type: "incidentDone", params: { incident: rec, output: (event as { output?: unknown }).output } });
-        return;
-      }
-      const error = (event as { error?: unknown }).error;
-      const message = error instanceof Error ? error.message : String(error);
-      const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
-      const attempts = rec.attempts + 1;
-      if (retryable && attempts < MAX_INCIDENT_ATTEMPTS) {
-        const delay = Math.max(2000, rec.segmentMs);
-        incidents[incidentId] = { ...rec, attempts, lastError: message, readyAtUtc: nowOf(self) + delay };
-        enqueue.assign({ incidents });
-        enqueue.raise({ type: "INCIDENT.READY", incidentId }, { id, delay });
-      } else {
-        delete incidents[incidentId];
-        enqueue.assign({ incidents });
-        enqueue({ type: "incidentGaveUp", params: { incident: { ...rec, attempts, lastError: message }, error: message } });
-      }
+      enqueue.assign({ incidents });
     }),
     noteGpio: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== "GPIO.STATUS") return;
+      assertEvent(event, "GPIO.STATUS");
       const gpio: GpioState = { status: event.status, reason: event.reason, at: event.at };
       enqueue.assign({ gpio });
       enqueue({ type: "publishGpio", params: gpio });
@@ -476,26 +471,18 @@ export const supervisorMachine = setup({
       enqueue.raise({ type: "MAINTENANCE" }, { id: "maintenance", delay: every });
     }),
     noteServiceError: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== "ALPR.ERROR") return;
+      assertEvent(event, "ALPR.ERROR");
       enqueue({ type: "serviceError", params: { id: "alpr", error: event.error } });
     }),
-    stopCameras: enqueueActions(({ enqueue, system }) => {
-      for (const [id] of actorsWithPrefix(system, "camera:")) enqueue.sendTo(id, { type: "STOP" });
-    }),
     clearPendingSaves: assign({ pendingSaves: {} }),
-    closeTrips: enqueueActions(({ event, enqueue, system }) => {
-      if (event.type !== "TRIPS.CLOSE") return;
-      for (const [id] of actorsWithPrefix(system, "trip:")) enqueue.sendTo(id, { type: "CLOSE", at: event.at, reason: event.reason });
-    }),
+    /** A child finished: stopped; a trip or incident that ended normally is forgotten. */
     childDone: enqueueActions(({ context, event, enqueue }) => {
       const id = childIdOf(event.type, DONE_PREFIX);
       enqueue.stopChild(id);
       const failed = typeof (event as { output?: { failed?: unknown } }).output?.failed === "string";
-      if (id.startsWith("trip:") && !failed) {
-        const trips = { ...context.trips };
-        delete trips[id.slice("trip:".length)];
-        enqueue.assign({ trips });
-      }
+      const [kind, name] = kindOf(id);
+      const forget = FORGET_ON_DONE[kind];
+      if (forget && !failed) enqueue.assign(forget(context, name));
     }),
     /**
      * Stops a child that threw (any state). XState does not stop the children of an actor that
@@ -507,10 +494,7 @@ export const supervisorMachine = setup({
       const grandchildren = (child?.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)?.children ?? {};
       for (const g of Object.values(grandchildren)) (g as unknown as { _stop?: () => void })._stop?.();
       enqueue.stopChild(id);
-      if (SERVICE_IDS.has(id)) {
-        const error = (event as { error?: unknown }).error;
-        enqueue({ type: "serviceError", params: { id, error: error instanceof Error ? error.message : String(error) } });
-      }
+      if (SERVICE_IDS.has(id)) enqueue({ type: "serviceError", params: { id, error: errorMessage(event) } });
     }),
     /**
      * While running: a child that threw, or finished with output `{ failed }`, is spawned again
@@ -521,8 +505,7 @@ export const supervisorMachine = setup({
       let reason: string;
       if (event.type.startsWith(ERROR_PREFIX)) {
         id = childIdOf(event.type, ERROR_PREFIX);
-        const error = (event as { error?: unknown }).error;
-        reason = error instanceof Error ? error.message : String(error);
+        reason = errorMessage(event);
       } else {
         id = childIdOf(event.type, DONE_PREFIX);
         const output = (event as { output?: { failed?: string } }).output;
@@ -536,29 +519,19 @@ export const supervisorMachine = setup({
       });
       enqueue.raise({ type: "CHILD.RESTART", id }, { id: `restart:${id}`, delay });
     }),
+    /** CHILD.RESTART: the child is spawned again from what the supervisor knows of it (`RESPAWN`). */
     restartChild: enqueueActions(({ context, event, enqueue, system }) => {
-      if (event.type !== "CHILD.RESTART") return;
+      assertEvent(event, "CHILD.RESTART");
       const id = event.id;
+      const r = context.restarts[id];
+      if (r) enqueue.assign({ restarts: { ...context.restarts, [id]: { ...r, deadline: 0 } } });
       if (system.get(id)) return;
-      if (id.startsWith("camera:")) {
-        const cam = context.cameras[id.slice("camera:".length)];
-        if (!cam) return;
-        enqueue.spawnChild("camera", { id, systemId: id, input: cam });
-        enqueue.sendTo(id, cam.enabled ? { type: "START" } : { type: "DISABLE" });
-      } else if (id.startsWith("trip:")) {
-        const tripId = Number(id.slice("trip:".length));
-        const known = context.trips[String(tripId)];
-        if (!known) return;
-        enqueue.spawnChild("trip", { id, systemId: id, input: { tripId, cameraKey: known.cameraKey } });
-      } else if (id === "gpio" && context.services?.gpio) {
-        enqueue.spawnChild("gpioButton", { id, systemId: id, input: context.services.gpio });
-      } else if (id === "alpr" && context.services?.alpr) {
-        enqueue.spawnChild("alprService", { id, systemId: id, input: {} });
-      }
+      const [kind, name] = kindOf(id);
+      const spawn = RESPAWN[kind]?.(context, name);
+      if (!spawn) return;
+      enqueue.spawnChild(spawn.src as "camera", { id, systemId: id, input: spawn.input as CameraInput });
+      if (spawn.then) enqueue.sendTo(id, spawn.then);
     }),
-  },
-  guards: {
-    isIncidentChild: isIncidentChildEvent,
   },
 }).createMachine({
   id: "supervisor",
@@ -579,44 +552,35 @@ export const supervisorMachine = setup({
   }),
   on: {
     BOOT: { target: ".running", actions: "boot" },
-    "TRIP.OPENED": { actions: "ensureTrip" },
-    "TRIP.EVICTED": { actions: "ensureTrip" },
-    "TRIP.SAVE": { actions: "ensureTrip" },
-    "TRIP.SAVE_CURRENT": { actions: "saveCurrent" },
-    SAVE: { actions: "saveCurrent" },
-    INCIDENT: { actions: "startIncident" },
-    "INCIDENT.READY": { actions: "incidentReady" },
+    "TRIP.OPENED": { actions: ["ensureTrip", "route", "dropPendingSave"] },
+    "TRIP.EVICTED": { actions: ["ensureTrip", "route"] },
+    "TRIP.SAVE": { actions: ["ensureTrip", "route"] },
+    "TRIP.SAVE_CURRENT": { actions: ["route", "notePendingSaves"] },
+    SAVE: { actions: ["route", "notePendingSaves"] },
+    INCIDENT: { actions: "startIncidents" },
+    "INCIDENT.READY": { actions: "route" },
     "GPIO.STATUS": { actions: "noteGpio" },
     "ALPR.ERROR": { actions: "noteServiceError" },
     MAINTENANCE: { actions: "maintenance" },
     "JOURNAL.FAILED": { actions: "failActor" },
-    "xstate.error.actor.*": [{ guard: "isIncidentChild", actions: "incidentChildEnded" }, { actions: "stopFailedChild" }],
-    "xstate.done.actor.*": [{ guard: "isIncidentChild", actions: "incidentChildEnded" }, { actions: "childDone" }],
+    "xstate.error.actor.*": { actions: "stopFailedChild" },
+    "xstate.done.actor.*": { actions: "childDone" },
   },
   states: {
     idle: {},
     running: {
       on: {
-        SHUTDOWN: { target: "shutdown" },
-        "CAMERA.STOPPED": { actions: "closeCameraTrips" },
-        "xstate.error.actor.*": [{ guard: "isIncidentChild", actions: "incidentChildEnded" }, { actions: ["stopFailedChild", "scheduleRestart"] }],
-        "xstate.done.actor.*": [{ guard: "isIncidentChild", actions: "incidentChildEnded" }, { actions: ["childDone", "scheduleRestart"] }],
-        "CHILD.RESTART": {
-          actions: [
-            "restartChild",
-            assign(({ context, event }) => {
-              if (event.type !== "CHILD.RESTART") return {};
-              const r = context.restarts[event.id];
-              return r ? { restarts: { ...context.restarts, [event.id]: { ...r, deadline: 0 } } } : {};
-            }),
-          ],
-        },
+        SHUTDOWN: { target: "shutdown", actions: "route" },
+        "CAMERA.STOPPED": { actions: ["route", "dropPendingSave"] },
+        "xstate.error.actor.*": { actions: ["stopFailedChild", "scheduleRestart"] },
+        "xstate.done.actor.*": { actions: ["childDone", "scheduleRestart"] },
+        "CHILD.RESTART": { actions: "restartChild" },
       },
     },
     shutdown: {
-      entry: ["stopCameras", "clearPendingSaves"],
+      entry: "clearPendingSaves",
       on: {
-        "TRIPS.CLOSE": { target: "down", actions: "closeTrips" },
+        "TRIPS.CLOSE": { target: "down", actions: "route" },
       },
     },
     down: {},
