@@ -44,7 +44,7 @@ import { Journal } from "./actors/journal.ts";
 import { preloadAlprService, startSupervisor, type SupervisorActor, type SupervisorDeps } from "./actors/supervisor.ts";
 import { cameraStateName } from "./machines/camera.ts";
 import { incidentIdFor, type GpioState, type SaveSource } from "./machines/supervisor.ts";
-import { tripById, tripSegments } from "./db/trips.ts";
+import { tripById, tripSegments } from "./db/views.ts";
 import { currentTripIds, savedTripOf } from "./db/savedTrips.ts";
 import { cleanExportTemps } from "./media/export.ts";
 import { cleanSavedTemps } from "./actors/saveTrip.ts";
@@ -198,7 +198,7 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor): 
       if (!trip) throw new TripNotFoundError(`no trip ${tripId}`);
       if (trip.status === "evicted" || trip.fully_evicted) throw new Error(`trip ${tripId} is evicted: the ring no longer holds its footage`);
       if (trip.status === "saved" && trip.end_time_utc !== null) return;
-      if (trip.status !== "saving" && trip.status !== "saved" && tripSegments(db, tripId).length === 0)
+      if (trip.status !== "saving" && trip.status !== "saved" && tripSegments(db, trip).length === 0)
         throw new Error(`trip ${tripId} has no footage left in the ring; there is nothing to save`);
       s.send({ type: "TRIP.SAVE", tripId, cameraKey: keyOfTrip(trip.camera_id), at: Date.now(), source });
       const { state, lastError } = tripStateOf(s, tripId);

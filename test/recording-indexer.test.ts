@@ -7,10 +7,9 @@
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { indexSegment, commitSegment, segmentsInRange, latestSegment, type SegmentInput } from "../src/db/segments.ts";
-import {
-  closeTrip, listTrips, markTripEvicted, openTripOf, openTripsOfOtherBoots, tripById, tripSegments,
-} from "../src/db/trips.ts";
+import { indexSegment, commitSegment, latestSegment, type SegmentInput } from "../src/db/segments.ts";
+import { closeTrip, markTripEvicted, openTripOf, openTripsOfOtherBoots } from "../src/db/trips.ts";
+import { listTrips, segmentsInWindow, tripById, tripSegments } from "../src/db/views.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { cameraConfig, openTestDb, removeDir, tempDir, writeSegmentFile } from "./recording-helpers.ts";
 
@@ -173,11 +172,11 @@ describe("commitSegment", () => {
 });
 
 describe("read helpers", () => {
-  test("segmentsInRange overlaps [from, to); latestSegment is the highest index", () => {
+  test("segmentsInWindow overlaps [from, to); latestSegment is the highest index", () => {
     for (let abs = 0; abs < 5; abs++) indexSegment(db, seg(abs), "boot-A");
-    const got = segmentsInRange(db, camId, T0 + 15_000, T0 + 30_000).map((s) => s.absolute_index);
+    const got = segmentsInWindow(db, camId, T0 + 15_000, T0 + 30_000).map((s) => s.absolute_index);
     expect(got).toEqual([1, 2]);
-    expect(segmentsInRange(db, camId, T0 + 50_000, T0 + 60_000)).toEqual([]);
+    expect(segmentsInWindow(db, camId, T0 + 50_000, T0 + 60_000)).toEqual([]);
     expect(latestSegment(db, camId)!.absolute_index).toBe(4);
     expect(latestSegment(db, 999)).toBeNull();
   });
@@ -217,11 +216,11 @@ describe("trips", () => {
       if (r.tripOpened) ids.push(r.tripId);
     }
     expect(ids.length).toBe(3);
-    expect(tripSegments(db, ids[1]).map((s) => s.absolute_index)).toEqual([2, 3]);
-    expect(listTrips(db, { limit: 2 }).map((t) => t.id)).toEqual([ids[2], ids[1]]);
-    expect(listTrips(db, { limit: 10, beforeId: ids[1] }).map((t) => t.id)).toEqual([ids[0]]);
-    expect(listTrips(db, { cameraId: camId, limit: 10 }).length).toBe(3);
-    expect(listTrips(db, { cameraId: 999, limit: 10 })).toEqual([]);
+    expect(tripSegments(db, tripById(db, ids[1])!).map((s) => s.absolute_index)).toEqual([2, 3]);
+    expect(listTrips(db, { limit: 2, offset: 0 }).rows.map((t) => t.id)).toEqual([ids[2], ids[1]]);
+    expect(listTrips(db, { limit: 10, offset: 2 }).rows.map((t) => t.id)).toEqual([ids[0]]);
+    expect(listTrips(db, { cameraId: camId, limit: 10, offset: 0 }).total).toBe(3);
+    expect(listTrips(db, { cameraId: 999, limit: 10, offset: 0 })).toEqual({ rows: [], total: 0 });
     expect(markTripEvicted(db, ids[0], 123)).toBe(true);
     expect(markTripEvicted(db, ids[0], 456)).toBe(false);
     expect(tripById(db, ids[0])).toMatchObject({ fully_evicted: 1, evicted_at_utc: 123, status: "open" });

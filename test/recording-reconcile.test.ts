@@ -11,7 +11,8 @@ import type { Database } from "bun:sqlite";
 import { existsSync, statSync, truncateSync, utimesSync, writeFileSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { indexSegment } from "../src/db/segments.ts";
-import { openTripOf, tripSegments } from "../src/db/trips.ts";
+import { openTripOf } from "../src/db/trips.ts";
+import { tripById, tripSegments } from "../src/db/views.ts";
 import { reconcileAtStartup, reconcileFullScan, scanRing } from "../src/actors/reconcile.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { cameraConfig, ffprobeDuration, fileHash, listing, makeTsFile, openTestDb, removeDir, tempDir, writeSegmentFile } from "./recording-helpers.ts";
@@ -111,7 +112,7 @@ describe("reconcileAtStartup", () => {
     expect(Math.abs((s5.end_utc - s5.start_utc) / 1000 - ffprobeDuration(ring(dataDir, 5)))).toBeLessThan(0.5);
     expect(s5.bytes).toBe(statSync(ring(dataDir, 5)).size);
     expect(s5).toMatchObject({ codec: "H264", width: 160, height: 120 });
-    expect(tripSegments(db, openTrip.id).map((s) => s.absolute_index)).toContain(5);
+    expect(tripSegments(db, tripById(db, openTrip.id)!).map((s) => s.absolute_index)).toContain(5);
     expect(openTripOf(db, cameraId, "boot-NEW")).toBeNull();
     // counters: the salvage of 5 moved absolute_segments to 6; the wrong generation was fixed
     const st = db.query("SELECT absolute_segments, segment_index, segment_generation FROM camera_state WHERE camera_id = ?").get(cameraId);
@@ -139,7 +140,7 @@ describe("reconcileAtStartup", () => {
     expect(report.salvaged).toBe(1);
     expect(report.deletedFiles).toBe(1);
     const trip = openTripOf(db, cameraId, "boot-NEW")!;
-    expect(tripSegments(db, trip.id).map((s) => s.absolute_index)).toEqual([5]);
+    expect(tripSegments(db, trip).map((s) => s.absolute_index)).toEqual([5]);
     // the 8 s hole between segment 4 (ends T0+10 s) and the salvaged one is a gap
     expect(count(db, "SELECT COUNT(*) AS n FROM recording_gaps")).toBe(1);
   }, 60_000);

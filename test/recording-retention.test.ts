@@ -10,7 +10,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { CameraConfig } from "../src/config.ts";
 import { indexSegment } from "../src/db/segments.ts";
-import { closeTrip, tripById } from "../src/db/trips.ts";
+import { closeTrip } from "../src/db/trips.ts";
+import { tripById } from "../src/db/views.ts";
 import { enforceRing, freeBytes } from "../src/actors/retention.ts";
 import { cameraConfig, openTestDb, removeDir, tempDir, writeSegmentFile } from "./recording-helpers.ts";
 

@@ -31,7 +31,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fromPromise } from "xstate";
 import type { SaveTripInput } from "../machines/trip.ts";
-import { tripById, tripSegments } from "../db/trips.ts";
+import { tripById, tripSegments } from "../db/views.ts";
 import { lockTripSegments } from "../db/savedTrips.ts";
 import { fsyncPath, removeTempFiles, writeFileAtomicFrom } from "../fsx.ts";
 import { concatQuote, concatToFile, type ConcatIo } from "../media/export.ts";
@@ -132,7 +132,7 @@ export async function saveTripFiles(db: Database, dataDir: string, tripId: numbe
     const trip = tripById(db, tripId);
     if (!trip) throw new Error(`trip ${tripId} does not exist`);
     lockTripSegments(db, tripId);
-    const segs = tripSegments(db, tripId);
+    const segs = tripSegments(db, trip);
     if (segs.length === 0) throw new Error(`trip ${tripId} has no footage left in the ring`);
 
     mkdirSync(dir, { recursive: true });

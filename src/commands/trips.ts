@@ -22,7 +22,7 @@ import { createActor } from "xstate";
 import { UsageError, parseCommandArgs } from "../cli.ts";
 import { loadConfig, type CameraConfig } from "../config.ts";
 import { openDatabase } from "../db/open.ts";
-import { tripById } from "../db/trips.ts";
+import { tripById } from "../db/views.ts";
 import { currentTripIds, savedTripOf } from "../db/savedTrips.ts";
 import { dbPath } from "../paths.ts";
 import { currentBootId } from "../bootId.ts";

@@ -135,11 +135,6 @@ const statements = perDatabase((db) => ({
        last_absolute, last_time_utc, status)
      VALUES ($camera_id, $boot_id, $start_utc, $segment_index, $segment_gen, $abs, $abs, $end_utc, 'open')`,
   ),
-  range: db.prepare(
-    `SELECT ${SEGMENT_COLUMNS} FROM segments
-     WHERE camera_id = $camera_id AND start_utc < $to AND end_utc > $from
-     ORDER BY start_utc, absolute_index`,
-  ),
   latest: db.prepare(
     `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 1`,
   ),
@@ -273,11 +268,6 @@ export function commitSegment(db: Database, dataDir: string, input: SegmentInput
     fsyncPath(dirname(file));
   }
   return indexSegment(db, input, bootId);
-}
-
-/** Segments of a camera overlapping [fromUtc, toUtc) (ms), oldest first. */
-export function segmentsInRange(db: Database, cameraId: number, fromUtc: number, toUtc: number): SegmentRow[] {
-  return statements(db).range.all({ camera_id: cameraId, from: fromUtc, to: toUtc }) as SegmentRow[];
 }
 
 /** The camera's newest segment (highest absolute index), or null. */

@@ -14,7 +14,6 @@
 import type { Database } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
 import { logEvent } from "./eventLog.ts";
-import { SEGMENT_COLUMNS, type SegmentRow } from "./segments.ts";
 import type { TripStatus } from "../machines/trip.ts";
 
 /** `trips.status`: the trip machine's persisted state (src/machines/trip.ts owns the names). */
@@ -62,24 +61,10 @@ const statements = perDatabase((db) => ({
     `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
      ORDER BY id DESC LIMIT 1`,
   ),
-  byId: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id = $id`),
   unfinished: db.prepare(
     `SELECT t.id, c.key, t.status, t.boot_id, t.end_time_utc, t.last_time_utc
      FROM trips t JOIN cameras c ON c.id = t.camera_id
      WHERE t.end_time_utc IS NULL OR t.status = 'saving' ORDER BY t.id`,
-  ),
-  listAll: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips ORDER BY id DESC LIMIT $limit`),
-  listAllBefore: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE id < $before ORDER BY id DESC LIMIT $limit`),
-  listCam: db.prepare(`SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id ORDER BY id DESC LIMIT $limit`),
-  listCamBefore: db.prepare(
-    `SELECT ${TRIP_COLUMNS} FROM trips WHERE camera_id = $camera_id AND id < $before ORDER BY id DESC LIMIT $limit`,
-  ),
-  segments: db.prepare(
-    `SELECT ${SEGMENT_COLUMNS.split(", ").map((c) => `s.${c}`).join(", ")}
-     FROM trips t JOIN segments s
-       ON s.camera_id = t.camera_id AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute
-     WHERE t.id = $id
-     ORDER BY s.absolute_index`,
   ),
   evict: db.prepare(
     `UPDATE trips SET fully_evicted = 1, evicted_at_utc = COALESCE(evicted_at_utc, $at)
@@ -159,27 +144,8 @@ export function unfinishedTrips(db: Database): UnfinishedTrip[] {
   return statements(db).unfinished.all() as UnfinishedTrip[];
 }
 
-/** A trip by id, or null. */
-export function tripById(db: Database, id: number): TripRow | null {
-  return (statements(db).byId.get({ id }) as TripRow | null) ?? null;
-}
-
-/** Trips newest first (by id), optionally of one camera, with keyset paging on `beforeId`. */
-export function listTrips(db: Database, opts: { cameraId?: number; limit: number; beforeId?: number }): TripRow[] {
-  const s = statements(db);
-  const limit = Math.max(0, Math.floor(opts.limit));
-  if (opts.cameraId !== undefined) {
-    return (opts.beforeId !== undefined
-      ? s.listCamBefore.all({ camera_id: opts.cameraId, before: opts.beforeId, limit })
-      : s.listCam.all({ camera_id: opts.cameraId, limit })) as TripRow[];
-  }
-  return (opts.beforeId !== undefined ? s.listAllBefore.all({ before: opts.beforeId, limit }) : s.listAll.all({ limit })) as TripRow[];
-}
-
-/** The segments still in the ring of a trip (absolute_index in start_absolute..last_absolute), oldest first. */
-export function tripSegments(db: Database, tripId: number): SegmentRow[] {
-  return statements(db).segments.all({ id: tripId }) as SegmentRow[];
-}
+/* A trip by id (`tripById`), a page of trips (`listTrips`) and a trip's segments (`tripSegments`), joined
+   with the camera and saved_trips rows, are in src/db/views.ts. */
 
 /**
  * Marks a trip fully evicted from the ring: fully_evicted = 1, evicted_at_utc = `at` (ms, kept

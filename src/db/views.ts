@@ -1,7 +1,9 @@
 /**
- * Read-only queries for the web UI. Nothing here writes: the UI only reads what the recorder,
- * indexer and actors stored (cameras, camera_status, camera_state, segments, recording_gaps,
- * trips, event_log). Statements are prepared once per Database (`perDatabase`).
+ * Read-only queries that join several tables: what the web UI shows, and the trip lookups the
+ * actors and the CLI share with it (`tripById` with the camera and saved_trips columns,
+ * `tripSegments`, `listTrips`; `segmentsInWindow` for a camera's footage in a time window).
+ * Nothing here writes: it only reads what the recorder, indexer and actors stored (cameras,
+ * camera_status, camera_state, segments, recording_gaps, trips, saved_trips, event_log). Statements are prepared once per Database (`perDatabase`).
  *
  * All times are integer Unix milliseconds UTC; sizes are bytes. Camera source URLs are never
  * selected (only key/name), so nothing built from these rows can leak them.
