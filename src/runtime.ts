@@ -34,7 +34,7 @@ import { ConfigError, defaultConfig, loadConfig, type CameraConfig, type Config 
 import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
 import { loadSecretKey } from "./secrets.ts";
-import { syncCameras } from "./db/cameras.ts";
+import { cameraKeyById, syncCameras } from "./db/cameras.ts";
 import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
 import { reconcileAtStartup, reconcileFullScan, salvageInterrupted } from "./actors/reconcile.ts";
@@ -190,7 +190,6 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor): 
     if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
     return ref;
   };
-  const keyOfTrip = (cameraId: number) => (db.query("SELECT key FROM cameras WHERE id = ?").get(cameraId) as { key: string } | null)?.key;
   const actions: RuntimeActions = {
     async saveTrip(tripId, source) {
       const s = sup();
@@ -200,7 +199,7 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor): 
       if (trip.status === "saved" && trip.end_time_utc !== null) return;
       if (trip.status !== "saving" && trip.status !== "saved" && tripSegments(db, trip).length === 0)
         throw new Error(`trip ${tripId} has no footage left in the ring; there is nothing to save`);
-      s.send({ type: "TRIP.SAVE", tripId, cameraKey: keyOfTrip(trip.camera_id), at: Date.now(), source });
+      s.send({ type: "TRIP.SAVE", tripId, cameraKey: cameraKeyById(db, trip.camera_id) ?? undefined, at: Date.now(), source });
       const { state, lastError } = tripStateOf(s, tripId);
       if (state === "saving" || state === "savedOpen" || state === "saved") return;
       if (state === null && tripById(db, tripId)?.status === "saved") return;
