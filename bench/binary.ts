@@ -6,7 +6,7 @@
  *   data directory ("first boot": database created) and on an existing one ("power-up");
  * - idle RSS: VmRSS of the dashcam process (and, separately, of its ffmpeg) `--idle-s` seconds
  *   after start, with one test-pattern camera and ALPR off.
- * Targets (issue 5): start <= 300 ms, idle RSS <= 60 MB.
+ * Targets (a Pi-class device): start <= 300 ms, idle RSS <= 60 MB.
  *
  * usage: bun bench/binary.ts [--runs 7] [--idle-s 10] [--binary dist/release-x64/dashcam]
  * The binary is built first when missing or stale (`bun deploy/build.ts --if-stale --target x64`).

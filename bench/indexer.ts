@@ -1,5 +1,5 @@
 /**
- * Indexer throughput (issue 2 target: >= 2,000 segments/s): indexes a synthetic run of
+ * Indexer throughput (target: >= 2,000 segments/s): indexes a synthetic run of
  * segments (default 20,000; `bun bench/indexer.ts N`) into a temp SQLite FILE opened with
  * `openDatabase()` (WAL, synchronous=NORMAL), one `indexSegment` transaction per segment as
  * the runtime does, over 4 cameras with a 1,000-segment ring, a gap every 500 segments and a

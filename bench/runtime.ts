@@ -1,7 +1,7 @@
 /**
  * Bench: memory and CPU of the runtime process with 4 cameras recording `file:` sources of the
  * highway clip (real 1280x720 H.264, played in real time and looped by the recorder) for
- * ~60 s (issue 2 target: <= 80 MB RSS, ffmpeg excluded). Prints numbers, asserts nothing.
+ * ~60 s (target: <= 80 MB RSS, ffmpeg excluded). Prints numbers, asserts nothing.
  *
  * Measured from /proc of the bun process only: VmRSS and VmHWM from /proc/<pid>/status,
  * utime + stime from /proc/<pid>/stat (fields 14 and 15, clock ticks; CLK_TCK = 100 on Linux

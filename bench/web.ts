@@ -1,6 +1,6 @@
 /**
  * Bench: requests per second and latency (p50, p99, max, ms) of the web UI under 50 concurrent
- * clients, while the runtime records (issue 3 target: >= 2,000 req/s and p99 <= 50 ms for the
+ * clients, while the runtime records (target: >= 2,000 req/s and p99 <= 50 ms for the
  * dashboard fragment and an HLS playlist on this machine). Prints numbers, asserts nothing.
  *
  * Setup: a temp data dir with one camera recording ffmpeg's test pattern (320x240, 10 fps, 2 s

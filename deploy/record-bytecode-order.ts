@@ -3,7 +3,7 @@
  * Records `deploy/bytecode-order.bin`, the profile `deploy/build.ts` passes to
  * `bun build --bytecode-order`: which functions an idle `dashcam run` uses (one test-pattern
  * camera, ALPR off, the setup of bench/binary.ts), so the build lays their bytecode out together
- * and an idle runtime maps fewer pages of the executable (issue 5, idle RSS).
+ * and an idle runtime maps fewer pages of the executable (lower idle RSS).
  *
  * ```
  * bun deploy/record-bytecode-order.ts [--idle-s 10] [--out deploy/bytecode-order.bin]

@@ -36,7 +36,7 @@ afterAll(async () => {
 
 async function phonePage(colorScheme: "light" | "dark" = "light"): Promise<{ page: Page; errors: string[] }> {
   const ctx = await browser.newContext({ viewport: { width: 360, height: 800 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, colorScheme });
-  // logged in as the viewer (issue 3: every page needs a session); the cookie as the login would set it
+  // logged in as the viewer (every page needs a session); the cookie as the login would set it
   await ctx.addCookies([{ name: "dashcam_session", value: f.sessions.viewer.token, url: web.url, httpOnly: true, sameSite: "Strict" }]);
   const page = await ctx.newPage();
   const errors: string[] = [];

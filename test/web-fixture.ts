@@ -9,7 +9,7 @@
  *   trip 1 (evicted) = abs 0-9 (no rows left). Source URL has credentials (must never show).
  * Camera "rear": no segments, state backoff with an error, 3 reconnects.
  *
- * Users (issue 3: every page needs a session): "ada" (admin), "otto" (operator), "vera"
+ * Users (every page needs a session): "ada" (admin), "otto" (operator), "vera"
  * (viewer), each with a session made directly through src/db/users.ts + sessions.ts.
  * `f.as(who)` gives the Cookie and CSRF headers of one of them; `f.request(app, path, init, who)`
  * and `f.fetch(url, init, who)` send a request with them (default: the admin; the CSRF header

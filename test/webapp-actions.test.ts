@@ -1,5 +1,5 @@
 /**
- * The product actions of the phone UI (issue 3) on the real app: clip export end to end (real
+ * The product actions of the phone UI on the real app: clip export end to end (real
  * ffmpeg on real MPEG-TS segments, MP4 checked with /usr/bin/ffprobe, the download streamed
  * byte-exact through a real Bun.serve), snapshots and trip thumbnails (JPEGs decoded with
  * jpeg-js), evidence lock/unlock, save and incident without a runtime (503), the event log
@@ -454,7 +454,7 @@ describe("snapshots and thumbnails", () => {
 describe("saved trip download", () => {
   test("offered once the trip is saved: the MP4 streams as an attachment; never a path outside data_dir", async () => {
     expect((await get("/trips/2/saved.mp4")).status).toBe(404);
-    // the saver's result (B's saveTrip): an MP4 under saved/ and the saved_trips row
+    // what the trip saver (src/actors/saveTrip.ts) leaves: an MP4 under saved/ and the saved_trips row
     mkdirSync(join(f.dir, "saved"), { recursive: true });
     const mp4 = join(f.dir, "saved", "trip-2.mp4");
     const r = Bun.spawnSync(["/usr/bin/ffmpeg", "-v", "error", "-i", join(f.dir, f.front.segments[0]!.rel), "-c", "copy", "-movflags", "+faststart", mp4]);

@@ -2,7 +2,7 @@
  * 50 concurrent HLS readers against the real server (Bun.serve on a random loopback port)
  * while a recorder stand-in indexes real MPEG-TS segment files (ffmpeg-made, ~16 MB each: the
  * size of a one-minute segment at 2 Mbit/s; hard-linked under new absolute indexes, committed
- * with the real indexer `commitSegment`) and helper A's retention
+ * with the real indexer `commitSegment`) and the retention sweeper's
  * `enforceRing` runs after every segment in the same process, with a small ring (8 segments).
  * Big files matter: the server's read-lock lasts while it streams the file, and only a file
  * larger than the socket buffers keeps a slow client's response (and its lock) open.

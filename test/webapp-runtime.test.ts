@@ -4,8 +4,8 @@
  * real sessions and CSRF tokens over real HTTP:
  *
  * - the GPIO save button configured on a chip this machine does not have, watched by the real
- *   Debian `gpiomon`: the dashboard shows `unavailable` with gpiomon's reason (issue 3: "a missing
- *   chip or tool is a clear status in the UI"); without `[gpio]` there is no card;
+ *   Debian `gpiomon`: the dashboard shows `unavailable` with gpiomon's reason (a missing
+ *   chip or tool is a clear status in the UI, never a silent absence); without `[gpio]` there is no card;
  * - camera stop/start from the camera page (`POST /cameras/:key/stop|start`, operator): the
  *   camera reaches `stopped`, its open trip closes, the page then offers Start; start records
  *   again in a new trip; viewers are refused and see no control; both actions are logged; a

@@ -9,7 +9,7 @@
  *
  * The files are embedded `with { type: "file" }` and read on first use (body and hash when a
  * page first names the asset, gzip when first requested): an idle runtime that serves no page
- * keeps none of them in memory (~1.3 MB for hls.js as a string and bytes; issue 5, idle RSS).
+ * keeps none of them in memory (~1.3 MB for hls.js as a string and bytes), which keeps the idle RSS low.
  */
 import { readFileSync } from "node:fs";
 import htmxJsFile from "htmx.org/dist/htmx.min.js" with { type: "file" };

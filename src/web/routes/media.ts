@@ -9,8 +9,8 @@
  * file, which RFC 9110 14.2 allows). Segments are immutable (named by absolute index, never
  * rewritten), so they carry a long private cache lifetime and a strong ETag.
  *
- * Read-lock (seed 002, issue 3): while a segment is streamed (HLS players of trips and the live
- * view, downloads) it holds one increment of `segments.locked` (G's `acquireReadLock`), so
+ * Read-lock (seed 002): while a segment is streamed (HLS players of trips and the live
+ * view, downloads) it holds one increment of `segments.locked` (`acquireReadLock` of src/db/locks.ts), so
  * retention cannot delete it mid-read. The lock is taken before the file is opened and belongs
  * to the response body (`lockedStream`): released when the body has been sent, fails, or the
  * client disconnects (Bun cancels the stream). Responses without a body (HEAD, 416) and every

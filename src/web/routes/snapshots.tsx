@@ -3,17 +3,17 @@
  * JPEG snapshots and incidents (mounted at `/`):
  *
  * - `GET /cameras/:key/snapshot.jpg?at=MS` (registered by routes/cameras.tsx through
- *   `snapshotResponse`): the frame at `at` (exact frame, G's `snapshotAt`) or, without `at`,
+ *   `snapshotResponse`): the frame at `at` (exact frame, `snapshotAt` of src/media/snapshot.ts) or, without `at`,
  *   the newest keyframe (`snapshotLive`); `Content-Disposition: inline`. Logs `snapshot`.
  * - `POST /snapshots` (form or JSON: `camera`, optional `at`, `tzo`): the same picture saved to
- *   `<data_dir>/exports/` (G's `saveSnapshot`: temp + fsync + rename) and listed with the
+ *   `<data_dir>/exports/` (`saveSnapshot`: temp + fsync + rename) and listed with the
  *   exports; answers htmx with the export card, a plain post with 303 to `/exports/:id`.
  * - `POST /incidents` (form: `camera`, optional `at` = now): asks the runtime to start an
  *   incident clip (`WebDeps.actions.incident`: N s before to M s after, evidence-locked,
  *   tagged with a new incident id); 503 when the runtime does not provide it. Logs
  *   `incident.mark`. The JSON twin is `POST /api/incidents` (routes/api.tsx).
  *
- * Every snapshot holds a read-lock on its segment while ffmpeg reads it (inside G's functions)
+ * Every snapshot holds a read-lock on its segment while ffmpeg reads it (taken inside src/media/snapshot.ts)
  * and goes through the app's ffmpeg gate (at most 2 at once, 16 waiting, else 503 busy).
  * Errors: bad key/time 400, unknown camera 404, no footage at that time 404, time in the
  * future 400.
