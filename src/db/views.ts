@@ -115,7 +115,6 @@ function build(db: Database) {
   return {
     cameraSummaries: db.prepare(`${CAMERA_SUMMARY_SQL} ORDER BY c.enabled DESC, c.key`),
     cameraSummary: db.prepare(`${CAMERA_SUMMARY_SQL} WHERE c.key = $key`),
-    cameraByKey: db.prepare("SELECT id, key, name, enabled FROM cameras WHERE key = $key"),
     cameraKeys: db.prepare("SELECT id, key, name FROM cameras ORDER BY key"),
     health: db.prepare(
       `SELECT c.key, COALESCE(s.state, 'stopped') AS state, s.last_segment_at, COALESCE(s.segment_count, 0) AS segment_count
@@ -211,11 +210,6 @@ export function cameraSummaries(db: Database): CameraSummary[] {
 /** One camera's summary by key; null when the key is unknown. */
 export function cameraSummary(db: Database, key: string): CameraSummary | null {
   return (q(db).cameraSummary.get({ key }) as CameraSummary | null) ?? null;
-}
-
-/** Camera id/key/name by key; null when unknown. */
-export function findCamera(db: Database, key: string): { id: number; key: string; name: string; enabled: number } | null {
-  return (q(db).cameraByKey.get({ key }) as { id: number; key: string; name: string; enabled: number } | null) ?? null;
 }
 
 /** All camera keys (for filter menus). */

@@ -29,7 +29,6 @@ import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import {
   cameraSummary,
-  findCamera,
   gapEndsBetween,
   gapsBefore,
   gapsInWindow,
@@ -38,6 +37,7 @@ import {
   segmentsInWindow,
   tripPosition,
 } from "../../db/views.ts";
+import { cameraByKey } from "../../db/cameras.ts";
 import { Time } from "../components/Time.tsx";
 import { formatDuration } from "../format.ts";
 import { CameraCard, CameraCardBody } from "../components/CameraCard.tsx";
@@ -259,7 +259,7 @@ export function cameraRoutes() {
   app.get("/:key/live.m3u8", valid("param", KeyParam), (c) => {
     const { db } = c.var.deps;
     const { key } = c.req.valid("param");
-    const cam = findCamera(db, key) ?? unknownCamera(key);
+    const cam = cameraByKey(db, key) ?? unknownCamera(key);
     const segments = recentSegments(db, cam.id, LIVE_WINDOW).reverse();
     if (segments.length === 0) throw new HTTPException(404, { message: `camera "${key}" has no segments yet` });
     const first = segments[0];

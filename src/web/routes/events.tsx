@@ -6,7 +6,8 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
-import { cameraKeys, eventKinds, findCamera, listEvents } from "../../db/views.ts";
+import { cameraKeys, eventKinds, listEvents } from "../../db/views.ts";
+import { cameraByKey } from "../../db/cameras.ts";
 import { EventItem } from "../components/Events.tsx";
 import { Pager } from "../components/Pager.tsx";
 import type { WebEnv } from "../env.ts";
@@ -31,7 +32,7 @@ export function eventRoutes() {
     const q = c.req.valid("query");
     const kind = q.kind || undefined;
     const level = q.level || undefined;
-    const cam = q.camera ? (findCamera(db, q.camera) ?? unknownCamera(q.camera)) : null;
+    const cam = q.camera ? (cameraByKey(db, q.camera) ?? unknownCamera(q.camera)) : null;
     const text = q.q || undefined;
     const rows = listEvents(db, { kind, level, cameraId: cam?.id, text, before: q.before, limit: EVENTS_PER_PAGE + 1 });
     const more = rows.length > EVENTS_PER_PAGE;

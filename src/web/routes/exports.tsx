@@ -26,7 +26,8 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import { basename } from "node:path";
-import { findCamera, footageIn } from "../../db/views.ts";
+import { footageIn } from "../../db/views.ts";
+import { cameraByKey } from "../../db/cameras.ts";
 import { hasRole } from "../../db/users.ts";
 import { planClip, validateRange } from "../../media/export.ts";
 import { ExportCard } from "../components/Exports.tsx";
@@ -52,7 +53,7 @@ export interface ClipRequestInput {
 export function clipRequestOf(db: Database, input: { camera?: unknown; from?: unknown; to?: unknown; tzo?: number }): ClipRequestInput {
   const key = typeof input.camera === "string" ? input.camera : "";
   if (!CAMERA_KEY_RE.test(key)) throw new HTTPException(400, { message: `camera: ${key === "" ? "is required" : "is not a valid camera key"}` });
-  const cam = findCamera(db, key) ?? unknownCamera(key);
+  const cam = cameraByKey(db, key) ?? unknownCamera(key);
   const asText = (x: unknown) => (typeof x === "number" ? String(x) : typeof x === "string" ? x : undefined);
   const fromUtc = parseClientTime(asText(input.from), "from", input.tzo);
   const toUtc = parseClientTime(asText(input.to), "to", input.tzo);

@@ -19,7 +19,8 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { findCamera, segmentByAbsolute } from "../../db/views.ts";
+import { segmentByAbsolute } from "../../db/views.ts";
+import { cameraByKey } from "../../db/cameras.ts";
 import { acquireReadLock, lockedStream } from "../../db/locks.ts";
 import { resolveInside } from "../../paths.ts";
 import type { WebEnv } from "../env.ts";
@@ -59,7 +60,7 @@ export function mediaRoutes() {
     const { key, file: abs } = c.req.valid("param");
     const row = segmentByAbsolute(db, key, abs);
     if (!row) {
-      if (!findCamera(db, key)) unknownCamera(key);
+      if (!cameraByKey(db, key)) unknownCamera(key);
       throw new HTTPException(404, { message: `camera "${key}" has no segment ${abs}` });
     }
     // lock first, then open: retention skips locked rows (its DELETE re-checks `locked = 0`)

@@ -23,7 +23,8 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import { logEvent } from "../../db/eventLog.ts";
-import { findCamera, footageIn } from "../../db/views.ts";
+import { footageIn } from "../../db/views.ts";
+import { cameraByKey } from "../../db/cameras.ts";
 import { hasRole } from "../../db/users.ts";
 import { saveSnapshot, snapshotAt, snapshotLive, type Snapshot } from "../../media/snapshot.ts";
 import { ExportCard } from "../components/Exports.tsx";
@@ -38,7 +39,7 @@ const FUTURE_SLACK_MS = 10_000;
 function cameraOf(db: Database, key: unknown): { id: number; key: string; name: string } {
   const k = typeof key === "string" ? key : "";
   if (!CAMERA_KEY_RE.test(k)) throw new HTTPException(400, { message: `camera: ${k === "" ? "is required" : "is not a valid camera key"}` });
-  return findCamera(db, k) ?? unknownCamera(k);
+  return cameraByKey(db, k) ?? unknownCamera(k);
 }
 
 /** Parses an optional instant (absent or empty = null); refuses one in the future. */
@@ -63,7 +64,7 @@ export async function takeSnapshot(deps: WebDeps, gate: Gate, cameraId: number, 
 /** The response of `GET /cameras/:key/snapshot.jpg?at=MS`. */
 export async function snapshotResponse(c: Context<WebEnv>, key: string, atParam: number | undefined): Promise<Response> {
   const { db } = c.var.deps;
-  const cam = findCamera(db, key) ?? unknownCamera(key);
+  const cam = cameraByKey(db, key) ?? unknownCamera(key);
   const at = atParam === undefined ? null : instantOf(String(atParam), 0, Date.now());
   const snap = await takeSnapshot(c.var.deps, c.var.gate, cam.id, at, c.req.raw.signal);
   const user = c.var.user?.username ?? "someone";

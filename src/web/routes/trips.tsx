@@ -26,7 +26,8 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { findCamera, gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripRow } from "../../db/views.ts";
+import { gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripRow } from "../../db/views.ts";
+import { cameraByKey } from "../../db/cameras.ts";
 import { logEvent } from "../../db/eventLog.ts";
 import { newIncidentId, setEvidenceLocked } from "../../db/locks.ts";
 import { MAX_CLIP_MS } from "../../media/export.ts";
@@ -147,7 +148,7 @@ export function tripRoutes() {
     const { db } = c.var.deps;
     const q = c.req.valid("query");
     const page = q.page ?? 1;
-    const cam = q.camera === undefined ? null : (findCamera(db, q.camera) ?? unknownCamera(q.camera));
+    const cam = q.camera === undefined ? null : (cameraByKey(db, q.camera) ?? unknownCamera(q.camera));
     const { rows, total } = listTrips(db, {
       limit: TRIPS_PER_PAGE,
       offset: (page - 1) * TRIPS_PER_PAGE,
