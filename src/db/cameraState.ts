@@ -24,6 +24,13 @@ const statements = perDatabase((db) => ({
     "SELECT absolute_segments, segment_index, segment_generation, ring_capacity FROM camera_state WHERE camera_id = $id",
   ),
   nextStart: db.prepare("SELECT absolute_segments FROM camera_state WHERE camera_id = $id"),
+  advance: db.prepare(
+    `UPDATE camera_state SET
+       absolute_segments = MAX(absolute_segments, $next),
+       segment_index = MAX(absolute_segments, $next) % ring_capacity,
+       segment_generation = MAX(absolute_segments, $next) / ring_capacity
+     WHERE camera_id = $camera_id`,
+  ),
   setAbsolute: db.prepare(
     `UPDATE camera_state SET absolute_segments = $abs, segment_index = $abs % ring_capacity,
        segment_generation = $abs / ring_capacity WHERE camera_id = $id`,
@@ -39,6 +46,15 @@ export function ringCounters(db: Database, cameraId: number): RingCounters | nul
 export function nextStartNumber(db: Database, cameraId: number): number {
   const row = statements(db).nextStart.get({ id: cameraId }) as { absolute_segments: number } | null;
   return row?.absolute_segments ?? 0;
+}
+
+/**
+ * The indexer's step, in its transaction: `absolute_segments` becomes `next` (the closed
+ * segment's index + 1) unless it is already higher (never lowered: a salvaged older segment does
+ * not move the ring back), and the slot and generation follow it.
+ */
+export function advanceRingCounters(db: Database, cameraId: number, next: number): void {
+  statements(db).advance.run({ camera_id: cameraId, next });
 }
 
 /**

@@ -2,7 +2,8 @@
  * The camera status row (`camera_status`, seed 002): what the camera actor last did. Written by
  * the camera machine's actions inside the journal transaction (src/actors/journal.ts); read by
  * the web UI. Counters of indexed segments (`segment_count`, `last_segment_at`,
- * `observed_bitrate`) belong to the indexer (src/db/segments.ts).
+ * `observed_bitrate`) are written by the indexer (src/db/segments.ts) through
+ * `recordSegmentIndexed`, in the segment's transaction.
  *
  * Seed 002 operations: `set_state` -> `setState`, `set_running` -> `setRunning`,
  * `bump_reconnect` -> `bumpReconnect`. Times are Unix ms UTC. Each function upserts, so a
@@ -49,6 +50,15 @@ const statements = perDatabase((db) => ({
        last_error = excluded.last_error, updated_at = excluded.updated_at`,
   ),
   get: db.prepare("SELECT * FROM camera_status WHERE camera_id = $id"),
+  segmentIndexed: db.prepare(
+    `INSERT INTO camera_status (camera_id, state, segment_count, last_segment_at, observed_bitrate, updated_at)
+     VALUES ($camera_id, 'recording', 1, $end_utc, $bitrate, $now)
+     ON CONFLICT(camera_id) DO UPDATE SET
+       segment_count = segment_count + 1,
+       last_segment_at = MAX(COALESCE(last_segment_at, 0), excluded.last_segment_at),
+       observed_bitrate = excluded.observed_bitrate,
+       updated_at = excluded.updated_at`,
+  ),
   markDisabled: db.prepare(
     `UPDATE camera_status SET state = 'disabled', pid = NULL, updated_at = $at
      WHERE state <> 'disabled' AND camera_id IN (SELECT id FROM cameras WHERE enabled = 0)`,
@@ -74,6 +84,16 @@ export function setRunning(db: Database, cameraId: number, state: string, pid: n
 /** seed 002 `bump_reconnect`: reconnect_count + 1, pid cleared, last_error recorded. */
 export function bumpReconnect(db: Database, cameraId: number, error: string | null, at: number): void {
   statements(db).bump.run({ id: cameraId, error, at });
+}
+
+/**
+ * seed 002 `record_segment_indexed`, in the indexer's transaction (src/db/segments.ts):
+ * segment_count + 1, last_segment_at = `endUtc` (never moved back), observed_bitrate =
+ * `bitrate` (bits/s, null when unknown), updated_at = `at` (ms). A camera without a row gets one
+ * in state `recording`.
+ */
+export function recordSegmentIndexed(db: Database, cameraId: number, endUtc: number, bitrate: number | null, at: number): void {
+  statements(db).segmentIndexed.run({ camera_id: cameraId, end_utc: endUtc, bitrate, now: at });
 }
 
 /** The status row of a camera, or null. */

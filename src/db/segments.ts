@@ -15,6 +15,9 @@
  * Indexing an absolute index that already has a row is a no-op that returns `duplicate: true`
  * (invoked actors restart from scratch on restore, so the same SEGMENT_CLOSED may come twice).
  *
+ * The counters, status row and trip rows are written through the modules that own those tables
+ * (src/db/cameraState.ts, cameraStatus.ts, trips.ts); this module holds the one transaction.
+ *
  * `commitSegment` fsyncs the file and its directory first ("a new file is synced before its row
  * is committed", Moonfire NVR's discipline), then indexes.
  */
@@ -23,6 +26,9 @@ import { perDatabase } from "./prepared.ts";
 import { fsyncPath } from "../fsx.ts";
 import { dirname } from "node:path";
 import { logEvent } from "./eventLog.ts";
+import { advanceRingCounters, ringCounters } from "./cameraState.ts";
+import { recordSegmentIndexed } from "./cameraStatus.ts";
+import { extendTrip, insertOpenTrip, openTripOf, tripHolding } from "./trips.ts";
 import { resolveInside } from "../paths.ts";
 
 /** A recording hole longer than this (ms) between consecutive segments is a gap (DESIGN.md invariant 5). */
@@ -86,32 +92,11 @@ export const SEGMENT_COLUMNS =
 
 const statements = perDatabase((db) => ({
   existing: db.prepare("SELECT id FROM segments WHERE camera_id = $camera_id AND absolute_index = $abs"),
-  tripContaining: db.prepare(
-    `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
-     ORDER BY id DESC LIMIT 1`,
-  ),
-  state: db.prepare("SELECT ring_capacity, absolute_segments FROM camera_state WHERE camera_id = $camera_id"),
   insert: db.prepare(
     `INSERT INTO segments (camera_id, segment_index, segment_gen, absolute_index, start_utc, end_utc, rel_path,
        codec, width, height, fps, bytes)
      VALUES ($camera_id, $segment_index, $segment_gen, $abs, $start_utc, $end_utc, $rel_path,
        $codec, $width, $height, $fps, $bytes)`,
-  ),
-  bumpState: db.prepare(
-    `UPDATE camera_state SET
-       absolute_segments = MAX(absolute_segments, $next),
-       segment_index = MAX(absolute_segments, $next) % ring_capacity,
-       segment_generation = MAX(absolute_segments, $next) / ring_capacity
-     WHERE camera_id = $camera_id`,
-  ),
-  status: db.prepare(
-    `INSERT INTO camera_status (camera_id, state, segment_count, last_segment_at, observed_bitrate, updated_at)
-     VALUES ($camera_id, 'recording', 1, $end_utc, $bitrate, $now)
-     ON CONFLICT(camera_id) DO UPDATE SET
-       segment_count = segment_count + 1,
-       last_segment_at = MAX(COALESCE(last_segment_at, 0), excluded.last_segment_at),
-       observed_bitrate = excluded.observed_bitrate,
-       updated_at = excluded.updated_at`,
   ),
   previous: db.prepare(
     `SELECT end_utc FROM segments WHERE camera_id = $camera_id AND absolute_index < $abs
@@ -121,19 +106,6 @@ const statements = perDatabase((db) => ({
     `INSERT INTO recording_gaps (camera_id, gap_start, gap_end, detected_at)
      VALUES ($camera_id, $gap_start, $gap_end, $now)
      ON CONFLICT(camera_id, gap_start) DO NOTHING`,
-  ),
-  openTrip: db.prepare(
-    `SELECT id FROM trips WHERE camera_id = $camera_id AND boot_id = $boot_id AND end_time_utc IS NULL
-     ORDER BY id DESC LIMIT 1`,
-  ),
-  extendTrip: db.prepare(
-    `UPDATE trips SET last_absolute = MAX(last_absolute, $abs), last_time_utc = MAX(last_time_utc, $end_utc)
-     WHERE id = $id`,
-  ),
-  insertTrip: db.prepare(
-    `INSERT INTO trips (camera_id, boot_id, start_time_utc, start_segment, start_gen, start_absolute,
-       last_absolute, last_time_utc, status)
-     VALUES ($camera_id, $boot_id, $start_utc, $segment_index, $segment_gen, $abs, $abs, $end_utc, 'open')`,
   ),
   latest: db.prepare(
     `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE camera_id = $camera_id ORDER BY absolute_index DESC LIMIT 1`,
@@ -170,10 +142,9 @@ export function indexSegment(db: Database, input: SegmentInput, bootId: string):
   const run = db.transaction((): IndexResult => {
     const dup = s.existing.get({ camera_id: cameraId, abs }) as { id: number } | null;
     if (dup) {
-      const trip = s.tripContaining.get({ camera_id: cameraId, abs }) as { id: number } | null;
-      return { segmentId: dup.id, absoluteIndex: abs, duplicate: true, tripId: trip?.id ?? 0, tripOpened: false, gap: null };
+      return { segmentId: dup.id, absoluteIndex: abs, duplicate: true, tripId: tripHolding(db, cameraId, abs) ?? 0, tripOpened: false, gap: null };
     }
-    const state = s.state.get({ camera_id: cameraId }) as { ring_capacity: number; absolute_segments: number } | null;
+    const state = ringCounters(db, cameraId);
     if (!state) throw new Error(`camera ${cameraId} has no camera_state row`);
     const cap = state.ring_capacity;
     const segmentIndex = abs % cap;
@@ -198,14 +169,9 @@ export function indexSegment(db: Database, input: SegmentInput, bootId: string):
       bytes: input.bytes,
     });
     const segmentId = Number(ins.lastInsertRowid);
-    s.bumpState.run({ camera_id: cameraId, next: abs + 1 });
+    advanceRingCounters(db, cameraId, abs + 1);
     const durationMs = endUtc - startUtc;
-    s.status.run({
-      camera_id: cameraId,
-      end_utc: endUtc,
-      bitrate: durationMs > 0 ? Math.round((input.bytes * 8000) / durationMs) : null,
-      now,
-    });
+    recordSegmentIndexed(db, cameraId, endUtc, durationMs > 0 ? Math.round((input.bytes * 8000) / durationMs) : null, now);
 
     let gap: IndexResult["gap"] = null;
     if (prev && startUtc - prev.end_utc > GAP_THRESHOLD_MS) {
@@ -225,21 +191,12 @@ export function indexSegment(db: Database, input: SegmentInput, bootId: string):
 
     let tripId: number;
     let tripOpened = false;
-    const open = s.openTrip.get({ camera_id: cameraId, boot_id: bootId }) as { id: number } | null;
+    const open = openTripOf(db, cameraId, bootId);
     if (open) {
       tripId = open.id;
-      s.extendTrip.run({ id: tripId, abs, end_utc: endUtc });
+      extendTrip(db, tripId, abs, endUtc);
     } else {
-      const t = s.insertTrip.run({
-        camera_id: cameraId,
-        boot_id: bootId,
-        start_utc: startUtc,
-        segment_index: segmentIndex,
-        segment_gen: segmentGen,
-        abs,
-        end_utc: endUtc,
-      });
-      tripId = Number(t.lastInsertRowid);
+      tripId = insertOpenTrip(db, { cameraId, bootId, startUtc, segmentIndex, segmentGen, absoluteIndex: abs, endUtc });
       tripOpened = true;
       logEvent(db, {
         kind: "trip.open",

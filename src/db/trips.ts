@@ -76,6 +76,19 @@ const statements = perDatabase((db) => ({
        AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.camera_id = t.camera_id
                        AND s.absolute_index BETWEEN t.start_absolute AND t.last_absolute)`,
   ),
+  holding: db.prepare(
+    `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
+     ORDER BY id DESC LIMIT 1`,
+  ),
+  extend: db.prepare(
+    `UPDATE trips SET last_absolute = MAX(last_absolute, $abs), last_time_utc = MAX(last_time_utc, $end_utc)
+     WHERE id = $id`,
+  ),
+  insertOpen: db.prepare(
+    `INSERT INTO trips (camera_id, boot_id, start_time_utc, start_segment, start_gen, start_absolute,
+       last_absolute, last_time_utc, status)
+     VALUES ($camera_id, $boot_id, $start_utc, $segment_index, $segment_gen, $abs, $abs, $end_utc, 'open')`,
+  ),
   setStatus: db.prepare("UPDATE trips SET status = $status WHERE id = $id AND status <> $status"),
   camera: db.prepare("SELECT c.key, t.camera_id FROM trips t JOIN cameras c ON c.id = t.camera_id WHERE t.id = $id"),
   newestOpenBoot: db.prepare(
@@ -166,6 +179,44 @@ export function markEvictableTrips(db: Database, cameraId: number, at: number): 
   const candidates = (statements(db).evictable.all({ camera_id: cameraId }) as { id: number }[]).map((t) => t.id);
   if (candidates.length === 0) return [];
   return db.transaction(() => candidates.filter((id) => markTripEvicted(db, id, at)))();
+}
+
+/** The newest trip of the camera whose absolute range holds segment `absoluteIndex`, or null. */
+export function tripHolding(db: Database, cameraId: number, absoluteIndex: number): number | null {
+  return (statements(db).holding.get({ camera_id: cameraId, abs: absoluteIndex }) as { id: number } | null)?.id ?? null;
+}
+
+/**
+ * The indexer's step for a segment of an open trip: the trip now reaches segment `absoluteIndex`
+ * ending at `endUtc` (ms); neither bound ever moves back.
+ */
+export function extendTrip(db: Database, tripId: number, absoluteIndex: number, endUtc: number): void {
+  statements(db).extend.run({ id: tripId, abs: absoluteIndex, end_utc: endUtc });
+}
+
+/** The first segment of a new trip: its ring slot and generation, absolute index and times (ms UTC). */
+export interface NewTripInput {
+  cameraId: number;
+  bootId: string;
+  startUtc: number;
+  endUtc: number;
+  segmentIndex: number;
+  segmentGen: number;
+  absoluteIndex: number;
+}
+
+/** Opens a trip (status `open`, no end) at its first segment; returns the trip id. */
+export function insertOpenTrip(db: Database, t: NewTripInput): number {
+  const r = statements(db).insertOpen.run({
+    camera_id: t.cameraId,
+    boot_id: t.bootId,
+    start_utc: t.startUtc,
+    segment_index: t.segmentIndex,
+    segment_gen: t.segmentGen,
+    abs: t.absoluteIndex,
+    end_utc: t.endUtc,
+  });
+  return Number(r.lastInsertRowid);
 }
 
 /** Sets `trips.status` (no-op when unchanged); returns true when the row changed. */
