@@ -215,19 +215,23 @@ export function setDependenciesTx(db: Database, taskId: number, dependencies: st
   for (const ref of deps) s.insertDep.run({ task_id: taskId, ref });
 }
 
+/** One task by id (JSON columns parsed), or null. */
 export function getTask(db: Database, id: number): Task | null {
   const row = statements(db).getTask.get({ id }) as TaskDbRow | null;
   return row ? parseTask(row) : null;
 }
 
+/** Sets a task's status. */
 export function setTaskStatus(db: Database, id: number, status: TaskStatus): void {
   statements(db).setStatus.run({ id, status });
 }
 
+/** Sets the plate_smooth task (track) a task belongs to. */
 export function setTaskTrack(db: Database, id: number, trackId: number): void {
   statements(db).setTrack.run({ id, track_id: trackId });
 }
 
+/** Replaces a task's `meta` JSON. */
 export function setTaskMeta(db: Database, id: number, meta: Record<string, unknown>): void {
   statements(db).setMeta.run({ id, meta: JSON.stringify(meta) });
 }
@@ -293,6 +297,7 @@ export function unhandledResults(db: Database, limit = 100): PendingResult[] {
   }));
 }
 
+/** Marks a result as handled by the dispatcher (its frames may then be released). */
 export function markResultHandled(db: Database, resultId: number): void {
   statements(db).markHandled.run({ id: resultId });
 }
