@@ -2,13 +2,15 @@
  * In-process publish/subscribe of live state changes, for the web UI's SSE stream.
  * Publishing never throws and never blocks: a failing subscriber is dropped.
  */
+import type { GpioState } from "./machines/supervisor.ts";
+
 export type LiveEvent =
   | { type: "camera"; key: string; state: string; lastError?: string | null; reconnectCount?: number }
   | { type: "segment"; key: string; absoluteIndex: number; endUtc: number; bytes: number }
   | { type: "trip"; id: number; cameraKey: string; state: string }
   | { type: "event_log"; id: number; kind: string; message: string }
   /** The GPIO save button's status changed (src/actors/gpio.ts; `reason` is one line when unavailable). */
-  | { type: "gpio"; status: "starting" | "ready" | "unavailable"; reason: string | null; at: number }
+  | ({ type: "gpio" } & GpioState)
   /** A watchlisted plate was read (ALPR). `ts` = frame time, ms UTC; `vehicleId` = vehicles.id. */
   | { type: "alert"; kind: "alpr.watchlist"; plate: string; watched: string; cameraKey: string | null; ts: number; vehicleId: number; message: string };
 

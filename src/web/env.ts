@@ -11,7 +11,7 @@ import type { Database } from "bun:sqlite";
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
 import type { LiveBus } from "../events.ts";
-import type { SaveSource } from "../machines/supervisor.ts";
+import type { GpioState, SaveSource } from "../machines/supervisor.ts";
 import type { AuthVariables } from "./auth/middleware.ts";
 import { LoginRateLimiter } from "./auth/rateLimit.ts";
 import { ExportRegistry } from "./exportJobs.ts";
@@ -47,19 +47,11 @@ export interface WebActions {
   stopCamera?(cameraKey: string): Promise<void>;
   /** Starts a stopped camera again (same contract as `stopCamera`). */
   startCamera?(cameraKey: string): Promise<void>;
-  /** The GPIO save button's last status; null when `[gpio]` is not configured or nothing was reported yet. */
-  gpioStatus?(): GpioStatusInfo | null;
-}
-
-/**
- * The GPIO save button's status (the runtime's supervisor keeps the last one; the LiveBus
- * `gpio` event carries each change). `reason` is one line when `unavailable` (chip missing,
- * gpiomon not installed, line busy...); `at` is when it was reported, ms UTC.
- */
-export interface GpioStatusInfo {
-  status: "starting" | "ready" | "unavailable";
-  reason: string | null;
-  at: number;
+  /**
+   * The GPIO save button's last status (the supervisor keeps it; the LiveBus `gpio` event carries
+   * each change); null when `[gpio]` is not configured or nothing was reported yet.
+   */
+  gpioStatus?(): GpioState | null;
 }
 
 export interface WebDeps {

@@ -7,15 +7,15 @@
  */
 import type { FC } from "hono/jsx";
 import type { GpioConfig } from "../../config.ts";
-import type { GpioStatusInfo } from "../env.ts";
+import type { GpioState } from "../../machines/supervisor.ts";
 import { Time } from "./Time.tsx";
 
 /** The parts of `[gpio]` the card shows (chip, line, long-press time in ms). */
 type ShownGpio = Pick<GpioConfig, "chip" | "save_line" | "long_press_ms">;
 
-const TONE: Record<GpioStatusInfo["status"], string> = { ready: "ok", starting: "busy", unavailable: "bad" };
+const TONE: Record<GpioState["status"], string> = { ready: "ok", starting: "busy", unavailable: "bad" };
 
-export const GpioCardBody: FC<{ gpio: GpioStatusInfo | null; settings?: ShownGpio | null }> = ({ gpio, settings }) => (
+export const GpioCardBody: FC<{ gpio: GpioState | null; settings?: ShownGpio | null }> = ({ gpio, settings }) => (
   <>
     <div class="card-head">
       <h2>Save button</h2>
@@ -63,7 +63,7 @@ export const GpioCardBody: FC<{ gpio: GpioStatusInfo | null; settings?: ShownGpi
 );
 
 /** The whole card, subscribed to the SSE event `gpio`. */
-export const GpioCard: FC<{ gpio: GpioStatusInfo | null; settings?: ShownGpio | null }> = ({ gpio, settings }) => (
+export const GpioCard: FC<{ gpio: GpioState | null; settings?: ShownGpio | null }> = ({ gpio, settings }) => (
   <article class="card gpio" id="gpio" sse-swap="gpio">
     <GpioCardBody gpio={gpio} settings={settings} />
   </article>
