@@ -1,5 +1,5 @@
 /**
- * The GPIO save button (issue 3 item 1). The actor runs inside a real XState parent and spawns
+ * The GPIO save button (short press saves the trip, long press marks an incident). The actor runs inside a real XState parent and spawns
  * a real process: `test/fixtures/gpiomon` first on PATH, a stand-in that prints gpiomon's real
  * output formats (libgpiod 1.6 and 2.x) with crafted timestamps and contact bounce — the one
  * boundary that cannot run here (no GPIO chip). The missing-chip case also runs the real

@@ -1,6 +1,6 @@
 /**
  * The GPIO save button end to end through the real runtime (`startRuntime`): ffmpeg records its
- * test pattern (320x240, 2 s segments), the supervisor spawns G's GPIO actor, which runs the
+ * test pattern (320x240, 2 s segments), the supervisor spawns the GPIO actor (src/actors/gpio.ts), which runs the
  * stand-in `test/fixtures/gpiomon` (first on PATH; the one boundary that cannot run here: there
  * is no GPIO chip). The test plays the button by writing gpiomon's real output lines (libgpiod
  * 1.6 format) into a FIFO the stand-in prints from.

@@ -1,11 +1,11 @@
 /**
- * The runtime's service wiring (issue 3/4), each through the real `startRuntime`:
+ * The runtime's service wiring (save, incidents, GPIO, ALPR, maintenance), each through the real `startRuntime`:
  * - the web's product actions (`WebDeps.actions`) over real HTTP with a real session and CSRF
  *   token: `POST /api/trips/:id/save` saves through the trip actor, `POST /api/incidents`
  *   starts an incident clip that the supervisor exports at its deadline;
  * - the GPIO button with a missing chip (the stand-in gpiomon prints the real tool's error and
  *   exits): a status in the supervisor, on the LiveBus and in the event log, not a crash;
- * - the ALPR service (D2's, real) runs only when `[alpr] enabled`, and power-down waits for its
+ * - the ALPR service (real, src/actors/alpr.ts) runs only when `[alpr] enabled`, and power-down waits for its
  *   stop;
  * - start-up and periodic maintenance: temp files of interrupted saves/exports removed, expired
  *   sessions purged at start and again at the stored deadline.

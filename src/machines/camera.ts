@@ -33,7 +33,7 @@
  * Backoff: exponential, `backoffInitialMs * 2^(n-1)` for the n-th consecutive failure, capped
  * at `backoffMaxMs`; n resets to 0 when a segment is recorded.
  */
-import { assign, fromCallback, sendTo, setup, type AnyActorRef } from "xstate";
+import { assertEvent, assign, fromCallback, sendTo, setup, type AnyActorRef } from "xstate";
 import type { CameraCommand, RecorderCommand, RecorderEvent } from "./events.ts";
 
 /** Events only the runtime sends: re-arm timers after a restore, disk space freed, journal failure. */
@@ -188,22 +188,23 @@ export const cameraMachine = setup({
     /** Reached `stopped` through STOP: the wiring sends CAMERA.STOPPED to the supervisor. */
     reportStopped: () => {},
     /** The journal could not persist a transition: record why, then finish (`failed`). */
-    noteJournalFailure: assign(({ event }) => ({
-      failure: `journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`,
-    })),
-    noteStarted: assign(({ event }) =>
-      event.type === "RECORDER.STARTED" ? { pid: event.pid, lastStartedAt: event.at } : {},
-    ),
-    noteSegment: assign(({ context, event }) =>
-      event.type === "SEGMENT_CLOSED"
-        ? {
-            segments: context.segments + 1,
-            lastSegmentAt: event.endUtc,
-            nextAbsolute: Math.max(context.nextAbsolute, event.absoluteIndex + 1),
-            consecutiveFailures: 0,
-          }
-        : {},
-    ),
+    noteJournalFailure: assign(({ event }) => {
+      assertEvent(event, "JOURNAL.FAILED");
+      return { failure: `journal failed: ${event.error}` };
+    }),
+    noteStarted: assign(({ event }) => {
+      assertEvent(event, "RECORDER.STARTED");
+      return { pid: event.pid, lastStartedAt: event.at };
+    }),
+    noteSegment: assign(({ context, event }) => {
+      assertEvent(event, "SEGMENT_CLOSED");
+      return {
+        segments: context.segments + 1,
+        lastSegmentAt: event.endUtc,
+        nextAbsolute: Math.max(context.nextAbsolute, event.absoluteIndex + 1),
+        consecutiveFailures: 0,
+      };
+    }),
     /** Counts a failure and stores the absolute backoff deadline. */
     noteFailure: assign(({ context, event, self }) => {
       let reason: string;
@@ -223,17 +224,16 @@ export const cameraMachine = setup({
     noteStallTimeout: assign(({ context }) => ({
       lastError: `stalled for ${Math.round(context.stallMs / 1000)} s: ${context.lastError ?? "no segment closed"}`,
     })),
-    noteStall: assign(({ event, context, self }) => ({
-      lastError: event.type === "STALL" ? event.reason : context.lastError,
-      stallDeadline: nowOf(self) + context.stallMs,
-    })),
+    noteStall: assign(({ event, context, self }) => {
+      assertEvent(event, "STALL");
+      return { lastError: event.reason, stallDeadline: nowOf(self) + context.stallMs };
+    }),
     noteStopping: assign(({ context, self }) => ({ stopDeadline: nowOf(self) + context.stopTimeoutMs })),
     noteStopped: assign({ pid: null, stopDeadline: null, backoffDeadline: null, stallDeadline: null, diskRetryDeadline: null }),
-    noteDiskFull: assign(({ event, context, self }) => ({
-      lastError: event.type === "DISK_FULL_LOCKED" ? event.reason : context.lastError,
-      pid: null,
-      diskRetryDeadline: nowOf(self) + context.diskRetryMs,
-    })),
+    noteDiskFull: assign(({ event, context, self }) => {
+      assertEvent(event, "DISK_FULL_LOCKED");
+      return { lastError: event.reason, pid: null, diskRetryDeadline: nowOf(self) + context.diskRetryMs };
+    }),
     nextDiskRetry: assign(({ context, self }) => ({ diskRetryDeadline: nowOf(self) + context.diskRetryMs })),
     clearDeadlines: assign({ backoffDeadline: null, stallDeadline: null, diskRetryDeadline: null, stopDeadline: null }),
   },

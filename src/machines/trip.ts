@@ -17,7 +17,7 @@
  * `writeStatus`, which the wiring turns into `trips.status` in the journal's transaction; CLOSE
  * also runs `closeTrip` (end time, final segment).
  *
- * Saving (issue 3):
+ * Saving:
  * - entering `saving` runs `lockSegments`: every segment of the trip is evidence-locked in the
  *   same transaction as the status change. While the trip is `saving`/`saved` and still open,
  *   the indexer locks each segment added to it in that segment's own transaction (camera wiring);
@@ -35,7 +35,7 @@
  *   the evidence locks stay.
  * The machine's default `saveTrip` fails with "not implemented"; the wiring provides the real one.
  */
-import { assign, fromPromise, setup } from "xstate";
+import { assertEvent, assign, fromPromise, setup } from "xstate";
 import type { TripCommand } from "./events.ts";
 
 export type TripStatus = "open" | "closed" | "saving" | "saved" | "evicted";
@@ -122,17 +122,19 @@ export const tripMachine = setup({
     recordSaved: () => {},
     /** A save failed: event log (journal transaction). */
     logSaveError: () => {},
-    noteJournalFailure: assign(({ event }) => ({
-      failure: `journal failed: ${event.type === "JOURNAL.FAILED" ? event.error : event.type}`,
-    })),
-    noteClose: assign(({ event, context }) =>
-      event.type === "CLOSE" && !context.isClosed ? { isClosed: true, closedAt: event.at, closeReason: event.reason } : {},
-    ),
-    noteSave: assign(({ event, context }) =>
-      event.type === "SAVE"
-        ? { saveRequest: { tripId: context.tripId, cameraKey: context.cameraKey, source: event.source, at: event.at }, lastError: null }
-        : {},
-    ),
+    noteJournalFailure: assign(({ event }) => {
+      assertEvent(event, "JOURNAL.FAILED");
+      return { failure: `journal failed: ${event.error}` };
+    }),
+    /** The first CLOSE sets the close time and reason; a later one keeps them. */
+    noteClose: assign(({ event, context }) => {
+      assertEvent(event, "CLOSE");
+      return context.isClosed ? {} : { isClosed: true, closedAt: event.at, closeReason: event.reason };
+    }),
+    noteSave: assign(({ event, context }) => {
+      assertEvent(event, "SAVE");
+      return { saveRequest: { tripId: context.tripId, cameraKey: context.cameraKey, source: event.source, at: event.at }, lastError: null };
+    }),
     noteSaved: assign(({ event }) => {
       const o = outputOf(event) as Partial<SavedInfo> | null | undefined;
       if (!o || typeof o !== "object" || typeof o.mp4Path !== "string" || typeof o.savedDir !== "string") return { saved: null, lastError: null };
@@ -144,7 +146,10 @@ export const tripMachine = setup({
       const error = (event as unknown as { error?: unknown }).error;
       return { lastError: `save failed: ${error instanceof Error ? error.message : String(error)}` };
     }),
-    noteEvicted: assign(({ event }) => (event.type === "EVICTED" ? { evictedAt: event.at } : {})),
+    noteEvicted: assign(({ event }) => {
+      assertEvent(event, "EVICTED");
+      return { evictedAt: event.at };
+    }),
   },
   guards: {
     wasClosed: ({ context }) => context.isClosed,
