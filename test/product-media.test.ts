@@ -1,7 +1,7 @@
 /**
- * Read-locks, evidence locks, clip export, snapshots and incident clips (issue 3 items 3-5)
- * with real ffmpeg on small generated MPEG-TS segments (320x240, 25 fps, one keyframe per
- * second, 2 s segments cut by ffmpeg's segment muxer as the recorder does), a real SQLite file,
+ * Read-locks, evidence locks, clip export, snapshots and incident clips with real ffmpeg on
+ * small generated MPEG-TS segments (320x240, 25 fps, one keyframe per second, 2 s segments cut
+ * by ffmpeg's segment muxer as the recorder does), a real SQLite file,
  * real HTTP for the streaming read-lock, and ffprobe to check the results.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * SIGKILL during saving, then restart (issue 3 "show it works"): a real `bun src/main.ts run`
+ * SIGKILL during saving, then restart (the save survives a power cut): a real `bun src/main.ts run`
  * process records its test pattern (320x240, 2 s segments) with real ffmpeg; the current trip is
  * saved through the runtime's control socket; the power is cut (SIGKILL to the whole process
  * group) while the save is in progress, then the runtime starts again (after a "reboot": a new

@@ -13,30 +13,11 @@
  * passed in `deps.exports` belongs to the caller, who stops it.
  */
 import type { Server } from "bun";
-import { existsSync, readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
 import { createApp, type WebDeps } from "./app.tsx";
 import { cleanExportTemps } from "../media/export.ts";
 import { ExportRegistry } from "./exportJobs.ts";
-import { THUMBS_DIR } from "./thumbs.ts";
+import { cleanThumbTemps } from "./thumbs.ts";
 import { log } from "../log.ts";
-
-/** Deletes `<data_dir>/thumbs/.tmp-*` left by a crash; returns how many. */
-function cleanThumbTemps(dataDir: string): number {
-  const dir = join(dataDir, THUMBS_DIR);
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  for (const name of readdirSync(dir)) {
-    if (!name.startsWith(".tmp-")) continue;
-    try {
-      unlinkSync(join(dir, name));
-      n++;
-    } catch {
-      /* gone */
-    }
-  }
-  return n;
-}
 
 export const IDLE_TIMEOUT_S = 255;
 

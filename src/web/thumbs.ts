@@ -14,7 +14,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { snapshotAt } from "../media/snapshot.ts";
-import { writeFileAtomic } from "../fsx.ts";
+import { removeTempFiles, writeFileAtomic } from "../fsx.ts";
 import { runFfmpeg } from "../media/ffmpeg.ts";
 import { firstTripSegment, tripById } from "../db/views.ts";
 import type { Gate } from "./gate.ts";
@@ -24,6 +24,11 @@ export const THUMBS_DIR = "thumbs";
 export const THUMB_WIDTH = 320;
 
 const inflight = new Map<string, Promise<string | null>>();
+
+/** Deletes `<data_dir>/thumbs/.tmp-*` left by a crash mid-write; returns how many. Call at start-up. */
+export function cleanThumbTemps(dataDir: string): number {
+  return removeTempFiles(join(dataDir, THUMBS_DIR));
+}
 
 /** Path of a trip's cached thumbnail (may not exist yet). */
 export const thumbPath = (dataDir: string, tripId: number) => join(dataDir, THUMBS_DIR, `trip-${Math.trunc(tripId)}.jpg`);
