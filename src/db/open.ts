@@ -9,6 +9,9 @@
  * `server/db/upgrade`). The file is created 0600.
  *
  * Throws `DatabaseVersionError` when the file is newer than this program understands.
+ *
+ * The statements here run once per connection (some before their table exists), so unlike the
+ * other db modules they are not cached with `perDatabase`.
  */
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
