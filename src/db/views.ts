@@ -16,7 +16,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
 import { GAP_THRESHOLD_MS, type SegmentRow } from "./segments.ts";
-import type { TripRow as TripTableRow, TripStatus } from "./trips.ts";
+import type { TripRow, TripStatus } from "./trips.ts";
 import type { CameraStatusRow } from "./cameraStatus.ts";
 
 export { GAP_THRESHOLD_MS };
@@ -60,7 +60,7 @@ export interface GapRow {
 }
 
 /** A `trips` row with its camera's key and name and its saved_trips columns. */
-export interface TripRow extends TripTableRow {
+export interface TripSummary extends TripRow {
   camera_key: string;
   camera_name: string;
   saved_dir: string | null;
@@ -282,19 +282,19 @@ export function tripPosition(db: Database, seg: Pick<SegmentRow, "camera_id" | "
 }
 
 /** One trip (with camera key/name and saved_trips info); null when unknown. */
-export function tripById(db: Database, id: number): TripRow | null {
-  return (q(db).trip.get({ id }) as TripRow | null) ?? null;
+export function tripById(db: Database, id: number): TripSummary | null {
+  return (q(db).trip.get({ id }) as TripSummary | null) ?? null;
 }
 
 /** Segment rows still in the ring for a trip's absolute range, oldest first. */
-export function tripSegments(db: Database, trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">): SegmentRow[] {
+export function tripSegments(db: Database, trip: Pick<TripSummary, "camera_id" | "start_absolute" | "last_absolute">): SegmentRow[] {
   return q(db).tripSegments.all({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as SegmentRow[];
 }
 
 /** How many segment rows (and bytes) of a trip's range are still in the ring. */
 export function tripSegmentStats(
   db: Database,
-  trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">,
+  trip: Pick<TripSummary, "camera_id" | "start_absolute" | "last_absolute">,
 ): { n: number; bytes: number } {
   return q(db).tripSegmentCount.get({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as {
     n: number;
@@ -303,14 +303,14 @@ export function tripSegmentStats(
 }
 
 /** A page of trips, newest first; `cameraId` narrows to one camera. */
-export function listTrips(db: Database, opts: { limit: number; offset: number; cameraId?: number }): { rows: TripRow[]; total: number } {
+export function listTrips(db: Database, opts: { limit: number; offset: number; cameraId?: number }): { rows: TripSummary[]; total: number } {
   const s = q(db);
   if (opts.cameraId !== undefined) {
-    const rows = s.tripsByCamera.all({ camera_id: opts.cameraId, limit: opts.limit, offset: opts.offset }) as TripRow[];
+    const rows = s.tripsByCamera.all({ camera_id: opts.cameraId, limit: opts.limit, offset: opts.offset }) as TripSummary[];
     const total = (s.tripCountByCamera.get({ camera_id: opts.cameraId }) as { n: number }).n;
     return { rows, total };
   }
-  const rows = s.trips.all({ limit: opts.limit, offset: opts.offset }) as TripRow[];
+  const rows = s.trips.all({ limit: opts.limit, offset: opts.offset }) as TripSummary[];
   return { rows, total: (s.tripCount.get() as { n: number }).n };
 }
 
@@ -349,7 +349,7 @@ export interface TripLocks {
 }
 
 /** How many of a trip's segments are evidence-locked, and under which incident ids. */
-export function tripLocks(db: Database, trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">): TripLocks {
+export function tripLocks(db: Database, trip: Pick<TripSummary, "camera_id" | "start_absolute" | "last_absolute">): TripLocks {
   const r = q(db).tripLocks.get({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as {
     segments: number;
     locked: number;
@@ -360,7 +360,7 @@ export function tripLocks(db: Database, trip: Pick<TripRow, "camera_id" | "start
 }
 
 /** The oldest segment of a trip still in the ring; null when all are gone. */
-export function firstTripSegment(db: Database, trip: Pick<TripRow, "camera_id" | "start_absolute" | "last_absolute">): SegmentRow | null {
+export function firstTripSegment(db: Database, trip: Pick<TripSummary, "camera_id" | "start_absolute" | "last_absolute">): SegmentRow | null {
   return (q(db).firstTripSegment.get({ camera_id: trip.camera_id, from: trip.start_absolute, to: trip.last_absolute }) as SegmentRow | null) ?? null;
 }
 

@@ -11,7 +11,7 @@
  *   result (an export job card, see Exports.tsx) lands in `#export-result`.
  */
 import type { FC } from "hono/jsx";
-import type { TripLocks, TripRow } from "../../db/views.ts";
+import type { TripLocks, TripSummary } from "../../db/views.ts";
 import { CsrfField } from "../auth/csrf.ts";
 import type { SessionUser } from "../auth/middleware.ts";
 import { hasRole } from "../../db/users.ts";
@@ -20,7 +20,7 @@ import { Time } from "./Time.tsx";
 import { formatDuration } from "../format.ts";
 
 export interface TripActionsProps {
-  trip: TripRow;
+  trip: TripSummary;
   locks: TripLocks;
   user: SessionUser | null;
   csrf: string;

@@ -1,29 +1,29 @@
 /** @jsxImportSource hono/jsx */
 /** Trip list items and the trip status fragment (`trip-<id>` over SSE). */
 import type { FC } from "hono/jsx";
-import type { TripRow } from "../../db/views.ts";
+import type { TripSummary } from "../../db/views.ts";
 import { formatDuration } from "../format.ts";
 import { TripBadge } from "./Badge.tsx";
 import { Time } from "./Time.tsx";
 
 /** End of a trip so far: its end time once closed, else the end of its newest segment (ms). */
-export const tripEnd = (t: Pick<TripRow, "end_time_utc" | "last_time_utc">) => t.end_time_utc ?? t.last_time_utc;
+export const tripEnd = (t: Pick<TripSummary, "end_time_utc" | "last_time_utc">) => t.end_time_utc ?? t.last_time_utc;
 
 /** The status badge, wrapped so SSE `trip-<id>` replaces it. */
-export const TripStatus: FC<{ trip: Pick<TripRow, "id" | "status"> }> = ({ trip }) => (
+export const LiveTripBadge: FC<{ trip: Pick<TripSummary, "id" | "status"> }> = ({ trip }) => (
   <span class="trip-status" sse-swap={`trip-${trip.id}`}>
     <TripBadge status={trip.status} />
   </span>
 );
 
 /** Whether a thumbnail can exist: some footage was in the ring (evicted trips may still have a cached one). */
-const hasThumb = (t: Pick<TripRow, "fully_evicted" | "status">) => t.status !== "evicted" && !t.fully_evicted;
+const hasThumb = (t: Pick<TripSummary, "fully_evicted" | "status">) => t.status !== "evicted" && !t.fully_evicted;
 
 /**
  * One trip as a big tappable list item, with a thumbnail (the first frame, `/trips/:id/thumb.jpg`,
  * lazy-loaded; client.js hides it when it cannot be made).
  */
-export const TripItem: FC<{ trip: TripRow }> = ({ trip }) => (
+export const TripItem: FC<{ trip: TripSummary }> = ({ trip }) => (
   <li class="trip-item">
     {hasThumb(trip) ? (
       <a href={`/trips/${trip.id}`} class="trip-thumb-link" tabindex={-1} aria-hidden="true">
@@ -41,6 +41,6 @@ export const TripItem: FC<{ trip: TripRow }> = ({ trip }) => (
         {formatDuration(tripEnd(trip) - trip.start_time_utc)} · {trip.last_absolute - trip.start_absolute + 1} segments
       </span>
     </a>
-    <TripStatus trip={trip} />
+    <LiveTripBadge trip={trip} />
   </li>
 );

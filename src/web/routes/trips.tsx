@@ -26,12 +26,12 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripRow } from "../../db/views.ts";
+import { gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripSummary } from "../../db/views.ts";
 import { cameraByKey } from "../../db/cameras.ts";
 import { logEvent } from "../../db/eventLog.ts";
 import { newIncidentId, setEvidenceLocked } from "../../db/locks.ts";
 import { MAX_CLIP_MS } from "../../media/export.ts";
-import { TripStatus, TripItem, tripEnd } from "../components/Trips.tsx";
+import { LiveTripBadge, TripItem, tripEnd } from "../components/Trips.tsx";
 import { ExportForm, TripActions } from "../components/TripActions.tsx";
 import { isHtmx, toHttpError, unavailable, userOf } from "../actions.ts";
 import { tripThumbnail } from "../thumbs.ts";
@@ -56,7 +56,7 @@ export const TRIPS_PER_PAGE = 20;
  * recording is `saving`/`saved` with `end_time_utc` NULL (its new segments keep being locked and
  * its MP4 is rebuilt when it closes), so it gets an EVENT playlist without ENDLIST.
  */
-export const tripIsOpen = (t: Pick<TripRow, "end_time_utc">) => t.end_time_utc === null;
+export const tripIsOpen = (t: Pick<TripSummary, "end_time_utc">) => t.end_time_utc === null;
 
 const IdParam = v.object({ id: Id });
 
@@ -64,7 +64,7 @@ const IdParam = v.object({ id: Id });
 export const IncidentId = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9_.:-]{0,64}$/, "may contain only letters, digits and _ . : - (at most 64)"));
 const LockForm = v.object({ incident: v.optional(IncidentId) });
 
-function loadTrip(c: { var: WebEnv["Variables"] }, id: number): TripRow {
+function loadTrip(c: { var: WebEnv["Variables"] }, id: number): TripSummary {
   const trip = tripById(c.var.deps.db, id);
   if (!trip) throw new HTTPException(404, { message: `no trip ${id}` });
   return trip;
@@ -74,7 +74,7 @@ function loadTrip(c: { var: WebEnv["Variables"] }, id: number): TripRow {
  * Asks the runtime to save `trip` (shared by the page and the JSON API). Returns the notice to
  * show; throws 409 (no footage left, or the runtime refused), 503 (no saveTrip action).
  */
-export async function requestSave(deps: WebDeps, trip: TripRow, username: string, source: SaveSource): Promise<{ notice: string; accepted: boolean }> {
+export async function requestSave(deps: WebDeps, trip: TripSummary, username: string, source: SaveSource): Promise<{ notice: string; accepted: boolean }> {
   if (trip.status === "saved") return { notice: `Trip ${trip.id} is already saved.`, accepted: false };
   if (trip.status === "saving") return { notice: `Trip ${trip.id} is being saved.`, accepted: false };
   if (trip.status === "evicted" || tripSegmentStats(deps.db, trip).n === 0)
@@ -108,7 +108,7 @@ export async function requestSave(deps: WebDeps, trip: TripRow, username: string
  * so a copy still being written is never offered). A relative `mp4_path` must stay inside
  * data_dir; an absolute one (the issue allows it) is used as written by the saver.
  */
-export function savedMp4Path(dataDir: string, trip: Pick<TripRow, "status" | "saved_mp4">): string | null {
+export function savedMp4Path(dataDir: string, trip: Pick<TripSummary, "status" | "saved_mp4">): string | null {
   if (trip.status !== "saved" || !trip.saved_mp4 || !trip.saved_mp4.endsWith(".mp4")) return null;
   try {
     return isAbsolute(trip.saved_mp4) ? trip.saved_mp4 : resolveInside(dataDir, trip.saved_mp4);
@@ -118,7 +118,7 @@ export function savedMp4Path(dataDir: string, trip: Pick<TripRow, "status" | "sa
 }
 
 /** True when a saved trip's MP4 exists on disk. */
-const hasSavedFile = (dataDir: string, trip: Pick<TripRow, "status" | "saved_mp4">) => {
+const hasSavedFile = (dataDir: string, trip: Pick<TripSummary, "status" | "saved_mp4">) => {
   const p = savedMp4Path(dataDir, trip);
   return p !== null && existsSync(p);
 };
@@ -196,7 +196,7 @@ export function tripRoutes() {
         </p>
         <div class="title-row">
           <h1>Trip {trip.id}</h1>
-          <TripStatus trip={trip} />
+          <LiveTripBadge trip={trip} />
         </div>
         {stats.n > 0 ? (
           <Player src={`/trips/${trip.id}/playlist.m3u8`} start={c.req.valid("query").t ?? 0} player={c.req.valid("query").player} />
