@@ -45,15 +45,15 @@ import { unfinishedTrips } from "../db/trips.ts";
 import { cameraInputFor, provideCamera } from "./camera.ts";
 import { liveStatusOf, provideTrip, type TripDeps } from "./trip.ts";
 import { loadSnapshots, logAndAnnounce, type StoredSnapshot } from "./journal.ts";
-import { provideIncident } from "./incident.ts";
+import { provideIncident, type IncidentDeps } from "./incident.ts";
 import { createGpioButton } from "./gpio.ts";
 import type { AlprService } from "./alpr.ts";
 import { cleanSavedTemps } from "./saveTrip.ts";
 
 export type SupervisorActor = Actor<typeof supervisorMachine>;
 
-/** Everything the supervisor's wiring needs: the trip/camera deps plus the configuration and services. */
-export interface SupervisorDeps extends TripDeps {
+/** Everything the supervisor's wiring needs: the trip/camera/incident deps plus the configuration and services. */
+export interface SupervisorDeps extends TripDeps, IncidentDeps {
   /** The whole configuration ([gpio], [alpr], [incident]); absent in unit tests = no services. */
   config?: Config;
   /** Environment the GPIO actor finds `gpiomon` in (default process.env). */
@@ -63,7 +63,6 @@ export interface SupervisorDeps extends TripDeps {
   /** Overrides for tests. */
   gpioButton?: AnyActorLogic;
   alprService?: AnyActorLogic;
-  incidentExport?: AnyActorLogic;
   /** Maintenance period (ms, default 24 h). */
   maintenanceEveryMs?: number;
 }

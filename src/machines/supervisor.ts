@@ -235,7 +235,7 @@ const saveOpenTrips = ({ event, system }: { event: { at: number; source: SaveSou
 export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
   // a save asked for before this camera had a trip
   "TRIP.OPENED": ({ context, event }) => {
-    const pending = context.pendingSaves[event.cameraKey];
+    const pending = context.pendingSaves?.[event.cameraKey];
     return pending ? [{ to: tripActorId(event.tripId), event: { type: "SAVE", at: pending.at, source: pending.source } }] : [];
   },
   "TRIP.EVICTED": ({ event }) => [{ to: tripActorId(event.tripId), event: { type: "EVICTED", at: event.at } }],
@@ -248,7 +248,7 @@ export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
       .map(([id]) => ({ to: id, event: { type: "CLOSE", at: event.at, reason: "camera_stopped" } })),
   "TRIPS.CLOSE": ({ event, system }) => actorsWithPrefix(system, "trip:").map(([id]) => ({ to: id, event: { type: "CLOSE", at: event.at, reason: event.reason } })),
   "INCIDENT.READY": ({ context, event, system }) => {
-    const key = context.incidents[event.incidentId]?.cameraKey;
+    const key = context.incidents?.[event.incidentId]?.cameraKey;
     const cameraRecording = key !== undefined && ONLINE_CAMERA.has(cameraStateOf(system, key));
     return [{ to: incidentActorId(event.incidentId), event: { type: "EXPORT", cameraRecording } }];
   },
@@ -270,8 +270,8 @@ const RESPAWN: Record<string, (context: SupervisorContext, name: string) => Resp
     const input = context.incidents[incidentId];
     return input ? { src: "incident", input } : null;
   },
-  gpio: (context) => (context.services.gpio ? { src: "gpioButton", input: context.services.gpio } : null),
-  alpr: (context) => (context.services.alpr ? { src: "alprService", input: {} } : null),
+  gpio: (context) => (context.services?.gpio ? { src: "gpioButton", input: context.services.gpio } : null),
+  alpr: (context) => (context.services?.alpr ? { src: "alprService", input: {} } : null),
 };
 
 /** The children whose normal end removes them from the supervisor's context, by kind. */
