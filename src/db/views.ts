@@ -115,7 +115,6 @@ function build(db: Database) {
   return {
     cameraSummaries: db.prepare(`${CAMERA_SUMMARY_SQL} ORDER BY c.enabled DESC, c.key`),
     cameraSummary: db.prepare(`${CAMERA_SUMMARY_SQL} WHERE c.key = $key`),
-    cameraKeys: db.prepare("SELECT id, key, name FROM cameras ORDER BY key"),
     health: db.prepare(
       `SELECT c.key, COALESCE(s.state, 'stopped') AS state, s.last_segment_at, COALESCE(s.segment_count, 0) AS segment_count
        FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id ORDER BY c.key`,
@@ -210,11 +209,6 @@ export function cameraSummaries(db: Database): CameraSummary[] {
 /** One camera's summary by key; null when the key is unknown. */
 export function cameraSummary(db: Database, key: string): CameraSummary | null {
   return (q(db).cameraSummary.get({ key }) as CameraSummary | null) ?? null;
-}
-
-/** All camera keys (for filter menus). */
-export function cameraKeys(db: Database): { id: number; key: string; name: string }[] {
-  return q(db).cameraKeys.all() as { id: number; key: string; name: string }[];
 }
 
 /** Cheap per-camera health: only `cameras` and `camera_status` are read (no segment scan). */

@@ -6,8 +6,8 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
-import { cameraKeys, eventKinds, listEvents } from "../../db/views.ts";
-import { cameraByKey } from "../../db/cameras.ts";
+import { eventKinds, listEvents } from "../../db/views.ts";
+import { cameraByKey, listCameras } from "../../db/cameras.ts";
 import { EventItem } from "../components/Events.tsx";
 import { Pager } from "../components/Pager.tsx";
 import type { WebEnv } from "../env.ts";
@@ -65,7 +65,7 @@ export function eventRoutes() {
               ))}
             </select>
           </label>
-          <CameraSelect cameras={cameraKeys(db)} selected={cam?.key} />
+          <CameraSelect cameras={listCameras(db)} selected={cam?.key} />
           <label>
             Level
             <select name="level">
