@@ -3,12 +3,12 @@
  * under `<data_dir>/exports/` (written by src/media/export.ts and snapshot.ts).
  *
  * Why not a table: a job's only durable product is its file, and that file already is the
- * record (final names are complete by construction: temp + fsync + rename); progress is
- * transient (it only matters while ffmpeg runs), and the event log keeps the history
- * (`export.start`, `export.done`, `export.fail`, `export.cancel`, `export.delete`). Finished
- * files found on disk (e.g. after a restart) are listed too, under an id derived from their
- * name (first 16 hex digits of SHA-256 of the relative path, so the id is stable across
- * restarts); a running job's id is random. Ids are always 16 lowercase hex digits.
+ * record (final names are complete by construction: src/fsx.ts writes a temp file, fsyncs and
+ * renames it); progress is transient (it only matters while ffmpeg runs), and the event log
+ * keeps the history (`export.start`, `export.done`, `export.fail`, `export.cancel`,
+ * `export.delete`). Finished files found on disk (e.g. after a restart) are listed too, under
+ * an id derived from their name (first 16 hex digits of SHA-256 of the relative path, so the
+ * id is stable across restarts); a running job's id is random. Ids are always 16 lowercase hex digits.
  *
  * Jobs run one at a time (`maxRunning`, default 1: a clip is a stream copy, bounded by disk
  * speed, and the recorder must keep its share of the SD card); at most `maxPending` (8) may
