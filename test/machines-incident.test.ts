@@ -27,7 +27,8 @@ import { validateConfig, type CameraConfig, type Config } from "../src/config.ts
 import { dbPath } from "../src/paths.ts";
 import { LiveBus } from "../src/events.ts";
 import { Journal } from "../src/actors/journal.ts";
-import { startSupervisor } from "../src/actors/supervisor.ts";
+import { prepareRestoredSnapshot, startSupervisor } from "../src/actors/supervisor.ts";
+import { supervisorMachine } from "../src/machines/supervisor.ts";
 
 const T0 = 1_700_000_000_000;
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -295,5 +296,49 @@ describe("incident under the real supervisor wiring and journal", () => {
     expect(exported.length).toBe(1);
     j2.close();
     sup2.stop();
+  });
+});
+
+describe("a journal written before incidents had their own actor", () => {
+  test("a pending incident kept in the supervisor's context (with its export actor) becomes an incident actor with the stored deadline and attempts", () => {
+    const id = INPUT.incidentId;
+    const oldRecord = { ...INPUT, readyAtUtc: READY + 2000, attempts: 1, lastError: "not recorded yet" };
+    const supervisor = {
+      status: "active",
+      value: "running",
+      historyValue: {},
+      context: {
+        cameras: {},
+        trips: {},
+        restarts: {},
+        restartInitialMs: 1000,
+        restartMaxMs: 60_000,
+        services: { gpio: null, alpr: false },
+        incidentSettings: { before_seconds: 30, after_seconds: 10 },
+        incidents: { [id]: oldRecord },
+        gpio: null,
+        pendingSaves: {},
+        maintenanceDeadline: null,
+        maintenanceEveryMs: 86_400_000,
+      },
+      children: { [`incident:${id}`]: { src: "incidentExport", systemId: `incident:${id}`, snapshot: { status: "active", input: oldRecord } } },
+    };
+    const stored = new Map([["supervisor", { actorId: "supervisor", machine: "supervisor", state: "running", snapshot: supervisor, updatedAt: T0 }]]);
+    const prepared = prepareRestoredSnapshot(stored, new Map());
+    expect(prepared?.children).toEqual({});
+
+    const ex = manualExport();
+    const clock = new SimulatedClock();
+    clock.set(T0 + 1000);
+    const machine = supervisorMachine.provide({ actors: { incident: incidentMachine.provide({ actors: { exportClip: ex.logic } }) } });
+    const sup = createActor(machine, { systemId: "supervisor", clock, snapshot: JSON.parse(JSON.stringify(prepared)) as never }).start();
+    sup.send({ type: "BOOT", at: T0 + 1000, cameras: [], trips: [] });
+    const child = sup.system.get(`incident:${id}`) as AnyActorRef;
+    expect(child.getSnapshot().value).toBe("waiting");
+    expect(child.getSnapshot().context).toMatchObject({ readyAtUtc: READY + 2000, attempts: 1 });
+    clock.increment(READY + 2000 - (T0 + 1000));
+    expect(ex.calls.length).toBe(1);
+    expect(ex.calls[0].input).toMatchObject({ incidentId: id, attempts: 1, cameraRecording: false });
+    sup.stop();
   });
 });

@@ -255,8 +255,9 @@ export function prepareRestoredSnapshot(
       };
     } else if (id.startsWith("trip:")) {
       if (typeof cs.value !== "string" || !LIVE_TRIP_STATES.has(cs.value)) continue;
-    } else if (!id.startsWith("incident:")) {
-      // services: BOOT spawns them from the current config
+    } else if (!id.startsWith("incident:") || child.src !== "incident") {
+      // services: BOOT spawns them from the current config; an export actor of an older version
+      // (src `incidentExport`): BOOT spawns an incident actor from the stored incident instead
       continue;
     }
     children[id] = { ...child, snapshot: cs };
