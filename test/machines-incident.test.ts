@@ -331,7 +331,7 @@ describe("a journal written before incidents had their own actor", () => {
     const clock = new SimulatedClock();
     clock.set(T0 + 1000);
     const machine = supervisorMachine.provide({ actors: { incident: incidentMachine.provide({ actors: { exportClip: ex.logic } }) } });
-    const sup = createActor(machine, { systemId: "supervisor", clock, snapshot: JSON.parse(JSON.stringify(prepared)) as never }).start();
+    const sup = createActor(machine, { systemId: "supervisor", input: {}, clock, snapshot: JSON.parse(JSON.stringify(prepared)) as never }).start();
     sup.send({ type: "BOOT", at: T0 + 1000, cameras: [], trips: [] });
     const child = sup.system.get(`incident:${id}`) as AnyActorRef;
     expect(child.getSnapshot().value).toBe("waiting");
