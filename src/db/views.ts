@@ -16,7 +16,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
 import { GAP_THRESHOLD_MS, type SegmentRow } from "./segments.ts";
-import type { TripRow, TripStatus } from "./trips.ts";
+import { tripHolding, type TripRow, type TripStatus } from "./trips.ts";
 import type { CameraStatusRow } from "./cameraStatus.ts";
 
 export { GAP_THRESHOLD_MS };
@@ -155,10 +155,6 @@ function build(db: Database) {
     segmentAtOrBefore: db.prepare(
       `SELECT * FROM segments WHERE camera_id = $camera_id AND start_utc <= $at ORDER BY start_utc DESC LIMIT 1`,
     ),
-    tripHolding: db.prepare(
-      `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
-       ORDER BY id DESC LIMIT 1`,
-    ),
     mediaBefore: db.prepare(
       `SELECT COALESCE(SUM(MAX(end_utc - start_utc, 1)), 0) AS ms FROM segments
        WHERE camera_id = $camera_id AND absolute_index >= $from AND absolute_index < $abs`,
@@ -268,11 +264,11 @@ export function segmentAt(db: Database, cameraId: number, at: number): SegmentRo
  */
 export function tripPosition(db: Database, seg: Pick<SegmentRow, "camera_id" | "absolute_index">): { tripId: number; offsetMs: number } | null {
   const s = q(db);
-  const trip = s.tripHolding.get({ camera_id: seg.camera_id, abs: seg.absolute_index }) as { id: number } | null;
-  if (!trip) return null;
-  const t = tripById(db, trip.id)!;
+  const tripId = tripHolding(db, seg.camera_id, seg.absolute_index);
+  if (tripId === null) return null;
+  const t = tripById(db, tripId)!;
   const before = s.mediaBefore.get({ camera_id: seg.camera_id, from: t.start_absolute, abs: seg.absolute_index }) as { ms: number };
-  return { tripId: trip.id, offsetMs: before.ms };
+  return { tripId, offsetMs: before.ms };
 }
 
 /** One trip (with camera key/name and saved_trips info); null when unknown. */
