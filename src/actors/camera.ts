@@ -243,18 +243,7 @@ export function provideCamera(deps: ActorDeps) {
           const r = commit(
             db,
             deps.dataDir,
-            {
-              cameraId: context.cameraId,
-              absoluteIndex: e.absoluteIndex,
-              relPath: e.relPath,
-              startUtc: e.startUtc,
-              endUtc: e.endUtc,
-              bytes: e.bytes,
-              codec: e.codec ?? null,
-              width: e.width ?? null,
-              height: e.height ?? null,
-              fps: e.fps ?? null,
-            },
+            { ...e, cameraId: context.cameraId },
             deps.bootId,
           );
           if (!r.duplicate) {

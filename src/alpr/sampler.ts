@@ -30,7 +30,7 @@ import { logEvent } from "../db/eventLog.ts";
 import { acquireReadLock } from "../db/locks.ts";
 import { countSegmentsAfter, firstSegmentAfter, newestSegmentIndex } from "../db/alprSampling.ts";
 import { listCameras } from "../db/cameras.ts";
-import type { SegmentRow as StoredSegment } from "../db/segments.ts";
+import type { SegmentRow } from "../db/segments.ts";
 import { runFfmpeg, type FfmpegRun } from "../media/ffmpeg.ts";
 import { resolveInside } from "../paths.ts";
 import { lastStderrLine, lowerPriority } from "./backgroundFfmpeg.ts";
@@ -49,7 +49,7 @@ export interface SamplerOptions {
 }
 
 /** A closed segment with its camera's key (for video_id and messages). */
-type SegmentRow = StoredSegment & { camera_key: string };
+type CameraSegment = SegmentRow & { camera_key: string };
 
 export interface SampleOutcome {
   cameraId: number;
@@ -109,8 +109,8 @@ export class FrameSampler {
   }
 
   /** The oldest closed segment not read yet over all cameras, or null. */
-  nextSegment(): SegmentRow | null {
-    let best: SegmentRow | null = null;
+  nextSegment(): CameraSegment | null {
+    let best: CameraSegment | null = null;
     for (const cam of camerasById(this.o.db)) {
       const seg = firstSegmentAfter(this.o.db, cam.id, this.watermark(cam.id));
       if (seg && (!best || seg.start_utc < best.start_utc)) best = { ...seg, camera_key: cam.key };
@@ -138,12 +138,12 @@ export class FrameSampler {
     }
   }
 
-  private expectedFrames(seg: SegmentRow): number {
+  private expectedFrames(seg: CameraSegment): number {
     return Math.max(1, Math.ceil(((seg.end_utc - seg.start_utc) / 1000) * this.o.sampleFps));
   }
 
   /** Advances the watermark and counts a skipped segment (one transaction). */
-  private skip(seg: SegmentRow, reason: SampleOutcome["reason"], detail: string): SampleOutcome {
+  private skip(seg: CameraSegment, reason: SampleOutcome["reason"], detail: string): SampleOutcome {
     const db = this.o.db;
     const n = this.expectedFrames(seg);
     db.transaction(() => {
@@ -164,7 +164,7 @@ export class FrameSampler {
     return { cameraId: seg.camera_id, absoluteIndex: seg.absolute_index, frames: 0, skipped: n, reason };
   }
 
-  private async sample(seg: SegmentRow): Promise<SampleOutcome> {
+  private async sample(seg: CameraSegment): Promise<SampleOutcome> {
     const db = this.o.db;
     const backlog = frameBacklog(db);
     if (backlog >= this.o.maxQueue) return this.skip(seg, "backlog", `${backlog} frame tasks waiting (max_queue ${this.o.maxQueue})`);

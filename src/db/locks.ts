@@ -23,17 +23,10 @@ import type { Database } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
 import { log } from "../log.ts";
 import { logEvent } from "./eventLog.ts";
+import type { SegmentRow } from "./segments.ts";
 
-/** The columns of a segment a reader needs. Times are Unix ms UTC; rel_path is relative to data_dir. */
-export interface SegmentRef {
-  id: number;
-  camera_id: number;
-  absolute_index: number;
-  start_utc: number;
-  end_utc: number;
-  rel_path: string;
-  bytes: number | null;
-}
+/** The columns of a segment row a reader needs (see `SegmentRow`). Times are Unix ms UTC; rel_path is relative to data_dir. */
+export type SegmentRef = Pick<SegmentRow, "id" | "camera_id" | "absolute_index" | "start_utc" | "end_utc" | "rel_path" | "bytes">;
 
 const SEG_COLS = "id, camera_id, absolute_index, start_utc, end_utc, rel_path, bytes";
 

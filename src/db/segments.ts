@@ -30,26 +30,14 @@ import { advanceRingCounters, ringCounters } from "./cameraState.ts";
 import { recordSegmentIndexed } from "./cameraStatus.ts";
 import { extendTrip, insertOpenTrip, openTripOf, tripHolding } from "./trips.ts";
 import { resolveInside } from "../paths.ts";
+import type { ClosedSegment } from "../machines/events.ts";
 
 /** A recording hole longer than this (ms) between consecutive segments is a gap (DESIGN.md invariant 5). */
 export const GAP_THRESHOLD_MS = 3000;
 
-/** A closed segment to index (see `indexSegment`). */
-export interface SegmentInput {
+/** A closed segment of camera `cameraId` to index (see `indexSegment`; the fields of `ClosedSegment`). */
+export interface SegmentInput extends ClosedSegment {
   cameraId: number;
-  /** Absolute segment index (the file name). */
-  absoluteIndex: number;
-  /** Path relative to data_dir. */
-  relPath: string;
-  /** Wall-clock start and end of the segment, Unix ms UTC. */
-  startUtc: number;
-  endUtc: number;
-  /** File size, bytes. */
-  bytes: number;
-  codec?: string | null;
-  width?: number | null;
-  height?: number | null;
-  fps?: number | null;
 }
 
 /** What `indexSegment` did. */
@@ -243,13 +231,7 @@ export function recordedUntil(db: Database, cameraId: number): number | null {
 }
 
 /** The columns of a segment row that comparing a ring with its directory needs. */
-export interface RingRow {
-  id: number;
-  absolute_index: number;
-  rel_path: string;
-  bytes: number | null;
-  evidence_locked: number;
-}
+export type RingRow = Pick<SegmentRow, "id" | "absolute_index" | "rel_path" | "bytes" | "evidence_locked">;
 
 /** Every segment row of a camera, oldest (lowest absolute index) first. */
 export function ringRows(db: Database, cameraId: number): RingRow[] {
@@ -287,12 +269,7 @@ export function ringUsage(db: Database, cameraId: number): { count: number; byte
 }
 
 /** A segment retention may delete: neither read-locked nor evidence-locked. */
-export interface DeletableSegment {
-  id: number;
-  absolute_index: number;
-  rel_path: string;
-  bytes: number | null;
-}
+export type DeletableSegment = Pick<SegmentRow, "id" | "absolute_index" | "rel_path" | "bytes">;
 
 /** The camera's oldest `limit` segments that hold neither lock, oldest first. */
 export function oldestDeletable(db: Database, cameraId: number, limit: number): DeletableSegment[] {

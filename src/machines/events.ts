@@ -3,6 +3,24 @@
  * (`src/actors`). Times are Unix ms UTC; stream times are seconds of ffmpeg's output timeline.
  */
 
+/**
+ * A segment file ffmpeg has closed, as the indexer stores it (src/db/segments.ts `SegmentInput`
+ * adds the camera): `relPath` relative to data_dir, `absoluteIndex` parsed from the file name,
+ * wall-clock bounds in ms UTC, size in bytes, and the run's video stream when ffmpeg reported it
+ * ("H264", pixels, frames/s).
+ */
+export interface ClosedSegment {
+  relPath: string;
+  absoluteIndex: number;
+  startUtc: number;
+  endUtc: number;
+  bytes: number;
+  codec?: string | null;
+  width?: number | null;
+  height?: number | null;
+  fps?: number | null;
+}
+
 /** Sent by the `recorder` actor (ffmpeg child) to its parent camera machine. */
 export type RecorderEvent =
   /** ffmpeg was spawned. */
@@ -14,21 +32,7 @@ export type RecorderEvent =
    * `absoluteIndex` is parsed from its name. `startUtc`/`endUtc` are wall-clock ms derived from
    * the stream times anchored at the run's first segment, so segments of one run are contiguous.
    */
-  | {
-      type: "SEGMENT_CLOSED";
-      relPath: string;
-      absoluteIndex: number;
-      startSec: number;
-      endSec: number;
-      startUtc: number;
-      endUtc: number;
-      bytes: number;
-      /** Video stream of the run, when ffmpeg reported it ("H264", pixels, frames/s). */
-      codec?: string | null;
-      width?: number | null;
-      height?: number | null;
-      fps?: number | null;
-    }
+  | ({ type: "SEGMENT_CLOSED"; startSec: number; endSec: number } & ClosedSegment)
   /** No segment closed for the stall timeout while the process is alive. */
   | { type: "STALL"; at: number; reason: string }
   /** ffmpeg exited (any reason). `error` is a redacted one-line reason, or null on a clean stop. */
