@@ -340,7 +340,7 @@ describe("restore from the journal", () => {
     j1.close();
     sup1.stop();
 
-    // boot 2: trip A is closed (older boot); two new segments push both of trip A's out of the ring
+    // boot 2: trip A is closed (older boot); two new segments push both segments of trip A out of the ring
     clock.increment(60_000);
     const r2 = fakeRecorder();
     const j2 = new Journal(db);
