@@ -13,7 +13,7 @@
  * All functions are synchronous except those that stream (`writeFileAtomicFrom`), and throw the
  * underlying `NodeJS.ErrnoException` (ENOSPC, EACCES, ENOENT ...) after removing their temp file.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Eight random hex characters, for temp and unique file names. */
@@ -85,6 +85,25 @@ export function commitTempFile(tmpPath: string, finalPath: string, options: Pick
     throw err;
   }
   if (options.syncDir !== false) fsyncPath(dirname(finalPath));
+}
+
+/**
+ * Creates `finalPath` with `data` crash-safely, only if it does not exist yet (like
+ * `open(O_CREAT|O_EXCL)`, but never leaving a partial file under the name): temp file, fsync,
+ * `link(2)` to the final name (fails with EEXIST when another writer got there first), unlink
+ * the temp, fsync the directory. For files that must never be replaced once made, such as an
+ * encryption key. Throws EEXIST (the existing file is untouched) or the write error.
+ */
+export function createFileAtomic(finalPath: string, data: string | Uint8Array, options: Pick<AtomicWriteOptions, "mode"> = {}): void {
+  const tmp = tempPathFor(finalPath);
+  try {
+    writeFileSync(tmp, data, options.mode === undefined ? undefined : { mode: options.mode });
+    fsyncPath(tmp);
+    linkSync(tmp, finalPath);
+  } finally {
+    discardTemp(tmp);
+  }
+  fsyncPath(dirname(finalPath));
 }
 
 /**

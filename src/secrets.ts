@@ -7,7 +7,8 @@
  * (`env:DASHCAM_SECRET_KEY` or `file:secret.key`) and goes to `cameras.encryption_key_ref`.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, readFileSync, chmodSync } from "node:fs";
+import { createFileAtomic } from "./fsx.ts";
 import { join } from "node:path";
 import { KEY_FILE } from "./paths.ts";
 
@@ -35,7 +36,12 @@ export function loadSecretKey(dataDir: string, create = true): SecretKey | null 
   const file = join(dataDir, KEY_FILE);
   if (!existsSync(file)) {
     if (!create) return null;
-    writeFileSync(file, randomBytes(32).toString("hex") + "\n", { mode: 0o600, flag: "wx" });
+    // never replaced once made: a second writer racing this one gets EEXIST and reads the winner's key
+    try {
+      createFileAtomic(file, randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
   }
   chmodSync(file, 0o600);
   return { key: decodeKey(readFileSync(file, "utf8")), keyRef: `file:${KEY_FILE}` };

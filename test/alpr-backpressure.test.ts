@@ -8,7 +8,6 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Hono } from "hono";
 import { startAlprService } from "../src/actors/alpr.ts";
 import { COUNTERS } from "../src/db/alprTasks.ts";
 import { getCounter } from "../src/db/counters.ts";
@@ -16,8 +15,7 @@ import { indexSegment } from "../src/db/segments.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { decodeImage } from "../src/vision/image.ts";
 import type { StagePool } from "../src/alpr/runner.ts";
-import { platesRoutes } from "../src/web/routes/plates.tsx";
-import { alprConfig, FFMPEG, filesUnder, makeEnv, waitFor, type TestEnv } from "./alpr-helpers.ts";
+import { alprConfig, FFMPEG, filesUnder, makeEnv, platesApp, waitFor, type TestEnv } from "./alpr-helpers.ts";
 
 let env: TestEnv;
 beforeEach(() => (env = makeEnv("alpr-bp-")));
@@ -75,7 +73,7 @@ test("when the backlog reaches max_queue, segments are skipped and counted, neve
     expect(ev).toHaveLength(1);
     expect(ev[0].message).toContain("max_queue 3");
     // the plates page shows the count
-    const app = new Hono().route("/plates", platesRoutes({ db: env.db, dataDir: env.dataDir }));
+    const app = platesApp(env);
     const html = await (await app.request("/plates")).text();
     expect(html).toMatch(/Skipped<\/dt><dd>12 frame\(s\)/);
     // read-locks taken while extracting are all released

@@ -10,7 +10,12 @@ import { join } from "node:path";
 import { openDatabase } from "../src/db/open.ts";
 import { syncCameras } from "../src/db/cameras.ts";
 import { indexSegment } from "../src/db/segments.ts";
-import { parseConfigText, type Config } from "../src/config.ts";
+import { Hono } from "hono";
+import { defaultConfig, parseConfigText, type Config } from "../src/config.ts";
+import { LiveBus } from "../src/events.ts";
+import { depsMiddleware, type WebEnv } from "../src/web/env.ts";
+import { renderer } from "../src/web/layout.tsx";
+import { platesRoutes } from "../src/web/routes/plates.tsx";
 import { segmentRelPath } from "../src/paths.ts";
 import { normalizePlate } from "../src/plateText.ts";
 import { bestRead, type RegionRead } from "../src/alpr/dispatcher.ts";
@@ -288,4 +293,16 @@ export async function stageReads(pool: StagePool, bytes: Uint8Array, minConfiden
     if (best && best.confidence >= minConfidence) out.push(best.text);
   }
   return out;
+}
+
+/**
+ * The `/plates` sub-app mounted the way the real app mounts it: `depsMiddleware` with the test
+ * env's database and data directory (a default config, a fresh live bus), then the layout.
+ */
+export function platesApp(env: TestEnv): Hono<WebEnv> {
+  const app = new Hono<WebEnv>();
+  app.use("*", depsMiddleware({ db: env.db, dataDir: env.dataDir, config: defaultConfig(env.dir), bus: new LiveBus(), startedAt: Date.now() }));
+  app.use("*", renderer);
+  app.route("/plates", platesRoutes());
+  return app;
 }

@@ -6,17 +6,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { Hono } from "hono";
 import { syncCameras } from "../src/db/cameras.ts";
 import { insertVehicleTx, searchVehicles } from "../src/db/vehicles.ts";
 import { listWatchlist } from "../src/db/watchlist.ts";
 import { parseConfigText } from "../src/config.ts";
-import { renderer } from "../src/web/layout.tsx";
-import { platesRoutes } from "../src/web/routes/plates.tsx";
-import { makeEnv, type TestEnv } from "./alpr-helpers.ts";
+import { makeEnv, platesApp, type TestEnv } from "./alpr-helpers.ts";
 
 let env: TestEnv;
-let app: Hono;
+let app: ReturnType<typeof platesApp>;
 let cam2: number;
 const DAY = 86_400_000;
 const T = Date.UTC(2026, 2, 10, 12, 0, 0); // 2026-03-10 12:00 UTC
@@ -56,9 +53,7 @@ beforeAll(() => {
   const snap = join(env.dataDir, "plates/1/2026-03-10/1.jpg");
   mkdirSync(dirname(snap), { recursive: true });
   writeFileSync(snap, JPEG);
-  app = new Hono();
-  app.use("*", renderer);
-  app.route("/plates", platesRoutes({ db: env.db, dataDir: env.dataDir }));
+  app = platesApp(env);
 });
 afterAll(() => env.cleanup());
 

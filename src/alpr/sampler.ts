@@ -13,7 +13,7 @@
  * - Frame files: `frames/<camera_id>/<absolute_index>-<k>.jpg` (payload_ref, relative to
  *   data_dir; digits only, so the seed's LIKE cleanup query has no wildcard to misread);
  *   video_id = `<camera_key>:<absolute_index>`, frame_idx = k, ts = start_utc + k * 1000 / R.
- *   Files are renamed into place before the transaction that inserts their tasks and moves
+ *   Files are made durable under their final names (src/fsx.ts commitTempFile) before the transaction that inserts their tasks and moves
  *   the watermark; a crash in between leaves files no task depends on, which `sweepFrames`
  *   deletes at start-up.
  * - Backpressure: when unfinished frame tasks (queued/running/failed) reach `max_queue`, the
@@ -22,8 +22,8 @@
  *   event is logged when skipping starts. A segment whose file is gone is skipped the same way.
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { COUNTERS, countFrameDependents, frameBacklog, insertTaskTx } from "../db/alprTasks.ts";
 import { addCounter, getCounter, setCounter } from "../db/counters.ts";
 import { logEvent } from "../db/eventLog.ts";
@@ -31,6 +31,7 @@ import { acquireReadLock } from "../db/locks.ts";
 import { countSegmentsAfter, firstSegmentAfter, newestSegmentIndex } from "../db/alprSampling.ts";
 import { listCameras } from "../db/cameras.ts";
 import type { SegmentRow } from "../db/segments.ts";
+import { commitTempFile, fsyncPath } from "../fsx.ts";
 import { runFfmpeg, type FfmpegRun } from "../media/ffmpeg.ts";
 import { resolveInside } from "../paths.ts";
 import { lastStderrLine, lowerPriority } from "./backgroundFfmpeg.ts";
@@ -197,12 +198,18 @@ export class FrameSampler {
       rmSync(tmp, { recursive: true, force: true });
       return this.skip(seg, "ffmpeg_failed", `ffmpeg produced no frame (exit ${run.code}): ${lastStderrLine(run)}`);
     }
+    // each frame made durable under its final name (fsync, rename), one directory fsync for all,
+    // before the transaction that queues tasks on them
+    let frameDir = "";
     const frames = files.map((f) => {
       const k = Number(f.slice(0, 6));
       const ref = frameRelPath(seg.camera_id, seg.absolute_index, k);
-      renameSync(join(tmp, f), resolveInside(this.o.dataDir, ref));
+      const finalPath = resolveInside(this.o.dataDir, ref);
+      commitTempFile(join(tmp, f), finalPath, { syncDir: false });
+      frameDir = dirname(finalPath);
       return { k, ref };
     });
+    if (frameDir) fsyncPath(frameDir);
     rmSync(tmp, { recursive: true, force: true });
     db.transaction(() => {
       for (const { k, ref } of frames)

@@ -20,7 +20,6 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { FC } from "hono/jsx";
 import * as v from "valibot";
-import type { Database } from "bun:sqlite";
 import { pipelineStatus } from "../../db/alprStatus.ts";
 import { getVehicle, searchVehicles, type VehicleRow } from "../../db/vehicles.ts";
 import { addWatch, listWatchlist, recentWatchAlerts, removeWatch, type WatchEntry } from "../../db/watchlist.ts";
@@ -36,12 +35,6 @@ import { hasRole } from "../../db/users.ts";
 import { CameraSelect } from "../components/CameraSelect.tsx";
 
 export const PLATES_PER_PAGE = 30;
-
-/** What the plates pages need; defaults to the app's `c.var.deps`. */
-export interface PlatesDeps {
-  db: Database;
-  dataDir: string;
-}
 
 const PlateText = v.pipe(
   v.string(),
@@ -162,9 +155,9 @@ export const Watchlist: FC<{ entries: WatchEntry[]; token?: string; message?: st
 );
 
 /** The `/plates` sub-app (see the module comment). */
-export function platesRoutes(fixed?: PlatesDeps) {
+export function platesRoutes() {
   const app = new Hono<WebEnv>();
-  const deps = (c: Context<WebEnv>): PlatesDeps => fixed ?? c.var.deps;
+  const deps = (c: Context<WebEnv>) => c.var.deps;
 
   app.get("/", valid("query", SearchQuery), (c) => {
     const { db } = deps(c);
