@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { SimulatedClock, createActor, fromCallback, fromPromise, type AnyActorRef } from "xstate";
-import { cameraMachine, cameraStateName, backoffDelay, type CameraInput, type RecorderRequest } from "../src/machines/camera.ts";
+import { cameraMachine, cameraStateName, backoffDelay, incidentsOverlapping, type CameraInput, type RecorderRequest } from "../src/machines/camera.ts";
 import { tripMachine, type SaveTripInput } from "../src/machines/trip.ts";
 import { supervisorMachine, type BootCamera } from "../src/machines/supervisor.ts";
 import type { RecorderCommand, RecorderEvent } from "../src/machines/events.ts";
@@ -106,6 +106,26 @@ function restoreCamera(saved: unknown, now: number) {
 }
 
 describe("camera machine", () => {
+  test("an incident window is kept through a JSON round-trip and dropped once a segment starts after its end", () => {
+    const h = cameraHarness();
+    h.actor.send({ type: "START" });
+    h.rec.emit({ type: "RECORDER.RECEIVING", at: h.clock.now() });
+    const t0 = h.clock.now();
+    h.actor.send({ type: "INCIDENT.WINDOW", incidentId: "inc-1", fromUtc: t0 - 30_000, toUtc: t0 + 5_000 });
+    expect(incidentsOverlapping(h.actor.getSnapshot().context.incidentWindows, t0, t0 + 2_000)).toEqual(["inc-1"]);
+    const saved = JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot()));
+    h.actor.stop();
+    const { restored } = restoreCamera(saved, t0);
+    expect(restored.getSnapshot().context.incidentWindows).toEqual({ "inc-1": { fromUtc: t0 - 30_000, toUtc: t0 + 5_000 } });
+    // a segment inside the window keeps it; one starting at its end drops it
+    restored.send(segment(0, t0 + 4_000));
+    expect(Object.keys(restored.getSnapshot().context.incidentWindows ?? {})).toEqual(["inc-1"]);
+    restored.send(segment(1, t0 + 7_000));
+    expect(restored.getSnapshot().context.incidentWindows).toEqual({});
+    expect(incidentsOverlapping(restored.getSnapshot().context.incidentWindows, t0, t0 + 2_000)).toEqual([]);
+    restored.stop();
+  });
+
   test("start -> recording -> PROCESS_EXIT -> backoff honours its deadline -> starting", () => {
     const h = cameraHarness();
     expect(h.state()).toBe("stopped");

@@ -32,6 +32,7 @@ import type { LiveBus } from "../events.ts";
 import {
   cameraMachine,
   cameraStateName,
+  incidentsOverlapping,
   nowOf,
   type CameraContext,
   type CameraInput,
@@ -183,20 +184,6 @@ export function settleActor(deps: ActorDeps) {
   });
 }
 
-/**
- * Ids of the supervisor's pending incidents of camera `key` whose window overlaps [fromUtc,
- * toUtc) (ms UTC): a segment recorded after the press is locked as it is indexed, so retention
- * cannot take it before the incident's export runs.
- */
-function incidentsOver(system: SystemLike, key: string, fromUtc: number, toUtc: number): string[] {
-  const sup = supervisorOf(system);
-  const incidents = (sup?.getSnapshot() as { context?: { incidents?: Record<string, { cameraKey: string; fromUtc: number; toUtc: number }> } } | undefined)?.context?.incidents;
-  if (!incidents) return [];
-  return Object.entries(incidents)
-    .filter(([, i]) => i.cameraKey === key && fromUtc < i.toUtc && toUtc > i.fromUtc)
-    .map(([id]) => id);
-}
-
 /** Sends TRIP.OPENED for the camera's open trip of this boot when it has no actor. */
 export function ensureTripActor(deps: ActorDeps, system: SystemLike, key: string, cameraId: number): void {
   try {
@@ -238,7 +225,7 @@ export function provideCamera(deps: ActorDeps) {
         if (event.type !== "SEGMENT_CLOSED") return;
         const e = event as Extract<RecorderEvent, { type: "SEGMENT_CLOSED" }>;
         const key = context.key;
-        const incidents = incidentsOver(system, key, e.startUtc, e.endUtc);
+        const incidents = incidentsOverlapping(context.incidentWindows, e.startUtc, e.endUtc);
         journal.enqueue(self, (db) => {
           const r = commit(
             db,

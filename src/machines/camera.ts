@@ -98,11 +98,30 @@ export interface CameraContext {
   settled: boolean;
   backoffElapsed: boolean;
   /**
+   * Pending incident windows on this camera by incident id (Unix ms UTC), from the supervisor's
+   * INCIDENT.WINDOW; a window is dropped once a segment starting at or after its end closes.
+   * Absent in snapshots written before it existed = none.
+   */
+  incidentWindows?: Record<string, IncidentWindow>;
+  /**
    * START arrived while stopping: recording starts again as soon as the stop is complete (the
    * user pressed Start while the previous Stop was still finishing its segment). Absent in
    * snapshots written before it existed = false.
    */
   startPending?: boolean;
+}
+
+/** The time span of a pending incident, Unix ms UTC. */
+export interface IncidentWindow {
+  fromUtc: number;
+  toUtc: number;
+}
+
+/** Ids of the windows in `windows` that overlap [fromUtc, toUtc) (ms UTC). */
+export function incidentsOverlapping(windows: Record<string, IncidentWindow> | undefined, fromUtc: number, toUtc: number): string[] {
+  return Object.entries(windows ?? {})
+    .filter(([, w]) => fromUtc < w.toUtc && toUtc > w.fromUtc)
+    .map(([id]) => id);
 }
 
 /** Output of a camera actor: it only ever finishes by failing (the supervisor restarts it). */
@@ -198,7 +217,10 @@ export const cameraMachine = setup({
     }),
     noteSegment: assign(({ context, event }) => {
       assertEvent(event, "SEGMENT_CLOSED");
+      // a window that ended before this segment began can overlap no later segment either
+      const windows = Object.entries(context.incidentWindows ?? {}).filter(([, w]) => w.toUtc > event.startUtc);
       return {
+        incidentWindows: Object.fromEntries(windows),
         segments: context.segments + 1,
         lastSegmentAt: event.endUtc,
         nextAbsolute: Math.max(context.nextAbsolute, event.absoluteIndex + 1),
@@ -283,6 +305,11 @@ export const cameraMachine = setup({
     "JOURNAL.FAILED": { target: ".failed", actions: "noteJournalFailure" },
     DISABLE: { target: ".disabled" },
     "TIMERS.REARM": { actions: "syncStatus" },
+    "INCIDENT.WINDOW": {
+      actions: assign(({ context, event }) => ({
+        incidentWindows: { ...(context.incidentWindows ?? {}), [event.incidentId]: { fromUtc: event.fromUtc, toUtc: event.toUtc } },
+      })),
+    },
   },
   states: {
     stopped: {

@@ -48,7 +48,12 @@ export type CameraCommand =
   | { type: "DISABLE" }
   | { type: "ENABLE" }
   /** Ring enforcement found only evidence left and the disk full: stop with a clear status. */
-  | { type: "DISK_FULL_LOCKED"; at: number; reason: string };
+  | { type: "DISK_FULL_LOCKED"; at: number; reason: string }
+  /**
+   * A pending incident's window on this camera (Unix ms UTC): segments that overlap it are
+   * evidence-locked as they are indexed, so retention cannot take them before the clip is cut.
+   */
+  | { type: "INCIDENT.WINDOW"; incidentId: string; fromUtc: number; toUtc: number };
 
 /** Sent to a trip machine. */
 export type TripCommand =

@@ -242,10 +242,10 @@ export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
   "TRIP.SAVE": ({ event }) => [{ to: tripActorId(event.tripId), event: { type: "SAVE", at: event.at, source: event.source } }],
   "TRIP.SAVE_CURRENT": saveOpenTrips,
   SAVE: saveOpenTrips,
-  "CAMERA.STOPPED": ({ event, system }) =>
-    actorsWithPrefix(system, "trip:")
-      .filter(([, ref]) => (ref.getSnapshot() as { context?: { cameraKey?: string } }).context?.cameraKey === event.cameraKey)
-      .map(([id]) => ({ to: id, event: { type: "CLOSE", at: event.at, reason: "camera_stopped" } })),
+  "CAMERA.STOPPED": ({ context, event, system }) =>
+    Object.entries(context.trips)
+      .filter(([tripId, trip]) => trip.cameraKey === event.cameraKey && system.get(tripActorId(Number(tripId))))
+      .map(([tripId]) => ({ to: tripActorId(Number(tripId)), event: { type: "CLOSE", at: event.at, reason: "camera_stopped" } })),
   "TRIPS.CLOSE": ({ event, system }) => actorsWithPrefix(system, "trip:").map(([id]) => ({ to: id, event: { type: "CLOSE", at: event.at, reason: event.reason } })),
   "INCIDENT.READY": ({ context, event, system }) => {
     const key = context.incidents?.[event.incidentId]?.cameraKey;
@@ -379,6 +379,9 @@ export const supervisorMachine = setup({
         const id = incidentActorId(incidentId);
         if (system.get(id)) enqueue.sendTo(id, { type: "TIMERS.REARM" });
         else enqueue.spawnChild("incident", { id, systemId: id, input });
+        // a camera restored from before the window was known learns it (repeating it is harmless)
+        if (system.get(cameraActorId(input.cameraKey)))
+          enqueue.sendTo(cameraActorId(input.cameraKey), { type: "INCIDENT.WINDOW", incidentId, fromUtc: input.fromUtc, toUtc: input.toUtc });
       }
 
       const every = event.maintenanceEveryMs ?? context.maintenanceEveryMs ?? MAINTENANCE_EVERY_MS;
@@ -454,6 +457,9 @@ export const supervisorMachine = setup({
         };
         incidents[incidentId] = input;
         enqueue.spawnChild("incident", { id, systemId: id, input });
+        // the camera locks what it records inside the window from now on
+        if (system.get(cameraActorId(key)))
+          enqueue.sendTo(cameraActorId(key), { type: "INCIDENT.WINDOW", incidentId, fromUtc: input.fromUtc, toUtc: input.toUtc });
       }
       enqueue.assign({ incidents });
     }),
