@@ -144,6 +144,11 @@ export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http"
   path: string | null;
 };
 
+/** Stall timeout for a camera, ms: `stall_seconds`, default 2 x segment_seconds + 10 s. */
+export function stallTimeoutMs(camera: Pick<CameraConfig, "stall_seconds" | "segment_seconds">): number {
+  return (camera.stall_seconds ?? 2 * camera.segment_seconds + 10) * 1000;
+}
+
 /** The [alpr] section with its model paths (vehicle, det, rec, dictionary) made absolute against `baseDir`. */
 function resolveModelPaths<A extends { vehicle_model?: string; det_model?: string; rec_model?: string; rec_dict?: string }>(a: A, baseDir: string): A {
   const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(baseDir, p));

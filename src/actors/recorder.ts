@@ -37,7 +37,7 @@ import { fromCallback } from "xstate";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import type { CameraConfig } from "../config.ts";
+import { stallTimeoutMs, type CameraConfig } from "../config.ts";
 import type { RecorderCommand, RecorderEvent } from "../machines/events.ts";
 import { absoluteIndexOf, ringDirRel } from "../paths.ts";
 import { log, redact } from "../log.ts";
@@ -59,11 +59,6 @@ export interface RecorderInput {
 export const STOP_GRACE_MS = 4000;
 /** Lines of ffmpeg stderr kept for the error message. */
 const STDERR_KEEP = 20;
-
-/** Stall timeout for a camera, ms: `stall_seconds`, default 2 x segment_seconds + 10 s. */
-export function stallTimeoutMs(camera: CameraConfig): number {
-  return (camera.stall_seconds ?? 2 * camera.segment_seconds + 10) * 1000;
-}
 
 /** Removes every URL-looking token (any scheme) after the project's `redact()`. */
 export function redactLine(text: string): string {

@@ -21,6 +21,12 @@ import { log } from "../log.ts";
 
 export const IDLE_TIMEOUT_S = 255;
 
+/**
+ * Largest request body the server accepts at all, bytes (Bun refuses a larger one with 413
+ * before the app sees it); the app's per-route limits (`BODY_LIMITS`) are smaller.
+ */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
 /** Splits "HOST:PORT" (config.ts already checked the syntax). */
 export function parseListen(listen: string): { hostname: string; port: number } {
   const i = listen.lastIndexOf(":");
@@ -40,6 +46,7 @@ export function startWebServer(deps: WebDeps): { url: string; server: Server<und
     hostname,
     port,
     idleTimeout: IDLE_TIMEOUT_S,
+    maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
     development: false,
     fetch: (req, srv) => app.fetch(req, srv),
   });
