@@ -237,7 +237,7 @@ class RecorderRun {
     let pipeFrom: string[] | undefined;
     let ffmpeg: string;
     try {
-      mkdirSync(this.ringAbs, { recursive: true });
+      mkdirSync(this.ringAbs, { recursive: true, mode: 0o750 }); // footage: owner and group only
       const highest = highestFileIndex(this.ringAbs);
       if (highest >= startNumber) {
         log.warn(`camera ${key}: ring already holds file ${highest} >= start ${startNumber}; starting at ${highest + 1} so nothing is overwritten`);
