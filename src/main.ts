@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === "--version" || name === "-v" || name === "version") {
-    process.stdout.write(`dashcam ${VERSION} (${commit()})\n`);
+    process.stdout.write(`dashcam ${VERSION} (${await commit()})\n`);
     return 0;
   }
   const load = COMMANDS[name];
