@@ -93,6 +93,21 @@ describe("port in use", () => {
   });
 });
 
+describe("data directory modes", () => {
+  test("data_dir and recordings/ are created 0750, the database and key 0600", async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, "data");
+    const rt = await startRuntime(writeConfig(dir, { data_dir: dataDir, cameras: [TEST_CAMERA] }), { label: "modes" });
+    runtimes.push(rt);
+    const ring = join(dataDir, "recordings", TEST_CAMERA.key);
+    for (let i = 0; i < 200 && !existsSync(ring); i++) await Bun.sleep(100);
+    await rt.terminate();
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    expect({ data: mode(dataDir), recordings: mode(join(dataDir, "recordings")), ring: mode(ring) }).toEqual({ data: "750", recordings: "750", ring: "750" });
+    expect({ db: mode(join(dataDir, "dashcam.db")), key: mode(join(dataDir, "secret.key")) }).toEqual({ db: "600", key: "600" });
+  });
+});
+
 const IS_ROOT = process.getuid?.() === 0;
 
 describe.skipIf(!IS_ROOT || !Bun.which("runuser"))("data directory the user cannot write", () => {
