@@ -308,25 +308,29 @@ const LISTEN_ERRORS = new Set(["EADDRINUSE", "EACCES", "EADDRNOTAVAIL"]);
 
 /** The one line for a listen error, e.g. `http.listen: 127.0.0.1:8080 is already in use (EADDRINUSE)`. */
 function listenErrorLine(listen: string, code: string): string {
-  const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges (ports below 1024)" : "is not an address of this machine";
-  return `http.listen: ${listen} ${why} (${code})`;
+  const why: Record<string, string> = {
+    EADDRINUSE: "is already in use",
+    EACCES: "needs more privileges (ports below 1024)",
+    EADDRNOTAVAIL: "is not an address of this machine",
+  };
+  return `http.listen: ${why[code] ? `${listen} ${why[code]}` : `cannot listen on ${listen} (is the host name known?)`} (${code})`;
 }
 
 /**
  * Binds `http.listen` once and releases it, so a port in use is reported before anything is
  * written. `reusePort: false`: with SO_REUSEPORT a second runtime (another data directory) would
- * share the port with the first and take half of its connections. Port 0 (any free port) is
- * not probed. Throws ConfigError with one line.
+ * share the port with the first and take half of its connections. With port 0 (any free port)
+ * only the host is checked. Throws ConfigError with one line.
  */
 function probeListen(listen: string): void {
   const { hostname, port } = parseListen(listen);
-  if (port === 0) return;
   try {
     const probe = Bun.serve({ hostname, port, reusePort: false, fetch: () => new Response(null, { status: 503 }) });
     probe.stop(true);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "";
-    if (LISTEN_ERRORS.has(code)) throw new ConfigError(listenErrorLine(listen, code));
+    const code = (err as NodeJS.ErrnoException).code;
+    // every bind failure here is the address's fault (in use, not ours, a name that does not resolve)
+    if (typeof code === "string" && code !== "") throw new ConfigError(listenErrorLine(listen, code));
     throw err;
   }
 }

@@ -47,6 +47,7 @@ describe("listen address", () => {
   for (const [listen, want] of [
     ["127.0.0.1:99999", /^dashcam run: http\.listen: port 99999 is out of range \(0-65535\)$/],
     ["999.1.1.1:8080", /^dashcam run: http\.listen: "999\.1\.1\.1" is not an IPv4\/IPv6 address or a host name$/],
+    ["nonexistent.invalid:8080", /^dashcam run: http\.listen: cannot listen on nonexistent\.invalid:8080 \(is the host name known\?\) \([A-Z]+\)$/],
   ] as const) {
     test(`${listen}: one line, exit 2, nothing written`, async () => {
       const r = await runWith(`[http]\nlisten = "${listen}"\n${CAMERA}`);
