@@ -14,7 +14,7 @@
  * a change that would leave no admin or delete your own account. (htmx swaps 4xx responses
  * only if the layout configures `htmx.config.responseHandling`; the fragment carries the
  * message either way.) Every change is logged (`user.add`, `user.role`, `user.password`,
- * `user.delete`); a password change ends that user's sessions (all but the current one when
+ * `user.delete`, `user.unlock`); a password change ends that user's sessions (all but the current one when
  * admins change their own).
  */
 import { Hono, type Context } from "hono";
