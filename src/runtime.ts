@@ -51,7 +51,7 @@ import { tripById, tripSegments } from "./db/views.ts";
 import { currentTripIds, savedTripOf } from "./db/savedTrips.ts";
 import { cleanExportTemps } from "./media/export.ts";
 import { cleanSavedTemps } from "./actors/saveTrip.ts";
-import { controlJson, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
+import { controlJson, liveControlSocket, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
 import type { WebActions } from "./web/env.ts";
 import { LoginRateLimiter } from "./web/auth/rateLimit.ts";
 import { log } from "./log.ts";
@@ -354,6 +354,9 @@ function checkDataDirWritable(dataDir: string): void {
 export async function startRuntime(config: Config, opts: RuntimeOptions = {}): Promise<RuntimeHandle> {
   const startedAt = Date.now();
   const dataDir = resolve(config.data_dir);
+  // a runtime already serving this data directory is named as such, not as a port in use
+  const live = await liveControlSocket(dataDir);
+  if (live) throw new RuntimeBusyError(live);
   probeListen(config.http.listen);
   checkDataDirWritable(dataDir);
   try {

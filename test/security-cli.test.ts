@@ -89,6 +89,9 @@ describe("port in use", () => {
       expect(r.lines).toEqual([`dashcam run: http.listen: ${host}:${port} is already in use (EADDRINUSE)`]);
       expect(existsSync(r.dataDir)).toBe(false);
     }
+    // the same data directory: named as such (as before), not as a port in use
+    const same = await runWith(`[http]\nlisten = "0.0.0.0:${port}"\n${CAMERA}`, { dir: tempDir(), dataDir: join(a, "data") });
+    expect(same.lines).toEqual([expect.stringMatching(/^dashcam run: another dashcam runtime is already running with this data directory/)] as unknown as string[]);
     // the first still answers
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).headers.get("content-type")).toContain("json");
   });
