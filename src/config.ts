@@ -12,7 +12,7 @@ import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { existsSync, readFileSync } from "node:fs";
 import { isIPv4, isIPv6 } from "node:net";
-import { editDistance } from "./vision/pipeline/text.ts";
+import { editDistance } from "./plateText.ts";
 import { resolve, dirname, isAbsolute } from "node:path";
 import type { GpioConfig } from "./machines/supervisor.ts";
 
