@@ -1,13 +1,18 @@
 /**
- * Configuration: one TOML file (`Bun.TOML.parse`) validated with valibot into a `Config`.
+ * Configuration: one TOML file (parsed by smol-toml, whose syntax errors carry a line and a
+ * column) validated with valibot into a `Config`.
  *
  * With no file, `defaultConfig()` runs anywhere: one camera `dashcam` reading `/dev/video0`
  * when it exists, else ffmpeg's built-in test pattern. Every problem is reported as one
- * `ConfigError` whose message names the key (`cameras[0].segment_seconds: ...`); the CLI prints
- * it on one line and exits 2 before anything is written.
+ * `ConfigError` whose message names the key (`cameras[0].segment_seconds: ...`); an unknown key
+ * is named as written (with the known key it most likely meant), a missing required key is
+ * called missing. The CLI prints it on one line and exits 2 before anything is written.
  */
 import * as v from "valibot";
+import { parse as parseToml, TomlError } from "smol-toml";
 import { existsSync, readFileSync } from "node:fs";
+import { isIPv4, isIPv6 } from "node:net";
+import { editDistance } from "./plateText.ts";
 import { resolve, dirname, isAbsolute } from "node:path";
 import type { GpioConfig } from "./machines/supervisor.ts";
 
@@ -102,11 +107,39 @@ const AlprSchema = v.strictObject({
   poll_ms: v.optional(positiveInt(60_000), 500),
 });
 
+/** `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces); the parts are checked by `parseListen`. */
+const LISTEN_RE = /^(?:\[([^\]\s]*)\]|([^\s:[\]]*)):(\d{1,5})$/;
+
+/** A DNS host name (RFC 1123 labels); a numeric last label would be read as an IPv4 address. */
+const HOSTNAME_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/**
+ * Splits `http.listen` into what `Bun.serve` takes: `hostname` (an IPv4 or IPv6 literal, without
+ * brackets, or a host name; "0.0.0.0" for an empty host) and `port` (0-65535, 0 = any free port).
+ * Throws ConfigError naming `http.listen` for anything else.
+ */
+export function parseListen(listen: string): { hostname: string; port: number } {
+  const m = LISTEN_RE.exec(listen);
+  if (!m) throw new ConfigError("http.listen: must be HOST:PORT");
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`http.listen: port ${m[3]} is out of range (0-65535)`);
+  if (m[1] !== undefined) {
+    if (!isIPv6(m[1])) throw new ConfigError(`http.listen: "[${m[1]}]" is not an IPv6 address`);
+    return { hostname: m[1], port };
+  }
+  const host = m[2]!;
+  if (host === "") return { hostname: "0.0.0.0", port };
+  const numeric = /^[\d.]+$/.test(host) || /\.\d+\.?$/.test(host);
+  if (!(isIPv4(host) || (!numeric && HOSTNAME_RE.test(host))))
+    throw new ConfigError(`http.listen: "${host}" is not an IPv4/IPv6 address or a host name`);
+  return { hostname: host, port };
+}
+
 const ConfigSchema = v.strictObject({
   data_dir: v.optional(v.pipe(v.string(), v.minLength(1)), "./data"),
   http: v.optional(
     v.strictObject({
-      listen: v.optional(v.pipe(v.string(), v.regex(/^[^\s:]*:\d{1,5}$/, "must be HOST:PORT")), "127.0.0.1:8080"),
+      listen: v.optional(v.pipe(v.string(), v.regex(LISTEN_RE, "must be HOST:PORT")), "127.0.0.1:8080"),
     }),
     {},
   ),
@@ -144,6 +177,11 @@ export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http"
   path: string | null;
 };
 
+/** Stall timeout for a camera, ms: `stall_seconds`, default 2 x segment_seconds + 10 s. */
+export function stallTimeoutMs(camera: Pick<CameraConfig, "stall_seconds" | "segment_seconds">): number {
+  return (camera.stall_seconds ?? 2 * camera.segment_seconds + 10) * 1000;
+}
+
 /** The [alpr] section with its model paths (vehicle, det, rec, dictionary) made absolute against `baseDir`. */
 function resolveModelPaths<A extends { vehicle_model?: string; det_model?: string; rec_model?: string; rec_dict?: string }>(a: A, baseDir: string): A {
   const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(baseDir, p));
@@ -152,19 +190,45 @@ function resolveModelPaths<A extends { vehicle_model?: string; det_model?: strin
   return out;
 }
 
+type Issue = v.InferIssue<typeof ConfigSchema>;
+
+/** `cameras[0].source` for an issue's path. */
+const keyPath = (issue: Issue) =>
+  (issue.path ?? []).map((p, i) => (typeof p.key === "number" ? `[${p.key}]` : `${i === 0 ? "" : "."}${String(p.key)}`)).join("");
+
+/** The keys a table at `path` may hold (walks the schema: optional, arrays, objects). */
+function knownKeys(path: readonly { key: unknown }[]): string[] {
+  type Node = { entries?: Record<string, Node>; wrapped?: Node; item?: Node };
+  let node: Node | undefined = ConfigSchema as unknown as Node;
+  for (const step of path) {
+    while (node?.wrapped) node = node.wrapped;
+    if (typeof step.key === "number") node = node?.item;
+    else node = node?.entries?.[String(step.key)];
+  }
+  while (node?.wrapped) node = node.wrapped;
+  return Object.keys(node?.entries ?? {});
+}
+
+/** The one line for a failed validation: an unknown key first (a typo also makes its key "missing"). */
+function describeIssues(issues: readonly Issue[]): string {
+  const unknown = issues.find((i) => i.kind === "schema" && i.expected === "never");
+  if (unknown) {
+    const name = String(unknown.path?.at(-1)?.key ?? "");
+    const near = knownKeys(unknown.path?.slice(0, -1) ?? []).filter((k) => editDistance(k, name, 2) <= 2);
+    const best = near.sort((a, b) => editDistance(a, name) - editDistance(b, name))[0];
+    return `${keyPath(unknown)}: unknown key${best ? ` (did you mean "${best}"?)` : ""}`;
+  }
+  const issue = issues[0]!;
+  const missing = issue.kind === "schema" && issue.received === "undefined" && /^Invalid key/.test(issue.message);
+  return `${keyPath(issue) || "config"}: ${missing ? "missing (required)" : issue.message}`;
+}
+
 /** Validates a parsed TOML object. Relative `data_dir` is resolved against `baseDir`. */
 export function validateConfig(raw: unknown, baseDir: string, path: string | null = null): Config {
-  const result = v.safeParse(ConfigSchema, raw, { abortEarly: true });
-  if (!result.success) {
-    const issue = result.issues[0];
-    const where = (issue.path ?? [])
-      .map((p, i) => (typeof p.key === "number" ? `[${p.key}]` : `${i === 0 ? "" : "."}${String(p.key)}`))
-      .join("");
-    const unknownKey = issue.kind === "schema" && issue.expected === "never";
-    const message = unknownKey ? "unknown key" : issue.message;
-    throw new ConfigError(`${where || "config"}: ${message}`);
-  }
+  const result = v.safeParse(ConfigSchema, raw);
+  if (!result.success) throw new ConfigError(describeIssues(result.issues));
   const out = result.output;
+  parseListen(out.http.listen ?? "127.0.0.1:8080");
   const seen = new Set<string>();
   out.cameras.forEach((camera, i) => {
     if (seen.has(camera.key)) throw new ConfigError(`cameras[${i}].key: duplicate camera key "${camera.key}"`);
@@ -192,13 +256,17 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
   };
 }
 
-/** Parses TOML text; a syntax error becomes a one-line ConfigError. */
+/** Parses TOML text; a syntax error becomes a one-line ConfigError with its line and column. */
 export function parseConfigText(text: string, baseDir: string, path: string | null = null): Config {
   let raw: unknown;
   try {
-    raw = Bun.TOML.parse(text);
+    raw = parseToml(text);
   } catch (err) {
-    throw new ConfigError(`TOML syntax: ${String((err as Error).message ?? err).split("\n")[0]}`);
+    if (err instanceof TomlError) {
+      const reason = err.message.replace(/^Invalid TOML document: /, "").split("\n")[0];
+      throw new ConfigError(`TOML syntax error at line ${err.line}, column ${err.column}: ${reason}`);
+    }
+    throw new ConfigError(`TOML syntax error: ${String((err as Error).message ?? err).split("\n")[0]}`);
   }
   return validateConfig(raw, baseDir, path);
 }

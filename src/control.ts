@@ -19,6 +19,8 @@
  *   404 unknown trip, 409 cannot save it (evicted, no footage), 503 still starting
  * - `GET /trips/:id` -> `{ id, status, state, lastError, mp4Path, endTimeUtc }` (state = the trip
  *   actor's state, null when it has none)
+ * - `POST /users/unlock` body `{ "username": "..." }` -> `{ wasLocked }`: lifts that user's login
+ *   lockout in the web server's rate limiter (in memory only)
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,7 +100,12 @@ export async function runtimeIsRunning(socketPath: string): Promise<boolean> {
 }
 
 /** Thrown by `startControlServer` when another runtime already serves this data directory. */
-export class RuntimeBusyError extends Error {}
+export class RuntimeBusyError extends Error {
+  /** `socketPath` = where the other runtime answers. */
+  constructor(socketPath: string) {
+    super(`another dashcam runtime is already running with this data directory (it answers on ${socketPath})`);
+  }
+}
 
 export interface ControlServer {
   path: string;
@@ -113,7 +120,7 @@ export interface ControlServer {
 export async function startControlServer(dataDir: string, handler: (req: Request) => Response | Promise<Response>): Promise<ControlServer> {
   const candidates = controlSocketCandidates(dataDir);
   const live = await liveControlSocket(dataDir);
-  if (live) throw new RuntimeBusyError(`another dashcam runtime is already running with this data directory (it answers on ${live})`);
+  if (live) throw new RuntimeBusyError(live);
   let lastError: unknown = null;
   for (const path of candidates) {
     try {

@@ -16,6 +16,7 @@ commands:
   run    [--config FILE]           record every enabled camera and serve the web UI
   check  [--config FILE]           read-only consistency check of the database and ring
   user   add NAME --role R --password-stdin [--config FILE]
+  user   passwd NAME --password-stdin | unlock NAME | list [--config FILE]
   trips  save [--current | ID] [--config FILE]
   alpr   [--json] IMAGE...         read licence plates in images (one JSON line per image)
 
@@ -41,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === "--version" || name === "-v" || name === "version") {
-    process.stdout.write(`dashcam ${VERSION} (${commit()})\n`);
+    process.stdout.write(`dashcam ${VERSION} (${await commit()})\n`);
     return 0;
   }
   const load = COMMANDS[name];

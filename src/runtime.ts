@@ -4,7 +4,10 @@
  * Config: `--config FILE`, else `$DASHCAM_CONFIG`, else `defaultConfig()`; a bad config throws
  * ConfigError (one line, exit 2) before anything is written.
  *
- * `startRuntime(config)` (in-process, for tests and benches): creates `data_dir`, starts the
+ * `startRuntime(config)` (in-process, for tests and benches): checks that `http.listen` can be
+ * bound (a port in use, also by another runtime with another data directory, is a one-line
+ * ConfigError, exit 2) and that `data_dir` is writable, before writing anything; creates
+ * `data_dir` (0750: footage is private), starts the
  * control socket (src/control.ts; refuses to start when another runtime answers on it), opens
  * the database, loads the secret key, syncs the camera rows, reconciles disk and database,
  * removes temp files of interrupted saves and exports, starts the web server (with
@@ -25,12 +28,12 @@
  * `run()` prints `listening on http://HOST:PORT` on stdout once the server is up, waits for
  * SIGTERM or SIGINT, powers down and returns 0 (1 when the actor tree failed).
  */
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { accessSync, constants as fsConstants, existsSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Database } from "bun:sqlite";
 import type { AnyActorRef } from "xstate";
 import { parseCommandArgs } from "./cli.ts";
-import { ConfigError, defaultConfig, loadConfig, type CameraConfig, type Config } from "./config.ts";
+import { ConfigError, defaultConfig, loadConfig, parseListen, type CameraConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
 import { loadSecretKey } from "./secrets.ts";
@@ -48,8 +51,9 @@ import { tripById, tripSegments } from "./db/views.ts";
 import { currentTripIds, savedTripOf } from "./db/savedTrips.ts";
 import { cleanExportTemps } from "./media/export.ts";
 import { cleanSavedTemps } from "./actors/saveTrip.ts";
-import { controlJson, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
+import { controlJson, liveControlSocket, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
 import type { WebActions } from "./web/env.ts";
+import { LoginRateLimiter } from "./web/auth/rateLimit.ts";
 import { log } from "./log.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
@@ -240,6 +244,8 @@ interface ControlState {
   db: Database | null;
   actions: RuntimeActions | null;
   sup: (() => SupervisorActor) | null;
+  /** The web server's login rate limiter (`POST /users/unlock` clears a lockout). */
+  limiter: LoginRateLimiter;
   url: string;
   startedAt: number;
   stopping: boolean;
@@ -250,6 +256,11 @@ function controlHandler(state: ControlState) {
     const url = new URL(req.url);
     try {
       if (req.method === "GET" && url.pathname === "/status") return controlJson(200, { pid: process.pid, url: state.url, startedAt: state.startedAt });
+      if (req.method === "POST" && url.pathname === "/users/unlock") {
+        const body = (await req.json().catch(() => null)) as { username?: unknown } | null;
+        if (typeof body?.username !== "string" || body.username === "") return controlJson(400, { error: "username must be a string" });
+        return controlJson(200, { wasLocked: state.limiter.unlockUser(body.username) });
+      }
       if (state.stopping) return controlJson(503, { error: "the runtime is powering down" });
       const { db, actions, sup } = state;
       if (!db || !actions || !sup) return controlJson(503, { error: "the runtime is starting; try again in a moment" });
@@ -292,24 +303,81 @@ function controlHandler(state: ControlState) {
   };
 }
 
+/** Errors of the listening socket that are the config's fault (the address), not the program's. */
+const LISTEN_ERRORS = new Set(["EADDRINUSE", "EACCES", "EADDRNOTAVAIL"]);
+
+/** The one line for a listen error, e.g. `http.listen: 127.0.0.1:8080 is already in use (EADDRINUSE)`. */
+function listenErrorLine(listen: string, code: string): string {
+  const why: Record<string, string> = {
+    EADDRINUSE: "is already in use",
+    EACCES: "needs more privileges (ports below 1024)",
+    EADDRNOTAVAIL: "is not an address of this machine",
+  };
+  return `http.listen: ${why[code] ? `${listen} ${why[code]}` : `cannot listen on ${listen} (is the host name known?)`} (${code})`;
+}
+
+/**
+ * Binds `http.listen` once and releases it, so a port in use is reported before anything is
+ * written. `reusePort: false`: with SO_REUSEPORT a second runtime (another data directory) would
+ * share the port with the first and take half of its connections. With port 0 (any free port)
+ * only the host is checked. Throws ConfigError with one line.
+ */
+function probeListen(listen: string): void {
+  const { hostname, port } = parseListen(listen);
+  try {
+    const probe = Bun.serve({ hostname, port, reusePort: false, fetch: () => new Response(null, { status: 503 }) });
+    probe.stop(true);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // every bind failure here is the address's fault (in use, not ours, a name that does not resolve)
+    if (typeof code === "string" && code !== "") throw new ConfigError(listenErrorLine(listen, code));
+    throw err;
+  }
+}
+
+/**
+ * Throws ConfigError (one line naming the path) when this user cannot create files in
+ * `dataDir`, or create it (its nearest existing ancestor is checked): checked before anything
+ * is written, instead of SQLite's bare SQLITE_CANTOPEN later.
+ */
+function checkDataDirWritable(dataDir: string): void {
+  let dir = dataDir;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    throw new ConfigError(`data_dir: cannot write ${dir === dataDir ? dataDir : `${dataDir} (in ${dir})`} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 /** Starts the runtime in this process (see the module comment). Throws on start-up failure. */
 export async function startRuntime(config: Config, opts: RuntimeOptions = {}): Promise<RuntimeHandle> {
   const startedAt = Date.now();
   const dataDir = resolve(config.data_dir);
+  // a runtime already serving this data directory is named as such, not as a port in use
+  const live = await liveControlSocket(dataDir);
+  if (live) throw new RuntimeBusyError(live);
+  probeListen(config.http.listen);
+  checkDataDirWritable(dataDir);
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // the data directory holds footage and the camera key: owner and group only
+    mkdirSync(dataDir, { recursive: true, mode: 0o750 });
   } catch (err) {
     throw new ConfigError(`data_dir: cannot create ${dataDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   // the control socket first: a second runtime on the same data directory stops here, before
   // it touches the database or the ring
-  const controlState: ControlState = { db: null, actions: null, sup: null, url: "", startedAt, stopping: false };
+  const limiter = new LoginRateLimiter();
+  const controlState: ControlState = { db: null, actions: null, sup: null, limiter, url: "", startedAt, stopping: false };
   const control: ControlServer = await startControlServer(dataDir, controlHandler(controlState));
   let db: Database;
   try {
     db = openDatabase(dbPath(dataDir));
   } catch (err) {
     control.stop();
+    // a database file this user may not open (another owner, read-only): one line naming it
+    const code = String((err as { code?: unknown }).code ?? "");
+    if (/^SQLITE_(CANTOPEN|READONLY|PERM|AUTH)/.test(code)) throw new ConfigError(`data_dir: cannot open ${dbPath(dataDir)} (${code})`);
     throw err;
   }
   let supervisor: SupervisorActor | null = null;
@@ -338,7 +406,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // module load, so `run` reports a bad config before loading the web app.
     const { startWebServer } = await import("./web/server.ts");
     const webActions: WebActions = actions;
-    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions });
+    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter });
     const server = web;
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
@@ -438,10 +506,11 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`dashcam run: ${err.message}\n`);
       return 1;
     }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-      process.stderr.write(`dashcam run: cannot listen on ${config.http.listen} (${code})\n`);
-      return 1;
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (LISTEN_ERRORS.has(code)) {
+      // taken between the start-up probe and the real bind
+      process.stderr.write(`dashcam run: ${listenErrorLine(config.http.listen, code)}\n`);
+      return 2;
     }
     throw err;
   }

@@ -55,9 +55,9 @@ enabled = false
   });
 
   const bad: [string, string, RegExp][] = [
-    ["syntax error", "a = [", /^TOML syntax: /],
+    ["syntax error", "a = [", /^TOML syntax error at line 1, column \d+: /],
     ["unknown top-level key", "bogus = 1", /^bogus: unknown key$/],
-    ["unknown camera key", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nsegmnt_seconds = 3', /^cameras\[0\]\.segmnt_seconds: unknown key$/],
+    ["unknown camera key", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nsegmnt_seconds = 3', /^cameras\[0\]\.segmnt_seconds: unknown key \(did you mean "segment_seconds"\?\)$/],
     ["wrong type", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nsegment_seconds = "ten"', /^cameras\[0\]\.segment_seconds: /],
     ["out of range", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nring_segments = 0', /^cameras\[0\]\.ring_segments: /],
     ["bad source", '[[cameras]]\nkey = "a"\nsource = "ftp://x"', /^cameras\[0\]\.source: must be rtsp/],

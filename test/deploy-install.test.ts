@@ -166,6 +166,26 @@ describe("systemd unit and example config", () => {
     expect(value("MemoryDenyWriteExecute")).not.toContain("yes");
   });
 
+  test("hardening: other users' processes hidden, no privilege gain, read-only system except the data directory, private /tmp, no home directories; devices stay reachable", () => {
+    const one = (key: string) => {
+      const v = value(key);
+      expect({ key, count: v.length }).toEqual({ key, count: 1 });
+      return v[0];
+    };
+    expect(one("ProtectProc")).toBe("invisible");
+    expect(one("NoNewPrivileges")).toBe("yes");
+    expect(one("ProtectSystem")).toBe("strict");
+    expect(one("ReadWritePaths").split(/\s+/)).toContain("/var/lib/dashcam");
+    expect(one("PrivateTmp")).toBe("yes");
+    expect(one("ProtectHome")).toBe("yes");
+    expect(one("UMask")).toBe("0077");
+    expect(one("StateDirectoryMode")).toBe("0750");
+    for (const key of ["ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "RestrictSUIDSGID", "LockPersonality"]) expect(one(key)).toBe("yes");
+    expect(one("CapabilityBoundingSet")).toBe("CAP_NET_BIND_SERVICE");
+    // the GPIO chip and the cameras are reached through these groups, not through a device allow-list
+    expect(one("SupplementaryGroups").split(" ").sort()).toEqual(["gpio", "video"]);
+  });
+
   test.skipIf(!Bun.which("systemd-analyze"))("systemd-analyze verify reports nothing", () => {
     const dir = mkdtempSync(join(tmpdir(), "dashcam-unit-"));
     temps.push(dir);

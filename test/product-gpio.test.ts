@@ -45,14 +45,14 @@ interface Run {
 }
 
 /** Starts a parent machine that invokes the GPIO actor and records everything it sends back. */
-function run(settings: GpioConfig, env: Record<string, string | undefined>, opts: { retryMs?: number } = {}): Run {
+function run(settings: GpioConfig, env: Record<string, string | undefined>, opts: { retryMs?: number; probeTimeoutMs?: number } = {}): Run {
   const dir = join(root, `run${n++}`);
   mkdirSync(dir);
   const db = openDatabase(join(dir, "dashcam.db"));
   const events: GpioEvent[] = [];
   const parent = setup({
     types: { context: {} as { count: number }, events: {} as GpioEvent },
-    actors: { gpioButton: createGpioButton({ db, env, retryMs: opts.retryMs ?? 60_000, readyAfterMs: 200 }) },
+    actors: { gpioButton: createGpioButton({ db, env, retryMs: opts.retryMs ?? 60_000, readyAfterMs: 200, probeTimeoutMs: opts.probeTimeoutMs }) },
   }).createMachine({
     context: { count: 0 },
     invoke: { src: "gpioButton", systemId: "gpio", input: settings },
@@ -227,6 +227,31 @@ describe("unavailable button: a clear status and an event-log row, never a crash
       expect(row.level).toBe("error");
       expect(row.message).toContain("gpiomon not found");
     } finally {
+      r.stop();
+    }
+  });
+
+  test("a gpiomon that hangs on --version never blocks the event loop; it is reported and retried", async () => {
+    const dir = join(root, "hang");
+    mkdirSync(dir);
+    // the longest pause between two 20 ms timer ticks: a blocking probe shows up as one long gap
+    let last = Date.now();
+    let maxGapMs = 0;
+    const tick = setInterval(() => {
+      maxGapMs = Math.max(maxGapMs, Date.now() - last);
+      last = Date.now();
+    }, 20);
+    const t0 = Date.now();
+    const r = run(SETTINGS, fakeEnv(dir, [], { FAKE_GPIOMON_HANG: "3" }), { probeTimeoutMs: 500, retryMs: 60_000 });
+    try {
+      await r.waitFor((evs) => evs.some((e) => e.type === "GPIO.STATUS" && e.status === "unavailable"), "unavailable status");
+      expect(Date.now() - t0).toBeLessThan(2_500);
+      expect(maxGapMs).toBeLessThan(1_000); // timers kept running while the probe was pending
+      const st = r.events.find((e) => e.type === "GPIO.STATUS" && e.status === "unavailable") as Extract<GpioEvent, { type: "GPIO.STATUS" }>;
+      expect(st.reason).toMatch(/gpiomon --version did not answer within 0\.5 s/);
+      expect(existsSync(join(dir, "args.txt"))).toBe(false); // the monitor itself was not started
+    } finally {
+      clearInterval(tick);
       r.stop();
     }
   });

@@ -51,11 +51,11 @@ describe("ffmpeg resolution", () => {
     expect(parseFfmpegMajor("not ffmpeg")).toBe(0);
   });
 
-  test("real binaries: Debian 5.x and the npm 4.1 build; a missing binary is 0", () => {
-    expect(ffmpegMajorVersion(DEBIAN_FFMPEG)).toBe(5);
+  test("real binaries: Debian 5.x and the npm 4.1 build; a missing binary is 0", async () => {
+    expect(await ffmpegMajorVersion(DEBIAN_FFMPEG)).toBe(5);
     const npm = withEnv("FFMPEG_PATH", undefined, resolveFfmpeg);
-    expect(ffmpegMajorVersion(npm)).toBe(4);
-    expect(ffmpegMajorVersion("/nonexistent/ffmpeg")).toBe(0);
+    expect(await ffmpegMajorVersion(npm)).toBe(4);
+    expect(await ffmpegMajorVersion("/nonexistent/ffmpeg")).toBe(0);
   });
 });
 

@@ -38,6 +38,20 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** A TCP server on 127.0.0.1 that accepts connections and never answers (a hung camera). */
+async function silentServer(): Promise<{ port: number; close(): void }> {
+  const sockets: import("node:net").Socket[] = [];
+  const srv = createServer((s) => void sockets.push(s));
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  return {
+    port: (srv.address() as { port: number }).port,
+    close() {
+      sockets.forEach((s) => s.destroy());
+      srv.close();
+    },
+  };
+}
+
 function withFfmpeg<T>(path: string, fn: () => Promise<T>): Promise<T> {
   const before = process.env.FFMPEG_PATH;
   process.env.FFMPEG_PATH = path;
@@ -333,7 +347,7 @@ describe.each(binaries)("recorder with %s", (_name, binary) => {
     const h = await withFfmpeg(binary!, async () => runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 }));
     const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 30_000);
     expect(exit.error).not.toBeNull();
-    expect(exit.error!).toMatch(/refused/i);
+    expect(exit.error!).toMatch(/^connection refused: nothing accepts connections on the camera's RTSP port/);
     expect(exit.error!).not.toContain("hunter2");
     expect(exit.error!).not.toContain("rtsp://");
     expect(exit.error!).not.toContain("\n");
@@ -342,14 +356,29 @@ describe.each(binaries)("recorder with %s", (_name, binary) => {
     expect(JSON.stringify(h.events)).not.toContain("hunter2");
   }, 40_000);
 
+  test.skipIf(!binary || !existsSync(binary))("an RTSP port that accepts but never answers: PROCESS_EXIT says timed out, not invalid data", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const { port, close } = await silentServer();
+    try {
+      // stall time longer than ffmpeg's 5 s socket timeout: ffmpeg gives up by itself
+      const camera = cameraConfig({ key: "mute", source: `rtsp://admin:hunter2@127.0.0.1:${port}/x`, rtsp_transport: "tcp", segment_seconds: 10, stall_seconds: 60 });
+      const h = await withFfmpeg(binary!, async () => runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 }));
+      const exit = await waitUntil("PROCESS_EXIT", () => h.exit(), 30_000);
+      expect(h.events.map((e) => e.type)).not.toContain("STALL");
+      expect(exit.error).toMatch(/^timed out: the camera accepted the connection but sent no RTSP answer within 5 s/);
+      expect(exit.error!).not.toContain("hunter2");
+      expect(exit.error!).not.toContain("\n");
+    } finally {
+      close();
+    }
+  }, 40_000);
+
   test.skipIf(!binary || !existsSync(binary))("a silent RTSP server: STALL, then ffmpeg is stopped and PROCESS_EXIT says why", async () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
-    // accepts TCP connections and never answers: ffmpeg waits (its 5 s socket timeout is longer than the stall timeout)
-    const sockets: import("node:net").Socket[] = [];
-    const srv = createServer((s) => void sockets.push(s));
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-    const port = (srv.address() as { port: number }).port;
+    // ffmpeg waits: its 5 s socket timeout is longer than the stall timeout
+    const { port, close } = await silentServer();
     try {
       const camera = cameraConfig({ key: "silent", source: `rtsp://127.0.0.1:${port}/x`, rtsp_transport: "tcp", segment_seconds: 1, stall_seconds: 1 });
       const h = await withFfmpeg(binary!, async () => runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 }));
@@ -360,8 +389,7 @@ describe.each(binaries)("recorder with %s", (_name, binary) => {
       expect(exit.error).toMatch(/stalled|no segment/);
       expect(exit.error!).not.toContain("rtsp://");
     } finally {
-      sockets.forEach((s) => s.destroy());
-      srv.close();
+      close();
     }
   }, 40_000);
 });

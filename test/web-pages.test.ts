@@ -259,8 +259,9 @@ describe("/healthz", () => {
     expect(body.version).toBe(VERSION);
     expect(body.uptime_ms).toBeGreaterThanOrEqual(5000);
     expect(body.cameras).toEqual([
-      { key: "front", state: "recording", last_segment_at: f.front.segments.at(-1)!.end, segment_count: 17 },
-      { key: "rear", state: "backoff", last_segment_at: null, segment_count: 0 },
+      // both within their stall time of the process start (the fixture started 5 s ago)
+      { key: "front", state: "recording", last_segment_at: f.front.segments.at(-1)!.end, segment_count: 17, ok: true, problem: null },
+      { key: "rear", state: "backoff", last_segment_at: null, segment_count: 0, ok: true, problem: null },
     ]);
     expect(body.disk.total_bytes).toBeGreaterThan(0);
     expect(body.disk.free_bytes).toBeGreaterThan(0);
@@ -279,10 +280,10 @@ describe("/healthz", () => {
     expect(plan.map((p) => p.detail).join(" | ")).not.toContain("segments");
   });
 
-  test("ok is false (still 200) when data_dir cannot be read", async () => {
+  test("ok is false (503) when data_dir cannot be read", async () => {
     const broken = createApp({ ...f.deps, dataDir: `${f.dir}/does-not-exist` });
     const res = await f.request(broken, "/healthz");
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(503);
     const body = (await res.json()) as { ok: boolean; disk: { free_bytes: null } };
     expect(body.ok).toBe(false);
     expect(body.disk.free_bytes).toBeNull();

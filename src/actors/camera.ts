@@ -27,7 +27,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { fromCallback, type AnyActorLogic, type AnyActorRef, type CallbackActorLogic } from "xstate";
-import type { CameraConfig } from "../config.ts";
+import { stallTimeoutMs, type CameraConfig } from "../config.ts";
 import type { LiveBus } from "../events.ts";
 import {
   cameraMachine,
@@ -46,7 +46,7 @@ import { nextStartNumber } from "../db/cameraState.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { commitSegment, type IndexResult, type SegmentInput } from "../db/segments.ts";
 import { enforceRing, type RetentionResult } from "../actors/retention.ts";
-import { recorderActor, stallTimeoutMs, STOP_GRACE_MS } from "../actors/recorder.ts";
+import { recorderActor, STOP_GRACE_MS } from "../actors/recorder.ts";
 import { salvageInterrupted, type SalvageResult } from "../actors/reconcile.ts";
 import { openTripOf } from "../db/trips.ts";
 import { lockIfTripSaved } from "../db/savedTrips.ts";

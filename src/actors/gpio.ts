@@ -34,6 +34,7 @@ import { logEvent } from "../db/eventLog.ts";
 import { log } from "../log.ts";
 import type { GpioEvent, GpioStatus } from "../machines/events.ts";
 import type { GpioConfig } from "../machines/supervisor.ts";
+import { probeCommand } from "../commandProbe.ts";
 
 export type { GpioEvent, GpioStatus };
 
@@ -156,7 +157,12 @@ export interface GpioDeps {
   retryMs?: number;
   /** gpiomon alive this long without complaint = ready (ms, default 1000). */
   readyAfterMs?: number;
+  /** Deadline of `gpiomon --version` (ms, default PROBE_TIMEOUT_MS); a wedged tool is retried later. */
+  probeTimeoutMs?: number;
 }
+
+/** Deadline of `gpiomon --version`, ms: it answers at once unless the tool or its driver is stuck. */
+export const PROBE_TIMEOUT_MS = 5000;
 
 export const READY_AFTER_MS = 1000;
 
@@ -170,6 +176,7 @@ export function createGpioButton(deps: GpioDeps = {}) {
     const env = deps.env ?? process.env;
     const retryMs = deps.retryMs ?? 60_000;
     const readyAfterMs = deps.readyAfterMs ?? READY_AFTER_MS;
+    const probeTimeoutMs = deps.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
     let stopped = false;
     let proc: ReturnType<typeof Bun.spawn> | null = null;
     const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -250,7 +257,7 @@ export function createGpioButton(deps: GpioDeps = {}) {
       }
     };
 
-    const start = () => {
+    const start = async () => {
       if (stopped) return;
       const bin = findGpiomon(env);
       if (!bin) {
@@ -259,8 +266,14 @@ export function createGpioButton(deps: GpioDeps = {}) {
       }
       let major = 1;
       try {
-        const v = Bun.spawnSync([bin, "--version"], { stdout: "pipe", stderr: "pipe", env: env as Record<string, string> });
-        major = parseGpiomonVersion(v.stdout.toString() + v.stderr.toString()) || 1;
+        const v = await probeCommand([bin, "--version"], { timeoutMs: probeTimeoutMs, env });
+        if (stopped) return;
+        if (v.timedOut) {
+          report("unavailable", `${bin} --version did not answer within ${probeTimeoutMs / 1000} s (gpiomon or the GPIO driver is stuck)`);
+          later(retryMs, start);
+          return;
+        }
+        major = parseGpiomonVersion(v.stdout + v.stderr) || 1;
       } catch (err) {
         report("unavailable", `cannot run ${bin}: ${(err as Error).message}`);
         later(retryMs, start);
@@ -307,7 +320,7 @@ export function createGpioButton(deps: GpioDeps = {}) {
       })();
     };
 
-    start();
+    void start();
     return () => {
       stopped = true;
       for (const t of timers) clearTimeout(t);

@@ -37,12 +37,13 @@ import { fromCallback } from "xstate";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import type { CameraConfig } from "../config.ts";
+import { stallTimeoutMs, type CameraConfig } from "../config.ts";
 import type { RecorderCommand, RecorderEvent } from "../machines/events.ts";
 import { absoluteIndexOf, ringDirRel } from "../paths.ts";
 import { log, redact } from "../log.ts";
 import { resolveFfmpeg, ffmpegMajorVersion } from "../media/ffmpeg.ts";
-import { buildRecorderArgs } from "../media/recorderArgs.ts";
+import { probeCommand } from "../commandProbe.ts";
+import { buildRecorderArgs, RTSP_TIMEOUT_US } from "../media/recorderArgs.ts";
 import { parseVideoStreamLine, probeMedia, type StreamInfo } from "../media/probe.ts";
 
 export interface RecorderInput {
@@ -59,11 +60,6 @@ export interface RecorderInput {
 export const STOP_GRACE_MS = 4000;
 /** Lines of ffmpeg stderr kept for the error message. */
 const STDERR_KEEP = 20;
-
-/** Stall timeout for a camera, ms: `stall_seconds`, default 2 x segment_seconds + 10 s. */
-export function stallTimeoutMs(camera: CameraConfig): number {
-  return (camera.stall_seconds ?? 2 * camera.segment_seconds + 10) * 1000;
-}
 
 /** Removes every URL-looking token (any scheme) after the project's `redact()`. */
 export function redactLine(text: string): string {
@@ -95,6 +91,30 @@ export function pickErrorLine(lines: string[]): string | null {
     parsed.findLast((l) => l.level === null) ??
     parsed.findLast((l) => l.level === "warning");
   return pick ? redactLine(pick.message).slice(0, 400) : null;
+}
+
+/**
+ * Says in words why ffmpeg could not record an RTSP camera, from its error line (`pickErrorLine`)
+ * and how long the run lasted (ms). ffmpeg reports a camera that accepts the TCP connection but
+ * never answers as "Invalid data found when processing input" once its socket timeout
+ * (`RTSP_TIMEOUT_US`) passes, which reads like a codec problem; the same line after a quick
+ * answer means the port speaks something else. ffmpeg's own words follow in parentheses.
+ * Returns the line unchanged when it matches nothing known.
+ */
+export function describeRtspFailure(line: string, runMs: number): string {
+  const timeoutS = RTSP_TIMEOUT_US / 1_000_000;
+  const said = ` (ffmpeg: ${line})`;
+  if (/Connection refused/i.test(line)) return `connection refused: nothing accepts connections on the camera's RTSP port${said}`;
+  if (/timed out/i.test(line)) return `timed out: the camera did not answer within ${timeoutS} s${said}`;
+  if (/Invalid data found when processing input/i.test(line))
+    return runMs >= RTSP_TIMEOUT_US / 1000 - 500
+      ? `timed out: the camera accepted the connection but sent no RTSP answer within ${timeoutS} s${said}`
+      : `the camera's answer is not RTSP (wrong port or path?)${said}`;
+  if (/No route to host|Network is unreachable/i.test(line)) return `camera unreachable: no route to its address${said}`;
+  if (/Name or service not known|name resolution|Name does not resolve/i.test(line)) return `camera host name not found${said}`;
+  if (/401|Unauthorized/i.test(line)) return `authentication failed: check the user and password in the camera URL${said}`;
+  if (/404|Not Found/i.test(line)) return `stream not found: check the path in the camera URL${said}`;
+  return line;
 }
 
 /** Highest absolute index among the ring's segment files, or -1. */
@@ -132,24 +152,24 @@ export async function waitRecorderIdle(dataDir: string, cameraKey: string, timeo
   }
 }
 
-let setprivPath: string | null | undefined;
+let setprivPath: Promise<string | null> | undefined;
 /** `setpriv --pdeathsig SIG --` prefix on Linux when util-linux's setpriv exists, else []. */
-function deathSignalPrefix(sig: "INT" | "TERM"): string[] {
+async function deathSignalPrefix(sig: "INT" | "TERM"): Promise<string[]> {
   if (process.platform !== "linux") return [];
-  if (setprivPath === undefined) {
-    // util-linux >= 2.33 knows --pdeathsig; try it once so an older setpriv never blocks recording
+  // util-linux >= 2.33 knows --pdeathsig; try it once (asynchronously, 5 s at most) so an older
+  // or stuck setpriv never blocks recording
+  setprivPath ??= (async () => {
     const found = Bun.which("setpriv");
-    let works = false;
-    if (found) {
-      try {
-        works = Bun.spawnSync([found, "--pdeathsig", "INT", "--", "true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0;
-      } catch {
-        works = false;
-      }
+    if (!found) return null;
+    try {
+      const r = await probeCommand([found, "--pdeathsig", "INT", "--", "true"], { timeoutMs: 5000 });
+      return r.exitCode === 0 ? found : null;
+    } catch {
+      return null;
     }
-    setprivPath = works ? found : null;
-  }
-  return setprivPath ? [setprivPath, "--pdeathsig", sig, "--"] : [];
+  })();
+  const path = await setprivPath;
+  return path ? [path, "--pdeathsig", sig, "--"] : [];
 }
 
 /** Calls `onLine` for each complete line of a byte stream; resolves at its end. */
@@ -242,7 +262,7 @@ class RecorderRun {
     let pipeFrom: string[] | undefined;
     let ffmpeg: string;
     try {
-      mkdirSync(this.ringAbs, { recursive: true });
+      mkdirSync(this.ringAbs, { recursive: true, mode: 0o750 }); // footage: owner and group only
       const highest = highestFileIndex(this.ringAbs);
       if (highest >= startNumber) {
         log.warn(`camera ${key}: ring already holds file ${highest} >= start ${startNumber}; starting at ${highest + 1} so nothing is overwritten`);
@@ -252,10 +272,10 @@ class RecorderRun {
       ({ args, pipeFrom } = buildRecorderArgs(camera, {
         ringDirAbs: this.ringAbs,
         startNumber,
-        ffmpegMajor: ffmpegMajorVersion(ffmpeg),
+        ffmpegMajor: await ffmpegMajorVersion(ffmpeg),
       }));
       if (pipeFrom) {
-        this.source = Bun.spawn([...deathSignalPrefix("TERM"), ...pipeFrom], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+        this.source = Bun.spawn([...(await deathSignalPrefix("TERM")), ...pipeFrom], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
         // its stderr is only drained (rpicam-vid is chatty); errors surface as ffmpeg's EOF
         void new Response(this.source.stderr).arrayBuffer().catch(() => {});
       }
@@ -263,7 +283,8 @@ class RecorderRun {
       // group, also under `npm start`) must reach only dashcam, which then stops ffmpeg so it
       // finishes the segment; ffmpeg signalled directly dropped the segment being written
       // (0 bytes after 3 s of recording). The parent-death signal still stops it if dashcam dies.
-      this.proc = Bun.spawn([...deathSignalPrefix("INT"), ffmpeg, ...args], {
+      const prefix = await deathSignalPrefix("INT");
+      this.proc = Bun.spawn([...prefix, ffmpeg, ...args], {
         stdin: this.source ? this.source.stdout : "ignore",
         stdout: "pipe",
         stderr: "pipe",
@@ -277,6 +298,7 @@ class RecorderRun {
       return;
     }
     const proc = this.proc;
+    const spawnedAt = Date.now();
     log.info(`camera ${key}: ffmpeg started (pid ${proc.pid}, first segment ${startNumber})`);
     this.emit({ type: "RECORDER.STARTED", pid: proc.pid, at: Date.now() });
     this.armStall();
@@ -306,7 +328,7 @@ class RecorderRun {
     if (this.stallReason) error = last ? `${this.stallReason} (ffmpeg: ${last})` : this.stallReason;
     else if (this.stopRequested) error = this.sigkilled ? `ffmpeg did not exit within ${STOP_GRACE_MS / 1000} s of SIGINT and was killed` : null;
     else if (signal) error = `ffmpeg was killed by ${signal}`;
-    else if (last) error = last;
+    else if (last) error = /^rtsps?:/i.test(camera.source) ? describeRtspFailure(last, Date.now() - spawnedAt) : last;
     else if (code === 0) error = "ffmpeg ended: the source ended";
     else error = `ffmpeg exited with code ${code}`;
     if (error) log.warn(`camera ${key}: ffmpeg exited (code ${code}, signal ${signal}): ${error}`);

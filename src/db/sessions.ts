@@ -50,6 +50,7 @@ const stmts = perDatabase((db) => ({
   extend: db.prepare("UPDATE sessions SET expires_at = $expires WHERE token_hash = $hash"),
   del: db.prepare("DELETE FROM sessions WHERE token_hash = $hash"),
   delUser: db.prepare("DELETE FROM sessions WHERE user_id = $user_id"),
+  delUserExcept: db.prepare("DELETE FROM sessions WHERE user_id = $user_id AND token_hash <> $keep"),
   purge: db.prepare("DELETE FROM sessions WHERE expires_at <= $now"),
 }));
 
@@ -110,6 +111,14 @@ export function deleteSession(db: Database, token: string): void {
 /** Ends every session of a user (password or role change, deletion). Returns the count. */
 export function deleteUserSessions(db: Database, userId: number): number {
   return stmts(db).delUser.run({ user_id: userId }).changes;
+}
+
+/**
+ * Ends every session of a user but one (`keepTokenHash`, the SHA-256 hex of the session making
+ * the change: changing your own password logs out your other devices, not you). Returns the count.
+ */
+export function deleteOtherUserSessions(db: Database, userId: number, keepTokenHash: string): number {
+  return stmts(db).delUserExcept.run({ user_id: userId, keep: keepTokenHash }).changes;
 }
 
 /** Deletes expired sessions; returns the count. */

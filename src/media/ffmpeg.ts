@@ -18,6 +18,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { redact } from "../log.ts";
+import { probeCommand } from "../commandProbe.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -60,7 +61,10 @@ export function resolveFfmpeg(): string {
   return Bun.which("ffmpeg") ?? "ffmpeg";
 }
 
-const versions = new Map<string, number>();
+const versions = new Map<string, Promise<number>>();
+
+/** Deadline of `ffmpeg -version`, ms (it answers in tens of ms; a stuck binary must not stall recording). */
+export const VERSION_PROBE_TIMEOUT_MS = 10_000;
 
 /**
  * Parses the major version out of `ffmpeg -version` output. Release builds print
@@ -82,22 +86,20 @@ export function parseFfmpegMajor(versionText: string): number {
 }
 
 /**
- * Major version of the ffmpeg at `path` (cached per path). Runs `ffmpeg -version` once.
- * Returns 0 when ffmpeg cannot be run or its output is not understood; callers treat 0 as
- * "modern" (>= 5).
+ * Major version of the ffmpeg at `path` (cached per path). Runs `ffmpeg -version` once,
+ * asynchronously, with a deadline of VERSION_PROBE_TIMEOUT_MS. Resolves 0 when ffmpeg cannot
+ * be run, does not answer in time or its output is not understood; callers treat 0 as
+ * "modern" (>= 5). Never rejects.
  */
-export function ffmpegMajorVersion(path: string): number {
-  const hit = versions.get(path);
-  if (hit !== undefined) return hit;
-  let major = 0;
-  try {
-    const r = Bun.spawnSync([path, "-hide_banner", "-version"], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-    major = parseFfmpegMajor(r.stdout.toString() + "\n" + r.stderr.toString());
-  } catch {
-    major = 0;
+export function ffmpegMajorVersion(path: string): Promise<number> {
+  let hit = versions.get(path);
+  if (!hit) {
+    hit = probeCommand([path, "-hide_banner", "-version"], { timeoutMs: VERSION_PROBE_TIMEOUT_MS })
+      .then((r) => (r.timedOut ? 0 : parseFfmpegMajor(r.stdout + "\n" + r.stderr)))
+      .catch(() => 0);
+    versions.set(path, hit);
   }
-  versions.set(path, major);
-  return major;
+  return hit;
 }
 
 /** How `runFfmpeg` runs ffmpeg. */

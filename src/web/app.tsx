@@ -12,7 +12,7 @@
  *      session unless listed public), then deps.middleware --
  *   Every sub-app reads its dependencies from request variables set by `depsMiddleware`.
  *   GET/POST /login, POST /logout, GET/POST /setup (only while no user exists)    auth.tsx
- *   GET/POST /users...              user admin (admin only)                        users.tsx
+ *   GET/POST /users...              user admin, login unlock (admin only)          users.tsx
  *   GET /                           dashboard
  *   GET /live                       SSE stream of htmx fragments
  *   GET /cameras/:key               camera page (timeline, gaps, recent segments, live view)
@@ -38,6 +38,7 @@
  */
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { log } from "../log.ts";
 import { Layout, renderer, sessionOf } from "./layout.tsx";
@@ -72,6 +73,19 @@ export const WEB_PERMISSIONS: readonly PermissionRule[] = [
   ...PERMISSIONS,
   ...EXTRA_PERMISSIONS.filter((x) => !PERMISSIONS.some((p) => p.method === x.method && p.path === x.path)),
 ];
+
+/**
+ * Request body limits, bytes. Checked before anything reads a body (the CSRF check parses forms),
+ * by `Content-Length` when the client sends one, else by counting a chunked body as it arrives:
+ * an anonymous client cannot make the runtime buffer a large upload. The login, setup and logout
+ * forms are a few hundred bytes; every other form and JSON request of the UI and API is small
+ * too (no route takes uploads). The server's own cap is `MAX_REQUEST_BODY_BYTES` (server.ts).
+ */
+export const BODY_LIMITS = { auth: 8 * 1024, default: 64 * 1024 } as const;
+
+/** `bodyLimit` answering 413 with the limit in the reason. */
+const limitBody = (maxSize: number) =>
+  bodyLimit({ maxSize, onError: (c) => errorResponse(c, 413, `request body too large: at most ${maxSize / 1024} KiB here`) });
 
 /**
  * Content-Security-Policy: only this origin. `blob:` for media/workers because hls.js feeds
@@ -155,6 +169,10 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   // Public: no session needed (assets for the login page, health for monitoring).
   app.route("/assets", assetRoutes());
   app.route("/", healthzRoutes());
+
+  // Body limits before the security middleware: the CSRF check reads form bodies.
+  for (const path of ["/login", "/setup", "/logout"]) app.use(path, limitBody(BODY_LIMITS.auth));
+  app.use("*", limitBody(BODY_LIMITS.default));
 
   // Security for everything mounted below: session -> CSRF -> permission table.
   for (const mw of securityMiddleware({ db: deps.db, table: WEB_PERMISSIONS })) app.use("*", mw);

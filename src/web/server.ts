@@ -18,17 +18,15 @@ import { cleanExportTemps } from "../media/export.ts";
 import { ExportRegistry } from "./exportJobs.ts";
 import { cleanThumbTemps } from "./thumbs.ts";
 import { log } from "../log.ts";
+import { parseListen } from "../config.ts";
 
 export const IDLE_TIMEOUT_S = 255;
 
-/** Splits "HOST:PORT" (config.ts already checked the syntax). */
-export function parseListen(listen: string): { hostname: string; port: number } {
-  const i = listen.lastIndexOf(":");
-  const host = listen.slice(0, i);
-  const port = Number(listen.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`http.listen: bad address "${listen}"`);
-  return { hostname: host === "" ? "0.0.0.0" : host, port };
-}
+/**
+ * Largest request body the server accepts at all, bytes (Bun refuses a larger one with 413
+ * before the app sees it); the app's per-route limits (`BODY_LIMITS`) are smaller.
+ */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
 export function startWebServer(deps: WebDeps): { url: string; server: Server<undefined>; exports: ExportRegistry; stop(): Promise<void> } {
   const temps = cleanExportTemps(deps.dataDir) + cleanThumbTemps(deps.dataDir);
@@ -40,6 +38,10 @@ export function startWebServer(deps: WebDeps): { url: string; server: Server<und
     hostname,
     port,
     idleTimeout: IDLE_TIMEOUT_S,
+    maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
+    // never share the port with another process (SO_REUSEPORT would split connections between
+    // two runtimes with different data directories)
+    reusePort: false,
     development: false,
     fetch: (req, srv) => app.fetch(req, srv),
   });

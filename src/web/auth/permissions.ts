@@ -56,6 +56,7 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/users/:id/role", role: "admin", what: "change a user's role" },
   { method: "POST", path: "/users/:id/password", role: "admin", what: "reset a user's password" },
   { method: "POST", path: "/users/:id/delete", role: "admin", what: "delete a user" },
+  { method: "POST", path: "/users/:id/unlock", role: "admin", what: "lift a user's login lockout" },
   // trips, locks, exports, incidents (src/web/routes/trips.tsx, exports.tsx, snapshots.tsx, api.tsx)
   { method: "POST", path: "/trips/:id/save", role: "operator", what: "save a trip" },
   { method: "POST", path: "/api/trips/:id/save", role: "operator", what: "save a trip (API)" },

@@ -6,7 +6,9 @@
  * (`ip:<address>`) and the username (`user:<name>`), so spreading guesses over names or over
  * addresses does not help. A successful login clears the username's failures.
  *
- * In memory (a restart clears it); bounded to `maxKeys` keys, the stalest dropped first.
+ * In memory (a restart clears it); bounded to `maxKeys` keys, the stalest dropped first. An admin
+ * lifts a lockout early with `unlockUser` (users page, `dashcam user unlock NAME` through the
+ * control socket): it clears the username and the addresses that failed for it.
  */
 import type { Context } from "hono";
 
@@ -26,6 +28,8 @@ export class LoginRateLimiter {
   private readonly now: () => number;
   /** key -> failure times (ms), oldest first, at most maxFailures kept. */
   private readonly failures = new Map<string, number[]>();
+  /** `user:<name>` -> the `ip:` keys that failed for that name (cleared with it by `unlockUser`). */
+  private readonly addressesOf = new Map<string, Set<string>>();
 
   constructor(options: RateLimitOptions = {}) {
     this.maxFailures = options.maxFailures ?? 5;
@@ -65,6 +69,33 @@ export class LoginRateLimiter {
       this.failures.set(key, list);
     }
     while (this.failures.size > this.maxKeys) this.failures.delete(this.failures.keys().next().value!);
+    const ips = keys.filter((k) => k.startsWith("ip:"));
+    for (const key of keys) {
+      if (!key.startsWith("user:")) continue;
+      const set = this.addressesOf.get(key) ?? new Set<string>();
+      for (const ip of ips) set.add(ip);
+      this.addressesOf.delete(key);
+      this.addressesOf.set(key, set);
+    }
+    while (this.addressesOf.size > this.maxKeys) this.addressesOf.delete(this.addressesOf.keys().next().value!);
+  }
+
+  /** True while logins as `username` are refused (case-insensitive). */
+  isLocked(username: string): boolean {
+    return !this.check([`user:${username.toLowerCase()}`]).allowed;
+  }
+
+  /**
+   * Lifts the lockout of `username` (case-insensitive): forgets the failures of the name and of
+   * every address that failed for it. Returns whether either was locked.
+   */
+  unlockUser(username: string): boolean {
+    const userKey = `user:${username.toLowerCase()}`;
+    const keys = [userKey, ...(this.addressesOf.get(userKey) ?? [])];
+    const wasLocked = !this.check(keys).allowed;
+    this.clear(keys);
+    this.addressesOf.delete(userKey);
+    return wasLocked;
   }
 
   /** Forgets the failures of `keys` (after a successful login). */

@@ -26,10 +26,25 @@ import { endSession, startSession } from "../auth/middleware.ts";
 import { clientIp } from "../auth/rateLimit.ts";
 import type { WebEnv } from "../env.ts";
 
-/** A redirect target from user input: a local absolute path, never `//host` or a URL. */
+/** Origin the redirect targets are resolved against; any fixed origin works, only equality matters. */
+const SELF_ORIGIN = "http://dashcam.invalid";
+
+/**
+ * A redirect target from user input: a path on this site, else "/". Browsers drop tabs and
+ * newlines from URLs and read a backslash as a slash, so `/\t/evil.example` and `/\evil.example`
+ * lead to another host: control characters and backslashes are refused outright, and what is
+ * left must start with "/" and, parsed as a URL against this origin (WHATWG URL, as a browser
+ * does), stay on it. Returns the target as given (path, query and fragment).
+ */
 export function safeNext(next: string | undefined | null): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\") || /[\r\n]/.test(next)) return "/";
-  return next;
+  if (!next || !next.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(next)) return "/";
+  let url: URL;
+  try {
+    url = new URL(next, SELF_ORIGIN);
+  } catch {
+    return "/";
+  }
+  return url.origin === SELF_ORIGIN ? next : "/";
 }
 
 function Message(props: { error?: string | null }) {

@@ -6,19 +6,22 @@
  * - `GET /users`: the list with a role selector, password reset and delete per user, and an
  *   add form. htmx forms swap the `#users` fragment; plain forms get a 303 back to `/users`.
  * - `POST /users` (username, password, role), `POST /users/:id/role` (role),
- *   `POST /users/:id/password` (password), `POST /users/:id/delete`.
+ *   `POST /users/:id/password` (password), `POST /users/:id/delete`,
+ *   `POST /users/:id/unlock` (lifts a login lockout: the user's failures and those of the
+ *   addresses that failed for them are forgotten; shown only for a locked-out user).
  *
  * Errors are 4xx with a one-line reason: 400 bad input, 404 unknown id, 409 duplicate name or
  * a change that would leave no admin or delete your own account. (htmx swaps 4xx responses
  * only if the layout configures `htmx.config.responseHandling`; the fragment carries the
  * message either way.) Every change is logged (`user.add`, `user.role`, `user.password`,
- * `user.delete`); a password reset ends that user's sessions.
+ * `user.delete`, `user.unlock`); a password change ends that user's sessions (all but the current one when
+ * admins change their own).
  */
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { vValidator } from "@hono/valibot-validator";
 import { logEvent } from "../../db/eventLog.ts";
-import { deleteUserSessions } from "../../db/sessions.ts";
+import { deleteOtherUserSessions, deleteUserSessions } from "../../db/sessions.ts";
 import {
   ROLES,
   LastAdminError,
@@ -39,7 +42,7 @@ import type { WebEnv } from "../env.ts";
 
 const fmtTime = (ms: number | null) => (ms ? new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "never");
 
-export function UserList(props: { users: User[]; me: number; csrf: string; error?: string | null; notice?: string | null }) {
+export function UserList(props: { users: User[]; me: number; csrf: string; locked?: (username: string) => boolean; error?: string | null; notice?: string | null }) {
   return (
     <section id="users">
       {props.error ? (
@@ -57,6 +60,13 @@ export function UserList(props: { users: User[]; me: number; csrf: string; error
             <p>
               {u.role} · last login {fmtTime(u.last_login)}
             </p>
+            {props.locked?.(u.username) ? (
+              <form method="post" action={`/users/${u.id}/unlock`} hx-post={`/users/${u.id}/unlock`} hx-target="#users" hx-swap="outerHTML" class="row">
+                <CsrfField token={props.csrf} />
+                <span class="error">locked out after too many failed logins</span>
+                <button type="submit">Unlock</button>
+              </form>
+            ) : null}
             <form method="post" action={`/users/${u.id}/role`} hx-post={`/users/${u.id}/role`} hx-target="#users" hx-swap="outerHTML" class="row">
               <CsrfField token={props.csrf} />
               <select name="role" aria-label={`role of ${u.username}`}>
@@ -130,6 +140,9 @@ const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^\d{1,15}$/, "user id
 
 type Status = 200 | 400 | 404 | 409;
 
+/** Whether a username is locked out by the app's login rate limiter (`c.var.limiter`). */
+const lockedIn = (c: Context<WebEnv>) => (username: string) => c.var.limiter.isLocked(username);
+
 /** The user-management sub-app (mount at `/users`); reads the database from `c.var.deps.db` (src/web/env.ts). */
 export function userRoutes() {
   const app = new Hono<WebEnv>();
@@ -137,7 +150,7 @@ export function userRoutes() {
 
   /** Answers a change: the fragment for htmx, else the whole page (errors) or a 303 (success). */
   const respond = (c: Context<WebEnv>, status: Status, extra: { error?: string; notice?: string } = {}) => {
-    const list = <UserList users={listUsers(c.var.deps.db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} {...extra} />;
+    const list = <UserList users={listUsers(c.var.deps.db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} locked={lockedIn(c)} {...extra} />;
     c.status(status);
     if (c.req.header("hx-request")) return c.html(list);
     if (status === 200) return c.redirect("/users", 303);
@@ -160,7 +173,7 @@ export function userRoutes() {
     c.render(
       <section>
         <h1>Users</h1>
-        <UserList users={listUsers(c.var.deps.db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} />
+        <UserList users={listUsers(c.var.deps.db)} me={c.get("user")!.id} csrf={c.get("csrfToken")} locked={lockedIn(c)} />
       </section>,
       { title: "Users", nav: "users" },
     ),
@@ -205,9 +218,21 @@ export function userRoutes() {
       throw err;
     }
     const user = userById(db, id)!;
-    if (id !== c.get("user")!.id) deleteUserSessions(db, id);
+    // a changed password ends the user's sessions; changing your own keeps the one you are using
+    const session = c.get("session");
+    if (id === c.get("user")!.id && session) deleteOtherUserSessions(db, id, session.tokenHash);
+    else deleteUserSessions(db, id);
     logEvent(db, { kind: "user.password", message: `${c.get("user")!.username} reset the password of "${user.username}"`, data: { userId: id } });
     return respond(c, 200, { notice: `Password of ${user.username} changed.` });
+  });
+
+  app.post("/:id/unlock", vValidator("param", IdParam, idHook), (c) => {
+    const { db } = c.var.deps;
+    const user = userById(db, c.req.valid("param").id);
+    if (!user) return respond(c, 404, { error: "no such user" });
+    const wasLocked = c.var.limiter.unlockUser(user.username);
+    logEvent(db, { kind: "user.unlock", message: `${c.get("user")!.username} unlocked the login of "${user.username}"`, data: { userId: user.id, wasLocked } });
+    return respond(c, 200, { notice: wasLocked ? `${user.username} is unlocked.` : `${user.username} was not locked out.` });
   });
 
   app.post("/:id/delete", vValidator("param", IdParam, idHook), (c) => {
