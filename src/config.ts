@@ -28,6 +28,16 @@ export const SOURCE_RE = /^(rtsps?:\/\/.+|file:.+|v4l2:\/dev\/video\d+|testsrc|r
 
 const positiveInt = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
 
+/**
+ * `max_loss_seconds`: the most footage (seconds) a power cut may lose from the segment being
+ * written (DESIGN.md invariant 6); the recorder syncs that segment every half of it. 0.5 .. 60:
+ * below 0.5 s the syncs cost more than they save, above 60 s a segment is the better unit.
+ */
+const MaxLossSeconds = v.pipe(v.number(), v.minValue(0.5, "must be at least 0.5"), v.maxValue(60, "must be at most 60"));
+
+/** Default of `max_loss_seconds`. */
+export const DEFAULT_MAX_LOSS_SECONDS = 2;
+
 const CameraSchema = v.strictObject({
   key: v.pipe(v.string(), v.regex(KEY_RE, "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit")),
   name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
@@ -58,6 +68,8 @@ const CameraSchema = v.strictObject({
   /** Restart backoff: first delay and cap, ms. */
   backoff_initial_ms: v.optional(positiveInt(3_600_000), 1000),
   backoff_max_ms: v.optional(positiveInt(3_600_000), 30_000),
+  /** Bound on the footage a power cut may lose, s; default: the top-level `max_loss_seconds`. */
+  max_loss_seconds: v.optional(MaxLossSeconds),
 });
 
 /**
@@ -137,6 +149,8 @@ export function parseListen(listen: string): { hostname: string; port: number } 
 
 const ConfigSchema = v.strictObject({
   data_dir: v.optional(v.pipe(v.string(), v.minLength(1)), "./data"),
+  /** Every camera's default `max_loss_seconds`. */
+  max_loss_seconds: v.optional(MaxLossSeconds, DEFAULT_MAX_LOSS_SECONDS),
   http: v.optional(
     v.strictObject({
       listen: v.optional(v.pipe(v.string(), v.regex(LISTEN_RE, "must be HOST:PORT")), "127.0.0.1:8080"),
@@ -250,6 +264,7 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
     cameras: out.cameras.map((c) => ({
       ...c,
       name: c.name ?? c.key,
+      max_loss_seconds: c.max_loss_seconds ?? out.max_loss_seconds,
       source: c.source.startsWith("file:") && !isAbsolute(c.source.slice(5)) ? `file:${resolve(baseDir, c.source.slice(5))}` : c.source,
     })),
     path,

@@ -48,6 +48,7 @@ import { preloadAlprService, startSupervisor, type SupervisorActor, type Supervi
 import { cameraStateName } from "./machines/camera.ts";
 import { incidentIdFor, type GpioState, type SaveSource } from "./machines/supervisor.ts";
 import { tripById, tripSegments } from "./db/views.ts";
+import { openTripForRecording } from "./db/trips.ts";
 import { currentTripIds, savedTripOf } from "./db/savedTrips.ts";
 import { cleanExportTemps } from "./media/export.ts";
 import { cleanSavedTemps } from "./actors/saveTrip.ts";
@@ -201,7 +202,8 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor): 
       if (!trip) throw new TripNotFoundError(`no trip ${tripId}`);
       if (trip.status === "evicted" || trip.fully_evicted) throw new Error(`trip ${tripId} is evicted: the ring no longer holds its footage`);
       if (trip.status === "saved" && trip.end_time_utc !== null) return;
-      if (trip.status !== "saving" && trip.status !== "saved" && tripSegments(db, trip).length === 0)
+      // an open trip may have no closed segment yet (just after boot): it is locked as it grows
+      if (trip.status !== "saving" && trip.status !== "saved" && trip.end_time_utc !== null && tripSegments(db, trip).length === 0)
         throw new Error(`trip ${tripId} has no footage left in the ring; there is nothing to save`);
       s.send({ type: "TRIP.SAVE", tripId, cameraKey: cameraKeyById(db, trip.camera_id) ?? undefined, at: Date.now(), source });
       const { state, lastError } = tripStateOf(s, tripId);
@@ -391,6 +393,12 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // the crash-relevant repairs now; the whole-ring comparison (100k names ~0.6 s) once running
     const report = await reconcileAtStartup(db, dataDir, config.cameras, cameraIds, bootId, { fullScan: false });
     if (report.repairs.length > 0) log.info(`reconcile: ${report.repairs.length} repair(s) at start-up`);
+    // this boot's trips are open from the first second (before a save can be asked for), not
+    // from the first closed segment: a save right after boot keeps this drive
+    for (const c of config.cameras) {
+      const id = cameraIds.get(c.key);
+      if (c.enabled && id !== undefined) openTripForRecording(db, id, bootId, Date.now());
+    }
 
     // nothing saves or exports yet: every temp file is a leftover of an interruption
     const temps = cleanSavedTemps(dataDir) + cleanExportTemps(dataDir);

@@ -65,8 +65,17 @@ enabled = false
     ["duplicate key", '[[cameras]]\nkey = "a"\nsource = "testsrc"\n[[cameras]]\nkey = "a"\nsource = "testsrc"', /^cameras\[1\]\.key: duplicate camera key "a"$/],
     ["missing file source", '[[cameras]]\nkey = "a"\nsource = "file:/nonexistent/clip.mp4"', /^cameras\[0\]\.source: file \/nonexistent\/clip\.mp4 does not exist$/],
     ["bad listen", '[http]\nlisten = "8080"', /^http\.listen: must be HOST:PORT$/],
+    ["max_loss_seconds too small", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nmax_loss_seconds = 0.1', /^cameras\[0\]\.max_loss_seconds: must be at least 0\.5$/],
+    ["global max_loss_seconds too large", 'max_loss_seconds = 600', /^max_loss_seconds: must be at most 60$/],
+    ["max_loss_seconds not a number", 'max_loss_seconds = "2"', /^max_loss_seconds: /],
     ["backoff cap below start", '[[cameras]]\nkey = "a"\nsource = "testsrc"\nbackoff_initial_ms = 5000\nbackoff_max_ms = 10', /^cameras\[0\]\.backoff_max_ms: /],
   ];
+  test("max_loss_seconds: default 2, a global value, a camera's own value", () => {
+    const cams = '[[cameras]]\nkey = "a"\nsource = "testsrc"\n[[cameras]]\nkey = "b"\nsource = "testsrc"\nmax_loss_seconds = 0.5\n';
+    expect(parseConfigText(cams, dir).cameras.map((c) => c.max_loss_seconds)).toEqual([2, 0.5]);
+    expect(parseConfigText(`max_loss_seconds = 5\n${cams}`, dir).cameras.map((c) => c.max_loss_seconds)).toEqual([5, 0.5]);
+  });
+
   for (const [name, text, message] of bad) {
     test(`bad config: ${name} -> one line naming the key`, () => {
       let error: unknown;

@@ -62,8 +62,9 @@ describe("reconcileAtStartup", () => {
     // (e) read-locks left by a crashed export
     db.query("UPDATE segments SET locked = 3 WHERE absolute_index IN (1, 4)").run();
     // (f) the segment being written at the power cut: 5 (real media, 2 s), mtime in the past
+    // (its last write 2.5 s after segment 4 ended at T0 + 10 s)
     copyFileSync(sample, ring(dataDir, 5));
-    const cut = T0 + 11_000;
+    const cut = T0 + 12_500;
     utimesSync(ring(dataDir, 5), cut / 1000, cut / 1000);
     // (g) a truncated-to-nothing-playable file and an empty file above the counters
     writeFileSync(ring(dataDir, 6), Buffer.alloc(376, 0x47));
@@ -177,9 +178,17 @@ describe("reconcileAtStartup", () => {
     expect(report.salvaged).toBe(1);
     const s5 = db.query("SELECT start_utc, end_utc, bytes FROM segments WHERE absolute_index = 5").get() as { start_utc: number; end_utc: number; bytes: number };
     expect(s5.bytes).toBe(statSync(ring(dataDir, 5)).size);
+    // the partial last MPEG-TS packet is cut off; what remains is whole packets
+    expect(s5.bytes % 188).toBe(0);
+    expect(s5.bytes).toBe(Math.floor(full / 2) - (Math.floor(full / 2) % 188));
+    // indexed with the duration it really holds (about half of the 2 s), measured by ffmpeg
     const dur = (s5.end_utc - s5.start_utc) / 1000;
-    expect(dur).toBeGreaterThan(0.2);
-    expect(dur).toBeLessThan(2);
+    expect(Math.abs(dur - ffprobeDuration(ring(dataDir, 5)))).toBeLessThan(0.15);
+    expect(dur).toBeGreaterThan(0.5);
+    expect(dur).toBeLessThan(1.5);
+    // its mtime (T0 + 11 s) minus that duration would overlap segment 4 (ends T0 + 10 s): it
+    // starts where segment 4 ends instead
+    expect(s5.start_utc).toBe(T0 + 10_000);
   }, 60_000);
 
   test("counters behind the rows are moved past them (never lowered)", async () => {

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import type { RecorderEvent } from "../src/machines/events.ts";
-import { waitRecorderIdle } from "../src/actors/recorder.ts";
+import { syncIntervalMs, waitRecorderIdle } from "../src/actors/recorder.ts";
 import { probe } from "./helpers/media.ts";
 import {
   cameraConfig, ffprobeDuration, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
@@ -156,6 +156,36 @@ describe("recorder", () => {
       expect({ audio: audio ?? "default", streams: await streams(join(dataDir, first.relPath)) }).toEqual({ audio: audio ?? "default", streams: [...want] });
     }
   }, 90_000);
+
+  // bounded loss (DESIGN.md invariant 6): ffmpeg used to keep a segment in its output buffer and
+  // write it in 256 KiB chunks, so a 60 s segment was still 0 bytes after several seconds
+  for (const [name, path] of [["Debian's ffmpeg", DEBIAN_FFMPEG], ["the npm ffmpeg 4.1", INSTALLER_FFMPEG]] as const) {
+    test.skipIf(!path)(`${name}: the segment being written is on disk packet by packet, long before it closes`, async () => {
+      const dataDir = tempDir();
+      dirs.push(dataDir);
+      await withFfmpeg(path!, async () => {
+        const camera = cameraConfig({ key: "through", segment_seconds: 60, width: 160, height: 120, fps: 10 });
+        const h = runRecorder({ camera, cameraId: 1, dataDir, startNumber: 0 });
+        await waitUntil("media flowing", () => h.events.some((e) => e.type === "RECORDER.RECEIVING"), 15_000);
+        await Bun.sleep(3000);
+        const file = join(dataDir, "recordings", "through", "000000000.ts");
+        // a copy taken while ffmpeg writes: what a power cut would leave (had it been synced)
+        const copy = join(dataDir, "copy.ts");
+        require("node:fs").copyFileSync(file, copy);
+        h.stop();
+        await waitUntil("PROCESS_EXIT", () => h.exit(), 15_000);
+        expect(h.events.filter((e) => e.type === "SEGMENT_CLOSED").length).toBe(1);
+        // at least ~2 of the ~3 s recorded so far are in the file (a few frames are in flight)
+        expect(ffprobeDuration(copy)).toBeGreaterThan(2);
+      });
+    }, 60_000);
+  }
+
+  test("syncIntervalMs: half of max_loss_seconds (default 2 s), at least 100 ms", () => {
+    expect(syncIntervalMs(cameraConfig({ key: "a" }))).toBe(1000);
+    expect(syncIntervalMs(cameraConfig({ key: "a", max_loss_seconds: 0.5 }))).toBe(250);
+    expect(syncIntervalMs({ max_loss_seconds: 0.1 })).toBe(100);
+  });
 
   test("a second run never overwrites an existing file and continues after it", async () => {
     const dataDir = tempDir();

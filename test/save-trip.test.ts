@@ -103,6 +103,43 @@ describe("save trip", () => {
     for (const s of segs) expect(readFileSync(join(dir, s.rel_path.split("/").pop()!)).equals(readFileSync(join(dataDir, s.rel_path)))).toBe(true);
   }, 120_000);
 
+  test("a save right after start keeps this boot's trip (open from the first second), not the previous boot's", async () => {
+    const dataDir = fx.tempDir();
+    const before = process.env.DASHCAM_BOOT_ID;
+    try {
+      process.env.DASHCAM_BOOT_ID = "boot-previous";
+      const a = await fx.start(fx.config(dataDir));
+      await waitUntil("a segment", () => (a.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 1);
+      await a.stop();
+      const previous = queryDb(dataDir, (db) => db.query("SELECT id, last_absolute FROM trips").all() as { id: number; last_absolute: number }[]);
+      expect(previous.length).toBe(1);
+
+      process.env.DASHCAM_BOOT_ID = "boot-now";
+      const b = await fx.start(fx.config(dataDir));
+      // asked before any segment of this boot closed (the first one takes 2 s)
+      const ids = await b.actions.saveCurrent("cli");
+      expect(ids.length).toBe(1);
+      expect(ids[0]).not.toBe(previous[0].id);
+      const opened = b.db.query("SELECT boot_id, start_absolute, last_absolute FROM trips WHERE id = ?").get(ids[0]) as { boot_id: string; start_absolute: number; last_absolute: number };
+      expect(opened.boot_id).toBe("boot-now");
+      expect(opened.last_absolute).toBe(opened.start_absolute - 1); // empty: opened as recording started
+      // the save waits for the trip's first segment, then writes its MP4
+      await waitUntil("this boot's trip saved", () => tripRow(b.db, ids[0]).status === "saved", 30_000);
+      const trip = tripRow(b.db, ids[0]);
+      expect(trip.start_absolute).toBe(previous[0].last_absolute + 1);
+      const segs = tripSegs(b.db, trip);
+      expect(segs.length).toBeGreaterThanOrEqual(1);
+      expect(segs.every((x) => x.evidence_locked === 1 && x.incident_id === `trip-${ids[0]}`)).toBe(true);
+      const mp4 = (b.db.query("SELECT mp4_path FROM saved_trips WHERE trip_id = ?").get(ids[0]) as { mp4_path: string }).mp4_path;
+      expect((await probe(join(dataDir, mp4))).duration).toBeGreaterThan(1);
+      // the previous boot's trip was not saved
+      expect(tripRow(b.db, previous[0].id).status).toBe("closed");
+    } finally {
+      if (before === undefined) delete process.env.DASHCAM_BOOT_ID;
+      else process.env.DASHCAM_BOOT_ID = before;
+    }
+  }, 120_000);
+
   test("a camera stopped through the runtime closes its trip; retention under a full ring never deletes the saved trip's segments", async () => {
     const dataDir = fx.tempDir();
     const h = await fx.start(fx.config(dataDir, { cameras: [{ ...TEST_CAMERA, ring_segments: 3 }] }));

@@ -13,8 +13,11 @@
  *    - a file without a row at or above the ring's next index (max(absolute_segments, newest
  *      row + 1)) is the segment that was being written at a power cut: it is SALVAGED when it
  *      holds media (measured with ffmpeg itself, src/media/probe.ts: at least 2 video frames),
- *      i.e. synced and indexed via `commitSegment` with end = file mtime, start = end - duration,
- *      in the camera's newest open trip (its boot) or else the current boot; otherwise deleted;
+ *      i.e. cut back to whole 188-byte MPEG-TS packets (a power cut leaves a partial last one),
+ *      synced and indexed via `commitSegment` with its real duration: end = file mtime (the
+ *      last write), start = end - duration (moved later, keeping the duration, if that would
+ *      overlap the previous segment), in the camera's newest open trip (its boot) or else the
+ *      current boot, evidence-locked when that trip is being saved; otherwise deleted;
  *    - `camera_state` counters are made consistent: absolute_segments > every row's index,
  *      segment_index = absolute_segments % ring_capacity,
  *      segment_generation = floor(absolute_segments / ring_capacity).
@@ -24,13 +27,14 @@
  * `scanRing` gathers the same findings without changing anything.
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { CameraConfig } from "../config.ts";
 import { logEvent } from "../db/eventLog.ts";
 import {
   commitSegment,
   deleteRowOfMissingFile,
+  latestSegment,
   maxAbsoluteIndex,
   ringRows,
   segmentExists,
@@ -42,6 +46,7 @@ import { deleteGarbageRow, pendingGarbage, type GarbageRow } from "../db/garbage
 import { clearReadLocks, readLockedCount } from "../db/locks.ts";
 import { newestOpenTripBoot } from "../db/trips.ts";
 import { fsyncDirIfPresent } from "../fsx.ts";
+import { lockIfTripSaved } from "../db/savedTrips.ts";
 import { absoluteIndexOf, resolveInside, ringDirRel, segmentRelPath } from "../paths.ts";
 import { probeMedia } from "../media/probe.ts";
 import { resolveFfmpeg } from "../media/ffmpeg.ts";
@@ -229,6 +234,9 @@ export function scanRing(
   }
   return { cameras: out, garbage: pendingGarbage(db), readLocked: readLockedCount(db) };
 }
+
+/** Size of one MPEG-TS packet, bytes (ISO/IEC 13818-1). */
+const TS_PACKET_BYTES = 188;
 
 /** Waits until `path` has not been modified for `quietMs` (max `maxMs`): a dying ffmpeg may still be finalising it. */
 async function waitQuiet(path: string, quietMs = 1500, maxMs = 6000): Promise<void> {
@@ -478,9 +486,20 @@ async function settleFileWithoutRow(
     log.warn(`reconcile: cannot run ffmpeg to measure ${file.relPath}: ${(err as Error).message}`);
   }
   if (probe && probe.frames >= 2 && probe.durationSec > 0) {
-    const st = statSync(path);
-    const endUtc = Math.round(st.mtimeMs);
-    const startUtc = Math.round(endUtc - probe.durationSec * 1000);
+    let st = statSync(path);
+    if (st.size % TS_PACKET_BYTES !== 0) {
+      // drop the partial last packet; keep the mtime of the last write (truncating changes it)
+      truncateSync(path, st.size - (st.size % TS_PACKET_BYTES));
+      st = { ...st, size: statSync(path).size } as typeof st;
+    }
+    const durationMs = Math.round(probe.durationSec * 1000);
+    let endUtc = Math.round(st.mtimeMs);
+    let startUtc = endUtc - durationMs;
+    const previous = latestSegment(db, cameraId);
+    if (previous && previous.absolute_index < file.absoluteIndex && startUtc < previous.end_utc) {
+      startUtc = previous.end_utc;
+      endUtc = startUtc + durationMs;
+    }
     const r = commitSegment(
       db,
       dataDir,
@@ -498,6 +517,8 @@ async function settleFileWithoutRow(
       },
       newestOpenTripBoot(db, cameraId) ?? bootId,
     );
+    // a trip being saved keeps every segment, also the one a power cut interrupted
+    if (!r.duplicate && r.tripId) lockIfTripSaved(db, r.tripId, r.segmentId);
     repair(
       `camera ${key}: salvaged segment ${file.absoluteIndex} interrupted while recording (${probe.durationSec.toFixed(1)} s, ${st.size} bytes) into trip ${r.tripId}`,
       cameraId,

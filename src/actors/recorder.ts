@@ -32,14 +32,21 @@
  *   segment when it gets exactly one SIGINT; Linux may send the parent-death signal once per
  *   exiting thread of the runtime, and a second SIGINT makes ffmpeg abandon its output, leaving
  *   a truncated file that start-up reconciliation salvages or deletes (like a power cut).
+ *
+ * Bounded loss (DESIGN.md invariant 6): ffmpeg writes every packet through to the segment file
+ * (src/media/recorderArgs.ts), and every `syncIntervalMs(camera)` the recorder opens the segment
+ * being written read-only and fdatasyncs it (plus, once per segment, its directory, so the new
+ * name survives too). A power cut then loses at most one interval plus the sync's own latency
+ * and one packet of the newest footage; start-up salvage indexes what reached the disk.
  */
 import { fromCallback } from "xstate";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { stallTimeoutMs, type CameraConfig } from "../config.ts";
+import { DEFAULT_MAX_LOSS_SECONDS, stallTimeoutMs, type CameraConfig } from "../config.ts";
 import type { RecorderCommand, RecorderEvent } from "../machines/events.ts";
-import { absoluteIndexOf, ringDirRel } from "../paths.ts";
+import { absoluteIndexOf, ringDirRel, segmentRelPath } from "../paths.ts";
 import { log, redact } from "../log.ts";
 import { resolveFfmpeg, ffmpegMajorVersion } from "../media/ffmpeg.ts";
 import { probeCommand } from "../commandProbe.ts";
@@ -60,6 +67,37 @@ export interface RecorderInput {
 export const STOP_GRACE_MS = 4000;
 /** Lines of ffmpeg stderr kept for the error message. */
 const STDERR_KEEP = 20;
+
+/**
+ * Interval between two syncs of the segment being written, ms: half of `max_loss_seconds`, so
+ * footage written right after one sync is on disk at the next, and the other half of the budget
+ * covers the fdatasync itself (tens of ms on an SD card, more when the card is busy).
+ */
+export function syncIntervalMs(camera: Pick<CameraConfig, "max_loss_seconds">): number {
+  return Math.max(100, Math.round(((camera.max_loss_seconds ?? DEFAULT_MAX_LOSS_SECONDS) * 1000) / 2));
+}
+
+/**
+ * fdatasync(2) of a file another process is writing, through a read-only descriptor of our own
+ * (fdatasync flushes the file's dirty pages whatever descriptor asks). Async: runs on libuv's
+ * thread pool, so a slow card does not stall the event loop. Returns false when the file does
+ * not exist (yet); other errors are thrown.
+ */
+export async function datasyncFile(path: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
 
 /** Removes every URL-looking token (any scheme) after the project's `redact()`. */
 export function redactLine(text: string): string {
@@ -202,6 +240,13 @@ class RecorderRun {
   private sigkilled = false;
   private killTimer: ReturnType<typeof setTimeout> | null = null;
   private stallTimer: ReturnType<typeof setTimeout> | null = null;
+  private syncTimer: ReturnType<typeof setInterval> | null = null;
+  /** Absolute index of the segment ffmpeg is writing now (the one after the last closed). */
+  private writingIndex = -1;
+  /** Index whose directory entry was synced (once per segment). */
+  private dirSyncedFor = -1;
+  private syncBusy = false;
+  private slowSyncWarned = false;
   private stallStage = 0;
   private stallReason: string | null = null;
   private anchor: number | null = null;
@@ -302,10 +347,15 @@ class RecorderRun {
     log.info(`camera ${key}: ffmpeg started (pid ${proc.pid}, first segment ${startNumber})`);
     this.emit({ type: "RECORDER.STARTED", pid: proc.pid, at: Date.now() });
     this.armStall();
+    this.writingIndex = startNumber;
+    this.syncTimer = setInterval(() => void this.syncWriting(), syncIntervalMs(camera));
     if (this.stopRequested) this.signalStop();
 
     const stdoutDone = readLines(proc.stdout, (line) => {
       const at = Date.now();
+      // ffmpeg writes the next file as soon as it reports one closed
+      const closed = absoluteIndexOf(line.split(",")[0] ?? "");
+      if (closed !== null && closed >= this.writingIndex) this.writingIndex = closed + 1;
       this.segmentChain = this.segmentChain
         .then(() => this.onSegmentLine(line, at))
         .catch((err) => log.warn(`camera ${key}: segment line: ${(err as Error).message}`));
@@ -410,6 +460,39 @@ class RecorderRun {
     if (this.stderrTail.length > STDERR_KEEP) this.stderrTail.shift();
   }
 
+  /**
+   * One periodic sync of the segment being written (see the module comment). Skipped while the
+   * previous one is still running; a failure is logged, recording goes on.
+   */
+  private async syncWriting(): Promise<void> {
+    if (this.syncBusy || this.writingIndex < 0) return;
+    this.syncBusy = true;
+    const index = this.writingIndex;
+    const t0 = performance.now();
+    try {
+      const path = join(this.input.dataDir, segmentRelPath(this.input.camera.key, index));
+      if (!(await datasyncFile(path))) return;
+      if (this.dirSyncedFor !== index) {
+        const dir = await open(this.ringAbs, "r");
+        try {
+          await dir.sync();
+        } finally {
+          await dir.close();
+        }
+        this.dirSyncedFor = index;
+      }
+      const ms = performance.now() - t0;
+      if (ms > syncIntervalMs(this.input.camera) && !this.slowSyncWarned) {
+        this.slowSyncWarned = true;
+        log.warn(`camera ${this.input.camera.key}: syncing the segment being written took ${Math.round(ms)} ms, longer than the sync interval; a power cut may lose more than max_loss_seconds`);
+      }
+    } catch (err) {
+      log.warn(`camera ${this.input.camera.key}: cannot sync segment ${index}: ${(err as Error).message}`);
+    } finally {
+      this.syncBusy = false;
+    }
+  }
+
   private armStall(): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = setTimeout(() => this.onStall(), this.stallMs);
@@ -446,7 +529,8 @@ class RecorderRun {
   private clearTimers(): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     if (this.killTimer) clearTimeout(this.killTimer);
-    this.stallTimer = this.killTimer = null;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.stallTimer = this.killTimer = this.syncTimer = null;
   }
 
   /** RECORDER.STOP: finalise and exit; PROCESS_EXIT follows. */

@@ -68,6 +68,9 @@ export interface SaveOptions {
   maxRounds?: number;
 }
 
+/** Poll interval while a saved trip waits for its first segment, ms. */
+const EMPTY_TRIP_POLL_MS = 250;
+
 function abortIfNeeded(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new Error("saving was interrupted (the actor stopped); it resumes at the next start");
 }
@@ -133,7 +136,16 @@ export async function saveTripFiles(db: Database, dataDir: string, tripId: numbe
     if (!trip) throw new Error(`trip ${tripId} does not exist`);
     lockTripSegments(db, tripId);
     const segs = tripSegments(db, trip);
-    if (segs.length === 0) throw new Error(`trip ${tripId} has no footage left in the ring`);
+    if (segs.length === 0) {
+      // saved right after recording started: the first segment is not closed yet. It is
+      // evidence-locked as it is indexed; wait for it (the trip stays `saving`)
+      if (trip.end_time_utc === null) {
+        await Bun.sleep(EMPTY_TRIP_POLL_MS);
+        round--;
+        continue;
+      }
+      throw new Error(`trip ${tripId} has no footage left in the ring`);
+    }
 
     mkdirSync(dir, { recursive: true });
     if (round === 1) removeTempFiles(dir);

@@ -8,8 +8,8 @@
  *   last_segment_at = endUtc, observed_bitrate = bytes * 8000 / (endUtc - startUtc) bits/s;
  * - gap detection (invariant 5): a hole of more than 3000 ms between the previous segment's
  *   end and this start is upserted into `recording_gaps` by (camera_id, gap_start) and logged;
- * - the trip: the open trip of this camera and boot is extended to this segment, or one is
- *   opened at it.
+ * - the trip: the open trip of this camera and boot is extended to this segment (an empty one,
+ *   opened when recording started, begins at it), or one is opened at it.
  *
  * A trip is "open" while `end_time_utc IS NULL` (only `closeTrip` sets it).
  * Indexing an absolute index that already has a row is a no-op that returns `duplicate: true`
@@ -182,7 +182,7 @@ export function indexSegment(db: Database, input: SegmentInput, bootId: string):
     const open = openTripOf(db, cameraId, bootId);
     if (open) {
       tripId = open.id;
-      extendTrip(db, tripId, abs, endUtc);
+      extendTrip(db, tripId, abs, endUtc, { startUtc, segmentIndex, segmentGen });
     } else {
       tripId = insertOpenTrip(db, { cameraId, bootId, startUtc, segmentIndex, segmentGen, absoluteIndex: abs, endUtc });
       tripOpened = true;

@@ -66,6 +66,14 @@ const statements = perDatabase((db) => ({
      FROM trips t JOIN cameras c ON c.id = t.camera_id
      WHERE t.end_time_utc IS NULL OR t.status = 'saving' ORDER BY t.id`,
   ),
+  insertEmpty: db.prepare(
+    `INSERT INTO trips (camera_id, boot_id, start_time_utc, start_segment, start_gen, start_absolute,
+       last_absolute, last_time_utc, status)
+     SELECT $camera_id, $boot_id, $at, absolute_segments % ring_capacity, absolute_segments / ring_capacity,
+       absolute_segments, absolute_segments - 1, $at, 'open'
+     FROM camera_state WHERE camera_id = $camera_id
+     RETURNING id, start_absolute`,
+  ),
   evict: db.prepare(
     `UPDATE trips SET fully_evicted = 1, evicted_at_utc = COALESCE(evicted_at_utc, $at)
      WHERE id = $id AND fully_evicted = 0`,
@@ -80,8 +88,16 @@ const statements = perDatabase((db) => ({
     `SELECT id FROM trips WHERE camera_id = $camera_id AND start_absolute <= $abs AND last_absolute >= $abs
      ORDER BY id DESC LIMIT 1`,
   ),
+  // a trip opened when recording started (openTripForRecording) has no segment yet
+  // (last_absolute < start_absolute): its first segment also sets where and when it starts
   extend: db.prepare(
-    `UPDATE trips SET last_absolute = MAX(last_absolute, $abs), last_time_utc = MAX(last_time_utc, $end_utc)
+    `UPDATE trips SET
+       start_absolute = CASE WHEN last_absolute < start_absolute THEN $abs ELSE start_absolute END,
+       start_segment = CASE WHEN last_absolute < start_absolute THEN $segment_index ELSE start_segment END,
+       start_gen = CASE WHEN last_absolute < start_absolute THEN $segment_gen ELSE start_gen END,
+       start_time_utc = CASE WHEN last_absolute < start_absolute THEN $start_utc ELSE start_time_utc END,
+       last_time_utc = CASE WHEN last_absolute < start_absolute THEN $end_utc ELSE MAX(last_time_utc, $end_utc) END,
+       last_absolute = MAX(last_absolute, $abs)
      WHERE id = $id`,
   ),
   insertOpen: db.prepare(
@@ -142,6 +158,32 @@ export function openTripOf(db: Database, cameraId: number, bootId: string): Trip
   return (statements(db).openOf.get({ camera_id: cameraId, boot_id: bootId }) as TripRow | null) ?? null;
 }
 
+/**
+ * Opens the trip of camera `cameraId` for boot `bootId` as recording starts, so a save pressed
+ * in the first second keeps this drive and not the previous one: an EMPTY trip (no segment yet:
+ * start_absolute = the ring's next index, last_absolute = start_absolute - 1, times = `at`, ms
+ * UTC) that the indexer fills from its first segment. Does nothing when the camera already has
+ * an open trip of this boot (e.g. one a start-up salvage opened) or no `camera_state` row.
+ * Returns the open trip's id, or null. One transaction, with a `trip.open` event_log row.
+ */
+export function openTripForRecording(db: Database, cameraId: number, bootId: string, at: number): number | null {
+  const s = statements(db);
+  return db.transaction((): number | null => {
+    const open = s.openOf.get({ camera_id: cameraId, boot_id: bootId }) as TripRow | null;
+    if (open) return open.id;
+    const row = s.insertEmpty.get({ camera_id: cameraId, boot_id: bootId, at }) as { id: number; start_absolute: number } | null;
+    if (!row) return null;
+    logEvent(db, {
+      kind: "trip.open",
+      cameraId,
+      at,
+      message: `trip ${row.id} opened as recording starts (from segment ${row.start_absolute})`,
+      data: { trip_id: row.id, absolute_index: row.start_absolute, boot_id: bootId },
+    });
+    return row.id;
+  })();
+}
+
 /** A trip that still needs an actor at start-up (open, or being saved), with its camera's key. */
 export interface UnfinishedTrip {
   id: number;
@@ -188,10 +230,25 @@ export function tripHolding(db: Database, cameraId: number, absoluteIndex: numbe
 
 /**
  * The indexer's step for a segment of an open trip: the trip now reaches segment `absoluteIndex`
- * ending at `endUtc` (ms); neither bound ever moves back.
+ * ending at `endUtc` (ms); neither bound ever moves back. When the trip has no segment yet
+ * (opened by `openTripForRecording`), this one is its first: `first` (its start, ms UTC, ring
+ * slot and generation) becomes the trip's start.
  */
-export function extendTrip(db: Database, tripId: number, absoluteIndex: number, endUtc: number): void {
-  statements(db).extend.run({ id: tripId, abs: absoluteIndex, end_utc: endUtc });
+export function extendTrip(
+  db: Database,
+  tripId: number,
+  absoluteIndex: number,
+  endUtc: number,
+  first: { startUtc: number; segmentIndex: number; segmentGen: number },
+): void {
+  statements(db).extend.run({
+    id: tripId,
+    abs: absoluteIndex,
+    end_utc: endUtc,
+    start_utc: first.startUtc,
+    segment_index: first.segmentIndex,
+    segment_gen: first.segmentGen,
+  });
 }
 
 /** The first segment of a new trip: its ring slot and generation, absolute index and times (ms UTC). */

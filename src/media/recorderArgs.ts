@@ -6,6 +6,9 @@
  * list on stdout (`000000007.ts,0.000000,14.960000` = file, start s, end s of ffmpeg's output
  * timeline, one line per closed segment) and `-progress` key=value blocks on stderr (liveness).
  * `-reset_timestamps 0` keeps one continuous timeline across the segments of a run.
+ * Every packet is written through to the segment file as it is muxed (`flush_packets=1`), so
+ * the file on disk trails the camera by one packet; the recorder syncs it to the disk
+ * periodically (src/actors/recorder.ts, `max_loss_seconds`).
  *
  * Sources (src/config.ts SOURCE_RE):
  * - `rtsp://` / `rtsps://`: video `-c copy`, audio per the camera's `audio` (default re-encoded
@@ -109,8 +112,13 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     "-segment_time", String(seg),
     "-segment_format", "mpegts",
     // each segment restarts the MPEG-TS continuity counters; flag it so a reader joining
-    // segments (HLS, concat) does not report the first packet of each as corrupt
-    "-segment_format_options", "mpegts_flags=+initial_discontinuity",
+    // segments (HLS, concat) does not report the first packet of each as corrupt.
+    // flush_packets=1 writes every packet through to the file (bounded loss, DESIGN.md
+    // invariant 6): without it the segment's output buffer reached the file in 256 KiB chunks
+    // and a killed ffmpeg left a 60 s segment at 0 bytes. It must be a segment_format_option:
+    // the top-level `-flush_packets 1` is not passed on to the segment muxer's inner MPEG-TS
+    // muxer (measured: 0 bytes after 4 s with ffmpeg 4.1 and 5.1 alike; 50-70 kB with this).
+    "-segment_format_options", "mpegts_flags=+initial_discontinuity:flush_packets=1",
     "-segment_list", "pipe:1",
     "-segment_list_type", "csv",
     "-segment_start_number", String(opts.startNumber),
