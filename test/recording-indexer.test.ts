@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:tes
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { indexSegment, commitSegment, latestSegment, type SegmentInput } from "../src/db/segments.ts";
-import { closeTrip, markTripEvicted, openTripOf, openTripsOfOtherBoots } from "../src/db/trips.ts";
+import { closeTrip, markTripEvicted, openTripForRecording, openTripOf, openTripsOfOtherBoots } from "../src/db/trips.ts";
 import { listTrips, segmentsInWindow, tripById, tripSegments } from "../src/db/views.ts";
 import { segmentRelPath } from "../src/paths.ts";
 import { cameraConfig, openTestDb, removeDir, tempDir, writeSegmentFile } from "./recording-helpers.ts";
@@ -101,6 +101,28 @@ describe("indexSegment", () => {
     const gap = db.query("SELECT camera_id, gap_start, gap_end FROM recording_gaps").get() as { camera_id: number; gap_start: number; gap_end: number };
     expect(gap).toEqual({ camera_id: camId, gap_start: T0 + 2 * SEG_MS + 3000, gap_end: start2 });
     expect(count("SELECT COUNT(*) AS n FROM event_log WHERE kind = 'segment.gap'")).toBe(1);
+  });
+
+  test("a trip opened as recording starts is empty, begins at its first segment, and is removed if it closes empty", () => {
+    indexSegment(db, seg(0), "boot-A");
+    indexSegment(db, seg(1), "boot-A");
+    const id = openTripForRecording(db, camId, "boot-B", T0 + 60_000)!;
+    expect(tripById(db, id)).toMatchObject({ boot_id: "boot-B", start_absolute: 2, last_absolute: 1, start_time_utc: T0 + 60_000, end_time_utc: null, status: "open" });
+    expect(tripSegments(db, tripById(db, id)!)).toEqual([]);
+    // asking again (a salvage may have opened one already) gives the same trip
+    expect(openTripForRecording(db, camId, "boot-B", T0 + 61_000)).toBe(id);
+    const first = indexSegment(db, seg(3), "boot-B");
+    expect(first.tripId).toBe(id);
+    expect(first.tripOpened).toBe(false);
+    expect(tripById(db, id)).toMatchObject({ start_absolute: 3, last_absolute: 3, start_time_utc: T0 + 3 * SEG_MS, last_time_utc: T0 + 4 * SEG_MS });
+    indexSegment(db, seg(4), "boot-B");
+    expect(tripById(db, id)).toMatchObject({ start_absolute: 3, last_absolute: 4, start_time_utc: T0 + 3 * SEG_MS });
+    closeTrip(db, id, T0 + 100_000);
+    expect(tripById(db, id)?.end_time_utc).toBe(T0 + 5 * SEG_MS);
+    // a boot that never recorded: its empty trip is removed when it closes
+    const empty = openTripForRecording(db, camId, "boot-C", T0 + 200_000)!;
+    closeTrip(db, empty, T0 + 210_000);
+    expect(tripById(db, empty)).toBeNull();
   });
 
   test("trip opened once, then extended; a new boot opens a new trip", () => {

@@ -54,6 +54,11 @@ const statements = perDatabase((db) => ({
      WHERE id = $id AND end_time_utc IS NULL
      RETURNING id, camera_id, last_absolute, end_time_utc`,
   ),
+  // a trip that never got a segment (opened as recording started, camera never recorded)
+  dropEmpty: db.prepare(
+    `DELETE FROM trips WHERE id = $id AND end_time_utc IS NULL AND status = 'open' AND last_absolute < start_absolute
+     RETURNING id, camera_id`,
+  ),
   otherBoots: db.prepare(
     "SELECT id, camera_id FROM trips WHERE end_time_utc IS NULL AND boot_id <> $boot_id ORDER BY id",
   ),
@@ -121,11 +126,24 @@ const statements = perDatabase((db) => ({
  * final_segment = last_absolute % ring_capacity, end_gen = floor(last_absolute / ring_capacity),
  * status 'open' -> 'closed' (a trip already 'saving'/'saved' keeps that status), and one
  * `trip.close` event_log row dated `at` (ms). A trip that is already closed (or unknown) is left
- * unchanged. Safe inside a caller's transaction (bun:sqlite nests transactions as savepoints).
+ * unchanged. An open trip that never got a segment (see `openTripForRecording`: the camera
+ * recorded nothing this boot) and is not being saved is deleted instead: there is no drive to
+ * show. Safe inside a caller's transaction (bun:sqlite nests transactions as savepoints).
  */
 export function closeTrip(db: Database, tripId: number, at: number): void {
   const s = statements(db);
   db.transaction(() => {
+    const empty = s.dropEmpty.get({ id: tripId }) as { id: number; camera_id: number } | null;
+    if (empty) {
+      logEvent(db, {
+        kind: "trip.close",
+        cameraId: empty.camera_id,
+        at,
+        message: `trip ${empty.id} closed without footage and removed`,
+        data: { trip_id: empty.id, removed: true },
+      });
+      return;
+    }
     const row = s.close.get({ id: tripId }) as { id: number; camera_id: number; last_absolute: number; end_time_utc: number } | null;
     if (!row) return;
     logEvent(db, {
