@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * A real power cut, in a virtual machine: `bun test/vm/powercut.ts [--kills N] [--seed N] [--accel kvm|tcg] [--keep] [--verbose]`.
+ * A real power cut, in a virtual machine: `bun test/vm/powercut.ts [--kills N] [--seed N] [--accel kvm|tcg] [--max-loss S] [--keep] [--verbose]`.
  *
  * The guest (KVM, or qemu's TCG emulator where /dev/kvm cannot run a stock kernel, Debian's `qemu-system-x86` and `linux-image-amd64` kernel, the initramfs of
  * ./initramfs.ts: busybox, the compiled x64 dashcam, the static npm ffmpeg, the highway clip)
@@ -41,12 +41,26 @@ import { probe } from "../helpers/media.ts";
 import { HIGHWAY_CLIP } from "../helpers/rtsp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const MAX_LOSS_SECONDS = 2;
 const TICK_MS = 100;
 const CAMERAS = [
   { key: "hwy", packetMs: 40 },
   { key: "small", packetMs: 40 },
 ];
+const { values: args } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    kills: { type: "string", default: "4" },
+    seed: { type: "string" },
+    accel: { type: "string" },
+    "max-loss": { type: "string", default: "2" },
+    keep: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+  },
+});
+const KILLS = Number(args.kills);
+const SEED = Number(args.seed ?? Math.floor(Math.random() * 2 ** 31));
+/** The guest's max_loss_seconds (`--max-loss 60` syncs every 30 s: a control run without syncing). */
+const MAX_LOSS_SECONDS = Number(args["max-loss"]);
 const CONFIG = `data_dir = "/data/dc"
 max_loss_seconds = ${MAX_LOSS_SECONDS}
 [http]
@@ -63,18 +77,6 @@ segment_seconds = 2
 ring_segments = 100000
 `;
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    kills: { type: "string", default: "4" },
-    seed: { type: "string" },
-    accel: { type: "string" },
-    keep: { type: "boolean", default: false },
-    verbose: { type: "boolean", default: false },
-  },
-});
-const KILLS = Number(args.kills);
-const SEED = Number(args.seed ?? Math.floor(Math.random() * 2 ** 31));
 
 function missing(why: string): never {
   console.error(`vm powercut: ${why}`);
