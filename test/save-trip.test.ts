@@ -140,6 +140,26 @@ describe("save trip", () => {
     }
   }, 120_000);
 
+  test("a camera started again after a stop records into a new trip, open as soon as ffmpeg runs: a save then keeps it", async () => {
+    const dataDir = fx.tempDir();
+    const h = await fx.start(fx.config(dataDir));
+    await waitUntil("a segment", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 1);
+    const first = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
+    await h.actions.stopCamera(TEST_CAMERA.key);
+    await waitUntil("the first trip closed", () => tripRow(h.db, first).end_time_utc !== null);
+    const before = (h.db.query("SELECT pid, last_started_at FROM camera_status").get() as { last_started_at: number }).last_started_at;
+    await h.actions.startCamera(TEST_CAMERA.key);
+    await waitUntil("ffmpeg started again", () => (h.db.query("SELECT last_started_at FROM camera_status").get() as { last_started_at: number }).last_started_at > before);
+    // no segment of the new run is closed yet (2 s segments), and the new trip is already there
+    const ids = await h.actions.saveCurrent("cli");
+    expect(ids.length).toBe(1);
+    expect(ids[0]).not.toBe(first);
+    expect(tripRow(h.db, ids[0]).end_time_utc).toBeNull();
+    await waitUntil("the new trip saved", () => tripRow(h.db, ids[0]).status === "saved", 30_000);
+    expect(tripSegs(h.db, tripRow(h.db, ids[0])).length).toBeGreaterThanOrEqual(1);
+    expect(tripRow(h.db, first).status).toBe("closed");
+  }, 120_000);
+
   test("a camera stopped through the runtime closes its trip; retention under a full ring never deletes the saved trip's segments", async () => {
     const dataDir = fx.tempDir();
     const h = await fx.start(fx.config(dataDir, { cameras: [{ ...TEST_CAMERA, ring_segments: 3 }] }));

@@ -8,7 +8,8 @@
  *   restored or restarted recorder never reuses a stale start number).
  * - `writeStatus` / `recordRunning` / `bumpReconnect` / `syncStatus`: the `camera_status` row
  *   (src/db/cameraStatus.ts) and a `camera.state` event_log row, in the journal transaction;
- *   after commit a LiveBus `camera` event.
+ *   after commit a LiveBus `camera` event. `recordRunning` (ffmpeg started) also opens the
+ *   camera's trip of this boot when it has none (`openTripForRecording`), and gives it an actor.
  * - `indexSegment`: `commitSegment` in the journal transaction; in the same transaction the
  *   segment is evidence-locked when its trip is being saved or saved (`lockIfTripSaved`) or when
  *   it overlaps the window of a pending incident of this camera; after commit a LiveBus
@@ -48,7 +49,7 @@ import { commitSegment, type IndexResult, type SegmentInput } from "../db/segmen
 import { enforceRing, type RetentionResult } from "../actors/retention.ts";
 import { recorderActor, STOP_GRACE_MS } from "../actors/recorder.ts";
 import { salvageInterrupted, type SalvageResult } from "../actors/reconcile.ts";
-import { openTripOf } from "../db/trips.ts";
+import { openTripForRecording, openTripOf } from "../db/trips.ts";
 import { lockIfTripSaved } from "../db/savedTrips.ts";
 import { setEvidenceLocked } from "../db/locks.ts";
 import { log } from "../log.ts";
@@ -211,11 +212,20 @@ export function provideCamera(deps: ActorDeps) {
         const state = cameraStateName(self.getSnapshot().value);
         journal.enqueue(self, statusOp(deps, context, state, nowOf(self)));
       },
-      recordRunning: ({ context, event, self }) => {
+      recordRunning: ({ context, event, self, system }) => {
         if (event.type !== "RECORDER.STARTED") return;
         const at = nowOf(self);
         const state = cameraStateName(self.getSnapshot().value);
-        journal.enqueue(self, (db) => setRunning(db, context.cameraId, RUNNING_STATES.has(state) ? state : "starting", event.pid, event.at, at));
+        const { key, cameraId } = context;
+        journal.enqueue(self, (db) => {
+          setRunning(db, cameraId, RUNNING_STATES.has(state) ? state : "starting", event.pid, event.at, at);
+          // the trip is open as soon as recording starts (also after a stop and start), so a
+          // save pressed now keeps this drive
+          const opened = openTripForRecording(db, cameraId, deps.bootId, at);
+          return () => {
+            if (opened !== null) ensureTripActor(deps, system, key, cameraId);
+          };
+        });
       },
       bumpReconnect: ({ context, self }) => {
         const at = nowOf(self);
