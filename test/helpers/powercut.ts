@@ -100,7 +100,8 @@ export async function runPowercutSoak(opts: SoakOptions): Promise<SoakResult> {
       const saveMode = random();
       const save = async (when: string) => {
         saves++;
-        const r = await controlRequest(controlSocketPath(dataDir), "POST", "/trips/save", { current: true }).catch((e: Error) => ({ status: 0, body: { error: e.message } }));
+        const r = await controlRequest(controlSocketPath(dataDir), "POST", "/trips/save", { current: true })
+          .catch((e: Error) => ({ status: 0, body: { error: e.message } as Record<string, unknown> }));
         if (r.status !== 202) {
           problems.push(`run ${i}: save (${when}) answered ${r.status} ${JSON.stringify(r.body)}`);
           return;
