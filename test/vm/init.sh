@@ -29,7 +29,9 @@ echo "VM: BOOT $(now)"
 export FFMPEG_PATH=/opt/dashcam/ffmpeg HOME=/tmp
 dashcam run --config /etc/dashcam.toml > /tmp/run.log 2>&1 &
 pid=$!
-tail -f /tmp/run.log | while IFS= read -r l; do echo "VM: log: $l"; done &
+# from the first line: plain `tail -f` starts at the last 10, and a start-up with many repairs
+# pushed the "ffmpeg started" lines the host needs out of them
+tail -n +1 -f /tmp/run.log | while IFS= read -r l; do echo "VM: log: $l"; done &
 i=0
 while ! grep -q 'listening on' /tmp/run.log; do
   if ! kill -0 $pid 2>/dev/null || [ $i -gt 600 ]; then
