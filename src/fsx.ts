@@ -14,6 +14,7 @@
  * underlying `NodeJS.ErrnoException` (ENOSPC, EACCES, ENOENT ...) after removing their temp file.
  */
 import { closeSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** Eight random hex characters, for temp and unique file names. */
@@ -166,4 +167,28 @@ export function removeTempFiles(dir: string, olderThanMs = 0, now = Date.now()):
     }
   }
   return n;
+}
+
+/**
+ * fsync(2) (or, with `dataOnly`, fdatasync(2)) of a file or directory by path, through a
+ * read-only descriptor of its own: the kernel flushes the file's dirty pages whichever
+ * descriptor asks, so this also syncs a file another process is writing (the recorder syncs
+ * ffmpeg's segment in progress this way). Asynchronous: it runs on libuv's thread pool, so a slow
+ * card does not stall the event loop. Resolves false when the path does not exist (yet); other
+ * errors are thrown.
+ */
+export async function syncPathAsync(path: string, dataOnly = false): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  try {
+    await (dataOnly ? handle.datasync() : handle.sync());
+  } finally {
+    await handle.close();
+  }
+  return true;
 }

@@ -10,7 +10,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { commitTempFile, removeTempFiles, tempPathFor, writeFileAtomic } from "../src/fsx.ts";
+import { commitTempFile, removeTempFiles, syncPathAsync, tempPathFor, writeFileAtomic } from "../src/fsx.ts";
 import { probe } from "./helpers/media.ts";
 import { spawnProc, type Proc } from "./helpers/proc.ts";
 import { BUN, makeTempDir, removeDir, ROOT } from "./helpers/runtime.ts";
@@ -220,6 +220,16 @@ describe("fsx building blocks", () => {
   test("writeFileAtomic into a missing directory throws ENOENT and leaves nothing", () => {
     expect(() => writeFileAtomic(join(dir, "no-such-dir", "x.txt"), "x")).toThrow(/ENOENT/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("syncPathAsync: a file (fdatasync or fsync) and a directory resolve true, a missing path false, other errors throw", async () => {
+    const file = join(dir, "segment.ts");
+    writeFileSync(file, "x");
+    expect(await syncPathAsync(file, true)).toBe(true);
+    expect(await syncPathAsync(file)).toBe(true);
+    expect(await syncPathAsync(dir)).toBe(true);
+    expect(await syncPathAsync(join(dir, "not-yet.ts"), true)).toBe(false);
+    await expect(syncPathAsync(join(file, "below-a-file"))).rejects.toThrow(/ENOTDIR/);
   });
 
   test("writeFileAtomic applies mode to the new file", () => {

@@ -41,7 +41,6 @@
  */
 import { fromCallback } from "xstate";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { DEFAULT_MAX_LOSS_SECONDS, stallTimeoutMs, type CameraConfig } from "../config.ts";
@@ -51,6 +50,7 @@ import { log, redact } from "../log.ts";
 import { resolveFfmpeg, ffmpegMajorVersion } from "../media/ffmpeg.ts";
 import { probeCommand } from "../commandProbe.ts";
 import { buildRecorderArgs, RTSP_TIMEOUT_US } from "../media/recorderArgs.ts";
+import { syncPathAsync } from "../fsx.ts";
 import { parseVideoStreamLine, probeMedia, type StreamInfo } from "../media/probe.ts";
 
 export interface RecorderInput {
@@ -75,28 +75,6 @@ const STDERR_KEEP = 20;
  */
 export function syncIntervalMs(camera: Pick<CameraConfig, "max_loss_seconds">): number {
   return Math.max(100, Math.round(((camera.max_loss_seconds ?? DEFAULT_MAX_LOSS_SECONDS) * 1000) / 2));
-}
-
-/**
- * fdatasync(2) of a file another process is writing, through a read-only descriptor of our own
- * (fdatasync flushes the file's dirty pages whatever descriptor asks). Async: runs on libuv's
- * thread pool, so a slow card does not stall the event loop. Returns false when the file does
- * not exist (yet); other errors are thrown.
- */
-export async function datasyncFile(path: string): Promise<boolean> {
-  let handle;
-  try {
-    handle = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
-  }
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  return true;
 }
 
 /** Removes every URL-looking token (any scheme) after the project's `redact()`. */
@@ -471,14 +449,9 @@ class RecorderRun {
     const t0 = performance.now();
     try {
       const path = join(this.input.dataDir, segmentRelPath(this.input.camera.key, index));
-      if (!(await datasyncFile(path))) return;
+      if (!(await syncPathAsync(path, true))) return;
       if (this.dirSyncedFor !== index) {
-        const dir = await open(this.ringAbs, "r");
-        try {
-          await dir.sync();
-        } finally {
-          await dir.close();
-        }
+        await syncPathAsync(this.ringAbs);
         this.dirSyncedFor = index;
       }
       const ms = performance.now() - t0;
