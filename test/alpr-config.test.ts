@@ -53,7 +53,7 @@ test("bad values are one ConfigError naming the key", () => {
     ["[alpr]\ndetector_side = 810", /^alpr\.detector_side: must be a multiple of 32/],
     ["[alpr]\ndetector_side = 160", /^alpr\.detector_side: /],
     ["[alpr]\nrec_dict = \"\"", /^alpr\.rec_dict: /],
-    ["[alpr]\nsampel_fps = 1", /^alpr\.sampel_fps: unknown key$/],
+    ["[alpr]\nsampel_fps = 1", /^alpr\.sampel_fps: unknown key \(did you mean "sample_fps"\?\)$/],
     ["[alpr]\nenabled = \"yes\"", /^alpr\.enabled: /],
     ["[postgres]\nurl = \"\"", /^postgres\.url: /],
   ];
