@@ -7,6 +7,9 @@ import { type Box, type RgbImage, iou } from "./image.ts";
 import { detectVehicles, findPlateCandidates, plausibility, readPlateBox, screenLine } from "./stages.ts";
 import { positionPrior, type PlateCandidate } from "./plateRules.ts";
 import type { RotRect } from "./dbpost.ts";
+import { fitFormats } from "./formats.ts";
+import { plateFormats } from "./runtime.ts";
+import type { Reading } from "./vote.ts";
 
 export { positionPrior };
 
@@ -94,21 +97,23 @@ export function readRank(text: string, confidence: number, box: Box, score: numb
  */
 export async function readCandidates(img: RgbImage, cands: readonly CandidateInput[]): Promise<RankedRead[]> {
   const rankOf = (text: string, confidence: number, c: CandidateInput) => readRank(text, confidence, c.box, c.score, img.width, img.height);
-  const reads: { cand: CandidateInput; text: string; confidence: number; charProbs: number[]; dists: Float32Array[]; rank: number; refine: boolean }[] = [];
+  const reads: { cand: CandidateInput; text: string; confidence: number; raw: Reading | null; rank: number; refine: boolean }[] = [];
   for (const c of cands) {
     if (!c.line) {
-      reads.push({ cand: c, text: "", confidence: 0, charProbs: [], dists: [], rank: 0, refine: true });
+      reads.push({ cand: c, text: "", confidence: 0, raw: null, rank: 0, refine: true });
       continue;
     }
     const r = await screenLine(img, c.line);
-    reads.push({ cand: c, text: r.text, confidence: r.confidence, charProbs: r.charProbs, dists: r.dists, rank: rankOf(r.text, r.confidence, c), refine: false });
+    // Ranked as fitted to the region's formats; the raw reading joins the close reading's vote.
+    const f = fitFormats(r, plateFormats());
+    reads.push({ cand: c, text: f.text, confidence: f.confidence, raw: r, rank: rankOf(f.text, f.confidence, c), refine: false });
   }
   reads.sort((a, b) => b.rank - a.rank);
   const bestRank = reads[0]?.rank ?? 0;
   reads.forEach((r, i) => (r.refine ||= i < MAX_REFINED_PER_FRAME && r.rank >= 0.7 * bestRank));
   for (const r of reads) {
     if (!r.refine) continue;
-    const close = await readPlateBox(img, r.cand.box, r.text ? [{ text: r.text, charProbs: r.charProbs, dists: r.dists }] : []);
+    const close = await readPlateBox(img, r.cand.box, r.raw?.text ? [r.raw] : []);
     r.text = close.text;
     r.confidence = close.confidence;
     r.rank = rankOf(close.text, close.confidence, r.cand);

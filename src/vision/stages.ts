@@ -12,7 +12,8 @@ import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
 import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
-import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
+import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, plateFormats, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
+import { fitFormats, type PlateFormat } from "./formats.ts";
 
 /**
  * Longest side of the detector input for a frame or vehicle region by default (PaddleOCR
@@ -161,7 +162,8 @@ function plateClassMap(): Promise<PlateClassMap> {
  * rules (small print such as state names and slogans ignored, split character groups merged,
  * text beside the box cut off) and read by PP-OCRv4 rec (height 48, aspect kept, right-padded
  * to REC_MIN_WIDTH as in PaddleOCR) with CTC greedy decoding restricted to A-Z and 0-9
- * (ctc.ts) and decorations removed (glyphs.ts); the readings are combined by vote.ts.
+ * (ctc.ts) and decorations removed (glyphs.ts); the readings are combined by vote.ts and
+ * fitted to the plate formats of the configured region (formats.ts fitFormats).
  * Text is upper case without spaces; confidence is the mean character probability (0 and ""
  * when nothing is legible).
  */
@@ -190,6 +192,8 @@ export interface PlateReading {
   line: RotRect | null;
   /** How many readings agreed on the length of the result. */
   support: number;
+  /** The plate format of the region the text fits (formats.ts), null when none or no region set. */
+  format?: PlateFormat | null;
 }
 
 /**
@@ -199,7 +203,7 @@ export interface PlateReading {
 export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = []): Promise<PlateReading> {
   assertImage(img);
   const b = clipBox(box, img.width, img.height);
-  if (b[2] < 4 || b[3] < 4) return { text: "", confidence: 0, line: null, charProbs: [], support: 0 };
+  if (b[2] < 4 || b[3] < 4) return { text: "", confidence: 0, line: null, charProbs: [], support: 0, format: null };
   const mx = b[2] * CROP_DET.marginX, my = b[3] * CROP_DET.marginY;
   // Not clipped to the image: outside pixels read as mid grey, so a plate filling a crop
   // still has the background margin the detector needs.
@@ -222,7 +226,8 @@ export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = [
   }
   const v = voteReadings([...readings, ...extra]);
   const line = readings.find((r) => r.text === v.text)?.line ?? readings[0]?.line ?? null;
-  return { text: v.text, confidence: v.confidence, charProbs: v.charProbs, line, support: v.support };
+  const f = fitFormats(v, plateFormats());
+  return { text: f.text, confidence: f.confidence, charProbs: f.charProbs, line, support: v.support, format: f.format };
 }
 
 export { plausibility };

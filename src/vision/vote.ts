@@ -11,7 +11,7 @@
  *    reading's runner-up counts too) and the winner is chosen by ctc.ts priorArgmax.
  */
 import { plausibility } from "./plausibility.ts";
-import { PLATE_ALPHABET, priorArgmax } from "./ctc.ts";
+import { freeProb, PLATE_ALPHABET, priorArgmax } from "./ctc.ts";
 
 export interface Reading {
   text: string;
@@ -55,7 +55,7 @@ export function voteReadings(readings: Reading[]): { text: string; charProbs: nu
       }
       // The character is chosen with the character prior of ctc.ts, as decodePlate does.
       const k = priorArgmax(d);
-      acc.set(PLATE_ALPHABET[k], d[k]);
+      acc.set(PLATE_ALPHABET[k], freeProb(d, k));
       dists.push(d.map((x) => x / total));
     } else for (const r of group) acc.set(r.text[i], (acc.get(r.text[i]) ?? 0) + (r.weight ?? 1) * r.charProbs[i]);
     let ch = "", p = -1;
