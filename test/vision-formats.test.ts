@@ -13,6 +13,9 @@ import { fitFormats, FIT_MIN, NO_FORMAT_CONFIDENCE, parsePattern, regionFormats 
 import { decodeImage, type Box } from "../src/vision/image.ts";
 import { configureVision } from "../src/vision/reader.ts";
 import { recognizePlate } from "../src/vision/stages.ts";
+import { readPlates } from "../src/vision/reader.ts";
+import { iou } from "../src/vision/image.ts";
+import { PLATE_FROM_LINE, plateBoxAround } from "../src/vision/plateRules.ts";
 import { parseConfigText, ConfigError } from "../src/config.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -133,6 +136,39 @@ describe("the reader on real Brazilian plates (LLL-DDDD)", () => {
     }
     // Without a region the letter O of three of these plates reads as the digit 0.
     expect(changed).toBeGreaterThanOrEqual(3);
+  }, T);
+});
+
+describe("tight plate boxes", () => {
+  test("a registration line grows to its plate's edges with the region's plate aspect", () => {
+    const line = { cx: 100, cy: 50, w: 60, h: 12, angle: 0, score: 1 };
+    const [x, y, w, h] = plateBoxAround(line, 3.08, 0.15);
+    expect(w).toBeCloseTo(PLATE_FROM_LINE.width * 60, 6);
+    expect(h).toBeCloseTo(w / 3.08, 6);
+    expect(x + w / 2).toBeCloseTo(100, 6);
+    expect(y + h / 2).toBeCloseTo(50 - 0.15 * 12, 6);
+    // Unknown aspect: the US plate's 2:1. A wide aspect never makes the plate lower than its characters.
+    expect(plateBoxAround(line, null)[3]).toBeCloseTo(w / 2, 6);
+    expect(plateBoxAround(line, 10)[3]).toBeCloseTo(PLATE_FROM_LINE.minHeight * 12, 6);
+    // A tilted line gives the bounds of the tilted plate.
+    const tilted = plateBoxAround({ ...line, angle: 0.2 }, 3.08, 0.15);
+    expect(tilted[2]).toBeGreaterThan(w * Math.cos(0.2));
+    expect(tilted[3]).toBeGreaterThan(h);
+  });
+
+  test("on a real Brazilian photo the plate read's box matches the labelled plate box", async () => {
+    configureVision({ region: "br" });
+    try {
+      for (const name of ["AYO9034", "OKM2371"]) {
+        const [file, x, y, w, h] = readFileSync(join(BR, `${name}.txt`), "utf8").trim().split("\t");
+        const reads = await readPlates(decodeImage(new Uint8Array(readFileSync(join(BR, file)))));
+        expect(reads[0].text).toBe(name);
+        // The 2:1 search window around this plate reaches IoU 0.66 at best (3.08:1 plate).
+        expect(iou(reads[0].box, [+x, +y, +w, +h])).toBeGreaterThan(0.75);
+      }
+    } finally {
+      configureVision({ region: null });
+    }
   }, T);
 });
 

@@ -27,10 +27,14 @@ import de from "./formats/de.toml";
 import gb from "./formats/gb.toml";
 
 /** A region file as parsed from TOML. */
-interface RegionFile {
+export interface RegionFile {
   region: string;
   name?: string;
   include?: string[];
+  /** Width / height of the region's standard plate. */
+  plate_aspect?: number;
+  /** How far the plate's centre lies above the registration line's centre, in line heights. */
+  plate_centre_above?: number;
   areas: Record<string, { name?: string; weight?: number; all_areas?: boolean; max_length?: number; patterns: string[] }>;
 }
 
@@ -50,6 +54,8 @@ export interface PlateFormat {
 /** The formats of one region selection, by length. */
 export interface FormatSet {
   spec: string;
+  /** The first region file selected (its plate shape is the default of plateShape). */
+  file: RegionFile;
   byLength: Map<number, PlateFormat[]>;
   count: number;
 }
@@ -210,7 +216,7 @@ export function regionFormats(spec: string, opts: FormatOptions = {}): FormatSet
   }
   const byLength = new Map<number, PlateFormat[]>();
   for (const f of byPattern.values()) byLength.set(f.positions.length, [...(byLength.get(f.positions.length) ?? []), f]);
-  const set = { spec, byLength, count: byPattern.size };
+  const set = { spec, byLength, count: byPattern.size, file: picked[0].file };
   cache.set(key, set);
   return set;
 }
@@ -271,4 +277,20 @@ export function fitFormats(reading: { text: string; charProbs: number[]; dists?:
     return sum > 0 ? lookAlikeProb(dists[i], c) / sum : 0;
   });
   return { text: best.chars.map((c) => PLATE_ALPHABET[c]).join(""), charProbs: probs, confidence: mean(probs), format: best.f };
+}
+
+/** The plate a reading is printed on: width / height, and how far its centre lies above the registration line's. */
+export interface PlateShape {
+  aspect: number | null;
+  centreAbove: number;
+}
+
+/**
+ * The plate shape (region file's `plate_aspect`, from the plate's standard dimensions, and
+ * `plate_centre_above`, in line heights) of the format a reading fits, else of the first region
+ * selected, else unknown (null aspect, centre on the line).
+ */
+export function plateShape(format: PlateFormat | null | undefined, set: FormatSet | null): PlateShape {
+  const file = format ? (FILES[format.area.split("-")[0]] ?? FILES.eu) : set?.file;
+  return { aspect: file?.plate_aspect ?? null, centreAbove: file?.plate_centre_above ?? 0 };
 }
