@@ -11,12 +11,13 @@
  * - speed at 1280x720: frames/s end to end (JPEG bytes in, plate reads out, decoding included)
  *   with a pool of 1 and of 2 workers, and mean ms per stage.
  *
- * Plate formats (`--region`): `auto` (default) reads each set with its country's formats (us,
- * br), `none` reads without formats, any other value (formats.ts regionFormats) is used for
- * every set; `--region-prior` weighs formats by the state-level prior.
+ * Plate formats (`--region`): `auto` (default) reads the Brazilian set with Brazil's formats and
+ * the US sets without formats (the US formats measured worse on both US sets: see
+ * src/vision/formats/us.toml), `none` reads every set without formats, any other value
+ * (formats.ts regionFormats) is used for every set.
  *
  * usage: bun bench/alpr.ts [--limit N] [--every K] [--only us,crops,br,speed] [--vehicle-model FILE]
- *                          [--region auto|none|SPEC] [--region-prior]
+ *                          [--region auto|none|SPEC]
  *                          [--detector-side PX] [--det-model FILE] [--rec-model FILE] [--rec-dict FILE]
  *                          [--speed-frames N] [--verbose]
  * Prints numbers; asserts nothing. Thresholds are never tuned per image.
@@ -42,7 +43,6 @@ const { values } = parseArgs({
     "rec-model": { type: "string" },
     "rec-dict": { type: "string" },
     region: { type: "string" },
-    "region-prior": { type: "boolean" },
     "speed-frames": { type: "string" },
     data: { type: "string" },
     verbose: { type: "boolean", short: "v" },
@@ -60,10 +60,9 @@ const detectorSide = values["detector-side"] ? Number(values["detector-side"]) :
 const verbose = !!values.verbose;
 const models = { detModelPath: values["det-model"] ?? null, recModelPath: values["rec-model"] ?? null, recKeysPath: values["rec-dict"] ?? null };
 const regionArg = values.region ?? "auto";
-const regionPrior = !!values["region-prior"];
-/** The plate region a set is read with (see --region). */
-const regionFor = (country: string): string | null => (regionArg === "auto" ? country : regionArg === "none" ? null : regionArg);
-configureVision({ vehicleModelPath, detectorSide, ...models, regionPrior });
+/** The plate region a set of `country` is read with (see --region). */
+const regionFor = (country: string): string | null => (regionArg === "auto" ? (country === "us" ? null : country) : regionArg === "none" ? null : regionArg);
+configureVision({ vehicleModelPath, detectorSide, ...models });
 
 const norm = (s: string) => s.toUpperCase().replace(/\s+/g, "");
 /** O/0 and I/1 folded: the score that forgives the look-alikes. */
@@ -86,7 +85,7 @@ function photoLabels(set: string): Label[] {
 const usLabels = () => photoLabels("us");
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
-console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, region ${regionArg}${regionPrior ? " (state prior)" : ""}, ${models.recModelPath ? `rec ${models.recModelPath}, ` : ""}${cpus().length} CPUs, load average ${load()}`);
+console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, region ${regionArg}, ${models.recModelPath ? `rec ${models.recModelPath}, ` : ""}${cpus().length} CPUs, load average ${load()}`);
 
 /** End to end over a photo set: exact and folded first-plate reads, detection rate. */
 async function photoSet(set: string, title: string): Promise<void> {
@@ -177,7 +176,7 @@ if (only.has("speed")) {
   for (const [k, v] of Object.entries(stageTimes))
     console.log(`    ${k.padEnd(16)} ${(v.ms / bytes.length).toFixed(1)} ms/frame (${(v.calls / bytes.length).toFixed(2)} calls/frame, ${(v.ms / v.calls).toFixed(1)} ms/call)`);
   for (const workers of [1, 2]) {
-    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide, ...models, region, regionPrior });
+    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide, ...models, region });
     await Promise.all(Array.from({ length: workers }, () => pool.readPlatesFromBytes(bytes[0]))); // load models
     const t1 = performance.now();
     await Promise.all(bytes.map((b) => pool.readPlatesFromBytes(b)));

@@ -71,6 +71,8 @@ export interface RankedRead {
   line: RotRect | null;
   /** The plate's own bounding box (plateRules.ts plateBoxAround), image pixels. */
   plateBox: Box;
+  /** The reading before fitting to the region's formats (text, per-character probabilities and distributions). */
+  raw: Reading | null;
 }
 
 /**
@@ -125,6 +127,7 @@ export async function readCandidates(img: RgbImage, cands: readonly CandidateInp
     r.text = close.text;
     r.confidence = close.confidence;
     r.line = close.line ?? r.line;
+    r.raw = close.raw ?? null;
     r.format = close.format ?? null;
     r.rank = rankOf(close.text, close.confidence, r.cand);
   }
@@ -136,6 +139,7 @@ export async function readCandidates(img: RgbImage, cands: readonly CandidateInp
     score: r.cand.score,
     rank: r.rank,
     line: r.line,
+    raw: r.raw,
     plateBox: r.line ? plateBoxOf(r.line, plateShape(r.format, plateFormats())) : r.cand.box,
   }));
 }

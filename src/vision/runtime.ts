@@ -60,8 +60,6 @@ export interface VisionOptions {
    * list); null/undefined = none (readings kept as read).
    */
   region?: string | null;
-  /** State-level prior among the region's formats (formats.ts FormatOptions.areaPrior). */
-  regionPrior?: boolean;
 }
 
 /** Default detector input side (PaddleOCR det_limit_side_len 960). */
@@ -73,7 +71,7 @@ const state: {
   ortReady: Promise<void> | null;
   keys: Map<string, Promise<string[]>>;
 } = {
-  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE, region: null, regionPrior: false },
+  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE, region: null },
   sessions: new Map(),
   ortReady: null,
   keys: new Map(),
@@ -90,7 +88,6 @@ export function configureVision(opts: VisionOptions): void {
   if ("detModelPath" in opts) next.detModelPath = opts.detModelPath ?? null;
   if ("recModelPath" in opts) next.recModelPath = opts.recModelPath ?? null;
   if ("recKeysPath" in opts) next.recKeysPath = opts.recKeysPath ?? null;
-  if ("regionPrior" in opts) next.regionPrior = !!opts.regionPrior;
   if ("region" in opts) {
     next.region = opts.region ?? null;
     if (next.region) regionFormats(next.region); // throws RangeError for an unknown region
@@ -109,7 +106,7 @@ export function configureVision(opts: VisionOptions): void {
 
 /** The plate formats in effect (VisionOptions.region), null when no region is set. */
 export function plateFormats(): FormatSet | null {
-  return state.opts.region ? regionFormats(state.opts.region, { areaPrior: !!state.opts.regionPrior }) : null;
+  return state.opts.region ? regionFormats(state.opts.region) : null;
 }
 
 /** The detector input side in effect (VisionOptions.detectorSide). */
