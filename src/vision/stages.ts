@@ -13,7 +13,7 @@ import { voteReadings, type Reading } from "./vote.ts";
 import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
 import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, plateFormats, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
-import { fitFormats, type PlateFormat } from "./formats.ts";
+import { fitFormats, NO_FORMAT_CONFIDENCE, type PlateFormat } from "./formats.ts";
 
 /**
  * Longest side of the detector input for a frame or vehicle region by default (PaddleOCR
@@ -217,9 +217,11 @@ export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = [
     const r = await timed("ocr", recognizeLine(img, line));
     readings.push({ ...r, line });
   }
-  const v = voteReadings([...readings, ...extra]);
+  // With a region, a length none of its formats has counts as a reading that fits no format.
+  const formats = plateFormats();
+  const v = voteReadings([...readings, ...extra], formats ? (n) => (formats.byLength.has(n) ? 1 : NO_FORMAT_CONFIDENCE) : undefined);
   const line = readings.find((r) => r.text === v.text)?.line ?? readings[0]?.line ?? null;
-  const f = fitFormats(v, plateFormats());
+  const f = fitFormats(v, formats);
   return { text: f.text, confidence: f.confidence, charProbs: f.charProbs, line, support: v.support, format: f.format, raw: v };
 }
 
