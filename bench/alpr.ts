@@ -1,14 +1,23 @@
 /**
- * ALPR accuracy and speed on real data (read in place from ../shared/data/alpr):
+ * ALPR accuracy and speed on real data (read in place from ../shared/data/alpr), each set
+ * reported separately with two scores: exact (read == label, ignoring case and spaces) and
+ * folded (O/0 and I/1 counted as one character, the look-alikes the labels themselves mix up):
  *
- * - end to end over `us/` (photos + `<name>.txt` labels `file\tx\ty\tw\th\tPLATE`):
- *   exact-match accuracy (first plate == label, ignoring case and spaces) and detection rate
- *   (some predicted plate box has IoU >= 0.5 with the labelled box);
- * - OCR over `ocr-crops/` (groundtruth.csv `file,state,plate`): the whole crop is the plate box;
+ * - US photos (`us/`, photos + `<name>.txt` labels `file\tx\ty\tw\th\tPLATE`), end to end:
+ *   first plate read vs label, and detection rate (some plate box has IoU >= 0.5 with the
+ *   labelled box);
+ * - US crops (`ocr-crops/`, groundtruth.csv `file,state,plate`): the whole crop is the plate box;
+ * - Brazil photos (`br/`, same format as `us/`), end to end;
  * - speed at 1280x720: frames/s end to end (JPEG bytes in, plate reads out, decoding included)
  *   with a pool of 1 and of 2 workers, and mean ms per stage.
  *
- * usage: bun bench/alpr.ts [--limit N] [--every K] [--only e2e,crops,speed] [--vehicle-model FILE]
+ * Plate formats (`--region`): `auto` (default) reads the Brazilian set with Brazil's formats and
+ * the US sets without formats (the US formats measured worse on both US sets: see
+ * src/vision/formats/us.toml), `none` reads every set without formats, any other value
+ * (formats.ts regionFormats) is used for every set.
+ *
+ * usage: bun bench/alpr.ts [--limit N] [--every K] [--only us,crops,br,speed] [--vehicle-model FILE]
+ *                          [--region auto|none|SPEC]
  *                          [--detector-side PX] [--det-model FILE] [--rec-model FILE] [--rec-dict FILE]
  *                          [--speed-frames N] [--verbose]
  * Prints numbers; asserts nothing. Thresholds are never tuned per image.
@@ -33,6 +42,7 @@ const { values } = parseArgs({
     "det-model": { type: "string" },
     "rec-model": { type: "string" },
     "rec-dict": { type: "string" },
+    region: { type: "string" },
     "speed-frames": { type: "string" },
     data: { type: "string" },
     verbose: { type: "boolean", short: "v" },
@@ -43,19 +53,25 @@ const limit = values.limit ? Number(values.limit) : Infinity;
 /** `--every K`: take every K-th item (a spread-out subset for quick runs). */
 const every = values.every ? Number(values.every) : 1;
 const sample = <T>(xs: T[]) => xs.filter((_, i) => i % every === 0).slice(0, limit);
-const only = new Set((values.only ?? "e2e,crops,speed").split(","));
+// "e2e" is the former name of the US photo set.
+const only = new Set((values.only ?? "us,crops,br,speed").split(",").map((x) => (x === "e2e" ? "us" : x)));
 const vehicleModelPath = values["vehicle-model"] ?? null;
 const detectorSide = values["detector-side"] ? Number(values["detector-side"]) : undefined;
 const verbose = !!values.verbose;
 const models = { detModelPath: values["det-model"] ?? null, recModelPath: values["rec-model"] ?? null, recKeysPath: values["rec-dict"] ?? null };
+const regionArg = values.region ?? "auto";
+/** The plate region a set of `country` is read with (see --region). */
+const regionFor = (country: string): string | null => (regionArg === "auto" ? (country === "us" ? null : country) : regionArg === "none" ? null : regionArg);
 configureVision({ vehicleModelPath, detectorSide, ...models });
 
 const norm = (s: string) => s.toUpperCase().replace(/\s+/g, "");
+/** O/0 and I/1 folded: the score that forgives the look-alikes. */
+const fold = (s: string) => s.replace(/O/g, "0").replace(/I/g, "1");
 const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(1) : "n/a") + " %";
 
 interface Label { file: string; box: Box; plate: string }
-function usLabels(): Label[] {
-  const dir = join(DATA, "us");
+function photoLabels(set: string): Label[] {
+  const dir = join(DATA, set);
   return readdirSync(dir)
     .filter((f) => f.endsWith(".txt"))
     .sort()
@@ -66,13 +82,17 @@ function usLabels(): Label[] {
       }),
     );
 }
+const usLabels = () => photoLabels("us");
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
-console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, ${models.recModelPath ? `rec ${models.recModelPath}, ` : ""}${cpus().length} CPUs, load average ${load()}`);
+console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, region ${regionArg}, ${models.recModelPath ? `rec ${models.recModelPath}, ` : ""}${cpus().length} CPUs, load average ${load()}`);
 
-if (only.has("e2e")) {
-  const labels = sample(usLabels());
-  let exact = 0, detected = 0, anyRead = 0;
+/** End to end over a photo set: exact and folded first-plate reads, detection rate. */
+async function photoSet(set: string, title: string): Promise<void> {
+  const region = regionFor(set);
+  configureVision({ region });
+  const labels = sample(photoLabels(set));
+  let exact = 0, folded = 0, detected = 0, anyRead = 0;
   const t0 = performance.now();
   for (const l of labels) {
     const img = decodeImage(new Uint8Array(readFileSync(l.file)));
@@ -81,24 +101,30 @@ if (only.has("e2e")) {
     const ok = first === l.plate;
     const bestIou = Math.max(0, ...reads.map((r) => iou(r.box, l.box)));
     if (ok) exact++;
+    if (fold(first) === fold(l.plate)) folded++;
     if (bestIou >= 0.5) detected++;
     if (reads.some((r) => r.text === l.plate)) anyRead++;
     if (verbose && !ok)
       console.log(`  miss ${l.file.split("/").pop()} want ${l.plate} got [${reads.map((r) => `${r.text}:${r.confidence.toFixed(2)}@${r.box.join(",")}`).join(" ")}] label box ${l.box.join(",")} iou ${bestIou.toFixed(2)}`);
   }
   const ms = performance.now() - t0;
-  console.log(`end to end (us/, ${labels.length} photos):`);
+  console.log(`${title} (${set}/, ${labels.length} photos, region ${region ?? "none"}):`);
   console.log(`  exact match (first plate)   ${pct(exact, labels.length)}  (${exact}/${labels.length})`);
+  console.log(`  O/0 and I/1 folded          ${pct(folded, labels.length)}  (${folded}/${labels.length})`);
   console.log(`  plate among reads           ${pct(anyRead, labels.length)}`);
   console.log(`  detection rate (IoU >= 0.5) ${pct(detected, labels.length)}  (${detected}/${labels.length})`);
   console.log(`  ${(ms / labels.length).toFixed(0)} ms/photo in-process, any size`);
 }
 
+if (only.has("us")) await photoSet("us", "US photos, end to end");
+
 if (only.has("crops")) {
+  const region = regionFor("us");
+  configureVision({ region });
   const dir = join(DATA, "ocr-crops");
   const allRows = readFileSync(join(dir, "groundtruth.csv"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("file,"));
   const rows = sample(allRows);
-  let ok = 0, bad = 0;
+  let ok = 0, folded = 0, bad = 0;
   for (const row of rows) {
     const [file, state, plate] = row.split(",");
     let text = "";
@@ -111,9 +137,14 @@ if (only.has("crops")) {
     }
     if (text === norm(plate)) ok++;
     else if (verbose) console.log(`  miss ${file} (${state}) want ${norm(plate)} got ${text}`);
+    if (fold(text) === fold(norm(plate))) folded++;
   }
-  console.log(`OCR on crops (ocr-crops/, ${rows.length} plates): ${pct(ok, rows.length)}  (${ok}/${rows.length}${bad ? `, ${bad} unreadable files` : ""})`);
+  console.log(`US crops, OCR (ocr-crops/, ${rows.length} plates, region ${region ?? "none"}):`);
+  console.log(`  exact match                 ${pct(ok, rows.length)}  (${ok}/${rows.length}${bad ? `, ${bad} unreadable files` : ""})`);
+  console.log(`  O/0 and I/1 folded          ${pct(folded, rows.length)}  (${folded}/${rows.length})`);
 }
+
+if (only.has("br")) await photoSet("br", "Brazil photos, end to end");
 
 if (only.has("speed")) {
   const frames = usLabels()
@@ -124,7 +155,9 @@ if (only.has("speed")) {
     })
     .slice(0, Math.min(limit, values["speed-frames"] ? Number(values["speed-frames"]) : 40));
   const bytes = frames.map((f) => new Uint8Array(readFileSync(f)));
-  console.log(`speed (${bytes.length} real 1280x720 JPEG frames, decode included):`);
+  const region = regionFor("us");
+  configureVision({ region });
+  console.log(`speed (${bytes.length} real 1280x720 JPEG frames, decode included, region ${region ?? "none"}):`);
   // Stage times in this thread (sequential).
   for (const k of Object.keys(stageTimes)) delete stageTimes[k];
   await readPlates(decodeImage(bytes[0])); // warm-up
@@ -143,7 +176,7 @@ if (only.has("speed")) {
   for (const [k, v] of Object.entries(stageTimes))
     console.log(`    ${k.padEnd(16)} ${(v.ms / bytes.length).toFixed(1)} ms/frame (${(v.calls / bytes.length).toFixed(2)} calls/frame, ${(v.ms / v.calls).toFixed(1)} ms/call)`);
   for (const workers of [1, 2]) {
-    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide, ...models });
+    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide, ...models, region });
     await Promise.all(Array.from({ length: workers }, () => pool.readPlatesFromBytes(bytes[0]))); // load models
     const t1 = performance.now();
     await Promise.all(bytes.map((b) => pool.readPlatesFromBytes(b)));

@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isIPv4, isIPv6 } from "node:net";
 import { editDistance } from "./plateText.ts";
 import { resolve, dirname, isAbsolute } from "node:path";
+import { knownRegions, regionFormats } from "./vision/formats.ts";
 import type { GpioConfig } from "./machines/supervisor.ts";
 
 /** The validated `[gpio]` table: declared with the supervisor machine that takes it as input. */
@@ -101,6 +102,25 @@ const AlprSchema = v.strictObject({
   detector_side: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(320), v.maxValue(1920), v.check((n) => n % 32 === 0, "must be a multiple of 32")),
     960,
+  ),
+  /**
+   * Plate formats the reader fits its readings to: a region ("us", "br", "eu", "de", "gb"), a
+   * European country code ("sk"), an area ("us-mo"), or a comma-separated list of these
+   * (src/vision/formats/*.toml). Absent = no formats (every reading kept as read).
+   */
+  region: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1),
+      v.check((s) => {
+        try {
+          regionFormats(s);
+          return true;
+        } catch {
+          return false;
+        }
+      }, (issue) => `unknown plate region ${JSON.stringify(issue.input)} (known: ${knownRegions().join(", ")}, an area such as us-mo, or a list)`),
+    ),
   ),
   /** Backpressure: unfinished frame tasks above this = new segments are skipped (and counted). */
   max_queue: v.optional(positiveInt(1_000_000), 200),

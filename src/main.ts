@@ -18,7 +18,7 @@ commands:
   user   add NAME --role R --password-stdin [--config FILE]
   user   passwd NAME --password-stdin | unlock NAME | list [--config FILE]
   trips  save [--current | ID] [--config FILE]
-  alpr   [--json] IMAGE...         read licence plates in images (one JSON line per image)
+  alpr   [--json] [--region R] IMAGE...  read licence plates in images (one JSON line per image)
 
 options:
   --config FILE   TOML configuration (default: $DASHCAM_CONFIG, else built-in defaults)

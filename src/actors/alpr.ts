@@ -77,6 +77,7 @@ export function startAlprService(deps: AlprServiceDeps): AlprService {
           recModelPath: a.rec_model ?? null,
           recKeysPath: a.rec_dict ?? null,
           detectorSide: a.detector_side,
+          region: a.region ?? null,
         });
         return pool;
       });

@@ -222,7 +222,7 @@ export class Dispatcher {
       text: best.text,
       confidence: best.confidence,
       carBox: meta.car_bbox ?? null,
-      plateBox: best.box,
+      plateBox: best.plateBox ?? best.box,
       ref: meta.payload_ref,
       videoId: task.video_id ?? "",
       frameIdx: task.frame_idx ?? 0,
@@ -350,8 +350,11 @@ export class Dispatcher {
 export interface RegionRead {
   text: string;
   confidence: number;
+  /** The candidate's search box (ranking, as readPlates ranks). */
   box: Box;
   score: number;
+  /** The plate's own bounding box (reader.ts RankedRead.plateBox); absent in results of older versions. */
+  plateBox?: Box;
 }
 
 /**

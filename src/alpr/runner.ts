@@ -36,7 +36,7 @@ export interface StagePool {
   detectVehicles(img: RgbImage): Promise<{ box: Box; score: number; cls: string }[]>;
   detectPlates(img: RgbImage, region?: Box): Promise<{ box: Box; score: number; line: RotRect | null }[]>;
   /** Reads picked candidates of one region, best first (reader.ts readCandidates). */
-  readCandidates(img: RgbImage, cands: CandidateInput[]): Promise<{ text: string; confidence: number; box: Box; score: number }[]>;
+  readCandidates(img: RgbImage, cands: CandidateInput[]): Promise<{ text: string; confidence: number; box: Box; score: number; plateBox?: Box }[]>;
   close(): Promise<void>;
 }
 
@@ -145,7 +145,7 @@ export class TaskRunner {
         const cands = t.meta.candidates as CandidateInput[] | undefined;
         if (!Array.isArray(cands)) throw new RangeError(`ocr task ${t.id} has no plate candidates`);
         const reads = await this.o.pool.readCandidates(img, cands);
-        result = { reads: reads.map((r) => ({ text: r.text, confidence: r.confidence, box: r.box, score: r.score })) };
+        result = { reads: reads.map((r) => ({ text: r.text, confidence: r.confidence, box: r.box, score: r.score, ...(r.plateBox ? { plateBox: r.plateBox } : {}) })) };
       }
       completeTask(this.o.db, t.id, result, "done");
     } catch (err) {

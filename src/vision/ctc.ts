@@ -22,15 +22,29 @@ export const PLATE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 export const I_TO_ONE = 0.4;
 const I_IDX = 8, ONE_IDX = 27;
 
+const O_IDX = 14, ZERO_IDX = 26;
+
 /**
- * Index of the most probable character of a distribution over PLATE_ALPHABET, except that an
- * I is read as 1 when the 1 is close behind: d[1] > (1 - 2 x I_TO_ONE) x d[I].
+ * Index of the most probable character of a distribution over PLATE_ALPHABET for a position
+ * no plate format constrains: the letter O counts as the digit 0 (their probabilities are
+ * summed, see buildPlateClassMap) unless `oAsZero` is false, and an I is read as 1 when the 1
+ * is close behind: d[1] > (1 - 2 x I_TO_ONE) x d[I].
  */
-export function priorArgmax(d: ArrayLike<number>): number {
+export function priorArgmax(d: ArrayLike<number>, oAsZero = true): number {
   let best = 0;
-  for (let k = 1; k < PLATE_ALPHABET.length; k++) if (d[k] > d[best]) best = k;
+  for (let k = 1; k < PLATE_ALPHABET.length; k++) {
+    if (oAsZero && k === O_IDX) continue;
+    if (freeProb(d, k, oAsZero) > freeProb(d, best, oAsZero)) best = k;
+  }
   if (best === I_IDX && d[ONE_IDX] > (1 - 2 * I_TO_ONE) * d[I_IDX]) best = ONE_IDX;
   return best;
+}
+
+/** Probability of character `k` at a free position: d[k], with O's added to 0's when `oAsZero`. */
+export function freeProb(d: ArrayLike<number>, k: number, oAsZero = true): number {
+  if (!oAsZero) return d[k];
+  if (k === ZERO_IDX) return d[ZERO_IDX] + d[O_IDX];
+  return k === O_IDX ? 0 : d[k];
 }
 
 /** Greedy CTC result: class indices (blank removed) and, per kept symbol, its probability. */
@@ -76,6 +90,8 @@ export interface PlateClassMap {
   /** For each class index: 0..35 = PLATE_ALPHABET position, -1 = blank, -2 = separator, -3 = excluded. */
   map: Int16Array;
   classes: number;
+  /** The letter O is read as the digit 0 where no plate format decides (see buildPlateClassMap). */
+  oAsZero: boolean;
 }
 
 /** Characters printed on plates between groups (dash, dots, space): they split runs, never appear in the text. */
@@ -91,7 +107,9 @@ const SEPARATORS = new Set([" ", "-", "·", "•", ".", "—", "–", "_", ":", 
  * states leave O out of their standard serial formats because plate fonts draw O and 0 alike,
  * so a recogniser cannot tell them apart; in the openalpr benchmark ground truth (178 photos,
  * 751 crops) a zero is labelled 285 times and the letter O 16 times. The two classes'
- * probabilities are summed. No other look-alikes (1/I, 8/B, 2/Z, 6/G, 5/S) are mapped:
+ * probabilities are summed when choosing a character (priorArgmax, freeProb); the
+ * distributions (`PlateText.dists`) keep them apart, so a plate format (formats.ts) with a
+ * letter at that position reads O. No other look-alikes (1/I, 8/B, 2/Z, 6/G, 5/S) are mapped:
  * all of those letters are issued.
  * `keys[i]` is class i + 1 (class 0 = blank), as `recognitionKeys()` returns them.
  */
@@ -106,13 +124,12 @@ export function buildPlateClassMap(keys: string[], opts: { letterOAsZero?: boole
       const code = ch.charCodeAt(0);
       if (code >= 0xff01 && code <= 0xff5e) ch = String.fromCharCode(code - 0xfee0); // full-width ASCII
     }
-    let up = ch.toUpperCase();
-    if (oAsZero && up === "O") up = "0";
+    const up = ch.toUpperCase();
     const pos = up.length === 1 ? PLATE_ALPHABET.indexOf(up) : -1;
     if (pos >= 0) map[i + 1] = pos;
     else if (SEPARATORS.has(ch)) map[i + 1] = -2;
   });
-  return { map, classes };
+  return { map, classes, oAsZero };
 }
 
 /** A decoded plate string with per-character probabilities. */
@@ -135,7 +152,7 @@ export interface PlateText {
  * the probabilities of all classes mapping to one plate character are summed, and the step's
  * label is the most probable of {blank, separator, 36 plate characters}; excluded classes
  * (CJK etc.) cannot win. When a character wins, which one is decided by priorArgmax (the
- * I/1 look-alike rule). Runs of one label collapse to one character; blank and separator
+ * O/0 and I/1 look-alike rules); its probability is freeProb's (O and 0 summed). Runs of one label collapse to one character; blank and separator
  * steps end a run and emit nothing. Probabilities are the summed class probabilities.
  *
  * `otherAsSeparator` (the reader uses it): the excluded classes' probability counts as
@@ -163,18 +180,19 @@ export function decodePlate(probs: ArrayLike<number>, T: number, C: number, cmap
       else if (m === -1) acc[n] += probs[row + c];
       else if (m === -2 || (m === -3 && opts.otherAsSeparator)) acc[n + 1] += probs[row + c];
     }
+    const p = (k: number) => (k < n ? freeProb(acc, k, cmap.oAsZero) : acc[k]);
     let best = n;
-    for (let k = 0; k < n + 2; k++) if (acc[k] > acc[best]) best = k;
-    if (best < n) best = priorArgmax(acc);
+    for (let k = 0; k < n + 2; k++) if (p(k) > p(best)) best = k;
+    if (best < n) best = priorArgmax(acc, cmap.oAsZero);
     if (best < n) {
       if (best !== prev) {
         text += PLATE_ALPHABET[best];
-        charProbs.push(acc[best]);
+        charProbs.push(p(best));
         spans.push([t, t]);
         dists.push(Float32Array.from(acc.subarray(0, n)));
       } else {
-        if (acc[best] > charProbs[charProbs.length - 1]) {
-          charProbs[charProbs.length - 1] = acc[best];
+        if (p(best) > charProbs[charProbs.length - 1]) {
+          charProbs[charProbs.length - 1] = p(best);
           dists[dists.length - 1] = Float32Array.from(acc.subarray(0, n));
         }
         spans[spans.length - 1][1] = t;

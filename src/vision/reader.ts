@@ -5,14 +5,20 @@
  */
 import { type Box, type RgbImage, iou } from "./image.ts";
 import { detectVehicles, findPlateCandidates, plausibility, readPlateBox, screenLine } from "./stages.ts";
-import { positionPrior, type PlateCandidate } from "./plateRules.ts";
+import { plateBoxAround, positionPrior, type PlateCandidate } from "./plateRules.ts";
 import type { RotRect } from "./dbpost.ts";
+import { fitFormats, plateShape, type PlateFormat, type PlateShape } from "./formats.ts";
+import { plateFormats } from "./runtime.ts";
+import type { Reading } from "./vote.ts";
 
 export { positionPrior };
 
 export { configureVision, ModelLoadError, type VisionOptions } from "./runtime.ts";
 
-/** One plate read: text (A-Z 0-9), confidence 0..1, plate box and the vehicle it was found on. */
+/**
+ * One plate read: text (A-Z 0-9), confidence 0..1, the plate's own bounding box (image pixels,
+ * RankedRead.plateBox) and the vehicle it was found on.
+ */
 export interface PlateRead {
   text: string;
   confidence: number;
@@ -57,9 +63,16 @@ export interface CandidateInput {
 export interface RankedRead {
   text: string;
   confidence: number;
+  /** The candidate's search box (plateRules.ts plateBoxFromLine), as given. */
   box: Box;
   score: number;
   rank: number;
+  /** The registration line the text was read from (image pixels), null when none was found. */
+  line: RotRect | null;
+  /** The plate's own bounding box (plateRules.ts plateBoxAround), image pixels. */
+  plateBox: Box;
+  /** The reading before fitting to the region's formats (text, per-character probabilities and distributions). */
+  raw: Reading | null;
 }
 
 /**
@@ -94,27 +107,41 @@ export function readRank(text: string, confidence: number, box: Box, score: numb
  */
 export async function readCandidates(img: RgbImage, cands: readonly CandidateInput[]): Promise<RankedRead[]> {
   const rankOf = (text: string, confidence: number, c: CandidateInput) => readRank(text, confidence, c.box, c.score, img.width, img.height);
-  const reads: { cand: CandidateInput; text: string; confidence: number; charProbs: number[]; dists: Float32Array[]; rank: number; refine: boolean }[] = [];
+  const reads: { cand: CandidateInput; text: string; confidence: number; raw: Reading | null; rank: number; refine: boolean; line: RotRect | null; format: PlateFormat | null }[] = [];
   for (const c of cands) {
     if (!c.line) {
-      reads.push({ cand: c, text: "", confidence: 0, charProbs: [], dists: [], rank: 0, refine: true });
+      reads.push({ cand: c, text: "", confidence: 0, raw: null, rank: 0, refine: true, line: null, format: null });
       continue;
     }
     const r = await screenLine(img, c.line);
-    reads.push({ cand: c, text: r.text, confidence: r.confidence, charProbs: r.charProbs, dists: r.dists, rank: rankOf(r.text, r.confidence, c), refine: false });
+    // Ranked as fitted to the region's formats; the raw reading joins the close reading's vote.
+    const f = fitFormats(r, plateFormats());
+    reads.push({ cand: c, text: f.text, confidence: f.confidence, raw: r, rank: rankOf(f.text, f.confidence, c), refine: false, line: c.line, format: f.format });
   }
   reads.sort((a, b) => b.rank - a.rank);
   const bestRank = reads[0]?.rank ?? 0;
   reads.forEach((r, i) => (r.refine ||= i < MAX_REFINED_PER_FRAME && r.rank >= 0.7 * bestRank));
   for (const r of reads) {
     if (!r.refine) continue;
-    const close = await readPlateBox(img, r.cand.box, r.text ? [{ text: r.text, charProbs: r.charProbs, dists: r.dists }] : []);
+    const close = await readPlateBox(img, r.cand.box, r.raw?.text ? [r.raw] : []);
     r.text = close.text;
     r.confidence = close.confidence;
+    r.line = close.line ?? r.line;
+    r.raw = close.raw ?? null;
+    r.format = close.format ?? null;
     r.rank = rankOf(close.text, close.confidence, r.cand);
   }
   reads.sort((a, b) => b.rank - a.rank);
-  return reads.map((r) => ({ text: r.text, confidence: r.confidence, box: r.cand.box, score: r.cand.score, rank: r.rank }));
+  return reads.map((r) => ({
+    text: r.text,
+    confidence: r.confidence,
+    box: r.cand.box,
+    score: r.cand.score,
+    rank: r.rank,
+    line: r.line,
+    raw: r.raw,
+    plateBox: r.line ? plateBoxOf(r.line, plateShape(r.format, plateFormats())) : r.cand.box,
+  }));
 }
 
 /**
@@ -145,12 +172,14 @@ export async function readPlates(img: RgbImage): Promise<PlateRead[]> {
     out.push({
       text: r.text,
       confidence: round(r.confidence),
-      box: r.box.map(Math.round) as Box,
+      box: r.plateBox.map(Math.round) as Box,
       vehicleBox: vehicleBox ? (vehicleBox.map(Math.round) as Box) : null,
     });
   }
   return out;
 }
+
+const plateBoxOf = (line: RotRect, s: PlateShape) => plateBoxAround(line, s.aspect, s.centreAbove);
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;

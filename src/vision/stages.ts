@@ -12,7 +12,8 @@ import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
 import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
-import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
+import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, plateFormats, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
+import { fitFormats, NO_FORMAT_CONFIDENCE, type PlateFormat } from "./formats.ts";
 
 /**
  * Longest side of the detector input for a frame or vehicle region by default (PaddleOCR
@@ -161,7 +162,8 @@ function plateClassMap(): Promise<PlateClassMap> {
  * rules (small print such as state names and slogans ignored, split character groups merged,
  * text beside the box cut off) and read by PP-OCRv4 rec (height 48, aspect kept, right-padded
  * to REC_MIN_WIDTH as in PaddleOCR) with CTC greedy decoding restricted to A-Z and 0-9
- * (ctc.ts) and decorations removed (glyphs.ts); the readings are combined by vote.ts.
+ * (ctc.ts) and decorations removed (glyphs.ts); the readings are combined by vote.ts and
+ * fitted to the plate formats of the configured region (formats.ts fitFormats).
  * Text is upper case without spaces; confidence is the mean character probability (0 and ""
  * when nothing is legible).
  */
@@ -190,6 +192,10 @@ export interface PlateReading {
   line: RotRect | null;
   /** How many readings agreed on the length of the result. */
   support: number;
+  /** The plate format of the region the text fits (formats.ts), null when none or no region set. */
+  format?: PlateFormat | null;
+  /** The voted reading before fitting to formats (vote.ts: text, per-character probabilities and distributions). */
+  raw?: Reading;
 }
 
 /**
@@ -199,18 +205,9 @@ export interface PlateReading {
 export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = []): Promise<PlateReading> {
   assertImage(img);
   const b = clipBox(box, img.width, img.height);
-  if (b[2] < 4 || b[3] < 4) return { text: "", confidence: 0, line: null, charProbs: [], support: 0 };
-  const mx = b[2] * CROP_DET.marginX, my = b[3] * CROP_DET.marginY;
-  // Not clipped to the image: outside pixels read as mid grey, so a plate filling a crop
-  // still has the background margin the detector needs.
-  const x0 = Math.floor(b[0] - mx), y0 = Math.floor(b[1] - my);
-  const crop: Box = [x0, y0, Math.ceil(b[0] + b[2] + mx) - x0, Math.ceil(b[1] + b[3] + my) - y0];
+  if (b[2] < 4 || b[3] < 4) return { text: "", confidence: 0, line: null, charProbs: [], support: 0, format: null };
   const readings: (Reading & { line: RotRect })[] = [];
-  for (const boxH of CROP_DET.boxHeights) {
-    const scale = Math.min(boxH / b[3], DET_LIMIT_SIDE / crop[2]);
-    const rects = await timed("ocr_detect", detectTextLines(img, crop, scale, { boxThresh: 0.5 }));
-    const line = registrationLine(rects, b);
-    if (!line) continue;
+  for (const line of await registrationLines(img, b)) {
     const r = await timed("ocr", recognizeLine(img, line));
     readings.push({ ...r, line });
   }
@@ -220,9 +217,33 @@ export async function readPlateBox(img: RgbImage, box: Box, extra: Reading[] = [
     const r = await timed("ocr", recognizeLine(img, line));
     readings.push({ ...r, line });
   }
-  const v = voteReadings([...readings, ...extra]);
+  // With a region, a length none of its formats has counts as a reading that fits no format.
+  const formats = plateFormats();
+  const v = voteReadings([...readings, ...extra], formats ? (n) => (formats.byLength.has(n) ? 1 : NO_FORMAT_CONFIDENCE) : undefined);
   const line = readings.find((r) => r.text === v.text)?.line ?? readings[0]?.line ?? null;
-  return { text: v.text, confidence: v.confidence, charProbs: v.charProbs, line, support: v.support };
+  const f = fitFormats(v, formats);
+  return { text: f.text, confidence: f.confidence, charProbs: f.charProbs, line, support: v.support, format: f.format, raw: v };
+}
+
+/**
+ * The registration lines found in plate box `b` (clipped to the image): the box widened by the
+ * CROP_DET context margin is searched at each of CROP_DET.boxHeights, and each scale's text
+ * lines give at most one registration line (plateRules.ts registrationLine). Image pixels.
+ */
+export async function registrationLines(img: RgbImage, b: Box): Promise<RotRect[]> {
+  const mx = b[2] * CROP_DET.marginX, my = b[3] * CROP_DET.marginY;
+  // Not clipped to the image: outside pixels read as mid grey, so a plate filling a crop
+  // still has the background margin the detector needs.
+  const x0 = Math.floor(b[0] - mx), y0 = Math.floor(b[1] - my);
+  const crop: Box = [x0, y0, Math.ceil(b[0] + b[2] + mx) - x0, Math.ceil(b[1] + b[3] + my) - y0];
+  const lines: RotRect[] = [];
+  for (const boxH of CROP_DET.boxHeights) {
+    const scale = Math.min(boxH / b[3], DET_LIMIT_SIDE / crop[2]);
+    const rects = await timed("ocr_detect", detectTextLines(img, crop, scale, { boxThresh: 0.5 }));
+    const line = registrationLine(rects, b);
+    if (line) lines.push(line);
+  }
+  return lines;
 }
 
 export { plausibility };
@@ -245,12 +266,8 @@ export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string
 export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_STRETCH): Promise<{ text: string; confidence: number; charProbs: number[]; dists: Float32Array[] }> {
   const session = await getSession("rec");
   const cmap = await plateClassMap();
-  line = { ...line, w: line.w + REC_PAD_X * line.h };
-  const contentW = Math.max(8, Math.min(REC_HEIGHT * 25, Math.ceil((stretch * REC_HEIGHT * line.w) / Math.max(1, line.h))));
-  const W = Math.max(REC_MIN_WIDTH, Math.ceil(contentW / 8) * 8);
   return runExclusive(async () => {
-    const data = new Float32Array(3 * REC_HEIGHT * W); // padding = 0 after normalisation (PaddleOCR)
-    sampleOrientedToTensor(img, line, contentW, REC_HEIGHT, { ...REC_NORM, into: data, intoW: W });
+    const { data, W, contentW } = recognizerInput(img, line, stretch);
     const res = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
     const out = res[session.outputNames[0]];
     const [, T, C] = out.dims as number[];
@@ -277,6 +294,22 @@ export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_
       confidence: charProbs.length ? charProbs.reduce((a, b) => a + b, 0) / charProbs.length : 0,
     };
   });
+}
+
+/**
+ * The recogniser's input for one text line (oriented rectangle, image pixels): the line widened
+ * by REC_PAD_X x its height, stretched horizontally by `stretch`, sampled at REC_HEIGHT rows
+ * (CHW, BGR, PaddleOCR rec normalisation) and zero-padded on the right to W, a multiple of 8 of
+ * at least REC_MIN_WIDTH; `contentW` is the sampled width. Also used by the plate recogniser's
+ * training tool (tools/plate-rec), so it sees exactly what the reader feeds the model.
+ */
+export function recognizerInput(img: RgbImage, line: RotRect, stretch = REC_STRETCH): { data: Float32Array; W: number; contentW: number } {
+  line = { ...line, w: line.w + REC_PAD_X * line.h };
+  const contentW = Math.max(8, Math.min(REC_HEIGHT * 25, Math.ceil((stretch * REC_HEIGHT * line.w) / Math.max(1, line.h))));
+  const W = Math.max(REC_MIN_WIDTH, Math.ceil(contentW / 8) * 8);
+  const data = new Float32Array(3 * REC_HEIGHT * W); // padding = 0 after normalisation (PaddleOCR)
+  sampleOrientedToTensor(img, line, contentW, REC_HEIGHT, { ...REC_NORM, into: data, intoW: W });
+  return { data, W, contentW };
 }
 
 function assertImage(img: RgbImage): void {

@@ -3,7 +3,8 @@
  * frame, or the frames of one track): a ROVER-style vote (Fiscus, "A post-processing system
  * to yield reduced word error rates: Recognizer Output Voting Error Reduction", 1997)
  * restricted to hypotheses of equal length, which needs no alignment:
- * 1. the length is chosen by summed weight (confidence x weight of each reading);
+ * 1. the length is chosen by summed weight (confidence x weight of each reading) x the length's
+ *    plausibility x `lengthWeight` (the reader's: whether the region has formats of that length);
  * 2. at each position, the character with the largest summed probability (weight x the
  *    reading's probability of that character) wins; its probability is that sum divided by
  *    the total weight of the readings of that length. When every reading of that length
@@ -11,7 +12,7 @@
  *    reading's runner-up counts too) and the winner is chosen by ctc.ts priorArgmax.
  */
 import { plausibility } from "./plausibility.ts";
-import { PLATE_ALPHABET, priorArgmax } from "./ctc.ts";
+import { freeProb, PLATE_ALPHABET, priorArgmax } from "./ctc.ts";
 
 export interface Reading {
   text: string;
@@ -24,7 +25,7 @@ export interface Reading {
 }
 
 /** The voted text, per-character probabilities and their mean (0 / "" for no usable reading). */
-export function voteReadings(readings: Reading[]): { text: string; charProbs: number[]; confidence: number; support: number; dists?: Float32Array[] } {
+export function voteReadings(readings: Reading[], lengthWeight: (length: number) => number = () => 1): { text: string; charProbs: number[]; confidence: number; support: number; dists?: Float32Array[] } {
   const usable = readings.filter((r) => r.text.length > 0 && r.charProbs.length === r.text.length);
   if (usable.length === 0) return { text: "", charProbs: [], confidence: 0, support: 0 };
   const byLen = new Map<number, Reading[]>();
@@ -32,7 +33,7 @@ export function voteReadings(readings: Reading[]): { text: string; charProbs: nu
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   let bestLen = 0, bestScore = -1;
   for (const [len, rs] of byLen) {
-    const score = rs.reduce((s, r) => s + (r.weight ?? 1) * mean(r.charProbs), 0) * plausibility("x".repeat(len));
+    const score = rs.reduce((s, r) => s + (r.weight ?? 1) * mean(r.charProbs), 0) * plausibility("x".repeat(len)) * lengthWeight(len);
     if (score > bestScore) {
       bestScore = score;
       bestLen = len;
@@ -55,7 +56,7 @@ export function voteReadings(readings: Reading[]): { text: string; charProbs: nu
       }
       // The character is chosen with the character prior of ctc.ts, as decodePlate does.
       const k = priorArgmax(d);
-      acc.set(PLATE_ALPHABET[k], d[k]);
+      acc.set(PLATE_ALPHABET[k], freeProb(d, k));
       dists.push(d.map((x) => x / total));
     } else for (const r of group) acc.set(r.text[i], (acc.get(r.text[i]) ?? 0) + (r.weight ?? 1) * r.charProbs[i]);
     let ch = "", p = -1;
