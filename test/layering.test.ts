@@ -65,6 +65,7 @@ const RULES: Rule[] = [
   { layer: "db", forbidden: ["actors", "web", "vision", "alpr", "media"], why: "db imports no actors, web, vision, alpr, media" },
   { layer: "web", forbidden: ["actors"], why: "web imports no actors (it uses its WebActions port)" },
   { layer: "vision", forbidden: ["db", "actors", "web", "alpr"], why: "vision imports no db, actors, web, alpr" },
+  { layer: "health", onlyOurs: ["health", "vision"], onlyPackages: [], why: "health (pure image metrics) imports only vision and itself" },
 ];
 
 /** Checks one module's imports against the rules; returns one line per violation. */
