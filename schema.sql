@@ -305,6 +305,7 @@ CREATE TABLE snapshots (
 ) STRICT;
 CREATE INDEX idx_snapshots_camera ON snapshots(camera_id);
 CREATE INDEX idx_snapshots_captured ON snapshots(captured_at DESC);
+CREATE INDEX idx_snapshots_camera_anomalous ON snapshots(camera_id, captured_at) WHERE anomalies IS NOT NULL AND anomalies <> '[]';
 
 CREATE TABLE health_metrics (
   id          INTEGER PRIMARY KEY,
@@ -318,6 +319,24 @@ CREATE TABLE health_metrics (
 ) STRICT;
 CREATE INDEX idx_health_camera_time ON health_metrics(camera_id, created_at DESC);
 CREATE INDEX idx_health_metric_type ON health_metrics(metric_type, created_at DESC);
+
+-- hourly aggregates of health_metrics (upgrade 0005): written with every raw row, kept a year
+-- (raw rows 90 days, seed 003's retention policy); the charts read these (the seed's sample query 5)
+CREATE TABLE health_metrics_hourly (
+  camera_id   INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+  metric_type TEXT NOT NULL CHECK (metric_type IN (
+                'brightness', 'noise_level', 'blur_score', 'bitrate_mbps',
+                'fps_actual', 'frame_drops', 'latency_ms')),
+  hour_utc    INTEGER NOT NULL,          -- start of the UTC hour, ms
+  samples     INTEGER NOT NULL CHECK (samples >= 1),
+  sum_value   REAL NOT NULL,             -- AVG = sum_value / samples
+  min_value   REAL NOT NULL,
+  max_value   REAL NOT NULL,
+  warnings    INTEGER NOT NULL DEFAULT 0, -- samples with status 'warning'
+  criticals   INTEGER NOT NULL DEFAULT 0, -- samples with status 'critical'
+  PRIMARY KEY (camera_id, metric_type, hour_utc)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX idx_health_hourly_hour ON health_metrics_hourly(hour_utc);
 
 CREATE TABLE users (
   id            INTEGER PRIMARY KEY,

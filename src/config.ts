@@ -71,6 +71,50 @@ const CameraSchema = v.strictObject({
   backoff_max_ms: v.optional(positiveInt(3_600_000), 30_000),
   /** Bound on the footage a power cut may lose, s; default: the top-level `max_loss_seconds`. */
   max_loss_seconds: v.optional(MaxLossSeconds),
+  /** Camera health check period for this camera, s (default: `[health] interval_seconds`). */
+  health_interval_seconds: v.optional(positiveInt(86_400)),
+});
+
+const nonNegative = v.pipe(v.number(), v.minValue(0));
+
+/**
+ * `[health]`: camera health checks (seed 003). Absent section = on with these defaults. The
+ * thresholds are optional; absent ones take `DEFAULT_THRESHOLDS` of src/health/assess.ts, whose
+ * comment gives the source of each number.
+ */
+const HealthSchema = v.strictObject({
+  enabled: v.optional(v.boolean(), true),
+  /** Seconds between checks of each camera (a camera's `health_interval_seconds` overrides it). */
+  interval_seconds: v.optional(positiveInt(86_400), 300),
+  /** How long one check waits for the current frame, s. */
+  frame_timeout_seconds: v.optional(positiveInt(120), 15),
+  /** Retention (seed 003): snapshot pictures and rows, raw metrics, hourly aggregates, days. */
+  snapshot_retention_days: v.optional(positiveInt(36_500), 30),
+  metrics_retention_days: v.optional(positiveInt(36_500), 90),
+  rollup_retention_days: v.optional(positiveInt(36_500), 365),
+  thresholds: v.optional(
+    v.strictObject({
+      dark_warning: v.optional(nonNegative),
+      dark_critical: v.optional(nonNegative),
+      bright_warning: v.optional(nonNegative),
+      bright_critical: v.optional(nonNegative),
+      noise_warning: v.optional(nonNegative),
+      noise_critical: v.optional(nonNegative),
+      blur_warning: v.optional(nonNegative),
+      blur_critical: v.optional(nonNegative),
+      obstructed_warning: v.optional(nonNegative),
+      obstructed_critical: v.optional(nonNegative),
+      frozen_difference: v.optional(nonNegative),
+      frozen_snapshots: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(1000))),
+      low_fps_warning: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+      low_fps_critical: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+      bitrate_drop_warning: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+      bitrate_drop_critical: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+      latency_warning_ms: v.optional(nonNegative),
+      latency_critical_ms: v.optional(nonNegative),
+    }),
+    {},
+  ),
 });
 
 /**
@@ -196,12 +240,16 @@ const ConfigSchema = v.strictObject({
     {},
   ),
   alpr: v.optional(AlprSchema),
+  health: v.optional(HealthSchema, {}),
   postgres: v.optional(v.strictObject({ url: v.pipe(v.string(), v.minLength(1)) })),
 });
 
 export type AlprConfig = v.InferOutput<typeof AlprSchema>;
+export type HealthConfig = v.InferOutput<typeof HealthSchema>;
 export type CameraConfig = v.InferOutput<typeof CameraSchema> & { name: string };
-export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http" | "incident" | "gpio"> & {
+export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http" | "incident" | "gpio" | "health"> & {
+  /** `[health]`, defaults filled in (absent from hand-made test configs = defaults). */
+  health?: HealthConfig;
   cameras: CameraConfig[];
   /** Absent when the file has no `[gpio]` table (the schema's output must fit `GpioConfig`). */
   gpio?: GpioConfig;

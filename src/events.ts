@@ -12,7 +12,12 @@ export type LiveEvent =
   /** The GPIO save button's status changed (src/actors/gpio.ts; `reason` is one line when unavailable). */
   | ({ type: "gpio" } & GpioState)
   /** A watchlisted plate was read (ALPR). `ts` = frame time, ms UTC; `vehicleId` = vehicles.id. */
-  | { type: "alert"; kind: "alpr.watchlist"; plate: string; watched: string; cameraKey: string | null; ts: number; vehicleId: number; message: string };
+  | { type: "alert"; kind: "alpr.watchlist"; plate: string; watched: string; cameraKey: string | null; ts: number; vehicleId: number; message: string }
+  /**
+   * A camera's health status changed (src/actors/health.ts): `previous` -> `status`
+   * (`unknown | ok | warning | critical`), the anomaly types of the check, `ts` = check time, ms UTC.
+   */
+  | { type: "alert"; kind: "camera.health"; cameraKey: string; status: string; previous: string; anomalies: string[]; ts: number; message: string };
 
 type Listener = (event: LiveEvent) => void;
 

@@ -56,6 +56,8 @@ import { controlJson, liveControlSocket, RuntimeBusyError, startControlServer, t
 import type { WebActions } from "./web/env.ts";
 import { LoginRateLimiter } from "./web/auth/rateLimit.ts";
 import { log } from "./log.ts";
+import type { CurrentFrameSource } from "./media/currentFrame.ts";
+import { SourceGrabFrameSource } from "./media/sourceFrameGrab.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
@@ -121,7 +123,7 @@ export interface RuntimeOptions {
   deps?: Partial<
     Pick<
       SupervisorDeps,
-      "saveTrip" | "recorder" | "commitSegment" | "enforceRing" | "gpioEnv" | "gpioButton" | "alprService" | "incidentExport" | "maintenanceEveryMs"
+      "saveTrip" | "recorder" | "commitSegment" | "enforceRing" | "gpioEnv" | "gpioButton" | "alprService" | "incidentExport" | "maintenanceEveryMs" | "frames" | "healthCheck"
     >
   >;
 }
@@ -419,7 +421,10 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
     const background = new Set<Promise<unknown>>();
-    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, ...opts.deps };
+    // The runtime's one current-frame source (camera health checks). STAND-IN until the
+    // current-frame service is merged: it grabs a frame from the camera's source with ffmpeg.
+    const frames: CurrentFrameSource = new SourceGrabFrameSource(cameras);
+    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, frames, ...opts.deps };
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)

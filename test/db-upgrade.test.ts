@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFresh, openDatabase, schemaVersion, upgrade, DatabaseVersionError } from "../src/db/open.ts";
-import { SCHEMA_VERSION } from "../src/db/upgrades.ts";
+import { SCHEMA_VERSION, UPGRADES } from "../src/db/upgrades.ts";
 
 /** A comparable description of every schema object. */
 function describeSchema(db: Database) {
@@ -95,6 +95,27 @@ describe("schema upgrades", () => {
     expect(() => upgrade(db, 1)).toThrow();
     expect(schemaVersion(db)).toBe(1);
     expect(db.query("SELECT name FROM sqlite_master WHERE name = 'vehicles'").get()).toBeNull();
+    db.close();
+  });
+
+  test("the health rollup upgrade carries cameras, snapshots and raw health metrics through", () => {
+    const step = UPGRADES.findIndex((u) => u.sql.includes("CREATE TABLE health_metrics_hourly"));
+    expect(step).toBeGreaterThan(0);
+    const path = join(dir, "health.db");
+    const old = new Database(path, { create: true, strict: true });
+    upgrade(old, 0, step);
+    old.exec(`INSERT INTO cameras (id, key, name, last_health_check, connection_failures) VALUES (7, 'front', 'Front', 1700000000000, 2)`);
+    old.exec(`INSERT INTO snapshots (camera_id, file_path, captured_at, health_metrics, anomalies)
+      VALUES (7, 'health/front/a.jpg', 1700000000000, '{"exposure":{"status":"ok","meanBrightness":118}}', '[{"type":"high_noise","severity":"medium","message":"m"}]')`);
+    old.exec(`INSERT INTO health_metrics (camera_id, metric_type, value, status, created_at) VALUES (7, 'brightness', 118, 'ok', 1700000000000)`);
+    old.close();
+    const db = openDatabase(path);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.query("SELECT key, last_health_check, connection_failures FROM cameras").all()).toEqual([{ key: "front", last_health_check: 1700000000000, connection_failures: 2 }]);
+    expect(db.query("SELECT file_path, json_extract(anomalies, '$[0].type') AS t FROM snapshots").all()).toEqual([{ file_path: "health/front/a.jpg", t: "high_noise" }]);
+    expect(db.query("SELECT metric_type, value FROM health_metrics").all()).toEqual([{ metric_type: "brightness", value: 118 }]);
+    db.exec("INSERT INTO health_metrics_hourly (camera_id, metric_type, hour_utc, samples, sum_value, min_value, max_value) VALUES (7, 'brightness', 1699999200000, 1, 118, 118, 118)");
+    expect(() => db.exec("INSERT INTO health_metrics_hourly (camera_id, metric_type, hour_utc, samples, sum_value, min_value, max_value) VALUES (7, 'colour', 0, 1, 1, 1, 1)")).toThrow();
     db.close();
   });
 

@@ -78,7 +78,7 @@ describe("image metrics on the highway clip", () => {
     ["blur", "blurry"],
     ["covered", "obstructed"],
   ])("%s frames raise %s", (name, anomaly) => {
-    for (const m of metrics.get(name)!) expect(typesOf(m)).toContain(anomaly);
+    for (const m of metrics.get(name)!) expect(typesOf(m) as string[]).toContain(anomaly);
   });
 
   test("each measure moves the right way against the clean frame", () => {

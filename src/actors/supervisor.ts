@@ -46,6 +46,8 @@ import { cameraInputFor, provideCamera } from "./camera.ts";
 import { liveStatusOf, provideTrip, type TripDeps } from "./trip.ts";
 import { loadSnapshots, logAndAnnounce, type StoredSnapshot } from "./journal.ts";
 import { provideIncident, type IncidentDeps } from "./incident.ts";
+import { enforceHealthRetention, healthMonitorInputs, provideCameraHealth, type HealthDeps } from "./health.ts";
+import { cameraHealthMachine, type HealthMonitorInput } from "../machines/cameraHealth.ts";
 import { createGpioButton } from "./gpio.ts";
 import type { AlprService } from "./alpr.ts";
 import { cleanSavedTemps } from "./saveTrip.ts";
@@ -53,7 +55,7 @@ import { cleanSavedTemps } from "./saveTrip.ts";
 export type SupervisorActor = Actor<typeof supervisorMachine>;
 
 /** Everything the supervisor's wiring needs: the trip/camera/incident deps plus the configuration and services. */
-export interface SupervisorDeps extends TripDeps, IncidentDeps {
+export interface SupervisorDeps extends TripDeps, IncidentDeps, HealthDeps {
   /** The whole configuration ([gpio], [alpr], [incident]); absent in unit tests = no services. */
   config?: Config;
   /** Environment the GPIO actor finds `gpiomon` in (default process.env). */
@@ -72,9 +74,10 @@ export const STALE_TEMP_MS = 6 * 3600 * 1000;
 
 /**
  * One maintenance run: expired sessions deleted, temp files of interrupted saves/exports older
- * than STALE_TEMP_MS deleted. Returns what it did; never throws (errors are logged).
+ * than STALE_TEMP_MS deleted, camera health retention (`enforceHealthRetention`, with
+ * `config`'s `[health]` settings). Returns what it did; never throws (errors are logged).
  */
-export function runMaintenance(db: Database, dataDir: string, now = Date.now()): { sessions: number; temps: number } {
+export function runMaintenance(db: Database, dataDir: string, now = Date.now(), config?: Pick<Config, "health">): { sessions: number; temps: number } {
   let sessions = 0;
   let temps = 0;
   try {
@@ -87,6 +90,7 @@ export function runMaintenance(db: Database, dataDir: string, now = Date.now()):
   } catch (err) {
     log.warn(`maintenance: sweeping temp files failed: ${(err as Error).message}`);
   }
+  enforceHealthRetention(db, dataDir, config, now);
   if (sessions > 0 || temps > 0) {
     try {
       logEvent(db, { kind: "maintenance", at: now, message: `maintenance: ${sessions} expired session(s), ${temps} stale temp file(s) removed`, data: { sessions, temps } });
@@ -172,6 +176,7 @@ export function provideSupervisor(deps: SupervisorDeps) {
       gpioButton: (deps.gpioButton ?? createGpioButton({ db, env: deps.gpioEnv })) as unknown as CallbackActorLogic<{ type: string }, GpioConfig>,
       alprService: (deps.alprService ?? createAlprActor(deps)) as unknown as CallbackActorLogic<{ type: string }, Record<string, never>>,
       incident: provideIncident(deps) as unknown as typeof incidentMachine,
+      cameraHealth: provideCameraHealth(deps) as unknown as typeof cameraHealthMachine,
     },
     actions: {
       publishGpio: (_, params) => {
@@ -194,7 +199,7 @@ export function provideSupervisor(deps: SupervisorDeps) {
       },
       runMaintenance: ({ self }) => {
         journal.enqueue(self, () => () => {
-          runMaintenance(db, deps.dataDir);
+          runMaintenance(db, deps.dataDir, Date.now(), deps.config);
         });
       },
     },
@@ -221,6 +226,7 @@ interface PersistedMachineSnapshot {
 export function prepareRestoredSnapshot(
   stored: Map<string, StoredSnapshot>,
   cameras: Map<string, CameraInput>,
+  health: Map<string, HealthMonitorInput> = new Map(),
 ): PersistedMachineSnapshot | null {
   const sup = stored.get("supervisor");
   if (!sup) return null;
@@ -255,6 +261,11 @@ export function prepareRestoredSnapshot(
       };
     } else if (id.startsWith("trip:")) {
       if (typeof cs.value !== "string" || !LIVE_TRIP_STATES.has(cs.value)) continue;
+    } else if (id.startsWith("health:")) {
+      // a monitor keeps its status, streak and next-check deadline; the interval comes from the current config
+      const input = health.get(id.slice("health:".length));
+      if (!input || child.src !== "cameraHealth") continue;
+      cs.context = { ...cs.context, cameraId: input.cameraId, intervalMs: input.intervalMs };
     } else if (!id.startsWith("incident:") || child.src !== "incident") {
       // services: BOOT spawns them from the current config; an export actor of an older version
       // (src `incidentExport`): BOOT spawns an incident actor from the stored incident instead
@@ -276,7 +287,7 @@ export function bootEvent(
   cameraIds: Map<string, number>,
   bootId: string,
   at: number,
-  config?: Pick<Config, "gpio" | "alpr" | "incident"> | null,
+  config?: Pick<Config, "gpio" | "alpr" | "incident" | "health"> | null,
   maintenanceEveryMs?: number,
 ): SupervisorEvent {
   const boot: BootCamera[] = [];
@@ -302,6 +313,7 @@ export function bootEvent(
     alpr: config?.alpr?.enabled === true,
     ...(config?.incident ? { incident: { ...config.incident } } : {}),
     ...(maintenanceEveryMs ? { maintenanceEveryMs } : {}),
+    ...(config ? { health: healthMonitorInputs({ health: config.health, cameras }, cameraIds) } : {}),
   };
 }
 
@@ -331,7 +343,8 @@ export function startSupervisor(
   let snapshot: PersistedMachineSnapshot | null = null;
   if (!opts.fresh) {
     try {
-      snapshot = prepareRestoredSnapshot(loadSnapshots(deps.db), inputs);
+      const health = new Map(deps.config ? healthMonitorInputs({ health: deps.config.health, cameras }, cameraIds).map((h) => [h.cameraKey, h]) : []);
+      snapshot = prepareRestoredSnapshot(loadSnapshots(deps.db), inputs, health);
     } catch (err) {
       log.warn(`supervisor: stored snapshot unreadable, starting fresh: ${(err as Error).message}`);
     }

@@ -58,6 +58,15 @@ export function segmentsToGarbage<S extends { id: number; rel_path: string }>(
   })();
 }
 
+/**
+ * Step (1) for a file that is not a segment (a health snapshot picture): inserts the garbage
+ * row of `relPath` (camera `cameraId`, dated `now`), inside the caller's transaction that
+ * deletes the file's own row. Returns the garbage row id.
+ */
+export function addGarbage(db: Database, cameraId: number, relPath: string, now: number): number {
+  return (statements(db).insert.get({ camera_id: cameraId, rel_path: relPath, now }) as { id: number }).id;
+}
+
 /** Step (4) for one row: deletes garbage row `id`; false when it was already gone. */
 export function deleteGarbageRow(db: Database, id: number): boolean {
   return statements(db).delete.run({ id }).changes > 0;

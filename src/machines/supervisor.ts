@@ -18,6 +18,9 @@
  *   saves the CURRENT trip of every camera, its `INCIDENT` starts an incident clip on every
  *   enabled camera, its `GPIO.STATUS` is kept in `context.gpio` and published.
  * - `alpr` (src `alprService`), only when `[alpr] enabled`: the plate-reading pipeline.
+ * - `health:<key>` (src `cameraHealth`, src/machines/cameraHealth.ts), one health monitor per
+ *   camera BOOT lists in `health` (enabled cameras when `[health] enabled`); restored from the
+ *   journal with its stored next-check deadline, re-armed by `TIMERS.REARM` at BOOT.
  * Service children are not restored from a snapshot: BOOT spawns them from the current config.
  *
  * Events reach children through one table, `ROUTES` (event type -> the children it goes to
@@ -58,6 +61,7 @@ import { cameraMachine, cameraStateName, nowOf, backoffDelay, type CameraInput }
 import { tripMachine, LIVE_TRIP_STATES, type TripStatus } from "./trip.ts";
 import { incidentMachine, incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type IncidentInput, type SaveSource } from "./incident.ts";
 import type { GpioStatus } from "./events.ts";
+import { cameraHealthMachine, type HealthMonitorInput } from "./cameraHealth.ts";
 
 export { incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type SaveSource };
 
@@ -107,6 +111,8 @@ export type SupervisorEvent =
       incident?: { before_seconds: number; after_seconds: number };
       /** Period of the maintenance run (ms, default 24 h). */
       maintenanceEveryMs?: number;
+      /** Health monitors to run (absent = none). */
+      health?: HealthMonitorInput[];
     }
   | { type: "TRIP.OPENED"; tripId: number; cameraKey: string; at: number }
   | { type: "TRIP.EVICTED"; tripId: number; cameraKey: string; at: number }
@@ -160,11 +166,14 @@ export interface SupervisorContext {
   /** Next maintenance run (absolute ms). */
   maintenanceDeadline: number | null;
   maintenanceEveryMs: number;
+  /** Health monitors BOOT asked for, by camera key (respawned from it after a failure). */
+  healthMonitors: Record<string, HealthMonitorInput>;
 }
 
 export const cameraActorId = (key: string) => `camera:${key}`;
 export const tripActorId = (tripId: number) => `trip:${tripId}`;
 export const incidentActorId = (incidentId: string) => `incident:${incidentId}`;
+export const healthActorId = (key: string) => `health:${key}`;
 
 export const MAINTENANCE_EVERY_MS = 24 * 3600 * 1000;
 const SEGMENT_SECONDS_DEFAULT = 60;
@@ -256,7 +265,7 @@ export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
 };
 
 /** Which machine a child id belongs to, and how to spawn it again after a failure (null: not any more). */
-type Respawn = { src: "camera" | "trip" | "incident" | "gpioButton" | "alprService"; input: unknown; then?: EventObject } | null;
+type Respawn = { src: "camera" | "trip" | "incident" | "gpioButton" | "alprService" | "cameraHealth"; input: unknown; then?: EventObject } | null;
 const RESPAWN: Record<string, (context: SupervisorContext, name: string) => Respawn> = {
   camera: (context, key) => {
     const cam = context.cameras[key];
@@ -272,6 +281,10 @@ const RESPAWN: Record<string, (context: SupervisorContext, name: string) => Resp
   },
   gpio: (context) => (context.services?.gpio ? { src: "gpioButton", input: context.services.gpio } : null),
   alpr: (context) => (context.services?.alpr ? { src: "alprService", input: {} } : null),
+  health: (context, key) => {
+    const input = context.healthMonitors?.[key];
+    return input ? { src: "cameraHealth", input } : null;
+  },
 };
 
 /** The children whose normal end removes them from the supervisor's context, by kind. */
@@ -315,6 +328,7 @@ export const supervisorMachine = setup({
     camera: cameraMachine,
     trip: tripMachine,
     incident: incidentMachine,
+    cameraHealth: cameraHealthMachine,
     gpioButton: noGpio,
     alprService: noAlpr,
   },
@@ -384,6 +398,18 @@ export const supervisorMachine = setup({
           enqueue.sendTo(cameraActorId(input.cameraKey), { type: "INCIDENT.WINDOW", incidentId, fromUtc: input.fromUtc, toUtc: input.toUtc });
       }
 
+      // health monitors: removed cameras' stop, missing ones spawn, restored ones re-arm their deadline
+      const healthMonitors: Record<string, HealthMonitorInput> = {};
+      for (const h of event.health ?? []) healthMonitors[h.cameraKey] = h;
+      for (const [id] of actorsWithPrefix(system, "health:")) {
+        if (!healthMonitors[id.slice("health:".length)]) enqueue.stopChild(id);
+      }
+      for (const h of event.health ?? []) {
+        const id = healthActorId(h.cameraKey);
+        if (system.get(id)) enqueue.sendTo(id, { type: "TIMERS.REARM" });
+        else enqueue.spawnChild("cameraHealth", { id, systemId: id, input: h });
+      }
+
       const every = event.maintenanceEveryMs ?? context.maintenanceEveryMs ?? MAINTENANCE_EVERY_MS;
       enqueue("runMaintenance");
       enqueue.cancel("maintenance");
@@ -400,6 +426,7 @@ export const supervisorMachine = setup({
         pendingSaves: {},
         maintenanceDeadline: now + every,
         maintenanceEveryMs: every,
+        healthMonitors,
       });
     }),
     /** The trip named by the event gets an actor when it has none. */
@@ -555,6 +582,7 @@ export const supervisorMachine = setup({
     pendingSaves: {},
     maintenanceDeadline: null,
     maintenanceEveryMs: MAINTENANCE_EVERY_MS,
+    healthMonitors: {},
   }),
   on: {
     BOOT: { target: ".running", actions: "boot" },

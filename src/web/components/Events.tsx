@@ -19,7 +19,38 @@ export const EventItem: FC<{ ev: EventRow }> = ({ ev }) => (
 );
 
 /** The LiveBus `alert` event (src/events.ts): a watchlisted plate was read. */
-export type AlertEvent = Extract<LiveEvent, { type: "alert" }>;
+export type AlertEvent = Extract<LiveEvent, { type: "alert"; kind: "alpr.watchlist" }>;
+
+/** The LiveBus `alert` event of a camera health status change (src/actors/health.ts). */
+export type HealthAlertEvent = Extract<LiveEvent, { type: "alert"; kind: "camera.health" }>;
+
+/**
+ * A live toast of a camera health status change (SSE `alert`, same region and Dismiss button as
+ * the watchlist toast): the camera, old -> new status, the anomalies, a link to its health page.
+ */
+export const HealthAlertItem: FC<{ alert: HealthAlertEvent }> = ({ alert }) => (
+  <div class={`alert card health-alert health-${alert.status}`} role="alert" data-camera={alert.cameraKey}>
+    <div class="alert-top">
+      <div class="alert-body">
+        <p class="alert-title">
+          Camera <strong>{alert.cameraKey}</strong>: {alert.status === "ok" ? "healthy again" : alert.status}
+        </p>
+        <p class="alert-text">
+          <Time ms={alert.ts} fmt="time" />
+          {alert.anomalies.length ? ` · ${alert.anomalies.join(", ").replaceAll("_", " ")}` : ""}
+        </p>
+      </div>
+      <button type="button" class="alert-close plain" data-dismiss aria-label="Dismiss alert">
+        ×
+      </button>
+    </div>
+    <p class="alert-links">
+      <a class="button" href={`/cameras/${encodeURIComponent(alert.cameraKey)}/health`}>
+        Health
+      </a>
+    </p>
+  </div>
+);
 
 /**
  * A live alert toast (a watchlisted plate read); SSE event `alert`, prepended to the layout's

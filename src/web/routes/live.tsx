@@ -10,7 +10,7 @@
  * | trip       | `trip-<id>` (status badge)                                             |
  * | event_log  | `event-log` (an event `<li>`)                                          |
  * | gpio       | `gpio` (the dashboard's save-button card body)                         |
- * | alert      | `alert` (a toast prepended to every page's fixed alert region)         |
+ * | alert      | `alert` (a toast prepended to every page's fixed alert region: a watchlisted plate, a camera health change) |
  *
  * Fragments are rendered from the database rows (the bus event only says what changed), so
  * they always show committed state. A `: heartbeat` comment goes out every `sseHeartbeatMs`
@@ -26,7 +26,7 @@ import type { LiveEvent } from "../../events.ts";
 import { getVehicle } from "../../db/vehicles.ts";
 import { CameraCardBody } from "../components/CameraCard.tsx";
 import { DiskBody, diskInfo } from "../components/DiskCard.tsx";
-import { AlertItem, EventItem } from "../components/Events.tsx";
+import { AlertItem, EventItem, HealthAlertItem } from "../components/Events.tsx";
 import { GpioCardBody } from "../components/GpioCard.tsx";
 import { SegmentItem } from "../components/Segments.tsx";
 import { TripBadge } from "../components/Badge.tsx";
@@ -72,6 +72,10 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
       break;
     }
     case "alert": {
+      if (ev.kind === "camera.health") {
+        out.push({ event: "alert", data: await html(<HealthAlertItem alert={ev} />) });
+        break;
+      }
       const snapshot = Boolean(getVehicle(deps.db, ev.vehicleId)?.snapshot_path);
       out.push({ event: "alert", data: await html(<AlertItem alert={ev} snapshot={snapshot} />) });
       break;

@@ -1,0 +1,337 @@
+/**
+ * Camera health monitors: wiring of the pure `cameraHealth` machine (src/machines/cameraHealth.ts)
+ * with `.provide()`, and the retention of their rows and pictures.
+ *
+ * - `healthCheck` (one check, safe to repeat): asks the runtime's `CurrentFrameSource` for the
+ *   camera's current frame (`[health] frame_timeout_seconds`), decodes it in-process
+ *   (src/vision/image.ts), measures it (src/health/metrics.ts), compares its thumbnail with the
+ *   previous snapshot's (kept in memory; after a restart decoded from the previous snapshot's
+ *   file), reads the stream metrics the recorder already produced and judges everything
+ *   (src/health/assess.ts). The JPEG is written to `health/<camera>/<UTC stamp>.jpg` through
+ *   `writeFileAtomic` before the rows exist; a crash in between leaves a file without a row,
+ *   which `enforceHealthRetention` deletes.
+ *   Stream metrics: `bitrate_mbps` = bytes x 8 / duration of the segments recorded in the last
+ *   check interval; `fps_actual` = video packets counted in the newest segment (src/media/probe.ts,
+ *   no decoding) / its duration; `frame_drops` = frames the declared rate expects in that
+ *   segment minus those counted; `latency_ms` = the current frame's capture time to the moment
+ *   it was available; the `bitrate_drop` baseline is the mean `bitrate_mbps` of the last 24 h.
+ * - `recordCheck`: `recordHealthCheck` (src/db/health.ts) in the journal transaction.
+ * - `announceStatus`: a `camera.health` event row (warn/error/info by the new status) and, after
+ *   commit, the LiveBus `event_log` event and a live `alert` toast of kind `camera.health` (not
+ *   for the first `ok` after start: nothing changed for the user).
+ *
+ * `enforceHealthRetention` (daily maintenance and start-up): seed 003's policy with the
+ * `[health]` retention settings: snapshots (row and picture) after `snapshot_retention_days`,
+ * raw metrics after `metrics_retention_days` (their hourly aggregates stay), aggregates after
+ * `rollup_retention_days`. Pictures leave through the garbage protocol: rows out and garbage
+ * rows in (one transaction), unlink, fsync the directory, garbage rows dropped.
+ */
+import type { Database } from "bun:sqlite";
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fromPromise, type AnyActorLogic, type PromiseActorLogic } from "xstate";
+import type { Config, HealthConfig } from "../config.ts";
+import { cameraHealthMachine, type HealthCheckInput, type HealthCheckOutput, type HealthMonitorInput, type StatusChange } from "../machines/cameraHealth.ts";
+import { FrameUnavailableError, type CurrentFrame, type CurrentFrameSource } from "../media/currentFrame.ts";
+import { probeMedia } from "../media/probe.ts";
+import { decodeImage } from "../vision/image.ts";
+import { downscaleLuma, frameDifference, measureFrame, toLuma, ANALYSIS_WIDTH, THUMB_WIDTH, type FrameMetrics, type LumaImage } from "../health/metrics.ts";
+import { assessCheck, DEFAULT_THRESHOLDS, type HealthThresholds, type StreamMetrics } from "../health/assess.ts";
+import {
+  deleteHourlyBefore,
+  deleteMetricsBefore,
+  expireSnapshots,
+  latestSnapshotWithPicture,
+  metricMean,
+  recordHealthCheck,
+  snapshotPaths,
+} from "../db/health.ts";
+import { deleteGarbageRows } from "../db/garbage.ts";
+import { segmentsInWindow } from "../db/views.ts";
+import { logEvent } from "../db/eventLog.ts";
+import { listCameras } from "../db/cameras.ts";
+import { fsyncDirIfPresent, removeTempFiles, writeFileAtomic } from "../fsx.ts";
+import { resolveInside } from "../paths.ts";
+import { log } from "../log.ts";
+import type { ActorDeps } from "./camera.ts";
+
+/** Folder (under data_dir) of the health snapshot pictures, one sub-folder per camera key. */
+export const HEALTH_DIR = "health";
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** `[health]` with defaults (a config made by hand in a test may lack it). */
+export function healthSettings(config: Pick<Config, "health"> | undefined): HealthConfig {
+  return {
+    enabled: true,
+    interval_seconds: 300,
+    frame_timeout_seconds: 15,
+    snapshot_retention_days: 30,
+    metrics_retention_days: 90,
+    rollup_retention_days: 365,
+    thresholds: {},
+    ...config?.health,
+  };
+}
+
+/** The thresholds in force: `[health.thresholds]` over `DEFAULT_THRESHOLDS`. */
+export function thresholdsOf(settings: HealthConfig): HealthThresholds {
+  const t: HealthThresholds = { ...DEFAULT_THRESHOLDS };
+  for (const [k, v] of Object.entries(settings.thresholds ?? {})) if (typeof v === "number") (t as unknown as Record<string, number>)[k] = v;
+  return t;
+}
+
+/**
+ * The monitor inputs for BOOT: one per enabled camera when `[health] enabled`. The interval is
+ * the camera's `health_interval_seconds`, else `[health] interval_seconds`; the first check runs
+ * after min(interval, 30 s), when the recorder has had time to connect.
+ */
+export function healthMonitorInputs(config: Pick<Config, "health" | "cameras">, cameraIds: Map<string, number>): HealthMonitorInput[] {
+  const settings = healthSettings(config);
+  if (!settings.enabled) return [];
+  const out: HealthMonitorInput[] = [];
+  for (const c of config.cameras) {
+    const id = cameraIds.get(c.key);
+    if (id === undefined || !c.enabled) continue;
+    const intervalMs = (c.health_interval_seconds ?? settings.interval_seconds) * 1000;
+    out.push({ cameraKey: c.key, cameraId: id, intervalMs, firstDelayMs: Math.min(intervalMs, 30_000) });
+  }
+  return out;
+}
+
+export interface HealthDeps extends ActorDeps {
+  /** The runtime's current-frame port. */
+  frames?: CurrentFrameSource;
+  config?: Config;
+  /** Replaces the real check (tests). */
+  healthCheck?: AnyActorLogic;
+}
+
+/** UTC stamp for a picture name: `20260107T031500123Z`. */
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:.]/g, "");
+
+/** The thumbnail of a stored snapshot picture (to compare the next frame with), or null. */
+function thumbOfFile(dataDir: string, relPath: string): LumaImage | null {
+  try {
+    return downscaleLuma(downscaleLuma(toLuma(decodeImage(new Uint8Array(readFileSync(resolveInside(dataDir, relPath))))), ANALYSIS_WIDTH), THUMB_WIDTH);
+  } catch {
+    return null;
+  }
+}
+
+/** Stream metrics of camera `cameraId` for a check at `now` over the last `windowMs` (see the module comment). */
+export async function streamMetricsOf(db: Database, dataDir: string, cameraId: number, now: number, windowMs: number, frame: CurrentFrame | null, frameAvailableAt: number | null, fallbackFps: number | null): Promise<StreamMetrics> {
+  const segments = segmentsInWindow(db, cameraId, now - windowMs, now + 1).filter((s) => s.end_utc > s.start_utc && s.bytes !== null);
+  let bitrateMbps: number | null = null;
+  let fpsActual: number | null = null;
+  let fpsNominal: number | null = null;
+  let frameDrops: number | null = null;
+  if (segments.length > 0) {
+    const bytes = segments.reduce((n, s) => n + (s.bytes ?? 0), 0);
+    const ms = segments.reduce((n, s) => n + (s.end_utc - s.start_utc), 0);
+    bitrateMbps = (bytes * 8) / (ms / 1000) / 1e6;
+    const newest = segments[segments.length - 1];
+    fpsNominal = newest.fps ?? fallbackFps;
+    try {
+      const probe = await probeMedia(resolveInside(dataDir, newest.rel_path));
+      const seconds = (newest.end_utc - newest.start_utc) / 1000;
+      if (probe && probe.frames > 0 && seconds > 0) {
+        fpsActual = probe.frames / seconds;
+        if (fpsNominal) frameDrops = Math.max(0, Math.round(fpsNominal * seconds - probe.frames));
+      }
+    } catch {
+      // the segment left the ring meanwhile: no frame count this time
+    }
+  }
+  const prior = metricMean(db, cameraId, "bitrate_mbps", now - DAY_MS, now);
+  return {
+    bitrateMbps,
+    baselineBitrateMbps: prior.n >= 3 ? prior.avg : null,
+    fpsActual,
+    fpsNominal,
+    frameDrops,
+    latencyMs: frame && frameAvailableAt !== null ? Math.max(0, frameAvailableAt - frame.capturedAtMs) : null,
+  };
+}
+
+/** The `healthCheck` actor: one check of one camera (see the module comment). */
+export function createHealthCheck(deps: HealthDeps) {
+  const thumbs = new Map<string, LumaImage>();
+  return fromPromise<HealthCheckOutput, HealthCheckInput>(async ({ input, signal }) => {
+    const settings = healthSettings(deps.config);
+    const checkedAt = Date.now();
+    let frame: CurrentFrame | null = null;
+    let frameError: string | null = null;
+    let availableAt: number | null = null;
+    if (!deps.frames) frameError = "no current-frame source";
+    else {
+      try {
+        frame = await deps.frames.current(input.cameraKey, { timeoutMs: settings.frame_timeout_seconds * 1000, signal });
+        availableAt = Date.now();
+      } catch (err) {
+        frameError = err instanceof FrameUnavailableError ? `${err.reason}: ${err.message}` : String((err as Error)?.message ?? err);
+      }
+    }
+    let metrics: FrameMetrics | null = null;
+    if (frame) {
+      try {
+        metrics = measureFrame(decodeImage(frame.jpeg));
+      } catch (err) {
+        frameError = `decode_failed: ${(err as Error).message}`;
+        frame = null;
+      }
+    }
+    let difference: number | null = null;
+    if (metrics) {
+      let previous = thumbs.get(input.cameraKey) ?? null;
+      if (!previous) {
+        const last = latestSnapshotWithPicture(deps.db, input.cameraId);
+        previous = last ? thumbOfFile(deps.dataDir, last.file_path) : null;
+      }
+      if (previous) {
+        try {
+          difference = frameDifference(previous, metrics.thumb);
+        } catch {
+          difference = null; // the resolution changed: a different picture
+        }
+      }
+      thumbs.set(input.cameraKey, metrics.thumb);
+    }
+    const fallbackFps = deps.cameras.get(input.cameraKey)?.fps ?? null;
+    const stream = await streamMetricsOf(deps.db, deps.dataDir, input.cameraId, checkedAt, input.intervalMs, frame, availableAt, fallbackFps);
+    const a = assessCheck({ frame: metrics, frameError, frameDifference: difference, identicalStreak: input.identicalStreak, stream }, thresholdsOf(settings));
+    let filePath = "";
+    if (frame) {
+      filePath = join(HEALTH_DIR, input.cameraKey, `${stamp(frame.capturedAtMs)}.jpg`);
+      const abs = resolveInside(deps.dataDir, filePath);
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileAtomic(abs, frame.jpeg);
+    }
+    return {
+      status: a.status,
+      checkedAt,
+      capturedAt: frame ? frame.capturedAtMs : checkedAt,
+      filePath,
+      frameOk: frame !== null,
+      healthMetrics: a.healthMetrics,
+      anomalies: a.anomalies,
+      metrics: a.metrics,
+      identicalStreak: a.identicalStreak,
+    };
+  });
+}
+
+const LEVEL = { ok: "info", warning: "warn", critical: "error", unknown: "info" } as const;
+
+/** The cameraHealth machine with the real check and effects. */
+export function provideCameraHealth(deps: HealthDeps) {
+  const { journal } = deps;
+  return cameraHealthMachine.provide({
+    actors: {
+      healthCheck: (deps.healthCheck ?? createHealthCheck(deps)) as unknown as PromiseActorLogic<HealthCheckOutput, HealthCheckInput>,
+    },
+    actions: {
+      recordCheck: ({ event, self, context }) => {
+        const out = (event as unknown as { output: HealthCheckOutput }).output;
+        journal.enqueue(self, (d) => {
+          recordHealthCheck(d, { ...out, cameraId: context.cameraId });
+        });
+      },
+      announceStatus: ({ self }, change: StatusChange) => {
+        journal.enqueue(self, (d) => {
+          const what = change.anomalies.length ? ` (${change.anomalies.join(", ")})` : "";
+          const message = `camera ${change.cameraKey} health: ${change.from} -> ${change.to}${what}`;
+          const id = logEvent(d, { kind: "camera.health", level: LEVEL[change.to], cameraId: change.cameraId, message, data: change, at: change.at || undefined });
+          return () => {
+            deps.bus.publish({ type: "event_log", id, kind: "camera.health", message });
+            if (change.from === "unknown" && change.to === "ok") return;
+            deps.bus.publish({ type: "alert", kind: "camera.health", cameraKey: change.cameraKey, status: change.to, previous: change.from, anomalies: change.anomalies, ts: change.at, message });
+          };
+        });
+      },
+    },
+  });
+}
+
+/** What one retention run did. */
+export interface HealthRetentionResult {
+  snapshots: number;
+  files: number;
+  metrics: number;
+  hourly: number;
+  orphans: number;
+}
+
+/** Rows handled per transaction. */
+const BATCH = 500;
+
+/**
+ * Applies the `[health]` retention (see the module comment) at `now`. Never throws: a failure is
+ * logged and the rest is left for the next run. Orphan pictures (a crash between writing the
+ * file and committing its row) older than an hour and temp files are deleted too.
+ */
+export function enforceHealthRetention(db: Database, dataDir: string, config: Pick<Config, "health"> | undefined, now = Date.now()): HealthRetentionResult {
+  const settings = healthSettings(config);
+  const result: HealthRetentionResult = { snapshots: 0, files: 0, metrics: 0, hourly: 0, orphans: 0 };
+  try {
+    for (;;) {
+      const expired = expireSnapshots(db, now - settings.snapshot_retention_days * DAY_MS, BATCH, now);
+      if (expired.length === 0) break;
+      result.snapshots += expired.length;
+      const dirs = new Set<string>();
+      for (const e of expired) {
+        if (!e.filePath) continue;
+        try {
+          const abs = resolveInside(dataDir, e.filePath);
+          dirs.add(dirname(abs));
+          unlinkSync(abs);
+          result.files++;
+        } catch {
+          // already gone (or a path outside the data directory, which is never unlinked)
+        }
+      }
+      for (const d of dirs) fsyncDirIfPresent(d);
+      deleteGarbageRows(db, expired.flatMap((e) => (e.garbageId === null ? [] : [e.garbageId])));
+      if (expired.length < BATCH) break;
+    }
+    for (let n = BATCH; n === BATCH; ) {
+      n = deleteMetricsBefore(db, now - settings.metrics_retention_days * DAY_MS, BATCH);
+      result.metrics += n;
+    }
+    result.hourly = deleteHourlyBefore(db, now - settings.rollup_retention_days * DAY_MS);
+    for (const cam of listCameras(db)) {
+      const dir = join(dataDir, HEALTH_DIR, cam.key);
+      removeTempFiles(dir, 3600_000, now);
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      const known = snapshotPaths(db, cam.id);
+      for (const name of names) {
+        const rel = join(HEALTH_DIR, cam.key, name);
+        if (!name.endsWith(".jpg") || known.has(rel)) continue;
+        try {
+          if (now - statSync(join(dir, name)).mtimeMs < 3600_000) continue; // a check may be committing it
+          unlinkSync(join(dir, name));
+          result.orphans++;
+        } catch {
+          // gone meanwhile
+        }
+      }
+      if (result.orphans > 0) fsyncDirIfPresent(dir);
+    }
+    if (result.snapshots + result.metrics + result.hourly + result.orphans > 0) {
+      logEvent(db, {
+        kind: "health.retention",
+        at: now,
+        message: `health retention: ${result.snapshots} snapshot(s) (${result.files} picture(s)), ${result.metrics} raw metric(s), ${result.hourly} hourly aggregate(s), ${result.orphans} orphan picture(s) deleted`,
+        data: result,
+      });
+    }
+  } catch (err) {
+    log.warn(`health retention failed: ${(err as Error).message}`);
+  }
+  return result;
+}
