@@ -1,0 +1,141 @@
+/**
+ * Camera health monitors in the real runtime (in this process): real recorders, the runtime's
+ * current-frame source grabbing frames with real ffmpeg from the real source at call time, real
+ * SQLite, the journal, the LiveBus.
+ *
+ * - a file camera looping one still image (a highway frame made into a video by ffmpeg) is
+ *   flagged `frozen` by its third snapshot, not before; its snapshots carry the seed's JSON,
+ *   its metrics are `health_metrics` rows with their hourly aggregate, the camera's columns are
+ *   kept, the status change is an event row and a live `alert`;
+ * - a camera behind a real RTSP server (rtsp-server-perl) whose server stops is `no_signal`
+ *   (connection_failures counts up) and recovers by itself when the server is back
+ *   (`critical -> ok`, connection_failures 0).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { RuntimeFixture } from "./helpers/inprocess.ts";
+import { RtspCamera, HIGHWAY_CLIP } from "./helpers/rtsp.ts";
+import { FFMPEG_BIN } from "./helpers/media.ts";
+import { killAllStarted, waitFor } from "./helpers/proc.ts";
+import type { LiveEvent } from "../src/events.ts";
+import type { RuntimeHandle } from "../src/runtime.ts";
+import { latestSnapshot, recentSnapshots, cameraHealthColumns, hourlySeries } from "../src/db/health.ts";
+import { cameraIdByKey } from "../src/db/cameras.ts";
+
+const fx = new RuntimeFixture("dashcam-health-monitor-");
+let media = "";
+
+async function ffmpeg(args: string[]): Promise<void> {
+  const p = Bun.spawn([FFMPEG_BIN, "-v", "error", "-y", ...args], { stderr: "pipe" });
+  if ((await p.exited) !== 0) throw new Error(`ffmpeg ${args.join(" ")} failed: ${await new Response(p.stderr).text()}`);
+}
+
+beforeAll(async () => {
+  media = fx.tempDir();
+  // one real highway frame, looped as a 6 s video: a camera whose picture never changes
+  await ffmpeg(["-i", HIGHWAY_CLIP, "-vf", "select=eq(n\\,40)", "-frames:v", "1", "-q:v", "2", join(media, "frame.jpg")]);
+  await ffmpeg(["-loop", "1", "-i", join(media, "frame.jpg"), "-t", "6", "-r", "25", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", join(media, "still.mp4")]);
+  // a moving picture for the RTSP camera (keyframe every 10 frames, so a grab starts fast)
+  await ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "10", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", join(media, "moving.mp4")]);
+}, 60_000);
+
+afterAll(async () => {
+  await fx.cleanup();
+  killAllStarted();
+});
+
+const health = (interval = 2) => ({ interval_seconds: interval, frame_timeout_seconds: 4 });
+
+function busLog(rt: RuntimeHandle): LiveEvent[] {
+  const events: LiveEvent[] = [];
+  rt.bus.subscribe((e) => void events.push(e));
+  return events;
+}
+
+describe("health monitor in the runtime", () => {
+  test("a file camera looping one still image is frozen by its third snapshot", async () => {
+    const dataDir = join(fx.tempDir(), "data");
+    mkdirSync(dataDir);
+    const config = fx.config(dataDir, {
+      cameras: [{ key: "still", source: `file:${join(media, "still.mp4")}`, segment_seconds: 2 }],
+      health: health(2),
+    });
+    const rt = await fx.start(config);
+    const events = busLog(rt);
+    const id = cameraIdByKey(rt.db, "still")!;
+    const snaps = await waitFor("three health snapshots", () => {
+      const s = recentSnapshots(rt.db, id, 10);
+      return s.length >= 3 ? s.reverse() : null;
+    }, 40_000);
+    const [first, second, third] = snaps;
+    for (const s of [first, second]) expect(s.anomalies.map((a) => a.type)).not.toContain("frozen");
+    expect(third.anomalies).toContainEqual({ type: "frozen", severity: "high", message: expect.stringContaining("same frame in 3 snapshots") });
+    // the picture itself is a clean highway frame: nothing else is wrong with it
+    expect(third.anomalies.map((a) => a.type).filter((t) => t !== "frozen" && t !== "bitrate_drop")).toEqual([]);
+    for (const s of snaps) {
+      expect(s.file_path).toMatch(/^health\/still\/\d{8}T\d{9}Z\.jpg$/);
+      expect(existsSync(join(dataDir, s.file_path))).toBe(true);
+      expect(s.health_metrics!.exposure).toEqual({ status: "ok", meanBrightness: expect.any(Number) });
+      expect(s.health_metrics!.noise.status).toBe("ok");
+      expect(s.health_metrics!.motionBlur.status).toBe("ok");
+    }
+    expect(third.health_metrics!.frozen).toEqual({ status: "critical", frameDifference: expect.any(Number), identicalSnapshots: 3 });
+    const rows = rt.db.query("SELECT metric_type, status FROM health_metrics WHERE camera_id = ? ORDER BY id").all(id) as { metric_type: string; status: string }[];
+    expect(rows.filter((r) => r.metric_type === "brightness")).toHaveLength(snaps.length);
+    expect(new Set(rows.map((r) => r.metric_type))).toContain("blur_score");
+    const hourly = hourlySeries(rt.db, id, Date.now() - 3600_000).filter((p) => p.metric_type === "brightness");
+    expect(hourly.reduce((n, p) => n + p.samples, 0)).toBe(snaps.length);
+    const cols = cameraHealthColumns(rt.db, id)!;
+    expect(cols.connection_failures).toBe(0);
+    expect(cols.last_health_check).toBeGreaterThanOrEqual(third.captured_at - 5000);
+    const changes = rt.db.query("SELECT level, message FROM event_log WHERE kind = 'camera.health' AND camera_id = ? ORDER BY id").all(id) as { level: string; message: string }[];
+    expect(changes.map((c) => c.message)).toContain("camera still health: ok -> critical (frozen)");
+    expect(changes.find((c) => c.message.includes("-> critical"))!.level).toBe("error");
+    const alert = await waitFor("the live alert", () => events.find((e) => e.type === "alert" && e.kind === "camera.health"), 5000);
+    expect(alert).toMatchObject({ cameraKey: "still", previous: "ok", status: "critical", anomalies: ["frozen"] });
+  }, 60_000);
+
+  test("a camera whose RTSP server stops is no_signal and recovers by itself", async () => {
+    const cam = new RtspCamera({ input: join(media, "moving.mp4") });
+    await cam.start();
+    try {
+      const dataDir = join(fx.tempDir(), "data");
+      mkdirSync(dataDir);
+      const config = fx.config(dataDir, {
+        cameras: [{ key: "gate", source: cam.url, rtsp_transport: "udp", segment_seconds: 2, health_interval_seconds: 2 }],
+        health: health(60),
+      });
+      const rt = await fx.start(config);
+      const id = cameraIdByKey(rt.db, "gate")!;
+      const ok = await waitFor("a healthy snapshot", () => {
+        const s = latestSnapshot(rt.db, id);
+        return s && s.file_path && s.anomalies.length === 0 ? s : null;
+      }, 30_000);
+      expect(ok.health_metrics!.exposure.status).toBe("ok");
+
+      await cam.stop();
+      const lost = await waitFor("a no_signal snapshot", () => {
+        const s = latestSnapshot(rt.db, id);
+        return s && s.captured_at > ok.captured_at && s.anomalies.some((a) => a.type === "no_signal") ? s : null;
+      }, 30_000);
+      expect(lost.file_path).toBe("");
+      expect(lost.health_metrics).toBeNull();
+      expect(lost.anomalies[0]).toMatchObject({ type: "no_signal", severity: "high" });
+      expect(cameraHealthColumns(rt.db, id)!.connection_failures).toBeGreaterThanOrEqual(1);
+
+      await cam.start();
+      const back = await waitFor("a snapshot with a picture again", () => {
+        const s = latestSnapshot(rt.db, id);
+        return s && s.captured_at > lost.captured_at && s.file_path ? s : null;
+      }, 40_000);
+      expect(back.anomalies.map((a) => a.type)).not.toContain("no_signal");
+      expect(cameraHealthColumns(rt.db, id)!.connection_failures).toBe(0);
+      const changes = (rt.db.query("SELECT message FROM event_log WHERE kind = 'camera.health' AND camera_id = ? ORDER BY id").all(id) as { message: string }[]).map((r) => r.message);
+      expect(changes).toContain("camera gate health: ok -> critical (no_signal)");
+      expect(changes.some((m) => m.startsWith("camera gate health: critical -> "))).toBe(true);
+    } finally {
+      await cam.stop();
+    }
+  }, 120_000);
+});
