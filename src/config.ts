@@ -339,6 +339,20 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
   };
 }
 
+/** `[health]` with its defaults (a config made by hand in a test may lack the section). */
+export function healthSettings(config: Pick<Config, "health"> | undefined): HealthConfig {
+  return {
+    enabled: true,
+    interval_seconds: 300,
+    frame_timeout_seconds: 15,
+    snapshot_retention_days: 30,
+    metrics_retention_days: 90,
+    rollup_retention_days: 365,
+    thresholds: {},
+    ...config?.health,
+  };
+}
+
 /** Parses TOML text; a syntax error becomes a one-line ConfigError with its line and column. */
 export function parseConfigText(text: string, baseDir: string, path: string | null = null): Config {
   let raw: unknown;

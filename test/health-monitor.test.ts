@@ -9,7 +9,11 @@
  *   kept, the status change is an event row and a live `alert`;
  * - a camera behind a real RTSP server (rtsp-server-perl) whose server stops is `no_signal`
  *   (connection_failures counts up) and recovers by itself when the server is back
- *   (`critical -> ok`, connection_failures 0).
+ *   (`critical -> ok`, connection_failures 0);
+ * - the health page of the first camera, with the data of that real run, in headless Chromium
+ *   at 360 px: every chart drawn by the embedded uPlot with its data points, the snapshot
+ *   picture loaded, the anomaly badge shown, nothing wider than the phone; the dashboard lists
+ *   the camera under "Camera health, last 24 h"; bad input is 400/404.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
@@ -22,9 +26,13 @@ import type { LiveEvent } from "../src/events.ts";
 import type { RuntimeHandle } from "../src/runtime.ts";
 import { latestSnapshot, recentSnapshots, cameraHealthColumns, hourlySeries } from "../src/db/health.ts";
 import { cameraIdByKey } from "../src/db/cameras.ts";
+import { launchChromium } from "./helpers/browser.ts";
+import { webSession } from "./helpers/http.ts";
 
 const fx = new RuntimeFixture("dashcam-health-monitor-");
 let media = "";
+/** The runtime of the frozen-camera test, kept running for the page test. */
+let stillRuntime: RuntimeHandle | null = null;
 
 async function ffmpeg(args: string[]): Promise<void> {
   const p = Bun.spawn([FFMPEG_BIN, "-v", "error", "-y", ...args], { stderr: "pipe" });
@@ -62,6 +70,7 @@ describe("health monitor in the runtime", () => {
       health: health(2),
     });
     const rt = await fx.start(config);
+    stillRuntime = rt;
     const events = busLog(rt);
     const id = cameraIdByKey(rt.db, "still")!;
     const snaps = await waitFor("three health snapshots", () => {
@@ -138,4 +147,55 @@ describe("health monitor in the runtime", () => {
       await cam.stop();
     }
   }, 120_000);
+
+  test("the health page renders its charts with the run's data points in Chromium at 360 px", async () => {
+    const rt = stillRuntime!;
+    expect(rt).not.toBeNull();
+    const cookie = await webSession(rt.url);
+    const get = (path: string) => fetch(`${rt.url}${path}`, { headers: { cookie }, redirect: "manual" });
+    expect((await get("/cameras/nope/health")).status).toBe(404);
+    expect((await get("/cameras/still/health?range=1y")).status).toBe(400);
+    expect((await get("/cameras/still/health/snapshots/abc.jpg")).status).toBe(400);
+    expect((await get("/cameras/still/health/snapshots/999999.jpg")).status).toBe(404);
+    expect((await fetch(`${rt.url}/cameras/still/health`, { redirect: "manual" })).status).toBeGreaterThanOrEqual(300); // no session
+
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 1 });
+      await context.addCookies(cookie.split("; ").map((kv) => ({ name: kv.slice(0, kv.indexOf("=")), value: kv.slice(kv.indexOf("=") + 1), url: rt.url })));
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await page.goto(`${rt.url}/cameras/still/health`);
+      for (const metric of ["brightness", "noise_level", "blur_score", "bitrate_mbps", "fps_actual"]) {
+        const box = page.locator(`[data-health-chart="${metric}"]`);
+        await box.locator("canvas").waitFor({ timeout: 10_000 });
+        expect(Number(await box.getAttribute("data-points"))).toBeGreaterThanOrEqual(1);
+        const size = await box.locator("canvas").evaluate((c: HTMLCanvasElement) => ({ w: c.getBoundingClientRect().width, h: c.height }));
+        expect(size.w).toBeGreaterThan(200);
+        expect(size.w).toBeLessThanOrEqual(360);
+        expect(size.h).toBeGreaterThan(50);
+      }
+      // the plotted values are the run's: the brightness chart's legend shows the average once hovered
+      const data = JSON.parse((await page.locator("#health-data").getAttribute("data-json"))!);
+      expect(data.series.brightness.avg[0]).toBeGreaterThan(60);
+      expect(data.series.brightness.avg[0]).toBeLessThan(200);
+      expect(await page.locator('[data-anomaly="frozen"]').first().isVisible()).toBe(true);
+      const img = page.locator(".health-snap img");
+      await img.waitFor();
+      expect(await img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth)).toBe(1280);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      if (process.env.HEALTH_SCREENSHOT) await page.screenshot({ path: process.env.HEALTH_SCREENSHOT, fullPage: true });
+      expect(errors).toEqual([]);
+
+      await page.goto(`${rt.url}/`);
+      const card = page.locator("#health-warnings");
+      await card.waitFor();
+      expect(await card.locator('a[href="/cameras/still/health"]').count()).toBe(1);
+      expect(await card.textContent()).toContain("frozen");
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });

@@ -30,13 +30,13 @@ import type { Database } from "bun:sqlite";
 import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fromPromise, type AnyActorLogic, type PromiseActorLogic } from "xstate";
-import type { Config, HealthConfig } from "../config.ts";
+import { healthSettings, type Config } from "../config.ts";
 import { cameraHealthMachine, type HealthCheckInput, type HealthCheckOutput, type HealthMonitorInput, type StatusChange } from "../machines/cameraHealth.ts";
 import { FrameUnavailableError, type CurrentFrame, type CurrentFrameSource } from "../media/currentFrame.ts";
 import { probeMedia } from "../media/probe.ts";
 import { decodeImage } from "../vision/image.ts";
 import { downscaleLuma, frameDifference, measureFrame, toLuma, ANALYSIS_WIDTH, THUMB_WIDTH, type FrameMetrics, type LumaImage } from "../health/metrics.ts";
-import { assessCheck, DEFAULT_THRESHOLDS, type HealthThresholds, type StreamMetrics } from "../health/assess.ts";
+import { assessCheck, thresholdsOf, type StreamMetrics } from "../health/assess.ts";
 import {
   deleteHourlyBefore,
   deleteMetricsBefore,
@@ -59,27 +59,6 @@ import type { ActorDeps } from "./camera.ts";
 export const HEALTH_DIR = "health";
 
 const DAY_MS = 24 * 3600 * 1000;
-
-/** `[health]` with defaults (a config made by hand in a test may lack it). */
-export function healthSettings(config: Pick<Config, "health"> | undefined): HealthConfig {
-  return {
-    enabled: true,
-    interval_seconds: 300,
-    frame_timeout_seconds: 15,
-    snapshot_retention_days: 30,
-    metrics_retention_days: 90,
-    rollup_retention_days: 365,
-    thresholds: {},
-    ...config?.health,
-  };
-}
-
-/** The thresholds in force: `[health.thresholds]` over `DEFAULT_THRESHOLDS`. */
-export function thresholdsOf(settings: HealthConfig): HealthThresholds {
-  const t: HealthThresholds = { ...DEFAULT_THRESHOLDS };
-  for (const [k, v] of Object.entries(settings.thresholds ?? {})) if (typeof v === "number") (t as unknown as Record<string, number>)[k] = v;
-  return t;
-}
 
 /**
  * The monitor inputs for BOOT: one per enabled camera when `[health] enabled`. The interval is
@@ -199,7 +178,7 @@ export function createHealthCheck(deps: HealthDeps) {
     }
     const fallbackFps = deps.cameras.get(input.cameraKey)?.fps ?? null;
     const stream = await streamMetricsOf(deps.db, deps.dataDir, input.cameraId, checkedAt, input.intervalMs, frame, availableAt, fallbackFps);
-    const a = assessCheck({ frame: metrics, frameError, frameDifference: difference, identicalStreak: input.identicalStreak, stream }, thresholdsOf(settings));
+    const a = assessCheck({ frame: metrics, frameError, frameDifference: difference, identicalStreak: input.identicalStreak, stream }, thresholdsOf(settings.thresholds));
     let filePath = "";
     if (frame) {
       filePath = join(HEALTH_DIR, input.cameraKey, `${stamp(frame.capturedAtMs)}.jpg`);

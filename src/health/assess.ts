@@ -96,6 +96,16 @@ export const DEFAULT_THRESHOLDS: Readonly<HealthThresholds> = {
   latency_critical_ms: 5000,
 };
 
+/** The thresholds in force: `overrides` (the `[health.thresholds]` table) over `DEFAULT_THRESHOLDS`. */
+export function thresholdsOf(overrides: Partial<Record<keyof HealthThresholds, number | undefined>> = {}): HealthThresholds {
+  const t: HealthThresholds = { ...DEFAULT_THRESHOLDS };
+  for (const k of Object.keys(t) as (keyof HealthThresholds)[]) {
+    const v = overrides[k];
+    if (typeof v === "number") t[k] = v;
+  }
+  return t;
+}
+
 /** What the recorder knows of the stream (any field null when unknown, e.g. nothing recorded lately). */
 export interface StreamMetrics {
   /** Mean bitrate of the segments recorded since the last check, Mbit/s. */

@@ -17,6 +17,7 @@
  *   GET /live                       SSE stream of htmx fragments
  *   GET /cameras/:key               camera page (timeline, gaps, recent segments, live view)
  *   GET /cameras/:key/live.m3u8     live HLS playlist (sliding window)
+ *   GET /cameras/:key/health[/snapshots/:id.jpg]  camera health: status, snapshot, charts   health.tsx
  *   POST /cameras/:key/stop|start   stop / start recording (runtime action)
  *   GET /trips, /trips/:id          trips list (paged), trip page with player
  *   GET /trips/:id/playlist.m3u8    trip HLS playlist
@@ -58,6 +59,7 @@ import { cameraRoutes } from "./routes/cameras.tsx";
 import { tripRoutes } from "./routes/trips.tsx";
 import { mediaRoutes } from "./routes/media.ts";
 import { eventRoutes } from "./routes/events.tsx";
+import { healthRoutes } from "./routes/health.tsx";
 
 export type { WebActions, WebDeps, WebEnv } from "./env.ts";
 
@@ -185,6 +187,7 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/", dashboardRoutes());
   app.route("/", liveRoutes());
   app.route("/cameras", cameraRoutes());
+  app.route("/cameras", healthRoutes());
   app.route("/trips", tripRoutes());
   app.route("/media", mediaRoutes());
   app.route("/events", eventRoutes());

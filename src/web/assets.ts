@@ -1,6 +1,7 @@
 /**
  * Static assets embedded in the program (and in the compiled binary): htmx 2, its SSE
- * extension, hls.js, the UI's stylesheet and client script. Nothing is read from disk at run
+ * extension, hls.js, uPlot (MIT, the camera health charts) with its stylesheet, the UI's
+ * stylesheet, client script and health chart script. Nothing is read from disk at run
  * time and nothing comes from a CDN.
  *
  * Each asset is served from `/assets/<name>` with a content hash in its URL (`?v=<hash>`), a
@@ -17,6 +18,9 @@ import sseJsFile from "htmx-ext-sse/dist/sse.min.js" with { type: "file" };
 import hlsJsFile from "hls.js/dist/hls.min.js" with { type: "file" };
 import styleCssFile from "./style.css" with { type: "file" };
 import clientJsFile from "./client.js" with { type: "file" };
+import uplotJsFile from "uplot/dist/uPlot.iife.min.js" with { type: "file" };
+import uplotCssFile from "uplot/dist/uPlot.min.css" with { type: "file" };
+import healthJsFile from "./health.js" with { type: "file" };
 
 export interface Asset {
   name: string;
@@ -66,10 +70,13 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     make("hls.min.js", JS, hlsJsFile, stripSourceMap),
     make("style.css", "text/css; charset=utf-8", styleCssFile),
     make("client.js", JS, clientJsFile),
+    make("uplot.min.js", JS, uplotJsFile),
+    make("uplot.min.css", "text/css; charset=utf-8", uplotCssFile),
+    make("health.js", JS, healthJsFile),
   ].map((a) => [a.name, a]),
 );
 
-export type AssetName = "htmx.min.js" | "sse.min.js" | "hls.min.js" | "style.css" | "client.js";
+export type AssetName = "htmx.min.js" | "sse.min.js" | "hls.min.js" | "style.css" | "client.js" | "uplot.min.js" | "uplot.min.css" | "health.js";
 
 /** The cache-busting URL of an asset: `/assets/htmx.min.js?v=<hash>`. */
 export function assetUrl(name: AssetName): string {

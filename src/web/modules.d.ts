@@ -16,6 +16,14 @@ declare module "hls.js/dist/hls.min.js" {
   const path: string;
   export default path;
 }
+declare module "uplot/dist/uPlot.iife.min.js" {
+  const path: string;
+  export default path;
+}
+declare module "*/health.js" {
+  const path: string;
+  export default path;
+}
 declare module "*/client.js" {
   const path: string;
   export default path;

@@ -206,6 +206,9 @@ export function cameraRoutes() {
           </a>{" "}
           <a class="button" href={`/events?camera=${cam.key}`}>
             Events
+          </a>{" "}
+          <a class="button" href={`/cameras/${cam.key}/health`}>
+            Health
           </a>
         </p>
       </>,

@@ -10,6 +10,9 @@ import { CameraCard } from "../components/CameraCard.tsx";
 import { DiskCard, diskInfo } from "../components/DiskCard.tsx";
 import { GpioCard } from "../components/GpioCard.tsx";
 import { TripItem } from "../components/Trips.tsx";
+import { HealthWarningsCard } from "../components/Health.tsx";
+import { camerasWithWarnings } from "../../db/health.ts";
+import { healthSettings } from "../../config.ts";
 import type { WebEnv } from "../env.ts";
 
 export function dashboardRoutes() {
@@ -28,6 +31,7 @@ export function dashboardRoutes() {
           ))}
           {config.gpio ? <GpioCard gpio={actions?.gpioStatus?.() ?? null} settings={config.gpio} /> : null}
           <DiskCard disk={diskInfo(dataDir)} />
+          {healthSettings(config).enabled ? <HealthWarningsCard cameras={camerasWithWarnings(db, Date.now() - 24 * 3600_000)} /> : null}
         </div>
         <h2 class="section">Latest trips</h2>
         {trips.length === 0 ? (
