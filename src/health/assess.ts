@@ -11,7 +11,7 @@
  * | `high_noise` | Immerkaer sigma, luma levels | >= 8 | >= 15 | seed 003's example row calls 12.5 a warning; clean footage measures 0.3-3 (highway clip 0.34) |
  * | `blurry` | variance of the Laplacian at 640 px | < 100 | < 30 | 100 is the common threshold for this measure on 8-bit frames (A. Rosebrock, "Blur detection with OpenCV", 2015); the highway clip measures ~310, with a Gaussian blur of sigma 4 ~12 |
  * | `obstructed` | luma standard deviation | < 8 | < 4 | a covered lens or a cap gives a nearly uniform frame (std dev ~0); the darkest real scene tested (highway at 18 % exposure) keeps 12 |
- * | `frozen` | mean abs thumbnail difference to the previous snapshot | - | < 0.1 levels in `frozen_snapshots` (3) snapshots in a row | a live sensor's noise alone (sigma >= 1 level) moves a 8x8-averaged thumbnail by ~0.15 levels; a repeated picture stays at 0 |
+ * | `frozen` | mean abs difference of the 160 px luma thumbnail to the previous snapshot's | - | < 0.3 levels in `frozen_snapshots` (3) snapshots in a row | measured: one still image looped as H.264 differs by up to 0.21 levels between its key and predicted frames (x264), the moving highway frames by 6; a live sensor's noise of sigma 2 levels alone moves the 8x8-averaged thumbnail by ~0.3. Over the default 5 min between checks a live scene also changes light. A camera that looks at a perfectly still scene through an encoder that skips unchanged blocks cannot be told from a frozen one by the picture alone. |
  * | `low_fps` | frames per second / nominal rate | < 0.8 | < 0.5 | - |
  * | `bitrate_drop` | bitrate / mean of the last 24 h | < 0.5 | < 0.2 | a camera dropping to half its usual bitrate lost detail or scene (encoder fallback, lens covered) |
  * | `no_signal` | no frame could be had | - | always | - |
@@ -86,7 +86,7 @@ export const DEFAULT_THRESHOLDS: Readonly<HealthThresholds> = {
   blur_critical: 30,
   obstructed_warning: 8,
   obstructed_critical: 4,
-  frozen_difference: 0.1,
+  frozen_difference: 0.3,
   frozen_snapshots: 3,
   low_fps_warning: 0.8,
   low_fps_critical: 0.5,
