@@ -13,12 +13,15 @@
  * - the health page of the first camera, with the data of that real run, in headless Chromium
  *   at 360 px: every chart drawn by the embedded uPlot with its data points, the snapshot
  *   picture loaded, the anomaly badge shown, nothing wider than the phone; the dashboard lists
- *   the camera under "Camera health, last 24 h"; bad input is 400/404.
+ *   the camera under "Camera health, last 24 h"; bad input is 400/404;
+ * - a restart of that runtime restores the monitor from the journal (status, frozen streak)
+ *   and its first check after the restart is still `frozen` (the previous thumbnail comes from
+ *   the stored snapshot picture).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { RuntimeFixture } from "./helpers/inprocess.ts";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
 import { RtspCamera, HIGHWAY_CLIP } from "./helpers/rtsp.ts";
 import { FFMPEG_BIN } from "./helpers/media.ts";
 import { killAllStarted, waitFor } from "./helpers/proc.ts";
@@ -33,6 +36,7 @@ const fx = new RuntimeFixture("dashcam-health-monitor-");
 let media = "";
 /** The runtime of the frozen-camera test, kept running for the page test. */
 let stillRuntime: RuntimeHandle | null = null;
+let stillConfig: ReturnType<RuntimeFixture["config"]> | null = null;
 
 async function ffmpeg(args: string[]): Promise<void> {
   const p = Bun.spawn([FFMPEG_BIN, "-v", "error", "-y", ...args], { stderr: "pipe" });
@@ -71,6 +75,7 @@ describe("health monitor in the runtime", () => {
     });
     const rt = await fx.start(config);
     stillRuntime = rt;
+    stillConfig = config;
     const events = busLog(rt);
     const id = cameraIdByKey(rt.db, "still")!;
     const snaps = await waitFor("three health snapshots", () => {
@@ -197,5 +202,32 @@ describe("health monitor in the runtime", () => {
     } finally {
       await browser.close();
     }
+  }, 60_000);
+
+  test("a restart restores the monitor from the journal and the picture is still frozen at the first check after it", async () => {
+    const before = stillRuntime!;
+    const id = cameraIdByKey(before.db, "still")!;
+    await before.stop();
+    const lastBefore = queryDb(stillConfig!.data_dir, (db) => latestSnapshot(db, id))!;
+    const rt = await fx.start(stillConfig!);
+    const monitor = rt.supervisor.system.get("health:still")!;
+    expect(monitor).toBeDefined();
+    const snap = monitor.getSnapshot() as { value: unknown; context: { status: string; identicalStreak: number; lastCheckAt: number } };
+    expect(snap.value).toEqual({ critical: "waiting" });
+    expect(snap.context.identicalStreak).toBeGreaterThanOrEqual(2);
+    expect(snap.context.lastCheckAt).toBeGreaterThanOrEqual(lastBefore.captured_at - 5000);
+    const stored = rt.db.query("SELECT machine, state FROM actor_snapshots WHERE actor_id = 'health:still'").get() as { machine: string; state: string };
+    expect(stored.machine).toBe("health");
+    expect(Object.keys(JSON.parse(stored.state))).toEqual(["critical"]);
+    const transitions = rt.db.query("SELECT COUNT(*) AS n FROM actor_transitions WHERE actor_id = 'health:still'").get() as { n: number };
+    expect(transitions.n).toBeGreaterThanOrEqual(6); // waiting -> checking -> waiting per check
+    const after = await waitFor("a check after the restart", () => {
+      const s = latestSnapshot(rt.db, id);
+      return s && s.captured_at > lastBefore.captured_at ? s : null;
+    }, 30_000);
+    expect(after.anomalies.map((a) => a.type)).toContain("frozen");
+    // no new status change: it was critical before the restart and still is
+    const changes = rt.db.query("SELECT COUNT(*) AS n FROM event_log WHERE kind = 'camera.health' AND camera_id = ? AND at > ?").get(id, lastBefore.captured_at) as { n: number };
+    expect(changes.n).toBe(0);
   }, 60_000);
 });
