@@ -94,6 +94,8 @@ export interface RuntimeActions {
   stopCamera(cameraKey: string): Promise<void>;
   /** Starts a stopped camera again. Rejects for an unknown camera. */
   startCamera(cameraKey: string): Promise<void>;
+  /** Asks the camera's health monitor to check now. Rejects when the camera has no monitor. */
+  checkHealth(cameraKey: string): Promise<void>;
   /** The GPIO button's last status (null when `[gpio]` is not configured or nothing reported yet). */
   gpioStatus(): GpioState | null;
 }
@@ -231,6 +233,11 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor): 
     },
     async startCamera(cameraKey) {
       cameraRef(cameraKey).send({ type: "START" });
+    },
+    async checkHealth(cameraKey) {
+      const ref = sup().system.get(`health:${cameraKey}`) as AnyActorRef | undefined;
+      if (!ref) throw new Error(`camera "${cameraKey}" has no health monitor (unknown, disabled, or [health] is off)`);
+      ref.send({ type: "CHECK.NOW" });
     },
     gpioStatus() {
       try {

@@ -192,6 +192,9 @@ describe("health monitor in the runtime", () => {
       expect(await img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth)).toBe(1280);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
       if (process.env.HEALTH_SCREENSHOT) await page.screenshot({ path: process.env.HEALTH_SCREENSHOT, fullPage: true });
+      // "Check now" (operator): htmx posts with the page's CSRF token, the monitor is asked
+      await page.getByRole("button", { name: "Check now" }).click();
+      await page.locator("#health-check-result", { hasText: "Checking" }).waitFor({ timeout: 5000 });
       expect(errors).toEqual([]);
 
       await page.goto(`${rt.url}/`);

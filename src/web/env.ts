@@ -48,6 +48,12 @@ export interface WebActions {
   /** Starts a stopped camera again (same contract as `stopCamera`). */
   startCamera?(cameraKey: string): Promise<void>;
   /**
+   * Asks camera `cameraKey`'s health monitor to check now (`CHECK.NOW`). Resolves once asked;
+   * the check's result shows on the health page. Rejects with a user-readable Error when the
+   * camera has no monitor (unknown, disabled, or `[health]` off).
+   */
+  checkHealth?(cameraKey: string): Promise<void>;
+  /**
    * The GPIO save button's last status (the supervisor keeps it; the LiveBus `gpio` event carries
    * each change); null when `[gpio]` is not configured or nothing was reported yet.
    */

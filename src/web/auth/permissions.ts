@@ -71,6 +71,8 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   // cameras (src/web/routes/cameras.tsx)
   { method: "POST", path: "/cameras/:key/stop", role: "operator", what: "stop recording a camera (its open trip closes)" },
   { method: "POST", path: "/cameras/:key/start", role: "operator", what: "start recording a stopped camera" },
+  // camera health (src/web/routes/health.tsx)
+  { method: "POST", path: "/cameras/:key/health/check", role: "operator", what: "run a camera health check now" },
   // plates (src/web/routes/plates.tsx)
   { method: "POST", path: "/plates/watchlist", role: "operator", what: "add a plate to the watchlist" },
   { method: "POST", path: "/plates/watchlist/:id/delete", role: "operator", what: "remove a plate from the watchlist" },

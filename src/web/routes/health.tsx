@@ -9,6 +9,9 @@
  *   query 5 over `health_metrics_hourly`), drawn in the browser by the embedded uPlot
  *   (`/assets/health.js`; data in `#health-data`'s `data-json`, no inline script).
  * - `GET /cameras/:key/health/snapshots/:id.jpg`: one snapshot picture of that camera.
+ * - `POST /cameras/:key/health/check` (operator): asks the camera's monitor to check now
+ *   (`WebDeps.actions.checkHealth`; 503 without it, 409 when refused). htmx gets a one-line
+ *   notice, a plain form post 303 back to the health page.
  *
  * Unknown cameras and snapshots are 404, malformed keys, ids and ranges 400.
  */
@@ -26,6 +29,9 @@ import { Time } from "../components/Time.tsx";
 import { HealthBadge, AnomalyBadges, snapshotStatus } from "../components/Health.tsx";
 import type { WebEnv } from "../env.ts";
 import { CameraKey, unknownCamera, valid } from "../validate.ts";
+import { CsrfField } from "../auth/csrf.ts";
+import { hasRole } from "../../db/users.ts";
+import { isHtmx, unavailable } from "../actions.ts";
 
 const HOUR_MS = 3_600_000;
 /** The chart ranges the page offers. */
@@ -132,6 +138,15 @@ export function healthRoutes() {
           {cols && cols.connection_failures > 0 ? ` · ${cols.connection_failures} check(s) in a row without a picture` : ""}
         </p>
         <LatestSnapshot cameraKey={cam.key} snap={snap} picture={picture} />
+        {c.var.user && hasRole(c.var.user.role, "operator") ? (
+          <form method="post" action={`${base}/check`} hx-post={`${base}/check`} hx-target="#health-check-result" hx-swap="innerHTML" class="action">
+            <CsrfField token={c.var.csrfToken} />
+            <button type="submit" class="plain">
+              Check now
+            </button>
+            <span id="health-check-result" role="status"></span>
+          </form>
+        ) : null}
         <nav class="pager" aria-label="chart range">
           {(Object.keys(RANGES) as RangeKey[]).map((r) => (
             <a class="button" href={`${base}?range=${r}`} aria-current={r === range ? "page" : undefined}>
@@ -155,6 +170,20 @@ export function healthRoutes() {
       </>,
       { title: `${cam.name} health`, nav: "dashboard" },
     );
+  });
+
+  app.post("/:key/health/check", valid("param", KeyParam), async (c) => {
+    const { db, actions } = c.var.deps;
+    const { key } = c.req.valid("param");
+    const cam = cameraByKey(db, key) ?? unknownCamera(key);
+    if (!actions?.checkHealth) unavailable("A health check", "checkHealth");
+    try {
+      await actions.checkHealth(cam.key);
+    } catch (err) {
+      throw new HTTPException(409, { message: String((err as Error)?.message ?? err).slice(0, 300) });
+    }
+    if (!isHtmx(c)) return c.redirect(`/cameras/${cam.key}/health`, 303);
+    return c.html(<span class="muted">Checking; reload in a few seconds for the result.</span>);
   });
 
   app.get(
