@@ -323,6 +323,16 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
         throw new ConfigError(`cameras[${i}].source: file ${file} does not exist`);
     }
   });
+  // a warning comes before its critical level: below it for measures that are bad when low, above otherwise
+  const t = out.health?.thresholds ?? {};
+  for (const [name, lowIsBad] of [["dark", true], ["blur", true], ["obstructed", true], ["low_fps", true], ["bitrate_drop", true], ["bright", false], ["noise", false]] as const) {
+    const w = t[`${name}_warning`];
+    const c = t[`${name}_critical`];
+    if (w !== undefined && c !== undefined && (lowIsBad ? c > w : c < w))
+      throw new ConfigError(`health.thresholds.${name}_critical: must be ${lowIsBad ? "at most" : "at least"} ${name}_warning (${w})`);
+  }
+  if (t.latency_warning_ms !== undefined && t.latency_critical_ms !== undefined && t.latency_critical_ms < t.latency_warning_ms)
+    throw new ConfigError(`health.thresholds.latency_critical_ms: must be at least latency_warning_ms (${t.latency_warning_ms})`);
   return {
     ...out,
     data_dir: isAbsolute(out.data_dir) ? out.data_dir : resolve(baseDir, out.data_dir),

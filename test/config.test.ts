@@ -94,4 +94,64 @@ enabled = false
   test("an unreadable file is a ConfigError", () => {
     expect(() => loadConfig(join(dir, "nope.toml"))).toThrow(ConfigError);
   });
+
+  test("[health]: defaults when absent, every key, a per-camera interval, one line per mistake", () => {
+    const absent = parseConfigText('[[cameras]]\nkey = "a"\nsource = "testsrc"\n', dir);
+    expect(absent.health).toEqual({
+      enabled: true,
+      interval_seconds: 300,
+      frame_timeout_seconds: 15,
+      snapshot_retention_days: 30,
+      metrics_retention_days: 90,
+      rollup_retention_days: 365,
+      thresholds: {},
+    });
+    expect(absent.cameras[0].health_interval_seconds).toBeUndefined();
+    const full = parseConfigText(
+      [
+        "[health]",
+        "enabled = false",
+        "interval_seconds = 60",
+        "frame_timeout_seconds = 5",
+        "snapshot_retention_days = 7",
+        "metrics_retention_days = 14",
+        "rollup_retention_days = 100",
+        "[health.thresholds]",
+        "dark_warning = 50",
+        "dark_critical = 30",
+        "noise_warning = 6",
+        "frozen_snapshots = 4",
+        "[[cameras]]",
+        'key = "a"',
+        'source = "testsrc"',
+        "health_interval_seconds = 30",
+      ].join("\n"),
+      dir,
+    );
+    expect(full.health).toEqual({
+      enabled: false,
+      interval_seconds: 60,
+      frame_timeout_seconds: 5,
+      snapshot_retention_days: 7,
+      metrics_retention_days: 14,
+      rollup_retention_days: 100,
+      thresholds: { dark_warning: 50, dark_critical: 30, noise_warning: 6, frozen_snapshots: 4 },
+    });
+    expect(full.cameras[0].health_interval_seconds).toBe(30);
+    const bad = (text: string) => {
+      try {
+        parseConfigText(text, dir);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error("no ConfigError");
+    };
+    expect(bad("[health]\ninterval = 5")).toBe("health.interval: unknown key");
+    expect(bad("[health]\ninterval_seconds = 0")).toStartWith("health.interval_seconds:");
+    expect(bad("[health.thresholds]\nsharpness = 3")).toBe("health.thresholds.sharpness: unknown key");
+    expect(bad("[health.thresholds]\nlow_fps_warning = 1.5")).toStartWith("health.thresholds.low_fps_warning:");
+    expect(bad("[health.thresholds]\ndark_warning = 20\ndark_critical = 40")).toBe("health.thresholds.dark_critical: must be at most dark_warning (20)");
+    expect(bad("[health.thresholds]\nnoise_warning = 20\nnoise_critical = 10")).toBe("health.thresholds.noise_critical: must be at least noise_warning (20)");
+  });
 });
