@@ -148,6 +148,22 @@ describe("health monitor in the runtime", () => {
       const changes = (rt.db.query("SELECT message FROM event_log WHERE kind = 'camera.health' AND camera_id = ? ORDER BY id").all(id) as { message: string }[]).map((r) => r.message);
       expect(changes).toContain("camera gate health: ok -> critical (no_signal)");
       expect(changes.some((m) => m.startsWith("camera gate health: critical -> "))).toBe(true);
+
+      // a camera an operator stopped is not checked (no no_signal for a camera stopped on purpose)
+      await rt.actions.stopCamera("gate");
+      await waitFor("the camera stopped", () => (rt.db.query("SELECT state FROM camera_status WHERE camera_id = ?").get(id) as { state: string }).state === "stopped", 15_000);
+      const monitor = rt.supervisor.system.get("health:gate")!;
+      const ctx = () => (monitor.getSnapshot() as { context: { lastError: string | null; nextCheckAt: number } }).context;
+      await rt.actions.checkHealth("gate");
+      await waitFor("a skipped check", () => ctx().lastError === "camera gate is stopped: not checked", 10_000);
+      // any check that was under way when the camera stopped has finished by now
+      const lastBeforeSkip = latestSnapshot(rt.db, id)!;
+      const deadline = ctx().nextCheckAt;
+      await Bun.sleep(5);
+      await rt.actions.checkHealth("gate");
+      await waitFor("a second skipped check", () => ctx().nextCheckAt !== deadline, 10_000);
+      expect(ctx().lastError).toBe("camera gate is stopped: not checked");
+      expect(latestSnapshot(rt.db, id)!.id).toBe(lastBeforeSkip.id);
     } finally {
       await cam.stop();
     }

@@ -15,6 +15,9 @@
  *   no decoding) / its duration; `frame_drops` = frames the declared rate expects in that
  *   segment minus those counted; `latency_ms` = the current frame's capture time to the moment
  *   it was available; the `bitrate_drop` baseline is the mean `bitrate_mbps` of the last 24 h.
+ *   A camera stopped on purpose (status `stopped` or `disabled`: an operator stopped it, or the
+ *   config disabled it) is not checked: the check fails with "camera is stopped" (no rows; the
+ *   monitor waits for its next deadline), so stopping a camera raises no `no_signal`.
  * - `recordCheck`: `recordHealthCheck` (src/db/health.ts) in the journal transaction.
  * - `announceStatus`: a `camera.health` event row (warn/error/info by the new status) and, after
  *   commit, the LiveBus `event_log` event and a live `alert` toast of kind `camera.health` (not
@@ -50,6 +53,7 @@ import { deleteGarbageRows } from "../db/garbage.ts";
 import { segmentsInWindow } from "../db/views.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { listCameras } from "../db/cameras.ts";
+import { getCameraStatus } from "../db/cameraStatus.ts";
 import { fsyncDirIfPresent, removeTempFiles, writeFileAtomic } from "../fsx.ts";
 import { resolveInside } from "../paths.ts";
 import { log } from "../log.ts";
@@ -138,6 +142,8 @@ export function createHealthCheck(deps: HealthDeps) {
   const thumbs = new Map<string, LumaImage>();
   return fromPromise<HealthCheckOutput, HealthCheckInput>(async ({ input, signal }) => {
     const settings = healthSettings(deps.config);
+    const state = getCameraStatus(deps.db, input.cameraId)?.state;
+    if (state === "stopped" || state === "disabled") throw new Error(`camera ${input.cameraKey} is ${state}: not checked`);
     const checkedAt = Date.now();
     let frame: CurrentFrame | null = null;
     let frameError: string | null = null;
