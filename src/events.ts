@@ -8,6 +8,8 @@ export type LiveEvent =
   | { type: "camera"; key: string; state: string; lastError?: string | null; reconnectCount?: number }
   | { type: "segment"; key: string; absoluteIndex: number; endUtc: number; bytes: number }
   | { type: "trip"; id: number; cameraKey: string; state: string }
+  /** A camera health check was recorded (src/actors/health.ts). */
+  | { type: "health"; key: string }
   | { type: "event_log"; id: number; kind: string; message: string }
   /** The GPIO save button's status changed (src/actors/gpio.ts; `reason` is one line when unavailable). */
   | ({ type: "gpio" } & GpioState)

@@ -209,8 +209,11 @@ describe("health monitor in the runtime", () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
       if (process.env.HEALTH_SCREENSHOT) await page.screenshot({ path: process.env.HEALTH_SCREENSHOT, fullPage: true });
       // "Check now" (operator): htmx posts with the page's CSRF token, the monitor is asked
+      const checkedBefore = await page.locator("#health-now .health-status time").getAttribute("data-t");
       await page.getByRole("button", { name: "Check now" }).click();
       await page.locator("#health-check-result", { hasText: "Checking" }).waitFor({ timeout: 5000 });
+      // the newest-check section is replaced over SSE (no reload) once the check is recorded
+      await page.waitForFunction((before) => document.querySelector("#health-now .health-status time")?.getAttribute("data-t") !== before, checkedBefore, { timeout: 15_000 });
       expect(errors).toEqual([]);
 
       await page.goto(`${rt.url}/`);

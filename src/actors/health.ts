@@ -18,7 +18,8 @@
  *   A camera stopped on purpose (status `stopped` or `disabled`: an operator stopped it, or the
  *   config disabled it) is not checked: the check fails with "camera is stopped" (no rows; the
  *   monitor waits for its next deadline), so stopping a camera raises no `no_signal`.
- * - `recordCheck`: `recordHealthCheck` (src/db/health.ts) in the journal transaction.
+ * - `recordCheck`: `recordHealthCheck` (src/db/health.ts) in the journal transaction; after
+ *   commit a LiveBus `health` event (the health page's newest-check section refreshes).
  * - `announceStatus`: a `camera.health` event row (warn/error/info by the new status) and, after
  *   commit, the LiveBus `event_log` event and a live `alert` toast of kind `camera.health` (not
  *   for the first `ok` after start: nothing changed for the user).
@@ -220,6 +221,7 @@ export function provideCameraHealth(deps: HealthDeps) {
         const out = (event as unknown as { output: HealthCheckOutput }).output;
         journal.enqueue(self, (d) => {
           recordHealthCheck(d, { ...out, cameraId: context.cameraId });
+          return () => deps.bus.publish({ type: "health", key: context.cameraKey });
         });
       },
       announceStatus: ({ self }, change: StatusChange) => {

@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
- * Camera health pieces: the status badge, one badge per anomaly of a snapshot, and the
- * dashboard card listing the cameras with anomalies in the last 24 h (the seed's sample query 4).
+ * Camera health pieces: the status badge, one badge per anomaly of a snapshot, the health
+ * page's newest-check section, and the dashboard card listing the cameras with anomalies in the
+ * last 24 h (the seed's sample query 4).
  */
 import type { FC } from "hono/jsx";
 import type { CameraWithWarnings, SnapshotRow } from "../../db/health.ts";
@@ -56,3 +57,52 @@ export const HealthWarningsCard: FC<{ cameras: CameraWithWarnings[] }> = ({ came
     )}
   </section>
 );
+
+/**
+ * The health page's newest check (`#health-now`): status, anomaly badges, the newest picture and
+ * a tile per measure. Also the SSE fragment `health-<key>` (src/web/routes/live.tsx) that
+ * replaces it after every check.
+ */
+export const LatestSnapshot: FC<{ cameraKey: string; snap: SnapshotRow | null; picture: SnapshotRow | null }> = ({ cameraKey, snap, picture }) => {
+  const m = picture?.health_metrics as Record<string, { status: string; [k: string]: unknown }> | null | undefined;
+  const tile = (label: string, part: string, field: string, digits: number) => {
+    const x = m?.[part];
+    if (!x) return null;
+    const value = x[field];
+    return (
+      <li class={`tile tone-${x.status}`}>
+        <span class="tile-label">{label}</span>
+        <strong>{typeof value === "number" ? value.toFixed(digits) : "–"}</strong>
+      </li>
+    );
+  };
+  return (
+    <section class="card health-now" id="health-now" sse-swap={`health-${cameraKey}`} hx-swap="outerHTML">
+      {snap ? (
+        <p class="health-status">
+          <HealthBadge status={snapshotStatus(snap)} /> checked <Time ms={snap.captured_at} fmt="datetime" />
+        </p>
+      ) : (
+        <p class="muted">No health check yet.</p>
+      )}
+      {snap ? <AnomalyBadges anomalies={snap.anomalies} /> : null}
+      {picture ? (
+        <figure class="health-snap">
+          <img src={`/cameras/${cameraKey}/health/snapshots/${picture.id}.jpg`} alt={`newest health snapshot of ${cameraKey}`} width="640" height="360" />
+          <figcaption>
+            Picture of <Time ms={picture.captured_at} fmt="datetime" />
+            {picture.id !== snap?.id ? " (the newest check had no picture)" : ""}
+          </figcaption>
+        </figure>
+      ) : null}
+      {m ? (
+        <ul class="tiles">
+          {tile("Brightness", "exposure", "meanBrightness", 0)}
+          {tile("Noise", "noise", "noiseLevel", 2)}
+          {tile("Sharpness", "motionBlur", "blurScore", 0)}
+          {tile("Contrast", "obstruction", "lumaStdDev", 1)}
+        </ul>
+      ) : null}
+    </section>
+  );
+};

@@ -17,16 +17,15 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { FC } from "hono/jsx";
 import * as v from "valibot";
 import { cameraByKey } from "../../db/cameras.ts";
-import { cameraHealthColumns, hourlySeries, latestSnapshot, latestSnapshotWithPicture, snapshotById, type SnapshotRow } from "../../db/health.ts";
+import { cameraHealthColumns, hourlySeries, latestSnapshot, latestSnapshotWithPicture, snapshotById } from "../../db/health.ts";
 import { healthSettings } from "../../config.ts";
 import { thresholdsOf, type HealthThresholds } from "../../health/assess.ts";
 import { resolveInside } from "../../paths.ts";
 import { assetUrl } from "../assets.ts";
 import { Time } from "../components/Time.tsx";
-import { HealthBadge, AnomalyBadges, snapshotStatus } from "../components/Health.tsx";
+import { LatestSnapshot } from "../components/Health.tsx";
 import type { WebEnv } from "../env.ts";
 import { CameraKey, unknownCamera, valid } from "../validate.ts";
 import { CsrfField } from "../auth/csrf.ts";
@@ -61,51 +60,6 @@ export function chartData(points: ReturnType<typeof hourlySeries>, from: number,
   }
   return { from, to, series };
 }
-
-/** The newest snapshot picture and what was measured on it. */
-const LatestSnapshot: FC<{ cameraKey: string; snap: SnapshotRow | null; picture: SnapshotRow | null }> = ({ cameraKey, snap, picture }) => {
-  const m = picture?.health_metrics as Record<string, { status: string; [k: string]: unknown }> | null | undefined;
-  const tile = (label: string, part: string, field: string, digits: number) => {
-    const x = m?.[part];
-    if (!x) return null;
-    const value = x[field];
-    return (
-      <li class={`tile tone-${x.status}`}>
-        <span class="tile-label">{label}</span>
-        <strong>{typeof value === "number" ? value.toFixed(digits) : "–"}</strong>
-      </li>
-    );
-  };
-  return (
-    <section class="card health-now" id="health-now">
-      {snap ? (
-        <p class="health-status">
-          <HealthBadge status={snapshotStatus(snap)} /> checked <Time ms={snap.captured_at} fmt="datetime" />
-        </p>
-      ) : (
-        <p class="muted">No health check yet.</p>
-      )}
-      {snap ? <AnomalyBadges anomalies={snap.anomalies} /> : null}
-      {picture ? (
-        <figure class="health-snap">
-          <img src={`/cameras/${cameraKey}/health/snapshots/${picture.id}.jpg`} alt={`newest health snapshot of ${cameraKey}`} width="640" height="360" />
-          <figcaption>
-            Picture of <Time ms={picture.captured_at} fmt="datetime" />
-            {picture.id !== snap?.id ? " (the newest check had no picture)" : ""}
-          </figcaption>
-        </figure>
-      ) : null}
-      {m ? (
-        <ul class="tiles">
-          {tile("Brightness", "exposure", "meanBrightness", 0)}
-          {tile("Noise", "noise", "noiseLevel", 2)}
-          {tile("Sharpness", "motionBlur", "blurScore", 0)}
-          {tile("Contrast", "obstruction", "lumaStdDev", 1)}
-        </ul>
-      ) : null}
-    </section>
-  );
-};
 
 export function healthRoutes() {
   const app = new Hono<WebEnv>();
@@ -183,7 +137,7 @@ export function healthRoutes() {
       throw new HTTPException(409, { message: String((err as Error)?.message ?? err).slice(0, 300) });
     }
     if (!isHtmx(c)) return c.redirect(`/cameras/${cam.key}/health`, 303);
-    return c.html(<span class="muted">Checking; reload in a few seconds for the result.</span>);
+    return c.html(<span class="muted">Checking; the result replaces the section above.</span>);
   });
 
   app.get(

@@ -10,6 +10,7 @@
  * | trip       | `trip-<id>` (status badge)                                             |
  * | event_log  | `event-log` (an event `<li>`)                                          |
  * | gpio       | `gpio` (the dashboard's save-button card body)                         |
+ * | health     | `health-<key>` (the health page's newest-check section)                |
  * | alert      | `alert` (a toast prepended to every page's fixed alert region: a watchlisted plate, a camera health change) |
  *
  * Fragments are rendered from the database rows (the bus event only says what changed), so
@@ -27,6 +28,9 @@ import { getVehicle } from "../../db/vehicles.ts";
 import { CameraCardBody } from "../components/CameraCard.tsx";
 import { DiskBody, diskInfo } from "../components/DiskCard.tsx";
 import { AlertItem, EventItem, HealthAlertItem } from "../components/Events.tsx";
+import { LatestSnapshot } from "../components/Health.tsx";
+import { latestSnapshot, latestSnapshotWithPicture } from "../../db/health.ts";
+import { cameraByKey } from "../../db/cameras.ts";
 import { GpioCardBody } from "../components/GpioCard.tsx";
 import { SegmentItem } from "../components/Segments.tsx";
 import { TripBadge } from "../components/Badge.tsx";
@@ -69,6 +73,14 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
     case "gpio": {
       const gpio = { status: ev.status, reason: ev.reason, at: ev.at };
       out.push({ event: "gpio", data: await html(<GpioCardBody gpio={gpio} settings={deps.config.gpio} />) });
+      break;
+    }
+    case "health": {
+      const cam = cameraByKey(deps.db, ev.key);
+      if (!cam) break;
+      const snap = latestSnapshot(deps.db, cam.id);
+      const picture = snap?.file_path ? snap : latestSnapshotWithPicture(deps.db, cam.id);
+      out.push({ event: `health-${cam.key}`, data: await html(<LatestSnapshot cameraKey={cam.key} snap={snap} picture={picture} />) });
       break;
     }
     case "alert": {
