@@ -38,7 +38,6 @@ import { healthSettings, type Config } from "../config.ts";
 import { cameraHealthMachine, type HealthCheckInput, type HealthCheckOutput, type HealthMonitorInput, type StatusChange } from "../machines/cameraHealth.ts";
 import { FrameUnavailableError, type CurrentFrame, type CurrentFrameSource } from "../media/currentFrame.ts";
 import { probeMedia } from "../media/probe.ts";
-import { decodeImage } from "../vision/image.ts";
 import { downscaleLuma, frameDifference, measureFrame, toLuma, ANALYSIS_WIDTH, THUMB_WIDTH, type FrameMetrics, type LumaImage } from "../health/metrics.ts";
 import { assessCheck, thresholdsOf, type StreamMetrics } from "../health/assess.ts";
 import {
@@ -59,6 +58,7 @@ import { fsyncDirIfPresent, removeTempFiles, writeFileAtomic } from "../fsx.ts";
 import { resolveInside } from "../paths.ts";
 import { log } from "../log.ts";
 import type { ActorDeps } from "./camera.ts";
+import type { RgbImage } from "../vision/image.ts";
 
 /** Folder (under data_dir) of the health snapshot pictures, one sub-folder per camera key. */
 export const HEALTH_DIR = "health";
@@ -94,8 +94,16 @@ export interface HealthDeps extends ActorDeps {
 /** UTC stamp for a picture name: `20260107T031500123Z`. */
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:.]/g, "");
 
+/**
+ * The image decoder (src/vision/image.ts: mozjpeg in WebAssembly, pngjs, jpeg-js), loaded at the
+ * first check rather than at start-up, so an idle runtime does not carry it (ALPR loads it the
+ * same way).
+ */
+let vision: typeof import("../vision/image.ts") | null = null;
+const loadDecoder = async () => (vision ??= await import("../vision/image.ts"));
+
 /** The thumbnail of a stored snapshot picture (to compare the next frame with), or null. */
-function thumbOfFile(dataDir: string, relPath: string): LumaImage | null {
+function thumbOfFile(decodeImage: (bytes: Uint8Array) => RgbImage, dataDir: string, relPath: string): LumaImage | null {
   try {
     return downscaleLuma(downscaleLuma(toLuma(decodeImage(new Uint8Array(readFileSync(resolveInside(dataDir, relPath))))), ANALYSIS_WIDTH), THUMB_WIDTH);
   } catch {
@@ -159,6 +167,7 @@ export function createHealthCheck(deps: HealthDeps) {
       }
     }
     let metrics: FrameMetrics | null = null;
+    const { decodeImage } = await loadDecoder();
     if (frame) {
       try {
         metrics = measureFrame(decodeImage(frame.jpeg));
@@ -172,7 +181,7 @@ export function createHealthCheck(deps: HealthDeps) {
       let previous = thumbs.get(input.cameraKey) ?? null;
       if (!previous) {
         const last = latestSnapshotWithPicture(deps.db, input.cameraId);
-        previous = last ? thumbOfFile(deps.dataDir, last.file_path) : null;
+        previous = last ? thumbOfFile(decodeImage, deps.dataDir, last.file_path) : null;
       }
       if (previous) {
         try {
