@@ -29,6 +29,11 @@ import type { LiveEvent } from "../src/events.ts";
 import type { RuntimeHandle } from "../src/runtime.ts";
 import { latestSnapshot, recentSnapshots, cameraHealthColumns, hourlySeries } from "../src/db/health.ts";
 import { cameraIdByKey } from "../src/db/cameras.ts";
+import { SourceGrabFrameSource } from "../src/media/sourceFrameGrab.ts";
+import { FrameUnavailableError } from "../src/media/currentFrame.ts";
+import { validateConfig } from "../src/config.ts";
+import { decodeImage } from "../src/vision/image.ts";
+import { measureFrame, frameDifference } from "../src/health/metrics.ts";
 import { launchChromium } from "./helpers/browser.ts";
 import { webSession } from "./helpers/http.ts";
 
@@ -253,3 +258,42 @@ describe("health monitor in the runtime", () => {
     expect(changes.n).toBe(0);
   }, 60_000);
 });
+
+describe("the stand-in current-frame source (ffmpeg grab from the source)", () => {
+  test("testsrc: a JPEG of the configured size, a different picture a second later; unknown, disabled and device cameras are refused", async () => {
+    const config = validateConfig(
+      {
+        cameras: [
+          { key: "pattern", source: "testsrc", width: 320, height: 240 },
+          { key: "off", source: "testsrc", enabled: false },
+          { key: "usb", source: "v4l2:/dev/video9" },
+        ],
+      },
+      media,
+    );
+    const source = new SourceGrabFrameSource(new Map(config.cameras.map((c) => [c.key, c])));
+    const t0 = Date.now();
+    const a = await source.current("pattern");
+    expect([a.width, a.height]).toEqual([320, 240]);
+    expect(a.capturedAtMs).toBeGreaterThanOrEqual(t0);
+    expect(a.capturedAtMs).toBeLessThanOrEqual(Date.now());
+    await Bun.sleep(1100);
+    const b = await source.current("pattern");
+    const ma = measureFrame(decodeImage(a.jpeg));
+    const mb = measureFrame(decodeImage(b.jpeg));
+    expect(ma.width).toBe(320);
+    expect(frameDifference(ma.thumb, mb.thumb)).toBeGreaterThan(0.3); // not frozen
+    const reason = async (key: string) => {
+      try {
+        await source.current(key);
+      } catch (err) {
+        return err instanceof FrameUnavailableError ? err.reason : `plain: ${(err as Error).message}`;
+      }
+      return "resolved";
+    };
+    expect(await reason("nope")).toBe("unknown_camera");
+    expect(await reason("off")).toBe("not_recording");
+    expect(await reason("usb")).toStartWith("plain: camera usb: the stand-in frame source cannot read v4l2:/dev/video9");
+  }, 30_000);
+});
+

@@ -15,6 +15,8 @@
  *   no decoding) / its duration; `frame_drops` = frames the declared rate expects in that
  *   segment minus those counted; `latency_ms` = the current frame's capture time to the moment
  *   it was available; the `bitrate_drop` baseline is the mean `bitrate_mbps` of the last 24 h.
+ *   Only `FrameUnavailableError` (the port's "no picture") counts as `no_signal`; any other
+ *   error of the frame source fails the check without rows (the monitor keeps its status).
  *   A camera stopped on purpose (status `stopped` or `disabled`: an operator stopped it, or the
  *   config disabled it) is not checked: the check fails with "camera is stopped" (no rows; the
  *   monitor waits for its next deadline), so stopping a camera raises no `no_signal`.
@@ -157,14 +159,15 @@ export function createHealthCheck(deps: HealthDeps) {
     let frame: CurrentFrame | null = null;
     let frameError: string | null = null;
     let availableAt: number | null = null;
-    if (!deps.frames) frameError = "no current-frame source";
-    else {
-      try {
-        frame = await deps.frames.current(input.cameraKey, { timeoutMs: settings.frame_timeout_seconds * 1000, signal });
-        availableAt = Date.now();
-      } catch (err) {
-        frameError = err instanceof FrameUnavailableError ? `${err.reason}: ${err.message}` : String((err as Error)?.message ?? err);
-      }
+    const frames = deps.frames;
+    if (!frames) throw new Error("no current-frame source");
+    try {
+      frame = await frames.current(input.cameraKey, { timeoutMs: settings.frame_timeout_seconds * 1000, signal });
+      availableAt = Date.now();
+    } catch (err) {
+      // the port's "no picture" is no_signal; any other failure means the check could not run
+      if (!(err instanceof FrameUnavailableError)) throw err;
+      frameError = `${err.reason}: ${err.message}`;
     }
     let metrics: FrameMetrics | null = null;
     const { decodeImage } = await loadDecoder();

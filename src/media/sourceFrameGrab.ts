@@ -10,12 +10,13 @@
  * - `file:PATH` (a file "played in real time and looped" by the recorder): the frame at the
  *   wall-clock position in the loop, `(now / 1000) mod duration`;
  * - `testsrc`: ffmpeg's moving test pattern at the wall-clock second (mod 60);
- * - `v4l2:` / `rpicam`: the recorder holds the device, so no second reader: `not_recording`.
+ * - `v4l2:` / `rpicam`: the recorder holds the device, so there is no second reader: a plain
+ *   `Error` (not `FrameUnavailableError`: the camera is fine, this stand-in cannot serve it).
  *
  * `capturedAtMs` is when ffmpeg delivered the frame (the grab decodes nothing older), so the
  * contract's `maxAgeMs` holds. Errors: `FrameUnavailableError` (`unknown_camera`,
- * `not_recording` for a disabled camera, a device source or a source ffmpeg cannot open,
- * `timeout`, `decode_failed`).
+ * `not_recording` for a disabled camera or a source ffmpeg cannot open, `timeout`,
+ * `decode_failed`).
  */
 import type { CameraConfig } from "../config.ts";
 import { FrameUnavailableError, type CurrentFrame, type CurrentFrameRequest, type CurrentFrameSource } from "./currentFrame.ts";
@@ -48,9 +49,10 @@ export class SourceGrabFrameSource implements CurrentFrameSource {
       return ["-ss", Math.max(0, Math.min(at, duration - 0.1)).toFixed(3), "-i", path];
     }
     if (src === "testsrc") {
-      return ["-ss", String(Math.floor(now / 1000) % 60), "-f", "lavfi", "-i", `testsrc2=size=${camera.width}x${camera.height}:rate=1`];
+      // lavfi cannot seek its input: the pattern's frame of this second is picked by an output -ss
+      return ["-f", "lavfi", "-i", `testsrc2=size=${camera.width}x${camera.height}:rate=1`, "-ss", String(Math.floor(now / 1000) % 60)];
     }
-    throw new FrameUnavailableError("not_recording", `camera ${camera.key}: the recorder holds the device; no second reader`);
+    throw new Error(`camera ${camera.key}: the stand-in frame source cannot read ${src} while the recorder holds it`);
   }
 
   async current(cameraKey: string, request: CurrentFrameRequest = {}): Promise<CurrentFrame> {
