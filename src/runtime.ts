@@ -428,8 +428,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
     const background = new Set<Promise<unknown>>();
-    // The runtime's one current-frame source (camera health checks). STAND-IN until the
-    // current-frame service is merged: it grabs a frame from the camera's source with ffmpeg.
+    // The runtime's one current-frame source (camera health checks). A STAND-IN until the
+    // current-frame service replaces it here: it grabs a frame from the camera's source with ffmpeg.
     const frames: CurrentFrameSource = new SourceGrabFrameSource(cameras);
     const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, frames, ...opts.deps };
     const fullScanTimer = setTimeout(() => {
