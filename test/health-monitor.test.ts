@@ -30,6 +30,7 @@ import type { RuntimeHandle } from "../src/runtime.ts";
 import { latestSnapshot, recentSnapshots, cameraHealthColumns, hourlySeries } from "../src/db/health.ts";
 import { cameraIdByKey } from "../src/db/cameras.ts";
 import { SourceGrabFrameSource } from "../src/media/sourceFrameGrab.ts";
+import { fragmentsFor } from "../src/web/routes/live.tsx";
 import { FrameUnavailableError } from "../src/media/currentFrame.ts";
 import { validateConfig } from "../src/config.ts";
 import { decodeImage } from "../src/vision/image.ts";
@@ -113,6 +114,16 @@ describe("health monitor in the runtime", () => {
     expect(changes.find((c) => c.message.includes("-> critical"))!.level).toBe("error");
     const alert = await waitFor("the live alert", () => events.find((e) => e.type === "alert" && e.kind === "camera.health"), 5000);
     expect(alert).toMatchObject({ cameraKey: "still", previous: "ok", status: "critical", anomalies: ["frozen"] });
+    // what the SSE stream sends for them: the toast, and the health page's newest-check section
+    const deps = { db: rt.db, config, dataDir, bus: rt.bus, startedAt: 0 };
+    const [toast] = await fragmentsFor(deps, alert, { lastDisk: 0 });
+    expect(toast.event).toBe("alert");
+    expect(String(toast.data)).toContain('href="/cameras/still/health"');
+    expect(String(toast.data)).toContain("critical");
+    expect(String(toast.data)).toContain("frozen");
+    const [section] = await fragmentsFor(deps, { type: "health", key: "still" }, { lastDisk: 0 });
+    expect(section.event).toBe("health-still");
+    expect(String(section.data)).toContain('data-anomaly="frozen"');
   }, 60_000);
 
   test("a camera whose RTSP server stops is no_signal and recovers by itself", async () => {
