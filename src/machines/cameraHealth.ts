@@ -6,10 +6,10 @@
  * `systemId` `health:<key>`.
  *
  * ```
- *            +-------------------- CHECK.DONE status ok ------------------+
- *            v                                                            |
- * unknown / ok / warning / critical, each:  waiting --nextCheckAt--> checking
- *                                           (CHECK.NOW: at once)
+ * unknown | ok | warning | critical        (the status: top-level states)
+ *   each:  waiting --nextCheckAt (or CHECK.NOW)--> checking
+ *          checking --done--> <status of the check>.waiting   (critical / warning / ok)
+ *          checking --error--> waiting                         (no rows; next deadline)
  * (any) --JOURNAL.FAILED--> failed (final, output { failed }): the supervisor spawns a fresh one
  * ```
  *
