@@ -11,6 +11,7 @@
  * | event_log  | `event-log` (an event `<li>`)                                          |
  * | gpio       | `gpio` (the dashboard's save-button card body)                         |
  * | alert      | `alert` (a toast prepended to every page's fixed alert region)         |
+ * | timelapse  | `timelapse-<id>` (a batch card's status and progress)                  |
  *
  * Fragments are rendered from the database rows (the bus event only says what changed), so
  * they always show committed state. A `: heartbeat` comment goes out every `sseHeartbeatMs`
@@ -31,6 +32,8 @@ import { GpioCardBody } from "../components/GpioCard.tsx";
 import { SegmentItem } from "../components/Segments.tsx";
 import { TripBadge } from "../components/Badge.tsx";
 import type { WebDeps, WebEnv } from "../env.ts";
+import { batchById } from "../../db/timelapse.ts";
+import { BatchStatus } from "../components/Timelapse.tsx";
 
 const MAX_PENDING = 500;
 const DISK_EVERY_MS = 5000;
@@ -69,6 +72,14 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
     case "gpio": {
       const gpio = { status: ev.status, reason: ev.reason, at: ev.at };
       out.push({ event: "gpio", data: await html(<GpioCardBody gpio={gpio} settings={deps.config.gpio} />) });
+      break;
+    }
+    case "timelapse": {
+      const b = batchById(deps.db, ev.batchId);
+      if (b) {
+        const framesDone = b.status === "completed" ? b.total_frames : b.status === "processing" ? ev.framesDone : null;
+        out.push({ event: `timelapse-${b.id}`, data: await html(<BatchStatus batch={b} framesDone={framesDone} />) });
+      }
       break;
     }
     case "alert": {
