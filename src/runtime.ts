@@ -506,7 +506,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // from the first closed segment: a save right after boot keeps this drive
     for (const c of config.cameras) {
       const id = cameraIds.get(c.key);
-      if (c.enabled && id !== undefined) openTripForRecording(db, id, bootId, Date.now());
+      // (a timelapse-only camera, `record = false`, records no trips)
+      if (c.enabled && c.record !== false && id !== undefined) openTripForRecording(db, id, bootId, Date.now());
     }
 
     // nothing saves or exports yet: every temp file is a leftover of an interruption
