@@ -17,3 +17,7 @@ declare module "*.txt" {
   const content: string;
   export default content;
 }
+declare module "*.ttf" {
+  const path: string;
+  export default path;
+}

@@ -5,7 +5,8 @@
  * Opens the database with `openDatabase(path, { readonly: true })` and reports:
  * `PRAGMA integrity_check`, `PRAGMA foreign_key_check`, segment rows without files, segment
  * files without rows (the file at index == absolute_segments is the segment a running recorder
- * is writing: fine), ring counters (absolute_segments above every row's index,
+ * is writing: fine), timelapse images and videos against their rows (src/media/timelapseCleanup.ts
+ * `scanTimelapseFiles`), ring counters (absolute_segments above every row's index,
  * segment_index == absolute_segments % ring_capacity,
  * segment_generation == floor(absolute_segments / ring_capacity)), rows whose size differs
  * from the file, pending garbage rows, and open trips of a boot other than the current one.
@@ -24,6 +25,7 @@ import { openTripsOfOtherBootsWithKeys } from "./db/trips.ts";
 import { dbPath } from "./paths.ts";
 import { scanRing } from "./actors/reconcile.ts";
 import { currentBootId } from "./bootId.ts";
+import { scanTimelapseFiles } from "./media/timelapseCleanup.ts";
 
 /** Re-reads pending garbage rows after this delay (ms): a running sweep finishes its rows within it. */
 const GARBAGE_SETTLE_MS = 500;
@@ -75,12 +77,18 @@ export async function run(argv: string[]): Promise<number> {
       for (const g of scan.garbage) if (still.has(g.id)) problems.push(`pending garbage row ${g.id}: ${g.rel_path} awaits deletion`);
     }
 
+    // timelapse images and videos against their rows
+    const tl = scanTimelapseFiles(db, config.data_dir);
+    for (const p of [...tl.imageProblems, ...tl.videoProblems]) problems.push(p);
+    for (const rel of tl.filesWithoutRows) problems.push(`timelapse file ${rel} has no row`);
+    for (const rel of tl.temps) notes.push(`${rel} is a timelapse file being written (or left by a crash; removed at start-up)`);
+
     const boot = currentBootId();
     for (const t of openTripsOfOtherBootsWithKeys(db, boot)) problems.push(`camera ${t.key}: trip ${t.id} of an earlier boot (${t.boot_id}) is still open`);
 
     for (const p of problems) process.stdout.write(`PROBLEM ${p}\n`);
     for (const n of notes) process.stdout.write(`ok ${n}\n`);
-    const summary = `${cams.length} camera${cams.length === 1 ? "" : "s"}, ${segments} segment rows, ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
+    const summary = `${cams.length} camera${cams.length === 1 ? "" : "s"}, ${segments} segment rows${tl.images || tl.videos ? `, ${tl.images} timelapse images, ${tl.videos} timelapse videos` : ""}, ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
     process.stdout.write(problems.length ? `check FAILED: ${summary}\n` : `check ok: ${summary}\n`);
     return problems.length ? 1 : 0;
   } finally {

@@ -39,6 +39,38 @@ const MaxLossSeconds = v.pipe(v.number(), v.minValue(0.5, "must be at least 0.5"
 /** Default of `max_loss_seconds`. */
 export const DEFAULT_MAX_LOSS_SECONDS = 2;
 
+/** Overlay corners of the day counter (seed 004 `cameras.day_overlay_position`). */
+export const OVERLAY_POSITIONS = ["top-left", "top-right", "bottom-left", "bottom-right"] as const;
+
+/**
+ * `[cameras.timelapse]`: seed 004's per-camera timelapse settings. `interval_seconds` absent =
+ * no captures. Images are rotated before they are stored; `day_counter_start` (YYYY-MM-DD)
+ * turns on `images.day_number` (seed trigger) and the "Day N" overlay.
+ */
+const TimelapseSchema = v.strictObject({
+  interval_seconds: v.optional(positiveInt(86_400)),
+  rotation: v.optional(v.picklist(["none", "left", "right", "invert"]), "none"),
+  day_counter_start: v.optional(v.pipe(v.string(), v.isoDate("must be a date YYYY-MM-DD"))),
+  overlay_position: v.optional(v.picklist(OVERLAY_POSITIONS), "top-right"),
+  /** Seed 004's `day_overlay_style` keys; font_family is accepted, the shipped font is always used. */
+  overlay_style: v.optional(
+    v.strictObject({
+      font_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(6), v.maxValue(400)), 24),
+      font_color: v.optional(v.pipe(v.string(), v.hexColor("must be a #RRGGBB colour")), "#FFFFFF"),
+      background_color: v.optional(v.pipe(v.string(), v.hexColor("must be a #RRGGBB colour")), "#000000"),
+      background_opacity: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.7),
+      font_family: v.optional(v.pipe(v.string(), v.maxLength(100)), "Arial"),
+    }),
+    {},
+  ),
+  generation_mode: v.optional(v.picklist(["every_capture", "periodic", "manual_only"]), "manual_only"),
+  /** With `periodic`: regenerate the continuous video this often. */
+  periodic_minutes: v.optional(positiveInt(10_080), 60),
+  frame_rate: v.optional(positiveInt(120), 30),
+  /** Images older than this are deleted unless a pending/processing/checkpoint/manual batch uses them. */
+  keep_images_days: v.optional(positiveInt(36_500), 30),
+});
+
 const CameraSchema = v.strictObject({
   key: v.pipe(v.string(), v.regex(KEY_RE, "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit")),
   name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
@@ -52,6 +84,9 @@ const CameraSchema = v.strictObject({
   /** Keep at least this many bytes free on the data disk. */
   min_free_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   enabled: v.optional(v.boolean(), true),
+  /** Record into the ring (false: a timelapse-only camera, captures but no segments). */
+  record: v.optional(v.boolean(), true),
+  timelapse: v.optional(TimelapseSchema),
   /** RTSP transport; absent = ffmpeg's default (UDP, falling back to TCP). */
   rtsp_transport: v.optional(v.picklist(["tcp", "udp"])),
   /**
@@ -246,6 +281,7 @@ const ConfigSchema = v.strictObject({
 
 export type AlprConfig = v.InferOutput<typeof AlprSchema>;
 export type HealthConfig = v.InferOutput<typeof HealthSchema>;
+export type TimelapseConfig = v.InferOutput<typeof TimelapseSchema>;
 export type CameraConfig = v.InferOutput<typeof CameraSchema> & { name: string };
 export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http" | "incident" | "gpio" | "health"> & {
   /** `[health]`, defaults filled in (absent from hand-made test configs = defaults). */

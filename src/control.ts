@@ -21,6 +21,9 @@
  *   actor's state, null when it has none)
  * - `POST /users/unlock` body `{ "username": "..." }` -> `{ wasLocked }`: lifts that user's login
  *   lockout in the web server's rate limiter (in memory only)
+ * - `POST /timelapses` body `{ camera, fromUtc, toUtc }` or `{ camera, fromDay, toDay }`, plus
+ *   optional `frameRate`, `overlay` -> 202 `{ batchId, frames }`; 400 bad input or no images
+ * - `GET /timelapses/:id` -> the batch row plus `framesDone` (render progress); 404 unknown
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";

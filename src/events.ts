@@ -13,6 +13,8 @@ export type LiveEvent =
   | { type: "event_log"; id: number; kind: string; message: string }
   /** The GPIO save button's status changed (src/actors/gpio.ts; `reason` is one line when unavailable). */
   | ({ type: "gpio" } & GpioState)
+  /** A timelapse batch changed status or made progress (src/actors/timelapseBatch.ts); frames done of total. */
+  | { type: "timelapse"; batchId: number; cameraKey: string; status: string; framesDone: number; totalFrames: number }
   /** A watchlisted plate was read (ALPR). `ts` = frame time, ms UTC; `vehicleId` = vehicles.id. */
   | { type: "alert"; kind: "alpr.watchlist"; plate: string; watched: string; cameraKey: string | null; ts: number; vehicleId: number; message: string }
   /**

@@ -18,6 +18,8 @@ commands:
   user   add NAME --role R --password-stdin [--config FILE]
   user   passwd NAME --password-stdin | unlock NAME | list [--config FILE]
   trips  save [--current | ID] [--config FILE]
+  timelapse create --camera KEY (--from TIME --to TIME | --from-day N --to-day M) [--frame-rate N] [--overlay] [--no-wait]
+  timelapse list [--json]          timelapse batches
   alpr   [--json] [--region R] IMAGE...  read licence plates in images (one JSON line per image)
 
 options:
@@ -32,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<{ run: Command }>> = {
   check: () => import("./check.ts"),
   user: () => import("./commands/user.ts"),
   trips: () => import("./commands/trips.ts"),
+  timelapse: () => import("./commands/timelapse.ts"),
   alpr: () => import("./vision/cli.ts"),
 };
 

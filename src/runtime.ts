@@ -13,8 +13,8 @@
  * removes temp files of interrupted saves and exports, starts the web server (with
  * `deps.actions`, see `RuntimeActions`), then restores (or creates) the supervisor actor tree
  * with the real implementations (cameras, trips with the real `saveTrip`, the GPIO button when
- * `[gpio]` is configured, the ALPR service when `[alpr] enabled`, incident exports, daily
- * maintenance).
+ * `[gpio]` is configured, the ALPR service when `[alpr] enabled`, incident exports, timelapse
+ * captures and batch renders over the current-frame source made here, daily maintenance).
  * Its `stop()` is the orderly power-down, bounded by ~5 s:
  * 1. `SHUTDOWN`: every camera is sent STOP; each recorder asks ffmpeg to finalise its current
  *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
@@ -55,6 +55,11 @@ import { cleanSavedTemps } from "./actors/saveTrip.ts";
 import { controlJson, liveControlSocket, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
 import type { WebActions } from "./web/env.ts";
 import { LoginRateLimiter } from "./web/auth/rateLimit.ts";
+import { batchById, syncTimelapseSettings } from "./db/timelapse.ts";
+import { logEvent } from "./db/eventLog.ts";
+import { checkpointContinuous, cleanTimelapseTemps, createManualBatch, makeTripTimelapse, planTripTimelapse, TimelapseRequestError, type ManualBatchRequest } from "./media/timelapse.ts";
+import { deleteTimelapseBatch } from "./media/timelapseCleanup.ts";
+import { RenderProgress } from "./renderProgress.ts";
 import { log } from "./log.ts";
 import type { CurrentFrameSource } from "./media/currentFrame.ts";
 import { SourceGrabFrameSource } from "./media/sourceFrameGrab.ts";
@@ -98,6 +103,24 @@ export interface RuntimeActions {
   checkHealth(cameraKey: string): Promise<void>;
   /** The GPIO button's last status (null when `[gpio]` is not configured or nothing reported yet). */
   gpioStatus(): GpioState | null;
+  /**
+   * Creates a manual timelapse batch (camera + time or day range, frame rate, overlay) and starts
+   * its actor. Resolves with the batch id and its frame count. Rejects with
+   * TimelapseRequestError (unknown camera, bad range, no images in it).
+   */
+  createTimelapse(req: ManualBatchRequest): Promise<{ batchId: number; frames: number }>;
+  /** Keeps a copy of the camera's continuous video now (a `checkpoint` batch). Rejects with TimelapseRequestError when there is none yet. */
+  checkpointTimelapse(cameraKey: string): Promise<{ batchId: number }>;
+  /** Cancels a render under way and deletes the batch, its junction rows and its video. Rejects with TimelapseRequestError for an unknown batch. */
+  deleteTimelapse(batchId: number): Promise<void>;
+  /**
+   * "Make a timelapse" of a trip: a frame every `everySeconds` of its footage in the ring becomes
+   * a manual batch (src/media/timelapse.ts `planTripTimelapse` + `makeTripTimelapse`), whose
+   * render then starts. Resolves once the request is checked, with the number of frames it will
+   * take; the frames are taken in the background (a failure is a `timelapse.failed` event row).
+   * Rejects with TimelapseRequestError (unknown trip, no footage left, too many frames ...).
+   */
+  tripTimelapse(tripId: number, everySeconds: number, frameRate?: number): Promise<{ frames: number }>;
 }
 
 /** An unknown trip id. */
@@ -125,7 +148,21 @@ export interface RuntimeOptions {
   deps?: Partial<
     Pick<
       SupervisorDeps,
-      "saveTrip" | "recorder" | "commitSegment" | "enforceRing" | "gpioEnv" | "gpioButton" | "alprService" | "incidentExport" | "maintenanceEveryMs" | "frames" | "healthCheck"
+      | "saveTrip"
+      | "recorder"
+      | "commitSegment"
+      | "enforceRing"
+      | "gpioEnv"
+      | "gpioButton"
+      | "alprService"
+      | "incidentExport"
+      | "maintenanceEveryMs"
+      | "frameSource"
+      | "timelapseRender"
+      | "timelapseCapture"
+      | "timelapsePreset"
+      | "onRenderSpawn"
+      | "healthCheck"
     >
   >;
 }
@@ -191,8 +228,13 @@ const tripStateOf = (sup: SupervisorActor, tripId: number): { state: string | nu
 /** Resolves when no trip actor is `saving`, or at `deadline` (absolute ms). Returns the trips still saving. */
 const waitForSaves = (sup: SupervisorActor, deadline: number) => waitForActors(sup, "trip:", (value) => value === "saving", deadline);
 
+/** Work an action leaves running after it answers; `signal` aborts at power-down, which awaits it. */
+interface BackgroundTasks {
+  run(work: (signal: AbortSignal) => Promise<unknown>): void;
+}
+
 /** The runtime's actions over its supervisor (see RuntimeActions). `sup()` throws while starting. */
-function makeActions(db: Database, config: Config, sup: () => SupervisorActor): RuntimeActions {
+function makeActions(db: Database, config: Config, sup: () => SupervisorActor, tasks: BackgroundTasks): RuntimeActions {
   const cameraKeys = new Set(config.cameras.map((c) => c.key));
   const cameraRef = (cameraKey: string): AnyActorRef => {
     const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
@@ -246,6 +288,38 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor): 
         return null;
       }
     },
+    async createTimelapse(req) {
+      const s = sup();
+      const { batchId, cameraId, frames } = createManualBatch(db, req);
+      s.send({ type: "TIMELAPSE.START", batch: { batchId, cameraKey: req.cameraKey, cameraId, batchType: "manual" } });
+      return { batchId, frames };
+    },
+    async checkpointTimelapse(cameraKey) {
+      return checkpointContinuous(db, resolve(config.data_dir), cameraKey);
+    },
+    async tripTimelapse(tripId, everySeconds, frameRate) {
+      const s = sup();
+      const plan = planTripTimelapse(db, { tripId, everySeconds, frameRate });
+      tasks.run(async (signal) => {
+        try {
+          const r = await makeTripTimelapse(db, resolve(config.data_dir), plan, signal);
+          s.send({ type: "TIMELAPSE.START", batch: { batchId: r.batchId, cameraKey: r.cameraKey, cameraId: r.cameraId, batchType: "manual" } });
+        } catch (err) {
+          if (signal.aborted) return;
+          const message = `trip ${tripId}: taking timelapse frames failed: ${String((err as Error)?.message ?? err).split("\n")[0]}`;
+          log.warn(message);
+          logEvent(db, { kind: "timelapse.failed", level: "error", cameraId: plan.cameraId, message, data: { tripId } });
+        }
+      });
+      return { frames: plan.total };
+    },
+    async deleteTimelapse(batchId) {
+      const s = sup();
+      if (!batchById(db, batchId)) throw new TimelapseRequestError(`no timelapse batch ${batchId}`);
+      // a render under way is cancelled first (ffmpeg is killed; the actor ends in `cancelled`)
+      s.send({ type: "TIMELAPSE.CANCEL", batchId });
+      deleteTimelapseBatch(db, resolve(config.data_dir), batchId);
+    },
   };
   return actions;
 }
@@ -260,6 +334,8 @@ interface ControlState {
   url: string;
   startedAt: number;
   stopping: boolean;
+  /** Render progress of timelapse batches. */
+  progress?: RenderProgress;
 }
 
 function controlHandler(state: ControlState) {
@@ -290,6 +366,37 @@ function controlHandler(state: ControlState) {
         if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) return controlJson(400, { error: "tripId must be a positive integer" });
         await actions.saveTrip(id, "cli");
         return controlJson(202, { trips: [id] });
+      }
+      if (req.method === "POST" && url.pathname === "/timelapses") {
+        let body: { camera?: unknown; fromUtc?: unknown; toUtc?: unknown; fromDay?: unknown; toDay?: unknown; frameRate?: unknown; overlay?: unknown };
+        try {
+          body = (await req.json()) as typeof body;
+        } catch {
+          return controlJson(400, { error: "body must be JSON" });
+        }
+        const byTime = typeof body?.fromUtc === "number" && typeof body.toUtc === "number";
+        const byDay = typeof body?.fromDay === "number" && typeof body.toDay === "number";
+        if (typeof body?.camera !== "string" || byTime === byDay)
+          return controlJson(400, { error: "camera (string) and either fromUtc/toUtc (Unix ms) or fromDay/toDay (day numbers) are required" });
+        try {
+          const r = await actions.createTimelapse({
+            cameraKey: body.camera,
+            range: byTime ? { fromUtc: body.fromUtc as number, toUtc: body.toUtc as number } : { fromDay: body.fromDay as number, toDay: body.toDay as number },
+            frameRate: typeof body.frameRate === "number" ? body.frameRate : undefined,
+            overlay: body.overlay === true,
+          });
+          return controlJson(202, r);
+        } catch (err) {
+          if (err instanceof TimelapseRequestError) return controlJson(400, { error: err.message });
+          throw err;
+        }
+      }
+      const tl = /^\/timelapses\/(\d{1,15})$/.exec(url.pathname);
+      if (req.method === "GET" && tl) {
+        const b = batchById(db, Number(tl[1]));
+        if (!b) return controlJson(404, { error: `no timelapse batch ${tl[1]}` });
+        const p = state.progress?.get(b.id);
+        return controlJson(200, { ...b, framesDone: b.status === "completed" ? b.total_frames : (p?.framesDone ?? 0) });
       }
       const m = /^\/trips\/(\d{1,15})$/.exec(url.pathname);
       if (req.method === "GET" && m) {
@@ -397,6 +504,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   try {
     const secret = loadSecretKey(dataDir);
     const cameraIds = syncCameras(db, config.cameras, secret);
+    syncTimelapseSettings(db, config.cameras, cameraIds);
     markDisabledCameras(db, Date.now());
     const bootId = currentBootId();
     // the crash-relevant repairs now; the whole-ring comparison (100k names ~0.6 s) once running
@@ -406,11 +514,12 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // from the first closed segment: a save right after boot keeps this drive
     for (const c of config.cameras) {
       const id = cameraIds.get(c.key);
-      if (c.enabled && id !== undefined) openTripForRecording(db, id, bootId, Date.now());
+      // (a timelapse-only camera, `record = false`, records no trips)
+      if (c.enabled && c.record !== false && id !== undefined) openTripForRecording(db, id, bootId, Date.now());
     }
 
     // nothing saves or exports yet: every temp file is a leftover of an interruption
-    const temps = cleanSavedTemps(dataDir) + cleanExportTemps(dataDir);
+    const temps = cleanSavedTemps(dataDir) + cleanExportTemps(dataDir) + cleanTimelapseTemps(dataDir);
     if (temps > 0) log.info(`removed ${temps} temp file(s) left by an interrupted save or export`);
 
     const bus = new LiveBus();
@@ -418,20 +527,32 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
       if (!supervisor) throw new Error("the runtime is starting; try again in a moment");
       return supervisor;
     };
-    const actions = makeActions(db, config, getSup);
+    // work actions leave running (a trip timelapse's frames): aborted and awaited at power-down
+    const background = new Set<Promise<unknown>>();
+    const backgroundAbort = new AbortController();
+    const tasks: BackgroundTasks = {
+      run(work) {
+        const p = work(backgroundAbort.signal).catch((err) => log.warn(`background task failed: ${(err as Error)?.message ?? err}`));
+        background.add(p);
+        void p.finally(() => background.delete(p));
+      },
+    };
+    const actions = makeActions(db, config, getSup, tasks);
     // the web server first: a busy port fails before any camera starts. Loaded here, not at
     // module load, so `run` reports a bad config before loading the web app.
     const { startWebServer } = await import("./web/server.ts");
     const webActions: WebActions = actions;
-    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter });
+    const renderProgress = new RenderProgress();
+    controlState.progress = renderProgress;
+    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter, renderProgress });
     const server = web;
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
-    const background = new Set<Promise<unknown>>();
-    // The runtime's one current-frame source (camera health checks). A STAND-IN until the
-    // current-frame service replaces it here: it grabs a frame from the camera's source with ffmpeg.
-    const frames: CurrentFrameSource = new SourceGrabFrameSource(cameras);
-    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, frames, ...opts.deps };
+    // The runtime's one current-frame source (camera health checks, timelapse captures). A
+    // STAND-IN until the current-frame service replaces it here: it grabs a frame from the
+    // camera's source with ffmpeg at each call.
+    const frameSource: CurrentFrameSource = opts.deps?.frameSource ?? new SourceGrabFrameSource(cameras);
+    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, ...opts.deps, frameSource };
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)
@@ -495,6 +616,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
             if (id !== "supervisor") (ref as unknown as { _stop?: () => void })._stop?.();
           }
         }
+        backgroundAbort.abort();
         await Promise.all(background);
         await server.stop();
         control.stop();

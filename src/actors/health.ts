@@ -86,8 +86,8 @@ export function healthMonitorInputs(config: Pick<Config, "health" | "cameras">, 
 }
 
 export interface HealthDeps extends ActorDeps {
-  /** The runtime's current-frame port. */
-  frames?: CurrentFrameSource;
+  /** The runtime's current-frame port (also feeds timelapse captures). */
+  frameSource?: CurrentFrameSource;
   config?: Config;
   /** Replaces the real check (tests). */
   healthCheck?: AnyActorLogic;
@@ -159,7 +159,7 @@ export function createHealthCheck(deps: HealthDeps) {
     let frame: CurrentFrame | null = null;
     let frameError: string | null = null;
     let availableAt: number | null = null;
-    const frames = deps.frames;
+    const frames = deps.frameSource;
     if (!frames) throw new Error("no current-frame source");
     try {
       frame = await frames.current(input.cameraKey, { timeoutMs: settings.frame_timeout_seconds * 1000, signal });

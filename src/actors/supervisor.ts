@@ -2,10 +2,12 @@
  * Wiring and restore of the root `supervisor` actor (src/machines/supervisor.ts).
  *
  * `startSupervisor(deps, config, cameraIds)`:
- * 1. builds the supervisor machine with the real `camera`, `trip` and `incident` machines
- *    (src/actors/camera.ts, trip.ts, incident.ts), the service actors (`gpioButton`: the GPIO
- *    save button of src/actors/gpio.ts, `alprService`: the plate-reading service of
- *    src/actors/alpr.ts) and the named effects (`.provide()`);
+ * 1. builds the supervisor machine with the real `camera`, `trip`, `incident` and
+ *    `timelapseBatch` machines (src/actors/camera.ts, trip.ts, incident.ts, timelapseBatch.ts),
+ *    the service actors (`gpioButton`: the GPIO save button of src/actors/gpio.ts,
+ *    `alprService`: the plate-reading service of src/actors/alpr.ts, `timelapseCapture`: the
+ *    timelapse capturer of src/actors/timelapseCapture.ts over `deps.frameSource`) and the
+ *    named effects (`.provide()`);
  * 2. restores it from the journal (`actor_snapshots`), after a JSON round-trip, with
  *    `prepareRestoredSnapshot`: each child's snapshot is replaced by its own newest row (each
  *    actor's row is written in the same transaction as its domain rows, so it is the truth),
@@ -24,7 +26,8 @@
  * - `publishGpio`: LiveBus `gpio` event (the GPIO actor writes the `gpio.*` event rows itself);
  * - `nothingToSave`: a `trip.save_error` warning row (button pressed, no trip to save);
  * - `serviceError`: log + `service.error` event row;
- * - `runMaintenance` (BOOT and every 24 h): `purgeExpiredSessions`, and temp files older than 6 h
+ * - `runMaintenance` (BOOT and every 24 h): expired timelapse images (src/media/timelapseCleanup.ts),
+ *   `purgeExpiredSessions`, and temp files older than 6 h
  *   left by interrupted saves/exports (the start-up sweep of every temp file runs in the runtime
  *   before anything else starts).
  */
@@ -49,13 +52,23 @@ import { provideIncident, type IncidentDeps } from "./incident.ts";
 import { enforceHealthRetention, healthMonitorInputs, provideCameraHealth, type HealthDeps } from "./health.ts";
 import { cameraHealthMachine, type HealthMonitorInput } from "../machines/cameraHealth.ts";
 import { createGpioButton } from "./gpio.ts";
+import { timelapseBatchMachine, type TimelapseBatchInput } from "../machines/timelapseBatch.ts";
+import { unfinishedBatches } from "../db/timelapse.ts";
+import type { CurrentFrameSource } from "../media/currentFrame.ts";
+import { provideTimelapseBatch, type TimelapseDeps } from "./timelapseBatch.ts";
+import { createTimelapseCapture } from "./timelapseCapture.ts";
+import { sweepTimelapse } from "../media/timelapseCleanup.ts";
 import type { AlprService } from "./alpr.ts";
 import { cleanSavedTemps } from "./saveTrip.ts";
 
 export type SupervisorActor = Actor<typeof supervisorMachine>;
 
 /** Everything the supervisor's wiring needs: the trip/camera/incident deps plus the configuration and services. */
-export interface SupervisorDeps extends TripDeps, IncidentDeps, HealthDeps {
+export interface SupervisorDeps extends TripDeps, IncidentDeps, HealthDeps, TimelapseDeps {
+  /** The current frame of each camera (health checks, timelapse captures); without it nothing is captured or checked. */
+  frameSource?: CurrentFrameSource;
+  /** Replaces the real capturer (tests). */
+  timelapseCapture?: AnyActorLogic;
   /** The whole configuration ([gpio], [alpr], [incident]); absent in unit tests = no services. */
   config?: Config;
   /** Environment the GPIO actor finds `gpiomon` in (default process.env). */
@@ -177,6 +190,11 @@ export function provideSupervisor(deps: SupervisorDeps) {
       alprService: (deps.alprService ?? createAlprActor(deps)) as unknown as CallbackActorLogic<{ type: string }, Record<string, never>>,
       incident: provideIncident(deps) as unknown as typeof incidentMachine,
       cameraHealth: provideCameraHealth(deps) as unknown as typeof cameraHealthMachine,
+      timelapseBatch: provideTimelapseBatch(deps) as unknown as typeof timelapseBatchMachine,
+      timelapseCapture: (deps.timelapseCapture ??
+        (deps.frameSource
+          ? createTimelapseCapture({ db, dataDir: deps.dataDir, cameras: deps.cameras, frameSource: deps.frameSource, background: deps.background })
+          : fromCallback(() => {}))) as unknown as CallbackActorLogic<{ type: string }, Record<string, never>>,
     },
     actions: {
       publishGpio: (_, params) => {
@@ -200,6 +218,8 @@ export function provideSupervisor(deps: SupervisorDeps) {
       runMaintenance: ({ self }) => {
         journal.enqueue(self, () => () => {
           runMaintenance(db, deps.dataDir, Date.now(), deps.config);
+          runMaintenance(db, deps.dataDir);
+          sweepTimelapse(db, deps.dataDir, deps.cameras);
         });
       },
     },
@@ -266,6 +286,8 @@ export function prepareRestoredSnapshot(
       const input = health.get(id.slice("health:".length));
       if (!input || child.src !== "cameraHealth") continue;
       cs.context = { ...cs.context, cameraId: input.cameraId, intervalMs: input.intervalMs };
+    } else if (id.startsWith("timelapse:") && child.src === "timelapseBatch") {
+      // a batch being rendered: restored as it was (a render under way starts again)
     } else if (!id.startsWith("incident:") || child.src !== "incident") {
       // services: BOOT spawns them from the current config; an export actor of an older version
       // (src `incidentExport`): BOOT spawns an incident actor from the stored incident instead
@@ -287,14 +309,14 @@ export function bootEvent(
   cameraIds: Map<string, number>,
   bootId: string,
   at: number,
-  config?: Pick<Config, "gpio" | "alpr" | "incident" | "health"> | null,
+  config?: Pick<Config, "gpio" | "alpr" | "incident" | "health" | "cameras"> | null,
   maintenanceEveryMs?: number,
 ): SupervisorEvent {
   const boot: BootCamera[] = [];
   for (const c of cameras) {
     const id = cameraIds.get(c.key);
     if (id === undefined) continue;
-    boot.push({ ...cameraInputFor(c, id), enabled: c.enabled, segmentSeconds: c.segment_seconds });
+    boot.push({ ...cameraInputFor(c, id), enabled: c.enabled && c.record !== false, segmentSeconds: c.segment_seconds });
   }
   const trips: BootTrip[] = unfinishedTrips(db).map((r) => ({
     tripId: r.id,
@@ -304,6 +326,12 @@ export function bootEvent(
     lastTimeUtc: r.last_time_utc,
   }));
   const gpio = config?.gpio ? { ...config.gpio } : null;
+  const timelapses: TimelapseBatchInput[] = unfinishedBatches(db).map((b) => ({
+    batchId: b.id,
+    cameraKey: b.camera_key,
+    cameraId: b.camera_id,
+    batchType: b.batch_type,
+  }));
   return {
     type: "BOOT",
     at,
@@ -311,6 +339,8 @@ export function bootEvent(
     trips,
     gpio,
     alpr: config?.alpr?.enabled === true,
+    timelapses,
+    timelapseCapture: cameras.some((c) => c.enabled && (c.timelapse?.interval_seconds ?? 0) > 0),
     ...(config?.incident ? { incident: { ...config.incident } } : {}),
     ...(maintenanceEveryMs ? { maintenanceEveryMs } : {}),
     ...(config ? { health: healthMonitorInputs({ health: config.health, cameras }, cameraIds) } : {}),

@@ -21,6 +21,10 @@
  * - `health:<key>` (src `cameraHealth`, src/machines/cameraHealth.ts), one health monitor per
  *   camera BOOT lists in `health` (enabled cameras when `[health] enabled`); restored from the
  *   journal with its stored next-check deadline, re-armed by `TIMERS.REARM` at BOOT.
+ * - `timelapse:<batchId>` (src `timelapseBatch`, src/machines/timelapseBatch.ts), one per batch
+ *   to render: spawned on `TIMELAPSE.START` (a REGENERATE to a running one) and at BOOT for the
+ *   database's pending/processing batches; `TIMELAPSE.CANCEL` cancels one.
+ * - `timelapseCapture` (src `timelapseCapture`), only when a camera captures timelapse images.
  * Service children are not restored from a snapshot: BOOT spawns them from the current config.
  *
  * Events reach children through one table, `ROUTES` (event type -> the children it goes to
@@ -62,6 +66,7 @@ import { tripMachine, LIVE_TRIP_STATES, type TripStatus } from "./trip.ts";
 import { incidentMachine, incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type IncidentInput, type SaveSource } from "./incident.ts";
 import type { GpioStatus } from "./events.ts";
 import { cameraHealthMachine, type HealthMonitorInput } from "./cameraHealth.ts";
+import { timelapseBatchMachine, type TimelapseBatchInput } from "./timelapseBatch.ts";
 
 export { incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type SaveSource };
 
@@ -113,7 +118,14 @@ export type SupervisorEvent =
       maintenanceEveryMs?: number;
       /** Health monitors to run (absent = none). */
       health?: HealthMonitorInput[];
+      /** The database's pending/processing timelapse batches. */
+      timelapses?: TimelapseBatchInput[];
+      /** Some camera captures timelapse images: run the capturer. */
+      timelapseCapture?: boolean;
     }
+  /** A batch to render (new, or a continuous one with new images). */
+  | { type: "TIMELAPSE.START"; batch: TimelapseBatchInput }
+  | { type: "TIMELAPSE.CANCEL"; batchId: number }
   | { type: "TRIP.OPENED"; tripId: number; cameraKey: string; at: number }
   | { type: "TRIP.EVICTED"; tripId: number; cameraKey: string; at: number }
   | { type: "TRIP.SAVE"; tripId: number; cameraKey?: string; at: number; source: SaveSource }
@@ -155,7 +167,9 @@ export interface SupervisorContext {
   restartInitialMs: number;
   restartMaxMs: number;
   /** Service actors BOOT asked for. */
-  services: { gpio: GpioConfig | null; alpr: boolean };
+  services: { gpio: GpioConfig | null; alpr: boolean; timelapseCapture?: boolean };
+  /** Timelapse batches being rendered, by batch id: what each actor was spawned with. */
+  timelapses?: Record<string, TimelapseBatchInput>;
   incidentSettings: { before_seconds: number; after_seconds: number };
   /** Pending incidents by id: what each incident actor was spawned with (respawned from it after a failure). */
   incidents: Record<string, IncidentInput>;
@@ -174,6 +188,7 @@ export const cameraActorId = (key: string) => `camera:${key}`;
 export const tripActorId = (tripId: number) => `trip:${tripId}`;
 export const incidentActorId = (incidentId: string) => `incident:${incidentId}`;
 export const healthActorId = (key: string) => `health:${key}`;
+export const timelapseActorId = (batchId: number | string) => `timelapse:${batchId}`;
 
 export const MAINTENANCE_EVERY_MS = 24 * 3600 * 1000;
 const SEGMENT_SECONDS_DEFAULT = 60;
@@ -181,7 +196,7 @@ const SEGMENT_SECONDS_DEFAULT = 60;
 const ERROR_PREFIX = "xstate.error.actor.";
 const DONE_PREFIX = "xstate.done.actor.";
 const ONLINE_CAMERA = new Set(["starting", "recording", "stalled", "backoff"]);
-const SERVICE_IDS = new Set(["gpio", "alpr"]);
+const SERVICE_IDS = new Set(["gpio", "alpr", "timelapseCapture"]);
 
 type System = { get(id: string): AnyActorRef | undefined; getAll?: () => Record<string, AnyActorRef> };
 
@@ -230,7 +245,17 @@ export interface Routed {
   to: string;
   event: EventObject;
 }
-type RoutedEventType = "TRIP.OPENED" | "TRIP.EVICTED" | "TRIP.SAVE" | "TRIP.SAVE_CURRENT" | "SAVE" | "CAMERA.STOPPED" | "TRIPS.CLOSE" | "INCIDENT.READY" | "SHUTDOWN";
+type RoutedEventType =
+  | "TRIP.OPENED"
+  | "TRIP.EVICTED"
+  | "TRIP.SAVE"
+  | "TRIP.SAVE_CURRENT"
+  | "SAVE"
+  | "CAMERA.STOPPED"
+  | "TRIPS.CLOSE"
+  | "INCIDENT.READY"
+  | "SHUTDOWN"
+  | "TIMELAPSE.CANCEL";
 type Resolver<K extends RoutedEventType> = (args: { context: SupervisorContext; event: Extract<SupervisorEvent, { type: K }>; system: System }) => Routed[];
 
 const saveOpenTrips = ({ event, system }: { event: { at: number; source: SaveSource }; system: System }): Routed[] =>
@@ -262,10 +287,16 @@ export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
     return [{ to: incidentActorId(event.incidentId), event: { type: "EXPORT", cameraRecording } }];
   },
   SHUTDOWN: ({ system }) => actorsWithPrefix(system, "camera:").map(([id]) => ({ to: id, event: { type: "STOP" } })),
+  "TIMELAPSE.CANCEL": ({ event, system }) =>
+    system.get(timelapseActorId(event.batchId)) ? [{ to: timelapseActorId(event.batchId), event: { type: "CANCEL" } }] : [],
 };
 
 /** Which machine a child id belongs to, and how to spawn it again after a failure (null: not any more). */
-type Respawn = { src: "camera" | "trip" | "incident" | "gpioButton" | "alprService" | "cameraHealth"; input: unknown; then?: EventObject } | null;
+type Respawn = {
+  src: "camera" | "trip" | "incident" | "gpioButton" | "alprService" | "cameraHealth" | "timelapseBatch" | "timelapseCapture";
+  input: unknown;
+  then?: EventObject;
+} | null;
 const RESPAWN: Record<string, (context: SupervisorContext, name: string) => Respawn> = {
   camera: (context, key) => {
     const cam = context.cameras[key];
@@ -285,12 +316,18 @@ const RESPAWN: Record<string, (context: SupervisorContext, name: string) => Resp
     const input = context.healthMonitors?.[key];
     return input ? { src: "cameraHealth", input } : null;
   },
+  timelapse: (context, batchId) => {
+    const input = context.timelapses?.[batchId];
+    return input ? { src: "timelapseBatch", input } : null;
+  },
+  timelapseCapture: (context) => (context.services?.timelapseCapture ? { src: "timelapseCapture", input: {} } : null),
 };
 
 /** The children whose normal end removes them from the supervisor's context, by kind. */
 const FORGET_ON_DONE: Record<string, (context: SupervisorContext, name: string) => Partial<SupervisorContext>> = {
   trip: (context, tripId) => ({ trips: without(context.trips, tripId) }),
   incident: (context, incidentId) => ({ incidents: without(context.incidents, incidentId) }),
+  timelapse: (context, batchId) => ({ timelapses: without(context.timelapses ?? {}, batchId) }),
 };
 
 function without<T>(record: Record<string, T>, key: string): Record<string, T> {
@@ -312,6 +349,8 @@ const noGpio = fromCallback<{ type: string }, GpioConfig>(({ sendBack }) => {
 const noAlpr = fromCallback<{ type: string }, Record<string, never>>(({ sendBack }) => {
   sendBack({ type: "ALPR.ERROR", error: "no ALPR service provided" });
 });
+/** Until the wiring provides the capturer: nothing is captured. */
+const noTimelapseCapture = fromCallback<{ type: string }, Record<string, never>>(() => {});
 
 const errorMessage = (event: unknown) => {
   const error = (event as { error?: unknown }).error;
@@ -331,6 +370,8 @@ export const supervisorMachine = setup({
     cameraHealth: cameraHealthMachine,
     gpioButton: noGpio,
     alprService: noAlpr,
+    timelapseBatch: timelapseBatchMachine,
+    timelapseCapture: noTimelapseCapture,
   },
   actions: {
     failActor: ({ event }) => {
@@ -386,6 +427,19 @@ export const supervisorMachine = setup({
       if (gpio && !system.get("gpio")) enqueue.spawnChild("gpioButton", { id: "gpio", systemId: "gpio", input: gpio });
       if (system.get("alpr") && !alpr) enqueue.stopChild("alpr");
       if (alpr && !system.get("alpr")) enqueue.spawnChild("alprService", { id: "alpr", systemId: "alpr", input: {} });
+      const timelapseCapture = event.timelapseCapture === true;
+      if (system.get("timelapseCapture") && !timelapseCapture) enqueue.stopChild("timelapseCapture");
+      if (timelapseCapture && !system.get("timelapseCapture"))
+        enqueue.spawnChild("timelapseCapture", { id: "timelapseCapture", systemId: "timelapseCapture", input: {} });
+
+      // timelapse batches still to render: a restored actor re-arms its retry deadline, a missing one is spawned
+      const timelapses = { ...(context.timelapses ?? {}) };
+      for (const t of event.timelapses ?? []) timelapses[String(t.batchId)] ??= t;
+      for (const [batchId, input] of Object.entries(timelapses)) {
+        const id = timelapseActorId(batchId);
+        if (system.get(id)) enqueue.sendTo(id, { type: "TIMERS.REARM" });
+        else enqueue.spawnChild("timelapseBatch", { id, systemId: id, input });
+      }
 
       // pending incidents: a restored actor re-arms its stored deadline; a missing one is spawned again
       const incidents = context.incidents ?? {};
@@ -419,7 +473,8 @@ export const supervisorMachine = setup({
         cameras,
         trips,
         restarts: {},
-        services: { gpio, alpr },
+        services: { gpio, alpr, timelapseCapture },
+        timelapses,
         incidentSettings: event.incident ?? context.incidentSettings ?? { ...DEFAULT_INCIDENT_SETTINGS },
         incidents,
         gpio: gpio ? (context.gpio ?? null) : null,
@@ -489,6 +544,18 @@ export const supervisorMachine = setup({
           enqueue.sendTo(cameraActorId(key), { type: "INCIDENT.WINDOW", incidentId, fromUtc: input.fromUtc, toUtc: input.toUtc });
       }
       enqueue.assign({ incidents });
+    }),
+    /** A batch to render: spawned when it has no actor, else told to render again (new images). */
+    startTimelapse: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, "TIMELAPSE.START");
+      const id = timelapseActorId(event.batch.batchId);
+      // a batch actor that ended was stopped and forgotten (childDone): one still known is running
+      if (context.timelapses?.[String(event.batch.batchId)] && system.get(id)) {
+        enqueue.sendTo(id, { type: "REGENERATE" });
+        return;
+      }
+      enqueue.spawnChild("timelapseBatch", { id, systemId: id, input: event.batch });
+      enqueue.assign({ timelapses: { ...(context.timelapses ?? {}), [String(event.batch.batchId)]: event.batch } });
     }),
     noteGpio: enqueueActions(({ event, enqueue }) => {
       assertEvent(event, "GPIO.STATUS");
@@ -575,7 +642,8 @@ export const supervisorMachine = setup({
     restarts: {},
     restartInitialMs: input?.restartInitialMs ?? 1_000,
     restartMaxMs: input?.restartMaxMs ?? 60_000,
-    services: { gpio: null, alpr: false },
+    services: { gpio: null, alpr: false, timelapseCapture: false },
+    timelapses: {},
     incidentSettings: { ...DEFAULT_INCIDENT_SETTINGS },
     incidents: {},
     gpio: null,
@@ -593,6 +661,8 @@ export const supervisorMachine = setup({
     SAVE: { actions: ["route", "notePendingSaves"] },
     INCIDENT: { actions: "startIncidents" },
     "INCIDENT.READY": { actions: "route" },
+    "TIMELAPSE.START": { actions: "startTimelapse" },
+    "TIMELAPSE.CANCEL": { actions: "route" },
     "GPIO.STATUS": { actions: "noteGpio" },
     "ALPR.ERROR": { actions: "noteServiceError" },
     MAINTENANCE: { actions: "maintenance" },

@@ -30,6 +30,8 @@
  *   POST /snapshots, POST /incidents
  *   POST /api/trips/:id/save, POST /api/exports, GET /api/exports/:id, POST /api/incidents
  *   GET /plates..., POST /plates/watchlist[/:id/delete]                            plates.tsx
+ *   GET/POST /timelapses..., POST /timelapses/:id/delete, .../checkpoint         timelapses.tsx
+ *   POST /trips/:id/timelapse       a timelapse of a trip's footage              timelapses.tsx
  *
  * Errors: an `HTTPException` (bad input 400, unknown thing 404) becomes a small HTML page, or
  * `{ "error": "..." }` for JSON clients (`/healthz`, `/api/*`, `Accept: application/json`), or
@@ -60,6 +62,7 @@ import { tripRoutes } from "./routes/trips.tsx";
 import { mediaRoutes } from "./routes/media.ts";
 import { eventRoutes } from "./routes/events.tsx";
 import { healthRoutes } from "./routes/health.tsx";
+import { timelapseRoutes, tripTimelapseRoutes } from "./routes/timelapses.tsx";
 
 export type { WebActions, WebDeps, WebEnv } from "./env.ts";
 
@@ -68,7 +71,12 @@ export type { WebActions, WebDeps, WebEnv } from "./env.ts";
  * does not list (none today: every route's rule lives there). A route added without a rule is
  * refused by `authorize()` (deny by default) and fails test/webapp-security.test.ts.
  */
-export const EXTRA_PERMISSIONS: readonly PermissionRule[] = [];
+export const EXTRA_PERMISSIONS: readonly PermissionRule[] = [
+  { method: "POST", path: "/timelapses", role: "operator", what: "make a manual timelapse" },
+  { method: "POST", path: "/timelapses/cameras/:key/checkpoint", role: "operator", what: "keep a copy of the continuous timelapse now" },
+  { method: "POST", path: "/timelapses/:id/delete", role: "operator", what: "cancel and delete a timelapse" },
+  { method: "POST", path: "/trips/:id/timelapse", role: "operator", what: "make a timelapse of a trip's footage" },
+];
 
 /** The permission table this app enforces: the shared one plus `EXTRA_PERMISSIONS` not already in it. */
 export const WEB_PERMISSIONS: readonly PermissionRule[] = [
@@ -189,8 +197,10 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/cameras", cameraRoutes());
   app.route("/cameras", healthRoutes());
   app.route("/trips", tripRoutes());
+  app.route("/trips", tripTimelapseRoutes());
   app.route("/media", mediaRoutes());
   app.route("/events", eventRoutes());
+  app.route("/timelapses", timelapseRoutes());
   app.route("/plates", platesRoutes());
   app.route("/exports", exportRoutes());
   app.route("/", snapshotRoutes());

@@ -1,19 +1,20 @@
 /**
  * Streams a file from disk as a download: `Bun.file` (sent with sendfile, never read whole into
- * memory), `Content-Disposition: attachment` with a sanitised name, `Content-Length`, and a
+ * memory), `Content-Disposition: attachment` with a sanitised name (none with `inline`), `Content-Length`, and a
  * single `bytes=` Range (206 / 416), as used by export and saved-trip downloads.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { parseRange } from "./routes/media.ts";
 
-export async function fileDownload(c: Context, path: string, name: string, type: string): Promise<Response> {
+export async function fileDownload(c: Context, path: string, name: string, type: string, options: { inline?: boolean } = {}): Promise<Response> {
   const file = Bun.file(path);
   if (!(await file.exists())) throw new HTTPException(404, { message: `${name} is gone from the disk` });
   const size = file.size;
   const headers: Record<string, string> = {
     "Content-Type": type,
-    "Content-Disposition": `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+    // inline: for a <video> element (no attachment header), same streaming and Range handling
+    ...(options.inline ? {} : { "Content-Disposition": `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, "_")}"` }),
     "Accept-Ranges": "bytes",
     "Cache-Control": "private, no-cache",
   };

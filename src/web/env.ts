@@ -16,6 +16,8 @@ import type { AuthVariables } from "./auth/middleware.ts";
 import { LoginRateLimiter } from "./auth/rateLimit.ts";
 import { ExportRegistry } from "./exportJobs.ts";
 import { Gate } from "./gate.ts";
+import type { ManualBatchRequest } from "../media/timelapse.ts";
+import type { RenderProgress } from "../renderProgress.ts";
 
 
 /**
@@ -58,6 +60,14 @@ export interface WebActions {
    * each change); null when `[gpio]` is not configured or nothing was reported yet.
    */
   gpioStatus?(): GpioState | null;
+  /** Creates a manual timelapse batch and starts its render (RuntimeActions.createTimelapse). */
+  createTimelapse?(req: ManualBatchRequest): Promise<{ batchId: number; frames: number }>;
+  /** Keeps a copy of a camera's continuous timelapse now. */
+  checkpointTimelapse?(cameraKey: string): Promise<{ batchId: number }>;
+  /** Cancels and deletes a timelapse batch with its video. */
+  deleteTimelapse?(batchId: number): Promise<void>;
+  /** A timelapse of a trip's footage: a frame every `everySeconds`, taken in the background (RuntimeActions.tripTimelapse). */
+  tripTimelapse?(tripId: number, everySeconds: number, frameRate?: number): Promise<{ frames: number }>;
 }
 
 export interface WebDeps {
@@ -82,6 +92,8 @@ export interface WebDeps {
   limiter?: LoginRateLimiter;
   /** Take the client IP from X-Forwarded-For (only behind your own reverse proxy). */
   trustProxy?: boolean;
+  /** Live progress of timelapse renders (frames done / total); absent = none shown. */
+  renderProgress?: RenderProgress;
   /** Clip/snapshot export jobs; `depsMiddleware` makes one when absent (see exportJobs.ts). */
   exports?: ExportRegistry;
 }

@@ -29,12 +29,13 @@ declare module "hono" {
   }
 }
 
-export type NavKey = "dashboard" | "trips" | "plates" | "events" | "exports" | "users" | "none";
+export type NavKey = "dashboard" | "trips" | "plates" | "timelapses" | "events" | "exports" | "users" | "none";
 
 const NAV: { key: NavKey; href: string; label: string }[] = [
   { key: "dashboard", href: "/", label: "Cameras" },
   { key: "trips", href: "/trips", label: "Trips" },
   { key: "plates", href: "/plates", label: "Plates" },
+  { key: "timelapses", href: "/timelapses", label: "Timelapses" },
   { key: "events", href: "/events", label: "Events" },
 ];
 

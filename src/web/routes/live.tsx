@@ -12,6 +12,7 @@
  * | gpio       | `gpio` (the dashboard's save-button card body)                         |
  * | health     | `health-<key>` (the health page's newest-check section)                |
  * | alert      | `alert` (a toast prepended to every page's fixed alert region: a watchlisted plate, a camera health change) |
+ * | timelapse  | `timelapse-<id>` (a batch card's status and progress)                  |
  *
  * Fragments are rendered from the database rows (the bus event only says what changed), so
  * they always show committed state. A `: heartbeat` comment goes out every `sseHeartbeatMs`
@@ -35,6 +36,8 @@ import { GpioCardBody } from "../components/GpioCard.tsx";
 import { SegmentItem } from "../components/Segments.tsx";
 import { TripBadge } from "../components/Badge.tsx";
 import type { WebDeps, WebEnv } from "../env.ts";
+import { batchById } from "../../db/timelapse.ts";
+import { BatchStatus } from "../components/Timelapse.tsx";
 
 const MAX_PENDING = 500;
 const DISK_EVERY_MS = 5000;
@@ -81,6 +84,14 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
       const snap = latestSnapshot(deps.db, cam.id);
       const picture = snap?.file_path ? snap : latestSnapshotWithPicture(deps.db, cam.id);
       out.push({ event: `health-${cam.key}`, data: await html(<LatestSnapshot cameraKey={cam.key} snap={snap} picture={picture} />) });
+      break;
+    }
+    case "timelapse": {
+      const b = batchById(deps.db, ev.batchId);
+      if (b) {
+        const framesDone = b.status === "completed" ? b.total_frames : b.status === "processing" ? ev.framesDone : null;
+        out.push({ event: `timelapse-${b.id}`, data: await html(<BatchStatus batch={b} framesDone={framesDone} />) });
+      }
       break;
     }
     case "alert": {

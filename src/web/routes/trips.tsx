@@ -44,6 +44,7 @@ import type { SaveSource } from "../../machines/supervisor.ts";
 import { Player } from "../components/Player.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { Time } from "../components/Time.tsx";
+import { TripTimelapseForm } from "../components/Timelapse.tsx";
 import type { WebEnv } from "../env.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
@@ -220,6 +221,7 @@ export function tripRoutes() {
             maxMs={MAX_CLIP_MS}
           />
         ) : null}
+        {stats.n > 0 && c.var.user && c.var.user.role !== "viewer" && c.var.csrfToken ? <TripTimelapseForm tripId={trip.id} csrf={c.var.csrfToken} /> : null}
         <dl class="facts card">
           <dt>Camera</dt>
           <dd>
