@@ -14,7 +14,9 @@
  * `deps.actions`, see `RuntimeActions`), then restores (or creates) the supervisor actor tree
  * with the real implementations (cameras, trips with the real `saveTrip`, the GPIO button when
  * `[gpio]` is configured, the ALPR service when `[alpr] enabled`, incident exports, daily
- * maintenance).
+ * maintenance). Each recorder feeds its camera's live hub (`liveHubs`: live view) and the one
+ * current-frame service (`frames`, src/media/currentFrameService.ts) decodes from those hubs on
+ * request; both are handed to the web server and returned for the other services.
  * Its `stop()` is the orderly power-down, bounded by ~5 s:
  * 1. `SHUTDOWN`: every camera is sent STOP; each recorder asks ffmpeg to finalise its current
  *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
@@ -56,6 +58,9 @@ import { controlJson, liveControlSocket, RuntimeBusyError, startControlServer, t
 import type { WebActions } from "./web/env.ts";
 import { LoginRateLimiter } from "./web/auth/rateLimit.ts";
 import { log } from "./log.ts";
+import { LiveHubs } from "./media/liveHub.ts";
+import { LiveFrameService } from "./media/currentFrameService.ts";
+import type { CurrentFrameSource } from "./media/currentFrame.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
@@ -110,6 +115,10 @@ export interface RuntimeHandle {
   actions: RuntimeActions;
   /** Path of the control socket (src/control.ts). */
   controlSocket: string;
+  /** Each camera's live hub, fed by its recorder (live view). */
+  liveHubs: LiveHubs;
+  /** The current-frame service of every camera (one per runtime; snapshots, timelapse, health). */
+  frames: CurrentFrameSource;
   /** Orderly power-down (idempotent). */
   stop(): Promise<void>;
   /** Resolves with an error message when the actor tree fails (never resolves otherwise). */
@@ -414,12 +423,20 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // module load, so `run` reports a bad config before loading the web app.
     const { startWebServer } = await import("./web/server.ts");
     const webActions: WebActions = actions;
-    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter });
+    // live view and current frames: each recorder feeds its camera's hub; the frame service
+    // decodes from the hubs only when asked
+    const liveHubs = new LiveHubs();
+    const cameraConfigs = new Map(config.cameras.map((c) => [c.key, c]));
+    const frames = new LiveFrameService(liveHubs, (key) => {
+      const c = cameraConfigs.get(key);
+      return !c ? "unknown" : c.enabled ? "enabled" : "disabled";
+    });
+    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter, live: liveHubs, frames });
     const server = web;
     journal = new Journal(db);
     const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
     const background = new Set<Promise<unknown>>();
-    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, ...opts.deps };
+    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, liveHubs, ...opts.deps };
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)
@@ -489,7 +506,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         db.close();
         log.info(`power-down complete in ${Date.now() - t0} ms`);
       })());
-    return { url: server.url, db, bus, supervisor: sup, bootId, actions, controlSocket: control.path, stop, failed };
+    return { url: server.url, db, bus, supervisor: sup, bootId, actions, controlSocket: control.path, liveHubs, frames, stop, failed };
   } catch (err) {
     journal?.close();
     supervisor?.stop();

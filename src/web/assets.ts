@@ -1,6 +1,6 @@
 /**
  * Static assets embedded in the program (and in the compiled binary): htmx 2, its SSE
- * extension, hls.js, the UI's stylesheet and client script. Nothing is read from disk at run
+ * extension, hls.js, mpegts.js (the live view's player), the UI's stylesheet and client script. Nothing is read from disk at run
  * time and nothing comes from a CDN.
  *
  * Each asset is served from `/assets/<name>` with a content hash in its URL (`?v=<hash>`), a
@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import htmxJsFile from "htmx.org/dist/htmx.min.js" with { type: "file" };
 import sseJsFile from "htmx-ext-sse/dist/sse.min.js" with { type: "file" };
 import hlsJsFile from "hls.js/dist/hls.min.js" with { type: "file" };
+import mpegtsJsFile from "mpegts.js/dist/mpegts.js" with { type: "file" };
 import styleCssFile from "./style.css" with { type: "file" };
 import clientJsFile from "./client.js" with { type: "file" };
 
@@ -64,12 +65,13 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     make("htmx.min.js", JS, htmxJsFile, stripSourceMap),
     make("sse.min.js", JS, sseJsFile, stripSourceMap),
     make("hls.min.js", JS, hlsJsFile, stripSourceMap),
+    make("mpegts.js", JS, mpegtsJsFile, stripSourceMap),
     make("style.css", "text/css; charset=utf-8", styleCssFile),
     make("client.js", JS, clientJsFile),
   ].map((a) => [a.name, a]),
 );
 
-export type AssetName = "htmx.min.js" | "sse.min.js" | "hls.min.js" | "style.css" | "client.js";
+export type AssetName = "htmx.min.js" | "sse.min.js" | "hls.min.js" | "mpegts.js" | "style.css" | "client.js";
 
 /** The cache-busting URL of an asset: `/assets/htmx.min.js?v=<hash>`. */
 export function assetUrl(name: AssetName): string {

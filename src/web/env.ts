@@ -16,6 +16,8 @@ import type { AuthVariables } from "./auth/middleware.ts";
 import { LoginRateLimiter } from "./auth/rateLimit.ts";
 import { ExportRegistry } from "./exportJobs.ts";
 import { Gate } from "./gate.ts";
+import type { LiveHubs } from "../media/liveHub.ts";
+import type { CurrentFrameSource } from "../media/currentFrame.ts";
 
 
 /**
@@ -78,6 +80,10 @@ export interface WebDeps {
   trustProxy?: boolean;
   /** Clip/snapshot export jobs; `depsMiddleware` makes one when absent (see exportJobs.ts). */
   exports?: ExportRegistry;
+  /** The cameras' live hubs (live view streams); absent = the live stream answers 503. */
+  live?: LiveHubs;
+  /** The current-frame service (`frame.jpg`, "Snapshot now"); absent = `frame.jpg` answers 503. */
+  frames?: CurrentFrameSource;
 }
 
 /**

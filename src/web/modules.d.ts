@@ -16,6 +16,10 @@ declare module "hls.js/dist/hls.min.js" {
   const path: string;
   export default path;
 }
+declare module "mpegts.js/dist/mpegts.js" {
+  const path: string;
+  export default path;
+}
 declare module "*/client.js" {
   const path: string;
   export default path;

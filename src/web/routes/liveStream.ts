@@ -1,0 +1,123 @@
+/**
+ * Live view and current frame of a camera (mounted under `/cameras`):
+ *
+ * - `GET /cameras/:key/live.ts` — the camera's live MPEG-TS stream from its live hub
+ *   (src/media/liveHub.ts), no transcoding: the cached GOP first, then every packet as the
+ *   recorder gets it. Over a WebSocket (binary messages) when the request asks for one — what the
+ *   browser's player uses — else as a chunked HTTP response (`video/mp2t`, for VLC, ffplay, or
+ *   mpegts.js over fetch). A viewer that cannot keep up skips to the next keyframe; one that stays
+ *   behind is closed. When the camera's recorder stops, the stream ends (WebSocket close code 4000
+ *   with the reason) and the player reconnects.
+ * - `GET /cameras/:key/frame.jpg` — the camera's current picture as JPEG from the current-frame
+ *   service (at most 2 s old), `X-Frame-Time: <capture time, Unix ms>`, never cached. 404 unknown
+ *   camera, 409 not recording, 504 no frame in time, 502 the frame could not be decoded.
+ *
+ * Both need a signed-in user of any role (the permission table's default for GET) and answer 503
+ * when the runtime does not provide the hubs / the service (`WebDeps.live`, `WebDeps.frames`).
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import * as v from "valibot";
+import type { Server } from "bun";
+import { cameraByKey } from "../../db/cameras.ts";
+import { FrameUnavailableError } from "../../media/currentFrame.ts";
+import type { LiveSink } from "../../media/liveHub.ts";
+import type { WebEnv } from "../env.ts";
+import { CameraKey, unknownCamera, valid } from "../validate.ts";
+import { upgradeWebSocket, wantsWebSocket, type SocketHandlers } from "../ws.ts";
+
+const KeyParam = v.object({ key: CameraKey });
+
+/** WebSocket close code for "the stream ended" (private range 4000-4999 of RFC 6455 7.4.2). */
+export const STREAM_ENDED_CODE = 4000;
+
+/** HTTP status of each reason the current-frame service gives. */
+const FRAME_STATUS = { unknown_camera: 404, not_recording: 409, timeout: 504, decode_failed: 502 } as const;
+
+export function liveStreamRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/:key/live.ts", valid("param", KeyParam), (c) => {
+    const { db, live } = c.var.deps;
+    const { key } = c.req.valid("param");
+    const cam = cameraByKey(db, key) ?? unknownCamera(key);
+    if (!live) throw new HTTPException(503, { message: "the live view is not available: the recording runtime does not provide live hubs" });
+    const hub = live.get(cam.key);
+    if (wantsWebSocket(c)) {
+      let unsubscribe: (() => void) | null = null;
+      const handlers: SocketHandlers = {
+        open(ws) {
+          const sink: LiveSink = {
+            write(bytes) {
+              ws.send(bytes);
+              return ws.getBufferedAmount();
+            },
+            close(reason) {
+              ws.close(STREAM_ENDED_CODE, reason.slice(0, 120));
+            },
+          };
+          unsubscribe = hub.subscribe(sink);
+        },
+        close() {
+          unsubscribe?.();
+        },
+      };
+      return upgradeWebSocket(c, handlers);
+    }
+    // plain HTTP: a never-ending chunked response; the queue's size is the viewer's backlog
+    let unsubscribe: (() => void) | null = null;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          unsubscribe = hub.subscribe({
+            write(bytes) {
+              controller.enqueue(bytes);
+              return Math.max(0, -(controller.desiredSize ?? 0));
+            },
+            close() {
+              try {
+                controller.close();
+              } catch {
+                // already closed by the client
+              }
+            },
+          });
+        },
+        cancel() {
+          unsubscribe?.();
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
+    );
+    c.req.raw.signal?.addEventListener("abort", () => unsubscribe?.());
+    // no idle timeout for this long-lived response (like the SSE stream)
+    (c.env as unknown as Server<undefined> | undefined)?.timeout?.(c.req.raw, 0);
+    return new Response(body, { headers: { "Content-Type": "video/mp2t", "Cache-Control": "no-store" } });
+  });
+
+  app.get("/:key/frame.jpg", valid("param", KeyParam), async (c) => {
+    const { db, frames } = c.var.deps;
+    const { key } = c.req.valid("param");
+    const cam = cameraByKey(db, key) ?? unknownCamera(key);
+    if (!frames) throw new HTTPException(503, { message: "current frames are not available: the recording runtime does not provide the service" });
+    let frame;
+    try {
+      frame = await frames.current(cam.key, { signal: c.req.raw.signal });
+    } catch (err) {
+      if (err instanceof FrameUnavailableError) throw new HTTPException(FRAME_STATUS[err.reason], { message: err.message });
+      throw err;
+    }
+    const stamp = new Date(frame.capturedAtMs).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    return new Response(frame.jpeg as Uint8Array<ArrayBuffer>, {
+      headers: {
+        "Content-Type": "image/jpeg",
+        "Content-Length": String(frame.jpeg.length),
+        "Content-Disposition": `inline; filename="${cam.key}-${stamp}.jpg"`,
+        "Cache-Control": "no-store",
+        "X-Frame-Time": String(frame.capturedAtMs),
+      },
+    });
+  });
+
+  return app;
+}
