@@ -79,6 +79,9 @@ test("frame.jpg is at most 2 s old and X-Frame-Time is its capture time", async 
   // the stamp is when the frame reached the runtime: never before its capture, and soon after
   expect(Math.min(...stampErrors)).toBeGreaterThanOrEqual(-20);
   expect(Math.max(...stampErrors)).toBeLessThanOrEqual(1000);
+  // snapshot.jpg without a time is the same current frame
+  const snap = await frameAges(`${rt!.url}/cameras/${KEY}/snapshot.jpg`, cookie, 1);
+  expect(snap.ages[0]).toBeLessThanOrEqual(2000);
 }, 30_000);
 
 test("four pages watching: every segment is still indexed on time and the pages stay live", async () => {

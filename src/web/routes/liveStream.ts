@@ -12,6 +12,14 @@
  *   service (at most 2 s old), `X-Frame-Time: <capture time, Unix ms>`, never cached. 404 unknown
  *   camera, 409 not recording, 504 no frame in time, 502 the frame could not be decoded.
  *
+ * Why MPEG-TS over a WebSocket into Media Source Extensions (mpegts.js in the page; iOS 17.1+
+ * through ManagedMediaSource) rather than LL-HLS: a player starts from the hub's cached GOP and
+ * then plays at the live edge whatever the camera's GOP, where LL-HLS waits for a keyframe and
+ * adds a part duration plus a playlist round trip; the device cuts no parts and writes no
+ * playlists, it forwards the packets ffmpeg already muxes; and WebSockets do not count against a
+ * browser's six HTTP/1.1 connections per host, so a home screen with many moving thumbnails and
+ * the SSE stream still loads. Browsers without MSE fall back to the HLS playlist (`live.m3u8`).
+ *
  * Both need a signed-in user of any role (the permission table's default for GET) and answer 503
  * when the runtime does not provide the hubs / the service (`WebDeps.live`, `WebDeps.frames`).
  */
@@ -20,19 +28,16 @@ import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import type { Server } from "bun";
 import { cameraByKey } from "../../db/cameras.ts";
-import { FrameUnavailableError } from "../../media/currentFrame.ts";
 import type { LiveSink } from "../../media/liveHub.ts";
 import type { WebEnv } from "../env.ts";
 import { CameraKey, unknownCamera, valid } from "../validate.ts";
 import { upgradeWebSocket, wantsWebSocket, type SocketHandlers } from "../ws.ts";
+import { toHttpError } from "../actions.ts";
 
 const KeyParam = v.object({ key: CameraKey });
 
 /** WebSocket close code for "the stream ended" (private range 4000-4999 of RFC 6455 7.4.2). */
 export const STREAM_ENDED_CODE = 4000;
-
-/** HTTP status of each reason the current-frame service gives. */
-const FRAME_STATUS = { unknown_camera: 404, not_recording: 409, timeout: 504, decode_failed: 502 } as const;
 
 export function liveStreamRoutes() {
   const app = new Hono<WebEnv>();
@@ -104,8 +109,7 @@ export function liveStreamRoutes() {
     try {
       frame = await frames.current(cam.key, { signal: c.req.raw.signal });
     } catch (err) {
-      if (err instanceof FrameUnavailableError) throw new HTTPException(FRAME_STATUS[err.reason], { message: err.message });
-      throw err;
+      toHttpError(err, "current frame");
     }
     const stamp = new Date(frame.capturedAtMs).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
     return new Response(frame.jpeg as Uint8Array<ArrayBuffer>, {
