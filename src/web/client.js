@@ -154,7 +154,7 @@
   function startLive(video) {
     var box = video.closest("[data-live-player]");
     if (!box || box._live) return;
-    var ctl = { player: null, timers: [], attempts: 0, lastTime: -1, lastMove: 0 };
+    var ctl = { player: null, fallback: false, timers: [], attempts: 0, lastTime: -1, lastMove: 0 };
     box._live = ctl;
     var btn = box.querySelector("[data-player-retry]");
     if (btn) btn.addEventListener("click", function () { ctl.attempts = 0; liveStatus(box, "connecting", "Connecting…", false); connect(); });
@@ -176,12 +176,14 @@
       ctl.timers.push(setTimeout(connect, delay));
     }
     function fallbackHls() {
+      ctl.fallback = true;
       video.setAttribute("data-hls", video.getAttribute("data-fallback"));
-      liveStatus(box, "playing", "", false);
+      liveStatus(box, "connecting", "", false);
       startPlayer(video);
     }
     function connect() {
       teardown();
+      if (ctl.fallback) return;
       if (box.getAttribute("data-state") !== "error") liveStatus(box, "connecting", "Connecting…", false);
       loadScript(mpegtsUrl, "mpegts").then(function (m) {
         if (!m || !m.getFeatureList().mseLivePlayback) { fallbackHls(); return; }
@@ -190,9 +192,15 @@
           enableWorker: false,
           enableStashBuffer: false,
           lazyLoad: false,
+          // far behind (a burst, a stall): jump to 0.3 s before the live edge; slightly behind
+          // (joined mid-GOP, network jitter): play at 1.2x until 0.3 s behind
           liveBufferLatencyChasing: true,
-          liveBufferLatencyMaxLatency: 1.0,
-          liveBufferLatencyMinRemain: 0.2,
+          liveBufferLatencyMaxLatency: 1.5,
+          liveBufferLatencyMinRemain: 0.3,
+          liveSync: true,
+          liveSyncMaxLatency: 0.6,
+          liveSyncTargetLatency: 0.3,
+          liveSyncPlaybackRate: 1.2,
           autoCleanupSourceBuffer: true,
           autoCleanupMaxBackwardDuration: 20,
           autoCleanupMinBackwardDuration: 10
@@ -216,13 +224,19 @@
       }, function () { fail("The live player could not be loaded. Retrying…"); });
     }
     video.addEventListener("timeupdate", function () {
-      if (!ctl.player || video.currentTime === ctl.lastTime) return;
+      if ((!ctl.player && !ctl.fallback) || video.currentTime === ctl.lastTime) return;
       ctl.lastTime = video.currentTime;
       ctl.lastMove = Date.now();
       if (video.readyState >= 2 && box.getAttribute("data-state") !== "playing") {
         ctl.attempts = 0;
         liveStatus(box, "playing", "", false);
       }
+    });
+    // a hidden page (phone locked, other tab) does not keep the camera's stream flowing
+    document.addEventListener("visibilitychange", function () {
+      if (ctl.fallback) return;
+      if (document.hidden) { teardown(); liveStatus(box, "connecting", "Paused while the page is hidden", false); }
+      else if (!ctl.player) { ctl.attempts = 0; liveStatus(box, "connecting", "Connecting…", false); connect(); }
     });
     connect();
   }

@@ -8,13 +8,18 @@
  * with a Retry button in place of the picture, never a black box; the player also retries by
  * itself, and `data-state` says where it is: "connecting", "playing", "error".
  *
+ * The player script is preloaded by the component, so the picture does not wait for its download.
+ *
  * `thumbnail`: a small moving picture without controls (the home screen's camera tiles), in a
  * `.live-thumb` box; otherwise a full-width player with controls.
  */
 import type { FC } from "hono/jsx";
+import { assetUrl } from "../assets.ts";
 
 export const LivePlayer: FC<{ cameraKey: string; thumbnail?: boolean; label?: string }> = ({ cameraKey, thumbnail, label }) => (
   <div class={thumbnail ? "player live-player live-thumb" : "player live-player"} data-live-player data-state="connecting">
+    {/* fetched while the page loads, so the player starts without waiting for it afterwards */}
+    <link rel="preload" as="script" href={assetUrl("mpegts.js")} />
     <video
       class="video"
       data-live={`/cameras/${cameraKey}/live.ts`}
