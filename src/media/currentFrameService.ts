@@ -120,13 +120,13 @@ export class LiveFrameService implements CurrentFrameSource {
       if (cached && now - cached.decodedAt <= this.reuseMs && now - cached.frame.capturedAtMs <= maxAgeMs) return cached.frame;
       let pending = this.inflight.get(cameraKey);
       if (!pending) {
-        // shared: not tied to one caller's signal, bounded by this caller's deadline
-        pending = this.decode(cameraKey, deadline);
-        this.inflight.set(cameraKey, pending);
-        const mine = pending;
-        void mine.catch(() => {}).finally(() => {
-          if (this.inflight.get(cameraKey) === mine) this.inflight.delete(cameraKey);
+        // shared: not tied to one caller's signal, bounded by this caller's deadline; it leaves
+        // the in-flight map before any caller resumes, so a later request decodes anew
+        const started: Promise<CurrentFrame> = this.decode(cameraKey, deadline).finally(() => {
+          if (this.inflight.get(cameraKey) === started) this.inflight.delete(cameraKey);
         });
+        this.inflight.set(cameraKey, started);
+        pending = started;
       }
       const frame = await pending;
       if (Date.now() - frame.capturedAtMs <= maxAgeMs) return frame;
