@@ -8,7 +8,8 @@
  *   then live packets; when the recorder's run ends the socket closes with code 4000 and the
  *   reason;
  * - plain HTTP `GET /cameras/front/live.ts`: a `video/mp2t` stream of the same packets;
- * - unknown camera 404; `frame.jpg` without the runtime's service 503, for an unknown camera 404.
+ * - unknown camera 404; `frame.jpg` without the runtime's service 503, for an unknown camera 404;
+ * - the LivePlayer component: a full player with controls, or a moving thumbnail without them.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { join } from "node:path";
 import { startWebServer } from "../src/web/server.ts";
 import { makeFixture, type WebFixture } from "./web-fixture.ts";
 import type { LiveHub } from "../src/media/liveHub.ts";
+import { LivePlayer } from "../src/web/components/LivePlayer.tsx";
 import { waitUntil } from "./helpers/wait.ts";
 
 const waitFor = (check: () => boolean) => waitUntil("the stream", check, 5000, 20);
@@ -110,4 +112,21 @@ test("frame.jpg: 503 without the runtime's current-frame service, 404 for an unk
   expect(r.status).toBe(503);
   expect(await r.text()).toContain("current frames are not available");
   expect((await fetch(`${web.url}/cameras/nope/frame.jpg`, { headers: { cookie: cookieOf() } })).status).toBe(404);
+});
+
+test("LivePlayer: a player with controls, or a thumbnail without; both start connecting with a hidden Retry", async () => {
+  const html = async (node: unknown) => String(await (node as { toString(): string | Promise<string> }).toString());
+  const full = await html(LivePlayer({ cameraKey: "front" }));
+  const thumb = await html(LivePlayer({ cameraKey: "front", thumbnail: true, label: "Front" }));
+  for (const h of [full, thumb]) {
+    expect(h).toContain('data-live="/cameras/front/live.ts"');
+    expect(h).toContain('data-fallback="/cameras/front/live.m3u8"');
+    expect(h).toContain('data-state="connecting"');
+    expect(h).toMatch(/<button[^>]*data-player-retry[^>]*hidden/);
+    expect(h).toContain('rel="preload" as="script" href="/assets/mpegts.js?v=');
+  }
+  expect(full).toContain("controls");
+  expect(thumb).not.toContain("controls");
+  expect(thumb).toContain("live-thumb");
+  expect(thumb).toContain('aria-label="Front"');
 });

@@ -225,7 +225,7 @@ export class LiveHub {
         const randomAccess = hasAdaptation && buf[i + 4] > 0 && (buf[i + 5] & 0x40) !== 0;
         if (randomAccess && this.pat && this.pmt) {
           flush(i);
-          this.startGop(atMs);
+          this.startGop();
         }
         if (this.cache) this.frames.push({ offset: this.cacheBytes + (sliceStart >= 0 ? i - sliceStart : 0), atMs });
         newFrame = true;
@@ -239,7 +239,7 @@ export class LiveHub {
   }
 
   /** A keyframe begins: the cache restarts with PAT + PMT, and waiting viewers may join. */
-  private startGop(_atMs: number): void {
+  private startGop(): void {
     const head = new Uint8Array(2 * TS);
     head.set(this.pat!, 0);
     head.set(this.pmt!, TS);
