@@ -6,7 +6,7 @@
  * - WebSocket `GET /cameras/front/live.ts`: needs a session; a handshake from another origin is
  *   refused (403, cross-site WebSocket hijacking); a viewer gets the cached GOP starting with PAT,
  *   then live packets; when the recorder's run ends the socket closes with code 4000 and the
- *   reason;
+ *   reason; when the viewer signs out an open stream ends (WebSocket code 4001, HTTP body ends);
  * - plain HTTP `GET /cameras/front/live.ts`: a `video/mp2t` stream of the same packets;
  * - unknown camera 404; `frame.jpg` without the runtime's service 503, for an unknown camera 404;
  * - the LivePlayer component: a full player with controls, or a moving thumbnail without them.
@@ -18,6 +18,7 @@ import { startWebServer } from "../src/web/server.ts";
 import { makeFixture, type WebFixture } from "./web-fixture.ts";
 import type { LiveHub } from "../src/media/liveHub.ts";
 import { LivePlayer } from "../src/web/components/LivePlayer.tsx";
+import { createSession, deleteSession } from "../src/db/sessions.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 const waitFor = (check: () => boolean) => waitUntil("the stream", check, 5000, 20);
@@ -29,6 +30,7 @@ let ts: Uint8Array;
 
 beforeAll(async () => {
   f = await makeFixture();
+  f.deps.liveSessionCheckMs = 100; // a signed-out viewer's stream ends within 0.1 s here (30 s by default)
   web = startWebServer(f.deps);
   hub = f.deps.live!.get("front");
   const ring = join(f.dir, "recordings", "front");
@@ -103,6 +105,25 @@ test("plain HTTP: a video/mp2t stream of the same packets", async () => {
   expect(first.done).toBe(false);
   expect(first.value![0]).toBe(0x47);
   await reader.cancel();
+  await waitFor(() => hub.viewerCount === 0);
+  hub.endRun("done");
+});
+
+test("signing out ends the viewer's open streams (WebSocket and HTTP)", async () => {
+  hub.beginRun();
+  hub.push(ts);
+  const session = createSession(f.db, f.sessions.viewer.userId);
+  const cookie = `dashcam_session=${session.token}`;
+  const v = await connect("/cameras/front/live.ts", { cookie, origin: web.url });
+  expect(v.opened).toBe(true);
+  const res = await fetch(`${web.url}/cameras/front/live.ts`, { headers: { cookie } });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  expect((await reader.read()).done).toBe(false);
+  await waitFor(() => hub.viewerCount === 2);
+  deleteSession(f.db, session.token);
+  expect(await v.closed).toEqual({ code: 4001, reason: "signed out: sign in again to watch" });
+  for (;;) if ((await reader.read()).done) break; // the HTTP stream ends too
   await waitFor(() => hub.viewerCount === 0);
   hub.endRun("done");
 });

@@ -84,6 +84,8 @@ export interface WebDeps {
   live?: LiveHubs;
   /** The current-frame service (`frame.jpg`, "Snapshot now"); absent = `frame.jpg` answers 503. */
   frames?: CurrentFrameSource;
+  /** How often an open live stream re-checks its viewer's session, ms (default 30000; tests shorten it). */
+  liveSessionCheckMs?: number;
 }
 
 /**
