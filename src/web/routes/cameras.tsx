@@ -119,6 +119,11 @@ export function cameraRoutes() {
           <a href="/">Cameras</a> › {cam.name}
         </p>
         <h1>{cam.name}</h1>
+        {cam.enabled ? (
+          <section class="card live" id="live-view">
+            <LivePlayer cameraKey={cam.key} label={`Live view of ${cam.name}`} />
+          </section>
+        ) : null}
         <CameraCard cam={cam} link={false} />
         {cam.enabled || recent.length > 0 || operator ? (
           <section class="card actions" id="camera-actions">
@@ -151,11 +156,6 @@ export function cameraRoutes() {
               <CameraPower cameraKey={cam.key} state={cam.enabled ? cam.state : "disabled"} enabled={Boolean(cam.enabled)} csrf={c.var.csrfToken} />
             ) : null}
             <div id="camera-action-result"></div>
-          </section>
-        ) : null}
-        {cam.enabled ? (
-          <section class="card live" id="live-view">
-            <LivePlayer cameraKey={cam.key} label={`Live view of ${cam.name}`} />
           </section>
         ) : null}
         <h2 class="section">Timeline</h2>
