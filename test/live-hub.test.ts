@@ -45,14 +45,16 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A viewer that keeps what it receives and reports `backlog()` as its backlog. */
+/** A viewer that keeps what it receives and reports `backlog(bytes written so far)` as its backlog. */
 class Collector implements LiveSink {
   chunks: Uint8Array[] = [];
   closed: string | null = null;
-  constructor(private readonly backlog: () => number = () => 0) {}
+  written = 0;
+  constructor(private readonly backlog: (written: number) => number = () => 0) {}
   write(bytes: Uint8Array): number {
     this.chunks.push(bytes.slice());
-    return this.backlog();
+    this.written += bytes.length;
+    return this.backlog(this.written);
   }
   close(reason: string): void {
     this.closed = reason;
@@ -128,7 +130,8 @@ describe("live hub", () => {
     expect(slowDecoded.frames).toBeGreaterThan(10);
     expect(slow.closed).toBeNull();
     // a viewer that never catches up is closed once it has been behind for maxLagMs
-    const stuck = new Collector(() => 50_000);
+    // (its connection sends nothing: its backlog is everything it was given)
+    const stuck = new Collector((written) => written);
     hub.subscribe(stuck);
     feed(hub, stream.subarray(0, 20_000));
     expect(stuck.closed).toBeNull();
@@ -136,6 +139,25 @@ describe("live hub", () => {
     feed(hub, stream);
     expect(stuck.closed).toContain("too slow");
     expect(hub.viewerCount).toBe(2);
+  });
+
+  test("the cached GOP sent on joining does not count as falling behind: the viewer keeps every packet while it drains", async () => {
+    const hub = new LiveHub("t", { maxBacklogBytes: 2_000 });
+    hub.beginRun();
+    const third = Math.floor(stream.length / 3 / 188) * 188;
+    feed(hub, stream.subarray(0, third));
+    // backlog = bytes written and not yet "sent": the test drains 2 kB after each piece, then all
+    let sent = 0;
+    const v = new Collector((written) => written - sent);
+    hub.subscribe(v);
+    expect(v.written).toBeGreaterThan(2_000); // more than maxBacklogBytes arrived at once
+    feed(hub, stream.subarray(third, third + 1880), 188, () => (sent = Math.min(v.written, sent + 2_000)));
+    feed(hub, stream.subarray(third + 1880), 1000, () => (sent = v.written));
+    const d = await decode(v.bytes);
+    expect(d.errors).toBe("");
+    const all = await decode(stream);
+    // every frame from its keyframe on: the second GOP's 10 plus the rest
+    expect(d.frames).toBe(all.frames - 10);
   });
 
   test("a GOP larger than the cache bound is not cached: a new viewer waits for the next keyframe", async () => {

@@ -13,8 +13,9 @@
  *   which ffmpeg's mpegts muxer sets on every keyframe (libavformat/mpegtsenc.c). The video PID
  *   comes from the PMT (stream types H.264 0x1b, H.265 0x24, MPEG-2 0x02, MPEG-4 0x10).
  * - Backpressure: each viewer reports its backlog (bytes queued and not yet sent). Above
- *   `maxBacklogBytes` the viewer skips everything up to the next keyframe (a slow phone shows
- *   fewer frames but stays live); one that stays behind for `maxLagMs` is closed (its player
+ *   `maxBacklogBytes` (plus, until it first drains below that, the size of the GOP it got on
+ *   joining) the viewer skips everything up to the next keyframe (a slow phone shows fewer
+ *   frames but stays live); one that stays behind for `maxLagMs` is closed (its player
  *   reconnects). `push()` never waits for a viewer, so the recorder and the indexer are never
  *   slowed by one.
  * - Capture time: each video PES (one frame as ffmpeg muxes it) is stamped with the wall-clock
@@ -57,6 +58,11 @@ const VIDEO_STREAM_TYPES = new Set([0x01, 0x02, 0x10, 0x1b, 0x24]);
 
 interface Viewer {
   sink: LiveSink;
+  /**
+   * Extra backlog allowed while the cached GOP it received on joining drains (bytes; 0 once its
+   * backlog is back under maxBacklogBytes): a joining viewer gets up to a whole GOP at once.
+   */
+  allowance: number;
   /** Skipping until the next keyframe (just joined without a cache, or too far behind). */
   waiting: boolean;
   /** When it started lagging (ms), null while it keeps up. */
@@ -175,11 +181,17 @@ export class LiveHub {
    * function that removes it (without closing its sink).
    */
   subscribe(sink: LiveSink): () => void {
-    const viewer: Viewer = { sink, waiting: true, lagSince: null };
+    const viewer: Viewer = { sink, allowance: 0, waiting: true, lagSince: null };
     this.viewers.add(viewer);
     if (this.cache) {
       viewer.waiting = false;
-      for (const chunk of this.cache) this.send(viewer, chunk);
+      // the burst may sit in the viewer's queue for a while: up to that much backlog is not
+      // falling behind (until it first drains below maxBacklogBytes)
+      try {
+        for (const chunk of this.cache) viewer.allowance = sink.write(chunk);
+      } catch {
+        this.viewers.delete(viewer);
+      }
     }
     return () => {
       this.viewers.delete(viewer);
@@ -284,7 +296,8 @@ export class LiveHub {
       this.viewers.delete(v);
       return;
     }
-    if (backlog > this.maxBacklogBytes) {
+    if (backlog <= this.maxBacklogBytes) v.allowance = 0;
+    if (backlog > this.maxBacklogBytes + v.allowance) {
       v.waiting = true;
       v.lagSince ??= this.now();
       this.checkLag(v);
