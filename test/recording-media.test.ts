@@ -149,7 +149,7 @@ describe("recorder command lines", () => {
     const [segment, live] = spec.split("|");
     // option values are escaped twice (tee splits slaves, then parses their options), the fifo's own options three times
     expect(segment).toBe(
-      "[f=segment:segment_time=7:segment_format=mpegts:segment_format_options=mpegts_flags\\\\\\=+initial_discontinuity" +
+      "[f=segment:segment_time=7:segment_format=mpegts:segment_format_options=mpegts_flags\\\\\\=+initial_discontinuity\\\\\\:flush_packets\\\\\\=1" +
         ":segment_list=pipe\\\\\\:1:segment_list_type=csv:segment_start_number=42:reset_timestamps=0]" + join(ring, "%09d.ts"),
     );
     expect(live).toBe(
