@@ -14,7 +14,11 @@
  * `deps.actions`, see `RuntimeActions`), then restores (or creates) the supervisor actor tree
  * with the real implementations (cameras, trips with the real `saveTrip`, the GPIO button when
  * `[gpio]` is configured, the ALPR service when `[alpr] enabled`, incident exports, timelapse
- * captures and batch renders over the current-frame source made here, daily maintenance).
+ * captures and batch renders, camera health checks, daily maintenance). Each recorder feeds its
+ * camera's live hub (`liveHubs`: live view) and the one current-frame service (`frames`,
+ * src/media/currentFrameService.ts) decodes from those hubs on request; a timelapse-only camera
+ * (`record = false`, no recorder) has its frame grabbed from its source per request instead. The
+ * frame source is handed to the web server, the health monitors and the timelapse capturer.
  * Its `stop()` is the orderly power-down, bounded by ~5 s:
  * 1. `SHUTDOWN`: every camera is sent STOP; each recorder asks ffmpeg to finalise its current
  *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
@@ -61,8 +65,10 @@ import { checkpointContinuous, cleanTimelapseTemps, createManualBatch, makeTripT
 import { deleteTimelapseBatch } from "./media/timelapseCleanup.ts";
 import { RenderProgress } from "./renderProgress.ts";
 import { log } from "./log.ts";
-import type { CurrentFrameSource } from "./media/currentFrame.ts";
 import { SourceGrabFrameSource } from "./media/sourceFrameGrab.ts";
+import { LiveHubs } from "./media/liveHub.ts";
+import { LiveFrameService } from "./media/currentFrameService.ts";
+import type { CurrentFrameSource } from "./media/currentFrame.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
@@ -137,6 +143,10 @@ export interface RuntimeHandle {
   actions: RuntimeActions;
   /** Path of the control socket (src/control.ts). */
   controlSocket: string;
+  /** Each camera's live hub, fed by its recorder (live view). */
+  liveHubs: LiveHubs;
+  /** The current-frame service of every camera (one per runtime; snapshots, timelapse, health). */
+  frames: CurrentFrameSource;
   /** Orderly power-down (idempotent). */
   stop(): Promise<void>;
   /** Resolves with an error message when the actor tree fails (never resolves otherwise). */
@@ -544,15 +554,23 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     const webActions: WebActions = actions;
     const renderProgress = new RenderProgress();
     controlState.progress = renderProgress;
-    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter, renderProgress });
+    const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
+    // live view and current frames: each recorder feeds its camera's hub; the frame service
+    // decodes from the hubs only when asked. A timelapse-only camera has no recorder, so its
+    // frame is grabbed from its source with ffmpeg per request.
+    const liveHubs = new LiveHubs();
+    const liveFrames = new LiveFrameService(liveHubs, (key) => {
+      const c = cameras.get(key);
+      return !c ? "unknown" : c.enabled ? "enabled" : "disabled";
+    });
+    const grabbedFrames = new SourceGrabFrameSource(cameras);
+    const frames: CurrentFrameSource = opts.deps?.frameSource ?? {
+      current: (key, request) => (cameras.get(key)?.record === false ? grabbedFrames.current(key, request) : liveFrames.current(key, request)),
+    };
+    web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter, renderProgress, live: liveHubs, frames });
     const server = web;
     journal = new Journal(db);
-    const cameras = new Map<string, CameraConfig>(config.cameras.map((c) => [c.key, c]));
-    // The runtime's one current-frame source (camera health checks, timelapse captures). A
-    // STAND-IN until the current-frame service replaces it here: it grabs a frame from the
-    // camera's source with ffmpeg at each call.
-    const frameSource: CurrentFrameSource = opts.deps?.frameSource ?? new SourceGrabFrameSource(cameras);
-    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, ...opts.deps, frameSource };
+    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, liveHubs, ...opts.deps, frameSource: frames };
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)
@@ -623,7 +641,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         db.close();
         log.info(`power-down complete in ${Date.now() - t0} ms`);
       })());
-    return { url: server.url, db, bus, supervisor: sup, bootId, actions, controlSocket: control.path, stop, failed };
+    return { url: server.url, db, bus, supervisor: sup, bootId, actions, controlSocket: control.path, liveHubs, frames, stop, failed };
   } catch (err) {
     journal?.close();
     supervisor?.stop();

@@ -3,8 +3,10 @@
  * error-line picker, the boot id, and probeMedia against ffprobe on real files.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { timecodeFilter } from "../src/media/timecode.ts";
 import { ffmpegMajorVersion, parseFfmpegMajor, resolveFfmpeg } from "../src/media/ffmpeg.ts";
 import { buildRecorderArgs } from "../src/media/recorderArgs.ts";
 import { parseVideoStreamLine, probeMedia } from "../src/media/probe.ts";
@@ -109,31 +111,75 @@ describe("recorder command lines", () => {
     expect(after(args, "-c")).toBe("copy");
   });
 
-  test("testsrc and v4l2: libx264 with a keyframe forced every segment", () => {
+  test("testsrc and v4l2: libx264 with a keyframe forced every second (live view), testsrc with its capture-time strip", () => {
     const t = buildRecorderArgs(cameraConfig({ source: "testsrc", width: 320, height: 240, fps: 10, segment_seconds: 3 }), opts).args;
+    expect(after(t, "-vf")).toBe(timecodeFilter(320));
     expect(after(t, "-i")).toBe("testsrc=size=320x240:rate=10");
     expect(after(t, "-c:v")).toBe("libx264");
     expect(after(t, "-preset")).toBe("ultrafast");
     expect(after(t, "-tune")).toBe("zerolatency");
     expect(after(t, "-pix_fmt")).toBe("yuv420p");
-    expect(after(t, "-force_key_frames")).toBe("expr:gte(t,n_forced*3)");
-    expect(after(t, "-g")).toBe("30");
+    expect(after(t, "-force_key_frames")).toBe("expr:gte(t,n_forced*1)");
+    expect(after(t, "-g")).toBe("10");
     const v = buildRecorderArgs(cameraConfig({ source: "v4l2:/dev/video2", width: 640, height: 480, fps: 30 }), opts).args;
     expect(after(v, "-f")).toBe("v4l2");
     expect(after(v, "-video_size")).toBe("640x480");
     expect(after(v, "-i")).toBe("/dev/video2");
     expect(after(v, "-c:v")).toBe("libx264");
+    expect(after(v, "-g")).toBe("30");
+    expect(v).not.toContain("-vf");
   });
 
   test("rpicam seam: rpicam-vid H.264 on stdout piped into ffmpeg, stream copy", () => {
     const { args, pipeFrom } = buildRecorderArgs(cameraConfig({ source: "rpicam", fps: 30, segment_seconds: 60 }), opts);
     expect(pipeFrom!.slice(0, 6)).toEqual(["rpicam-vid", "-t", "0", "--inline", "-n", "--width"]);
     expect(pipeFrom!.slice(-2)).toEqual(["-o", "-"]);
-    expect(after(pipeFrom!, "--intra")).toBe("1800");
+    expect(after(pipeFrom!, "--intra")).toBe("30");
     expect(after(args, "-i")).toBe("pipe:0");
     expect(after(args, "-f")).toBe("h264");
     expect(after(args, "-c")).toBe("copy");
     expect(args).not.toContain("-nostdin");
+  });
+
+  test("live output: one tee muxer writes the segments and an MPEG-TS copy to the live fd behind a dropping fifo", () => {
+    const { args } = buildRecorderArgs(cameraConfig({ source: "rtsp://10.0.0.5/s", segment_seconds: 7 }), { ...opts, liveFd: 3 });
+    expect(after(args, "-f")).toBe("tee");
+    expect(args).not.toContain("-segment_list");
+    const spec = args[args.length - 1];
+    const [segment, live] = spec.split("|");
+    // option values are escaped twice (tee splits slaves, then parses their options), the fifo's own options three times
+    expect(segment).toBe(
+      "[f=segment:segment_time=7:segment_format=mpegts:segment_format_options=mpegts_flags\\\\\\=+initial_discontinuity\\\\\\:flush_packets\\\\\\=1" +
+        ":segment_list=pipe\\\\\\:1:segment_list_type=csv:segment_start_number=42:reset_timestamps=0]" + join(ring, "%09d.ts"),
+    );
+    expect(live).toBe(
+      "[f=mpegts:onfail=ignore:use_fifo=1:fifo_options=queue_size\\\\\\=120\\\\\\:drop_pkts_on_overflow\\\\\\=1\\\\\\:attempt_recovery\\\\\\=0]pipe\\:3",
+    );
+    expect(after(args, "-progress")).toBe("pipe:2");
+  });
+
+  test("live output runs: segments and their CSV list as without it, and the same packets as MPEG-TS on fd 3", async () => {
+    const ringDirAbs = mkdtempSync(join(tmpdir(), "dashcam-tee-"));
+    try {
+      const cam = cameraConfig({ source: "testsrc", width: 160, height: 120, fps: 10, segment_seconds: 1 });
+      const { args } = buildRecorderArgs(cam, { ringDirAbs, startNumber: 5, ffmpegMajor: 5, liveFd: 3 });
+      // 2.5 s of input, in real time (the capture-time strip makes the timeline the wall clock's)
+      const proc = Bun.spawn([DEBIAN_FFMPEG, ...args.flatMap((a) => (a === "-re" ? ["-re", "-t", "2.5"] : [a]))], {
+        stdio: ["ignore", "pipe", "pipe", "pipe"],
+      });
+      const live = new Response(Bun.file(proc.stdio[3] as number).stream()).bytes();
+      const [list, , code, liveBytes] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited, live]);
+      expect(code).toBe(0);
+      const lines = list.trim().split("\n");
+      expect(lines.map((l) => l.split(",")[0])).toEqual(["000000005.ts", "000000006.ts", "000000007.ts"]);
+      const segmentBytes = lines.reduce((n, l) => n + readFileSync(join(ringDirAbs, l.split(",")[0])).length, 0);
+      // the live copy carries the same video: its size is within a few TS packets of the segments' sum
+      expect(liveBytes.length).toBeGreaterThan(segmentBytes * 0.9);
+      expect(liveBytes.length).toBeLessThan(segmentBytes * 1.1);
+      expect(liveBytes[0]).toBe(0x47);
+    } finally {
+      rmSync(ringDirAbs, { recursive: true, force: true });
+    }
   });
 });
 

@@ -15,6 +15,7 @@
  * and `f.fetch(url, init, who)` send a request with them (default: the admin; the CSRF header
  * only on non-GET requests).
  */
+import { LiveHubs } from "../src/media/liveHub.ts";
 import { mkdtempSync, mkdirSync, rmSync, statSync, readdirSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -213,7 +214,8 @@ export async function makeFixture(opts: { sseHeartbeatMs?: number } = {}): Promi
 
   const sessions = await makeSessions(db);
   const bus = new LiveBus();
-  const deps: WebDeps = { db, config, dataDir: dir, bus, startedAt: Date.now() - 5000, sseHeartbeatMs: opts.sseHeartbeatMs };
+  // live hubs without recorders: the live view connects and waits for a picture
+  const deps: WebDeps = { db, config, dataDir: dir, bus, startedAt: Date.now() - 5000, sseHeartbeatMs: opts.sseHeartbeatMs, live: new LiveHubs() };
   return {
     dir,
     db,

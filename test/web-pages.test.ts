@@ -81,8 +81,10 @@ describe("pages", () => {
     const tbody = text.slice(text.indexOf('sse-swap="segment-front"'));
     const order = [...tbody.matchAll(/href="\/media\/front\/(\d+)\.ts" download/g)].map((m) => Number(m[1]));
     expect(order).toEqual([16, 15, 14, 13, 12, 11, 10]);
-    // live view player
-    expect(text).toContain('data-hls="/cameras/front/live.m3u8"');
+    // live view player: on by default, the live MPEG-TS stream with the HLS playlist as fallback
+    expect(text).toContain('data-live="/cameras/front/live.ts"');
+    expect(text).toContain('data-fallback="/cameras/front/live.m3u8"');
+    expect(text).toContain('href="/cameras/front/frame.jpg"'); // Snapshot now: the current frame
   });
 
   test("camera page: a day in the viewer's zone selects exactly that window", async () => {

@@ -189,7 +189,7 @@ describe("pages need a session", () => {
       if (want === 303) expect(nav.headers.get("location")).toStartWith("/login?next=");
       checked.push(path);
     }
-    for (const p of ["/", "/trips/:id", "/trips/:id/thumb.jpg", "/exports/:id/download", "/cameras/:key/snapshot.jpg", "/media/:key/:file", "/live", "/users", "/plates"])
+    for (const p of ["/", "/trips/:id", "/trips/:id/thumb.jpg", "/exports/:id/download", "/cameras/:key/snapshot.jpg", "/cameras/:key/frame.jpg", "/cameras/:key/live.ts", "/media/:key/:file", "/live", "/users", "/plates"])
       expect(checked).toContain(p);
     expect((await app.request("/healthz")).status).toBe(200);
     expect((await app.request("/login")).status).toBe(200); // users exist: the login form

@@ -54,6 +54,7 @@ import { lockIfTripSaved } from "../db/savedTrips.ts";
 import { setEvidenceLocked } from "../db/locks.ts";
 import { log } from "../log.ts";
 import type { Journal } from "./journal.ts";
+import type { LiveHubs } from "../media/liveHub.ts";
 
 /** Everything the real actors need. One per runtime. */
 export interface ActorDeps {
@@ -70,6 +71,8 @@ export interface ActorDeps {
   commitSegment?: (db: Database, dataDir: string, input: SegmentInput, bootId: string) => IndexResult;
   enforceRing?: (db: Database, dataDir: string, camera: CameraConfig, cameraId: number) => RetentionResult;
   salvage?: (db: Database, dataDir: string, camera: CameraConfig, cameraId: number, bootId: string) => Promise<SalvageResult>;
+  /** The cameras' live hubs: each recorder feeds its camera's hub (live view, current frames). */
+  liveHubs?: LiveHubs;
 }
 
 /** Time a graceful camera stop may take before the recorder is killed (the whole power-down has 5 s). */
@@ -112,7 +115,13 @@ export function wrapRecorder(deps: ActorDeps, base: AnyActorLogic = recorderActo
       const req = state.input;
       const camera = deps.cameras.get(req.key);
       if (!camera) throw new Error(`camera ${req.key} is not configured`);
-      const input = { camera, cameraId: req.cameraId, dataDir: deps.dataDir, startNumber: nextStartNumber(deps.db, req.cameraId) };
+      const input = {
+        camera,
+        cameraId: req.cameraId,
+        dataDir: deps.dataDir,
+        startNumber: nextStartNumber(deps.db, req.cameraId),
+        ...(deps.liveHubs ? { liveHub: deps.liveHubs.get(req.key) } : {}),
+      };
       return (base.start as (s: unknown, sc: unknown) => void)({ ...state, input }, scope);
     },
   } as AnyActorLogic;

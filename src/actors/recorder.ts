@@ -23,6 +23,13 @@
  * After cleanup no event is sent any more (the parent is gone); the camera machine therefore
  * sends RECORDER.STOP and waits for PROCESS_EXIT when it wants the last segment indexed.
  *
+ * Live view: with `input.liveHub`, ffmpeg also writes the same packets as one MPEG-TS stream to
+ * its file descriptor 3 (src/media/recorderArgs.ts `liveFd`); the run reads that pipe without
+ * pause into the camera's live hub (src/media/liveHub.ts: `beginRun` at spawn, `push` per read,
+ * `endRun` when ffmpeg has exited, which closes the viewers so their players reconnect to the
+ * next run). The hub never blocks the reader, and ffmpeg drops live packets rather than waiting
+ * for the pipe, so the live copy cannot slow the recording.
+ *
  * Safety against overwriting (DESIGN.md invariant 2, a file is never overwritten in place):
  * - a new run on a ring directory first waits for the previous ffmpeg of this process on the
  *   same directory to exit;
@@ -52,6 +59,7 @@ import { probeCommand } from "../commandProbe.ts";
 import { buildRecorderArgs, RTSP_TIMEOUT_US } from "../media/recorderArgs.ts";
 import { syncPathAsync } from "../fsx.ts";
 import { parseVideoStreamLine, probeMedia, type StreamInfo } from "../media/probe.ts";
+import type { LiveHub } from "../media/liveHub.ts";
 
 export interface RecorderInput {
   camera: CameraConfig;
@@ -61,7 +69,12 @@ export interface RecorderInput {
   dataDir: string;
   /** Absolute index of the first segment (normally camera_state.absolute_segments). */
   startNumber: number;
+  /** The camera's live hub, fed with ffmpeg's live MPEG-TS copy; absent = recording only. */
+  liveHub?: LiveHub;
 }
+
+/** File descriptor of ffmpeg's live MPEG-TS output (0-2 are stdin, the segment list, stderr). */
+const LIVE_FD = 3;
 
 /** ms between SIGINT and SIGKILL when stopping ffmpeg. */
 export const STOP_GRACE_MS = 4000;
@@ -210,7 +223,7 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
 
 /** One recording run (one ffmpeg process). */
 class RecorderRun {
-  private proc: Subprocess<"ignore" | "pipe" | ReadableStream, "pipe", "pipe"> | null = null;
+  private proc: Subprocess | null = null;
   private source: Subprocess<"ignore", "pipe", "pipe"> | null = null;
   private stopRequested = false;
   private cancelled = false;
@@ -296,6 +309,7 @@ class RecorderRun {
         ringDirAbs: this.ringAbs,
         startNumber,
         ffmpegMajor: await ffmpegMajorVersion(ffmpeg),
+        ...(this.input.liveHub ? { liveFd: LIVE_FD } : {}),
       }));
       if (pipeFrom) {
         this.source = Bun.spawn([...(await deathSignalPrefix("TERM")), ...pipeFrom], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
@@ -307,10 +321,9 @@ class RecorderRun {
       // finishes the segment; ffmpeg signalled directly dropped the segment being written
       // (0 bytes after 3 s of recording). The parent-death signal still stops it if dashcam dies.
       const prefix = await deathSignalPrefix("INT");
+      const stdin = this.source ? this.source.stdout : "ignore";
       this.proc = Bun.spawn([...prefix, ffmpeg, ...args], {
-        stdin: this.source ? this.source.stdout : "ignore",
-        stdout: "pipe",
-        stderr: "pipe",
+        stdio: this.input.liveHub ? [stdin, "pipe", "pipe", "pipe"] : [stdin, "pipe", "pipe"],
         detached: true,
       });
     } catch (err) {
@@ -329,7 +342,8 @@ class RecorderRun {
     this.syncTimer = setInterval(() => void this.syncWriting(), syncIntervalMs(camera));
     if (this.stopRequested) this.signalStop();
 
-    const stdoutDone = readLines(proc.stdout, (line) => {
+    const liveDone = this.input.liveHub ? this.readLive(this.input.liveHub, proc.stdio[LIVE_FD] as number) : Promise.resolve();
+    const stdoutDone = readLines(proc.stdout as ReadableStream<Uint8Array>, (line) => {
       const at = Date.now();
       // ffmpeg writes the next file as soon as it reports one closed
       const closed = absoluteIndexOf(line.split(",")[0] ?? "");
@@ -340,9 +354,9 @@ class RecorderRun {
     })
       .catch((err) => log.warn(`camera ${key}: reading ffmpeg stdout: ${(err as Error).message}`))
       .then(() => this.segmentChain);
-    const stderrDone = readLines(proc.stderr, (line) => this.onStderrLine(line)).catch(() => {});
+    const stderrDone = readLines(proc.stderr as ReadableStream<Uint8Array>, (line) => this.onStderrLine(line)).catch(() => {});
     await proc.exited;
-    await Promise.all([stdoutDone, stderrDone]);
+    await Promise.all([stdoutDone, stderrDone, liveDone]);
     this.clearTimers();
     if (this.source) {
       this.source.kill("SIGTERM");
@@ -361,7 +375,23 @@ class RecorderRun {
     else error = `ffmpeg exited with code ${code}`;
     if (error) log.warn(`camera ${key}: ffmpeg exited (code ${code}, signal ${signal}): ${error}`);
     else log.info(`camera ${key}: ffmpeg stopped`);
+    this.input.liveHub?.endRun(error ? "the camera's recorder stopped; reconnecting" : "the camera stopped recording");
     this.emit({ type: "PROCESS_EXIT", code, signal, error, at: Date.now() });
+  }
+
+  /** Reads ffmpeg's live MPEG-TS pipe (file descriptor `fd` of this process) into `hub` until EOF. */
+  private async readLive(hub: LiveHub, fd: number): Promise<void> {
+    hub.beginRun();
+    try {
+      const reader = Bun.file(fd).stream().getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        hub.push(value);
+      }
+    } catch (err) {
+      log.warn(`camera ${this.input.camera.key}: reading the live stream: ${(err as Error).message}`);
+    }
   }
 
   /**

@@ -18,16 +18,28 @@
  * - `file:PATH`: read in real time (`-re`) and looped (`-stream_loop -1`), video `-c copy`,
  *   audio as for rtsp.
  * - `rpicam`: the Raspberry Pi camera seam: `rpicam-vid` writes H.264 to its stdout, which is
- *   piped into ffmpeg's stdin (`pipeFrom` holds its argv); `-c copy`. Keyframe period = one
- *   segment (`--intra`) so -c copy segments cut on time.
+ *   piped into ffmpeg's stdin (`pipeFrom` holds its argv); `-c copy`. Keyframe every
+ *   `LIVE_KEYFRAME_SECONDS` (`--intra`).
  * - `testsrc`, `v4l2:/dev/videoN`: raw frames, so they are encoded with libx264
- *   (ultrafast, zerolatency, yuv420p) and a keyframe is forced every `segment_seconds`.
+ *   (ultrafast, zerolatency, yuv420p) with a keyframe forced every `LIVE_KEYFRAME_SECONDS`.
+ *   `testsrc` also carries its capture time as a machine-readable strip (src/media/timecode.ts).
  *
  * With `-c copy` the muxer can only cut at a keyframe, so a segment lasts at least one GOP
  * (the highway test clip has a keyframe every 10 s: its segments are >= 10 s).
+ *
+ * Live view (`liveFd`): the same packets also go, still without transcoding, as one continuous
+ * MPEG-TS stream to the inherited file descriptor `liveFd`, which the runtime's live hub reads
+ * (src/media/liveHub.ts). Both outputs hang off ffmpeg's `tee` muxer, so an encoded source is
+ * encoded once. The live slave runs behind the `fifo` muxer with `drop_pkts_on_overflow`: when
+ * the runtime does not read the pipe (its event loop is busy) packets of the LIVE copy are dropped
+ * after `LIVE_FIFO_PACKETS`, and the recording never waits for it; `onfail=ignore` keeps recording
+ * when the live pipe breaks. Tee slave options are escaped twice (tee splits slaves with
+ * `av_get_token`, then parses each slave's options the same way: "Quoting and escaping" in
+ * ffmpeg-utils), and the fifo's own options a third time.
  */
 import { join } from "node:path";
 import type { CameraConfig } from "../config.ts";
+import { timecodeFilter } from "./timecode.ts";
 
 export interface RecorderArgsOptions {
   /** Absolute path of the camera's ring directory (created by the caller). */
@@ -36,6 +48,8 @@ export interface RecorderArgsOptions {
   startNumber: number;
   /** Major version of the ffmpeg that will run (0 = unknown, treated as modern). */
   ffmpegMajor: number;
+  /** File descriptor (>= 3) the live MPEG-TS copy is written to; absent = recording only. */
+  liveFd?: number;
 }
 
 export interface RecorderArgs {
@@ -54,6 +68,19 @@ export const RTSP_TIMEOUT_US = 5_000_000;
 /** RTSP-over-UDP socket receive buffer, bytes (the kernel caps it at net.core.rmem_max). */
 export const RTSP_UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Keyframe interval of the sources dashcam encodes itself or configures (testsrc, v4l2, rpicam),
+ * seconds: a live viewer starts at a keyframe and the live hub caches one GOP, so a short GOP
+ * means a quick start and a small cache. Segments still cut every `segment_seconds` (a multiple).
+ */
+export const LIVE_KEYFRAME_SECONDS = 1;
+
+/** Packets the live output's fifo queues before it drops (about 2 s at 25 frames/s plus audio). */
+export const LIVE_FIFO_PACKETS = 120;
+
+/** Escapes one level of ffmpeg's option syntax (`\` before `\ ' : = [ ] |`). */
+const escapeLevel = (text: string) => text.replace(/[\\':=\[\]|]/g, (ch) => `\\${ch}`);
+
 /** Builds the recorder command for `camera`. Throws Error on a source it does not know. */
 export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOptions): RecorderArgs {
   const seg = camera.segment_seconds;
@@ -71,8 +98,8 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
   const encode = [
     "-map", "0:v:0", "-an",
     "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-    "-g", String(Math.max(1, fps * seg)),
-    "-force_key_frames", `expr:gte(t,n_forced*${seg})`,
+    "-g", String(Math.max(1, Math.round(fps * LIVE_KEYFRAME_SECONDS))),
+    "-force_key_frames", `expr:gte(t,n_forced*${LIVE_KEYFRAME_SECONDS})`,
   ];
 
   if (/^rtsps?:\/\//i.test(src)) {
@@ -90,7 +117,7 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     codec = copy;
   } else if (src === "testsrc") {
     input = ["-nostdin", "-re", "-f", "lavfi", "-i", `testsrc=size=${size}:rate=${fps}`];
-    codec = encode;
+    codec = [...encode, "-vf", timecodeFilter(camera.width)];
   } else if (src.startsWith("v4l2:")) {
     input = ["-nostdin", "-f", "v4l2", "-framerate", String(fps), "-video_size", size, "-i", src.slice(5)];
     codec = encode;
@@ -98,7 +125,7 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     pipeFrom = [
       "rpicam-vid", "-t", "0", "--inline", "-n",
       "--width", String(camera.width), "--height", String(camera.height),
-      "--framerate", String(fps), "--intra", String(Math.max(1, fps * seg)),
+      "--framerate", String(fps), "--intra", String(Math.max(1, Math.round(fps * LIVE_KEYFRAME_SECONDS))),
       "--codec", "h264", "-o", "-",
     ];
     input = ["-fflags", "+genpts", "-f", "h264", "-framerate", String(fps), "-i", "pipe:0"];
@@ -107,10 +134,9 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     throw new Error(`camera ${camera.key}: unsupported source kind`);
   }
 
-  const output = [
-    "-f", "segment",
-    "-segment_time", String(seg),
-    "-segment_format", "mpegts",
+  const segmentOptions: [string, string][] = [
+    ["segment_time", String(seg)],
+    ["segment_format", "mpegts"],
     // each segment restarts the MPEG-TS continuity counters; flag it so a reader joining
     // segments (HLS, concat) does not report the first packet of each as corrupt.
     // flush_packets=1 writes every packet through to the file (bounded loss, DESIGN.md
@@ -118,14 +144,31 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     // and a killed ffmpeg left a 60 s segment at 0 bytes. It must be a segment_format_option:
     // the top-level `-flush_packets 1` is not passed on to the segment muxer's inner MPEG-TS
     // muxer (measured: 0 bytes after 4 s with ffmpeg 4.1 and 5.1 alike; 50-70 kB with this).
-    "-segment_format_options", "mpegts_flags=+initial_discontinuity:flush_packets=1",
-    "-segment_list", "pipe:1",
-    "-segment_list_type", "csv",
-    "-segment_start_number", String(opts.startNumber),
-    "-reset_timestamps", "0",
-    "-progress", "pipe:2",
-    "-nostats",
-    join(opts.ringDirAbs, "%09d.ts"),
+    ["segment_format_options", "mpegts_flags=+initial_discontinuity:flush_packets=1"],
+    ["segment_list", "pipe:1"],
+    ["segment_list_type", "csv"],
+    ["segment_start_number", String(opts.startNumber)],
+    ["reset_timestamps", "0"],
   ];
+  const segmentPath = join(opts.ringDirAbs, "%09d.ts");
+  const progress = ["-progress", "pipe:2", "-nostats"];
+  let output: string[];
+  if (opts.liveFd === undefined) {
+    output = ["-f", "segment", ...segmentOptions.flatMap(([k, v]) => [`-${k}`, v]), ...progress, segmentPath];
+  } else {
+    const slave = (options: [string, string][], target: string) =>
+      `[${options.map(([k, v]) => `${k}=${escapeLevel(escapeLevel(v))}`).join(":")}]${escapeLevel(target)}`;
+    const fifo = `queue_size=${LIVE_FIFO_PACKETS}:drop_pkts_on_overflow=1:attempt_recovery=0`;
+    const live = slave(
+      [
+        ["f", "mpegts"],
+        ["onfail", "ignore"],
+        ["use_fifo", "1"],
+        ["fifo_options", fifo],
+      ],
+      `pipe:${opts.liveFd}`,
+    );
+    output = ["-f", "tee", ...progress, `${slave([["f", "segment"], ...segmentOptions], segmentPath)}|${live}`];
+  }
   return { args: [...head, ...input, ...codec, ...output], ...(pipeFrom ? { pipeFrom } : {}) };
 }

@@ -32,7 +32,8 @@ export interface Snapshot {
   /** Time of the frame (ms UTC). */
   atUtc: number;
   cameraId: number;
-  segmentId: number;
+  /** The segment it was read from; null for a frame of the live stream (the current-frame service). */
+  segmentId: number | null;
 }
 
 /** True when `bytes` starts with a JPEG start-of-image marker (FF D8). */

@@ -16,8 +16,10 @@
  *   GET /                           dashboard
  *   GET /live                       SSE stream of htmx fragments
  *   GET /cameras/:key               camera page (timeline, gaps, recent segments, live view)
- *   GET /cameras/:key/live.m3u8     live HLS playlist (sliding window)
  *   GET /cameras/:key/health[/snapshots/:id.jpg]  camera health: status, snapshot, charts   health.tsx
+ *   GET /cameras/:key/live.m3u8     live HLS playlist (sliding window; fallback for browsers without MSE)
+ *   GET /cameras/:key/live.ts       live MPEG-TS stream (WebSocket or chunked HTTP)       liveStream.ts
+ *   GET /cameras/:key/frame.jpg     current frame (X-Frame-Time)                          liveStream.ts
  *   POST /cameras/:key/stop|start   stop / start recording (runtime action)
  *   GET /trips, /trips/:id          trips list (paged), trip page with player
  *   GET /trips/:id/playlist.m3u8    trip HLS playlist
@@ -58,6 +60,7 @@ import { healthzRoutes } from "./routes/healthz.ts";
 import { dashboardRoutes } from "./routes/dashboard.tsx";
 import { liveRoutes } from "./routes/live.tsx";
 import { cameraRoutes } from "./routes/cameras.tsx";
+import { liveStreamRoutes } from "./routes/liveStream.ts";
 import { tripRoutes } from "./routes/trips.tsx";
 import { mediaRoutes } from "./routes/media.ts";
 import { eventRoutes } from "./routes/events.tsx";
@@ -119,7 +122,7 @@ type Kind = "json" | "text" | "html";
 function responseKind(c: Context): Kind {
   const path = c.req.path;
   if (path === "/healthz" || path.endsWith(".json") || path.startsWith("/api/")) return "json";
-  if (path.endsWith(".m3u8") || path.endsWith(".jpg") || path.startsWith("/media/") || path.startsWith("/assets/") || path === "/live") return "text";
+  if (path.endsWith(".m3u8") || path.endsWith(".jpg") || path.endsWith("/live.ts") || path.startsWith("/media/") || path.startsWith("/assets/") || path === "/live") return "text";
   if (c.req.header("HX-Request") === "true" || path.endsWith("/download")) return "text";
   const accept = c.req.header("Accept") ?? "";
   if (accept.includes("application/json") && !accept.includes("text/html")) return "json";
@@ -194,6 +197,7 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/users", userRoutes());
   app.route("/", dashboardRoutes());
   app.route("/", liveRoutes());
+  app.route("/cameras", liveStreamRoutes());
   app.route("/cameras", cameraRoutes());
   app.route("/cameras", healthRoutes());
   app.route("/trips", tripRoutes());

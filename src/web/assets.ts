@@ -1,7 +1,7 @@
 /**
  * Static assets embedded in the program (and in the compiled binary): htmx 2, its SSE
  * extension, hls.js, uPlot (MIT, the camera health charts) with its stylesheet, the UI's
- * stylesheet, client script and health chart script. Nothing is read from disk at run
+ * stylesheet, client script and health chart script, mpegts.js (the live view's player). Nothing is read from disk at run
  * time and nothing comes from a CDN.
  *
  * Each asset is served from `/assets/<name>` with a content hash in its URL (`?v=<hash>`), a
@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import htmxJsFile from "htmx.org/dist/htmx.min.js" with { type: "file" };
 import sseJsFile from "htmx-ext-sse/dist/sse.min.js" with { type: "file" };
 import hlsJsFile from "hls.js/dist/hls.min.js" with { type: "file" };
+import mpegtsJsFile from "mpegts.js/dist/mpegts.js" with { type: "file" };
 import styleCssFile from "./style.css" with { type: "file" };
 import clientJsFile from "./client.js" with { type: "file" };
 import uplotJsFile from "uplot/dist/uPlot.iife.min.js" with { type: "file" };
@@ -68,6 +69,7 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     make("htmx.min.js", JS, htmxJsFile, stripSourceMap),
     make("sse.min.js", JS, sseJsFile, stripSourceMap),
     make("hls.min.js", JS, hlsJsFile, stripSourceMap),
+    make("mpegts.js", JS, mpegtsJsFile, stripSourceMap),
     make("style.css", "text/css; charset=utf-8", styleCssFile),
     make("client.js", JS, clientJsFile),
     make("uplot.min.js", JS, uplotJsFile),
@@ -76,7 +78,7 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
   ].map((a) => [a.name, a]),
 );
 
-export type AssetName = "htmx.min.js" | "sse.min.js" | "hls.min.js" | "style.css" | "client.js" | "uplot.min.js" | "uplot.min.css" | "health.js";
+export type AssetName = "htmx.min.js" | "sse.min.js" | "hls.min.js" | "mpegts.js" | "style.css" | "client.js" | "uplot.min.js" | "uplot.min.css" | "health.js";
 
 /** The cache-busting URL of an asset: `/assets/htmx.min.js?v=<hash>`. */
 export function assetUrl(name: AssetName): string {

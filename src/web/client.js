@@ -1,9 +1,17 @@
 // dashcam UI client script (embedded, no build step). Jobs:
 // 1. Times: every element with data-t (Unix ms UTC) and data-fmt is rewritten to the viewer's
 //    local time ("datetime", "time", "date", "hm") or a relative age ("ago", refreshed).
-// 2. Video: <video data-hls> plays natively when the browser can play HLS, else through the
-//    embedded hls.js, loaded only when needed (its URL is data-hlsjs of this script tag).
-//    Players inside a closed <details> start when it is opened.
+// 2. Video: <video data-hls> plays through the embedded hls.js (loaded only when needed; its URL
+//    is data-hlsjs of this script tag) wherever Media Source Extensions exist, else natively (iOS
+//    Safari before 17.1). Native HLS is not preferred where MSE exists: Chromium's own HLS player
+//    cannot parse MPEG-TS segments (DEMUXER_ERROR_COULD_NOT_PARSE) and showed a black box.
+//    A failure shows its message and a Retry button. Players inside a closed <details> start when
+//    it is opened.
+// 2b. Live view: <video data-live> inside [data-live-player] plays the camera's live MPEG-TS
+//    WebSocket with the embedded mpegts.js (data-mpegts of this script tag), chasing the live edge;
+//    without MSE it falls back to the live HLS playlist (data-fallback). Errors, a stream that ends
+//    and a picture that does not come or freezes show a message with a Retry button and reconnect
+//    with backoff; data-state on the box is "connecting", "playing" or "error".
 // 3. Forms with data-tz get the viewer's time-zone offset (Date.getTimezoneOffset()) in "tzo";
 //    their datetime-local inputs with data-t (Unix ms UTC) get that instant in local time.
 // 4. A failed htmx request (4xx/5xx: htmx does not swap those) shows its one-line text in the
@@ -15,6 +23,7 @@
   "use strict";
   var me = document.currentScript;
   var hlsUrl = me && me.getAttribute("data-hlsjs");
+  var mpegtsUrl = me && me.getAttribute("data-mpegts");
   var pad = function (n) { return String(n).padStart(2, "0"); };
 
   function ago(ms) {
@@ -47,25 +56,32 @@
     for (var i = 0; i < els.length; i++) fmt(els[i]);
   }
 
-  var hlsPromise = null;
-  function loadHls() {
-    if (window.Hls) return Promise.resolve(window.Hls);
-    if (!hlsPromise) {
-      hlsPromise = new Promise(function (resolve, reject) {
+  var scripts = {};
+  /** Loads an embedded script once and resolves with the global it defines (window[name]). */
+  function loadScript(url, name) {
+    if (window[name]) return Promise.resolve(window[name]);
+    if (!scripts[name]) {
+      scripts[name] = new Promise(function (resolve, reject) {
         var s = document.createElement("script");
-        s.src = hlsUrl;
-        s.onload = function () { resolve(window.Hls); };
-        s.onerror = function () { reject(new Error("hls.js failed to load")); };
+        s.src = url;
+        s.onload = function () { resolve(window[name]); };
+        s.onerror = function () { delete scripts[name]; reject(new Error(name + " failed to load")); };
         document.head.appendChild(s);
       });
     }
-    return hlsPromise;
+    return scripts[name];
   }
 
-  function say(video, text) {
-    var msg = video.parentNode && video.parentNode.querySelector(".player-msg");
+  function say(video, text, retry) {
+    var box = video.parentNode;
+    var msg = box && box.querySelector(".player-msg");
     if (msg) { msg.textContent = text; msg.hidden = !text; }
+    var btn = box && box.querySelector("[data-player-retry]");
+    if (btn) btn.hidden = !retry;
   }
+
+  /** True where Media Source Extensions (or Apple's ManagedMediaSource) exist. */
+  function hasMse() { return !!(window.MediaSource || window.ManagedMediaSource || window.WebKitMediaSource); }
 
   function startPlayer(video) {
     if (video.getAttribute("data-mode")) return;
@@ -74,29 +90,160 @@
     var src = video.getAttribute("data-hls");
     var start = video.getAttribute("data-start");
     var force = video.getAttribute("data-player") === "hlsjs";
-    if (!force && video.canPlayType("application/vnd.apple.mpegurl")) {
+    var retry = function () {
+      if (video._hls) { video._hls.destroy(); video._hls = null; }
+      video.removeAttribute("data-mode");
+      say(video, "", false);
+      startPlayer(video);
+    };
+    var btn = video.parentNode && video.parentNode.querySelector("[data-player-retry]");
+    if (btn && !btn._bound) { btn._bound = true; btn.addEventListener("click", retry); }
+    if (!force && !hasMse() && video.canPlayType("application/vnd.apple.mpegurl")) {
       video.setAttribute("data-mode", "native");
       video.src = src;
+      video.addEventListener("error", function () {
+        var e = video.error;
+        say(video, "Playback failed" + (e && e.message ? ": " + e.message : "") + ".", true);
+      }, { once: true });
       if (start !== null) video.addEventListener("loadedmetadata", function () { video.currentTime = Number(start); }, { once: true });
       return;
     }
     video.setAttribute("data-mode", "hlsjs");
-    loadHls().then(function (Hls) {
-      if (!Hls || !Hls.isSupported()) { say(video, "This browser cannot play HLS video."); return; }
+    loadScript(hlsUrl, "Hls").then(function (Hls) {
+      if (!Hls || !Hls.isSupported()) { say(video, "This browser cannot play HLS video.", false); return; }
       var config = { enableWorker: true };
       if (start !== null) config.startPosition = Number(start);
       var hls = new Hls(config);
       hls.on(Hls.Events.ERROR, function (_e, data) {
         if (!data.fatal) return;
-        if (data.type === Hls.ErrorTypes.NETWORK_ERROR) { say(video, "Network error, retrying…"); hls.startLoad(); }
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR) { say(video, "Network error, retrying…", true); hls.startLoad(); }
         else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); }
-        else { say(video, "Playback failed: " + data.details); hls.destroy(); }
+        else { say(video, "Playback failed: " + data.details, true); hls.destroy(); }
       });
-      hls.on(Hls.Events.FRAG_LOADED, function () { say(video, ""); });
+      hls.on(Hls.Events.FRAG_LOADED, function () { say(video, "", false); });
       hls.loadSource(src);
       hls.attachMedia(video);
       video._hls = hls;
-    }, function (err) { say(video, String(err.message || err)); });
+    }, function (err) { say(video, String(err.message || err), true); });
+  }
+
+  // ---- live view ----
+  /** No picture this long after connecting, or a picture frozen this long, is an error (ms). */
+  var LIVE_NO_PICTURE_MS = 8000;
+  var LIVE_FROZEN_MS = 6000;
+  /** Automatic reconnect delays (ms), the last one repeating. */
+  var LIVE_RETRY_MS = [1000, 2000, 4000, 8000, 15000];
+
+  function liveStatus(box, state, text, retry) {
+    box.setAttribute("data-state", state);
+    var status = box.querySelector(".player-status");
+    var msg = box.querySelector(".player-msg");
+    var btn = box.querySelector("[data-player-retry]");
+    if (msg) msg.textContent = text || "";
+    if (btn) btn.hidden = !retry;
+    if (status) status.hidden = !text;
+  }
+
+  function describeLiveError(type, detail, info) {
+    var what = (info && (info.msg || info.code)) || detail || type || "unknown error";
+    if (type === "NetworkError") return "Cannot reach the live stream (" + what + "). Retrying…";
+    if (type === "MediaError") return "The browser could not decode the live stream (" + what + "). Retrying…";
+    return "Live view failed (" + what + "). Retrying…";
+  }
+
+  function startLive(video) {
+    var box = video.closest("[data-live-player]");
+    if (!box || box._live) return;
+    var ctl = { player: null, fallback: false, timers: [], attempts: 0, lastTime: -1, lastMove: 0 };
+    box._live = ctl;
+    var btn = box.querySelector("[data-player-retry]");
+    if (btn) btn.addEventListener("click", function () { ctl.attempts = 0; liveStatus(box, "connecting", "Connecting…", false); connect(); });
+
+    function clearTimers() { while (ctl.timers.length) clearTimeout(ctl.timers.pop()); }
+    function teardown() {
+      clearTimers();
+      if (ctl.player) {
+        var p = ctl.player;
+        ctl.player = null;
+        try { p.pause(); p.unload(); p.detachMediaElement(); p.destroy(); } catch (e) { /* already gone */ }
+      }
+    }
+    function fail(text) {
+      teardown();
+      liveStatus(box, "error", text, true);
+      var delay = LIVE_RETRY_MS[Math.min(ctl.attempts, LIVE_RETRY_MS.length - 1)];
+      ctl.attempts++;
+      ctl.timers.push(setTimeout(connect, delay));
+    }
+    function fallbackHls() {
+      ctl.fallback = true;
+      video.setAttribute("data-hls", video.getAttribute("data-fallback"));
+      liveStatus(box, "connecting", "", false);
+      startPlayer(video);
+    }
+    function connect() {
+      teardown();
+      if (ctl.fallback) return;
+      if (box.getAttribute("data-state") !== "error") liveStatus(box, "connecting", "Connecting…", false);
+      loadScript(mpegtsUrl, "mpegts").then(function (m) {
+        if (!m || !m.getFeatureList().mseLivePlayback) { fallbackHls(); return; }
+        var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + video.getAttribute("data-live");
+        var p = m.createPlayer({ type: "mpegts", isLive: true, url: url }, {
+          enableWorker: false,
+          enableStashBuffer: false,
+          lazyLoad: false,
+          // far behind (a burst, a stall): jump to 0.3 s before the live edge; slightly behind
+          // (joined mid-GOP, network jitter): play at 1.2x until 0.3 s behind
+          liveBufferLatencyChasing: true,
+          liveBufferLatencyMaxLatency: 1.5,
+          liveBufferLatencyMinRemain: 0.3,
+          liveSync: true,
+          liveSyncMaxLatency: 0.6,
+          liveSyncTargetLatency: 0.3,
+          liveSyncPlaybackRate: 1.2,
+          autoCleanupSourceBuffer: true,
+          autoCleanupMaxBackwardDuration: 20,
+          autoCleanupMinBackwardDuration: 10
+        });
+        ctl.player = p;
+        ctl.lastTime = -1;
+        ctl.lastMove = Date.now();
+        p.on(m.Events.ERROR, function (type, detail, info) { if (ctl.player === p) fail(describeLiveError(type, detail, info)); });
+        p.on(m.Events.LOADING_COMPLETE, function () { if (ctl.player === p) fail("The live stream stopped (the camera stopped or is restarting). Reconnecting…"); });
+        p.attachMediaElement(video);
+        p.load();
+        var played = video.play();
+        if (played && played.catch) played.catch(function () { /* autoplay refused: the controls still work */ });
+        ctl.timers.push(setTimeout(function check() {
+          if (ctl.player !== p) return;
+          var state = box.getAttribute("data-state");
+          if (state !== "playing" && Date.now() - ctl.lastMove > LIVE_NO_PICTURE_MS) { fail("No picture from the camera. Retrying…"); return; }
+          if (state === "playing" && !video.paused && Date.now() - ctl.lastMove > LIVE_FROZEN_MS) { fail("The picture stopped moving. Reconnecting…"); return; }
+          ctl.timers.push(setTimeout(check, 1000));
+        }, 1000));
+      }, function () { fail("The live player could not be loaded. Retrying…"); });
+    }
+    video.addEventListener("timeupdate", function () {
+      if ((!ctl.player && !ctl.fallback) || video.currentTime === ctl.lastTime) return;
+      ctl.lastTime = video.currentTime;
+      ctl.lastMove = Date.now();
+      if (video.readyState >= 2 && box.getAttribute("data-state") !== "playing") {
+        ctl.attempts = 0;
+        liveStatus(box, "playing", "", false);
+      }
+    });
+    // a hidden page (phone locked, other tab) does not keep the camera's stream flowing
+    document.addEventListener("visibilitychange", function () {
+      if (ctl.fallback) return;
+      if (document.hidden) { teardown(); liveStatus(box, "connecting", "Paused while the page is hidden", false); }
+      else if (!ctl.player) { ctl.attempts = 0; liveStatus(box, "connecting", "Connecting…", false); connect(); }
+    });
+    connect();
+  }
+
+  function startLivePlayers(root) {
+    var vids = root.querySelectorAll("video[data-live]");
+    for (var i = 0; i < vids.length; i++) startLive(vids[i]);
   }
 
   function startPlayers(root) {
@@ -135,7 +282,7 @@
     if (text) box.scrollIntoView({ block: "nearest" });
   }
 
-  function init(root) { formatAll(root); startPlayers(root); tzForms(root); }
+  function init(root) { formatAll(root); startPlayers(root); startLivePlayers(root); tzForms(root); }
 
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail && e.detail.xhr;
@@ -166,7 +313,7 @@
 
   document.addEventListener("DOMContentLoaded", function () { init(document); watchAlerts(); });
   document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) formatAll(e.target); });
-  document.addEventListener("htmx:afterSwap", function (e) { if (e.target && e.target.querySelectorAll) { formatAll(e.target); tzForms(e.target); } });
+  document.addEventListener("htmx:afterSwap", function (e) { if (e.target && e.target.querySelectorAll) { formatAll(e.target); tzForms(e.target); startLivePlayers(e.target); } });
   document.addEventListener("toggle", function (e) { if (e.target && e.target.open) startPlayers(e.target); }, true);
   setInterval(function () {
     var els = document.querySelectorAll('[data-fmt="ago"]');

@@ -18,6 +18,8 @@ import { ExportRegistry } from "./exportJobs.ts";
 import { Gate } from "./gate.ts";
 import type { ManualBatchRequest } from "../media/timelapse.ts";
 import type { RenderProgress } from "../renderProgress.ts";
+import type { LiveHubs } from "../media/liveHub.ts";
+import type { CurrentFrameSource } from "../media/currentFrame.ts";
 
 
 /**
@@ -96,6 +98,12 @@ export interface WebDeps {
   renderProgress?: RenderProgress;
   /** Clip/snapshot export jobs; `depsMiddleware` makes one when absent (see exportJobs.ts). */
   exports?: ExportRegistry;
+  /** The cameras' live hubs (live view streams); absent = the live stream answers 503. */
+  live?: LiveHubs;
+  /** The current-frame service (`frame.jpg`, "Snapshot now"); absent = `frame.jpg` answers 503. */
+  frames?: CurrentFrameSource;
+  /** How often an open live stream re-checks its viewer's session, ms (default 30000; tests shorten it). */
+  liveSessionCheckMs?: number;
 }
 
 /**

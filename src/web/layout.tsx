@@ -68,7 +68,7 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
       <link rel="stylesheet" href={assetUrl("style.css")} />
       <script src={assetUrl("htmx.min.js")} defer></script>
       <script src={assetUrl("sse.min.js")} defer></script>
-      <script src={assetUrl("client.js")} defer data-hlsjs={assetUrl("hls.min.js")}></script>
+      <script src={assetUrl("client.js")} defer data-hlsjs={assetUrl("hls.min.js")} data-mpegts={assetUrl("mpegts.js")}></script>
     </head>
     <body hx-headers={csrf ? csrfHxHeaders(csrf) : undefined}>
       <header class={user ? "topbar with-nav" : "topbar"}>

@@ -24,6 +24,10 @@ declare module "*/health.js" {
   const path: string;
   export default path;
 }
+declare module "mpegts.js/dist/mpegts.js" {
+  const path: string;
+  export default path;
+}
 declare module "*/client.js" {
   const path: string;
   export default path;

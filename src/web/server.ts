@@ -4,6 +4,8 @@
  * chose), the Bun server, and `stop()`, which closes active connections (SSE streams
  * included) and resolves when the server has stopped.
  *
+ * WebSocket upgrades are made by the routes themselves (src/web/ws.ts) and served by its handlers.
+ *
  * `idleTimeout` is 255 s (Bun's maximum) so slow media downloads over a car's Wi-Fi are not cut;
  * `/live` additionally turns the idle timeout off for its own request and sends heartbeats.
  *
@@ -19,6 +21,7 @@ import { ExportRegistry } from "./exportJobs.ts";
 import { cleanThumbTemps } from "./thumbs.ts";
 import { log } from "../log.ts";
 import { parseListen } from "../config.ts";
+import { websocketHandlers, type SocketHandlers } from "./ws.ts";
 
 export const IDLE_TIMEOUT_S = 255;
 
@@ -28,13 +31,13 @@ export const IDLE_TIMEOUT_S = 255;
  */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
-export function startWebServer(deps: WebDeps): { url: string; server: Server<undefined>; exports: ExportRegistry; stop(): Promise<void> } {
+export function startWebServer(deps: WebDeps): { url: string; server: Server<SocketHandlers>; exports: ExportRegistry; stop(): Promise<void> } {
   const temps = cleanExportTemps(deps.dataDir) + cleanThumbTemps(deps.dataDir);
   if (temps > 0) log.info(`web: removed ${temps} temp file(s) left by an interrupted export or thumbnail`);
   const exports = deps.exports ?? new ExportRegistry(deps.db, deps.dataDir);
   const app = createApp({ ...deps, exports });
   const { hostname, port } = parseListen(deps.config.http.listen);
-  const server = Bun.serve({
+  const server = Bun.serve<SocketHandlers>({
     hostname,
     port,
     idleTimeout: IDLE_TIMEOUT_S,
@@ -44,6 +47,8 @@ export function startWebServer(deps: WebDeps): { url: string; server: Server<und
     reusePort: false,
     development: false,
     fetch: (req, srv) => app.fetch(req, srv),
+    // live view sockets (src/web/ws.ts); Bun pings idle sockets so phones keep them open
+    websocket: websocketHandlers,
   });
   const shownHost = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${shownHost}:${server.port}`;

@@ -22,8 +22,11 @@ export const FFMPEG = process.env.TEST_FFMPEG ?? "/usr/bin/ffmpeg";
 export interface PublisherOptions {
   /** Input file (looped forever, read in real time). Default: the highway clip. */
   input?: string;
-  /** Re-encode instead of `-c copy`: H.264 ultrafast at this size with a GOP of `gop` frames. */
-  reencode?: { width: number; height: number; gop: number };
+  /**
+   * Re-encode instead of `-c copy`: H.264 ultrafast at this size with a GOP of `gop` frames;
+   * `filter` is appended to the scale filter (e.g. src/media/timecode.ts's capture-time strip).
+   */
+  reencode?: { width: number; height: number; gop: number; filter?: string };
 }
 
 /**
@@ -109,7 +112,7 @@ export class RtspCamera {
     const input = this.options.input ?? HIGHWAY_CLIP;
     const codec = this.options.reencode
       ? [
-          "-an", "-vf", `scale=${this.options.reencode.width}:${this.options.reencode.height}`,
+          "-an", "-vf", [`scale=${this.options.reencode.width}:${this.options.reencode.height}`, ...(this.options.reencode.filter ? [this.options.reencode.filter] : [])].join(","),
           "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
           "-g", String(this.options.reencode.gop), "-keyint_min", String(this.options.reencode.gop), "-sc_threshold", "0",
           "-threads", "1",

@@ -1,9 +1,9 @@
 /** @jsxImportSource hono/jsx */
 /**
- * An HLS `<video>`. `client.js` plays `data-hls` natively when the browser can
- * (`canPlayType('application/vnd.apple.mpegurl')`, e.g. Safari on iOS) and otherwise loads the
- * embedded hls.js (`data-hlsjs` of the client script) on demand; it sets `data-mode` to
- * "native" or "hlsjs". `start`: position to start from (0 = beginning, undefined = live edge).
+ * An HLS `<video>` (recorded footage; the live view is components/LivePlayer.tsx). `client.js`
+ * plays `data-hls` with the embedded hls.js (`data-hlsjs` of the client script, loaded on demand)
+ * wherever Media Source Extensions exist, and natively only where they do not (Safari on older
+ * iOS); it sets `data-mode` to "native" or "hlsjs". A failure shows its message and a Retry button. `start`: position to start from (0 = beginning, undefined = live edge).
  * `player="hlsjs"` forces hls.js (for testing the fallback on a browser with native HLS).
  */
 import type { FC } from "hono/jsx";
@@ -27,5 +27,8 @@ export const Player: FC<{ src: string; start?: number; autoplay?: boolean; playe
       preload="metadata"
     ></video>
     <p class="player-msg muted" hidden></p>
+    <button type="button" class="player-retry" data-player-retry hidden>
+      Retry
+    </button>
   </div>
 );

@@ -1,14 +1,17 @@
 /** @jsxImportSource hono/jsx */
 /**
  * Camera pages:
- * - `GET /cameras/:key` — status card (live via SSE), segment timeline with recording gaps for
- *   a window, the newest segments (new ones are prepended over SSE), a live view.
+ * - `GET /cameras/:key` — status card (live via SSE), the live view (on by default: the live
+ *   MPEG-TS stream of routes/liveStream.ts, components/LivePlayer.tsx), segment timeline with
+ *   recording gaps for a window, the newest segments (new ones are prepended over SSE).
  *   Window: `?from=MS&to=MS` (at most 7 days), or `?day=YYYY-MM-DD[&tzo=MIN]` (a calendar
  *   day in the viewer's zone; `tzo` is `Date.getTimezoneOffset()`, default 0 = UTC), or
  *   `?at=MS` (the hour around that instant, marked on the timeline, with a link that plays the
  *   footage from that moment in its trip), else the 24 h up to now (or up to the camera's last
  *   segment when it is older than that).
- * - `GET /cameras/:key/live.m3u8` — sliding-window live HLS playlist of the newest segments.
+ * - `GET /cameras/:key/live.m3u8` — sliding-window live HLS playlist of the newest segments (the
+ *   live view's fallback for browsers without Media Source Extensions; minutes behind).
+ * - "Snapshot now" opens `GET /cameras/:key/frame.jpg` (routes/liveStream.ts), the current frame.
  * - `GET /cameras/:key/card` — the camera card's body as an htmx fragment (the same markup the
  *   SSE stream pushes as `camera-<key>`), for a refresh after the live stream reconnects.
  * - `GET /cameras/:key/snapshot.jpg[?at=MS]` — a JPEG of the frame at `at`, or the newest
@@ -41,7 +44,7 @@ import { cameraByKey } from "../../db/cameras.ts";
 import { Time } from "../components/Time.tsx";
 import { formatDuration } from "../format.ts";
 import { CameraCard, CameraCardBody } from "../components/CameraCard.tsx";
-import { Player } from "../components/Player.tsx";
+import { LivePlayer } from "../components/LivePlayer.tsx";
 import { SegmentTable } from "../components/Segments.tsx";
 import { Timeline } from "../components/Timeline.tsx";
 import type { WebEnv } from "../env.ts";
@@ -116,12 +119,17 @@ export function cameraRoutes() {
           <a href="/">Cameras</a> › {cam.name}
         </p>
         <h1>{cam.name}</h1>
+        {cam.enabled ? (
+          <section class="card live" id="live-view">
+            <LivePlayer cameraKey={cam.key} label={`Live view of ${cam.name}`} />
+          </section>
+        ) : null}
         <CameraCard cam={cam} link={false} />
-        {recent.length > 0 || operator ? (
+        {cam.enabled || recent.length > 0 || operator ? (
           <section class="card actions" id="camera-actions">
             <div class="action-row">
-              {recent.length > 0 ? (
-                <a class="button big" href={`${base}/snapshot.jpg`} target="_blank">
+              {cam.enabled ? (
+                <a class="button big" href={`${base}/frame.jpg`} target="_blank">
                   Snapshot now
                 </a>
               ) : null}
@@ -149,12 +157,6 @@ export function cameraRoutes() {
             ) : null}
             <div id="camera-action-result"></div>
           </section>
-        ) : null}
-        {recent.length > 0 ? (
-          <details class="card live" id="live-view">
-            <summary>Live view (newest segments)</summary>
-            <Player src={`${base}/live.m3u8`} autoplay />
-          </details>
         ) : null}
         <h2 class="section">Timeline</h2>
         <form class="window-form" method="get" action={base} data-tz>

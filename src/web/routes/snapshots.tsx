@@ -4,7 +4,8 @@
  *
  * - `GET /cameras/:key/snapshot.jpg?at=MS` (registered by routes/cameras.tsx through
  *   `snapshotResponse`): the frame at `at` (exact frame, `snapshotAt` of src/media/snapshot.ts) or, without `at`,
- *   the newest keyframe (`snapshotLive`); `Content-Disposition: inline`. Logs `snapshot`.
+ *   the current frame (`WebDeps.frames`, at most 2 s old; without the service the newest keyframe
+ *   of the newest closed segment, `snapshotLive`); `Content-Disposition: inline`. Logs `snapshot`.
  * - `POST /snapshots` (form or JSON: `camera`, optional `at`, `tzo`): the same picture saved to
  *   `<data_dir>/exports/` (`saveSnapshot`: temp + fsync + rename) and listed with the
  *   exports; answers htmx with the export card, a plain post with 303 to `/exports/:id`.
@@ -24,7 +25,7 @@ import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import { logEvent } from "../../db/eventLog.ts";
 import { footageIn } from "../../db/views.ts";
-import { cameraByKey } from "../../db/cameras.ts";
+import { cameraByKey, cameraKeyById } from "../../db/cameras.ts";
 import { hasRole } from "../../db/users.ts";
 import { saveSnapshot, snapshotAt, snapshotLive, type Snapshot } from "../../media/snapshot.ts";
 import { ExportCard } from "../components/Exports.tsx";
@@ -50,9 +51,18 @@ function instantOf(value: unknown, tzo: number | undefined, now: number): number
   return at;
 }
 
-/** Takes a snapshot of camera `cameraId` at `at` (ms UTC) or live, through the gate. */
+/**
+ * Takes a snapshot of camera `cameraId` at `at` (ms UTC) through the gate, or, with `at` null, the
+ * current frame from the runtime's current-frame service (`WebDeps.frames`; without one, the
+ * newest keyframe of the newest closed segment).
+ */
 export async function takeSnapshot(deps: WebDeps, gate: Gate, cameraId: number, at: number | null, signal?: AbortSignal): Promise<Snapshot> {
   try {
+    const key = at === null && deps.frames ? cameraKeyById(deps.db, cameraId) : null;
+    if (key !== null && deps.frames) {
+      const frame = await deps.frames.current(key, { signal });
+      return { jpeg: frame.jpeg, atUtc: frame.capturedAtMs, cameraId, segmentId: null };
+    }
     return await gate.run(() =>
       at === null ? snapshotLive(deps.db, deps.dataDir, { cameraId, signal }) : snapshotAt(deps.db, deps.dataDir, { cameraId, atUtc: at, signal }),
     );
