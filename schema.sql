@@ -85,7 +85,10 @@ CREATE TABLE trips (
   last_absolute      INTEGER NOT NULL,   -- newest segment of the trip so far (inclusive)
   last_time_utc      INTEGER NOT NULL,   -- end of that segment
   status             TEXT NOT NULL DEFAULT 'open'
-                       CHECK (status IN ('open', 'closed', 'saving', 'saved', 'evicted'))
+                       CHECK (status IN ('open', 'closed', 'saving', 'saved', 'evicted')),
+  -- recording of the trip stopped before the drive ended (camera disk_full): why, when (ms)
+  cut_reason         TEXT,
+  cut_at_utc         INTEGER
 ) STRICT;
 CREATE INDEX idx_trips_camera_open ON trips(camera_id, final_segment);
 CREATE INDEX idx_trips_camera_range ON trips(camera_id, start_segment, final_segment);
@@ -97,7 +100,20 @@ CREATE TABLE saved_trips (
   trip_id      INTEGER PRIMARY KEY REFERENCES trips(id) ON DELETE CASCADE,
   saved_dir    TEXT    NOT NULL,
   saved_at_utc INTEGER NOT NULL,
-  mp4_path     TEXT
+  mp4_path     TEXT,                    -- a legacy MP4 kept by the migration; NULL: made on download
+  -- 'ring': the footage is the trip's evidence-locked ring segments (plus saved_trip_files);
+  -- 'copies': written before upgrade 3, awaiting the start-up migration
+  layout       TEXT    NOT NULL DEFAULT 'ring' CHECK (layout IN ('ring', 'copies'))
+) STRICT;
+
+-- copies under saved/trip-<id>/ that are the only copy of a segment (kept by the migration)
+CREATE TABLE saved_trip_files (
+  trip_id        INTEGER NOT NULL REFERENCES trips(id) ON DELETE CASCADE,
+  absolute_index INTEGER NOT NULL,
+  rel_path       TEXT    NOT NULL,   -- relative to data_dir
+  bytes          INTEGER NOT NULL,
+  duration_ms    INTEGER NOT NULL,
+  PRIMARY KEY (trip_id, absolute_index)
 ) STRICT;
 
 CREATE TABLE segments (

@@ -1,13 +1,14 @@
 /**
  * Save-trip benchmark: a trip made of real dashcam footage (../shared/data/video/highway-720p-25fps.mp4,
  * 1280x720 H.264, cut with `-c copy` into MPEG-TS segments like the recorder's, repeated to the
- * wanted length) is indexed into a temp data directory, then saved with `saveTripFiles`
- * (evidence lock, copy out of the ring with fsync, concat to one MP4 with faststart).
+ * wanted length) is indexed into a temp data directory, then saved with `saveTripInRing`
+ * (evidence lock in the ring, files checked: nothing is copied), then downloaded as the
+ * on-the-fly MP4 (`streamTripMp4`: ffmpeg concat -> fragmented MP4 on stdout), read to the end.
  *
- * Prints, for the first save and for a repeat (a resumed save: copies skipped, MP4 rebuilt):
- * segments, bytes, wall time, MB/s, and the MP4's size.
+ * Prints: the save's wall time (first and repeated), and for the MP4: seconds to the first byte,
+ * total seconds, bytes, MB/s, and the bytes of the segments it was made from.
  *
- * usage: bun bench/save-trip.ts [--minutes M] [--segment-seconds S]   (default 5 min, 10 s)
+ * usage: bun bench/save-trip.ts [--minutes M] [--segment-seconds S]   (default 20 min, 2 s)
  * Asserts nothing.
  */
 import { parseArgs } from "node:util";
@@ -20,7 +21,9 @@ import { validateConfig } from "../src/config.ts";
 import { commitSegment } from "../src/db/segments.ts";
 import { closeTrip } from "../src/db/trips.ts";
 import { dbPath, segmentRelPath, ringDirRel } from "../src/paths.ts";
-import { saveTripFiles } from "../src/actors/saveTrip.ts";
+import { saveTripInRing } from "../src/actors/saveTrip.ts";
+import { streamTripMp4 } from "../src/media/tripMp4.ts";
+import { tripById } from "../src/db/views.ts";
 import { resolveFfmpeg } from "../src/media/ffmpeg.ts";
 import { probeMedia } from "../src/media/probe.ts";
 
@@ -28,8 +31,8 @@ const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: { minutes: { type: "string" }, "segment-seconds": { type: "string" } },
 });
-const minutes = Number(values.minutes ?? 5);
-const segSeconds = Number(values["segment-seconds"] ?? 10);
+const minutes = Number(values.minutes ?? 20);
+const segSeconds = Number(values["segment-seconds"] ?? 2);
 const VIDEO = resolve(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
 
 const dir = mkdtempSync(join(tmpdir(), "dashcam-bench-save-"));
@@ -65,14 +68,28 @@ try {
   const tripId = (db.query("SELECT id FROM trips").get() as { id: number }).id;
   closeTrip(db, tripId, t);
 
-  for (const label of ["first save", "repeat (resume)"]) {
+  for (const label of ["save", "save again (resume)"]) {
     const t0 = performance.now();
-    const out = await saveTripFiles(db, dataDir, tripId);
+    const out = await saveTripInRing(db, dataDir, tripId);
     const ms = performance.now() - t0;
-    const mp4 = statSync(join(dataDir, out.mp4Path)).size;
+    console.log(`${label}: ${out.segments} segments, ${(out.bytes / 1e6).toFixed(1)} MB, ${(out.durationMs / 60000).toFixed(1)} min of video kept in the ring, ${ms.toFixed(0)} ms`);
+  }
+  for (const label of ["MP4 on the fly", "MP4 on the fly (warm cache)"]) {
+    const t0 = performance.now();
+    const mp4 = streamTripMp4(db, dataDir, tripById(db, tripId)!)!;
+    const reader = mp4.body.getReader();
+    let first = 0;
+    let bytes = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (bytes === 0) first = performance.now() - t0;
+      bytes += value.byteLength;
+    }
+    const total = performance.now() - t0;
     console.log(
-      `${label}: ${out.segments} segments, ${(out.bytes / 1e6).toFixed(1)} MB, ${(out.durationMs / 60000).toFixed(1)} min of video, ` +
-        `${ms.toFixed(0)} ms, ${(out.bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s, MP4 ${(mp4 / 1e6).toFixed(1)} MB`,
+      `${label}: ${mp4.parts} segments (${(mp4.bytes / 1e6).toFixed(1)} MB, ${(mp4.durationMs / 60000).toFixed(1)} min): ` +
+        `first byte ${(first / 1000).toFixed(3)} s, total ${(total / 1000).toFixed(2)} s, MP4 ${(bytes / 1e6).toFixed(1)} MB, ${(bytes / 1e6 / (total / 1000)).toFixed(0)} MB/s`,
     );
   }
   db.close();

@@ -9,7 +9,9 @@
  * `scanTimelapseFiles`), ring counters (absolute_segments above every row's index,
  * segment_index == absolute_segments % ring_capacity,
  * segment_generation == floor(absolute_segments / ring_capacity)), rows whose size differs
- * from the file, pending garbage rows, and open trips of a boot other than the current one.
+ * from the file, pending garbage rows, open trips of a boot other than the current one, and saved
+ * trips whose kept footage does not cover the trip (segments gone before the save, kept copies
+ * whose file is missing, or recording cut short because the disk was full).
  *
  * Prints one line per finding on stdout and a summary line. Exit 0 when clean, 1 when any
  * problem was found, 2 on bad input (unknown option, bad config, missing database).
@@ -26,6 +28,9 @@ import { dbPath } from "./paths.ts";
 import { scanRing } from "./actors/reconcile.ts";
 import { currentBootId } from "./bootId.ts";
 import { scanTimelapseFiles } from "./media/timelapseCleanup.ts";
+import { listTrips } from "./db/views.ts";
+import { keptFootage, savedTripFiles, savedTripOf } from "./db/savedTrips.ts";
+import { resolveInside } from "./paths.ts";
 
 /** Re-reads pending garbage rows after this delay (ms): a running sweep finishes its rows within it. */
 const GARBAGE_SETTLE_MS = 500;
@@ -85,6 +90,18 @@ export async function run(argv: string[]): Promise<number> {
 
     const boot = currentBootId();
     for (const t of openTripsOfOtherBootsWithKeys(db, boot)) problems.push(`camera ${t.key}: trip ${t.id} of an earlier boot (${t.boot_id}) is still open`);
+
+    for (const t of listTrips(db, { kept: true, limit: Number.MAX_SAFE_INTEGER, offset: 0 }).rows) {
+      const kept = keptFootage(db, t);
+      const min = (ms: number) => `${(ms / 60000).toFixed(1)} min`;
+      if (kept.kept < kept.expected)
+        problems.push(`saved trip ${t.id} (camera ${t.camera_key}) keeps ${kept.kept} of its ${kept.expected} segments (${min(kept.keptMs)} of ${min(kept.tripMs)})`);
+      if (t.cut_reason)
+        problems.push(`saved trip ${t.id} (camera ${t.camera_key}) is incomplete: recording stopped at ${new Date(t.cut_at_utc ?? 0).toISOString()} (${t.cut_reason === "disk_full" ? "the disk was full" : t.cut_reason})`);
+      for (const f of savedTripFiles(db, t.id))
+        if (!existsSync(resolveInside(config.data_dir, f.rel_path))) problems.push(`saved trip ${t.id}: kept copy ${f.rel_path} is missing`);
+      if (savedTripOf(db, t.id)?.layout === "copies") notes.push(`saved trip ${t.id} is stored the old way (copies); the next start moves it`);
+    }
 
     for (const p of problems) process.stdout.write(`PROBLEM ${p}\n`);
     for (const n of notes) process.stdout.write(`ok ${n}\n`);

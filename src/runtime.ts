@@ -57,6 +57,7 @@ import { currentTripIds, savedTripOf } from "./db/savedTrips.ts";
 import { cleanExportTemps } from "./media/export.ts";
 import { cleanSavedTemps } from "./actors/saveTrip.ts";
 import { controlJson, liveControlSocket, RuntimeBusyError, startControlServer, type ControlServer } from "./control.ts";
+import { migrateSavedTrips } from "./actors/savedMigration.ts";
 import type { WebActions } from "./web/env.ts";
 import { LoginRateLimiter } from "./web/auth/rateLimit.ts";
 import { batchById, syncTimelapseSettings } from "./db/timelapse.ts";
@@ -127,6 +128,8 @@ export interface RuntimeActions {
    * Rejects with TimelapseRequestError (unknown trip, no footage left, too many frames ...).
    */
   tripTimelapse(tripId: number, everySeconds: number, frameRate?: number): Promise<{ frames: number }>;
+  /** Space was freed: every camera (a camera stopped for a full disk re-checks its ring now; others ignore it). */
+  recheckDisk(): void;
 }
 
 /** An unknown trip id. */
@@ -330,6 +333,9 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
       s.send({ type: "TIMELAPSE.CANCEL", batchId });
       deleteTimelapseBatch(db, resolve(config.data_dir), batchId);
     },
+    recheckDisk() {
+      for (const c of config.cameras) (sup().system.get(`camera:${c.key}`) as AnyActorRef | undefined)?.send({ type: "DISK.RECHECK" });
+    },
   };
   return actions;
 }
@@ -517,6 +523,9 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     syncTimelapseSettings(db, config.cameras, cameraIds);
     markDisabledCameras(db, Date.now());
     const bootId = currentBootId();
+    // trips saved before upgrade 3 are stored once from now on (copies of ring files deleted)
+    const migrated = await migrateSavedTrips(db, dataDir);
+    if (migrated.length > 0) log.info(`saved trips: ${migrated.length} moved to the stored-once layout`);
     // the crash-relevant repairs now; the whole-ring comparison (100k names ~0.6 s) once running
     const report = await reconcileAtStartup(db, dataDir, config.cameras, cameraIds, bootId, { fullScan: false });
     if (report.repairs.length > 0) log.info(`reconcile: ${report.repairs.length} repair(s) at start-up`);

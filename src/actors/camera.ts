@@ -10,6 +10,8 @@
  *   (src/db/cameraStatus.ts) and a `camera.state` event_log row, in the journal transaction;
  *   after commit a LiveBus `camera` event. `recordRunning` (ffmpeg started) also opens the
  *   camera's trip of this boot when it has none (`openTripForRecording`), and gives it an actor.
+ *   Entering `disk_full` also marks the camera's open trip cut short (`markTripCut`) in that
+ *   transaction.
  * - `indexSegment`: `commitSegment` in the journal transaction; in the same transaction the
  *   segment is evidence-locked when its trip is being saved or saved (`lockIfTripSaved`) or when
  *   it overlaps the window of a pending incident of this camera; after commit a LiveBus
@@ -50,7 +52,7 @@ import { enforceRing, type RetentionResult } from "../actors/retention.ts";
 import { recorderActor, STOP_GRACE_MS } from "../actors/recorder.ts";
 import { salvageInterrupted, type SalvageResult } from "../actors/reconcile.ts";
 import { openTripForRecording, openTripOf } from "../db/trips.ts";
-import { lockIfTripSaved } from "../db/savedTrips.ts";
+import { lockIfTripSaved, markTripCut } from "../db/savedTrips.ts";
 import { setEvidenceLocked } from "../db/locks.ts";
 import { log } from "../log.ts";
 import type { Journal } from "./journal.ts";
@@ -133,6 +135,8 @@ function statusOp(deps: ActorDeps, ctx: CameraContext, state: CameraStateName, a
     const before = getCameraStatus(db, ctx.cameraId);
     const lastError = ERROR_STATES.has(state) ? ctx.lastError : undefined;
     setState(db, ctx.cameraId, state, lastError, at);
+    // a full disk cuts the open trip short: its saved footage ends here (shown with the trip)
+    if (state === "disk_full") markTripCut(db, ctx.cameraId, "disk_full");
     // the row's reconnect_count is cumulative across actor lifetimes (the context's is not);
     // setState never changes it, and a row it creates starts at 0
     const reconnectCount = before?.reconnect_count ?? 0;

@@ -69,7 +69,7 @@ export function provideTrip(deps: TripDeps) {
               cameraId: cameraIdOf(d, tripId),
               at,
               message: rebuild
-                ? `trip ${tripId} closed: rebuilding its saved MP4 with every segment`
+                ? `trip ${tripId} closed: checking its saved footage with every segment`
                 : `saving trip ${tripId} (${source}): ${locked} segment${locked === 1 ? "" : "s"} evidence-locked as ${tripIncidentId(tripId)}`,
               data: { tripId, source, locked, rebuild },
             },
@@ -85,8 +85,8 @@ export function provideTrip(deps: TripDeps) {
           upsertSavedTrip(d, { tripId, savedDir: saved.savedDir, savedAtUtc: at, mp4Path: saved.mp4Path });
           const secs = ((saved.durationMs ?? 0) / 1000).toFixed(1);
           const message = saved.complete
-            ? `trip ${tripId} saved: ${saved.mp4Path} (${saved.segments ?? "?"} segments, ${secs} s)`
-            : `trip ${tripId} saved so far: ${saved.mp4Path} (${saved.segments ?? "?"} segments, ${secs} s); still recording, rebuilt when it closes`;
+            ? `trip ${tripId} saved: ${saved.segments ?? "?"} segments, ${secs} s kept in ${saved.savedDir}`
+            : `trip ${tripId} saved so far: ${saved.segments ?? "?"} segments, ${secs} s kept in ${saved.savedDir}; still recording, new segments are kept too`;
           return logAndAnnounce(
             d,
             deps.bus,

@@ -39,10 +39,14 @@ export interface TripRow {
   last_absolute: number;
   last_time_utc: number;
   status: TripStatus;
+  /** Recording of the trip stopped before the drive ended (e.g. `disk_full`); null otherwise. */
+  cut_reason: string | null;
+  /** When that happened (ms UTC). */
+  cut_at_utc: number | null;
 }
 
 const TRIP_COLUMNS =
-  "id, camera_id, boot_id, start_time_utc, end_time_utc, start_segment, final_segment, start_clock_source, end_clock_source, note, start_gen, end_gen, fully_evicted, evicted_at_utc, start_absolute, last_absolute, last_time_utc, status";
+  "id, camera_id, boot_id, start_time_utc, end_time_utc, start_segment, final_segment, start_clock_source, end_clock_source, note, start_gen, end_gen, fully_evicted, evicted_at_utc, start_absolute, last_absolute, last_time_utc, status, cut_reason, cut_at_utc";
 
 const statements = perDatabase((db) => ({
   close: db.prepare(

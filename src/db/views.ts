@@ -165,6 +165,8 @@ function build(db: Database) {
       `${TRIP_SQL} WHERE t.camera_id = $camera_id ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`,
     ),
     tripCount: db.prepare("SELECT COUNT(*) AS n FROM trips"),
+    keptTrips: db.prepare(`${TRIP_SQL} WHERE t.status IN ('saved', 'saving') ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`),
+    keptTripCount: db.prepare("SELECT COUNT(*) AS n FROM trips WHERE status IN ('saved', 'saving')"),
     tripCountByCamera: db.prepare("SELECT COUNT(*) AS n FROM trips WHERE camera_id = $camera_id"),
     eventKinds: db.prepare("SELECT DISTINCT kind FROM event_log ORDER BY kind"),
     eventById: db.prepare(
@@ -292,9 +294,13 @@ export function tripSegmentStats(
   };
 }
 
-/** A page of trips, newest first; `cameraId` narrows to one camera. */
-export function listTrips(db: Database, opts: { limit: number; offset: number; cameraId?: number }): { rows: TripSummary[]; total: number } {
+/** A page of trips, newest first; `cameraId` narrows to one camera, `kept` to saved (and saving) trips. */
+export function listTrips(db: Database, opts: { limit: number; offset: number; cameraId?: number; kept?: boolean }): { rows: TripSummary[]; total: number } {
   const s = q(db);
+  if (opts.kept) {
+    const rows = s.keptTrips.all({ limit: opts.limit, offset: opts.offset }) as TripSummary[];
+    return { rows, total: (s.keptTripCount.get() as { n: number }).n };
+  }
   if (opts.cameraId !== undefined) {
     const rows = s.tripsByCamera.all({ camera_id: opts.cameraId, limit: opts.limit, offset: opts.offset }) as TripSummary[];
     const total = (s.tripCountByCamera.get({ camera_id: opts.cameraId }) as { n: number }).n;

@@ -8,7 +8,8 @@
  *    |                    +--PROCESS_EXIT | recorder error | stalled too long--> backoff --deadline--> online.starting
  *    +--PROCESS_EXIT-- online.stopping <--STOP--  (graceful: RECORDER.STOP, ffmpeg finalises its segment;
  *                                                  a START meanwhile starts again once stopped)
- * disabled <--DISABLE-- (any)        disk_full <--DISK_FULL_LOCKED-- online (retention found only locked footage)
+ * disabled <--DISABLE-- (any)        disk_full <--DISK_FULL_LOCKED-- online (retention found only locked footage);
+ *                                    re-checked every diskRetryMs, and at once on DISK.RECHECK (space freed)
  * failed (final) <--JOURNAL.FAILED-- (any): the journal could not persist a transition; the
  *   actor finishes with output `{ failed }` (its recorder is stopped on the way out) and the
  *   supervisor spawns a fresh one, which starts from the database's truth.
@@ -40,6 +41,8 @@ import type { CameraCommand, RecorderCommand, RecorderEvent } from "./events.ts"
 export type CameraInternalEvent =
   | { type: "TIMERS.REARM" }
   | { type: "DISK.FREED"; at: number }
+  /** Space may have been freed (a saved trip deleted, evidence unlocked): re-check now, not at the next retry. */
+  | { type: "DISK.RECHECK" }
   | { type: "JOURNAL.FAILED"; error: string }
   /** The `settleSegments` actor finished (interrupted segments salvaged or deleted). */
   | { type: "SEGMENTS.SETTLED"; salvaged: number; error?: string };
@@ -410,6 +413,7 @@ export const cameraMachine = setup({
       },
       on: {
         "DISK.FREED": { target: "online" },
+        "DISK.RECHECK": { actions: "recheckRetention" },
         STOP: { target: "stopped", actions: "reportStopped" },
         "TIMERS.REARM": { target: "disk_full", reenter: true },
       },

@@ -21,16 +21,16 @@
  * - entering `saving` runs `lockSegments`: every segment of the trip is evidence-locked in the
  *   same transaction as the status change. While the trip is `saving`/`saved` and still open,
  *   the indexer locks each segment added to it in that segment's own transaction (camera wiring);
- * - `saving` invokes `saveTrip` (string src), which copies the segments out of the ring and
- *   builds one MP4; it must be safe to repeat (an invoked actor restarts from scratch after a
- *   restore). Its output's `complete` says whether the MP4 covers the whole, closed trip (an
- *   output that is not an object counts as complete);
+ * - `saving` invokes `saveTrip` (string src), which checks and counts the trip's kept footage
+ *   (it stays in the ring, evidence-locked: stored once); it must be safe to repeat (an invoked
+ *   actor restarts from scratch after a restore). Its output's `complete` says whether the kept
+ *   footage covers the whole, closed trip (an output that is not an object counts as complete);
  * - done and complete: `saved` (final); `recordSaved` writes `saved_trips` in the same
  *   transaction as the status `saved`;
- * - done while the trip is still open: `savedOpen` (status `saved`, `saved_trips` written, the
- *   MP4 holds what was recorded so far). When the trip closes (CLOSE, e.g. at power-down) it
- *   goes through `saving` again, which rebuilds the MP4 with every segment, then `saved`;
- * - done, not complete, but closed meanwhile: `saving` again (rebuild);
+ * - done while the trip is still open: `savedOpen` (status `saved`, `saved_trips` written, its
+ *   new segments keep being locked). When the trip closes (CLOSE, e.g. at power-down) it goes
+ *   through `saving` again, which counts every segment, then `saved`;
+ * - done, not complete, but closed meanwhile: `saving` again (count again);
  * - error: back to `closed` / `open` with `lastError` (`logSaveError` writes the event log);
  *   the evidence locks stay.
  * The machine's default `saveTrip` fails with "not implemented"; the wiring provides the real one.
@@ -60,10 +60,11 @@ export interface SaveTripInput {
 export interface SavedInfo {
   complete: boolean;
   savedDir: string;
-  mp4Path: string;
+  /** A legacy MP4 file; null: the MP4 is made when it is downloaded. */
+  mp4Path: string | null;
   segments?: number;
   bytes?: number;
-  /** Recorded time in the MP4, ms. */
+  /** Recorded time kept, ms. */
   durationMs?: number;
   lastAbsolute?: number;
   missing?: number;
@@ -137,7 +138,7 @@ export const tripMachine = setup({
     }),
     noteSaved: assign(({ event }) => {
       const o = outputOf(event) as Partial<SavedInfo> | null | undefined;
-      if (!o || typeof o !== "object" || typeof o.mp4Path !== "string" || typeof o.savedDir !== "string") return { saved: null, lastError: null };
+      if (!o || typeof o !== "object" || (typeof o.mp4Path !== "string" && o.mp4Path !== null) || typeof o.savedDir !== "string") return { saved: null, lastError: null };
       const saved: SavedInfo = { complete: o.complete !== false, savedDir: o.savedDir, mp4Path: o.mp4Path };
       for (const k of ["segments", "bytes", "durationMs", "lastAbsolute", "missing"] as const) if (typeof o[k] === "number") saved[k] = o[k];
       return { saved, lastError: null };
@@ -218,7 +219,7 @@ export const tripMachine = setup({
           context.saveRequest ?? { tripId: context.tripId, cameraKey: context.cameraKey, source: "api", at: 0 },
         onDone: [
           { guard: "saveComplete", target: "saved", actions: ["noteSaved", "recordSaved"] },
-          // closed while the MP4 of the open trip was being built: build again with every segment
+          // closed while the open trip's footage was being counted: count again with every segment
           { guard: "wasClosed", target: "saving", reenter: true, actions: ["noteSaved", "recordSaved"] },
           { target: "savedOpen", actions: ["noteSaved", "recordSaved"] },
         ],
@@ -229,13 +230,13 @@ export const tripMachine = setup({
       },
       on: {
         // a trip saved while still recording can be closed meanwhile; it stays `saving` (the
-        // save notices the close and builds the MP4 again with every segment)
+        // save notices the close and counts again with every segment)
         CLOSE: { guard: "notYetClosed", actions: ["noteClose", "closeTrip"] },
         SAVE: { actions: [] },
         EVICTED: { actions: [] },
       },
     },
-    /** Saved while still recording: new segments keep being locked; the MP4 is rebuilt at close. */
+    /** Saved while still recording: new segments keep being locked; counted again at close. */
     savedOpen: {
       entry: [assign({ status: "saved" as TripStatus }), { type: "writeStatus", params: { status: "saved" } }],
       on: {

@@ -136,18 +136,12 @@ export interface FfmpegRun {
   aborted: boolean;
 }
 
-/**
- * The one ffmpeg spawner: runs ffmpeg (`options.ffmpegPath` or `resolveFfmpeg()`) with `args`.
- * stdout is read as `-progress pipe:1` lines (each out_time goes to `onOutTimeMs`) unless
- * `captureStdout`; stdin is closed after `input`. Resolves with the exit code, stderr and
- * stdout; kills ffmpeg (SIGKILL) when `signal` aborts. Never rejects for a failed ffmpeg (the
- * caller decides); rejects only when ffmpeg cannot be spawned at all (ENOENT ...).
- */
-export async function runFfmpeg(args: string[], options: RunOptions = {}): Promise<FfmpegRun> {
+/** A started ffmpeg with kill-on-abort, its stdin fed and its stderr collected (shared by `runFfmpeg` and `streamFfmpeg`). */
+function spawnFfmpeg(args: string[], options: RunOptions) {
   const proc = Bun.spawn([options.ffmpegPath ?? resolveFfmpeg(), ...args], { stdin: options.input ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
-  let aborted = false;
+  const state = { aborted: false };
   const onAbort = () => {
-    aborted = true;
+    state.aborted = true;
     proc.kill("SIGKILL");
   };
   if (options.signal?.aborted) onAbort();
@@ -162,6 +156,26 @@ export async function runFfmpeg(args: string[], options: RunOptions = {}): Promi
       // ffmpeg exited before reading all of it (EPIPE): its exit code tells why
     }
   })();
+  const readErr = new Response(proc.stderr).text();
+  /** Waits for the exit (and stdin, stderr, `stdout`), then describes the run. */
+  const finish = async (stdoutDone: Promise<Uint8Array>): Promise<FfmpegRun> => {
+    const [code, stdout, stderrText] = await Promise.all([proc.exited, stdoutDone, readErr, writeInput]);
+    options.signal?.removeEventListener("abort", onAbort);
+    const tail = stderrText.split("\n").filter((l) => l.trim()).slice(-5).join(" | ");
+    return { code, stderr: redact(tail).slice(0, 500), stderrText, stdout, aborted: state.aborted };
+  };
+  return { proc, finish, kill: onAbort };
+}
+
+/**
+ * The one ffmpeg spawner: runs ffmpeg (`options.ffmpegPath` or `resolveFfmpeg()`) with `args`.
+ * stdout is read as `-progress pipe:1` lines (each out_time goes to `onOutTimeMs`) unless
+ * `captureStdout`; stdin is closed after `input`. Resolves with the exit code, stderr and
+ * stdout; kills ffmpeg (SIGKILL) when `signal` aborts. Never rejects for a failed ffmpeg (the
+ * caller decides); rejects only when ffmpeg cannot be spawned at all (ENOENT ...).
+ */
+export async function runFfmpeg(args: string[], options: RunOptions = {}): Promise<FfmpegRun> {
+  const { proc, finish } = spawnFfmpeg(args, options);
   const readStdout = options.captureStdout
     ? new Response(proc.stdout).bytes()
     : (async () => {
@@ -180,9 +194,60 @@ export async function runFfmpeg(args: string[], options: RunOptions = {}): Promi
         }
         return new Uint8Array();
       })();
-  const readErr = new Response(proc.stderr).text();
-  const [code, stdout, stderrText] = await Promise.all([proc.exited, readStdout, readErr, writeInput]);
-  options.signal?.removeEventListener("abort", onAbort);
-  const tail = stderrText.split("\n").filter((l) => l.trim()).slice(-5).join(" | ");
-  return { code, stderr: redact(tail).slice(0, 500), stderrText, stdout, aborted };
+  return finish(readStdout);
+}
+
+/** A running ffmpeg whose stdout is handed on as a stream (`streamFfmpeg`). */
+export interface FfmpegStream {
+  /**
+   * ffmpeg's stdout, chunk by chunk as it writes (pull-based: ffmpeg blocks when the reader is
+   * slow). It errors when ffmpeg exits with a failure, so a consumer never mistakes a truncated
+   * output for a complete one; cancelling it kills ffmpeg (SIGKILL).
+   */
+  stdout: ReadableStream<Uint8Array>;
+  /** How the run ended (`stdout` of the result is empty: the bytes went to the stream). */
+  done: Promise<FfmpegRun>;
+  pid: number;
+}
+
+/**
+ * The streaming variant of `runFfmpeg`, same spawner and options (`signal`, `input`, `onSpawn`,
+ * `ffmpegPath`; `captureStdout`/`onOutTimeMs` do not apply): ffmpeg writes its output to
+ * `pipe:1` and the caller streams it on (e.g. an HTTP body that starts at the first byte ffmpeg
+ * writes). Kill it by aborting `signal` or cancelling `stdout` (a client that disconnects).
+ * Throws only when ffmpeg cannot be spawned.
+ */
+export function streamFfmpeg(args: string[], options: RunOptions = {}): FfmpegStream {
+  const { proc, finish, kill } = spawnFfmpeg(args, options);
+  let release!: () => void;
+  const streamDone = new Promise<Uint8Array>((r) => (release = () => r(new Uint8Array())));
+  const done = finish(streamDone);
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const stdout = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done: end, value } = await reader.read();
+          if (!end) {
+            controller.enqueue(value);
+            return;
+          }
+          release();
+          const run = await done;
+          if (run.code === 0 && !run.aborted) controller.close();
+          else controller.error(new Error(`ffmpeg ${run.aborted ? "was stopped" : `exited with ${run.code}`}${run.stderr ? `: ${run.stderr}` : ""}`));
+        } catch (err) {
+          release();
+          controller.error(err);
+        }
+      },
+      cancel() {
+        kill();
+        release();
+        reader.cancel().catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stdout, done, pid: proc.pid };
 }

@@ -29,9 +29,9 @@ import type { CurrentFrameSource } from "../media/currentFrame.ts";
  */
 export interface WebActions {
   /**
-   * Sends SAVE to the trip's actor (`saving -> saved`: evidence-lock, copy out of the ring,
-   * concatenate to one MP4, `saved_trips` row). Resolves once the request is accepted (not when
-   * the copy is finished: the trip status shows that). Must be safe to repeat. Rejects with an
+   * Sends SAVE to the trip's actor (`saving -> saved`: evidence-lock its segments in the ring,
+   * `saved_trips` row). Resolves once the request is accepted (not when the save is finished:
+   * the trip status shows that). Must be safe to repeat. Rejects with an
    * Error whose message is shown to the user (e.g. "trip 7 is evicted") when it cannot.
    */
   saveTrip?(tripId: number, source: SaveSource): Promise<void>;
@@ -70,6 +70,12 @@ export interface WebActions {
   deleteTimelapse?(batchId: number): Promise<void>;
   /** A timelapse of a trip's footage: a frame every `everySeconds`, taken in the background (RuntimeActions.tripTimelapse). */
   tripTimelapse?(tripId: number, everySeconds: number, frameRate?: number): Promise<{ frames: number }>;
+  /**
+   * Space was freed (a saved trip deleted, evidence unlocked): every camera stopped for a full
+   * disk runs its retention pass now instead of at its next retry, and resumes recording when the
+   * ring fits again. Returns at once.
+   */
+  recheckDisk?(): void;
 }
 
 export interface WebDeps {

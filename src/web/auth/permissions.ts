@@ -62,6 +62,7 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/api/trips/:id/save", role: "operator", what: "save a trip (API)" },
   { method: "POST", path: "/trips/:id/lock", role: "operator", what: "evidence-lock a trip" },
   { method: "POST", path: "/trips/:id/unlock", role: "operator", what: "remove a trip's evidence lock" },
+  { method: "POST", path: "/trips/:id/delete", role: "operator", what: "delete a saved trip (its footage is unlocked for the ring to reclaim)" },
   { method: "POST", path: "/exports", role: "operator", what: "export a clip" },
   { method: "POST", path: "/api/exports", role: "operator", what: "export a clip (API)" },
   { method: "POST", path: "/exports/:id/delete", role: "operator", what: "delete an export" },

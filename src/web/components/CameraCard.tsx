@@ -10,6 +10,7 @@ import type { CameraSummary } from "../../db/views.ts";
 import { formatBitrate, formatBytes } from "../format.ts";
 import { StateBadge } from "./Badge.tsx";
 import { Time } from "./Time.tsx";
+import { CardFullNote } from "./Kept.tsx";
 
 export const CameraCardBody: FC<{ cam: CameraSummary; link?: boolean }> = ({ cam, link = true }) => {
   const pct = Math.min(100, Math.round((cam.ring_segments / Math.max(1, cam.ring_capacity)) * 100));
@@ -19,6 +20,7 @@ export const CameraCardBody: FC<{ cam: CameraSummary; link?: boolean }> = ({ cam
         <h2>{link ? <a href={`/cameras/${cam.key}`}>{cam.name}</a> : cam.name}</h2>
         <StateBadge state={cam.enabled ? cam.state : "disabled"} />
       </div>
+      {cam.enabled && cam.state === "disk_full" ? <CardFullNote cameraName={cam.name} /> : null}
       <dl class="facts">
         <dt>Last segment</dt>
         <dd>

@@ -18,6 +18,8 @@ import { hasRole } from "../../db/users.ts";
 import { toLocalInput } from "../validate.ts";
 import { Time } from "./Time.tsx";
 import { formatDuration } from "../format.ts";
+import type { KeptFootage } from "../../db/savedTrips.ts";
+import { SavedNote } from "./Kept.tsx";
 
 export interface TripActionsProps {
   trip: TripSummary;
@@ -26,8 +28,10 @@ export interface TripActionsProps {
   csrf: string;
   /** The runtime provides saving (deps.actions.saveTrip). */
   canSave: boolean;
-  /** The saved MP4 is on disk: offer its download. */
+  /** The saved trip can be downloaded as one MP4 (made on the fly): offer it. */
   savedFile?: boolean;
+  /** What a saved (or saving) trip keeps; shown beside "Saved". */
+  kept?: KeptFootage | null;
   notice?: string | null;
   error?: string | null;
 }
@@ -50,7 +54,7 @@ const ActionButton: FC<{ action: string; csrf: string; label: string; cls?: stri
   </form>
 );
 
-export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, canSave, savedFile, notice, error }) => {
+export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, canSave, savedFile, kept, notice, error }) => {
   const operator = user ? hasRole(user.role, "operator") : false;
   const saved = trip.status === "saved";
   const saving = trip.status === "saving";
@@ -70,12 +74,16 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
           {saved ? (
             <>
               yes, <Time ms={trip.saved_at_utc} />
-              {trip.end_time_utc === null ? (
-                <span class="muted"> · still recording: newer footage is locked too, the MP4 is rebuilt when the trip ends</span>
+              {kept ? (
+                <>
+                  <br />
+                  <SavedNote trip={trip} kept={kept} />
+                </>
               ) : null}
+              {trip.end_time_utc === null ? <span class="muted"> · still recording: newer footage is kept too</span> : null}
             </>
           ) : saving ? (
-            "saving… (copying out of the ring)"
+            "saving… (locking its footage)"
           ) : (
             "no"
           )}
@@ -119,6 +127,15 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
                 <input name="incident" maxlength={64} pattern="[A-Za-z0-9_.:\-]+" autocomplete="off" placeholder="new id" />
               </label>
             </ActionButton>
+          ) : null}
+          {saved && trip.end_time_utc !== null ? (
+            <ActionButton
+              action={`/trips/${trip.id}/delete`}
+              csrf={csrf}
+              label="Delete saved trip"
+              cls="danger"
+              confirm="Delete this saved trip? Its footage is unlocked and the ring overwrites it to make room."
+            />
           ) : null}
           {locks.locked > 0 && !saving ? (
             <ActionButton

@@ -2,6 +2,8 @@
 /** Trip list items and the trip status fragment (`trip-<id>` over SSE). */
 import type { FC } from "hono/jsx";
 import type { TripSummary } from "../../db/views.ts";
+import type { KeptFootage } from "../../db/savedTrips.ts";
+import { SavedNote } from "./Kept.tsx";
 import { formatDuration } from "../format.ts";
 import { TripBadge } from "./Badge.tsx";
 import { Time } from "./Time.tsx";
@@ -21,9 +23,10 @@ const hasThumb = (t: Pick<TripSummary, "fully_evicted" | "status">) => t.status 
 
 /**
  * One trip as a big tappable list item, with a thumbnail (the first frame, `/trips/:id/thumb.jpg`,
- * lazy-loaded; client.js hides it when it cannot be made).
+ * lazy-loaded; client.js hides it when it cannot be made). A saved trip also says what it keeps
+ * (`kept`, see Kept.tsx); `children` go at the end (e.g. a Delete button in the kept list).
  */
-export const TripItem: FC<{ trip: TripSummary }> = ({ trip }) => (
+export const TripItem: FC<{ trip: TripSummary; kept?: KeptFootage | null; children?: unknown }> = ({ trip, kept, children }) => (
   <li class="trip-item">
     {hasThumb(trip) ? (
       <a href={`/trips/${trip.id}`} class="trip-thumb-link" tabindex={-1} aria-hidden="true">
@@ -40,7 +43,9 @@ export const TripItem: FC<{ trip: TripSummary }> = ({ trip }) => (
       <span class="muted">
         {formatDuration(tripEnd(trip) - trip.start_time_utc)} · {trip.last_absolute - trip.start_absolute + 1} segments
       </span>
+      {kept ? <SavedNote trip={trip} kept={kept} link={false} /> : null}
     </a>
     <LiveTripBadge trip={trip} />
+    {children as never}
   </li>
 );

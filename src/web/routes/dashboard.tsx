@@ -1,7 +1,9 @@
 /** @jsxImportSource hono/jsx */
 /**
- * `GET /`: every camera (state, last segment, ring use), the GPIO save button's status (only
- * when `[gpio]` is configured; `deps.actions.gpioStatus()`), disk of data_dir, latest trips.
+ * `GET /`: every camera (state, last segment, ring use; a camera stopped for a full card says
+ * so, with a link to the saved trips to delete), the GPIO save button's status (only when
+ * `[gpio]` is configured; `deps.actions.gpioStatus()`), disk of data_dir, latest trips (a saved
+ * one says what it keeps).
  * Live via SSE.
  */
 import { Hono } from "hono";
@@ -13,6 +15,7 @@ import { TripItem } from "../components/Trips.tsx";
 import { HealthWarningsCard } from "../components/Health.tsx";
 import { camerasWithWarnings } from "../../db/health.ts";
 import { healthSettings } from "../../config.ts";
+import { keptOf } from "./trips.tsx";
 import type { WebEnv } from "../env.ts";
 
 export function dashboardRoutes() {
@@ -39,7 +42,7 @@ export function dashboardRoutes() {
         ) : (
           <ul class="trips">
             {trips.map((t) => (
-              <TripItem trip={t} />
+              <TripItem trip={t} kept={keptOf(db, t)} />
             ))}
           </ul>
         )}

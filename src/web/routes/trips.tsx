@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
  * Trips:
- * - `GET /trips?page=N&camera=KEY` — newest first, 20 per page.
+ * - `GET /trips?page=N&camera=KEY` — newest first, 20 per page; `kept=1`: only saved trips, each
+ *   with what it keeps and a Delete button (where the "card full" message sends the driver).
  * - `GET /trips/:id?t=SECONDS` — metadata and an HLS player over the trip's segments, starting
  *   at media time `t` (default 0; the camera page's "play from this moment" links set it).
  * - `GET /trips/:id/playlist.m3u8` — the trip's HLS playlist (see ../hls.ts): VOD with
@@ -10,8 +11,11 @@
  *   streams it). 404 when the ring no longer holds any of its segments.
  * - `GET /trips/:id/thumb.jpg` — the trip's thumbnail (first frame, cached under
  *   `<data_dir>/thumbs/`, see ../thumbs.ts); 404 when no footage is left and none is cached.
- * - `GET /trips/:id/saved.mp4` — the saved trip's MP4 (`saved_trips.mp4_path`), streamed from
- *   disk as an attachment (single Range supported); 404 until the trip is saved.
+ * - `GET /trips/:id/saved.mp4` — the saved trip as one MP4, remuxed from its segments while it is
+ *   sent (src/media/tripMp4.ts: fragmented MP4 streamed from ffmpeg's stdout, no Range, ffmpeg
+ *   killed when the client goes), as an attachment named like `front-2026-12-07-0812.mp4`; a
+ *   legacy MP4 the migration kept (`saved_trips.mp4_path`) is sent from disk with Range. 404
+ *   until the trip is saved or when none of its footage is left.
  * - `POST /trips/:id/save` — asks the runtime to save the trip (`WebDeps.actions.saveTrip`,
  *   source "ui"); 503 when the runtime does not provide it, 409 when the trip has no footage
  *   left; already saved/saving is a 200 with a notice (safe to repeat). Logs `trip.save`.
@@ -20,13 +24,17 @@
  *   `evidence.lock`; 409 when nothing is left to lock.
  * - `POST /trips/:id/unlock` — removes those evidence locks (incident tags stay, COALESCE);
  *   refused (409) while the trip is being saved. Logs `evidence.unlock`.
+ * - `POST /trips/:id/delete` — deletes a saved trip to make room (`unsaveTrip`: its `trip-<id>`
+ *   evidence locks go, status back to `closed`, kept copies deleted); 409 unless it is saved and
+ *   closed. Both this and unlock ask the runtime to re-check a full disk at once
+ *   (`actions.recheckDisk`), so a camera stopped for a full card resumes by itself.
  * The POST routes answer htmx with the `#trip-actions` fragment and plain form posts with 303
  * back to the trip page. Non-numeric ids are 400, unknown ids 404.
  */
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripSummary } from "../../db/views.ts";
+import { cameraSummaries, cameraSummary, gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripSummary } from "../../db/views.ts";
 import { cameraByKey } from "../../db/cameras.ts";
 import { logEvent } from "../../db/eventLog.ts";
 import { newIncidentId, setEvidenceLocked } from "../../db/locks.ts";
@@ -37,7 +45,11 @@ import { isHtmx, toHttpError, unavailable, userOf } from "../actions.ts";
 import { tripThumbnail } from "../thumbs.ts";
 import { fileDownload } from "../download.ts";
 import { isAbsolute } from "node:path";
-import { existsSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
+import { keptFootage, unsaveTrip, type KeptFootage } from "../../db/savedTrips.ts";
+import { streamTripMp4, tripFileName } from "../../media/tripMp4.ts";
+import { CardFullNote } from "../components/Kept.tsx";
+import { log } from "../../log.ts";
 import { resolveInside } from "../../paths.ts";
 import type { WebDeps } from "../env.ts";
 import type { SaveSource } from "../../machines/supervisor.ts";
@@ -45,6 +57,8 @@ import { Player } from "../components/Player.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { Time } from "../components/Time.tsx";
 import { TripTimelapseForm } from "../components/Timelapse.tsx";
+import { CsrfField } from "../auth/csrf.ts";
+import { hasRole } from "../../db/users.ts";
 import type { WebEnv } from "../env.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
@@ -105,9 +119,8 @@ export async function requestSave(deps: WebDeps, trip: TripSummary, username: st
 }
 
 /**
- * Absolute path of a saved trip's MP4, or null while it is not saved (status must be `saved`,
- * so a copy still being written is never offered). A relative `mp4_path` must stay inside
- * data_dir; an absolute one (the issue allows it) is used as written by the saver.
+ * Absolute path of a legacy MP4 the migration kept for a saved trip, or null (the usual case:
+ * the MP4 is made on the fly). A relative `mp4_path` must stay inside data_dir.
  */
 export function savedMp4Path(dataDir: string, trip: Pick<TripSummary, "status" | "saved_mp4">): string | null {
   if (trip.status !== "saved" || !trip.saved_mp4 || !trip.saved_mp4.endsWith(".mp4")) return null;
@@ -118,10 +131,15 @@ export function savedMp4Path(dataDir: string, trip: Pick<TripSummary, "status" |
   }
 }
 
-/** True when a saved trip's MP4 exists on disk. */
-const hasSavedFile = (dataDir: string, trip: Pick<TripSummary, "status" | "saved_mp4">) => {
-  const p = savedMp4Path(dataDir, trip);
-  return p !== null && existsSync(p);
+/** What a saved (or saving) trip keeps, else null. */
+export const keptOf = (db: WebDeps["db"], trip: TripSummary): KeptFootage | null =>
+  trip.status === "saved" || trip.status === "saving" ? keptFootage(db, trip) : null;
+
+/** True when a saved trip can be downloaded: something is kept (or a legacy MP4 is on disk). */
+const hasSavedFile = (dataDir: string, trip: TripSummary, kept: KeptFootage | null) => {
+  if (trip.status !== "saved") return false;
+  const legacy = savedMp4Path(dataDir, trip);
+  return (legacy !== null && existsSync(legacy)) || (kept !== null && kept.kept > 0);
 };
 
 /** The answer to a trip action: the `#trip-actions` fragment for htmx, else 303 to the trip page. */
@@ -129,6 +147,7 @@ function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; er
   if (!isHtmx(c)) return c.redirect(`/trips/${tripId}`, 303);
   const { db, actions } = c.var.deps;
   const trip = loadTrip(c, tripId);
+  const kept = keptOf(db, trip);
   return c.html(
     <TripActions
       trip={trip}
@@ -136,7 +155,8 @@ function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; er
       user={c.var.user}
       csrf={c.var.csrfToken}
       canSave={Boolean(actions?.saveTrip)}
-      savedFile={hasSavedFile(c.var.deps.dataDir, trip)}
+      savedFile={hasSavedFile(c.var.deps.dataDir, trip, kept)}
+      kept={kept}
       {...extra}
     />,
   );
@@ -145,27 +165,52 @@ function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; er
 export function tripRoutes() {
   const app = new Hono<WebEnv>();
 
-  app.get("/", valid("query", v.object({ page: v.optional(Page), camera: v.optional(CameraKey) })), (c) => {
+  const ListQuery = v.object({ page: v.optional(Page), camera: v.optional(CameraKey), kept: v.optional(v.picklist(["1"], "must be 1")) });
+
+  app.get("/", valid("query", ListQuery), (c) => {
     const { db } = c.var.deps;
     const q = c.req.valid("query");
     const page = q.page ?? 1;
-    const cam = q.camera === undefined ? null : (cameraByKey(db, q.camera) ?? unknownCamera(q.camera));
+    const keptOnly = q.kept === "1";
+    const cam = q.camera === undefined || keptOnly ? null : (cameraByKey(db, q.camera) ?? unknownCamera(q.camera));
     const { rows, total } = listTrips(db, {
       limit: TRIPS_PER_PAGE,
       offset: (page - 1) * TRIPS_PER_PAGE,
       cameraId: cam?.id,
+      kept: keptOnly,
     });
     const pages = Math.max(1, Math.ceil(total / TRIPS_PER_PAGE));
-    const link = (p: number) => `/trips?page=${p}${cam ? `&camera=${cam.key}` : ""}`;
+    const link = (p: number) => `/trips?page=${p}${cam ? `&camera=${cam.key}` : ""}${keptOnly ? "&kept=1" : ""}`;
+    const operator = c.var.user ? hasRole(c.var.user.role, "operator") : false;
+    const full = cameraSummaries(db).filter((s) => s.enabled && s.state === "disk_full");
     return c.render(
       <>
-        <h1>Trips{cam ? ` · ${cam.name}` : ""}</h1>
+        <h1>{keptOnly ? "Saved trips" : `Trips${cam ? ` · ${cam.name}` : ""}`}</h1>
+        {full.map((s) => (
+          <CardFullNote cameraName={s.name} />
+        ))}
+        {keptOnly ? (
+          <p class="muted">
+            Saved trips stay on the card until you delete them. Deleting one unlocks its footage, and the ring overwrites it to make room.{" "}
+            <a href="/trips">All trips</a>
+          </p>
+        ) : null}
         {rows.length === 0 ? (
-          <p class="card">{total === 0 ? "No trips recorded yet." : `No trips on page ${page} (there are ${pages}).`}</p>
+          <p class="card">{total === 0 ? (keptOnly ? "No saved trips." : "No trips recorded yet.") : `No trips on page ${page} (there are ${pages}).`}</p>
         ) : (
           <ul class="trips">
             {rows.map((t) => (
-              <TripItem trip={t} />
+              <TripItem trip={t} kept={keptOf(db, t)}>
+                {keptOnly && operator && t.status === "saved" && t.end_time_utc !== null ? (
+                  <form method="post" action={`/trips/${t.id}/delete`} class="action" hx-post={`/trips/${t.id}/delete`} hx-confirm={`Delete saved trip ${t.id}? Its footage is unlocked and the ring overwrites it to make room.`} hx-target="closest li" hx-swap="outerHTML">
+                    <CsrfField token={c.var.csrfToken} />
+                    <input type="hidden" name="back" value="kept" />
+                    <button type="submit" class="danger">
+                      Delete
+                    </button>
+                  </form>
+                ) : null}
+              </TripItem>
             ))}
           </ul>
         )}
@@ -190,6 +235,8 @@ export function tripRoutes() {
     const stats = tripSegmentStats(db, trip);
     const open = tripIsOpen(trip);
     const expected = trip.last_absolute - trip.start_absolute + 1;
+    const kept = keptOf(db, trip);
+    const camera = cameraSummary(db, trip.camera_key);
     return c.render(
       <>
         <p class="crumbs">
@@ -199,6 +246,7 @@ export function tripRoutes() {
           <h1>Trip {trip.id}</h1>
           <LiveTripBadge trip={trip} />
         </div>
+        {camera && camera.enabled && camera.state === "disk_full" ? <CardFullNote cameraName={camera.name} /> : null}
         {stats.n > 0 ? (
           <Player src={`/trips/${trip.id}/playlist.m3u8`} start={c.req.valid("query").t ?? 0} player={c.req.valid("query").player} />
         ) : (
@@ -210,7 +258,8 @@ export function tripRoutes() {
           user={c.var.user}
           csrf={c.var.csrfToken}
           canSave={Boolean(c.var.deps.actions?.saveTrip)}
-          savedFile={hasSavedFile(c.var.deps.dataDir, trip)}
+          savedFile={hasSavedFile(c.var.deps.dataDir, trip, kept)}
+          kept={kept}
         />
         {stats.n > 0 && c.var.user && c.var.user.role !== "viewer" ? (
           <ExportForm
@@ -315,10 +364,30 @@ export function tripRoutes() {
   });
 
   app.get("/:id/saved.mp4", valid("param", IdParam), async (c) => {
+    const { db, dataDir } = c.var.deps;
     const trip = loadTrip(c, c.req.valid("param").id);
-    const path = savedMp4Path(c.var.deps.dataDir, trip);
-    if (!path) throw new HTTPException(404, { message: `trip ${trip.id} is not saved (yet)` });
-    return fileDownload(c, path, `trip-${trip.id}-${trip.camera_key}.mp4`, "video/mp4");
+    if (trip.status !== "saved") throw new HTTPException(404, { message: `trip ${trip.id} is not saved (yet)` });
+    const name = tripFileName(trip.camera_key, trip.start_time_utc);
+    const legacy = savedMp4Path(dataDir, trip);
+    if (legacy && existsSync(legacy)) return fileDownload(c, legacy, name, "video/mp4");
+    let mp4;
+    try {
+      mp4 = streamTripMp4(db, dataDir, trip);
+    } catch (err) {
+      toHttpError(err, `MP4 of trip ${trip.id}`);
+    }
+    if (!mp4) throw new HTTPException(404, { message: `trip ${trip.id} has no footage left` });
+    log.info(`trip ${trip.id}: streaming its MP4 (${mp4.parts} segments, ${(mp4.durationMs / 1000).toFixed(1)} s) to ${userOf(c).username}`);
+    return new Response(mp4.body, {
+      status: 200,
+      headers: {
+        "Content-Type": "video/mp4",
+        "Content-Disposition": `attachment; filename="${name}"`,
+        "Accept-Ranges": "none",
+        "Cache-Control": "private, no-cache",
+        "X-Content-Duration": (mp4.durationMs / 1000).toFixed(3),
+      },
+    });
   });
 
   app.post("/:id/save", valid("param", IdParam), async (c) => {
@@ -365,7 +434,36 @@ export function tripRoutes() {
         data: { tripId: trip.id, segments: ids.length, user: user.username },
       });
     })();
+    c.var.deps.actions?.recheckDisk?.();
     return answer(c, trip.id, { notice: `Unlocked ${ids.length} segment${ids.length === 1 ? "" : "s"}; the ring may overwrite them again.` });
+  });
+
+  app.post("/:id/delete", valid("param", IdParam), valid("form", v.object({ back: v.optional(v.picklist(["kept"], "must be kept")) })), (c) => {
+    const { db, dataDir } = c.var.deps;
+    const trip = loadTrip(c, c.req.valid("param").id);
+    const user = userOf(c);
+    let result;
+    try {
+      result = unsaveTrip(db, trip.id, user.username);
+    } catch (err) {
+      throw new HTTPException(409, { message: `cannot delete saved trip ${trip.id}: ${(err as Error).message}` });
+    }
+    // the rows are gone; now the files nothing refers to any more (a crash here leaves files
+    // without rows under saved/, which deleting again is not needed for: they hold no lock)
+    for (const rel of result.files) {
+      try {
+        unlinkSync(isAbsolute(rel) ? rel : resolveInside(dataDir, rel));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") log.warn(`deleting ${rel} of trip ${trip.id}: ${(err as Error).message}`);
+      }
+    }
+    c.var.deps.actions?.recheckDisk?.();
+    const notice = `Deleted saved trip ${trip.id}: ${result.unlocked} segment${result.unlocked === 1 ? "" : "s"} unlocked; the ring overwrites them to make room.`;
+    if (c.req.valid("form").back === "kept") {
+      if (isHtmx(c)) return c.html(<li class="trip-item notice">{notice}</li>);
+      return c.redirect("/trips?kept=1", 303);
+    }
+    return answer(c, trip.id, { notice });
   });
 
   return app;
