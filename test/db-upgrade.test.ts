@@ -116,6 +116,31 @@ describe("schema upgrades", () => {
     expect(db.query("SELECT metric_type, value FROM health_metrics").all()).toEqual([{ metric_type: "brightness", value: 118 }]);
     db.exec("INSERT INTO health_metrics_hourly (camera_id, metric_type, hour_utc, samples, sum_value, min_value, max_value) VALUES (7, 'brightness', 1699999200000, 1, 118, 118, 118)");
     expect(() => db.exec("INSERT INTO health_metrics_hourly (camera_id, metric_type, hour_utc, samples, sum_value, min_value, max_value) VALUES (7, 'colour', 0, 1, 1, 1, 1)")).toThrow();
+  test("upgrade 3 carries saved trips through: rows kept, marked for the start-up migration (layout copies); trips get no cut", () => {
+    const path = join(dir, "v2-data.db");
+    const old = new Database(path, { create: true, strict: true });
+    upgrade(old, 0, 2);
+    old.exec("INSERT INTO cameras (id, key, name) VALUES (1, 'front', 'Front')");
+    old.exec(
+      `INSERT INTO trips (id, camera_id, boot_id, start_time_utc, end_time_utc, start_segment, final_segment, start_absolute, last_absolute, last_time_utc, status)
+       VALUES (1, 1, 'b', 1000, 9000, 0, 3, 0, 3, 9000, 'saved'), (2, 1, 'b', 9000, NULL, 4, NULL, 4, 6, 15000, 'open')`,
+    );
+    old.exec("INSERT INTO saved_trips (trip_id, saved_dir, saved_at_utc, mp4_path) VALUES (1, 'saved/trip-1', 5000, 'saved/trip-1/trip-1.mp4')");
+    old.close();
+    const db = openDatabase(path);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.query("SELECT * FROM saved_trips").all()).toEqual([
+      { trip_id: 1, saved_dir: "saved/trip-1", saved_at_utc: 5000, mp4_path: "saved/trip-1/trip-1.mp4", layout: "copies" },
+    ]);
+    expect(db.query("SELECT id, status, end_time_utc, last_absolute, cut_reason, cut_at_utc FROM trips ORDER BY id").all()).toEqual([
+      { id: 1, status: "saved", end_time_utc: 9000, last_absolute: 3, cut_reason: null, cut_at_utc: null },
+      { id: 2, status: "open", end_time_utc: null, last_absolute: 6, cut_reason: null, cut_at_utc: null },
+    ]);
+    expect(db.query("SELECT COUNT(*) AS n FROM saved_trip_files").get()).toEqual({ n: 0 });
+    // a row written after the upgrade is in the new layout by default, as in a fresh database
+    db.exec("INSERT INTO saved_trips (trip_id, saved_dir, saved_at_utc) VALUES (2, 'recordings/front', 6000)");
+    expect(db.query("SELECT layout FROM saved_trips WHERE trip_id = 2").get()).toEqual({ layout: "ring" });
+    expect(() => db.exec("UPDATE saved_trips SET layout = 'elsewhere' WHERE trip_id = 2")).toThrow();
     db.close();
   });
 

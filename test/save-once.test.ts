@@ -1,0 +1,155 @@
+/**
+ * A saved trip is stored once, and its MP4 is made while it is downloaded. Through the real
+ * runtime in this process (ffmpeg recording its test pattern, 320x240, 2 s segments, a real
+ * SQLite file, real HTTP with a logged-in session), checked with Debian's ffprobe and in headless
+ * Chromium's <video>:
+ * - a trip saved early that records 60 s more keeps its bytes once (ring + saved/ within 5 % of
+ *   the trip's segment bytes), and its downloaded MP4 lasts the whole trip (within 1 s of the sum
+ *   of the segments, ffprobe) and plays in Chromium (currentTime advances);
+ * - a client that goes away mid-download kills ffmpeg and releases the read-locks.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Database } from "bun:sqlite";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SegmentRow } from "../src/db/segments.ts";
+import { probe } from "./helpers/media.ts";
+import { RuntimeFixture } from "./helpers/inprocess.ts";
+import { webSession } from "./helpers/http.ts";
+import { launchChromium } from "./helpers/browser.ts";
+import { waitUntil } from "./helpers/wait.ts";
+
+const fx = new RuntimeFixture("dashcam-save-once-");
+afterEach(() => fx.cleanup());
+
+type Trip = { id: number; status: string; end_time_utc: number | null; start_absolute: number; last_absolute: number };
+const tripRow = (db: Database, id: number) => db.query("SELECT id, status, end_time_utc, start_absolute, last_absolute FROM trips WHERE id = ?").get(id) as Trip;
+const tripSegs = (db: Database, t: Trip) =>
+  db.query("SELECT * FROM segments WHERE absolute_index BETWEEN ? AND ? ORDER BY absolute_index").all(t.start_absolute, t.last_absolute) as SegmentRow[];
+
+/** Bytes of every file under `dir` (recursively); 0 when it does not exist. */
+function bytesUnder(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? bytesUnder(join(dir, e.name)) : statSync(join(dir, e.name)).size;
+  return n;
+}
+
+/** Pids of running ffmpeg processes whose command line holds `needle` (from /proc). */
+function ffmpegPidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      if (cmd.includes("ffmpeg") && cmd.includes(needle) && !/\) Z /.test(stat)) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+describe("a saved trip is stored once", () => {
+  test("saved early, 60 s more recorded, stopped: one copy of its bytes; the downloaded MP4 is the whole trip in ffprobe and in Chromium", async () => {
+    const dataDir = fx.tempDir();
+    const h = await fx.start(fx.config(dataDir));
+    await waitUntil("a first segment", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 1);
+    const tripId = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
+    await h.actions.saveTrip(tripId, "api");
+    await waitUntil("saved while recording", () => tripRow(h.db, tripId).status === "saved");
+    const atSave = tripRow(h.db, tripId).last_absolute;
+    await Bun.sleep(60_000);
+    await h.actions.stopCamera("front");
+    await waitUntil("closed and saved", () => {
+      const t = tripRow(h.db, tripId);
+      return t.end_time_utc !== null && t.status === "saved" && !h.supervisor.system.get(`trip:${tripId}`);
+    });
+
+    const trip = tripRow(h.db, tripId);
+    expect(trip.last_absolute - atSave).toBeGreaterThanOrEqual(25); // ~60 s of 2 s segments after the save
+    const segs = tripSegs(h.db, trip);
+    expect(segs.length).toBe(trip.last_absolute - trip.start_absolute + 1);
+    expect(segs.filter((s) => s.evidence_locked !== 1 || s.incident_id !== `trip-${tripId}`)).toEqual([]);
+    const row = h.db.query("SELECT * FROM saved_trips WHERE trip_id = ?").get(tripId) as { layout: string; mp4_path: string | null; saved_dir: string };
+    expect(row).toEqual(expect.objectContaining({ layout: "ring", mp4_path: null, saved_dir: "recordings/front" }));
+
+    // one copy: the ring files of the trip plus anything under saved/ vs the trip's segment bytes
+    const segmentBytes = segs.reduce((n, s) => n + (s.bytes ?? 0), 0);
+    const onDisk = segs.reduce((n, s) => n + statSync(join(dataDir, s.rel_path)).size, 0) + bytesUnder(join(dataDir, "saved"));
+    expect(segmentBytes).toBeGreaterThan(0);
+    expect(Math.abs(onDisk - segmentBytes) / segmentBytes).toBeLessThanOrEqual(0.05);
+
+    // the download: made on the fly, a phone-friendly name, no length known in advance
+    const cookie = await webSession(h.url);
+    const res = await fetch(`${h.url}/trips/${tripId}/saved.mp4`, { headers: { cookie } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("video/mp4");
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="front-\d{4}-\d{2}-\d{2}-\d{4}\.mp4"$/);
+    expect(res.headers.get("accept-ranges")).toBe("none");
+    const mp4 = join(dataDir, "download.mp4");
+    writeFileSync(mp4, new Uint8Array(await res.arrayBuffer()));
+    let sum = 0;
+    for (const s of segs) sum += (await probe(join(dataDir, s.rel_path))).duration;
+    const got = await probe(mp4);
+    expect(got.video?.codec).toBe("h264");
+    expect(Math.abs(got.duration - sum)).toBeLessThanOrEqual(1);
+    // nothing was written for it, and the read-locks are released
+    expect(bytesUnder(join(dataDir, "saved"))).toBe(0);
+    expect(readdirSync(dataDir).filter((n) => n.endsWith(".mp4") && n !== "download.mp4")).toEqual([]);
+    await waitUntil("read-locks released", () => (h.db.query("SELECT COALESCE(SUM(locked), 0) AS n FROM segments").get() as { n: number }).n === 0);
+
+    // Chromium plays it from the same URL (the session cookie of a logged-in phone)
+    const browser = await launchChromium();
+    try {
+      const ctx = await browser.newContext();
+      const token = /dashcam_session=([^;]+)/.exec(cookie)![1]!;
+      await ctx.addCookies([{ name: "dashcam_session", value: token, url: h.url, httpOnly: true, sameSite: "Strict" }]);
+      const page = await ctx.newPage();
+      await page.goto(`${h.url}/trips/${tripId}`);
+      await page.evaluate((src) => {
+        const v = document.createElement("video");
+        v.id = "saved-video";
+        v.muted = true;
+        v.src = src;
+        document.body.append(v);
+        void v.play();
+      }, `/trips/${tripId}/saved.mp4`);
+      await page.waitForFunction(() => (document.getElementById("saved-video") as HTMLVideoElement).currentTime > 0.5, null, { timeout: 30_000 });
+      const t1 = await page.evaluate(() => (document.getElementById("saved-video") as HTMLVideoElement).currentTime);
+      await page.waitForFunction((t) => (document.getElementById("saved-video") as HTMLVideoElement).currentTime > t + 1, t1, { timeout: 30_000 });
+      const error = await page.evaluate(() => (document.getElementById("saved-video") as HTMLVideoElement).error?.code ?? null);
+      expect(error).toBeNull();
+    } finally {
+      await browser.close();
+    }
+    await h.stop();
+  }, 150_000);
+
+  test("a client that disconnects mid-download kills ffmpeg and releases the read-locks", async () => {
+    const dataDir = fx.tempDir();
+    const h = await fx.start(fx.config(dataDir));
+    await waitUntil("10 segments", () => (h.db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 10, 60_000);
+    const tripId = (h.db.query("SELECT id FROM trips").get() as { id: number }).id;
+    await h.actions.saveTrip(tripId, "api");
+    await waitUntil("saved", () => tripRow(h.db, tripId).status === "saved");
+    const cookie = await webSession(h.url);
+    expect(ffmpegPidsWith("frag_keyframe")).toEqual([]);
+    const ac = new AbortController();
+    const res = await fetch(`${h.url}/trips/${tripId}/saved.mp4`, { headers: { cookie }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(first.value!.byteLength).toBeGreaterThan(0);
+    // ftyp first: the MP4 header is there from the first byte
+    expect(new TextDecoder().decode(first.value!.subarray(4, 8))).toBe("ftyp");
+    // still running: the client reads slowly, so ffmpeg waits on the pipe
+    expect(ffmpegPidsWith("frag_keyframe").length).toBe(1);
+    ac.abort();
+    await reader.cancel().catch(() => {});
+    await waitUntil("ffmpeg gone", () => ffmpegPidsWith("frag_keyframe").length === 0, 10_000);
+    await waitUntil("read-locks released", () => (h.db.query("SELECT COALESCE(SUM(locked), 0) AS n FROM segments").get() as { n: number }).n === 0, 10_000);
+    await h.stop();
+  }, 90_000);
+});
