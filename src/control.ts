@@ -17,7 +17,7 @@
  * - `GET /status` -> `{ pid, url, startedAt }`
  * - `POST /trips/save` body `{ "tripId": N }` or `{ "current": true }` -> 202 `{ trips: [id...] }`;
  *   404 unknown trip, 409 cannot save it (evicted, no footage), 503 still starting
- * - `GET /trips/:id` -> `{ id, status, state, lastError, mp4Path, endTimeUtc }` (state = the trip
+ * - `GET /trips/:id` -> `{ id, status, state, lastError, mp4Path, savedDir, endTimeUtc }` (state = the trip
  *   actor's state, null when it has none)
  * - `POST /users/unlock` body `{ "username": "..." }` -> `{ wasLocked }`: lifts that user's login
  *   lockout in the web server's rate limiter (in memory only)

@@ -427,6 +427,7 @@ function controlHandler(state: ControlState) {
           state: s.state,
           lastError: s.lastError,
           mp4Path: savedTripOf(db, id)?.mp4_path ?? null,
+          savedDir: savedTripOf(db, id)?.saved_dir ?? null,
         });
       }
       return controlJson(404, { error: `no route ${req.method} ${url.pathname}` });

@@ -22,7 +22,7 @@ function manualSaver() {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
-const out = (complete: boolean) => ({ complete, savedDir: "saved/trip-1", mp4Path: "saved/trip-1/trip-1.mp4", segments: 2 });
+const out = (complete: boolean) => ({ complete, savedDir: "recordings/front", mp4Path: null, segments: 2 });
 
 describe("trip machine: saving", () => {
   function harness(status?: "open" | "closed" | "saved", isClosed = false) {
@@ -71,7 +71,7 @@ describe("trip machine: saving", () => {
     expect(actor.getSnapshot().context.closeReason).toBe("shutdown");
   });
 
-  test("closed while the MP4 of the open trip was built: built again", async () => {
+  test("closed while the open trip's footage was being counted: counted again", async () => {
     const { actor, saver } = harness();
     actor.send({ type: "SAVE", at: 5, source: "cli" });
     actor.send({ type: "CLOSE", at: 6, reason: "camera_stopped" });

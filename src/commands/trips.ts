@@ -1,18 +1,20 @@
 /**
  * `dashcam trips save [--current | ID] [--config FILE]`: keeps a trip (evidence-locks its
- * segments, copies them out of the ring into `<data_dir>/saved/trip-<id>/` and builds one MP4).
+ * segments where they are, in the ring: a saved trip is stored once; its MP4 is made when it is
+ * downloaded from `/trips/<id>/saved.mp4`).
  *
  * - `ID`: that trip. `--current`: each camera's open trip, or, when no camera has one, the
  *   newest trip that is not evicted (`currentTripIds`).
  * - When a runtime is running on the configured data directory, the request goes through it:
  *   its control socket (`<data_dir>/control.sock` or its fallback, see src/control.ts) answers, the runtime's
- *   trip actor saves, and this command waits until the trip is saved and prints the MP4's path.
+ *   trip actor saves, and this command waits until the trip is saved and says where it is kept.
  * - When no runtime is running (no socket, or nobody answers on it), the save runs in this
  *   process on the database directly, through the same trip actor (journal, `saveTrip`).
- * - A trip still open (recording) is saved as far as it is recorded; its MP4 is rebuilt when it
- *   closes (by the runtime).
+ * - A trip still open (recording) is saved as far as it is recorded; its new segments are kept
+ *   too until it closes (by the runtime).
  *
- * Output: one line per trip, `trip <id> saved: <absolute path of the MP4>` (or `saved so far`).
+ * Output: one line per trip, `trip <id> saved: kept in <absolute ring directory> (MP4:
+ * /trips/<id>/saved.mp4)` (or `saved so far`; a legacy MP4 the migration kept is named instead).
  * Exit codes: 0 saved; 1 the save failed (reason on stderr) or the runtime stopped meanwhile;
  * 2 bad usage, an unknown trip id, or nothing to save (one line on stderr).
  */
@@ -54,11 +56,9 @@ export function parseTripsArgs(argv: string[]): { target: SaveTarget; config: st
 const out = (line: string) => process.stdout.write(line + "\n");
 const err = (line: string) => process.stderr.write(`dashcam trips save: ${line}\n`);
 
-function describeSaved(dataDir: string, tripId: number, mp4Path: string | null, stillOpen: boolean): string {
-  const where = mp4Path ? resolve(dataDir, mp4Path) : "(no MP4)";
-  return stillOpen
-    ? `trip ${tripId} saved so far: ${where} (still recording; the MP4 is rebuilt when the trip closes)`
-    : `trip ${tripId} saved: ${where}`;
+function describeSaved(dataDir: string, tripId: number, mp4Path: string | null, stillOpen: boolean, savedDir: string | null): string {
+  const where = mp4Path ? resolve(dataDir, mp4Path) : `kept in ${resolve(dataDir, savedDir ?? "recordings")} (MP4: /trips/${tripId}/saved.mp4)`;
+  return stillOpen ? `trip ${tripId} saved so far: ${where}; still recording, new segments are kept too` : `trip ${tripId} saved: ${where}`;
 }
 
 /** Through the running runtime. Returns the exit code; throws NotRunningError when none runs. */
@@ -96,7 +96,7 @@ async function viaRuntime(socket: string, dataDir: string, target: SaveTarget): 
       const state = s.body.state as string | null;
       const status = s.body.status as string;
       if (status === "saved" && state !== "saving") {
-        out(describeSaved(dataDir, id, s.body.mp4Path as string | null, s.body.endTimeUtc === null));
+        out(describeSaved(dataDir, id, s.body.mp4Path as string | null, s.body.endTimeUtc === null, (s.body.savedDir as string | null) ?? null));
         break;
       }
       if ((state === "open" || state === "closed" || state === null) && status !== "saving") {
@@ -137,7 +137,7 @@ async function inProcess(dataDir: string, cameras: CameraConfig[], target: SaveT
         continue;
       }
       if (trip.status === "saved" && trip.end_time_utc !== null) {
-        out(describeSaved(dataDir, id, savedTripOf(db, id)?.mp4_path ?? null, false));
+        out(describeSaved(dataDir, id, savedTripOf(db, id)?.mp4_path ?? null, false, savedTripOf(db, id)?.saved_dir ?? null));
         continue;
       }
       const actor = createActor(machine, { systemId: `trip:${id}`, input: { tripId: id, cameraKey: "" }, inspect: journal.inspect });
@@ -162,7 +162,7 @@ async function inProcess(dataDir: string, cameras: CameraConfig[], target: SaveT
       const snap = actor.getSnapshot();
       actor.stop();
       if (snap.value === "saved" || snap.value === "savedOpen") {
-        out(describeSaved(dataDir, id, savedTripOf(db, id)?.mp4_path ?? null, snap.value === "savedOpen"));
+        out(describeSaved(dataDir, id, savedTripOf(db, id)?.mp4_path ?? null, snap.value === "savedOpen", savedTripOf(db, id)?.saved_dir ?? null));
       } else {
         err(`trip ${id}: ${snap.context.lastError ?? snap.context.failure ?? `not saved (${String(snap.value)})`}`);
         code = 1;

@@ -21,11 +21,18 @@ export const KEPT_TRIPS_URL = "/trips?kept=1";
 /** Why a trip's recording stopped early, in words (`trips.cut_reason`). */
 export const cutReasonText = (reason: string) => (reason === "disk_full" ? "the card is full" : reason);
 
+/** Recording of a cut trip went on later (space was freed): the cut is a hole, not the end. */
+const resumedAfterCut = (t: Pick<TripSummary, "cut_at_utc" | "last_time_utc">) => t.cut_at_utc !== null && t.last_time_utc > t.cut_at_utc;
+
 /** True when a saved trip's kept footage does not cover the trip (segments missing, or recording cut). */
 export const keptIsIncomplete = (trip: Pick<TripSummary, "cut_reason">, kept: KeptFootage) => kept.kept < kept.expected || trip.cut_reason !== null;
 
 /** `link`: add the "make room" link (not inside another link, e.g. a list item's). */
-export const SavedNote: FC<{ trip: Pick<TripSummary, "status" | "cut_reason" | "cut_at_utc" | "end_time_utc">; kept: KeptFootage; link?: boolean }> = ({ trip, kept, link = true }) => {
+export const SavedNote: FC<{ trip: Pick<TripSummary, "status" | "cut_reason" | "cut_at_utc" | "end_time_utc" | "last_time_utc">; kept: KeptFootage; link?: boolean }> = ({
+  trip,
+  kept,
+  link = true,
+}) => {
   const missing = kept.expected - kept.kept;
   const verb = trip.status === "saving" ? "Saving" : "Saved";
   const incomplete = keptIsIncomplete(trip, kept);
@@ -36,7 +43,15 @@ export const SavedNote: FC<{ trip: Pick<TripSummary, "status" | "cut_reason" | "
       {trip.cut_reason ? (
         <>
           {" "}
-          · recording stopped at <Time ms={trip.cut_at_utc} fmt="time" />: {cutReasonText(trip.cut_reason)}, the rest of the drive was not recorded
+          {resumedAfterCut(trip) ? (
+            <>
+              · recording paused at <Time ms={trip.cut_at_utc} fmt="time" />: {cutReasonText(trip.cut_reason).replace(" is ", " was ")}, part of the drive was not recorded
+            </>
+          ) : (
+            <>
+              · recording stopped at <Time ms={trip.cut_at_utc} fmt="time" />: {cutReasonText(trip.cut_reason)}, the rest of the drive is not recorded
+            </>
+          )}
           {link ? (
             <>
               {" "}
