@@ -5,7 +5,7 @@
  * <data_dir>/dashcam.db            SQLite database (0600) + -wal/-shm
  * <data_dir>/secret.key            AES-256 key for camera URLs (0600), made at first start
  * <data_dir>/recordings/<camera>/  the ring: <absolute index, 9 digits>.ts MPEG-TS segments
- * <data_dir>/saved/                trips copied out of the ring (evidence)
+ * <data_dir>/saved/                copies kept by the migration of trips saved by older versions
  * <data_dir>/exports/              clips and snapshots made for download
  * <data_dir>/frames/               ALPR frames waiting for their tasks
  * ```

@@ -15,9 +15,9 @@
  * unless KEEP_SCREENSHOTS=1, which prints where they are).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./helpers/browser.ts";
 import { validateConfig } from "../src/config.ts";
@@ -90,7 +90,7 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   await shot(page, "trips");
 
   // 4. the trip page: save (the runtime's saveTrip; the trip is still recording, so it is saved
-  //    while open: evidence lock + copy out of the ring + one MP4, rebuilt when the trip closes)
+  //    while open: its segments evidence-locked in the ring, the MP4 made on download)
   await page.goto(`${rt.url}/trips/${trip.id}?player=hlsjs`);
   const saveButton = page.locator(`form[action="/trips/${trip.id}/save"] button`);
   expect(await saveButton.count()).toBe(1);
@@ -99,9 +99,15 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   // the status badge turns "saved" over SSE, without a reload
   await page.waitForFunction((id) => document.querySelector(`[sse-swap="trip-${id}"] .badge`)?.textContent === "saved", trip.id, { timeout: 60_000 });
   const savedRow = rt.db.query("SELECT saved_dir, mp4_path FROM saved_trips WHERE trip_id = ?").get(trip.id) as { saved_dir: string; mp4_path: string | null } | null;
-  expect(savedRow).not.toBeNull();
-  expect(savedRow!.mp4_path).toMatch(/\.mp4$/);
-  const savedMp4 = isAbsolute(savedRow!.mp4_path!) ? savedRow!.mp4_path! : join(dir, savedRow!.mp4_path!);
+  // stored once: the footage stays in the ring; the MP4 is made when the phone downloads it
+  expect(savedRow).toEqual({ saved_dir: "recordings/front", mp4_path: null });
+  await page.reload();
+  const savedLink = page.locator(`a[href="/trips/${trip.id}/saved.mp4"]`);
+  expect(await savedLink.count()).toBe(1);
+  const savedRes = await page.request.get(`${rt.url}/trips/${trip.id}/saved.mp4`);
+  expect(savedRes.status()).toBe(200);
+  const savedMp4 = join(dir, "downloaded-trip.mp4");
+  writeFileSync(savedMp4, await savedRes.body());
   const savedProbe = Bun.spawnSync([FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", savedMp4]);
   expect(savedProbe.exitCode).toBe(0);
   const savedInfo = JSON.parse(savedProbe.stdout.toString()) as { format: { format_name: string; duration: string }; streams: { codec_type: string; width: number }[] };
