@@ -20,7 +20,7 @@
  * - `reportStopped` (the camera reached `stopped` through STOP): after commit, the camera's open
  *   trip gets an actor if it has none, then `CAMERA.STOPPED` to the supervisor (which closes the
  *   trip with reason `camera_stopped` unless it is shutting down).
- * - `settleSegments` (invoked in backoff): `salvageInterrupted` (src/actors/reconcile.ts), so
+ * - `settleSegments` (invoked in backoff and disk_full): `salvageInterrupted` (src/actors/reconcile.ts), so
  *   the next run starts right after the last indexed segment and no unreported file is left
  *   without a row.
  * - `enforceRetention` / `recheckRetention`: `enforceRing` after the commit (it deletes files
@@ -176,7 +176,7 @@ function retentionPass(deps: ActorDeps, key: string, cameraId: number, self: Any
 /**
  * The `settleSegments` actor: `salvageInterrupted` for the camera (files the failed ffmpeg
  * left without a row are salvaged into the index or deleted), then SEGMENTS.SETTLED. Only runs
- * in `backoff`, i.e. while no recorder runs for the camera. Safe to repeat.
+ * in `backoff` and `disk_full`, i.e. while no recorder runs for the camera. Safe to repeat.
  */
 export function settleActor(deps: ActorDeps) {
   return fromCallback<{ type: string }, SettleRequest>(({ input, sendBack, system }) => {

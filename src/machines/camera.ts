@@ -29,7 +29,8 @@
  *
  * In `backoff` the invoked `settleSegments` actor settles what the failed run left in the ring
  * (a segment file ffmpeg never reported: salvaged into the index or deleted); the recorder is
- * restarted only once that is done AND the deadline has passed.
+ * restarted only once that is done AND the deadline has passed. `disk_full` invokes it too (the
+ * recorder was stopped mid-segment).
  *
  * Backoff: exponential, `backoffInitialMs * 2^(n-1)` for the n-th consecutive failure, capped
  * at `backoffMaxMs`; n resets to 0 when a segment is recorded.
@@ -408,6 +409,13 @@ export const cameraMachine = setup({
     },
     disk_full: {
       entry: { type: "writeStatus", params: { state: "disk_full" } },
+      // the segment the stopped recorder was writing is indexed (and kept with its trip), so
+      // nothing recorded before the stop is lost and the next run does not skip a number
+      invoke: {
+        id: "settle",
+        src: "settleSegments",
+        input: ({ context }): SettleRequest => ({ key: context.key, cameraId: context.cameraId }),
+      },
       after: {
         diskRetryDelay: { target: "disk_full", reenter: true, actions: ["nextDiskRetry", "recheckRetention"] },
       },
