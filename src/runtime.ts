@@ -130,6 +130,12 @@ export interface RuntimeActions {
   tripTimelapse(tripId: number, everySeconds: number, frameRate?: number): Promise<{ frames: number }>;
   /** Space was freed: every camera (a camera stopped for a full disk re-checks its ring now; others ignore it). */
   recheckDisk(): void;
+  /**
+   * Deletes saved trip `tripId` that is still recording (`UNSAVE` to its actor in `savedOpen`):
+   * its footage is no longer kept and it goes on unsaved. Resolves once that is committed.
+   * Rejects (a user-readable Error) when the trip is not saved-and-recording.
+   */
+  unsaveTrip(tripId: number, by: string): Promise<void>;
 }
 
 /** An unknown trip id. */
@@ -335,6 +341,14 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
     },
     recheckDisk() {
       for (const c of config.cameras) (sup().system.get(`camera:${c.key}`) as AnyActorRef | undefined)?.send({ type: "DISK.RECHECK" });
+    },
+    async unsaveTrip(tripId, by) {
+      const { state } = tripStateOf(sup(), tripId);
+      if (state !== "savedOpen") throw new Error(`trip ${tripId} is not a saved trip that is still recording`);
+      (sup().system.get(`trip:${tripId}`) as AnyActorRef).send({ type: "UNSAVE", at: Date.now(), by });
+      // the journal commits the transition right after; answer once the row says so
+      for (let i = 0; i < 150 && tripById(db, tripId)?.status === "saved"; i++) await Bun.sleep(20);
+      if (tripById(db, tripId)?.status === "saved") throw new Error(`trip ${tripId} is still saved; try again`);
     },
   };
   return actions;

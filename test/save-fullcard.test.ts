@@ -12,7 +12,9 @@
  *   the home page says the card is full; /healthz is 503 with ok false; `dashcam check` names the
  *   incomplete saved trip;
  * - deleting saved trip 1 from the list of saved trips (the link's target) resumes recording by
- *   itself at once (well before the 60 s disk retry), and retention reclaims trip 1's footage.
+ *   itself at once (well before the 60 s disk retry), and retention reclaims trip 1's footage;
+ * - when the card is full again, deleting trip 2 (still recording) makes it go on unsaved and
+ *   recording resumes again.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -119,10 +121,10 @@ describe("a full card", () => {
       expect.stringMatching(/^PROBLEM saved trip 2 \(camera front\) is incomplete: recording stopped at \d{4}-\d\d-\d\dT/),
     ]);
 
-    // one tap from the message: the saved trips, trip 1 with a Delete button (trip 2 is still open)
+    // one tap from the message: the saved trips, each with a Delete button
     const list = await (await get("/trips?kept=1")).text();
     expect(list).toContain('action="/trips/1/delete"');
-    expect(list).not.toContain('action="/trips/2/delete"');
+    expect(list).toContain('action="/trips/2/delete"');
     const csrf = /X-CSRF-Token(?:&quot;|"):(?:&quot;|")([^&"]+)/.exec(list)![1]!;
     const lastBefore = trips[1]!.last_absolute;
     const deletedAt = Date.now();
@@ -144,7 +146,26 @@ describe("a full card", () => {
     // retention took trip 1's footage to make that room; trip 2's is all still there
     expect(n("SELECT COUNT(*) AS n FROM segments WHERE absolute_index BETWEEN ? AND ?", trips[0]!.start_absolute, trips[0]!.last_absolute)).toBeLessThan(trips[0]!.last_absolute - trips[0]!.start_absolute + 1);
     expect(n("SELECT COUNT(*) AS n FROM segments WHERE absolute_index BETWEEN ? AND ? AND evidence_locked = 1", trips[1]!.start_absolute, lastBefore)).toBe(lastBefore - trips[1]!.start_absolute + 1);
-    expect((await get("/trips/2")).status).toBe(200);
+    const resumedPage = await (await get("/trips/2")).text();
+    expect(resumedPage).toContain("recording paused at");
+
+    // the card fills again with trip 2, the only saved trip left, still recording: deleting it
+    // makes it go on unsaved, and the ring reclaims its oldest footage
+    await waitUntil("disk_full again", () => cameraState() === "disk_full", 60_000);
+    const lastFull = (h.db.query("SELECT last_absolute FROM trips WHERE id = 2").get() as { last_absolute: number }).last_absolute;
+    const del2 = await fetch(`${h.url}/trips/2/delete`, {
+      method: "POST",
+      body: new URLSearchParams({ back: "kept" }),
+      headers: { cookie, "X-CSRF-Token": csrf, origin: h.url, "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
+    expect(del2.status).toBe(303);
+    expect(h.db.query("SELECT status, end_time_utc FROM trips WHERE id = 2").get()).toEqual({ status: "open", end_time_utc: null });
+    expect(n("SELECT COUNT(*) AS n FROM saved_trips")).toBe(0);
+    await waitUntil("recording again after deleting trip 2", () => cameraState() === "recording" || cameraState() === "starting", 15_000);
+    await waitUntil("trip 2 grows, unsaved", () => (h.db.query("SELECT last_absolute FROM trips WHERE id = 2").get() as { last_absolute: number }).last_absolute > lastFull, 30_000);
+    expect(n("SELECT COUNT(*) AS n FROM segments WHERE evidence_locked = 1")).toBe(0);
+    expect(n("SELECT COUNT(*) AS n FROM segments WHERE absolute_index = ?", trips[1]!.start_absolute)).toBe(0); // reclaimed
     await h.stop();
   }, 180_000);
 });

@@ -27,7 +27,7 @@ const out = (complete: boolean) => ({ complete, savedDir: "recordings/front", mp
 describe("trip machine: saving", () => {
   function harness(status?: "open" | "closed" | "saved", isClosed = false) {
     const saver = manualSaver();
-    const calls = { status: [] as string[], locks: 0, recorded: [] as boolean[], errors: 0 };
+    const calls = { status: [] as string[], locks: 0, recorded: [] as boolean[], errors: 0, unsaved: [] as { by: string; at: number }[] };
     const machine = tripMachine.provide({
       actors: { saveTrip: saver.logic },
       actions: {
@@ -36,6 +36,7 @@ describe("trip machine: saving", () => {
         lockSegments: () => void calls.locks++,
         recordSaved: ({ context }) => void calls.recorded.push(context.saved!.complete),
         logSaveError: () => void calls.errors++,
+        unsave: (_, p) => void calls.unsaved.push(p),
       },
     });
     const actor = createActor(machine, { input: { tripId: 1, cameraKey: "front", status } });
@@ -69,6 +70,36 @@ describe("trip machine: saving", () => {
     expect(calls.status).toEqual(["open", "saving", "saved", "saving", "saved"]);
     expect(calls.recorded).toEqual([false, true]);
     expect(actor.getSnapshot().context.closeReason).toBe("shutdown");
+  });
+
+  test("a saved trip still recording is deleted with UNSAVE: open again, unsaved in that transition, and it can be saved again; a closed saved trip is final", async () => {
+    const { actor, saver, calls } = harness();
+    actor.send({ type: "UNSAVE", at: 4, by: "nobody" }); // not saved: nothing
+    expect(actor.getSnapshot().value).toBe("open");
+    expect(calls.unsaved).toEqual([]);
+    actor.send({ type: "SAVE", at: 5, source: "button" });
+    saver.calls[0].resolve(out(false));
+    await tick();
+    expect(actor.getSnapshot().value).toBe("savedOpen");
+    actor.send({ type: "UNSAVE", at: 9, by: "driver" });
+    expect(actor.getSnapshot().value).toBe("open");
+    expect(calls.unsaved).toEqual([{ by: "driver", at: 9 }]);
+    expect(calls.status).toEqual(["open", "saving", "saved", "open"]);
+    expect(actor.getSnapshot().context.saved).toBeNull();
+    // the JSON round-trip of the restored actor keeps it unsaved
+    const restored = createActor(tripMachine, { snapshot: JSON.parse(JSON.stringify(actor.getPersistedSnapshot())), input: { tripId: 1, cameraKey: "front" } }).start();
+    expect(restored.getSnapshot().value).toBe("open");
+    restored.stop();
+    actor.send({ type: "SAVE", at: 10, source: "ui" });
+    expect(actor.getSnapshot().value).toBe("saving");
+    saver.calls[1].resolve(out(false));
+    await tick();
+    actor.send({ type: "CLOSE", at: 11, reason: "shutdown" });
+    saver.calls[2].resolve(out(true));
+    await tick();
+    expect(actor.getSnapshot().value).toBe("saved");
+    actor.send({ type: "UNSAVE", at: 12, by: "driver" });
+    expect(calls.unsaved.length).toBe(1);
   });
 
   test("closed while the open trip's footage was being counted: counted again", async () => {

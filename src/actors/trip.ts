@@ -13,6 +13,9 @@
  * - `recordSaved`: the `saved_trips` row (`upsertSavedTrip`) and a `trip.saved` event row, in
  *   the transaction of the transition out of `saving`;
  * - `logSaveError`: a `trip.save_error` event row;
+ * - `unsave` (UNSAVE in `savedOpen`): `unsaveTrip` (evidence locks and `saved_trips` row gone,
+ *   `trip.unsaved` event row) in the transaction of the status `open`; kept copies a legacy
+ *   trip had are deleted after the commit;
  * - `saveTrip`: `deps.saveTrip` when given (tests), else the real one (src/actors/saveTrip.ts).
  */
 import type { Database } from "bun:sqlite";
@@ -21,7 +24,9 @@ import { tripMachine, type SaveTripInput, type TripStatus } from "../machines/tr
 import { nowOf } from "../machines/camera.ts";
 import { closeTrip, markTripEvicted, setTripStatus, tripCamera } from "../db/trips.ts";
 import { tripById } from "../db/views.ts";
-import { lockTripSegments, tripIncidentId, upsertSavedTrip } from "../db/savedTrips.ts";
+import { lockTripSegments, tripIncidentId, unsaveTrip, upsertSavedTrip } from "../db/savedTrips.ts";
+import { unlinkSync } from "node:fs";
+import { resolveInside } from "../paths.ts";
 import type { ActorDeps } from "./camera.ts";
 import { logAndAnnounce } from "./journal.ts";
 import { createSaveTrip } from "./saveTrip.ts";
@@ -107,6 +112,21 @@ export function provideTrip(deps: TripDeps) {
         journal.enqueue(self, (d) => {
           const message = `trip ${tripId}: ${lastError ?? "save failed"}`;
           return logAndAnnounce(d, deps.bus, { kind: "trip.save_error", level: "error", cameraId: cameraIdOf(d, tripId), at, message, data: { tripId } });
+        });
+      },
+      unsave: ({ context, self }, params) => {
+        const { tripId } = context;
+        journal.enqueue(self, (d) => {
+          const { files } = unsaveTrip(d, tripId, params.by, params.at, true);
+          return () => {
+            for (const rel of files) {
+              try {
+                unlinkSync(resolveInside(deps.dataDir, rel));
+              } catch {
+                /* already gone */
+              }
+            }
+          };
         });
       },
       writeStatus: ({ context, self }, params) => {

@@ -99,7 +99,7 @@ const statements = perDatabase((db) => ({
   ),
   dropFiles: db.prepare("DELETE FROM saved_trip_files WHERE trip_id = $trip_id RETURNING rel_path"),
   dropSaved: db.prepare("DELETE FROM saved_trips WHERE trip_id = $trip_id RETURNING mp4_path"),
-  unsaveStatus: db.prepare("UPDATE trips SET status = 'closed' WHERE id = $id AND status = 'saved'"),
+  unsaveStatus: db.prepare("UPDATE trips SET status = CASE WHEN end_time_utc IS NULL THEN 'open' ELSE 'closed' END WHERE id = $id AND status = 'saved'"),
   segmentAt: db.prepare("SELECT id, rel_path, bytes, evidence_locked FROM segments WHERE camera_id = $camera_id AND absolute_index = $abs"),
   pointAt: db.prepare(
     `UPDATE segments SET rel_path = $rel_path, bytes = $bytes, evidence_locked = 1, incident_id = COALESCE(incident_id, $tag) WHERE id = $id`,
@@ -247,16 +247,17 @@ export interface UnsaveResult {
  * Deletes a saved trip (the driver frees space): in one transaction, removes the evidence lock
  * of the trip's segments tagged `trip-<id>` (segments of an incident inside the trip keep
  * theirs), drops its `saved_trips` and `saved_trip_files` rows, sets the status back to
- * `closed`, and logs `trip.unsaved`. Throws when the trip is unknown, not saved, or still
- * recording (new segments would be locked again).
+ * `closed` (`open` for a trip still recording), and logs `trip.unsaved`. Throws when the trip is
+ * unknown or not saved, or still recording unless `stillRecording` (only the trip's own actor,
+ * in `savedOpen`, may do that: it stops locking new segments in the same step).
  */
-export function unsaveTrip(db: Database, tripId: number, by: string, at = Date.now()): UnsaveResult {
+export function unsaveTrip(db: Database, tripId: number, by: string, at = Date.now(), stillRecording = false): UnsaveResult {
   const s = statements(db);
   return db.transaction(() => {
     const t = s.tripRange.get({ id: tripId }) as { camera_id: number; start_absolute: number; last_absolute: number; end_time_utc: number | null; status: string } | null;
     if (!t) throw new Error(`no trip ${tripId}`);
     if (t.status !== "saved") throw new Error(`trip ${tripId} is not saved (it is ${t.status})`);
-    if (t.end_time_utc === null) throw new Error(`trip ${tripId} is still recording; stop the camera first`);
+    if (t.end_time_utc === null && !stillRecording) throw new Error(`trip ${tripId} is still recording; its actor deletes it`);
     const unlocked = s.unlockTrip.run({ camera_id: t.camera_id, from: t.start_absolute, to: t.last_absolute, tag: tripIncidentId(tripId) }).changes;
     const files = (s.dropFiles.all({ trip_id: tripId }) as { rel_path: string }[]).map((r) => r.rel_path);
     const mp4 = (s.dropSaved.all({ trip_id: tripId }) as { mp4_path: string | null }[]).map((r) => r.mp4_path).filter((p): p is string => !!p);

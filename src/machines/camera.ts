@@ -101,6 +101,8 @@ export interface CameraContext {
   /** Backoff: the interrupted segments of the last run are settled / the deadline passed. */
   settled: boolean;
   backoffElapsed: boolean;
+  /** disk_full: retention found room (DISK.FREED) before the interrupted segment was settled. */
+  diskFreed?: boolean;
   /**
    * Pending incident windows on this camera by incident id (Unix ms UTC), from the supervisor's
    * INCIDENT.WINDOW; a window is dropped once a segment starting at or after its end closes.
@@ -265,6 +267,7 @@ export const cameraMachine = setup({
   },
   guards: {
     settled: ({ context }) => context.settled,
+    diskFreed: ({ context }) => context.diskFreed === true,
     backoffElapsed: ({ context }) => context.backoffElapsed,
     startPending: ({ context }) => context.startPending === true,
   },
@@ -408,19 +411,22 @@ export const cameraMachine = setup({
       type: "final",
     },
     disk_full: {
-      entry: { type: "writeStatus", params: { state: "disk_full" } },
+      entry: [assign({ settled: false, diskFreed: false }), { type: "writeStatus", params: { state: "disk_full" } }],
       // the segment the stopped recorder was writing is indexed (and kept with its trip), so
-      // nothing recorded before the stop is lost and the next run does not skip a number
+      // nothing recorded before the stop is lost and the next run does not skip a number; the
+      // recorder restarts only once that is done AND retention found room
       invoke: {
         id: "settle",
         src: "settleSegments",
         input: ({ context }): SettleRequest => ({ key: context.key, cameraId: context.cameraId }),
+        onError: [{ guard: "diskFreed", target: "online" }, { actions: assign({ settled: true }) }],
       },
       after: {
         diskRetryDelay: { target: "disk_full", reenter: true, actions: ["nextDiskRetry", "recheckRetention"] },
       },
       on: {
-        "DISK.FREED": { target: "online" },
+        "DISK.FREED": [{ guard: "settled", target: "online" }, { actions: assign({ diskFreed: true }) }],
+        "SEGMENTS.SETTLED": [{ guard: "diskFreed", target: "online" }, { actions: assign({ settled: true }) }],
         "DISK.RECHECK": { actions: "recheckRetention" },
         STOP: { target: "stopped", actions: "reportStopped" },
         "TIMERS.REARM": { target: "disk_full", reenter: true },

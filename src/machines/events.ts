@@ -60,6 +60,8 @@ export type TripCommand =
   | { type: "SEGMENT_ADDED"; absoluteIndex: number; endUtc: number }
   | { type: "CLOSE"; at: number; reason: "shutdown" | "older_boot" | "camera_stopped" }
   | { type: "SAVE"; at: number; source: "button" | "ui" | "api" | "cli" }
+  /** The driver deleted the saved trip while it still records (to make room): it goes on unsaved. */
+  | { type: "UNSAVE"; at: number; by: string }
   | { type: "EVICTED"; at: number };
 
 /** State of the GPIO save button, for the UI and the event log. */

@@ -32,7 +32,11 @@
  *   through `saving` again, which counts every segment, then `saved`;
  * - done, not complete, but closed meanwhile: `saving` again (count again);
  * - error: back to `closed` / `open` with `lastError` (`logSaveError` writes the event log);
- *   the evidence locks stay.
+ *   the evidence locks stay;
+ * - UNSAVE while `savedOpen` (the driver deletes the saved trip that is still recording, e.g. to
+ *   make room on a full card): `unsave` removes the trip's evidence locks and its `saved_trips`
+ *   row in the transaction that writes the status `open`; the trip goes on unsaved. A saved trip
+ *   that is closed has no live actor: the web deletes it directly (src/db/savedTrips.ts `unsaveTrip`).
  * The machine's default `saveTrip` fails with "not implemented"; the wiring provides the real one.
  */
 import { assertEvent, assign, fromPromise, setup } from "xstate";
@@ -123,6 +127,8 @@ export const tripMachine = setup({
     recordSaved: () => {},
     /** A save failed: event log (journal transaction). */
     logSaveError: () => {},
+    /** UNSAVE: the trip's `trip-<id>` evidence locks and `saved_trips` row go, event log (journal transaction). */
+    unsave: (_, _params: { by: string; at: number }) => {},
     noteJournalFailure: assign(({ event }) => {
       assertEvent(event, "JOURNAL.FAILED");
       return { failure: `journal failed: ${event.error}` };
@@ -241,6 +247,13 @@ export const tripMachine = setup({
       entry: [assign({ status: "saved" as TripStatus }), { type: "writeStatus", params: { status: "saved" } }],
       on: {
         CLOSE: { target: "saving", actions: ["noteClose", "closeTrip"] },
+        UNSAVE: {
+          target: "open",
+          actions: [
+            { type: "unsave", params: ({ event }) => ({ by: event.by, at: event.at }) },
+            assign({ saved: null, saveRequest: null }),
+          ],
+        },
         SAVE: { actions: [] },
         EVICTED: { actions: [] },
       },

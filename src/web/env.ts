@@ -76,6 +76,12 @@ export interface WebActions {
    * ring fits again. Returns at once.
    */
   recheckDisk?(): void;
+  /**
+   * Deletes saved trip `tripId` while it still records (its actor stops keeping it: evidence
+   * locks and the saved row go, the trip goes on unsaved). Resolves once committed; rejects with
+   * a user-readable Error when the trip is not saved-and-recording.
+   */
+  unsaveTrip?(tripId: number, by: string): Promise<void>;
 }
 
 export interface WebDeps {

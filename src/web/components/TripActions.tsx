@@ -128,13 +128,13 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
               </label>
             </ActionButton>
           ) : null}
-          {saved && trip.end_time_utc !== null ? (
+          {saved ? (
             <ActionButton
               action={`/trips/${trip.id}/delete`}
               csrf={csrf}
               label="Delete saved trip"
               cls="danger"
-              confirm="Delete this saved trip? Its footage is unlocked and the ring overwrites it to make room."
+              confirm="Delete this saved trip? Its footage is no longer kept, and the ring overwrites it to make room."
             />
           ) : null}
           {locks.locked > 0 && !saving ? (

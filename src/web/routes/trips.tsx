@@ -25,8 +25,8 @@
  * - `POST /trips/:id/unlock` — removes those evidence locks (incident tags stay, COALESCE);
  *   refused (409) while the trip is being saved. Logs `evidence.unlock`.
  * - `POST /trips/:id/delete` — deletes a saved trip to make room (`unsaveTrip`: its `trip-<id>`
- *   evidence locks go, status back to `closed`, kept copies deleted); 409 unless it is saved and
- *   closed. Both this and unlock ask the runtime to re-check a full disk at once
+ *   evidence locks go, status back to `closed`, kept copies deleted; a trip still recording is
+ *   deleted by its actor through `actions.unsaveTrip` and goes on unsaved); 409 unless saved. Both this and unlock ask the runtime to re-check a full disk at once
  *   (`actions.recheckDisk`), so a camera stopped for a full card resumes by itself.
  * The POST routes answer htmx with the `#trip-actions` fragment and plain form posts with 303
  * back to the trip page. Non-numeric ids are 400, unknown ids 404.
@@ -201,8 +201,8 @@ export function tripRoutes() {
           <ul class="trips">
             {rows.map((t) => (
               <TripItem trip={t} kept={keptOf(db, t)}>
-                {keptOnly && operator && t.status === "saved" && t.end_time_utc !== null ? (
-                  <form method="post" action={`/trips/${t.id}/delete`} class="action" hx-post={`/trips/${t.id}/delete`} hx-confirm={`Delete saved trip ${t.id}? Its footage is unlocked and the ring overwrites it to make room.`} hx-target="closest li" hx-swap="outerHTML">
+                {keptOnly && operator && t.status === "saved" ? (
+                  <form method="post" action={`/trips/${t.id}/delete`} class="action" hx-post={`/trips/${t.id}/delete`} hx-confirm={`Delete saved trip ${t.id}? Its footage is no longer kept, and the ring overwrites it to make room.`} hx-target="closest li" hx-swap="outerHTML">
                     <CsrfField token={c.var.csrfToken} />
                     <input type="hidden" name="back" value="kept" />
                     <button type="submit" class="danger">
@@ -438,14 +438,21 @@ export function tripRoutes() {
     return answer(c, trip.id, { notice: `Unlocked ${ids.length} segment${ids.length === 1 ? "" : "s"}; the ring may overwrite them again.` });
   });
 
-  app.post("/:id/delete", valid("param", IdParam), valid("form", v.object({ back: v.optional(v.picklist(["kept"], "must be kept")) })), (c) => {
-    const { db, dataDir } = c.var.deps;
+  app.post("/:id/delete", valid("param", IdParam), valid("form", v.object({ back: v.optional(v.picklist(["kept"], "must be kept")) })), async (c) => {
+    const { db, dataDir, actions } = c.var.deps;
     const trip = loadTrip(c, c.req.valid("param").id);
     const user = userOf(c);
-    let result;
+    if (trip.status !== "saved") throw new HTTPException(409, { message: `trip ${trip.id} is not saved (it is ${trip.status})` });
+    let result: { unlocked: number | null; files: string[] };
     try {
-      result = unsaveTrip(db, trip.id, user.username);
+      if (tripIsOpen(trip)) {
+        // still recording: its actor stops keeping it (new segments are no longer locked)
+        if (!actions?.unsaveTrip) unavailable("Deleting a saved trip that is still recording", "unsaveTrip");
+        await actions.unsaveTrip(trip.id, user.username);
+        result = { unlocked: null, files: [] };
+      } else result = unsaveTrip(db, trip.id, user.username);
     } catch (err) {
+      if (err instanceof HTTPException) throw err;
       throw new HTTPException(409, { message: `cannot delete saved trip ${trip.id}: ${(err as Error).message}` });
     }
     // the rows are gone; now the files nothing refers to any more (a crash here leaves files
@@ -458,7 +465,10 @@ export function tripRoutes() {
       }
     }
     c.var.deps.actions?.recheckDisk?.();
-    const notice = `Deleted saved trip ${trip.id}: ${result.unlocked} segment${result.unlocked === 1 ? "" : "s"} unlocked; the ring overwrites them to make room.`;
+    const notice =
+      result.unlocked === null
+        ? `Deleted saved trip ${trip.id}: its footage is no longer kept; it goes on recording, and the ring overwrites it to make room.`
+        : `Deleted saved trip ${trip.id}: ${result.unlocked} segment${result.unlocked === 1 ? "" : "s"} unlocked; the ring overwrites them to make room.`;
     if (c.req.valid("form").back === "kept") {
       if (isHtmx(c)) return c.html(<li class="trip-item notice">{notice}</li>);
       return c.redirect("/trips?kept=1", 303);
