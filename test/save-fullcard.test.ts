@@ -128,12 +128,15 @@ describe("a full card", () => {
     const csrf = /X-CSRF-Token(?:&quot;|"):(?:&quot;|")([^&"]+)/.exec(list)![1]!;
     const lastBefore = trips[1]!.last_absolute;
     const deletedAt = Date.now();
-    const del = await fetch(`${h.url}/trips/1/delete`, {
-      method: "POST",
-      body: new URLSearchParams({ back: "kept" }),
-      headers: { cookie, "X-CSRF-Token": csrf, origin: h.url, "content-type": "application/x-www-form-urlencoded" },
-      redirect: "manual",
-    });
+    /** The Delete button of the saved-trips list, as a form post. */
+    const deleteSaved = (id: number) =>
+      fetch(`${h.url}/trips/${id}/delete`, {
+        method: "POST",
+        body: new URLSearchParams({ back: "kept" }),
+        headers: { cookie, "X-CSRF-Token": csrf, origin: h.url, "content-type": "application/x-www-form-urlencoded" },
+        redirect: "manual",
+      });
+    const del = await deleteSaved(1);
     expect(del.status).toBe(303);
     expect(del.headers.get("location")).toBe("/trips?kept=1");
     // recording resumes by itself, long before the 60 s disk retry
@@ -153,12 +156,7 @@ describe("a full card", () => {
     // makes it go on unsaved, and the ring reclaims its oldest footage
     await waitUntil("disk_full again", () => cameraState() === "disk_full", 60_000);
     const lastFull = (h.db.query("SELECT last_absolute FROM trips WHERE id = 2").get() as { last_absolute: number }).last_absolute;
-    const del2 = await fetch(`${h.url}/trips/2/delete`, {
-      method: "POST",
-      body: new URLSearchParams({ back: "kept" }),
-      headers: { cookie, "X-CSRF-Token": csrf, origin: h.url, "content-type": "application/x-www-form-urlencoded" },
-      redirect: "manual",
-    });
+    const del2 = await deleteSaved(2);
     expect(del2.status).toBe(303);
     expect(h.db.query("SELECT status, end_time_utc FROM trips WHERE id = 2").get()).toEqual({ status: "open", end_time_utc: null });
     expect(n("SELECT COUNT(*) AS n FROM saved_trips")).toBe(0);
