@@ -8,7 +8,9 @@
  * Prints: the save's wall time (first and repeated), and for the MP4: seconds to the first byte,
  * total seconds, bytes, MB/s, and the bytes of the segments it was made from.
  *
- * usage: bun bench/save-trip.ts [--minutes M] [--segment-seconds S]   (default 20 min, 2 s)
+ * usage: bun bench/save-trip.ts [--minutes M] [--segment-seconds S] [--mbps R]   (default 20 min, 2 s)
+ * `--mbps R`: instead of the highway clip (about 0.15 Mb/s), a 10 s 1280x720 clip of ffmpeg's
+ * noisy test pattern encoded at R Mb/s (a dashcam's bitrate, e.g. 8) is repeated.
  * Asserts nothing.
  */
 import { parseArgs } from "node:util";
@@ -29,14 +31,22 @@ import { probeMedia } from "../src/media/probe.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { minutes: { type: "string" }, "segment-seconds": { type: "string" } },
+  options: { minutes: { type: "string" }, "segment-seconds": { type: "string" }, mbps: { type: "string" } },
 });
 const minutes = Number(values.minutes ?? 20);
 const segSeconds = Number(values["segment-seconds"] ?? 2);
-const VIDEO = resolve(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
+const mbps = values.mbps === undefined ? null : Number(values.mbps);
+const HIGHWAY = resolve(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
 
 const dir = mkdtempSync(join(tmpdir(), "dashcam-bench-save-"));
 try {
+  let VIDEO = HIGHWAY;
+  if (mbps !== null) {
+    VIDEO = join(dir, "noisy.mp4");
+    const g = Bun.spawnSync([resolveFfmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-vf", "noise=alls=30:allf=t",
+      "-t", "10", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", `${mbps}M`, "-maxrate", `${mbps}M`, "-bufsize", `${mbps}M`, "-g", String(25 * segSeconds), VIDEO]);
+    if (g.exitCode !== 0) throw new Error(`ffmpeg could not make the clip: ${g.stderr.toString()}`);
+  }
   // cut the clip into TS segments once
   const cut = join(dir, "cut");
   mkdirSync(cut);
