@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
       const kept = keptFootage(db, t);
       const min = (ms: number) => `${(ms / 60000).toFixed(1)} min`;
       if (kept.kept < kept.expected)
-        problems.push(`saved trip ${t.id} (camera ${t.camera_key}) keeps ${kept.kept} of its ${kept.expected} segments (${min(kept.keptMs)} of ${min(kept.tripMs)})`);
+        problems.push(`saved trip ${t.id} (camera ${t.camera_key}) keeps ${kept.kept} of its ${kept.expected} segments (${min(kept.keptMs)} kept)`);
       if (t.cut_reason)
         problems.push(`saved trip ${t.id} (camera ${t.camera_key}) is incomplete: recording stopped at ${new Date(t.cut_at_utc ?? 0).toISOString()} (${t.cut_reason === "disk_full" ? "the disk was full" : t.cut_reason})`);
       for (const f of savedTripFiles(db, t.id))

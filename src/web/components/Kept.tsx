@@ -6,7 +6,8 @@
  *
  * - `SavedNote`: "Saved: all 14 min kept", or what is missing and why: "Saved 14 min · recording
  *   stopped at 08:26: the card is full" (the camera went disk_full while the trip was recorded,
- *   `trips.cut_reason`), "Saved 12 of 14 min: 60 segments were overwritten before the save".
+ *   `trips.cut_reason`), "Saved 12 min: 60 of 420 segments were gone before the save" (the ring
+ *   had overwritten them; a trip's length also holds recording gaps, so it is not compared).
  * - `CardFullNote`: a camera stopped because only kept footage is left on a full card.
  */
 import type { FC } from "hono/jsx";
@@ -38,7 +39,7 @@ export const SavedNote: FC<{ trip: Pick<TripSummary, "status" | "cut_reason" | "
   const incomplete = keptIsIncomplete(trip, kept);
   return (
     <span class={`saved-note${incomplete ? " incomplete" : ""}`} role={incomplete ? "status" : undefined}>
-      {missing > 0 ? `${verb} ${formatDuration(kept.keptMs)} of ${formatDuration(kept.tripMs)}` : `${verb}: ${kept.expected === kept.kept && !trip.cut_reason ? "all " : ""}${formatDuration(kept.keptMs)} kept`}
+      {missing > 0 ? `${verb} ${formatDuration(kept.keptMs)}` : `${verb}: ${kept.expected === kept.kept && !trip.cut_reason ? "all " : ""}${formatDuration(kept.keptMs)} kept`}
       {missing > 0 ? `: ${missing} of ${kept.expected} segments were gone before the save` : null}
       {trip.cut_reason ? (
         <>

@@ -1,0 +1,110 @@
+/**
+ * Saved trips in the web UI, through `app.request()` on the web fixture (a real SQLite file, real
+ * ffmpeg-made segments): what a saved trip keeps and what it lacks on the trip page, the trip
+ * lists and home; the list of saved trips with its Delete buttons; deleting (roles, CSRF, 409s,
+ * what it unlocks); the on-the-fly MP4 download; the "card full" message on every page and a 503
+ * from /healthz while a camera is stopped for a full disk.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApp } from "../src/web/app.tsx";
+import { makeFixture, type WebFixture } from "./web-fixture.ts";
+
+let f: WebFixture;
+let app: ReturnType<typeof createApp>;
+let closed: number;
+let open: number;
+
+beforeAll(async () => {
+  f = await makeFixture();
+  app = createApp(f.deps);
+  ({ closed, open } = f.trips);
+  // the closed trip (segments 10..14) was saved after the ring had taken its first segment; one
+  // of its segments also belongs to an incident
+  f.db.exec("DELETE FROM segments WHERE absolute_index = 10");
+  f.db.exec(`UPDATE segments SET evidence_locked = 1, incident_id = 'trip-${closed}' WHERE absolute_index BETWEEN 11 AND 14`);
+  f.db.exec("UPDATE segments SET incident_id = 'inc-20240501-crash' WHERE absolute_index = 12");
+  f.db.exec(`UPDATE trips SET status = 'saved' WHERE id = ${closed}`);
+  f.db.exec(`INSERT INTO saved_trips (trip_id, saved_dir, saved_at_utc) VALUES (${closed}, 'recordings/front', 1)`);
+});
+afterAll(() => f?.cleanup());
+
+const text = async (path: string, who: "admin" | "operator" | "viewer" = "admin") => (await f.request(app, path, undefined, who)).text();
+const post = (path: string, form: Record<string, string>, who: "admin" | "operator" | "viewer" = "operator", htmx = false) =>
+  f.request(app, path, { method: "POST", body: new URLSearchParams(form), headers: htmx ? { "HX-Request": "true" } : {} }, who);
+
+describe("saved trips in the web UI", () => {
+  test("the trip page, the trip list and home say what the saved trip keeps and what is missing", async () => {
+    for (const page of [`/trips/${closed}`, "/trips", "/"]) {
+      const html = await text(page);
+      expect({ page, note: /Saved 8\.0 s: 1 of 5 segments were gone before the save/.test(html) }).toEqual({ page, note: true });
+    }
+    // a trip that is not saved says nothing of the kind
+    expect(await text(`/trips/${open}`)).not.toContain("saved-note");
+  });
+
+  test("the list of saved trips: only saved ones, Delete for operators, not for viewers", async () => {
+    const list = await text("/trips?kept=1", "operator");
+    expect(list).toContain("<h1>Saved trips</h1>");
+    expect(list).toContain(`href="/trips/${closed}"`);
+    expect(list).not.toContain(`href="/trips/${open}"`);
+    expect(list).toContain(`action="/trips/${closed}/delete"`);
+    expect(list).toContain("hx-confirm=");
+    expect(await text("/trips?kept=1", "viewer")).not.toContain("/delete");
+    expect((await f.request(app, "/trips?kept=2")).status).toBe(400);
+  });
+
+  test("the saved trip downloads as one MP4 made on the fly, named for a phone; an unsaved trip has none", async () => {
+    const res = await f.request(app, `/trips/${closed}/saved.mp4`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="front-2024-05-0\d-\d{4}\.mp4"$/);
+    expect(res.headers.get("content-length")).toBeNull();
+    expect(res.headers.get("x-content-duration")).toBe("8.000");
+    const body = new Uint8Array(await res.arrayBuffer());
+    expect(new TextDecoder().decode(body.subarray(4, 8))).toBe("ftyp");
+    expect(body.length).toBeGreaterThan(10_000);
+    expect((await f.request(app, `/trips/${open}/saved.mp4`)).status).toBe(404);
+    expect((f.db.query("SELECT COALESCE(SUM(locked), 0) AS n FROM segments").get() as { n: number }).n).toBe(0);
+  });
+
+  test("a camera stopped for a full disk: every page says so with the way out, /healthz is 503", async () => {
+    f.db.exec(`UPDATE camera_status SET state = 'disk_full' WHERE camera_id = ${f.front.id}`);
+    try {
+      for (const page of ["/", `/trips/${closed}`, "/trips", "/trips?kept=1"]) {
+        const html = await text(page);
+        expect({ page, full: html.includes("The card is full: Front camera stopped recording") && html.includes('href="/trips?kept=1"') }).toEqual({ page, full: true });
+      }
+      const health = await app.request("/healthz");
+      expect(health.status).toBe(503);
+      const body = (await health.json()) as { ok: boolean; problems: string[] };
+      expect(body).toEqual(expect.objectContaining({ ok: false, problems: ["camera front stopped recording: the disk is full of saved trips and evidence"] }));
+    } finally {
+      f.db.exec(`UPDATE camera_status SET state = 'recording' WHERE camera_id = ${f.front.id}`);
+    }
+    expect((await app.request("/healthz")).status).toBe(200);
+  });
+
+  test("deleting: viewers may not, unsaved trips are 409, the saved trip's own locks go (an incident's stays), it is closed again", async () => {
+    expect((await post(`/trips/${closed}/delete`, {}, "viewer")).status).toBe(403);
+    const noCsrf = await app.request(`/trips/${closed}/delete`, { method: "POST", headers: { cookie: f.sessions.operator.cookie } });
+    expect(noCsrf.status).toBe(403);
+    expect((await post(`/trips/${open}/delete`, {})).status).toBe(409);
+    expect((await post(`/trips/${closed}/delete`, { back: "elsewhere" })).status).toBe(400);
+    expect(f.db.query(`SELECT status FROM trips WHERE id = ${closed}`).get()).toEqual({ status: "saved" });
+
+    const res = await post(`/trips/${closed}/delete`, { back: "kept" }, "operator", true);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(`Deleted saved trip ${closed}: 3 segments unlocked`);
+    expect(f.db.query(`SELECT status FROM trips WHERE id = ${closed}`).get()).toEqual({ status: "closed" });
+    expect(f.db.query(`SELECT COUNT(*) AS n FROM saved_trips WHERE trip_id = ${closed}`).get()).toEqual({ n: 0 });
+    expect(f.db.query("SELECT absolute_index, evidence_locked FROM segments WHERE absolute_index BETWEEN 11 AND 14 ORDER BY absolute_index").all()).toEqual([
+      { absolute_index: 11, evidence_locked: 0 },
+      { absolute_index: 12, evidence_locked: 1 },
+      { absolute_index: 13, evidence_locked: 0 },
+      { absolute_index: 14, evidence_locked: 0 },
+    ]);
+    expect((f.db.query("SELECT message FROM event_log WHERE kind = 'trip.unsaved'").get() as { message: string }).message).toContain("deleted saved trip");
+    // again: it is no longer saved
+    expect((await post(`/trips/${closed}/delete`, {})).status).toBe(409);
+    expect((await f.request(app, `/trips/${closed}/saved.mp4`)).status).toBe(404);
+  });
+});
