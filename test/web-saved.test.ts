@@ -89,6 +89,11 @@ describe("saved trips in the web UI", () => {
     expect(noCsrf.status).toBe(403);
     expect((await post(`/trips/${open}/delete`, {})).status).toBe(409);
     expect((await post(`/trips/${closed}/delete`, { back: "elsewhere" })).status).toBe(400);
+    // Unlock is not the way for a saved trip (it would leave a saved trip that keeps nothing)
+    const unlock = await post(`/trips/${closed}/unlock`, {});
+    expect(unlock.status).toBe(409);
+    expect(await unlock.text()).toContain("delete the saved trip");
+    expect(await text(`/trips/${closed}`)).not.toContain(`action="/trips/${closed}/unlock"`);
     expect(f.db.query(`SELECT status FROM trips WHERE id = ${closed}`).get()).toEqual({ status: "saved" });
 
     const res = await post(`/trips/${closed}/delete`, { back: "kept" }, "operator", true);

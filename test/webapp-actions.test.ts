@@ -452,9 +452,9 @@ describe("snapshots and thumbnails", () => {
 });
 
 describe("saved trip download", () => {
-  test("offered once the trip is saved: the MP4 streams as an attachment; never a path outside data_dir", async () => {
+  test("offered once the trip is saved: a legacy MP4 streams as an attachment; never a path outside data_dir", async () => {
     expect((await get("/trips/2/saved.mp4")).status).toBe(404);
-    // what the trip saver (src/actors/saveTrip.ts) leaves: an MP4 under saved/ and the saved_trips row
+    // a legacy MP4 the start-up migration kept (src/actors/savedMigration.ts): served from disk
     mkdirSync(join(f.dir, "saved"), { recursive: true });
     const mp4 = join(f.dir, "saved", "trip-2.mp4");
     const r = Bun.spawnSync(["/usr/bin/ffmpeg", "-v", "error", "-i", join(f.dir, f.front.segments[0]!.rel), "-c", "copy", "-movflags", "+faststart", mp4]);
@@ -467,12 +467,16 @@ describe("saved trip download", () => {
       expect(page).toContain('href="/trips/2/saved.mp4"');
       const res = await get("/trips/2/saved.mp4");
       expect(res.status).toBe(200);
-      expect(res.headers.get("content-disposition")).toBe('attachment; filename="trip-2-front.mp4"');
+      expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="front-\d{4}-\d{2}-\d{2}-\d{4}\.mp4"$/);
       expect(Bun.hash(new Uint8Array(await res.arrayBuffer()))).toBe(Bun.hash(new Uint8Array(await Bun.file(mp4).arrayBuffer())));
       f.db.query("UPDATE saved_trips SET mp4_path = '../../../../etc/passwd.mp4' WHERE trip_id = 2").run();
+      // a path outside data_dir is never opened: the MP4 is made from the trip's segments instead
       const evil = await get("/trips/2/saved.mp4");
-      expect(evil.status).toBe(404);
-      expect(await evil.text()).not.toContain("root:");
+      expect(evil.status).toBe(200);
+      expect(evil.headers.get("accept-ranges")).toBe("none");
+      const body = new Uint8Array(await evil.arrayBuffer());
+      expect(new TextDecoder().decode(body.subarray(4, 8))).toBe("ftyp");
+      expect(new TextDecoder().decode(body)).not.toContain("root:");
     } finally {
       f.db.exec("ROLLBACK TO saved; RELEASE saved");
       rmSync(join(f.dir, "saved"), { recursive: true, force: true });

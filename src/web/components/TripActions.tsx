@@ -137,7 +137,7 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
               confirm="Delete this saved trip? Its footage is no longer kept, and the ring overwrites it to make room."
             />
           ) : null}
-          {locks.locked > 0 && !saving ? (
+          {locks.locked > 0 && !saving && !saved ? (
             <ActionButton
               action={`/trips/${trip.id}/unlock`}
               csrf={csrf}

@@ -23,7 +23,8 @@
  *   segment of the trip still in the ring (seed 002, `setEvidenceLocked`), logs
  *   `evidence.lock`; 409 when nothing is left to lock.
  * - `POST /trips/:id/unlock` — removes those evidence locks (incident tags stay, COALESCE);
- *   refused (409) while the trip is being saved. Logs `evidence.unlock`.
+ *   refused (409) while the trip is being saved or saved (Delete does that for a saved trip).
+ *   Logs `evidence.unlock`.
  * - `POST /trips/:id/delete` — deletes a saved trip to make room (`unsaveTrip`: its `trip-<id>`
  *   evidence locks go, status back to `closed`, kept copies deleted; a trip still recording is
  *   deleted by its actor through `actions.unsaveTrip` and goes on unsaved); 409 unless saved. Both this and unlock ask the runtime to re-check a full disk at once
@@ -420,7 +421,9 @@ export function tripRoutes() {
     const { db } = c.var.deps;
     const trip = loadTrip(c, c.req.valid("param").id);
     const user = userOf(c);
-    if (trip.status === "saving") throw new HTTPException(409, { message: `trip ${trip.id} is being saved; its footage stays locked until the copy is done` });
+    if (trip.status === "saving") throw new HTTPException(409, { message: `trip ${trip.id} is being saved; its footage stays locked until the save is done` });
+    // a saved trip's locks are what keeps it: "Delete saved trip" removes them and the saved row together
+    if (trip.status === "saved") throw new HTTPException(409, { message: `trip ${trip.id} is saved; delete the saved trip to let the ring reclaim its footage` });
     const ids = tripSegments(db, trip)
       .filter((s) => s.evidence_locked)
       .map((s) => s.id);
