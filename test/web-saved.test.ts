@@ -42,6 +42,17 @@ describe("saved trips in the web UI", () => {
     expect(await text(`/trips/${open}`)).not.toContain("saved-note");
   });
 
+  test("a save that failed says so on the trip page until a later save event", async () => {
+    const ev = (kind: string, at: number, message: string) =>
+      f.db.query("INSERT INTO event_log (at, level, kind, camera_id, message, data) VALUES (?, 'error', ?, ?, ?, ?)").run(at, kind, f.front.id, message, JSON.stringify({ tripId: open }));
+    ev("trip.saving", 1_000, "saving");
+    ev("trip.save_error", 2_000, `trip ${open}: save failed: trip ${open} has no footage left in the ring`);
+    expect(await text(`/trips/${open}`)).toMatch(/no: saving failed at <time[^>]*>[^<]*<\/time> \(trip \d+: save failed: trip \d+ has no footage left in the ring\)/);
+    ev("trip.saving", 3_000, "saving again");
+    expect(await text(`/trips/${open}`)).not.toContain("saving failed");
+    f.db.exec("DELETE FROM event_log WHERE kind IN ('trip.saving', 'trip.save_error')");
+  });
+
   test("the list of saved trips: only saved ones, Delete for operators, not for viewers", async () => {
     const list = await text("/trips?kept=1", "operator");
     expect(list).toContain("<h1>Saved trips</h1>");

@@ -104,6 +104,12 @@ const statements = perDatabase((db) => ({
   pointAt: db.prepare(
     `UPDATE segments SET rel_path = $rel_path, bytes = $bytes, evidence_locked = 1, incident_id = COALESCE(incident_id, $tag) WHERE id = $id`,
   ),
+  lastSaveEvent: db.prepare(
+    `SELECT kind, at, message FROM event_log
+     WHERE camera_id = $camera_id AND kind IN ('trip.saving', 'trip.saved', 'trip.save_error', 'trip.unsaved')
+       AND json_extract(data, '$.tripId') = $trip_id
+     ORDER BY at DESC, id DESC LIMIT 1`,
+  ),
   tripRange: db.prepare("SELECT camera_id, start_absolute, last_absolute, end_time_utc, status FROM trips WHERE id = $id"),
   cameraOf: db.prepare("SELECT camera_id FROM trips WHERE id = $id"),
   openPerCamera: db.prepare(
@@ -289,4 +295,13 @@ export function pointSegmentAt(db: Database, segmentId: number, tripId: number, 
 /** Evidence-locks one segment for saved trip `tripId` (an existing tag is kept). */
 export function lockSegmentForTrip(db: Database, segmentId: number, tripId: number): void {
   statements(db).lockOne.run({ id: segmentId, tag: tripIncidentId(tripId) });
+}
+
+/**
+ * Why the last save of trip `tripId` failed (the `trip.save_error` event row's message and time),
+ * or null when its newest save event is not a failure (saved, saving, deleted, or none).
+ */
+export function lastSaveError(db: Database, trip: { id: number; camera_id: number }): { message: string; at: number } | null {
+  const row = statements(db).lastSaveEvent.get({ camera_id: trip.camera_id, trip_id: trip.id }) as { kind: string; at: number; message: string } | null;
+  return row && row.kind === "trip.save_error" ? { message: row.message, at: row.at } : null;
 }

@@ -32,6 +32,8 @@ export interface TripActionsProps {
   savedFile?: boolean;
   /** What a saved (or saving) trip keeps; shown beside "Saved". */
   kept?: KeptFootage | null;
+  /** The last save of this trip failed (not saved now): why, shown beside "Saved: no". */
+  saveError?: { message: string; at: number } | null;
   notice?: string | null;
   error?: string | null;
 }
@@ -54,7 +56,7 @@ const ActionButton: FC<{ action: string; csrf: string; label: string; cls?: stri
   </form>
 );
 
-export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, canSave, savedFile, kept, notice, error }) => {
+export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, canSave, savedFile, kept, saveError, notice, error }) => {
   const operator = user ? hasRole(user.role, "operator") : false;
   const saved = trip.status === "saved";
   const saving = trip.status === "saving";
@@ -84,6 +86,10 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
             </>
           ) : saving ? (
             "saving… (locking its footage)"
+          ) : saveError ? (
+            <span class="error-text" role="alert">
+              no: saving failed at <Time ms={saveError.at} fmt="time" /> ({saveError.message})
+            </span>
           ) : (
             "no"
           )}

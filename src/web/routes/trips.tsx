@@ -47,7 +47,7 @@ import { tripThumbnail } from "../thumbs.ts";
 import { fileDownload } from "../download.ts";
 import { isAbsolute } from "node:path";
 import { existsSync, unlinkSync } from "node:fs";
-import { keptFootage, unsaveTrip, type KeptFootage } from "../../db/savedTrips.ts";
+import { keptFootage, lastSaveError, unsaveTrip, type KeptFootage } from "../../db/savedTrips.ts";
 import { streamTripMp4, tripFileName } from "../../media/tripMp4.ts";
 import { CardFullNote } from "../components/Kept.tsx";
 import { log } from "../../log.ts";
@@ -158,6 +158,7 @@ function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; er
       canSave={Boolean(actions?.saveTrip)}
       savedFile={hasSavedFile(c.var.deps.dataDir, trip, kept)}
       kept={kept}
+      saveError={kept ? null : lastSaveError(db, trip)}
       {...extra}
     />,
   );
@@ -261,6 +262,7 @@ export function tripRoutes() {
           canSave={Boolean(c.var.deps.actions?.saveTrip)}
           savedFile={hasSavedFile(c.var.deps.dataDir, trip, kept)}
           kept={kept}
+          saveError={kept ? null : lastSaveError(db, trip)}
         />
         {stats.n > 0 && c.var.user && c.var.user.role !== "viewer" ? (
           <ExportForm
