@@ -12,9 +12,10 @@
  * - the row exists with a file of another size, or there is no row (the trip was unlocked and the
  *   ring reclaimed it): the copy is kept and listed in `saved_trip_files` (its duration measured
  *   with ffmpeg), part of the saved trip from now on.
- * Then the legacy MP4 is deleted only when what the trip keeps now lasts at least as long as the
- * MP4 (within 1 s; both measured), else it is kept and the row points at it (`mp4_path`). Last,
- * the row's layout becomes `ring` and the emptied directory is removed.
+ * Then the legacy MP4 (made from the copies) is deleted when every segment of the trip is kept, or
+ * else when what the trip keeps lasts at least as long as the MP4 (within 1 s, measured with
+ * ffmpeg); otherwise it is kept and the row points at it (`mp4_path`). Last, the row's layout
+ * becomes `ring` and the emptied directory is removed.
  *
  * Nothing is lost at a crash: every database change is committed before the file it makes
  * redundant is deleted, and each step is safe to repeat (a copy already deleted is simply not
@@ -32,6 +33,7 @@ import { fsyncDirIfPresent, removeTempFiles } from "../fsx.ts";
 import { probeMedia } from "../media/probe.ts";
 import { resolveInside } from "../paths.ts";
 import { savedDirRel } from "./saveTrip.ts";
+import { log } from "../log.ts";
 
 /** What the migration did to one trip. */
 export interface TripMigration {
@@ -99,10 +101,15 @@ export async function migrateSavedTrip(db: Database, dataDir: string, tripId: nu
   const mp4Path = isAbsolute(mp4Rel) ? mp4Rel : resolveInside(dataDir, mp4Rel);
   const mp4Bytes = fileSize(mp4Path);
   if (mp4Bytes !== null) {
-    const probed = await probeMedia(mp4Path);
-    const mp4Ms = Math.round((probed?.durationSec ?? Number.POSITIVE_INFINITY) * 1000);
-    const keptMs = keptFootage(db, trip).keptMs;
-    if (mp4Bytes === 0 || mp4Ms <= keptMs + 1000) {
+    // the MP4 was made from copies of this trip's segments: when every segment of the trip is
+    // kept it holds nothing more (no need to read it); otherwise compare durations
+    const kept = keptFootage(db, trip);
+    let covered = mp4Bytes === 0 || kept.kept >= kept.expected;
+    if (!covered) {
+      const probed = await probeMedia(mp4Path);
+      covered = probed !== null && Math.round(probed.durationSec * 1000) <= kept.keptMs + 1000;
+    }
+    if (covered) {
       unlinkSync(mp4Path);
       fsyncDirIfPresent(dir);
       out.mp4 = "deleted";
@@ -135,9 +142,22 @@ export async function migrateSavedTrip(db: Database, dataDir: string, tripId: nu
   return out;
 }
 
-/** Migrates every legacy saved trip (layout `copies`); returns what was done per trip. Call at start-up, before reconciliation. */
+/**
+ * Migrates every legacy saved trip (layout `copies`); returns what was done per trip. Call at
+ * start-up, before reconciliation. A trip that cannot be migrated (e.g. an unreadable file) is
+ * logged (`saved.migrate_failed`) and left as it is, with every file, for the next start; it
+ * never stops the start-up.
+ */
 export async function migrateSavedTrips(db: Database, dataDir: string): Promise<TripMigration[]> {
   const done: TripMigration[] = [];
-  for (const row of legacySavedTrips(db)) done.push(await migrateSavedTrip(db, dataDir, row.trip_id, row.mp4_path));
+  for (const row of legacySavedTrips(db)) {
+    try {
+      done.push(await migrateSavedTrip(db, dataDir, row.trip_id, row.mp4_path));
+    } catch (err) {
+      const message = `saved trip ${row.trip_id} could not be moved to the stored-once layout (kept as it is, tried again at the next start): ${(err as Error).message}`;
+      log.error(message);
+      logEvent(db, { kind: "saved.migrate_failed", level: "error", message, data: { tripId: row.trip_id } });
+    }
+  }
   return done;
 }
