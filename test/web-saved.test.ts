@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/web/app.tsx";
 import { makeFixture, type WebFixture } from "./web-fixture.ts";
+import { MAX_TRIP_STREAMS } from "../src/media/tripMp4.ts";
 
 let f: WebFixture;
 let app: ReturnType<typeof createApp>;
@@ -75,6 +76,23 @@ describe("saved trips in the web UI", () => {
     expect(body.length).toBeGreaterThan(10_000);
     expect((await f.request(app, `/trips/${open}/saved.mp4`)).status).toBe(404);
     expect((f.db.query("SELECT COALESCE(SUM(locked), 0) AS n FROM segments").get() as { n: number }).n).toBe(0);
+  });
+
+  test("at most MAX_TRIP_STREAMS downloads at once: one more is 503 busy, and a slot frees when a client goes", async () => {
+    const held: Response[] = [];
+    for (let i = 0; i < MAX_TRIP_STREAMS; i++) held.push(await f.request(app, `/trips/${closed}/saved.mp4`));
+    expect(held.map((r) => r.status)).toEqual(Array(MAX_TRIP_STREAMS).fill(200));
+    const busy = await f.request(app, `/trips/${closed}/saved.mp4`);
+    expect(busy.status).toBe(503);
+    expect(await busy.text()).toContain("busy");
+    for (const r of held) await r.body!.cancel();
+    let again: Response | null = null;
+    for (let i = 0; i < 100 && (again === null || again.status === 503); i++) {
+      if (again) await Bun.sleep(20);
+      again = await f.request(app, `/trips/${closed}/saved.mp4`);
+    }
+    expect(again!.status).toBe(200);
+    await again!.arrayBuffer();
   });
 
   test("a camera stopped for a full disk: every page says so with the way out, /healthz is 503", async () => {

@@ -10,7 +10,8 @@
  * since a bare path would be read relative to `pipe:`). The ring segments are read-locked until
  * the body is sent or the client goes (`lockedStream`); a client that disconnects cancels the
  * body, which kills ffmpeg. The size is not known in advance, so the response has no
- * Content-Length and no Range support (`Accept-Ranges: none`).
+ * Content-Length and no Range support (`Accept-Ranges: none`). At most `MAX_TRIP_STREAMS` run at
+ * once (each is one ffmpeg copying at disk speed); one more throws `TripStreamsBusyError`.
  */
 import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
@@ -20,6 +21,13 @@ import { tripSegments, type TripSummary } from "../db/views.ts";
 import { resolveInside } from "../paths.ts";
 import { concatQuote } from "./export.ts";
 import { streamFfmpeg, type RunOptions } from "./ffmpeg.ts";
+
+/** MP4 downloads made at once (a phone may open two requests for one video; a few phones at once). */
+export const MAX_TRIP_STREAMS = 4;
+let activeStreams = 0;
+
+/** `MAX_TRIP_STREAMS` downloads are running: try again when one ends (the web answers 503). */
+export class TripStreamsBusyError extends Error {}
 
 /** One file of a trip's footage, oldest first. */
 export interface TripPart {
@@ -84,6 +92,7 @@ export function streamTripMp4(
   trip: Pick<TripSummary, "id" | "camera_id" | "start_absolute" | "last_absolute">,
   options: Pick<RunOptions, "signal" | "onSpawn" | "ffmpegPath"> = {},
 ): TripMp4Stream | null {
+  if (activeStreams >= MAX_TRIP_STREAMS) throw new TripStreamsBusyError(`busy: ${activeStreams} trip downloads are running, try again when one has finished`);
   const lock = acquireReadLock(db, tripSegments(db, trip).map((s) => s.id));
   try {
     const parts = tripParts(db, dataDir, trip);
@@ -92,6 +101,8 @@ export function streamTripMp4(
       return null;
     }
     const run = streamFfmpeg(TRIP_MP4_ARGS, { ...options, input: new TextEncoder().encode(tripConcatList(parts)) });
+    activeStreams++;
+    void run.done.finally(() => activeStreams--);
     return {
       body: lockedStream(lock, run.stdout),
       parts: parts.length,

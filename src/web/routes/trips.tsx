@@ -15,7 +15,8 @@
  *   sent (src/media/tripMp4.ts: fragmented MP4 streamed from ffmpeg's stdout, no Range, ffmpeg
  *   killed when the client goes), as an attachment named like `front-2026-12-07-0812.mp4`; a
  *   legacy MP4 the migration kept (`saved_trips.mp4_path`) is sent from disk with Range. 404
- *   until the trip is saved or when none of its footage is left.
+ *   until the trip is saved or when none of its footage is left; 503 while `MAX_TRIP_STREAMS`
+ *   downloads run.
  * - `POST /trips/:id/save` — asks the runtime to save the trip (`WebDeps.actions.saveTrip`,
  *   source "ui"); 503 when the runtime does not provide it, 409 when the trip has no footage
  *   left; already saved/saving is a 200 with a notice (safe to repeat). Logs `trip.save`.
@@ -48,7 +49,7 @@ import { fileDownload } from "../download.ts";
 import { isAbsolute } from "node:path";
 import { existsSync, unlinkSync } from "node:fs";
 import { keptFootage, lastSaveError, unsaveTrip, type KeptFootage } from "../../db/savedTrips.ts";
-import { streamTripMp4, tripFileName } from "../../media/tripMp4.ts";
+import { streamTripMp4, tripFileName, TripStreamsBusyError } from "../../media/tripMp4.ts";
 import { CardFullNote } from "../components/Kept.tsx";
 import { log } from "../../log.ts";
 import { resolveInside } from "../../paths.ts";
@@ -377,6 +378,7 @@ export function tripRoutes() {
     try {
       mp4 = streamTripMp4(db, dataDir, trip);
     } catch (err) {
+      if (err instanceof TripStreamsBusyError) throw new HTTPException(503, { message: err.message });
       toHttpError(err, `MP4 of trip ${trip.id}`);
     }
     if (!mp4) throw new HTTPException(404, { message: `trip ${trip.id} has no footage left` });
