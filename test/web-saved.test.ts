@@ -75,6 +75,12 @@ describe("saved trips in the web UI", () => {
     expect(new TextDecoder().decode(body.subarray(4, 8))).toBe("ftyp");
     expect(body.length).toBeGreaterThan(10_000);
     expect((await f.request(app, `/trips/${open}/saved.mp4`)).status).toBe(404);
+    // HEAD starts nothing (no body would ever be read or cancelled)
+    for (let i = 0; i < 6; i++) {
+      const head = await f.request(app, `/trips/${closed}/saved.mp4`, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toBe("video/mp4");
+    }
     expect((f.db.query("SELECT COALESCE(SUM(locked), 0) AS n FROM segments").get() as { n: number }).n).toBe(0);
   });
 

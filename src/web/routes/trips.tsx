@@ -374,6 +374,9 @@ export function tripRoutes() {
     const name = tripFileName(trip.camera_key, trip.start_time_utc);
     const legacy = savedMp4Path(dataDir, trip);
     if (legacy && existsSync(legacy)) return fileDownload(c, legacy, name, "video/mp4");
+    const headers = { "Content-Type": "video/mp4", "Content-Disposition": `attachment; filename="${name}"`, "Accept-Ranges": "none", "Cache-Control": "private, no-cache" };
+    // HEAD runs this handler too and drops the body: answer without starting ffmpeg
+    if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
     let mp4;
     try {
       mp4 = streamTripMp4(db, dataDir, trip);
@@ -383,16 +386,7 @@ export function tripRoutes() {
     }
     if (!mp4) throw new HTTPException(404, { message: `trip ${trip.id} has no footage left` });
     log.info(`trip ${trip.id}: streaming its MP4 (${mp4.parts} segments, ${(mp4.durationMs / 1000).toFixed(1)} s) to ${userOf(c).username}`);
-    return new Response(mp4.body, {
-      status: 200,
-      headers: {
-        "Content-Type": "video/mp4",
-        "Content-Disposition": `attachment; filename="${name}"`,
-        "Accept-Ranges": "none",
-        "Cache-Control": "private, no-cache",
-        "X-Content-Duration": (mp4.durationMs / 1000).toFixed(3),
-      },
-    });
+    return new Response(mp4.body, { status: 200, headers: { ...headers, "X-Content-Duration": (mp4.durationMs / 1000).toFixed(3) } });
   });
 
   app.post("/:id/save", valid("param", IdParam), async (c) => {
