@@ -24,7 +24,7 @@
  *    segment, which is indexed, and the camera reaches `stopped` (or is killed after 3.5 s);
  * 2. segment files a recorder left without a row are settled (salvaged or deleted, bounded);
  *    `TRIPS.CLOSE` (reason `shutdown`): open trips are closed at their last segment; a trip that
- *    was saved while open now rebuilds its MP4 (`saving`), which power-down waits for until
+ *    was saved while open is checked again with every segment (`saving`), which power-down waits for until
  *    ~4.8 s have passed: a save not finished by then resumes at the next start (its status
  *    stays `saving`);
  * 3. the actor system stops (services too; the ALPR service's stop is awaited), the web server
@@ -234,7 +234,7 @@ async function waitForActors(sup: SupervisorActor, prefix: string, busy: (value:
 const waitForCamerasStopped = (sup: SupervisorActor, timeoutMs: number) =>
   waitForActors(sup, "camera:", (value) => ONLINE.has(cameraStateName(value)), Date.now() + timeoutMs);
 
-/** Budget of the whole power-down (ms); saves rebuilding at close are waited for until then. */
+/** Budget of the whole power-down (ms); saves checked again at close are waited for until then. */
 export const SHUTDOWN_BUDGET_MS = 4_800;
 
 const tripStateOf = (sup: SupervisorActor, tripId: number): { state: string | null; lastError: string | null } => {
@@ -642,7 +642,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
               if (id !== undefined) ensureTripActor(deps, sup.system, c.key, id);
             }
             sup.send({ type: "TRIPS.CLOSE", at: Date.now(), reason: "shutdown" });
-            // a trip saved while open rebuilds its MP4 now that it closed
+            // a trip saved while open is checked again now that it closed
             const saving = await waitForSaves(sup, t0 + SHUTDOWN_BUDGET_MS);
             if (saving.length) log.warn(`power-down: ${saving.join(", ")} still saving; the save resumes at the next start`);
           }

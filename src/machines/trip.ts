@@ -3,7 +3,8 @@
  *
  * ```
  * open --CLOSE--> closed --SAVE--> saving --done, complete--> saved (final)
- *   |               |                 |--done, trip still open--> savedOpen --CLOSE--> saving (rebuild)
+ *   |               |                 |--done, trip still open--> savedOpen --CLOSE--> saving (count again)
+ *   |               |                                             \--UNSAVE--> open (deleted while recording)
  *   |               |                 \--error--> back to open/closed, lastError kept
  *   +--SAVE---------+--> saving
  *   +--EVICTED------+--> evicted (final)

@@ -71,7 +71,7 @@ export const TRIPS_PER_PAGE = 20;
 /**
  * A trip is still growing until it has an end time, whatever its status: a trip saved while
  * recording is `saving`/`saved` with `end_time_utc` NULL (its new segments keep being locked and
- * its MP4 is rebuilt when it closes), so it gets an EVENT playlist without ENDLIST.
+ * it is checked again when it closes), so it gets an EVENT playlist without ENDLIST.
  */
 export const tripIsOpen = (t: Pick<TripSummary, "end_time_utc">) => t.end_time_utc === null;
 
@@ -117,7 +117,7 @@ export async function requestSave(deps: WebDeps, trip: TripSummary, username: st
     message: `${username} asked to save trip ${trip.id} (${source})`,
     data: { tripId: trip.id, user: username, source },
   });
-  return { notice: `Saving trip ${trip.id}: its footage is locked and copied out of the ring.`, accepted: true };
+  return { notice: `Saving trip ${trip.id}: its footage is kept in the ring (evidence-locked).`, accepted: true };
 }
 
 /**
