@@ -110,8 +110,9 @@ describe("saved trips in the web UI", () => {
       }
       const health = await app.request("/healthz");
       expect(health.status).toBe(503);
-      const body = (await health.json()) as { ok: boolean; problems: string[] };
-      expect(body).toEqual(expect.objectContaining({ ok: false, problems: ["camera front stopped recording: the disk is full of saved trips and evidence"] }));
+      const body = (await health.json()) as { ok: boolean; cameras: { key: string; ok: boolean; problem: string | null }[] };
+      expect(body.ok).toBe(false);
+      expect(body.cameras.find((c) => c.key === "front")).toEqual(expect.objectContaining({ ok: false, problem: expect.stringContaining("disk full") }));
     } finally {
       f.db.exec(`UPDATE camera_status SET state = 'recording' WHERE camera_id = ${f.front.id}`);
     }

@@ -45,8 +45,8 @@ import { ringCounters, setRingCounters, type RingCounters } from "../db/cameraSt
 import { deleteGarbageRow, pendingGarbage, type GarbageRow } from "../db/garbage.ts";
 import { clearReadLocks, readLockedCount } from "../db/locks.ts";
 import { newestOpenTripBoot } from "../db/trips.ts";
-import { lockIfTripSaved } from "../db/savedTrips.ts";
 import { fsyncDirIfPresent } from "../fsx.ts";
+import { lockIfTripSaved } from "../db/savedTrips.ts";
 import { absoluteIndexOf, resolveInside, ringDirRel, segmentRelPath } from "../paths.ts";
 import { probeMedia } from "../media/probe.ts";
 import { resolveFfmpeg } from "../media/ffmpeg.ts";
