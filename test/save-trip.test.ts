@@ -141,15 +141,15 @@ describe("save trip", () => {
       const opened = b.db.query("SELECT boot_id, start_absolute, last_absolute FROM trips WHERE id = ?").get(ids[0]) as { boot_id: string; start_absolute: number; last_absolute: number };
       expect(opened.boot_id).toBe("boot-now");
       expect(opened.last_absolute).toBe(opened.start_absolute - 1); // empty: opened as recording started
-      // the save waits for the trip's first segment, then writes its MP4
+      // the save waits for the trip's first segment, then keeps it
       await waitUntil("this boot's trip saved", () => tripRow(b.db, ids[0]).status === "saved", 30_000);
       const trip = tripRow(b.db, ids[0]);
       expect(trip.start_absolute).toBe(previous[0].last_absolute + 1);
       const segs = tripSegs(b.db, trip);
       expect(segs.length).toBeGreaterThanOrEqual(1);
       expect(segs.every((x) => x.evidence_locked === 1 && x.incident_id === `trip-${ids[0]}`)).toBe(true);
-      const mp4 = (b.db.query("SELECT mp4_path FROM saved_trips WHERE trip_id = ?").get(ids[0]) as { mp4_path: string }).mp4_path;
-      expect((await probe(join(dataDir, mp4))).duration).toBeGreaterThan(1);
+      expect(b.db.query("SELECT mp4_path, layout FROM saved_trips WHERE trip_id = ?").get(ids[0])).toEqual({ mp4_path: null, layout: "ring" });
+      expect((await probe(await downloadMp4(b.db, dataDir, ids[0], "first.mp4"))).duration).toBeGreaterThan(1);
       // the previous boot's trip was not saved
       expect(tripRow(b.db, previous[0].id).status).toBe("closed");
     } finally {
