@@ -116,6 +116,9 @@ describe("schema upgrades", () => {
     expect(db.query("SELECT metric_type, value FROM health_metrics").all()).toEqual([{ metric_type: "brightness", value: 118 }]);
     db.exec("INSERT INTO health_metrics_hourly (camera_id, metric_type, hour_utc, samples, sum_value, min_value, max_value) VALUES (7, 'brightness', 1699999200000, 1, 118, 118, 118)");
     expect(() => db.exec("INSERT INTO health_metrics_hourly (camera_id, metric_type, hour_utc, samples, sum_value, min_value, max_value) VALUES (7, 'colour', 0, 1, 1, 1, 1)")).toThrow();
+    db.close();
+  });
+
   test("upgrade 3 carries saved trips through: rows kept, marked for the start-up migration (layout copies); trips get no cut", () => {
     const path = join(dir, "v2-data.db");
     const old = new Database(path, { create: true, strict: true });
