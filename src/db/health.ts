@@ -1,7 +1,7 @@
 /**
  * Camera health rows (seed 003): `snapshots` (one per check, with the JPEG's path relative to
  * data_dir, the seed's `health_metrics` JSON and `anomalies` list), `health_metrics` (one raw row
- * per measured value, `ok | warning | critical`), `health_metrics_hourly` (upgrade 0005: the
+ * per measured value, `ok | warning | critical`), `health_metrics_hourly` (upgrade 0004: the
  * hourly aggregate of the raw rows, kept up to date with every insert so charts never wait for a
  * roll-up job) and the health columns of `cameras` (`last_health_check`, `connection_failures`).
  *

@@ -1,4 +1,4 @@
--- Upgrade 0005: hourly aggregates of the camera health metrics (seed 003's retention policy:
+-- Upgrade 0004: hourly aggregates of the camera health metrics (seed 003's retention policy:
 -- raw health_metrics are kept 90 days, then only hourly summaries, which are kept a year).
 -- Frozen: never edit.
 CREATE TABLE health_metrics_hourly (
