@@ -336,7 +336,7 @@ CREATE TABLE health_metrics (
 CREATE INDEX idx_health_camera_time ON health_metrics(camera_id, created_at DESC);
 CREATE INDEX idx_health_metric_type ON health_metrics(metric_type, created_at DESC);
 
--- hourly aggregates of health_metrics (upgrade 0005): written with every raw row, kept a year
+-- hourly aggregates of health_metrics (upgrade 0004): written with every raw row, kept a year
 -- (raw rows 90 days, seed 003's retention policy); the charts read these (the seed's sample query 5)
 CREATE TABLE health_metrics_hourly (
   camera_id   INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
