@@ -34,10 +34,10 @@ afterAll(async () => {
   else rmSync(shots, { recursive: true, force: true });
 });
 
-async function phonePage(colorScheme: "light" | "dark" = "light"): Promise<{ page: Page; errors: string[] }> {
+async function phonePage(colorScheme: "light" | "dark" = "light", who: "viewer" | "operator" = "viewer"): Promise<{ page: Page; errors: string[] }> {
   const ctx = await browser.newContext({ viewport: { width: 360, height: 800 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, colorScheme });
   // logged in as the viewer (every page needs a session); the cookie as the login would set it
-  await ctx.addCookies([{ name: "dashcam_session", value: f.sessions.viewer.token, url: web.url, httpOnly: true, sameSite: "Strict" }]);
+  await ctx.addCookies([{ name: "dashcam_session", value: f.sessions[who].token, url: web.url, httpOnly: true, sameSite: "Strict" }]);
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
@@ -105,7 +105,7 @@ describe("phone browser", () => {
   test("dashboard fits 360 px and updates from SSE without a reload", async () => {
     const { page, errors } = await phonePage("dark");
     await page.goto(`${web.url}/`);
-    await expect(page.locator("#camera-rear .badge").textContent()).resolves.toBe("backoff");
+    await expect(page.locator("#camera-rear .badge").textContent()).resolves.toBe("Reconnecting…");
     // wait for the htmx SSE extension to connect (the server counts subscribers)
     const deadline = Date.now() + 15_000;
     while (f.bus.size === 0 && Date.now() < deadline) await Bun.sleep(50);
@@ -113,7 +113,7 @@ describe("phone browser", () => {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     f.db.query("UPDATE camera_status SET state = 'recording', last_error = NULL WHERE camera_id = ?").run(f.rear.id);
     f.bus.publish({ type: "camera", key: "rear", state: "recording" });
-    await page.waitForFunction(() => document.querySelector("#camera-rear .badge")?.textContent === "recording", null, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector("#camera-rear .badge")?.textContent === "Recording", null, { timeout: 15_000 });
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42); // same document
     expect(await pageWidth(page)).toBeLessThanOrEqual(360);
     // touch targets: nav links at least 44 px tall
@@ -124,10 +124,10 @@ describe("phone browser", () => {
     await page.context().close();
   }, 90_000);
 
-  test("camera page prepends a newly indexed segment row from SSE", async () => {
-    const { page, errors } = await phonePage();
+  test("the diagnostics page prepends a newly indexed segment row from SSE", async () => {
+    const { page, errors } = await phonePage("light", "operator");
     const before = f.bus.size;
-    await page.goto(`${web.url}/cameras/front`);
+    await page.goto(`${web.url}/diagnostics`);
     const deadline = Date.now() + 15_000;
     while (f.bus.size <= before && Date.now() < deadline) await Bun.sleep(50);
     expect(f.bus.size).toBeGreaterThan(before);

@@ -110,7 +110,7 @@ describe("trip playlist", () => {
       expect(open.lines).not.toContain("#EXT-X-ENDLIST");
       const growing = await (await f.request(app, "/trips/3")).text();
       expect(growing).toContain("so far");
-      expect(growing).toContain("still recording");
+      expect(growing).toContain("Still recording");
       // the rebuild at close: saving with an end time is finished footage
       f.db.query("UPDATE trips SET status = 'saving', end_time_utc = last_time_utc WHERE id = 3").run();
       const closed = await playlist("/trips/3/playlist.m3u8");

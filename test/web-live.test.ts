@@ -114,7 +114,7 @@ describe("/live", () => {
       .run(f.front.id);
     f.bus.publish({ type: "camera", key: "front", state: "stalled" });
     const cam = await sse.next((m) => m.event === "camera-front");
-    expect(cam.data).toContain('class="badge warn">stalled<');
+    expect(cam.data).toContain('class="badge warn" data-state="stalled">Reconnecting…<');
     expect(cam.data).toContain("no segment for 14 s");
     expect(cam.data).not.toContain("<html");
 
@@ -145,14 +145,23 @@ describe("/live", () => {
     f.db.query("UPDATE trips SET status = 'closed', end_time_utc = ? WHERE id = 3").run(last.end + 2000);
     f.bus.publish({ type: "trip", id: 3, cameraKey: "front", state: "closed" });
     const trip = await sse.next((m) => m.event === "trip-3");
-    expect(trip.data).toBe('<span class="badge off">closed</span>');
+    expect(trip.data).toBe('<span class="badge off" data-status="closed">Ended</span>');
+    // the save confirmation / keep state of that trip is repainted too (this one was never kept)
+    const keep = await sse.next((m) => m.event === "keep-3");
+    expect(keep.data).toContain("Not kept: it will be overwritten");
 
     // an event is logged
-    const id = logEvent(f.db, { kind: "trip.close", message: "trip 3 closed <orderly>", cameraId: f.front.id });
-    f.bus.publish({ type: "event_log", id, kind: "trip.close", message: "trip 3 closed" });
+    const closed = logEvent(f.db, { kind: "trip.close", message: "trip 3 closed at segment 16", cameraId: f.front.id });
+    f.bus.publish({ type: "event_log", id: closed, kind: "trip.close", message: "trip 3 closed" });
+    const sentence = await sse.next((m) => m.event === "event-log");
+    expect(sentence.data).toContain("Front camera: the drive ended"); // a sentence, not the kind or the recorder's words
+    expect(sentence.data).not.toContain("segment");
+    // a kind without a sentence shows its message, escaped
+    const id = logEvent(f.db, { kind: "test.note", message: "note <orderly>", cameraId: f.front.id });
+    f.bus.publish({ type: "event_log", id, kind: "test.note", message: "note" });
     const ev = await sse.next((m) => m.event === "event-log");
     expect(ev.data).toContain(`id="event-${id}"`);
-    expect(ev.data).toContain("trip 3 closed &lt;orderly&gt;"); // escaped
+    expect(ev.data).toContain("note &lt;orderly&gt;"); // escaped
 
     // a watchlist alert (ALPR) becomes a banner; its text is escaped
     f.bus.publish({

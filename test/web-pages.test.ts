@@ -32,23 +32,26 @@ describe("pages", () => {
     expect(text).toContain('name="viewport"');
     // both cameras, their states and SSE hooks
     expect(text).toContain("Front camera");
-    expect(text).toContain('sse-swap="camera-front"');
-    expect(text).toContain('sse-swap="camera-rear"');
+    expect(text).toContain('sse-swap="camera-tile-front"');
+    expect(text).toContain('sse-swap="camera-tile-rear"');
     expect(text).toContain('sse-connect="/live"');
-    expect(text).toMatch(/class="badge ok">recording</);
-    expect(text).toMatch(/class="badge warn">backoff</);
+    expect(text).toMatch(/class="badge ok">Recording</);
+    expect(text).toMatch(/class="badge warn">Reconnecting…</);
     expect(text).toContain("Connection refused (camera unreachable)");
-    // ring use: 7 segment rows of capacity 10, bytes = sum of the real files
+    // ring use lives on the diagnostics page: 7 segment rows of capacity 10, bytes = sum of the real files
+    const diag = await get("/diagnostics");
     const bytes = f.front.segments.reduce((a, s) => a + s.bytes, 0);
-    expect(text).toContain("7 / 10 segments");
-    expect(text).toContain(`7 / 10 segments · ${formatBytes(bytes)}`);
-    expect(text).toContain("0 / 20 segments");
+    expect(diag.text).toContain('sse-swap="camera-front"');
+    expect(diag.text).toContain(`7 / 10 segments · ${formatBytes(bytes)}`);
+    expect(diag.text).toContain("0 / 20 segments");
+    expect(diag.text).toContain("boot-a");
     // last segment time is a <time> with the exact instant
     const last = f.front.segments.at(-1)!.end;
     expect(text).toContain(`data-t="${last}"`);
     // disk card
     expect(text).toContain('sse-swap="disk"');
     expect(text).toMatch(/free of [\d.]+ [KMGT]iB/);
+    expect(text).toMatch(/class="badge (ok|warn|bad)">\d+ % full</);
     // latest trips, newest first
     expect(text.indexOf('href="/trips/3"')).toBeGreaterThan(0);
     expect(text.indexOf('href="/trips/3"')).toBeLessThan(text.indexOf('href="/trips/2"'));
@@ -70,15 +73,17 @@ describe("pages", () => {
     expect(text).toContain('data-first="10"');
     expect(text).toContain('data-first="13"');
     expect(text).toContain('data-first="15"');
-    expect(text).toContain("7 segments");
-    expect(text).toContain("2 gaps in");
+    expect(text).toContain("14 s recorded, 2 interruptions");
     expect(text).toContain(`data-t="${f.gap.start}"`);
     expect(text).toContain(`data-t="${f.gap.end}"`);
-    expect(text).toMatch(new RegExp(`Gap <time[^>]*data-t="${f.gap.start}"`)); // the first gap, listed with its length
+    expect(text).toMatch(new RegExp(`Not recording <time[^>]*data-t="${f.gap.start}"`)); // the first gap, listed with its length
     expect(text).toContain("<span class=\"muted\"> 30 s</span>");
-    // recent segments table, newest first, live-prepended over SSE
-    expect(text).toContain('sse-swap="segment-front"');
-    const tbody = text.slice(text.indexOf('sse-swap="segment-front"'));
+    // every recorded span plays from its start
+    expect(text).toContain(`href="/cameras/front/play?at=${f.front.segments[0]!.start}"`);
+    // recent segments table (diagnostics), newest first, live-prepended over SSE
+    const diag = (await get("/diagnostics")).text;
+    expect(diag).toContain('sse-swap="segment-front"');
+    const tbody = diag.slice(diag.indexOf('sse-swap="segment-front"'));
     const order = [...tbody.matchAll(/href="\/media\/front\/(\d+)\.ts" download/g)].map((m) => Number(m[1]));
     expect(order).toEqual([16, 15, 14, 13, 12, 11, 10]);
     // live view player: on by default, the live MPEG-TS stream with the HLS playlist as fallback
@@ -96,7 +101,7 @@ describe("pages", () => {
     const other = await get("/cameras/front?day=2024-05-02");
     expect(other.status).toBe(200);
     expect((other.text.match(/class="tl-rec"/g) ?? []).length).toBe(0);
-    expect(other.text).toContain("0 segments");
+    expect(other.text).toContain("Nothing recorded in this window.");
   });
 
   test("camera page at an instant: marker, hour window, link that plays the trip from that moment", async () => {
@@ -104,15 +109,19 @@ describe("pages", () => {
     const { status, text } = await get(`/cameras/front?at=${at}`);
     expect(status).toBe(200);
     expect(text).toContain('class="tl-marker"');
-    expect(text).toContain("Segment #13, 1.0 s in.");
     // trip 2's media timeline: segments 10-12 (6 s), then 1 s into 13
     expect(text).toContain('href="/trips/2?t=7.0"');
-    expect(text).toContain('href="/media/front/13.ts" download');
+    expect(text).toContain("Play from this moment");
     expect(text).toContain(`data-t="${at}"`);
     // in the gap: nothing recorded
     const gap = await get(`/cameras/front?at=${f.gap.start + 5000}`);
-    expect(gap.text).toContain("Nothing in the ring at this moment");
-    expect(gap.text).not.toContain("Play in trip");
+    expect(gap.text).toContain("Nothing recorded at this moment");
+    expect(gap.text).not.toContain("Play from this moment");
+    // the play redirect finds the same place
+    const play = await f.request(app, `/cameras/front/play?at=${at}`);
+    expect(play.status).toBe(303);
+    expect(play.headers.get("location")).toBe("/trips/2?t=7.0");
+    expect((await f.request(app, `/cameras/front/play?at=${f.gap.start + 5000}`)).status).toBe(404);
     // the trip page honours t
     const trip = await get("/trips/2?t=7.0");
     expect(trip.text).toContain('data-start="7"');
@@ -121,7 +130,7 @@ describe("pages", () => {
   test("camera without segments renders and says so", async () => {
     const { status, text } = await get("/cameras/rear");
     expect(status).toBe(200);
-    expect(text).toContain("No segments in the ring.");
+    expect(text).toContain("Nothing recorded in this window.");
     expect(text).not.toContain("data-hls=");
   });
 
@@ -129,16 +138,16 @@ describe("pages", () => {
     const { status, text } = await get("/trips");
     expect(status).toBe(200);
     for (const id of [1, 2, 3]) expect(text).toContain(`href="/trips/${id}"`);
-    expect(text).toMatch(/class="badge ok">open</);
-    expect(text).toMatch(/class="badge off">closed</);
-    expect(text).toMatch(/class="badge bad">evicted</);
-    expect(text).toContain("page 1 of 1 · 3 trips");
+    expect(text).toMatch(/class="badge ok" data-status="open">Recording</);
+    expect(text).toMatch(/class="badge off" data-status="closed">Ended</);
+    expect(text).toMatch(/class="badge bad" data-status="evicted">Overwritten</);
+    expect(text).toContain("page 1 of 1 · 3 drives");
     expect(text).toContain('sse-swap="trip-3"');
     const page2 = await get("/trips?page=2");
     expect(page2.status).toBe(200);
-    expect(page2.text).toContain("No trips on page 2");
+    expect(page2.text).toContain("Nothing on page 2");
     const rear = await get("/trips?camera=rear");
-    expect(rear.text).toContain("No trips recorded yet.");
+    expect(rear.text).toContain("Nothing recorded yet.");
   });
 
   test("trips list pages through many trips", async () => {
@@ -152,15 +161,15 @@ describe("pages", () => {
       );
       for (let i = 0; i < 45; i++) ins.run({ c: f.rear.id, t: T0 - 1_000_000 - i * 1000 });
       const p1 = await get("/trips");
-      expect(p1.text).toContain("page 1 of 3 · 48 trips");
+      expect(p1.text).toContain("page 1 of 3 · 48 drives");
       expect((p1.text.match(/class="trip-item"/g) ?? []).length).toBe(20);
       expect(p1.text).toContain('href="/trips?page=2"');
       const p3 = await get("/trips?page=3");
       expect((p3.text.match(/class="trip-item"/g) ?? []).length).toBe(8);
       expect(p3.text).toContain('href="/trips?page=2"');
       const rear = await get("/trips?camera=rear&page=2");
-      expect(rear.text).toContain("page 2 of 3 · 45 trips");
-      expect(rear.text).toContain('href="/trips?page=3&amp;camera=rear"');
+      expect(rear.text).toContain("page 2 of 3 · 45 drives");
+      expect(rear.text).toContain('href="/trips?camera=rear&amp;page=3"');
     } finally {
       f.db.exec("ROLLBACK TO many; RELEASE many");
     }
@@ -170,24 +179,24 @@ describe("pages", () => {
   test("trip page: metadata and a player on the trip's playlist", async () => {
     const { status, text } = await get("/trips/2");
     expect(status).toBe(200);
-    expect(text).toContain("<h1>Trip 2</h1>");
+    expect(text).toContain("<title>Drive 2 · dashcam</title>");
     expect(text).toContain('data-hls="/trips/2/playlist.m3u8"');
     expect(text).toContain('data-start="0"');
-    expect(text).toContain("5 of 5 in the ring");
+    expect(text).toContain("<dt>Footage left</dt><dd>all of it");
     expect(text).toContain("morning drive");
-    expect(text).toContain("boot-a");
+    expect(text).not.toContain("boot-a");
     expect(text).toContain('href="/cameras/front"');
     const open = await get("/trips/3");
     expect(open.text).toContain("so far");
-    expect(open.text).toMatch(/class="badge ok">open</);
+    expect(open.text).toMatch(/class="badge ok" data-status="open">Recording</);
   });
 
   test("evicted trip page explains there is nothing to play", async () => {
     const { status, text } = await get("/trips/1");
     expect(status).toBe(200);
-    expect(text).toContain("overwritten by the ring");
+    expect(text).toContain("overwritten to make room");
     expect(text).not.toContain("data-hls=");
-    expect(text).toContain("0 of 10 in the ring");
+    expect(text).toContain("<dt>Footage left</dt><dd>none");
   });
 
   test("events page lists and filters by kind, camera and level", async () => {
@@ -195,7 +204,8 @@ describe("pages", () => {
     expect(all.status).toBe(200);
     expect((all.text.match(/class="event level-/g) ?? []).length).toBe(4);
     expect(all.text).toContain('sse-swap="event-log"');
-    const byKind = await get("/events?kind=camera.state");
+    // the kind filter belongs to the technical details view
+    const byKind = await get("/events?kind=camera.state&details=1");
     expect((byKind.text.match(/class="event level-/g) ?? []).length).toBe(2);
     expect(byKind.text).not.toContain('sse-swap="event-log"');
     const byCam = await get("/events?camera=rear");
@@ -203,9 +213,9 @@ describe("pages", () => {
     expect(byCam.text).toContain("rear: connection refused");
     const byLevel = await get("/events?level=warn");
     expect((byLevel.text.match(/class="event level-warn/g) ?? []).length).toBe(1);
-    const combined = await get("/events?kind=camera.state&camera=front&level=info");
+    const combined = await get("/events?kind=camera.state&camera=front&level=info&details=1");
     expect((combined.text.match(/class="event level-/g) ?? []).length).toBe(1);
-    const none = await get("/events?kind=no.such.kind");
+    const none = await get("/events?kind=no.such.kind&details=1");
     expect(none.status).toBe(200);
     expect(none.text).toContain("No events match this filter");
     // an empty select value means "all"
@@ -218,10 +228,10 @@ describe("pages", () => {
     try {
       const ins = f.db.prepare("INSERT INTO event_log (at, level, kind, message) VALUES ($at, 'info', 'test.bulk', $m)");
       for (let i = 0; i < 60; i++) ins.run({ at: T0 + i, m: `bulk ${i}` });
-      const p1 = await get("/events?kind=test.bulk");
+      const p1 = await get("/events?kind=test.bulk&details=1");
       expect((p1.text.match(/class="event level-/g) ?? []).length).toBe(50);
       expect(p1.text).toContain("bulk 59");
-      const next = /href="(\/events\?kind=test\.bulk&amp;before=\d+)"/.exec(p1.text)?.[1]?.replace(/&amp;/g, "&");
+      const next = /href="(\/events\?kind=test\.bulk&amp;details=1&amp;before=\d+)"/.exec(p1.text)?.[1]?.replace(/&amp;/g, "&");
       expect(next).toBeDefined();
       const p2 = await get(next!);
       expect((p2.text.match(/class="event level-/g) ?? []).length).toBe(10);

@@ -175,7 +175,7 @@ describe("layout and session", () => {
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toStartWith('<div class="card-head">');
-    expect(html).toContain('class="badge ok">recording<');
+    expect(html).toContain('class="badge ok" data-state="recording">Recording<');
     expect(html).toContain("7 / 10 segments");
     expect(html).not.toContain("<html");
     expect((await get("/cameras/nope/card")).status).toBe(404);
@@ -184,13 +184,14 @@ describe("layout and session", () => {
   test("a viewer sees the trip's state but no action buttons; an operator gets them", async () => {
     const viewer = await (await get("/trips/2", "viewer")).text();
     expect(viewer).toContain('id="trip-actions"');
-    expect(viewer).toContain("0 of 5");
+    expect(viewer).toContain("Not kept: it will be overwritten");
+    expect(viewer).not.toContain("Advanced"); // evidence locks are for operators
     expect(viewer).not.toContain('action="/trips/2/lock"');
     expect(viewer).not.toContain('action="/exports"');
     const op = await (await get("/trips/2", "operator")).text();
     expect(op).toContain('hx-post="/trips/2/lock"');
     expect(op).toContain('hx-post="/exports"');
-    expect(op).toContain("Saving is not available yet"); // no runtime action in this app
+    expect(op).toContain("Keeping is not available yet"); // no runtime action in this app
     expect(op).toMatch(/name="from"[^>]*data-t="\d+"/);
   });
 
@@ -315,7 +316,11 @@ describe("clip export end to end", () => {
       const dl = await f.fetch(`${web.url}/exports/${id}/download`, undefined, "viewer");
       expect(dl.status).toBe(200);
       expect(dl.headers.get("content-type")).toBe("video/mp4");
-      expect(dl.headers.get("content-disposition")).toMatch(/^attachment; filename="front-20240501-080001Z-4s\.mp4"$/);
+      // offered under camera and start time (UTC, or the viewer's zone with ?tzo=)
+      expect(dl.headers.get("content-disposition")).toBe('attachment; filename="front-2024-05-01-0800.mp4"');
+      const local = await f.fetch(`${web.url}/exports/${id}/download?tzo=-120`, { headers: { range: "bytes=0-0" } }, "viewer");
+      expect(local.headers.get("content-disposition")).toBe('attachment; filename="front-2024-05-01-1000.mp4"');
+      await local.arrayBuffer();
       expect(dl.headers.get("content-length")).toBe(String(statSync(file).size));
       const body = new Uint8Array(await dl.arrayBuffer());
       expect(Bun.hash(body)).toBe(Bun.hash(new Uint8Array(await Bun.file(file).arrayBuffer())));
@@ -467,7 +472,7 @@ describe("saved trip download", () => {
       expect(page).toContain('href="/trips/2/saved.mp4"');
       const res = await get("/trips/2/saved.mp4");
       expect(res.status).toBe(200);
-      expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="front-\d{4}-\d{2}-\d{2}-\d{4}\.mp4"$/);
+      expect(res.headers.get("content-disposition")).toBe('attachment; filename="front-2024-05-01-0800.mp4"');
       expect(Bun.hash(new Uint8Array(await res.arrayBuffer()))).toBe(Bun.hash(new Uint8Array(await Bun.file(mp4).arrayBuffer())));
       f.db.query("UPDATE saved_trips SET mp4_path = '../../../../etc/passwd.mp4' WHERE trip_id = 2").run();
       // a path outside data_dir is never opened: the MP4 is made from the trip's segments instead
@@ -487,7 +492,7 @@ describe("saved trip download", () => {
 describe("event log", () => {
   test("text filter finds the actions' rows", async () => {
     const page = await (await get("/events?q=evidence-locked")).text();
-    expect(page).toContain("otto evidence-locked trip 2");
+    expect(page).toContain("Front camera: footage locked as evidence (by otto)");
     expect(page).not.toContain("starting -&gt; recording");
     const none = await (await get("/events?q=no-such-text-anywhere")).text();
     expect(none).toContain("No events match this filter");

@@ -15,7 +15,7 @@
  * unless KEEP_SCREENSHOTS=1, which prints where they are).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -75,7 +75,7 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
 
   // 2. the dashboard shows the camera recording
   await page.goto(`${rt.url}/`);
-  await expect(page.locator("#camera-front .badge").textContent()).resolves.toBe("recording");
+  await expect(page.locator("#camera-front .badge").textContent()).resolves.toBe("Recording");
   await shot(page, "dashboard");
 
   // 3. the trips list shows the open trip with a thumbnail
@@ -95,9 +95,9 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   const saveButton = page.locator(`form[action="/trips/${trip.id}/save"] button`);
   expect(await saveButton.count()).toBe(1);
   await saveButton.click();
-  await page.waitForFunction(() => /saving|yes, /.test(document.querySelector("#trip-actions")?.textContent ?? ""), null, { timeout: 30_000 });
-  // the status badge turns "saved" over SSE, without a reload
-  await page.waitForFunction((id) => document.querySelector(`[sse-swap="trip-${id}"] .badge`)?.textContent === "saved", trip.id, { timeout: 60_000 });
+  await page.waitForFunction(() => /Saving…|Saved:/.test(document.querySelector("#trip-actions")?.textContent ?? ""), null, { timeout: 30_000 });
+  // the status badge turns "Kept" over SSE, without a reload
+  await page.waitForFunction((id) => document.querySelector(`[sse-swap="trip-${id}"] .badge`)?.textContent === "Kept", trip.id, { timeout: 60_000 });
   const savedRow = rt.db.query("SELECT saved_dir, mp4_path FROM saved_trips WHERE trip_id = ?").get(trip.id) as { saved_dir: string; mp4_path: string | null } | null;
   // stored once: the footage stays in the ring; the MP4 is made when the phone downloads it
   expect(savedRow).toEqual({ saved_dir: "recordings/front", mp4_path: null });
@@ -135,14 +135,15 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   const [dl] = await Promise.all([page.waitForEvent("download"), download.click()]);
   const saved = join(shots, "clip.mp4");
   await dl.saveAs(saved);
-  expect(dl.suggestedFilename()).toMatch(/^front-\d{8}-\d{6}Z-\d+s\.mp4$/);
+  // offered as <camera>-YYYY-MM-DD-HHMM.mp4 (local time); the file on disk keeps its exporter name
+  expect(dl.suggestedFilename()).toMatch(/^front-\d{4}-\d\d-\d\d-\d{4}\.mp4$/);
   const probe = Bun.spawnSync([FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", saved]);
   expect(probe.exitCode).toBe(0);
   const info = JSON.parse(probe.stdout.toString()) as { format: { format_name: string; duration: string }; streams: { codec_type: string; width: number }[] };
   expect(info.format.format_name).toContain("mp4");
   expect(Number(info.format.duration)).toBeGreaterThan(1);
   expect(info.streams.find((s) => s.codec_type === "video")!.width).toBe(320);
-  const onDisk = join(dir, "exports", dl.suggestedFilename());
+  const onDisk = join(dir, "exports", readdirSync(join(dir, "exports")).find((n) => n.endsWith(".mp4"))!);
   expect(statSync(saved).size).toBe(statSync(onDisk).size);
   expect(Bun.hash(readFileSync(saved))).toBe(Bun.hash(readFileSync(onDisk)));
 

@@ -69,7 +69,7 @@ describe("GPIO save button status", () => {
     expect(card).toContain(`<code>${CHIP}</code> line 17`);
     // the reason exactly as the runtime reported it (HTML-escaped)
     expect(card).toContain(Bun.escapeHTML(gpio.reason!));
-    expect(card).toContain("Save trips from their page");
+    expect(card).toContain("Tap Save at the top of the home screen instead");
   });
 });
 
@@ -104,7 +104,7 @@ describe("camera stop / start", () => {
     expect(openTrip()).toBeNull();
     const stoppedPage = await (await get("/cameras/front", "operator")).text();
     expect(stoppedPage).toContain('action="/cameras/front/start"');
-    expect(stoppedPage).toContain('class="badge off">stopped<');
+    expect(stoppedPage).toContain('class="badge off">Stopped<');
 
     // a plain form post (no JavaScript) is answered with 303 back to the camera page
     const start = await post("/cameras/front/start", "operator", false);

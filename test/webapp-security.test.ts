@@ -172,7 +172,7 @@ describe("every mutating route", () => {
 });
 
 describe("pages need a session", () => {
-  const PUBLIC = new Set(["/login", "/setup", "/healthz", "/assets/:name"]);
+  const PUBLIC = new Set(["/login", "/setup", "/healthz", "/assets/:name", "/manifest.webmanifest", "/sw.js"]);
 
   test("every GET route except login, setup, healthz and assets refuses a visitor without a session", async () => {
     const gets = [...new Set(app.routes.filter((r) => r.method === "GET").map((r) => r.path))];
@@ -192,6 +192,9 @@ describe("pages need a session", () => {
     for (const p of ["/", "/trips/:id", "/trips/:id/thumb.jpg", "/exports/:id/download", "/cameras/:key/snapshot.jpg", "/cameras/:key/frame.jpg", "/cameras/:key/live.ts", "/media/:key/:file", "/live", "/users", "/plates"])
       expect(checked).toContain(p);
     expect((await app.request("/healthz")).status).toBe(200);
+    // the installable app's manifest and service worker are public (a browser fetches the manifest without cookies)
+    expect((await app.request("/manifest.webmanifest")).status).toBe(200);
+    expect((await app.request("/sw.js")).status).toBe(200);
     expect((await app.request("/login")).status).toBe(200); // users exist: the login form
     expect((await app.request("/setup")).status).toBe(404); // only while no user exists
   });

@@ -88,6 +88,10 @@ export interface EventFilter {
   before?: number;
   /** Only events whose message or kind contains this text (case-insensitive for ASCII). */
   text?: string;
+  /** Leave out `debug`-level events (the driver's default view). */
+  hideDebug?: boolean;
+  /** Leave out events of these kinds (the driver's default view hides the recorder's bookkeeping). */
+  hideKinds?: readonly string[];
   limit: number;
 }
 
@@ -110,6 +114,21 @@ const TRIP_SQL = `
   SELECT t.*, c.key AS camera_key, c.name AS camera_name, st.saved_dir, st.saved_at_utc, st.mp4_path AS saved_mp4
   FROM trips t JOIN cameras c ON c.id = t.camera_id
   LEFT JOIN saved_trips st ON st.trip_id = t.id`;
+
+/**
+ * Trip filter of `listTripsFiltered`: camera, overlap with [$from, $to), and `$only`: 'saved'
+ * (saving or saved) or 'incidents' (some of its footage carries an incident tag that is not a
+ * saved trip's own `trip-<id>` tag).
+ */
+const TRIP_FILTER = `($camera_id IS NULL OR t.camera_id = $camera_id)
+  AND ($from IS NULL OR COALESCE(t.end_time_utc, t.last_time_utc) > $from)
+  AND ($to IS NULL OR t.start_time_utc < $to)
+  AND ($only IS NULL
+       OR ($only = 'saved' AND t.status IN ('saving', 'saved'))
+       OR ($only = 'incidents' AND EXISTS (
+             SELECT 1 FROM segments g WHERE g.camera_id = t.camera_id
+               AND g.absolute_index BETWEEN t.start_absolute AND t.last_absolute
+               AND g.incident_id IS NOT NULL AND g.incident_id NOT LIKE 'trip-%')))`;
 
 function build(db: Database) {
   return {
@@ -164,6 +183,8 @@ function build(db: Database) {
     tripsByCamera: db.prepare(
       `${TRIP_SQL} WHERE t.camera_id = $camera_id ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`,
     ),
+    tripsFiltered: db.prepare(`${TRIP_SQL} WHERE ${TRIP_FILTER} ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`),
+    tripsFilteredCount: db.prepare(`SELECT COUNT(*) AS n FROM trips t WHERE ${TRIP_FILTER}`),
     tripCount: db.prepare("SELECT COUNT(*) AS n FROM trips"),
     keptTrips: db.prepare(`${TRIP_SQL} WHERE t.status IN ('saved', 'saving') ORDER BY t.start_time_utc DESC, t.id DESC LIMIT $limit OFFSET $offset`),
     keptTripCount: db.prepare("SELECT COUNT(*) AS n FROM trips WHERE status IN ('saved', 'saving')"),
@@ -177,6 +198,8 @@ function build(db: Database) {
        WHERE ($kind IS NULL OR e.kind = $kind)
          AND ($camera_id IS NULL OR e.camera_id = $camera_id)
          AND ($level IS NULL OR e.level = $level)
+         AND ($hide_debug = 0 OR e.level <> 'debug')
+         AND ($hide_kinds IS NULL OR e.kind NOT IN (SELECT value FROM json_each($hide_kinds)))
          AND ($before IS NULL OR e.id < $before)
          AND ($text IS NULL OR instr(lower(e.message), $text) > 0 OR instr(e.kind, $text) > 0)
        ORDER BY e.id DESC LIMIT $limit`,
@@ -326,10 +349,30 @@ export function listEvents(db: Database, f: EventFilter): EventRow[] {
     kind: f.kind ?? null,
     camera_id: f.cameraId ?? null,
     level: f.level ?? null,
+    hide_debug: f.hideDebug ? 1 : 0,
+    hide_kinds: f.hideKinds && f.hideKinds.length > 0 ? JSON.stringify(f.hideKinds) : null,
     before: f.before ?? null,
     text: f.text ? f.text.toLowerCase() : null,
     limit: f.limit,
   }) as EventRow[];
+}
+
+/** Which trips `listTripsFiltered` keeps (see TRIP_FILTER). Times are ms UTC, `to` exclusive. */
+export interface TripFilter {
+  cameraId?: number;
+  from?: number;
+  to?: number;
+  only?: "saved" | "incidents";
+  limit: number;
+  offset: number;
+}
+
+/** Trips matching a filter, newest first, and how many match in total. */
+export function listTripsFiltered(db: Database, f: TripFilter): { rows: TripSummary[]; total: number } {
+  const params = { camera_id: f.cameraId ?? null, from: f.from ?? null, to: f.to ?? null, only: f.only ?? null };
+  const rows = q(db).tripsFiltered.all({ ...params, limit: f.limit, offset: f.offset }) as TripSummary[];
+  const total = (q(db).tripsFilteredCount.get(params) as { n: number }).n;
+  return { rows, total };
 }
 
 /** Evidence-lock state of a trip's segments still in the ring. */

@@ -6,20 +6,24 @@
  * actions (save, lock, export, snapshot, incident) are the POST routes below.
  *
  * Routes (in mount order):
- *   public:  GET /assets/:name, GET /healthz
+ *   public:  GET /assets/:name (icons included), GET /healthz
  *   -- security (src/web/auth): session cookie -> CSRF (every non-GET) -> permission table
  *      (`WEB_PERMISSIONS`: deny-by-default for unlisted mutating routes; any GET needs a
  *      session unless listed public), then deps.middleware --
  *   Every sub-app reads its dependencies from request variables set by `depsMiddleware`.
+ *   GET /manifest.webmanifest, GET /sw.js   installable web app (public rules)      pwa.ts
  *   GET/POST /login, POST /logout, GET/POST /setup (only while no user exists)    auth.tsx
  *   GET/POST /users...              user admin, login unlock (admin only)          users.tsx
- *   GET /                           dashboard
+ *   GET /                           home screen; POST /home/save, /home/incident       dashboard.tsx
+ *   GET /diagnostics                recorder details for operators                 diagnostics.tsx
+ *   GET /my-footage                 kept drives, incident clips, pictures, exports  myFootage.tsx
  *   GET /live                       SSE stream of htmx fragments
  *   GET /cameras/:key               camera page (timeline, gaps, recent segments, live view)
  *   GET /cameras/:key/health[/snapshots/:id.jpg]  camera health: status, snapshot, charts   health.tsx
  *   GET /cameras/:key/live.m3u8     live HLS playlist (sliding window; fallback for browsers without MSE)
  *   GET /cameras/:key/live.ts       live MPEG-TS stream (WebSocket or chunked HTTP)       liveStream.ts
  *   GET /cameras/:key/frame.jpg     current frame (X-Frame-Time)                          liveStream.ts
+ *   GET /cameras/:key/play?at=MS    303 to the drive holding that moment, playing from it
  *   POST /cameras/:key/stop|start   stop / start recording (runtime action)
  *   GET /trips, /trips/:id          trips list (paged), trip page with player
  *   GET /trips/:id/playlist.m3u8    trip HLS playlist
@@ -28,7 +32,7 @@
  *   GET /cameras/:key/snapshot.jpg  JPEG at ?at=MS or live
  *   GET /trips/:id/thumb.jpg        trip thumbnail (cached under <data_dir>/thumbs/)
  *   POST /trips/:id/save|lock|unlock                save (runtime action), evidence lock/unlock
- *   GET/POST /exports, GET /exports/:id[/download], POST /exports/:id/delete     clip exports
+ *   GET/POST /exports, GET /exports/:id[/download|/thumb.jpg], POST /exports/:id/delete   clip exports
  *   POST /snapshots, POST /incidents
  *   POST /api/trips/:id/save, POST /api/exports, GET /api/exports/:id, POST /api/incidents
  *   GET /plates..., POST /plates/watchlist[/:id/delete]                            plates.tsx
@@ -66,6 +70,9 @@ import { mediaRoutes } from "./routes/media.ts";
 import { eventRoutes } from "./routes/events.tsx";
 import { healthRoutes } from "./routes/health.tsx";
 import { timelapseRoutes, tripTimelapseRoutes } from "./routes/timelapses.tsx";
+import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
+import { myFootageRoutes } from "./routes/myFootage.tsx";
+import { pwaRoutes } from "./routes/pwa.ts";
 
 export type { WebActions, WebDeps, WebEnv } from "./env.ts";
 
@@ -192,6 +199,8 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   // Extra guards (tests, deployments): after the security middleware.
   for (const mw of deps.middleware ?? []) app.use("*", mw);
 
+  // Public by rule (manifest, service worker): after the security middleware, before the layout.
+  app.route("/", pwaRoutes());
   app.use("*", renderer);
   app.route("/", authRoutes());
   app.route("/users", userRoutes());
@@ -209,6 +218,8 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/exports", exportRoutes());
   app.route("/", snapshotRoutes());
   app.route("/api", apiRoutes());
+  app.route("/diagnostics", diagnosticsRoutes());
+  app.route("/my-footage", myFootageRoutes());
 
   app.notFound((c) => errorResponse(c, 404, `no page at ${c.req.path}`));
   app.onError((err, c) => {

@@ -1,7 +1,10 @@
 /**
  * Static assets embedded in the program (and in the compiled binary): htmx 2, its SSE
  * extension, hls.js, uPlot (MIT, the camera health charts) with its stylesheet, the UI's
- * stylesheet, client script and health chart script, mpegts.js (the live view's player). Nothing is read from disk at run
+ * stylesheet, client script and health chart script, mpegts.js (the live view's player), the app
+ * icons (PNG 192 and 512 px for the web app manifest, made once with ffmpeg's `geq` filter: a
+ * blue lens ring around a red recording dot on the UI's dark background; the command is in
+ * src/web/icons/README.md). Nothing is read from disk at run
  * time and nothing comes from a CDN.
  *
  * Each asset is served from `/assets/<name>` with a content hash in its URL (`?v=<hash>`), a
@@ -22,6 +25,8 @@ import clientJsFile from "./client.js" with { type: "file" };
 import uplotJsFile from "uplot/dist/uPlot.iife.min.js" with { type: "file" };
 import uplotCssFile from "uplot/dist/uPlot.min.css" with { type: "file" };
 import healthJsFile from "./health.js" with { type: "file" };
+import icon192File from "./icons/icon-192.png" with { type: "file" };
+import icon512File from "./icons/icon-512.png" with { type: "file" };
 
 export interface Asset {
   name: string;
@@ -41,11 +46,13 @@ const stripSourceMap = (text: string) => text.replace(/\n?\/\/# sourceMappingURL
  * An asset read from `file` (a path: inside the compiled binary `/$bunfs/root/...`) on first use
  * of `body`, `hash` or `gzip`; `transform` maps the file's UTF-8 text to the text served.
  */
-function make(name: string, type: string, file: string, transform: (text: string) => string = (t) => t): Asset {
+function make(name: string, type: string, file: string, transform: ((text: string) => string) | "binary" = (t) => t): Asset {
   let body: Uint8Array<ArrayBuffer> | null = null;
   let hash: string | null = null;
   let gzip: Uint8Array | null = null;
-  const bytes = () => (body ??= new TextEncoder().encode(transform(readFileSync(file, "utf8"))));
+  const read = (): Uint8Array<ArrayBuffer> =>
+    transform === "binary" ? new Uint8Array(readFileSync(file)) : new TextEncoder().encode(transform(readFileSync(file, "utf8")));
+  const bytes = () => (body ??= read());
   return {
     name,
     type,
@@ -75,10 +82,23 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     make("uplot.min.js", JS, uplotJsFile),
     make("uplot.min.css", "text/css; charset=utf-8", uplotCssFile),
     make("health.js", JS, healthJsFile),
+    make("icon-192.png", "image/png", icon192File, "binary"),
+    make("icon-512.png", "image/png", icon512File, "binary"),
   ].map((a) => [a.name, a]),
 );
 
-export type AssetName = "htmx.min.js" | "sse.min.js" | "hls.min.js" | "mpegts.js" | "style.css" | "client.js" | "uplot.min.js" | "uplot.min.css" | "health.js";
+export type AssetName =
+  | "htmx.min.js"
+  | "sse.min.js"
+  | "hls.min.js"
+  | "mpegts.js"
+  | "style.css"
+  | "client.js"
+  | "uplot.min.js"
+  | "uplot.min.css"
+  | "health.js"
+  | "icon-192.png"
+  | "icon-512.png";
 
 /** The cache-busting URL of an asset: `/assets/htmx.min.js?v=<hash>`. */
 export function assetUrl(name: AssetName): string {

@@ -1,6 +1,7 @@
 // dashcam UI client script (embedded, no build step). Jobs:
 // 1. Times: every element with data-t (Unix ms UTC) and data-fmt is rewritten to the viewer's
-//    local time ("datetime", "time", "date", "hm") or a relative age ("ago", refreshed).
+//    local time ("datetime", "time", "date", "hm", "when") or a relative age ("ago", refreshed),
+//    always on a 24 h clock. Links with data-tzo get the viewer's offset as ?tzo= (download names).
 // 2. Video: <video data-hls> plays through the embedded hls.js (loaded only when needed; its URL
 //    is data-hlsjs of this script tag) wherever Media Source Extensions exist, else natively (iOS
 //    Safari before 17.1). Native HLS is not preferred where MSE exists: Chromium's own HLS player
@@ -24,6 +25,7 @@
   var me = document.currentScript;
   var hlsUrl = me && me.getAttribute("data-hlsjs");
   var mpegtsUrl = me && me.getAttribute("data-mpegts");
+  var swUrl = me && me.getAttribute("data-sw");
   var pad = function (n) { return String(n).padStart(2, "0"); };
 
   function ago(ms) {
@@ -47,13 +49,30 @@
       case "time": el.textContent = time; el.setAttribute("title", date); break;
       case "date": el.textContent = date; break;
       case "hm": el.textContent = hm; break;
+      case "when": el.textContent = dayWord(d) + " " + hm; el.setAttribute("title", date + " " + time); break;
       default: el.textContent = date + " " + time;
     }
+  }
+
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function dayWord(d) {
+    var today = new Date(); today.setHours(0, 0, 0, 0);
+    var day = new Date(d.getTime()); day.setHours(0, 0, 0, 0);
+    var diff = Math.round((today.getTime() - day.getTime()) / 86400000);
+    if (diff === 0) return "today";
+    if (diff === 1) return "yesterday";
+    return d.getDate() + " " + MONTHS[d.getMonth()];
   }
 
   function formatAll(root) {
     var els = root.querySelectorAll("[data-t][data-fmt]");
     for (var i = 0; i < els.length; i++) fmt(els[i]);
+    var links = root.querySelectorAll("a[data-tzo]");
+    for (var j = 0; j < links.length; j++) {
+      var href = links[j].getAttribute("href");
+      if (!href || /[?&]tzo=/.test(href)) continue;
+      links[j].setAttribute("href", href + (href.indexOf("?") < 0 ? "?" : "&") + "tzo=" + new Date().getTimezoneOffset());
+    }
   }
 
   var scripts = {};
@@ -311,7 +330,32 @@
     }).observe(box, { childList: true });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); watchAlerts(); });
+  // 7. The service worker (app shell only: hashed /assets/*, see src/web/routes/pwa.ts).
+  function registerServiceWorker() {
+    if (!swUrl || !("serviceWorker" in navigator) || !window.isSecureContext) return;
+    navigator.serviceWorker.register(swUrl, { scope: "/" }).catch(function () { /* the app works without it */ });
+  }
+
+  // 8. Camera pictures (img[data-refresh], CameraThumb.tsx) reload every N seconds while visible.
+  function refreshPictures() {
+    if (document.hidden) return;
+    var imgs = document.querySelectorAll("img[data-refresh]");
+    var now = Date.now();
+    for (var i = 0; i < imgs.length; i++) {
+      var img = imgs[i];
+      var every = Number(img.getAttribute("data-refresh")) * 1000;
+      var last = Number(img.getAttribute("data-loaded-at") || now);
+      if (!img.hasAttribute("data-loaded-at")) { img.setAttribute("data-loaded-at", String(now)); continue; }
+      if (!(every > 0) || now - last < every) continue;
+      var base = img.getAttribute("src").replace(/[?&]r=\d+$/, "");
+      img.hidden = false;
+      img.setAttribute("data-loaded-at", String(now));
+      img.setAttribute("src", base + (base.indexOf("?") < 0 ? "?" : "&") + "r=" + now);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); watchAlerts(); registerServiceWorker(); });
+  setInterval(refreshPictures, 5000);
   document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) formatAll(e.target); });
   document.addEventListener("htmx:afterSwap", function (e) { if (e.target && e.target.querySelectorAll) { formatAll(e.target); tzForms(e.target); startLivePlayers(e.target); } });
   document.addEventListener("toggle", function (e) { if (e.target && e.target.open) startPlayers(e.target); }, true);

@@ -7,6 +7,17 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { parseRange } from "./routes/media.ts";
 
+/**
+ * The viewer's time-zone offset from `?tzo=MIN` (minutes as `Date.getTimezoneOffset()`, -840..840;
+ * client.js adds it to links marked `data-tzo`), else 0 (UTC). Used for download file names.
+ */
+export function tzoOf(c: Context): number {
+  const raw = c.req.query("tzo");
+  if (raw === undefined || !/^-?\d{1,3}$/.test(raw)) return 0;
+  const n = Number(raw);
+  return Math.abs(n) <= 840 ? n : 0;
+}
+
 export async function fileDownload(c: Context, path: string, name: string, type: string, options: { inline?: boolean } = {}): Promise<Response> {
   const file = Bun.file(path);
   if (!(await file.exists())) throw new HTTPException(404, { message: `${name} is gone from the disk` });

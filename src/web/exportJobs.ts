@@ -73,7 +73,8 @@ interface Entry {
 }
 
 const randomId = () => Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
-const idOfPath = (rel: string) => new Bun.CryptoHasher("sha256").update(rel).digest("hex").slice(0, 16);
+/** The stable id of a finished export file found on disk: the first 16 hex digits of SHA-256 of its path relative to data_dir. */
+export const idOfPath = (rel: string): string => new Bun.CryptoHasher("sha256").update(rel).digest("hex").slice(0, 16);
 
 /** Reads camera key and times out of an export file name (best effort; see export.ts / snapshot.ts naming). */
 export function parseExportName(name: string): { kind: ExportKind; cameraKey: string | null; fromUtc: number | null; toUtc: number | null } {
@@ -91,6 +92,19 @@ export function parseExportName(name: string): { kind: ExportKind; cameraKey: st
   }
   return { kind: name.endsWith(".jpg") ? "snapshot" : "clip", cameraKey: null, fromUtc: null, toUtc: null };
 }
+
+/**
+ * The moment an incident clip is about: the UTC time in its `inc-YYYYMMDD-HHMMSS[-mmm-<camera>]` tag
+ * (incidentIdFor of src/machines/incident.ts; `newIncidentId` ends in random hex instead), else the clip's start.
+ */
+export function incidentMoment(job: Pick<ExportJob, "relPath" | "fromUtc">): number | null {
+  const m = /-inc-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:-(\d{3})(?=-))?/.exec(job.relPath ?? "");
+  if (m) return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, Number(m[7] ?? 0));
+  return job.fromUtc;
+}
+
+/** True for an export made for an incident: its file name carries a tag after the length (`...-60s-<tag>.mp4`). */
+export const isIncidentClip = (job: Pick<ExportJob, "kind" | "relPath">) => job.kind === "clip" && /-\d+s-[^/]+\.mp4$/.test(job.relPath ?? "");
 
 export class ExportRegistry {
   readonly #entries = new Map<string, Entry>();

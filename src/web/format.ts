@@ -46,3 +46,51 @@ export function formatBitrate(bps: number | null | undefined): string {
   if (bps >= 1e6) return `${(bps / 1e6).toFixed(1)} Mbit/s`;
   return `${Math.round(bps / 1e3)} kbit/s`;
 }
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+/**
+ * Unix ms -> "7 Dec 08:12" in UTC shifted by `tzo` minutes (`Date.getTimezoneOffset()` of the
+ * viewer, so local = UTC - tzo). The one short "when" text of the UI: 24 h clock, day and
+ * month name, no year. `client.js` writes the same shape in the viewer's zone for
+ * `data-fmt="when"` ("today 08:12" / "yesterday 08:12" for the two latest days).
+ */
+export function whenText(ms: number, tzo = 0): string {
+  const d = new Date(ms - tzo * 60_000);
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+}
+
+/**
+ * The file name a download is offered under: `<camera>-YYYY-MM-DD-HHMM.<ext>`, e.g.
+ * `front-2026-12-07-0812.mp4`, at instant `ms` in the viewer's zone (`tzo` minutes as
+ * `Date.getTimezoneOffset()`, 0 = UTC). Characters other than `A-Za-z0-9._-` become `_`.
+ */
+export function downloadName(cameraKey: string, ms: number, ext: string, tzo = 0): string {
+  const d = new Date(ms - tzo * 60_000);
+  const stamp = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}-${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}`;
+  return `${cameraKey}-${stamp}.${ext}`.replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
+/** The calendar day (YYYY-MM-DD) of `ms` in the viewer's zone (`tzo` as `Date.getTimezoneOffset()`). */
+export const dayOf = (ms: number, tzo = 0): string => new Date(ms - tzo * 60_000).toISOString().slice(0, 10);
+
+/**
+ * How full a disk is and the badge tone for it: `pct` = round(100 x used / total) where used =
+ * total - available (statfs(2): blocks minus blocks available to unprivileged users), tone
+ * `ok` under 80 %, `warn` under 95 %, `bad` from 95 % (thresholds of common NAS/NVR
+ * dashboards: amber leaves room to act, red means the next drive may not fit).
+ */
+export function fullness(usedBytes: number, totalBytes: number): { pct: number; tone: "ok" | "warn" | "bad" } {
+  const pct = totalBytes > 0 ? Math.min(100, Math.max(0, Math.round((usedBytes / totalBytes) * 100))) : 0;
+  return { pct, tone: pct < 80 ? "ok" : pct < 95 ? "warn" : "bad" };
+}
+
+/** A drive's length for people: "45 s", "14 min", "1 h 05 min" (rounded down to the minute). */
+export function formatDriveLength(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}

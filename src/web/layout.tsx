@@ -13,6 +13,9 @@
  * a hidden `_csrf` field (`CsrfField`). The nav shows only with a session; the footer shows
  * who is logged in, a Log out button and, for admins, Users.
  *
+ * Installable: the web app manifest, theme colour and icons are linked here, and client.js
+ * registers the service worker named by `data-sw` (app shell only, see routes/pwa.ts).
+ *
  * `c.render(content, { title, live, nav })`: `live: false` leaves the SSE connection out.
  */
 import type { Child, FC } from "hono/jsx";
@@ -20,6 +23,7 @@ import type { Context } from "hono";
 import { jsxRenderer } from "hono/jsx-renderer";
 import { assetUrl } from "./assets.ts";
 import { VERSION } from "../version.ts";
+import { THEME_COLOR } from "./routes/pwa.ts";
 import { csrfHxHeaders, CsrfField } from "./auth/csrf.ts";
 import type { SessionUser } from "./auth/middleware.ts";
 
@@ -29,11 +33,12 @@ declare module "hono" {
   }
 }
 
-export type NavKey = "dashboard" | "trips" | "plates" | "timelapses" | "events" | "exports" | "users" | "none";
+export type NavKey = "dashboard" | "trips" | "mine" | "plates" | "timelapses" | "events" | "exports" | "users" | "diagnostics" | "none";
 
 const NAV: { key: NavKey; href: string; label: string }[] = [
-  { key: "dashboard", href: "/", label: "Cameras" },
-  { key: "trips", href: "/trips", label: "Trips" },
+  { key: "dashboard", href: "/", label: "Home" },
+  { key: "trips", href: "/trips", label: "Footage" },
+  { key: "mine", href: "/my-footage", label: "My footage" },
   { key: "plates", href: "/plates", label: "Plates" },
   { key: "timelapses", href: "/timelapses", label: "Timelapses" },
   { key: "events", href: "/events", label: "Events" },
@@ -64,11 +69,14 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
       <meta name="color-scheme" content="dark light" />
       <meta name="htmx-config" content={HTMX_CONFIG} />
       <title>{`${title} · dashcam`}</title>
-      <link rel="icon" href="data:," />
+      <meta name="theme-color" content={THEME_COLOR} />
+      <link rel="manifest" href="/manifest.webmanifest" />
+      <link rel="icon" type="image/png" href={assetUrl("icon-192.png")} />
+      <link rel="apple-touch-icon" href={assetUrl("icon-192.png")} />
       <link rel="stylesheet" href={assetUrl("style.css")} />
       <script src={assetUrl("htmx.min.js")} defer></script>
       <script src={assetUrl("sse.min.js")} defer></script>
-      <script src={assetUrl("client.js")} defer data-hlsjs={assetUrl("hls.min.js")} data-mpegts={assetUrl("mpegts.js")}></script>
+      <script src={assetUrl("client.js")} defer data-hlsjs={assetUrl("hls.min.js")} data-mpegts={assetUrl("mpegts.js")} data-sw="/sw.js"></script>
     </head>
     <body hx-headers={csrf ? csrfHxHeaders(csrf) : undefined}>
       <header class={user ? "topbar with-nav" : "topbar"}>
@@ -106,6 +114,11 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
             <a class="button" href="/exports" aria-current={nav === "exports" ? "page" : undefined}>
               Exports
             </a>
+            {user.role !== "viewer" ? (
+              <a class="button" href="/diagnostics" aria-current={nav === "diagnostics" ? "page" : undefined}>
+                Diagnostics
+              </a>
+            ) : null}
             {user.role === "admin" ? (
               <a class="button" href="/users" aria-current={nav === "users" ? "page" : undefined}>
                 Users

@@ -32,3 +32,7 @@ declare module "*/client.js" {
   const path: string;
   export default path;
 }
+declare module "*.png" {
+  const path: string;
+  export default path;
+}

@@ -1,5 +1,5 @@
 /**
- * Trip thumbnails: the first frame of a trip's oldest segment still in the ring (`snapshotAt`
+ * Trip and export thumbnails. Trips: the first frame of a trip's oldest segment still in the ring (`snapshotAt`
  * of src/media/snapshot.ts, which holds a read-lock on the segment while ffmpeg reads it),
  * scaled to THUMB_WIDTH px wide (a second small ffmpeg run on the JPEG, so a 1080p camera does
  * not send 300 KB per list item), cached on disk as `<data_dir>/thumbs/trip-<id>.jpg`
@@ -47,6 +47,48 @@ async function scaleJpeg(jpeg: Uint8Array): Promise<Uint8Array> {
   const bytes = run.stdout;
   if (run.code !== 0 || bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error(`thumbnail scale failed: ${run.stderr.slice(0, 200)}`);
   return bytes;
+}
+
+/** Path of an export's cached thumbnail (may not exist yet); `exportId` is 16 hex digits. */
+export const exportThumbPath = (dataDir: string, exportId: string) => join(dataDir, THUMBS_DIR, `export-${exportId.replace(/[^0-9a-f]/g, "")}.jpg`);
+
+/**
+ * The absolute path of an export's thumbnail (its first frame: an MP4's first picture or the
+ * snapshot JPEG itself, THUMB_WIDTH wide), made on first use from the finished file at `file`
+ * and cached as `<data_dir>/thumbs/export-<id>.jpg`. The file never changes under its name,
+ * so the cache never goes stale. Errors of ffmpeg propagate (Error, GateFullError).
+ */
+export async function exportThumbnail(dataDir: string, exportId: string, file: string, gate: Gate): Promise<string> {
+  const path = exportThumbPath(dataDir, exportId);
+  if (existsSync(path)) return path;
+  const running = inflight.get(path);
+  if (running) return (await running)!;
+  const work = (async () => {
+    const jpeg = await gate.run(async () => {
+      const run = await runFfmpeg(
+        [
+          "-hide_banner", "-nostdin", "-loglevel", "error",
+          "-i", file,
+          "-map", "0:v:0", "-frames:v", "1", "-an",
+          "-vf", `scale='min(${THUMB_WIDTH},iw)':-2`,
+          "-c:v", "mjpeg", "-q:v", "5", "-f", "image2pipe", "pipe:1",
+        ],
+        { captureStdout: true },
+      );
+      const bytes = run.stdout;
+      if (run.code !== 0 || bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error(`export thumbnail failed: ${run.stderr.slice(0, 200)}`);
+      return bytes;
+    });
+    mkdirSync(join(dataDir, THUMBS_DIR), { recursive: true });
+    writeFileAtomic(path, jpeg, { syncDir: false });
+    return path;
+  })();
+  inflight.set(path, work);
+  try {
+    return (await work)!;
+  } finally {
+    inflight.delete(path);
+  }
 }
 
 /**

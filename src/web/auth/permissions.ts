@@ -46,6 +46,10 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   { method: "GET", path: "/embed/:token", role: "public", what: "public share embed" },
   { method: "GET", path: "/assets/*", role: "public", what: "embedded CSS/JS" },
   { method: "GET", path: "/favicon.ico", role: "public", what: "icon" },
+  { method: "GET", path: "/manifest.webmanifest", role: "public", what: "web app manifest (install on a phone's home screen)" },
+  { method: "GET", path: "/sw.js", role: "public", what: "service worker (caches the app shell only)" },
+  // operator pages
+  { method: "GET", path: "/diagnostics", role: "operator", what: "recorder diagnostics (ring, segments, boot ids)" },
   // auth (src/web/routes/auth.tsx)
   { method: "POST", path: "/login", role: "public", what: "log in (rate limited)" },
   { method: "POST", path: "/setup", role: "public", what: "create the first admin; 404 once any user exists" },
@@ -69,6 +73,8 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/snapshots", role: "operator", what: "save a snapshot" },
   { method: "POST", path: "/incidents", role: "operator", what: "mark an incident (clip before/after a moment)" },
   { method: "POST", path: "/api/incidents", role: "operator", what: "mark an incident (API)" },
+  { method: "POST", path: "/home/save", role: "operator", what: "keep the current drive (home screen Save)" },
+  { method: "POST", path: "/home/incident", role: "operator", what: "mark an incident now on every recording camera (home screen)" },
   // cameras (src/web/routes/cameras.tsx)
   { method: "POST", path: "/cameras/:key/stop", role: "operator", what: "stop recording a camera (its open trip closes)" },
   { method: "POST", path: "/cameras/:key/start", role: "operator", what: "start recording a stopped camera" },

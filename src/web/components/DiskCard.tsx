@@ -1,8 +1,17 @@
 /** @jsxImportSource hono/jsx */
-/** Free/total space of the file system holding data_dir; also the SSE fragment `disk`. */
+/**
+ * How full the storage holding the recordings is; also the SSE fragment `disk`.
+ *
+ * The numbers come from `statfs(2)` of data_dir (the file system the recordings are on):
+ * total = blocks x block size, available = blocks available to unprivileged users x block size,
+ * used = total - available. The badge ("69 % full") and the bar show the same percentage;
+ * colour: green under 80 %, amber under 95 %, red from 95 % (`fullness` in ../format.ts).
+ * A full card is expected on a dashcam (the oldest unkept footage is overwritten), so the text
+ * says what happens next rather than only alarming.
+ */
 import type { FC } from "hono/jsx";
 import { statfsSync } from "node:fs";
-import { formatBytes } from "../format.ts";
+import { formatBytes, fullness } from "../format.ts";
 
 export interface DiskInfo {
   free_bytes: number;
@@ -23,18 +32,27 @@ export function diskInfo(dir: string): DiskInfo | null {
 }
 
 export const DiskBody: FC<{ disk: DiskInfo | null }> = ({ disk }) => {
-  if (!disk) return <p class="error-text">Data directory is not readable.</p>;
-  const used = disk.total_bytes - disk.free_bytes;
-  const freePct = disk.total_bytes > 0 ? Math.round((disk.free_bytes / disk.total_bytes) * 100) : 0;
+  if (!disk) return <p class="error-text">The storage for recordings cannot be read.</p>;
+  const used = Math.max(0, disk.total_bytes - disk.free_bytes);
+  const { pct, tone } = fullness(used, disk.total_bytes);
   return (
     <>
       <div class="card-head">
         <h2>Storage</h2>
-        <span class={`badge ${freePct < 5 ? "bad" : freePct < 15 ? "warn" : "ok"}`}>{freePct}% free</span>
+        <span class={`badge ${tone}`}>{pct} % full</span>
       </div>
-      <meter min={0} max={disk.total_bytes} value={used} low={disk.total_bytes * 0.85} high={disk.total_bytes * 0.95} optimum={0}></meter>
+      {/* the meter's own colours follow the same thresholds: optimum 0, low 80, high 95 */}
+      <meter class="disk-meter" min={0} max={100} value={pct} low={80} high={95} optimum={0} aria-label={`Storage ${pct} % full`}>
+        {pct} %
+      </meter>
       <p class="disk-text">
-        {formatBytes(disk.free_bytes)} free of {formatBytes(disk.total_bytes)}
+        {formatBytes(used)} used, {formatBytes(disk.free_bytes)} free of {formatBytes(disk.total_bytes)}.{" "}
+        <span class="muted">
+          {tone === "bad"
+            ? "Nearly full: footage you have not kept will be overwritten first; kept drives and incidents are never overwritten."
+            : "When it fills up, the oldest footage you have not kept is overwritten."}{" "}
+          Measured on the storage that holds the recordings.
+        </span>
       </p>
     </>
   );

@@ -1,20 +1,28 @@
 /** @jsxImportSource hono/jsx */
-/** Event log rows; `EventItem` is also the SSE fragment `event-log` (prepended to the list). */
+/**
+ * Event log rows; `EventItem` is also the SSE fragment `event-log` (prepended to the list).
+ * A row reads as a sentence in plain words (../words.ts `eventSentence`); `details` adds the
+ * technical kind name and the raw message (the Events page's "technical details" toggle).
+ */
 import type { FC } from "hono/jsx";
 import type { EventRow } from "../../db/views.ts";
 import type { LiveEvent } from "../../events.ts";
 import { LevelBadge } from "./Badge.tsx";
 import { Time } from "./Time.tsx";
+import { eventSentence } from "../words.ts";
 
-export const EventItem: FC<{ ev: EventRow }> = ({ ev }) => (
+export const EventItem: FC<{ ev: EventRow; cameraName?: string | null; details?: boolean }> = ({ ev, cameraName, details = false }) => (
   <li class={`event level-${ev.level}`} id={`event-${ev.id}`}>
     <div class="event-head">
       <LevelBadge level={ev.level} />
-      <code class="kind">{ev.kind}</code>
-      {ev.camera_key ? <a href={`/cameras/${ev.camera_key}`}>{ev.camera_key}</a> : null}
-      <Time ms={ev.at} fmt="datetime" />
+      <Time ms={ev.at} fmt="when" />
     </div>
-    <p class="event-msg">{ev.message}</p>
+    <p class="event-msg">{eventSentence(ev, cameraName)}</p>
+    {details ? (
+      <p class="event-detail small-text muted">
+        <code class="kind">{ev.kind}</code> {ev.message}
+      </p>
+    ) : null}
   </li>
 );
 

@@ -35,7 +35,7 @@ export const GpioCardBody: FC<{ gpio: GpioState | null; settings?: ShownGpio | n
           <dt>Problem</dt>
           <dd class="error-text">{gpio.reason ?? "unavailable"}</dd>
           <dt>Meanwhile</dt>
-          <dd>Save trips from their page (Trips) instead.</dd>
+          <dd>Tap Save at the top of the home screen instead.</dd>
         </>
       ) : gpio?.status === "ready" ? (
         <>

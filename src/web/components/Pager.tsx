@@ -9,7 +9,7 @@ export const Pager: FC<{ prev?: string | null; next?: string | null; label?: str
         ← Newer
       </a>
     ) : (
-      <span class="button disabled">← Newer</span>
+      <span class="button disabled" aria-disabled="true">← Newer</span>
     )}
     {label ? <span class="muted">{label}</span> : null}
     {next ? (
@@ -17,7 +17,7 @@ export const Pager: FC<{ prev?: string | null; next?: string | null; label?: str
         Older →
       </a>
     ) : (
-      <span class="button disabled">Older →</span>
+      <span class="button disabled" aria-disabled="true">Older →</span>
     )}
   </nav>
 );

@@ -2,14 +2,15 @@
 /**
  * Segment timeline of one camera over a window [from, to) ms: recorded spans (consecutive
  * segments merged while the hole between them is at most 3 s, DESIGN.md invariant 5), recorded
- * gaps from `recording_gaps` (red), hour ticks. Drawn as an SVG with percentage coordinates so
+ * gaps from `recording_gaps` (red), hour ticks. Every recorded span is a link that plays the
+ * footage from its start (`/cameras/<key>/play?at=MS`, which finds the drive holding it). Drawn as an SVG with percentage coordinates so
  * it fits any width; an optional `marker` instant is drawn as a vertical line (and needs no inline styles, which the Content-Security-Policy forbids),
  * followed by the same information as a list that is easy to read and tap on a phone.
  */
 import type { FC } from "hono/jsx";
 import type { GapRow, SegmentRow } from "../../db/views.ts";
 import { GAP_THRESHOLD_MS } from "../../db/views.ts";
-import { formatBytes, formatDuration } from "../format.ts";
+import { formatDuration } from "../format.ts";
 import { Time } from "./Time.tsx";
 
 export interface Run {
@@ -56,6 +57,9 @@ export function ticks(from: number, to: number): number[] {
   return out;
 }
 
+/** The link that plays a camera's footage from instant `at` (ms UTC) in the drive holding it. */
+export const playHref = (cameraKey: string, at: number) => `/cameras/${cameraKey}/play?at=${Math.round(at)}`;
+
 const pct = (x: number) => `${(Math.round(x * 10000) / 100).toFixed(2)}%`;
 
 export const Timeline: FC<{ from: number; to: number; segments: SegmentRow[]; gaps: GapRow[]; cameraKey: string; marker?: number }> = ({
@@ -72,20 +76,24 @@ export const Timeline: FC<{ from: number; to: number; segments: SegmentRow[]; ga
   const recordedMs = runs.reduce((a, r) => a + Math.min(r.end, to) - Math.max(r.start, from), 0);
   return (
     <section class="card timeline" aria-label="Recording timeline">
-      <svg class="tl" width="100%" height="56" role="img" aria-label={`${runs.length} recorded spans, ${gaps.length} gaps`}>
+      <svg class="tl" width="100%" height="56" role="group" aria-label={`${runs.length} recordings, ${gaps.length} interruptions`}>
         <rect class="tl-bg" x="0" y="8" width="100%" height="28" />
         {gaps.map((g) => (
           <rect class="tl-gap" x={pct(x(g.gap_start))} y="4" width={pct(Math.max(0.004, x(g.gap_end) - x(g.gap_start)))} height="36" />
         ))}
         {runs.map((r) => (
-          <rect
-            class="tl-rec"
-            x={pct(x(r.start))}
-            y="8"
-            width={pct(Math.max(0.005, x(r.end) - x(r.start)))}
-            height="28"
-            data-first={String(r.firstAbsolute)}
-          />
+          <a href={playHref(cameraKey, Math.max(r.start, from))} aria-label="Play this recording">
+            {/* a transparent, taller hit area: the tap target is 44 px high, the bar 28 */}
+            <rect class="tl-hit" x={pct(x(r.start))} y="0" width={pct(Math.max(0.02, x(r.end) - x(r.start)))} height="44" />
+            <rect
+              class="tl-rec"
+              x={pct(x(r.start))}
+              y="8"
+              width={pct(Math.max(0.005, x(r.end) - x(r.start)))}
+              height="28"
+              data-first={String(r.firstAbsolute)}
+            />
+          </a>
         ))}
         {marker !== undefined ? <line class="tl-marker" x1={pct(x(marker))} x2={pct(x(marker))} y1="0" y2="44" /> : null}
         {ticks(from, to).map((t) => (
@@ -101,25 +109,27 @@ export const Timeline: FC<{ from: number; to: number; segments: SegmentRow[]; ga
         ))}
       </svg>
       <p class="muted">
-        {segments.length} segments, {formatDuration(recordedMs)} recorded, {gaps.length} gap{gaps.length === 1 ? "" : "s"} in
-        this window.
+        {runs.length === 0 ? "Nothing recorded in this window." : `${formatDuration(recordedMs)} recorded`}
+        {gaps.length > 0 ? `, ${gaps.length} interruption${gaps.length === 1 ? "" : "s"}` : ""}
+        {runs.length > 0 ? ". Tap a recording to play it from there." : ""}
       </p>
       <ul class="spans">
         {mergeForList(runs, gaps).map((item) =>
           item.kind === "run" ? (
             <li class="span-rec">
-              <span class="dot rec"></span>
-              <Time ms={item.run.start} fmt="time" /> – <Time ms={item.run.end} fmt="time" />
-              <span class="muted">
-                {" "}
-                {formatDuration(item.run.end - item.run.start)} · {item.run.segments} seg · {formatBytes(item.run.bytes)} ·{" "}
-                <a href={`/media/${cameraKey}/${item.run.firstAbsolute}.ts`}>#{item.run.firstAbsolute}</a>
-              </span>
+              <a class="span-play" href={playHref(cameraKey, Math.max(item.run.start, from))}>
+                <span class="dot rec"></span>
+                <span>
+                  <Time ms={item.run.start} fmt="hm" /> – <Time ms={item.run.end} fmt="hm" />
+                </span>
+                <span class="muted"> {formatDuration(item.run.end - item.run.start)}</span>
+                <span class="play-word">Play ▶</span>
+              </a>
             </li>
           ) : (
             <li class="span-gap">
               <span class="dot gap"></span>
-              Gap <Time ms={item.gap.gap_start} fmt="time" /> – <Time ms={item.gap.gap_end} fmt="time" />
+              Not recording <Time ms={item.gap.gap_start} fmt="hm" /> – <Time ms={item.gap.gap_end} fmt="hm" />
               <span class="muted"> {formatDuration(item.gap.gap_end - item.gap.gap_start)}</span>
             </li>
           ),

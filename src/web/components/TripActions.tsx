@@ -2,8 +2,9 @@
 /**
  * The trip page's action cards (htmx fragments, big touch targets):
  *
- * - `TripActions` (`#trip-actions`): save state and the Save button, evidence-lock state
- *   (segments locked, incident ids) with Lock / Unlock. Each button posts with htmx and the
+ * - `TripActions` (`#trip-actions`): whether the drive is kept, the Keep button and the
+ *   download; for operators an "Advanced" fold with the evidence-lock state (segments locked,
+ *   incident ids) and Lock / Unlock. Each button posts with htmx and the
  *   response replaces this card; without JavaScript the form posts and the server answers 303
  *   back to the trip page. Viewers see the state only.
  * - `ExportForm` (`#export-form`): camera + from/to (datetime-local, filled with the trip's
@@ -16,6 +17,7 @@ import { CsrfField } from "../auth/csrf.ts";
 import type { SessionUser } from "../auth/middleware.ts";
 import { hasRole } from "../../db/users.ts";
 import { toLocalInput } from "../validate.ts";
+import { KeepBody, keepLiveAttrs } from "./Keep.tsx";
 import { Time } from "./Time.tsx";
 import { formatDuration } from "../format.ts";
 import type { KeptFootage } from "../../db/savedTrips.ts";
@@ -63,97 +65,88 @@ export const TripActions: FC<TripActionsProps> = ({ trip, locks, user, csrf, can
   const gone = trip.status === "evicted" || locks.segments === 0;
   return (
     <section class="card actions" id="trip-actions">
-      <h2>Keep this trip</h2>
+      <h2>Keep this drive</h2>
       {notice ? <p class="notice">{notice}</p> : null}
       {error ? (
         <p class="error" role="alert">
           {error}
         </p>
       ) : null}
-      <dl class="facts">
-        <dt>Saved</dt>
-        <dd>
-          {saved ? (
-            <>
-              yes, <Time ms={trip.saved_at_utc} />
-              {kept ? (
-                <>
-                  <br />
-                  <SavedNote trip={trip} kept={kept} />
-                </>
-              ) : null}
-              {trip.end_time_utc === null ? <span class="muted"> · still recording: newer footage is kept too</span> : null}
-            </>
-          ) : saving ? (
-            "saving… (locking its footage)"
-          ) : saveError ? (
-            <span class="error-text" role="alert">
-              no: saving failed at <Time ms={saveError.at} fmt="time" /> ({saveError.message})
-            </span>
-          ) : (
-            "no"
-          )}
-        </dd>
-        <dt>Evidence</dt>
-        <dd>
-          <span id="lock-count">
-            {locks.locked} of {locks.segments}
-          </span>{" "}
-          segments locked
-          {locks.incidents.length > 0 ? (
-            <>
-              {" "}
-              · <code class="small">{locks.incidents.join(", ")}</code>
-            </>
-          ) : null}
-        </dd>
-      </dl>
-      {savedFile ? (
-        <p class="action-row">
-          <a class="button big primary" href={`/trips/${trip.id}/saved.mp4`} download>
-            Download saved trip (MP4)
-          </a>
+      {/* saving -> saved -> the download, repainted live over SSE like the home screen's confirmation */}
+      <div class="keep-live" {...keepLiveAttrs(trip.id)}>
+        <KeepBody trip={trip} ready={Boolean(savedFile)} />
+      </div>
+      {kept ? (
+        <p class="small-text">
+          <SavedNote trip={trip} kept={kept} />
+        </p>
+      ) : null}
+      {saveError && !saved && !saving ? (
+        <p class="error-text" role="alert">
+          Not kept: keeping failed at <Time ms={saveError.at} fmt="hm" /> ({saveError.message})
         </p>
       ) : null}
       {!operator ? (
-        <p class="muted">Your role ({user?.role ?? "none"}) can watch footage; saving, locking and exporting need an operator.</p>
-      ) : (
+        <p class="muted">Your account ({user?.role ?? "none"}) can watch footage; keeping and exporting need an operator.</p>
+      ) : !saved && !saving && trip.status !== "evicted" ? (
         <div class="action-row">
-          {!saved && !saving && trip.status !== "evicted" ? (
-            canSave ? (
-              <ActionButton action={`/trips/${trip.id}/save`} csrf={csrf} label="Save trip" cls="primary" />
-            ) : (
-              <p class="muted">Saving is not available yet (the recorder does not offer it).</p>
-            )
-          ) : null}
-          {!gone && locks.locked < locks.segments ? (
-            <ActionButton action={`/trips/${trip.id}/lock`} csrf={csrf} label="Lock as evidence">
-              <label class="compact">
-                Incident id (optional)
-                <input name="incident" maxlength={64} pattern="[A-Za-z0-9_.:\-]+" autocomplete="off" placeholder="new id" />
-              </label>
-            </ActionButton>
-          ) : null}
-          {saved ? (
-            <ActionButton
-              action={`/trips/${trip.id}/delete`}
-              csrf={csrf}
-              label="Delete saved trip"
-              cls="danger"
-              confirm="Delete this saved trip? Its footage is no longer kept, and the ring overwrites it to make room."
-            />
-          ) : null}
-          {locks.locked > 0 && !saving && !saved ? (
-            <ActionButton
-              action={`/trips/${trip.id}/unlock`}
-              csrf={csrf}
-              label="Unlock"
-              cls="danger"
-              confirm="Remove the evidence lock? The ring may then overwrite this footage."
-            />
-          ) : null}
+          {canSave ? (
+            <ActionButton action={`/trips/${trip.id}/save`} csrf={csrf} label="Keep" cls="primary" />
+          ) : (
+            <p class="muted">Keeping is not available yet (the recorder does not offer it).</p>
+          )}
         </div>
-      )}
+      ) : null}
+      {operator && saved ? (
+        <div class="action-row">
+          <ActionButton
+            action={`/trips/${trip.id}/delete`}
+            csrf={csrf}
+            label="Delete kept drive"
+            cls="danger"
+            confirm="Delete this kept drive? Its footage is no longer kept and will be overwritten to make room."
+          />
+        </div>
+      ) : null}
+      {operator && !(gone && locks.locked === 0) ? (
+        <details class="advanced">
+          <summary>Advanced</summary>
+          <dl class="facts">
+            <dt>Evidence</dt>
+            <dd>
+              <span id="lock-count">
+                {locks.locked} of {locks.segments}
+              </span>{" "}
+              parts of this drive locked
+              {locks.incidents.length > 0 ? (
+                <>
+                  {" "}
+                  · <code class="small">{locks.incidents.join(", ")}</code>
+                </>
+              ) : null}
+            </dd>
+          </dl>
+          <div class="action-row">
+            {!gone && locks.locked < locks.segments ? (
+              <ActionButton action={`/trips/${trip.id}/lock`} csrf={csrf} label="Lock as evidence">
+                <label class="compact">
+                  Incident id (optional)
+                  <input name="incident" maxlength={64} pattern="[A-Za-z0-9_.:\-]+" autocomplete="off" placeholder="new id" />
+                </label>
+              </ActionButton>
+            ) : null}
+            {locks.locked > 0 && !saving && !saved ? (
+              <ActionButton
+                action={`/trips/${trip.id}/unlock`}
+                csrf={csrf}
+                label="Unlock"
+                cls="danger"
+                confirm="Remove the evidence lock? The footage may then be overwritten."
+              />
+            ) : null}
+          </div>
+        </details>
+      ) : null}
     </section>
   );
 };

@@ -4,7 +4,7 @@ import type { FC } from "hono/jsx";
 import type { TripSummary } from "../../db/views.ts";
 import type { KeptFootage } from "../../db/savedTrips.ts";
 import { SavedNote } from "./Kept.tsx";
-import { formatDuration } from "../format.ts";
+import { formatDriveLength } from "../format.ts";
 import { TripBadge } from "./Badge.tsx";
 import { Time } from "./Time.tsx";
 
@@ -35,13 +35,11 @@ export const TripItem: FC<{ trip: TripSummary; kept?: KeptFootage | null; childr
     ) : null}
     <a href={`/trips/${trip.id}`} class="trip-link">
       <span class="trip-title">
-        Trip {trip.id} · {trip.camera_name}
-      </span>
-      <span class="trip-when">
-        <Time ms={trip.start_time_utc} fmt="datetime" />
+        {trip.camera_name} · <Time ms={trip.start_time_utc} fmt="when" />
       </span>
       <span class="muted">
-        {formatDuration(tripEnd(trip) - trip.start_time_utc)} · {trip.last_absolute - trip.start_absolute + 1} segments
+        {formatDriveLength(tripEnd(trip) - trip.start_time_utc)}
+        {trip.end_time_utc === null ? " so far" : ""}
       </span>
       {kept ? <SavedNote trip={trip} kept={kept} link={false} /> : null}
     </a>

@@ -128,9 +128,9 @@ const firstIssue = (issues: readonly { message: string }[]) => issues[0]?.messag
 export function authRoutes() {
   const app = new Hono<WebEnv>();
 
-  const render = (c: Context<WebEnv>, status: 200 | 400 | 401 | 409 | 429, page: Child) => {
+  const render = (c: Context<WebEnv>, status: 200 | 400 | 401 | 409 | 429, page: Child, title = "Log in") => {
     c.status(status);
-    return c.render(page as string | Promise<string>, { title: status === 429 ? "Too many attempts" : "Log in", live: false, nav: "none" });
+    return c.render(page as string | Promise<string>, { title: status === 429 ? "Too many attempts" : title, live: false, nav: "none" });
   };
 
   app.get("/login", (c) => {
@@ -200,7 +200,7 @@ export function authRoutes() {
 
   app.get("/setup", (c) => {
     if (countUsers(c.var.deps.db) > 0) return c.notFound();
-    return render(c, 200, <SetupPage csrf={c.get("csrfToken")} />);
+    return render(c, 200, <SetupPage csrf={c.get("csrfToken")} />, "Set up");
   });
 
   app.post(
@@ -210,12 +210,12 @@ export function authRoutes() {
       await next();
     },
     vValidator("form", SetupForm, (result, c) => {
-      if (!result.success) return render(c as Context<WebEnv>, 400, <SetupPage csrf={(c as Context<WebEnv>).get("csrfToken")} error={firstIssue(result.issues)} />);
+      if (!result.success) return render(c as Context<WebEnv>, 400, <SetupPage csrf={(c as Context<WebEnv>).get("csrfToken")} error={firstIssue(result.issues)} />, "Set up");
     }),
     async (c) => {
       const { db } = c.var.deps;
       const { username, password, confirm } = c.req.valid("form");
-      const again = (error: string, status: 400 | 409 = 400) => render(c, status, <SetupPage csrf={c.get("csrfToken")} username={username} error={error} />);
+      const again = (error: string, status: 400 | 409 = 400) => render(c, status, <SetupPage csrf={c.get("csrfToken")} username={username} error={error} />, "Set up");
       if (password !== confirm) return again("The passwords do not match.");
       let user;
       try {

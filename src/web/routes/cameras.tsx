@@ -1,14 +1,18 @@
 /** @jsxImportSource hono/jsx */
 /**
  * Camera pages:
- * - `GET /cameras/:key` — status card (live via SSE), the live view (on by default: the live
- *   MPEG-TS stream of routes/liveStream.ts, components/LivePlayer.tsx), segment timeline with
- *   recording gaps for a window, the newest segments (new ones are prepended over SSE).
+ * - `GET /cameras/:key` — the live view (on by default: the live MPEG-TS stream of
+ *   routes/liveStream.ts, components/LivePlayer.tsx), the camera's state in words (live via SSE
+ *   `camera-tile-<key>`), its actions, and the recordings of a window as a timeline with
+ *   interruptions whose spans play from their start; "Later" never passes now. The recorder's
+ *   details (ring use, newest segments) are on /diagnostics.
  *   Window: `?from=MS&to=MS` (at most 7 days), or `?day=YYYY-MM-DD[&tzo=MIN]` (a calendar
  *   day in the viewer's zone; `tzo` is `Date.getTimezoneOffset()`, default 0 = UTC), or
  *   `?at=MS` (the hour around that instant, marked on the timeline, with a link that plays the
  *   footage from that moment in its trip), else the 24 h up to now (or up to the camera's last
  *   segment when it is older than that).
+ * - `GET /cameras/:key/play?at=MS` — 303 to the drive holding that moment, playing from it
+ *   (`/trips/<id>?t=<seconds>`); 404 when nothing was recorded then.
  * - `GET /cameras/:key/live.m3u8` — sliding-window live HLS playlist of the newest segments (the
  *   live view's fallback for browsers without Media Source Extensions; minutes behind).
  * - "Snapshot now" opens `GET /cameras/:key/frame.jpg` (routes/liveStream.ts), the current frame.
@@ -42,10 +46,9 @@ import {
 } from "../../db/views.ts";
 import { cameraByKey } from "../../db/cameras.ts";
 import { Time } from "../components/Time.tsx";
-import { formatDuration } from "../format.ts";
-import { CameraCard, CameraCardBody } from "../components/CameraCard.tsx";
+import { CameraCardBody } from "../components/CameraCard.tsx";
+import { CameraTile } from "../components/CameraTile.tsx";
 import { LivePlayer } from "../components/LivePlayer.tsx";
-import { SegmentTable } from "../components/Segments.tsx";
 import { Timeline } from "../components/Timeline.tsx";
 import type { WebEnv } from "../env.ts";
 import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
@@ -110,13 +113,16 @@ export function cameraRoutes() {
     const span = win.to - win.from;
     const segments = segmentsInWindow(db, cam.id, win.from, win.to);
     const gaps = gapsInWindow(db, cam.id, win.from, win.to);
-    const recent = recentSegments(db, cam.id, 20);
+    const hasFootage = cam.last_segment_at !== null;
     const base = `/cameras/${cam.key}`;
     const operator = Boolean(c.var.user && hasRole(c.var.user.role, "operator"));
+    const now = Date.now();
+    // "Later" never goes past now (a window ending within the last minute is the newest)
+    const later = win.to < now - 60_000 ? { from: win.to, to: Math.min(win.to + span, now) } : null;
     return c.render(
       <>
         <p class="crumbs">
-          <a href="/">Cameras</a> › {cam.name}
+          <a href="/">Home</a> › {cam.name}
         </p>
         <h1>{cam.name}</h1>
         {cam.enabled ? (
@@ -124,29 +130,29 @@ export function cameraRoutes() {
             <LivePlayer cameraKey={cam.key} label={`Live view of ${cam.name}`} />
           </section>
         ) : null}
-        <CameraCard cam={cam} link={false} />
-        {cam.enabled || recent.length > 0 || operator ? (
+        <CameraTile cam={cam} picture={false} />
+        {cam.enabled || hasFootage || operator ? (
           <section class="card actions" id="camera-actions">
             <div class="action-row">
               {cam.enabled ? (
                 <a class="button big" href={`${base}/frame.jpg`} target="_blank">
-                  Snapshot now
+                  Picture now
                 </a>
               ) : null}
-              {operator && recent.length > 0 ? (
+              {operator && hasFootage ? (
                 <>
                   <form method="post" action="/snapshots" hx-post="/snapshots" hx-target="#camera-action-result" hx-swap="afterbegin" class="action">
                     <CsrfField token={c.var.csrfToken} />
                     <input type="hidden" name="camera" value={cam.key} />
                     <button type="submit" class="big">
-                      Save snapshot
+                      Save picture
                     </button>
                   </form>
                   <form method="post" action="/incidents" hx-post="/incidents" hx-target="#camera-action-result" hx-swap="afterbegin" class="action">
                     <CsrfField token={c.var.csrfToken} />
                     <input type="hidden" name="camera" value={cam.key} />
                     <button type="submit" class="big danger">
-                      Incident!
+                      Incident
                     </button>
                   </form>
                 </>
@@ -158,7 +164,7 @@ export function cameraRoutes() {
             <div id="camera-action-result"></div>
           </section>
         ) : null}
-        <h2 class="section">Timeline</h2>
+        <h2 class="section">Recordings</h2>
         <form class="window-form" method="get" action={base} data-tz>
           <label>
             Day <input type="date" name="day" value={win.day ?? new Date(win.to - 1).toISOString().slice(0, 10)} required />
@@ -166,16 +172,22 @@ export function cameraRoutes() {
           <input type="hidden" name="tzo" value="0" />
           <button type="submit">Show</button>
         </form>
-        <nav class="pager">
+        <nav class="pager" aria-label="Move in time">
           <a class="button" href={`${base}?from=${win.from - span}&to=${win.from}`}>
             ← Earlier
           </a>
           <a class="button" href={base}>
             Last 24 h
           </a>
-          <a class="button" href={`${base}?from=${win.to}&to=${win.to + span}`}>
-            Later →
-          </a>
+          {later ? (
+            <a class="button" href={`${base}?from=${later.from}&to=${later.to}`}>
+              Later →
+            </a>
+          ) : (
+            <span class="button disabled" aria-disabled="true">
+              Later →
+            </span>
+          )}
         </nav>
         {at !== undefined ? (
           <section class="card at" id="at">
@@ -184,28 +196,25 @@ export function cameraRoutes() {
             </h2>
             {atSeg ? (
               <p>
-                Segment #{atSeg.absolute_index}, {formatDuration(at - atSeg.start_utc)} in.{" "}
                 {atTrip ? (
-                  <a class="button" href={`/trips/${atTrip.tripId}?t=${((atTrip.offsetMs + at - atSeg.start_utc) / 1000).toFixed(1)}`}>
-                    Play in trip {atTrip.tripId}
+                  <a class="button primary" href={`/trips/${atTrip.tripId}?t=${((atTrip.offsetMs + at - atSeg.start_utc) / 1000).toFixed(1)}`}>
+                    Play from this moment
                   </a>
                 ) : null}{" "}
-                <a class="button" href={`/media/${cam.key}/${atSeg.absolute_index}.ts`} download>
-                  Download segment
+                <a class="button" href={`${base}/snapshot.jpg?at=${at}`} target="_blank">
+                  Picture (JPEG)
                 </a>
               </p>
             ) : (
-              <p class="muted">Nothing in the ring at this moment (not recorded, or already overwritten).</p>
+              <p class="muted">Nothing recorded at this moment (not recorded, or already overwritten).</p>
             )}
           </section>
         ) : null}
         <Timeline from={win.from} to={win.to} segments={segments} gaps={gaps} cameraKey={cam.key} marker={at} />
-        <h2 class="section">Recent segments</h2>
-        {recent.length === 0 ? <p class="muted">No segments in the ring.</p> : <SegmentTable segments={recent} cameraKey={cam.key} live />}
-        <p>
+        <p class="action-row">
           <a class="button" href={`/trips?camera=${cam.key}`}>
-            Trips of this camera
-          </a>{" "}
+            Drives of this camera
+          </a>
           <a class="button" href={`/events?camera=${cam.key}`}>
             Events
           </a>{" "}
@@ -249,6 +258,19 @@ export function cameraRoutes() {
       );
     });
   }
+
+  /** `GET /cameras/:key/play?at=MS`: 303 to the drive holding that moment, playing from it (404 when nothing is recorded then). */
+  app.get("/:key/play", valid("param", KeyParam), valid("query", v.object({ at: Millis })), (c) => {
+    const { db } = c.var.deps;
+    const { key } = c.req.valid("param");
+    const cam = cameraByKey(db, key) ?? unknownCamera(key);
+    const at = c.req.valid("query").at;
+    const seg = segmentAt(db, cam.id, at);
+    const pos = seg ? tripPosition(db, seg) : null;
+    if (!seg || !pos) throw new HTTPException(404, { message: `nothing recorded on ${cam.name} at ${new Date(at).toISOString()}` });
+    const t = (pos.offsetMs + Math.max(0, Math.min(at, seg.end_utc) - seg.start_utc)) / 1000;
+    return c.redirect(`/trips/${pos.tripId}?t=${t.toFixed(1)}`, 303);
+  });
 
   app.get("/:key/card", valid("param", KeyParam), (c) => {
     const { key } = c.req.valid("param");

@@ -13,9 +13,11 @@
  *   reversed or empty range 400, longer than 2 h 413, unknown camera 404, no footage in the
  *   range 404, too many exports waiting 429.
  * - `GET /exports/:id` — the job card (htmx fragment) or a page with it; 404 for unknown ids.
- * - `GET /exports/:id/download` — the finished file, streamed from disk (`Bun.file`, never
- *   read whole), `Content-Disposition: attachment`, single `Range` supported; 409 while the job
+ * - `GET /exports/:id/download[?tzo=MIN]` — the finished file, streamed from disk (`Bun.file`, never
+ *   read whole), `Content-Disposition: attachment` named `<camera>-YYYY-MM-DD-HHMM.<ext>`, single `Range` supported; 409 while the job
  *   is not done. The path comes from the job (a file the exporter named), never from the URL.
+ * - `GET /exports/:id/thumb.jpg` — the finished file's first frame, 320 px wide, cached under
+ *   `<data_dir>/thumbs/` (../thumbs.ts); 404 while the job is not done.
  * - `POST /exports/:id/delete` — cancels a queued/running export (ffmpeg is killed, nothing is
  *   left) or deletes a finished file.
  *
@@ -32,10 +34,12 @@ import { hasRole } from "../../db/users.ts";
 import { planClip, validateRange } from "../../media/export.ts";
 import { ExportCard } from "../components/Exports.tsx";
 import type { WebEnv } from "../env.ts";
-import { EXPORT_ID_RE, type ExportJob } from "../exportJobs.ts";
+import { EXPORT_ID_RE, incidentMoment, isIncidentClip, type ExportJob } from "../exportJobs.ts";
+import { downloadName } from "../format.ts";
 import { isHtmx, toHttpError, userOf } from "../actions.ts";
 import { CAMERA_KEY_RE, TzOffset, parseClientTime, unknownCamera, valid } from "../validate.ts";
-import { fileDownload } from "../download.ts";
+import { fileDownload, tzoOf } from "../download.ts";
+import { exportThumbnail } from "../thumbs.ts";
 
 /** A validated clip request. Times are Unix ms UTC. */
 export interface ClipRequestInput {
@@ -139,13 +143,31 @@ export function exportRoutes() {
     );
   });
 
+  app.get("/:id/thumb.jpg", valid("param", IdParam), async (c) => {
+    const job = loadJob(c, c.req.valid("param").id);
+    const path = job.state === "done" ? c.var.exports.filePath(job) : null;
+    if (!path) throw new HTTPException(404, { message: `export ${job.id} has no file (yet)` });
+    let thumb: string;
+    try {
+      thumb = await exportThumbnail(c.var.deps.dataDir, job.id, path, c.var.gate);
+    } catch (err) {
+      if (err instanceof Error && !(err instanceof HTTPException) && err.message.startsWith("export thumbnail failed")) throw new HTTPException(404, { message: err.message });
+      toHttpError(err, `thumbnail of export ${job.id}`);
+    }
+    return new Response(Bun.file(thumb), { headers: { "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=86400" } });
+  });
+
   app.get("/:id/download", valid("param", IdParam), async (c) => {
     const job = loadJob(c, c.req.valid("param").id);
     if (job.state !== "done") throw new HTTPException(409, { message: `export ${job.id} is ${job.state}, there is nothing to download` });
     const path = c.var.exports.filePath(job);
     if (!path) throw new HTTPException(404, { message: `the file of export ${job.id} is gone` });
     const name = basename(path);
-    return fileDownload(c, path, name, CONTENT_TYPE[name.split(".").pop() ?? ""] ?? "application/octet-stream");
+    const ext = name.split(".").pop() ?? "";
+    // offered as <camera>-YYYY-MM-DD-HHMM.<ext> (the incident's moment for an incident clip)
+    const at = isIncidentClip(job) ? incidentMoment(job) : job.fromUtc;
+    const offered = job.cameraKey && at !== null ? downloadName(job.cameraKey, at, ext, tzoOf(c)) : name;
+    return fileDownload(c, path, offered, CONTENT_TYPE[ext] ?? "application/octet-stream");
   });
 
   app.post("/:id/delete", valid("param", IdParam), async (c) => {

@@ -5,10 +5,11 @@
  *
  * | bus event  | SSE events sent                                                        |
  * | ---------- | ---------------------------------------------------------------------- |
- * | camera     | `camera-<key>` (camera card body)                                      |
- * | segment    | `camera-<key>`, `segment-<key>` (a segment `<tr>`), `disk` (<= 1 per 5 s) |
- * | trip       | `trip-<id>` (status badge)                                             |
- * | event_log  | `event-log` (an event `<li>`)                                          |
+ * | camera     | `camera-<key>` (diagnostics card body), `camera-tile-<key>` (home tile) |
+ * | segment    | the two above, `segment-<key>` (a segment `<tr>`), `disk` (<= 1 per 5 s) |
+ * | trip       | `trip-<id>` (status badge), `keep-<id>` (the home screen's save confirmation) |
+ * | event_log  | `event-log` (an event `<li>`); for `incident.done` / `incident.failed` also |
+ * |            | `incident-<id>` (the home screen's incident confirmation)             |
  * | gpio       | `gpio` (the dashboard's save-button card body)                         |
  * | health     | `health-<key>` (the health page's newest-check section)                |
  * | alert      | `alert` (a toast prepended to every page's fixed alert region: a watchlisted plate, a camera health change) |
@@ -23,7 +24,12 @@
 import { Hono } from "hono";
 import { streamSSE, type SSEMessage } from "hono/streaming";
 import type { Server } from "bun";
-import { cameraSummary, eventById, segmentByAbsolute, tripById } from "../../db/views.ts";
+import { cameraSummary, eventById, segmentByAbsolute, tripById, type EventRow } from "../../db/views.ts";
+import { CameraTileInfo } from "../components/CameraTile.tsx";
+import { IncidentBody, incidentEvent, KeepBody, keepEvent } from "../components/Keep.tsx";
+import { idOfPath } from "../exportJobs.ts";
+import { savedDownloadReady } from "./trips.tsx";
+import { TECHNICAL_KINDS } from "../words.ts";
 import type { LiveEvent } from "../../events.ts";
 import { getVehicle } from "../../db/vehicles.ts";
 import { CameraCardBody } from "../components/CameraCard.tsx";
@@ -52,6 +58,7 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
       const cam = cameraSummary(deps.db, ev.key);
       if (!cam) break;
       out.push({ event: `camera-${cam.key}`, data: await html(<CameraCardBody cam={cam} />) });
+      out.push({ event: `camera-tile-${cam.key}`, data: await html(<CameraTileInfo cam={cam} />) });
       if (ev.type === "segment") {
         const seg = segmentByAbsolute(deps.db, cam.key, ev.absoluteIndex);
         if (seg) out.push({ event: `segment-${cam.key}`, data: await html(<SegmentItem seg={seg} cameraKey={cam.key} />) });
@@ -65,12 +72,22 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
     }
     case "trip": {
       const trip = tripById(deps.db, ev.id);
-      if (trip) out.push({ event: `trip-${trip.id}`, data: await html(<TripBadge status={trip.status} />) });
+      if (trip) {
+        out.push({ event: `trip-${trip.id}`, data: await html(<TripBadge status={trip.status} />) });
+        out.push({ event: keepEvent(trip.id), data: await html(<KeepBody trip={trip} ready={savedDownloadReady(deps.db, deps.dataDir, trip)} />) });
+      }
       break;
     }
     case "event_log": {
       const row = eventById(deps.db, ev.id);
-      if (row) out.push({ event: "event-log", data: await html(<EventItem ev={row} />) });
+      if (row) {
+        const cameraName = row.camera_key === null ? null : (cameraByKey(deps.db, row.camera_key)?.name ?? null);
+        // the live list is the driver's view: no debug rows, no bookkeeping kinds
+        if (row.level !== "debug" && !TECHNICAL_KINDS.includes(row.kind))
+          out.push({ event: "event-log", data: await html(<EventItem ev={row} cameraName={cameraName} />) });
+        const incident = incidentFragment(row, cameraName);
+        if (incident) out.push({ event: incidentEvent(incident.id), data: await html(incident.body) });
+      }
       break;
     }
     case "gpio": {
@@ -105,6 +122,25 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
     }
   }
   return out;
+}
+
+/** The home screen's incident confirmation for an `incident.done` / `incident.failed` row, else null. */
+function incidentFragment(row: EventRow, cameraName: string | null): { id: string; body: unknown } | null {
+  if (row.kind !== "incident.done" && row.kind !== "incident.failed") return null;
+  let d: Record<string, unknown>;
+  try {
+    d = JSON.parse(row.data ?? "{}") as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const id = typeof d.incidentId === "string" ? d.incidentId : null;
+  const [at, from, to] = [d.atUtc, d.fromUtc, d.toUtc].map((x) => (typeof x === "number" ? x : row.at));
+  if (!id) return null;
+  const inc = { incidentId: id, cameraKey: row.camera_key ?? "", cameraName: cameraName ?? row.camera_key ?? "Camera", atUtc: at!, fromUtc: from!, toUtc: to! };
+  const relPath = typeof d.relPath === "string" ? d.relPath : null;
+  const download = row.kind === "incident.done" && relPath ? `/exports/${idOfPath(relPath)}/download` : null;
+  const failed = row.kind === "incident.failed" ? (typeof d.lastError === "string" ? d.lastError : "export failed") : null;
+  return { id, body: <IncidentBody inc={inc} download={download} failed={failed} /> };
 }
 
 export function liveRoutes() {

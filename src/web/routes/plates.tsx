@@ -177,6 +177,8 @@ export function platesRoutes() {
     const page = q.page ?? 1;
     const { rows, total } = searchVehicles(db, { text, mode, cameraId, from, to, limit: PLATES_PER_PAGE, offset: (page - 1) * PLATES_PER_PAGE });
     const status = pipelineStatus(db);
+    // absent [alpr] section or enabled = false: say so instead of showing counters that never move
+    const alprOn = c.var.deps?.config?.alpr?.enabled === true;
     const cameras = listCameras(db).map(({ key, name }) => ({ key, name }));
     const params = new URLSearchParams();
     if (q.q) params.set("q", q.q);
@@ -196,22 +198,36 @@ export function platesRoutes() {
     return c.render(
       <>
         <h1>Plates</h1>
-        <section class="card" id="alpr-status">
-          <dl class="facts">
-            <dt>Vehicles</dt>
-            <dd>{status.vehicles}</dd>
-            <dt>Waiting</dt>
-            <dd>
-              {status.backlog} frame task(s){status.failed ? `, ${status.failed} to retry` : ""}
-            </dd>
-            <dt>Skipped</dt>
-            <dd>
-              {status.skippedFrames} frame(s){status.skippedFrames ? <span class="muted"> (ALPR was behind; recording was not slowed)</span> : null}
-            </dd>
-            <dt>Failed</dt>
-            <dd>{status.failedTasks} task(s)</dd>
-          </dl>
-        </section>
+        {alprOn ? (
+          <section class="card" id="alpr-status">
+            <dl class="facts">
+              <dt>Vehicles seen</dt>
+              <dd>{status.vehicles}</dd>
+              <dt>Waiting</dt>
+              <dd>
+                {status.backlog} picture{status.backlog === 1 ? "" : "s"} to read{status.failed ? `, ${status.failed} to retry` : ""}
+              </dd>
+              <dt>Skipped</dt>
+              <dd>
+                {status.skippedFrames} picture{status.skippedFrames === 1 ? "" : "s"}
+                {status.skippedFrames ? <span class="muted"> (plate reading fell behind; recording was not slowed)</span> : null}
+              </dd>
+              <dt>Failed</dt>
+              <dd>{status.failedTasks}</dd>
+            </dl>
+          </section>
+        ) : (
+          <section class="card notice" id="alpr-status">
+            <h2>Plate reading is off</h2>
+            <p>
+              The dashcam does not read number plates right now{status.vehicles > 0 ? "; the plates read earlier can still be searched below" : ""}. To
+              turn it on, add this to the config file and restart the dashcam:
+            </p>
+            <pre class="config-snippet">
+              <code>{"[alpr]\nenabled = true"}</code>
+            </pre>
+          </section>
+        )}
         <form class="filters card" method="get" action="/plates">
           <label>
             Plate

@@ -5,7 +5,8 @@
  * - `GET /cameras/:key/snapshot.jpg?at=MS` (registered by routes/cameras.tsx through
  *   `snapshotResponse`): the frame at `at` (exact frame, `snapshotAt` of src/media/snapshot.ts) or, without `at`,
  *   the current frame (`WebDeps.frames`, at most 2 s old; without the service the newest keyframe
- *   of the newest closed segment, `snapshotLive`); `Content-Disposition: inline`. Logs `snapshot`.
+ *   of the newest closed segment, `snapshotLive`); `Content-Disposition: inline` named
+ *   `<camera>-YYYY-MM-DD-HHMM.jpg` (`?tzo=` for the viewer's zone). Logs `snapshot`.
  * - `POST /snapshots` (form or JSON: `camera`, optional `at`, `tzo`): the same picture saved to
  *   `<data_dir>/exports/` (`saveSnapshot`: temp + fsync + rename) and listed with the
  *   exports; answers htmx with the export card, a plain post with 303 to `/exports/:id`.
@@ -29,6 +30,9 @@ import { cameraByKey, cameraKeyById } from "../../db/cameras.ts";
 import { hasRole } from "../../db/users.ts";
 import { saveSnapshot, snapshotAt, snapshotLive, type Snapshot } from "../../media/snapshot.ts";
 import { ExportCard } from "../components/Exports.tsx";
+import { downloadName } from "../format.ts";
+import { tzoOf } from "../download.ts";
+import { IncidentNotice } from "../components/Keep.tsx";
 import type { WebDeps, WebEnv } from "../env.ts";
 import type { Gate } from "../gate.ts";
 import { isHtmx, toHttpError, unavailable, userOf } from "../actions.ts";
@@ -85,12 +89,11 @@ export async function snapshotResponse(c: Context<WebEnv>, key: string, atParam:
     message: `${user} viewed a snapshot of ${cam.key} at ${new Date(snap.atUtc).toISOString()}${at === null ? " (live)" : ""}`,
     data: { atUtc: snap.atUtc, live: at === null, user, bytes: snap.jpeg.length },
   });
-  const stamp = new Date(snap.atUtc).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   return new Response(snap.jpeg as Uint8Array<ArrayBuffer>, {
     headers: {
       "Content-Type": "image/jpeg",
       "Content-Length": String(snap.jpeg.length),
-      "Content-Disposition": `inline; filename="${cam.key}-${stamp}.jpg"`,
+      "Content-Disposition": `inline; filename="${downloadName(cam.key, snap.atUtc, "jpg", tzoOf(c))}"`,
       "Cache-Control": at === null ? "no-store" : "private, max-age=3600",
       "X-Frame-Time": String(snap.atUtc),
     },
@@ -161,12 +164,8 @@ export function snapshotRoutes() {
     const user = userOf(c);
     const r = await requestIncident(c.var.deps, c.req.valid("form"), user.username);
     if (!isHtmx(c)) return c.redirect(`/cameras/${r.cameraKey}`, 303);
-    return c.html(
-      <p class="notice card" id={`incident-${r.incidentId}`}>
-        Incident <code>{r.incidentId}</code> marked: footage from {Math.round((r.atUtc - r.fromUtc) / 1000)} s before to{" "}
-        {Math.round((r.toUtc - r.atUtc) / 1000)} s after is kept and exported.
-      </p>,
-    );
+    const name = cameraByKey(c.var.deps.db, r.cameraKey)?.name ?? r.cameraKey;
+    return c.html(<IncidentNotice inc={{ ...r, cameraName: name }} advanced={hasRole(user.role, "operator")} />);
   });
 
   return app;

@@ -1,8 +1,13 @@
 /** @jsxImportSource hono/jsx */
 /**
  * Trips:
- * - `GET /trips?page=N&camera=KEY` — newest first, 20 per page; `kept=1`: only saved trips, each
- *   with what it keeps and a Delete button (where the "card full" message sends the driver).
+ * - `GET /trips?day=YYYY-MM-DD&tzo=MIN&show=all|saved|incidents&camera=KEY&page=N` — the
+ *   "Footage" page: drives newest first, 20 per page, grouped by day (in the viewer's zone when
+ *   `tzo` is given, as `Date.getTimezoneOffset()`), each with its thumbnail; a date picker
+ *   (`day`: only drives overlapping that day, and each camera's recordings that day as a
+ *   timeline whose spans play from their start) and filters: all, kept (`saved`: saving or
+ *   saved), incidents (drives holding footage tagged with an incident). `kept=1` (where the
+ *   "card full" message sends the driver) is the kept list with a Delete button on each.
  * - `GET /trips/:id?t=SECONDS` — metadata and an HLS player over the trip's segments, starting
  *   at media time `t` (default 0; the camera page's "play from this moment" links set it).
  * - `GET /trips/:id/playlist.m3u8` — the trip's HLS playlist (see ../hls.ts): VOD with
@@ -11,9 +16,12 @@
  *   streams it). 404 when the ring no longer holds any of its segments.
  * - `GET /trips/:id/thumb.jpg` — the trip's thumbnail (first frame, cached under
  *   `<data_dir>/thumbs/`, see ../thumbs.ts); 404 when no footage is left and none is cached.
+ * - `GET /trips/:id/keep[?requested=1]` — the drive's keep state (`KeepBody`: saving, saved with
+ *   the download, not kept) as an htmx fragment; the live confirmation fetches it once when it
+ *   appears, SSE `keep-<id>` does the rest.
  * - `GET /trips/:id/saved.mp4` — the saved trip as one MP4, remuxed from its segments while it is
  *   sent (src/media/tripMp4.ts: fragmented MP4 streamed from ffmpeg's stdout, no Range, ffmpeg
- *   killed when the client goes), as an attachment named like `front-2026-12-07-0812.mp4`; a
+ *   killed when the client goes), as an attachment named like `front-2026-12-07-0812.mp4` (`?tzo=` for the viewer's zone); a
  *   legacy MP4 the migration kept (`saved_trips.mp4_path`) is sent from disk with Range. 404
  *   until the trip is saved or when none of its footage is left; 503 while `MAX_TRIP_STREAMS`
  *   downloads run.
@@ -36,20 +44,22 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { cameraSummaries, cameraSummary, gapEndsBetween, listTrips, tripById, tripLocks, tripSegments, tripSegmentStats, type TripSummary } from "../../db/views.ts";
-import { cameraByKey } from "../../db/cameras.ts";
+import { cameraSummaries, cameraSummary, gapEndsBetween, gapsInWindow, listTripsFiltered, segmentsInWindow, tripById, tripLocks, tripSegments, tripSegmentStats, type TripSummary } from "../../db/views.ts";
+import { cameraByKey, listCameras } from "../../db/cameras.ts";
+import { Timeline } from "../components/Timeline.tsx";
 import { logEvent } from "../../db/eventLog.ts";
 import { newIncidentId, setEvidenceLocked } from "../../db/locks.ts";
 import { MAX_CLIP_MS } from "../../media/export.ts";
 import { LiveTripBadge, TripItem, tripEnd } from "../components/Trips.tsx";
 import { ExportForm, TripActions } from "../components/TripActions.tsx";
+import { KeepBody } from "../components/Keep.tsx";
 import { isHtmx, toHttpError, unavailable, userOf } from "../actions.ts";
 import { tripThumbnail } from "../thumbs.ts";
 import { fileDownload } from "../download.ts";
 import { isAbsolute } from "node:path";
 import { existsSync, unlinkSync } from "node:fs";
 import { keptFootage, lastSaveError, unsaveTrip, type KeptFootage } from "../../db/savedTrips.ts";
-import { streamTripMp4, tripFileName, TripStreamsBusyError } from "../../media/tripMp4.ts";
+import { streamTripMp4, TripStreamsBusyError } from "../../media/tripMp4.ts";
 import { CardFullNote } from "../components/Kept.tsx";
 import { log } from "../../log.ts";
 import { resolveInside } from "../../paths.ts";
@@ -62,9 +72,10 @@ import { TripTimelapseForm } from "../components/Timelapse.tsx";
 import { CsrfField } from "../auth/csrf.ts";
 import { hasRole } from "../../db/users.ts";
 import type { WebEnv } from "../env.ts";
-import { formatBytes, formatDuration } from "../format.ts";
+import { dayOf, downloadName, formatBytes, formatDuration } from "../format.ts";
+import { tzoOf } from "../download.ts";
 import { buildPlaylist, PLAYLIST_TYPE } from "../hls.ts";
-import { CameraKey, Id, Page, unknownCamera, valid } from "../validate.ts";
+import { CameraKey, Day, Id, Page, TzOffset, unknownCamera, valid } from "../validate.ts";
 
 export const TRIPS_PER_PAGE = 20;
 
@@ -76,6 +87,23 @@ export const TRIPS_PER_PAGE = 20;
 export const tripIsOpen = (t: Pick<TripSummary, "end_time_utc">) => t.end_time_utc === null;
 
 const IdParam = v.object({ id: Id });
+
+const FootageQuery = v.object({
+  page: v.optional(Page),
+  camera: v.optional(v.union([v.literal(""), CameraKey])),
+  day: v.optional(v.union([v.literal(""), Day])),
+  tzo: v.optional(TzOffset),
+  show: v.optional(v.picklist(["", "all", "saved", "incidents"], "must be all, saved or incidents")),
+  kept: v.optional(v.picklist(["1"], "must be 1")),
+});
+
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** "Mon 7 Dec 2026" for a YYYY-MM-DD day. */
+const dayHeading = (day: string) => {
+  const d = new Date(`${day}T12:00:00Z`);
+  return `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTH_NAMES[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+};
 
 /** An incident id typed by a user: 1-64 of letters, digits, `_ . : -`. */
 export const IncidentId = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9_.:-]{0,64}$/, "may contain only letters, digits and _ . : - (at most 64)"));
@@ -92,10 +120,10 @@ function loadTrip(c: { var: WebEnv["Variables"] }, id: number): TripSummary {
  * show; throws 409 (no footage left, or the runtime refused), 503 (no saveTrip action).
  */
 export async function requestSave(deps: WebDeps, trip: TripSummary, username: string, source: SaveSource): Promise<{ notice: string; accepted: boolean }> {
-  if (trip.status === "saved") return { notice: `Trip ${trip.id} is already saved.`, accepted: false };
-  if (trip.status === "saving") return { notice: `Trip ${trip.id} is being saved.`, accepted: false };
+  if (trip.status === "saved") return { notice: "This drive is already kept.", accepted: false };
+  if (trip.status === "saving") return { notice: "This drive is being kept.", accepted: false };
   if (trip.status === "evicted" || tripSegmentStats(deps.db, trip).n === 0)
-    throw new HTTPException(409, { message: `trip ${trip.id} has no footage left in the ring; there is nothing to save` });
+    throw new HTTPException(409, { message: `trip ${trip.id} has no footage left (overwritten); there is nothing to keep` });
   const save = deps.actions?.saveTrip;
   if (!save) unavailable("Saving a trip", "saveTrip");
   try {
@@ -117,7 +145,7 @@ export async function requestSave(deps: WebDeps, trip: TripSummary, username: st
     message: `${username} asked to save trip ${trip.id} (${source})`,
     data: { tripId: trip.id, user: username, source },
   });
-  return { notice: `Saving trip ${trip.id}: its footage is kept in the ring (evidence-locked).`, accepted: true };
+  return { notice: "Keeping this drive: its footage is locked, so it is never overwritten until you delete it.", accepted: true };
 }
 
 /**
@@ -144,6 +172,9 @@ const hasSavedFile = (dataDir: string, trip: TripSummary, kept: KeptFootage | nu
   return (legacy !== null && existsSync(legacy)) || (kept !== null && kept.kept > 0);
 };
 
+/** True when a saved trip can be downloaded (`GET /trips/:id/saved.mp4`): what `hasSavedFile` says, with its kept footage looked up. */
+export const savedDownloadReady = (db: WebDeps["db"], dataDir: string, trip: TripSummary): boolean => hasSavedFile(dataDir, trip, keptOf(db, trip));
+
 /** The answer to a trip action: the `#trip-actions` fragment for htmx, else 303 to the trip page. */
 function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; error?: string } = {}) {
   if (!isHtmx(c)) return c.redirect(`/trips/${tripId}`, 303);
@@ -168,62 +199,137 @@ function answer(c: Context<WebEnv>, tripId: number, extra: { notice?: string; er
 export function tripRoutes() {
   const app = new Hono<WebEnv>();
 
-  const ListQuery = v.object({ page: v.optional(Page), camera: v.optional(CameraKey), kept: v.optional(v.picklist(["1"], "must be 1")) });
-
-  app.get("/", valid("query", ListQuery), (c) => {
+  app.get("/", valid("query", FootageQuery), (c) => {
     const { db } = c.var.deps;
     const q = c.req.valid("query");
     const page = q.page ?? 1;
-    const keptOnly = q.kept === "1";
-    const cam = q.camera === undefined || keptOnly ? null : (cameraByKey(db, q.camera) ?? unknownCamera(q.camera));
-    const { rows, total } = listTrips(db, {
-      limit: TRIPS_PER_PAGE,
-      offset: (page - 1) * TRIPS_PER_PAGE,
-      cameraId: cam?.id,
-      kept: keptOnly,
-    });
-    const pages = Math.max(1, Math.ceil(total / TRIPS_PER_PAGE));
-    const link = (p: number) => `/trips?page=${p}${cam ? `&camera=${cam.key}` : ""}${keptOnly ? "&kept=1" : ""}`;
+    const tzo = q.tzo ?? 0;
+    // kept=1: the kept list with Delete buttons (the "card full" message links here)
+    const show = q.kept === "1" ? "saved" : q.show || "all";
     const operator = c.var.user ? hasRole(c.var.user.role, "operator") : false;
     const full = cameraSummaries(db).filter((s) => s.enabled && s.state === "disk_full");
+    const cam = q.camera ? (cameraByKey(db, q.camera) ?? unknownCamera(q.camera)) : null;
+    const dayFrom = q.day ? Date.parse(`${q.day}T00:00:00Z`) + tzo * 60_000 : undefined;
+    const { rows, total } = listTripsFiltered(db, {
+      cameraId: cam?.id,
+      from: dayFrom,
+      to: dayFrom === undefined ? undefined : dayFrom + 86_400_000,
+      only: show === "all" ? undefined : show,
+      limit: TRIPS_PER_PAGE,
+      offset: (page - 1) * TRIPS_PER_PAGE,
+    });
+    const pages = Math.max(1, Math.ceil(total / TRIPS_PER_PAGE));
+    const link = (over: { page?: number; show?: string; day?: string | null }) => {
+      const p = new URLSearchParams();
+      const day = over.day === undefined ? q.day : over.day;
+      if (day) p.set("day", day);
+      if (q.tzo !== undefined) p.set("tzo", String(q.tzo));
+      const sh = over.show ?? show;
+      if (sh !== "all") p.set("show", sh);
+      if (cam) p.set("camera", cam.key);
+      if (over.page && over.page > 1) p.set("page", String(over.page));
+      const str = p.toString();
+      return str ? `/trips?${str}` : "/trips";
+    };
+    const groups = new Map<string, TripSummary[]>();
+    for (const t of rows) {
+      const d = dayOf(t.start_time_utc, tzo);
+      if (!groups.has(d)) groups.set(d, []);
+      groups.get(d)!.push(t);
+    }
+    const SHOW_LABEL = { all: "All", saved: "Kept", incidents: "Incidents" } as const;
+    // a chosen day also shows each camera's recordings as a timeline (spans play from their start)
+    const dayTimelines =
+      dayFrom === undefined
+        ? []
+        : (cam ? [cam] : listCameras(db))
+            .map((x) => ({ cam: x, segments: segmentsInWindow(db, x.id, dayFrom, dayFrom + 86_400_000), gaps: gapsInWindow(db, x.id, dayFrom, dayFrom + 86_400_000) }))
+            .filter((t) => t.segments.length > 0);
     return c.render(
       <>
-        <h1>{keptOnly ? "Saved trips" : `Trips${cam ? ` · ${cam.name}` : ""}`}</h1>
+        <h1>Footage{cam ? ` · ${cam.name}` : ""}</h1>
         {full.map((s) => (
           <CardFullNote cameraName={s.name} />
         ))}
-        {keptOnly ? (
-          <p class="muted">
-            Saved trips stay on the card until you delete them. Deleting one unlocks its footage, and the ring overwrites it to make room.{" "}
-            <a href="/trips">All trips</a>
-          </p>
+        <form class="filters card" method="get" action="/trips" data-tz>
+          <label>
+            Day
+            <input type="date" name="day" value={q.day ?? ""} />
+          </label>
+          <input type="hidden" name="tzo" value={String(tzo)} />
+          {show !== "all" ? <input type="hidden" name="show" value={show} /> : null}
+          {cam ? <input type="hidden" name="camera" value={cam.key} /> : null}
+          <button type="submit">Show day</button>
+          {q.day ? (
+            <a class="button" href={link({ day: null })}>
+              All days
+            </a>
+          ) : null}
+        </form>
+        <nav class="chips" aria-label="Which footage">
+          {(["all", "saved", "incidents"] as const).map((k) => (
+            <a class="button chip" href={link({ show: k, page: 1 })} aria-current={k === show ? "page" : undefined}>
+              {SHOW_LABEL[k]}
+            </a>
+          ))}
+        </nav>
+        {dayFrom !== undefined
+          ? dayTimelines.map((t) => (
+              <section aria-label={`${t.cam.name} on this day`}>
+                <h2 class="section">{t.cam.name}</h2>
+                <Timeline from={dayFrom} to={dayFrom + 86_400_000} segments={t.segments} gaps={t.gaps} cameraKey={t.cam.key} />
+              </section>
+            ))
+          : null}
+        {show === "saved" ? (
+          <p class="muted">Kept drives stay on the card until you delete them. Deleting one lets its footage be overwritten to make room.</p>
         ) : null}
         {rows.length === 0 ? (
-          <p class="card">{total === 0 ? (keptOnly ? "No saved trips." : "No trips recorded yet.") : `No trips on page ${page} (there are ${pages}).`}</p>
-        ) : (
-          <ul class="trips">
-            {rows.map((t) => (
-              <TripItem trip={t} kept={keptOf(db, t)}>
-                {keptOnly && operator && t.status === "saved" ? (
-                  <form method="post" action={`/trips/${t.id}/delete`} class="action" hx-post={`/trips/${t.id}/delete`} hx-confirm={`Delete saved trip ${t.id}? Its footage is no longer kept, and the ring overwrites it to make room.`} hx-target="closest li" hx-swap="outerHTML">
-                    <CsrfField token={c.var.csrfToken} />
-                    <input type="hidden" name="back" value="kept" />
-                    <button type="submit" class="danger">
-                      Delete
-                    </button>
-                  </form>
-                ) : null}
-              </TripItem>
-            ))}
-          </ul>
-        )}
+          <p class="card">
+            {total > 0
+              ? `Nothing on page ${page} (there are ${pages}).`
+              : show === "saved"
+                ? "No kept drives" + (q.day ? " on this day." : " yet. Tap Save on the home screen to keep the current drive.")
+                : show === "incidents"
+                  ? "No incidents" + (q.day ? " on this day." : " yet.")
+                  : "Nothing recorded" + (q.day ? " on this day." : " yet.")}
+          </p>
+        ) : null}
+        {[...groups].map(([day, trips]) => (
+          <section class="day" aria-label={dayHeading(day)}>
+            <h2 class="section">{dayHeading(day)}</h2>
+            <ul class="trips">
+              {trips.map((t) => (
+                <TripItem trip={t} kept={keptOf(db, t)}>
+                  {show === "saved" && operator && t.status === "saved" ? (
+                    <form
+                      method="post"
+                      action={`/trips/${t.id}/delete`}
+                      class="action"
+                      hx-post={`/trips/${t.id}/delete`}
+                      hx-confirm="Delete this kept drive? Its footage is no longer kept and will be overwritten to make room."
+                      hx-target="closest li"
+                      hx-swap="outerHTML"
+                    >
+                      <CsrfField token={c.var.csrfToken} />
+                      <input type="hidden" name="back" value="kept" />
+                      <button type="submit" class="danger">
+                        Delete
+                      </button>
+                    </form>
+                  ) : null}
+                </TripItem>
+              ))}
+            </ul>
+          </section>
+        ))}
         <Pager
-          prev={page > 1 ? link(Math.min(page - 1, pages)) : null}
-          next={page < pages ? link(page + 1) : null}
-          label={`page ${page} of ${pages} · ${total} trips`}
+          prev={page > 1 ? link({ page: Math.min(page - 1, pages) }) : null}
+          next={page < pages ? link({ page: page + 1 }) : null}
+          label={`page ${page} of ${pages} · ${total} drive${total === 1 ? "" : "s"}`}
         />
       </>,
-      { title: "Trips", nav: "trips" },
+      { title: "Footage", nav: "trips" },
     );
   });
 
@@ -243,17 +349,19 @@ export function tripRoutes() {
     return c.render(
       <>
         <p class="crumbs">
-          <a href="/trips">Trips</a> › Trip {trip.id}
+          <a href="/trips">Footage</a> › Drive
         </p>
         <div class="title-row">
-          <h1>Trip {trip.id}</h1>
+          <h1>
+            {trip.camera_name} · <Time ms={trip.start_time_utc} fmt="when" />
+          </h1>
           <LiveTripBadge trip={trip} />
         </div>
         {camera && camera.enabled && camera.state === "disk_full" ? <CardFullNote cameraName={camera.name} /> : null}
         {stats.n > 0 ? (
           <Player src={`/trips/${trip.id}/playlist.m3u8`} start={c.req.valid("query").t ?? 0} player={c.req.valid("query").player} />
         ) : (
-          <p class="card notice">All footage of this trip has been overwritten by the ring.</p>
+          <p class="card notice">All footage of this drive has been overwritten to make room for newer recordings.</p>
         )}
         <TripActions
           trip={trip}
@@ -284,7 +392,7 @@ export function tripRoutes() {
           <dd>
             <Time ms={trip.start_time_utc} />
           </dd>
-          <dt>{open ? "Last segment" : "Ended"}</dt>
+          <dt>{open ? "Recorded until" : "Ended"}</dt>
           <dd>
             <Time ms={tripEnd(trip)} />
           </dd>
@@ -293,13 +401,14 @@ export function tripRoutes() {
             {formatDuration(tripEnd(trip) - trip.start_time_utc)}
             {open ? " so far" : ""}
           </dd>
-          <dt>Segments</dt>
+          <dt>Footage left</dt>
           <dd>
-            {stats.n} of {expected} in the ring · {formatBytes(stats.bytes)} (#{trip.start_absolute}–#{trip.last_absolute})
+            {stats.n === expected ? "all of it" : stats.n === 0 ? "none" : `${Math.round((stats.n / Math.max(1, expected)) * 100)} %`} ·{" "}
+            {formatBytes(stats.bytes)}
           </dd>
           {trip.saved_at_utc !== null ? (
             <>
-              <dt>Saved</dt>
+              <dt>Kept</dt>
               <dd>
                 <Time ms={trip.saved_at_utc} />
               </dd>
@@ -307,7 +416,7 @@ export function tripRoutes() {
           ) : null}
           {trip.evicted_at_utc !== null ? (
             <>
-              <dt>Evicted</dt>
+              <dt>Overwritten</dt>
               <dd>
                 <Time ms={trip.evicted_at_utc} />
               </dd>
@@ -319,23 +428,16 @@ export function tripRoutes() {
               <dd>{trip.note}</dd>
             </>
           ) : null}
-          <dt>Boot</dt>
-          <dd>
-            <code class="small">{trip.boot_id}</code>
-          </dd>
         </dl>
         {stats.n > 0 ? (
           <p class="action-row">
-            <a class="button" href={`/trips/${trip.id}/playlist.m3u8`}>
-              Playlist (.m3u8)
-            </a>
             <a class="button" href={`/cameras/${trip.camera_key}/snapshot.jpg?at=${trip.start_time_utc}`} target="_blank">
-              Snapshot (JPEG)
+              Picture of the start (JPEG)
             </a>
           </p>
         ) : null}
       </>,
-      { title: `Trip ${trip.id}`, nav: "trips" },
+      { title: `Drive ${trip.id}`, nav: "trips" },
     );
   });
 
@@ -367,11 +469,17 @@ export function tripRoutes() {
     return new Response(Bun.file(path), { headers: { "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=86400" } });
   });
 
+  app.get("/:id/keep", valid("param", IdParam), valid("query", v.object({ requested: v.optional(v.picklist(["1"], "must be 1")) })), (c) => {
+    const trip = loadTrip(c, c.req.valid("param").id);
+    c.header("Cache-Control", "no-store");
+    return c.html(<KeepBody trip={trip} ready={savedDownloadReady(c.var.deps.db, c.var.deps.dataDir, trip)} requested={c.req.valid("query").requested === "1"} />);
+  });
+
   app.get("/:id/saved.mp4", valid("param", IdParam), async (c) => {
     const { db, dataDir } = c.var.deps;
     const trip = loadTrip(c, c.req.valid("param").id);
     if (trip.status !== "saved") throw new HTTPException(404, { message: `trip ${trip.id} is not saved (yet)` });
-    const name = tripFileName(trip.camera_key, trip.start_time_utc);
+    const name = downloadName(trip.camera_key, trip.start_time_utc, "mp4", tzoOf(c));
     const legacy = savedMp4Path(dataDir, trip);
     if (legacy && existsSync(legacy)) return fileDownload(c, legacy, name, "video/mp4");
     const headers = { "Content-Type": "video/mp4", "Content-Disposition": `attachment; filename="${name}"`, "Accept-Ranges": "none", "Cache-Control": "private, no-cache" };
@@ -412,7 +520,7 @@ export function tripRoutes() {
       });
       return changed;
     })();
-    return answer(c, trip.id, { notice: `Locked ${n} segment${n === 1 ? "" : "s"} as evidence (incident ${incidentId}).` });
+    return answer(c, trip.id, { notice: `Locked ${n} part${n === 1 ? "" : "s"} of this drive as evidence (incident ${incidentId}).` });
   });
 
   app.post("/:id/unlock", valid("param", IdParam), (c) => {
@@ -436,7 +544,7 @@ export function tripRoutes() {
       });
     })();
     c.var.deps.actions?.recheckDisk?.();
-    return answer(c, trip.id, { notice: `Unlocked ${ids.length} segment${ids.length === 1 ? "" : "s"}; the ring may overwrite them again.` });
+    return answer(c, trip.id, { notice: `Unlocked ${ids.length} part${ids.length === 1 ? "" : "s"} of this drive; they may be overwritten again.` });
   });
 
   app.post("/:id/delete", valid("param", IdParam), valid("form", v.object({ back: v.optional(v.picklist(["kept"], "must be kept")) })), async (c) => {

@@ -39,8 +39,8 @@ import {
 import { CsrfField } from "../auth/csrf.ts";
 import { requireRole } from "../auth/middleware.ts";
 import type { WebEnv } from "../env.ts";
+import { Time } from "../components/Time.tsx";
 
-const fmtTime = (ms: number | null) => (ms ? new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "never");
 
 export function UserList(props: { users: User[]; me: number; csrf: string; locked?: (username: string) => boolean; error?: string | null; notice?: string | null }) {
   return (
@@ -58,7 +58,7 @@ export function UserList(props: { users: User[]; me: number; csrf: string; locke
               {u.username} {u.id === props.me ? <small>(you)</small> : null}
             </h3>
             <p>
-              {u.role} · last login {fmtTime(u.last_login)}
+              {u.role} · last login <Time ms={u.last_login} fmt="when" />
             </p>
             {props.locked?.(u.username) ? (
               <form method="post" action={`/users/${u.id}/unlock`} hx-post={`/users/${u.id}/unlock`} hx-target="#users" hx-swap="outerHTML" class="row">
