@@ -102,7 +102,8 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   // stored once: the footage stays in the ring; the MP4 is made when the phone downloads it
   expect(savedRow).toEqual({ saved_dir: "recordings/front", mp4_path: null });
   await page.reload();
-  const savedLink = page.locator(`a[href="/trips/${trip.id}/saved.mp4"]`);
+  // client.js adds ?tzo= (the phone's zone, for the file name)
+  const savedLink = page.locator(`#trip-actions a[href^="/trips/${trip.id}/saved.mp4"]`);
   expect(await savedLink.count()).toBe(1);
   const savedRes = await page.request.get(`${rt.url}/trips/${trip.id}/saved.mp4`);
   expect(savedRes.status()).toBe(200);
