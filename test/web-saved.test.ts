@@ -48,15 +48,16 @@ describe("saved trips in the web UI", () => {
       f.db.query("INSERT INTO event_log (at, level, kind, camera_id, message, data) VALUES (?, 'error', ?, ?, ?, ?)").run(at, kind, f.front.id, message, JSON.stringify({ tripId: open }));
     ev("trip.saving", 1_000, "saving");
     ev("trip.save_error", 2_000, `trip ${open}: save failed: trip ${open} has no footage left in the ring`);
-    expect(await text(`/trips/${open}`)).toMatch(/no: saving failed at <time[^>]*>[^<]*<\/time> \(trip \d+: save failed: trip \d+ has no footage left in the ring\)/);
+    expect(await text(`/trips/${open}`)).toMatch(/Not kept: keeping failed at <time[^>]*>[^<]*<\/time> \(trip \d+: save failed: trip \d+ has no footage left in the ring\)/);
     ev("trip.saving", 3_000, "saving again");
-    expect(await text(`/trips/${open}`)).not.toContain("saving failed");
+    expect(await text(`/trips/${open}`)).not.toContain("keeping failed");
     f.db.exec("DELETE FROM event_log WHERE kind IN ('trip.saving', 'trip.save_error')");
   });
 
   test("the list of saved trips: only saved ones, Delete for operators, not for viewers", async () => {
     const list = await text("/trips?kept=1", "operator");
-    expect(list).toContain("<h1>Saved trips</h1>");
+    // the Footage page's Kept list (the "card full" message links here)
+    expect(list).toMatch(/aria-current="page">Kept</);
     expect(list).toContain(`href="/trips/${closed}"`);
     expect(list).not.toContain(`href="/trips/${open}"`);
     expect(list).toContain(`action="/trips/${closed}/delete"`);
