@@ -73,9 +73,9 @@ test("when the backlog reaches max_queue, segments are skipped and counted, neve
     expect(ev).toHaveLength(1);
     expect(ev[0].message).toContain("max_queue 3");
     // the plates page shows the count
-    const app = platesApp(env);
+    const app = platesApp(env, config);
     const html = await (await app.request("/plates")).text();
-    expect(html).toMatch(/Skipped<\/dt><dd>12 frame\(s\)/);
+    expect(html).toMatch(/Skipped<\/dt><dd>12 pictures/);
     // read-locks taken while extracting are all released
     expect(env.db.query("SELECT SUM(locked) AS n FROM segments").get()).toEqual({ n: 0 });
     release();

@@ -297,11 +297,12 @@ export async function stageReads(pool: StagePool, bytes: Uint8Array, minConfiden
 
 /**
  * The `/plates` sub-app mounted the way the real app mounts it: `depsMiddleware` with the test
- * env's database and data directory (a default config, a fresh live bus), then the layout.
+ * env's database and data directory, `config` (default: the default config, plate reading off)
+ * and a fresh live bus, then the layout.
  */
-export function platesApp(env: TestEnv): Hono<WebEnv> {
+export function platesApp(env: TestEnv, config: Config = defaultConfig(env.dir)): Hono<WebEnv> {
   const app = new Hono<WebEnv>();
-  app.use("*", depsMiddleware({ db: env.db, dataDir: env.dataDir, config: defaultConfig(env.dir), bus: new LiveBus(), startedAt: Date.now() }));
+  app.use("*", depsMiddleware({ db: env.db, dataDir: env.dataDir, config, bus: new LiveBus(), startedAt: Date.now() }));
   app.use("*", renderer);
   app.route("/plates", platesRoutes());
   return app;
