@@ -25,13 +25,16 @@
  * a row seen before a kill (evidence-locked or not) gone or changed, a save that picked a trip
  * of an earlier boot, a saved trip not `saved` at the end or whose MP4 ffprobe cannot read.
  */
-import { statSync } from "node:fs";
+import { rmSync, statSync, writeFileSync } from "node:fs";
+import { openDatabase } from "../../src/db/open.ts";
+import { tripById } from "../../src/db/views.ts";
+import { streamTripMp4 } from "../../src/media/tripMp4.ts";
 import { join } from "node:path";
 import { controlRequest, controlSocketPath } from "../../src/control.ts";
 import { probe } from "./media.ts";
 import { HIGHWAY_CLIP } from "./rtsp.ts";
 import { killWithArg, rng, sleep, waitFor } from "./proc.ts";
-import { cameraStatusOf, readDb, runCli, segmentsOf, startRuntime, tripsOf, writeConfig, type Runtime } from "./runtime.ts";
+import { cameraStatusOf, dbFile, readDb, runCli, segmentsOf, startRuntime, tripsOf, writeConfig, type Runtime } from "./runtime.ts";
 
 export interface SoakOptions {
   /** Temp directory (config and data_dir inside). */
@@ -191,25 +194,37 @@ export async function runPowercutSoak(opts: SoakOptions): Promise<SoakResult> {
       previous = { spawnedAt, killedAt, startedAt, indexedBefore };
     }
 
-    // the last run stops in order: every saved trip closes, its MP4 is rebuilt and playable
+    // the last run stops in order: every saved trip closes and its MP4 (made on the fly from the
+    // kept segments, as `GET /trips/<id>/saved.mp4` makes it) plays
     const code = await runtime!.terminate();
     runtime = null;
     if (code !== 0) problems.push(`the last run exited ${code} on SIGTERM`);
-    for (const id of savedTrips) {
-      const t = readDb(dataDir, (db) => ({
-        status: (db.query("SELECT status FROM trips WHERE id = ?").get(id) as { status: string } | null)?.status,
-        mp4: (db.query("SELECT mp4_path FROM saved_trips WHERE trip_id = ?").get(id) as { mp4_path: string | null } | null)?.mp4_path ?? null,
-      }));
-      if (t?.status !== "saved" || !t.mp4) {
-        problems.push(`saved trip ${id}: status ${t?.status}, MP4 ${t?.mp4}`);
-        continue;
+    const db = openDatabase(dbFile(dataDir));
+    try {
+      for (const id of savedTrips) {
+        const trip = tripById(db, id);
+        if (trip?.status !== "saved") {
+          problems.push(`saved trip ${id}: status ${trip?.status}`);
+          continue;
+        }
+        const mp4 = join(opts.dir, `saved-trip-${id}.mp4`);
+        try {
+          const stream = streamTripMp4(db, dataDir, trip);
+          if (!stream) {
+            problems.push(`saved trip ${id}: no footage kept`);
+            continue;
+          }
+          writeFileSync(mp4, new Uint8Array(await new Response(stream.body).arrayBuffer()));
+          const p = await probe(mp4);
+          if (p.video?.codec !== "h264" || !(p.duration > 0)) problems.push(`saved trip ${id}: its MP4 has ${JSON.stringify(p)}`);
+        } catch (err) {
+          problems.push(`saved trip ${id}: its MP4 cannot be made or read: ${(err as Error).message.split("\n")[0]}`);
+        } finally {
+          rmSync(mp4, { force: true });
+        }
       }
-      try {
-        const p = await probe(join(dataDir, t.mp4));
-        if (p.video?.codec !== "h264" || !(p.duration > 0)) problems.push(`saved trip ${id}: ${t.mp4} has ${JSON.stringify(p)}`);
-      } catch (err) {
-        problems.push(`saved trip ${id}: ffprobe cannot read ${t.mp4}: ${(err as Error).message.split("\n")[0]}`);
-      }
+    } finally {
+      db.close();
     }
     const segments = SOAK_CAMERAS.reduce((a, c) => a + segmentsOf(dataDir, c.key).length, 0);
     const openTrips = SOAK_CAMERAS.reduce((a, c) => a + tripsOf(dataDir, c.key).filter((t) => t.end_time_utc === null).length, 0);
