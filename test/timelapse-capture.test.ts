@@ -2,8 +2,9 @@
  * Timelapse capture and render end to end, in one in-process runtime (src/runtime.ts) with real
  * ffmpeg and a real SQLite file: the highway clip as two timelapse-only file cameras (one
  * mounted sideways, `rotation = "left"`) captured every 2 s for ~30 s, a dead RTSP camera (a
- * closed loopback port), then manual batches rendered by the batch actors. The current frame
- * comes from `grabFrameSource`, which opens each camera's real source with ffmpeg per call.
+ * closed loopback port), then manual batches rendered by the batch actors. A timelapse-only
+ * camera has no recorder, so its current frame comes from `SourceGrabFrameSource`, which opens
+ * the camera's real source with ffmpeg per call.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
@@ -16,7 +17,7 @@ import { jpegSize, renderTimelapse, DEFAULT_OVERLAY } from "../src/media/timelap
 import type { RuntimeHandle } from "../src/runtime.ts";
 import { captureOnce, captureBackoffMs } from "../src/actors/timelapseCapture.ts";
 import { resolveFfmpeg } from "../src/media/ffmpeg.ts";
-import { grabFrameSource } from "../src/media/grabFrameSource.ts";
+import { SourceGrabFrameSource } from "../src/media/sourceFrameGrab.ts";
 import { validateConfig, ConfigError } from "../src/config.ts";
 import type { AttemptRow, BatchRow, ImageRow } from "../src/db/timelapse.ts";
 
@@ -246,7 +247,7 @@ describe("capture edge cases", () => {
       const cam = cfg.cameras[0]!;
       const t0 = Date.now();
       const r = await captureOnce(
-        { db: rt.db, dataDir, cameras: new Map([["dead", cam]]), frameSource: grabFrameSource(cfg.cameras), captureTimeoutMs: 1500 },
+        { db: rt.db, dataDir, cameras: new Map([["dead", cam]]), frameSource: new SourceGrabFrameSource(new Map([["dead", cam]])), captureTimeoutMs: 1500 },
         cam,
         cameraId("dead"),
         7,
