@@ -2,9 +2,8 @@
  * Static assets embedded in the program (and in the compiled binary): htmx 2, its SSE
  * extension, hls.js, uPlot (MIT, the camera health charts) with its stylesheet, the UI's
  * stylesheet, client script and health chart script, mpegts.js (the live view's player), the app
- * icons (PNG 192 and 512 px for the web app manifest, made once with ffmpeg's `geq` filter: a
- * blue lens ring around a red recording dot on the UI's dark background; the command is in
- * src/web/icons/README.md). Nothing is read from disk at run
+ * icons (PNG 192 and 512 px for the web app manifest, drawn on first use by src/web/icons.ts).
+ * Nothing is read from disk at run
  * time and nothing comes from a CDN.
  *
  * Each asset is served from `/assets/<name>` with a content hash in its URL (`?v=<hash>`), a
@@ -25,8 +24,7 @@ import clientJsFile from "./client.js" with { type: "file" };
 import uplotJsFile from "uplot/dist/uPlot.iife.min.js" with { type: "file" };
 import uplotCssFile from "uplot/dist/uPlot.min.css" with { type: "file" };
 import healthJsFile from "./health.js" with { type: "file" };
-import icon192File from "./icons/icon-192.png" with { type: "file" };
-import icon512File from "./icons/icon-512.png" with { type: "file" };
+import { renderAppIcon } from "./icons.ts";
 
 export interface Asset {
   name: string;
@@ -46,12 +44,16 @@ const stripSourceMap = (text: string) => text.replace(/\n?\/\/# sourceMappingURL
  * An asset read from `file` (a path: inside the compiled binary `/$bunfs/root/...`) on first use
  * of `body`, `hash` or `gzip`; `transform` maps the file's UTF-8 text to the text served.
  */
-function make(name: string, type: string, file: string, transform: ((text: string) => string) | "binary" = (t) => t): Asset {
+function make(name: string, type: string, file: string | (() => Uint8Array), transform: ((text: string) => string) | "binary" = (t) => t): Asset {
   let body: Uint8Array<ArrayBuffer> | null = null;
   let hash: string | null = null;
   let gzip: Uint8Array | null = null;
   const read = (): Uint8Array<ArrayBuffer> =>
-    transform === "binary" ? new Uint8Array(readFileSync(file)) : new TextEncoder().encode(transform(readFileSync(file, "utf8")));
+    typeof file === "function"
+      ? new Uint8Array(file())
+      : transform === "binary"
+        ? new Uint8Array(readFileSync(file))
+        : new TextEncoder().encode(transform(readFileSync(file, "utf8")));
   const bytes = () => (body ??= read());
   return {
     name,
@@ -82,8 +84,8 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     make("uplot.min.js", JS, uplotJsFile),
     make("uplot.min.css", "text/css; charset=utf-8", uplotCssFile),
     make("health.js", JS, healthJsFile),
-    make("icon-192.png", "image/png", icon192File, "binary"),
-    make("icon-512.png", "image/png", icon512File, "binary"),
+    make("icon-192.png", "image/png", () => renderAppIcon(192)),
+    make("icon-512.png", "image/png", () => renderAppIcon(512)),
   ].map((a) => [a.name, a]),
 );
 
