@@ -23,7 +23,7 @@ import type { CameraConfig } from "../config.ts";
 import { cameraIdByKey } from "../db/cameras.ts";
 import { insertCapture, insertFailedAttempt, refreshContinuousBatch, type AttemptStatus } from "../db/timelapse.ts";
 import { FrameUnavailableError, type CurrentFrameSource } from "../media/currentFrame.ts";
-import { storeCapturedImage, type Rotation } from "../media/timelapse.ts";
+import { imageColumns, storeCapturedImage, type Rotation } from "../media/timelapse.ts";
 import type { TimelapseBatchInput } from "../machines/timelapseBatch.ts";
 import { log } from "../log.ts";
 import type { ActorDeps } from "./camera.ts";
@@ -86,13 +86,7 @@ export async function captureOnce(deps: CaptureDeps, cam: CameraConfig, cameraId
     const { stored, frame } = await Promise.race([work, hardDeadline]);
     const { imageId } = insertCapture(deps.db, {
       cameraId,
-      filename: stored.filename,
-      filePath: stored.relPath,
-      bytes: stored.bytes,
-      width: stored.width,
-      height: stored.height,
-      format: "jpeg",
-      fileHash: stored.sha256,
+      ...imageColumns(stored),
       capturedAt: frame.capturedAtMs,
       attemptedAt,
       durationMs: Math.round(performance.now() - t0),

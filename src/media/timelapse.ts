@@ -89,6 +89,19 @@ export interface StoredImage {
   sha256: string;
 }
 
+/** The `images` row columns of a stored JPEG, as `insertCapture` takes them. */
+export function imageColumns(stored: StoredImage) {
+  return {
+    filename: stored.filename,
+    filePath: stored.relPath,
+    bytes: stored.bytes,
+    width: stored.width,
+    height: stored.height,
+    format: "jpeg",
+    fileHash: stored.sha256,
+  } as const;
+}
+
 /** The capture could not be rotated or written. */
 export class StoreImageError extends Error {}
 
@@ -547,13 +560,7 @@ export async function makeTripTimelapse(
         imageIds.push(
           insertCapture(db, {
             cameraId: trip.camera_id,
-            filename: stored.filename,
-            filePath: stored.relPath,
-            bytes: stored.bytes,
-            width: stored.width,
-            height: stored.height,
-            format: "jpeg",
-            fileHash: stored.sha256,
+            ...imageColumns(stored),
             capturedAt: at,
             attemptedAt: at,
             durationMs: 0,
