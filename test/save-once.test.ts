@@ -6,6 +6,8 @@
  * - a trip saved early that records 60 s more keeps its bytes once (ring + saved/ within 5 % of
  *   the trip's segment bytes), and its downloaded MP4 lasts the whole trip (within 1 s of the sum
  *   of the segments, ffprobe) and plays in Chromium (currentTime advances);
+ * - one segment's download is an MP4 too (remuxed on the fly, named for a phone) that plays in
+ *   the same Chromium;
  * (A client that goes away mid-download: save-download.test.ts.)
  */
 import { afterEach, describe, expect, test } from "bun:test";
@@ -105,6 +107,28 @@ describe("a saved trip is stored once", () => {
       await page.waitForFunction((t) => (document.getElementById("saved-video") as HTMLVideoElement).currentTime > t + 1, t1, { timeout: 30_000 });
       const error = await page.evaluate(() => (document.getElementById("saved-video") as HTMLVideoElement).error?.code ?? null);
       expect(error).toBeNull();
+
+      // one segment's download: an MP4 made on the fly (not the raw MPEG-TS) that plays too
+      const seg = segs[1]!;
+      const segUrl = `/media/front/${seg.absolute_index}.mp4`;
+      const segRes = await fetch(`${h.url}${segUrl}?tzo=0`, { headers: { cookie } });
+      expect(segRes.status).toBe(200);
+      expect(segRes.headers.get("content-type")).toBe("video/mp4");
+      expect(segRes.headers.get("content-disposition")).toBe(`attachment; filename="front-${new Date(seg.start_utc).toISOString().slice(0, 16).replace("T", "-").replace(":", "")}.mp4"`);
+      const segBytes = new Uint8Array(await segRes.arrayBuffer());
+      expect(new TextDecoder().decode(segBytes.subarray(4, 8))).toBe("ftyp");
+      await page.evaluate((src) => {
+        const v = document.createElement("video");
+        v.id = "segment-video";
+        v.muted = true;
+        v.src = src;
+        document.body.append(v);
+        void v.play();
+      }, segUrl);
+      await page.waitForFunction(() => (document.getElementById("segment-video") as HTMLVideoElement).currentTime > 0.3, null, { timeout: 30_000 });
+      const s1 = await page.evaluate(() => (document.getElementById("segment-video") as HTMLVideoElement).currentTime);
+      await page.waitForFunction((t) => (document.getElementById("segment-video") as HTMLVideoElement).currentTime > t + 0.5, s1, { timeout: 30_000 });
+      expect(await page.evaluate(() => (document.getElementById("segment-video") as HTMLVideoElement).error?.code ?? null)).toBeNull();
     } finally {
       await browser.close();
     }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/web/app.tsx";
 import { makeFixture, type WebFixture } from "./web-fixture.ts";
 import { MAX_TRIP_STREAMS } from "../src/media/tripMp4.ts";
+import { waitUntil } from "./helpers/wait.ts";
 
 let f: WebFixture;
 let app: ReturnType<typeof createApp>;
@@ -83,6 +84,26 @@ describe("saved trips in the web UI", () => {
       expect(head.headers.get("content-type")).toBe("video/mp4");
     }
     expect((f.db.query("SELECT COALESCE(SUM(locked), 0) AS n FROM segments").get() as { n: number }).n).toBe(0);
+  });
+
+  test("one segment downloads as an MP4 remuxed on the fly, named for a phone; the raw MPEG-TS stays for players", async () => {
+    const res = await f.request(app, "/media/front/11.mp4?tzo=-120");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("video/mp4");
+    const start = (f.db.query("SELECT start_utc FROM segments WHERE absolute_index = 11").get() as { start_utc: number }).start_utc;
+    const local = new Date(start + 120 * 60_000).toISOString(); // tzo -120: two hours east of UTC
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="front-${local.slice(0, 10)}-${local.slice(11, 13)}${local.slice(14, 16)}.mp4"`);
+    const body = new Uint8Array(await res.arrayBuffer());
+    expect(new TextDecoder().decode(body.subarray(4, 8))).toBe("ftyp");
+    expect(body.length).toBeGreaterThan(5_000);
+    const head = await f.request(app, "/media/front/11.mp4", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect((await f.request(app, "/media/front/10.mp4")).status).toBe(404); // taken by the ring
+    expect((await f.request(app, "/media/front/11.avi")).status).toBe(400);
+    const ts = await f.request(app, "/media/front/11.ts");
+    expect(ts.headers.get("content-type")).toBe("video/mp2t");
+    await ts.arrayBuffer();
+    await waitUntil("read-locks released", () => (f.db.query("SELECT COALESCE(SUM(locked), 0) AS n FROM segments").get() as { n: number }).n === 0);
   });
 
   test("at most MAX_TRIP_STREAMS downloads at once: one more is 503 busy, and a slot frees when a client goes", async () => {

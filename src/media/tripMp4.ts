@@ -1,5 +1,5 @@
 /**
- * A trip as one MP4, made while it is downloaded: the trip's segments (evidence-locked ring
+ * A trip (or one segment) as one MP4, made while it is downloaded: the trip's segments (evidence-locked ring
  * files, plus copies a legacy saved trip kept in `saved_trip_files`) remuxed by ffmpeg without
  * transcoding (`-c copy`) into a fragmented MP4 (`-movflags frag_keyframe+empty_moov+default_base_moof`:
  * the header comes first and needs no sizes, so ffmpeg can write to a pipe and the download
@@ -12,10 +12,13 @@
  * body, which kills ffmpeg. The size is not known in advance, so the response has no
  * Content-Length and no Range support (`Accept-Ranges: none`). At most `MAX_TRIP_STREAMS` run at
  * once (each is one ffmpeg copying at disk speed); one more throws `TripStreamsBusyError`.
+ *
+ * `streamSegmentMp4` does the same for a single ring segment (a phone plays MP4, not MPEG-TS):
+ * the same arguments with a one-entry list, the same read-lock and the same limit.
  */
 import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
-import { acquireReadLock, lockedStream } from "../db/locks.ts";
+import { acquireReadLock, lockedStream, type ReadLock } from "../db/locks.ts";
 import { savedTripFiles } from "../db/savedTrips.ts";
 import { tripSegments, type TripSummary } from "../db/views.ts";
 import { resolveInside } from "../paths.ts";
@@ -92,7 +95,7 @@ export function streamTripMp4(
   trip: Pick<TripSummary, "id" | "camera_id" | "start_absolute" | "last_absolute">,
   options: Pick<RunOptions, "signal" | "onSpawn" | "ffmpegPath"> = {},
 ): TripMp4Stream | null {
-  if (activeStreams >= MAX_TRIP_STREAMS) throw new TripStreamsBusyError(`busy: ${activeStreams} trip downloads are running, try again when one has finished`);
+  if (activeStreams >= MAX_TRIP_STREAMS) throw busy();
   const lock = acquireReadLock(db, tripSegments(db, trip).map((s) => s.id));
   try {
     const parts = tripParts(db, dataDir, trip);
@@ -100,20 +103,56 @@ export function streamTripMp4(
       lock.release();
       return null;
     }
-    const run = streamFfmpeg(TRIP_MP4_ARGS, { ...options, input: new TextEncoder().encode(tripConcatList(parts)) });
-    activeStreams++;
-    void run.done.finally(() => activeStreams--);
-    return {
-      body: lockedStream(lock, run.stdout),
-      parts: parts.length,
-      durationMs: parts.reduce((n, p) => n + p.durationMs, 0),
-      bytes: parts.reduce((n, p) => n + p.bytes, 0),
-      pid: run.pid,
-    };
+    return streamParts(lock, parts, options);
   } catch (err) {
     lock.release();
     throw err;
   }
+}
+
+/**
+ * Starts the MP4 of one ring segment (row `segment`, path relative to `dataDir`), read-locked
+ * while it is sent. Null when the row is gone or its file is missing (taken by retention before
+ * the lock); throws `TripStreamsBusyError` when `MAX_TRIP_STREAMS` run, and what `resolveInside`
+ * throws for a path outside `dataDir`.
+ */
+export function streamSegmentMp4(
+  db: Database,
+  dataDir: string,
+  segment: { id: number; absolute_index: number; rel_path: string; bytes: number | null; start_utc: number; end_utc: number },
+  options: Pick<RunOptions, "signal" | "onSpawn" | "ffmpegPath"> = {},
+): TripMp4Stream | null {
+  if (activeStreams >= MAX_TRIP_STREAMS) throw busy();
+  // lock first, then look: retention skips locked rows (its DELETE re-checks `locked = 0`)
+  const lock = acquireReadLock(db, [segment.id]);
+  try {
+    const path = resolveInside(dataDir, segment.rel_path);
+    if (lock.segmentIds.length === 0 || !existsSync(path)) {
+      lock.release();
+      return null;
+    }
+    const part: TripPart = { absoluteIndex: segment.absolute_index, path, bytes: segment.bytes ?? 0, durationMs: segment.end_utc - segment.start_utc, segmentId: segment.id };
+    return streamParts(lock, [part], options);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+const busy = () => new TripStreamsBusyError(`busy: ${activeStreams} MP4 downloads are running, try again when one has finished`);
+
+/** ffmpeg remuxing `parts` to stdout; `lock` is released when the body ends or is cancelled. */
+function streamParts(lock: ReadLock, parts: TripPart[], options: Pick<RunOptions, "signal" | "onSpawn" | "ffmpegPath">): TripMp4Stream {
+  const run = streamFfmpeg(TRIP_MP4_ARGS, { ...options, input: new TextEncoder().encode(tripConcatList(parts)) });
+  activeStreams++;
+  void run.done.finally(() => activeStreams--);
+  return {
+    body: lockedStream(lock, run.stdout),
+    parts: parts.length,
+    durationMs: parts.reduce((n, p) => n + p.durationMs, 0),
+    bytes: parts.reduce((n, p) => n + p.bytes, 0),
+    pid: run.pid,
+  };
 }
 
 const pad = (n: number) => String(n).padStart(2, "0");

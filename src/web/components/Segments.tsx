@@ -1,7 +1,9 @@
 /** @jsxImportSource hono/jsx */
 /**
  * Segment list rows (a `<tr>` per segment). `SegmentItem` is also the SSE fragment
- * `segment-<key>` that the camera page prepends to its recent-segments table.
+ * `segment-<key>` that the camera page prepends to its recent-segments table. Each row's link
+ * downloads the segment as an MP4 a phone plays (`/media/<key>/<index>.mp4`, remuxed on the fly;
+ * client.js adds `?tzo=` for the file name).
  */
 import type { FC } from "hono/jsx";
 import type { SegmentRow } from "../../db/views.ts";
@@ -14,7 +16,7 @@ export const SegmentItem: FC<{ seg: Pick<SegmentRow, "absolute_index" | "start_u
 }) => (
   <tr>
     <td>
-      <a href={`/media/${cameraKey}/${seg.absolute_index}.ts`} download>
+      <a href={`/media/${cameraKey}/${seg.absolute_index}.mp4`} download data-tzo>
         #{seg.absolute_index}
       </a>
       {seg.evidence_locked ? <span class="badge saved">locked</span> : null}

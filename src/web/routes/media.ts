@@ -1,5 +1,13 @@
 /**
- * `GET /media/:key/:absoluteIndex.ts` — one ring segment, streamed from disk.
+ * `GET /media/:key/:absoluteIndex.ts` — one ring segment, streamed from disk (what the HLS
+ * players read).
+ *
+ * `GET /media/:key/:absoluteIndex.mp4[?tzo=MIN]` — the same segment as an MP4 a phone plays, the
+ * download the pages offer: remuxed while it is sent (`-c copy`, fragmented MP4 from ffmpeg's
+ * stdout, src/media/tripMp4.ts `streamSegmentMp4`, read-locked likewise, no Range, ffmpeg killed
+ * when the client goes), as an attachment named like `front-2026-12-07-0812.mp4` (the segment's
+ * start in the viewer's zone, `tzo` as `Date.getTimezoneOffset()`). 503 while
+ * `MAX_TRIP_STREAMS` MP4 downloads run.
  *
  * The file is found only through its `segments` row (camera key + absolute index); no path is
  * ever built from the URL. The row's `rel_path` is then resolved with `resolveInside(dataDir)`
@@ -23,6 +31,9 @@ import { segmentByAbsolute } from "../../db/views.ts";
 import { cameraByKey } from "../../db/cameras.ts";
 import { acquireReadLock, lockedStream } from "../../db/locks.ts";
 import { resolveInside } from "../../paths.ts";
+import { streamSegmentMp4, TripStreamsBusyError } from "../../media/tripMp4.ts";
+import { downloadName } from "../format.ts";
+import { tzoOf } from "../download.ts";
 import type { WebEnv } from "../env.ts";
 import { CameraKey, unknownCamera, valid } from "../validate.ts";
 
@@ -30,8 +41,8 @@ const MediaParam = v.object({
   key: CameraKey,
   file: v.pipe(
     v.string(),
-    v.regex(/^\d{1,15}\.ts$/, "must be <absolute index>.ts"),
-    v.transform((s) => Number(s.slice(0, -3))),
+    v.regex(/^\d{1,15}\.(ts|mp4)$/, "must be <absolute index>.ts or <absolute index>.mp4"),
+    v.transform((s) => ({ abs: Number(s.slice(0, s.lastIndexOf("."))), mp4: s.endsWith(".mp4") })),
   ),
 });
 
@@ -57,11 +68,36 @@ export function mediaRoutes() {
   const app = new Hono<WebEnv>();
   app.get("/:key/:file", valid("param", MediaParam), async (c) => {
     const { db, dataDir } = c.var.deps;
-    const { key, file: abs } = c.req.valid("param");
+    const { key, file } = c.req.valid("param");
+    const abs = file.abs;
     const row = segmentByAbsolute(db, key, abs);
     if (!row) {
       if (!cameraByKey(db, key)) unknownCamera(key);
       throw new HTTPException(404, { message: `camera "${key}" has no segment ${abs}` });
+    }
+    if (file.mp4) {
+      const headers = {
+        "Content-Type": "video/mp4",
+        "Content-Disposition": `attachment; filename="${downloadName(key, row.start_utc, "mp4", tzoOf(c))}"`,
+        "Accept-Ranges": "none",
+        "Cache-Control": "private, no-cache",
+      };
+      // HEAD runs this handler too and drops the body: answer without starting ffmpeg
+      if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
+      try {
+        resolveInside(dataDir, row.rel_path);
+      } catch {
+        throw new HTTPException(404, { message: `segment ${abs} has a path outside the data directory` });
+      }
+      let mp4;
+      try {
+        mp4 = streamSegmentMp4(db, dataDir, row);
+      } catch (err) {
+        if (err instanceof TripStreamsBusyError) throw new HTTPException(503, { message: err.message });
+        throw err;
+      }
+      if (!mp4) throw new HTTPException(404, { message: `segment ${abs} file is missing on disk` });
+      return new Response(mp4.body, { status: 200, headers: { ...headers, "X-Content-Duration": (mp4.durationMs / 1000).toFixed(3) } });
     }
     // lock first, then open: retention skips locked rows (its DELETE re-checks `locked = 0`)
     // `using`: every exit of this handler releases the lock, except the one that hands it to the body
