@@ -165,6 +165,10 @@ describe("Timelapses routes", () => {
     const ok = { camera: "cam", from: String(now - 600_000), to: String(now), frame_rate: "5" };
     expect((await req("/timelapses", form({ ...ok, frame_rate: "0" }))).status).toBe(400);
     expect((await req("/timelapses", form({ ...ok, from: "yesterday" }))).status).toBe(400);
+    // the form's date + 24 h time fields: a 12 h time is refused with the reason
+    const twelve = await req("/timelapses", form({ camera: "cam", from_date: "2024-05-01", from_time: "7:30 PM", to_date: "2024-05-01", to_time: "20:00", tzo: "0", frame_rate: "5" }));
+    expect(twelve.status).toBe(400);
+    expect(await twelve.text()).toContain("from: the time must be HH:MM or HH:MM:SS on a 24 h clock");
     const empty = await req("/timelapses", form({ ...ok, from: "1000", to: "2000" }));
     expect(empty.status).toBe(400);
     expect(await empty.text()).toContain("no timelapse images");

@@ -67,6 +67,11 @@ describe("bad input: clear 4xx, nothing written", () => {
     ["export: missing to", () => post("/exports", { camera: "front", from: String(T0) }), 400, "to: is required"],
     ["export: impossible date", () => post("/exports", { camera: "front", from: "2024-02-30T08:00:00", to: "2024-03-01T08:00:00", tzo: "0" }), 400, "from: is not a valid date and time"],
     ["export: local time without zone", () => post("/exports", { camera: "front", from: "2024-05-01T08:00:00", to: "2024-05-01T08:00:04" }), 400, "needs tzo"],
+    ["export: a 12 h time", () => post("/exports", { camera: "front", from_date: "2024-05-01", from_time: "8:00 PM", to_date: "2024-05-01", to_time: "20:00:04", tzo: "0" }), 400, 'from: the time must be HH:MM or HH:MM:SS on a 24 h clock (00:00 to 23:59:59), got "8:00 PM"'],
+    ["export: 24:00", () => post("/exports", { camera: "front", from_date: "2024-05-01", from_time: "08:00", to_date: "2024-05-01", to_time: "24:00", tzo: "0" }), 400, "to: the time must be HH:MM or HH:MM:SS on a 24 h clock"],
+    ["export: time without a date", () => post("/exports", { camera: "front", from_time: "08:00", to_date: "2024-05-01", to_time: "08:01", tzo: "0" }), 400, "from: the date must be YYYY-MM-DD (it is empty)"],
+    ["export: impossible date with a time", () => post("/exports", { camera: "front", from_date: "2024-02-30", from_time: "08:00", to_date: "2024-03-01", to_time: "08:00", tzo: "0" }), 400, "from: is not a valid date and time"],
+    ["export: date and time without a zone", () => post("/exports", { camera: "front", from_date: "2024-05-01", from_time: "08:00", to_date: "2024-05-01", to_time: "08:01" }), 400, "needs tzo"],
     ["export: bad tzo", () => post("/exports", { camera: "front", from: String(T0), to: String(T0 + 4000), tzo: "9999" }), 400, "tzo"],
     ["export: reversed range", () => post("/exports", { camera: "front", from: String(T0 + 4000), to: String(T0) }), 400, "empty or reversed"],
     ["export: empty range", () => post("/exports", { camera: "front", from: String(T0), to: String(T0) }), 400, "empty or reversed"],
@@ -192,7 +197,10 @@ describe("layout and session", () => {
     expect(op).toContain('hx-post="/trips/2/lock"');
     expect(op).toContain('hx-post="/exports"');
     expect(op).toContain("Keeping is not available yet"); // no runtime action in this app
-    expect(op).toMatch(/name="from"[^>]*data-t="\d+"/);
+    // the clip's moments: a date and a 24 h time each, filled with the trip's span
+    expect(op).toMatch(/<fieldset class="datetime" data-t="\d+"><legend>From<\/legend><input type="date" name="from_date" value="\d{4}-\d\d-\d\d"/);
+    expect(op).toMatch(/name="to_time" value="\d\d:\d\d:\d\d"/);
+    expect(op).not.toContain("datetime-local");
   });
 
   test("plates: viewers see the watchlist but not its add/remove forms (refused with 403 anyway); operators get them", async () => {
@@ -277,7 +285,8 @@ describe("evidence lock", () => {
 describe("clip export end to end", () => {
   test("form export in the viewer's zone -> progress card -> valid MP4 -> byte-exact streamed download -> delete", async () => {
     // 08:00:01 to 08:00:05 UTC typed as local time in UTC+2 (getTimezoneOffset() = -120)
-    const res = await post("/exports", { camera: "front", from: "2024-05-01T10:00:01", to: "2024-05-01T10:00:05", tzo: "-120" }, { hx: true });
+    // as the form sends them: a date and a 24 h time each (digits only work too: a phone's number pad)
+    const res = await post("/exports", { camera: "front", from_date: "2024-05-01", from_time: "10:00:01", to_date: "2024-05-01", to_time: "100005", tzo: "-120" }, { hx: true });
     expect(res.status).toBe(202);
     const card = await res.text();
     const id = /id="export-([0-9a-f]{16})"/.exec(card)![1]!;

@@ -149,8 +149,25 @@ test("log in, see the camera recording, save, play and export a trip on a phone"
   expect(Bun.hash(readFileSync(saved))).toBe(Bun.hash(readFileSync(onDisk)));
 
   // a bad range is refused with the reason shown in the page's flash area (htmx error)
-  const from = await page.inputValue('#export-form input[name="from"]');
-  await page.fill('#export-form input[name="to"]', from);
+  // the pickers: a date and a 24 h time (never AM/PM, whatever the locale); the time field
+  // refuses what is not one before anything is sent
+  const fromDate = await page.inputValue('#export-form input[name="from_date"]');
+  const fromTime = await page.inputValue('#export-form input[name="from_time"]');
+  expect(fromDate).toMatch(/^\d{4}-\d\d-\d\d$/);
+  expect(fromTime).toMatch(/^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/);
+  const timeValid = (value: string) =>
+    page.locator('#export-form input[name="to_time"]').evaluate((el: HTMLInputElement, v) => {
+      el.value = v;
+      return el.checkValidity();
+    }, value);
+  expect({ "8:12 PM": await timeValid("8:12 PM"), "24:00": await timeValid("24:00"), "23:59": await timeValid("23:59"), "0812": await timeValid("0812") }).toEqual({
+    "8:12 PM": false,
+    "24:00": false,
+    "23:59": true,
+    "0812": true,
+  });
+  await page.fill('#export-form input[name="to_date"]', fromDate);
+  await page.fill('#export-form input[name="to_time"]', fromTime);
   await page.click('#export-form button[type="submit"]');
   await page.waitForFunction(() => !(document.getElementById("flash") as HTMLElement).hidden, null, { timeout: 15_000 });
   await expect(page.locator("#flash").textContent()).resolves.toBe("400 range is empty or reversed (to must be after from)");

@@ -14,7 +14,8 @@
 //    and a picture that does not come or freezes show a message with a Retry button and reconnect
 //    with backoff; data-state on the box is "connecting", "playing" or "error".
 // 3. Forms with data-tz get the viewer's time-zone offset (Date.getTimezoneOffset()) in "tzo";
-//    their datetime-local inputs with data-t (Unix ms UTC) get that instant in local time.
+//    their date + time fieldsets with data-t (Unix ms UTC, components/DateTime.tsx) get that
+//    instant's local date and 24 h time (HH:MM:SS).
 // 4. A failed htmx request (4xx/5xx: htmx does not swap those) shows its one-line text in the
 //    page's #flash area (as text, never as HTML).
 // 5. Images with data-hide-on-error (trip thumbnails) are hidden when they cannot load.
@@ -270,21 +271,21 @@
     for (var i = 0; i < vids.length; i++) startPlayer(vids[i]);
   }
 
-  function localInput(ms) {
-    var d = new Date(ms);
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" +
-      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
-  }
 
   function tzForms(root) {
     var forms = root.querySelectorAll("form[data-tz]");
     for (var i = 0; i < forms.length; i++) {
       var input = forms[i].querySelector('input[name="tzo"]');
       if (!input) continue;
-      var times = forms[i].querySelectorAll('input[type="datetime-local"][data-t]');
+      var times = forms[i].querySelectorAll("fieldset.datetime[data-t]");
       for (var j = 0; j < times.length; j++) {
         var t = Number(times[j].getAttribute("data-t"));
-        if (isFinite(t)) times[j].value = localInput(t);
+        var day = times[j].querySelector('input[type="date"]');
+        var clock = times[j].querySelector('input[type="text"]');
+        if (!isFinite(t) || !day || !clock) continue;
+        var d = new Date(t);
+        day.value = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+        clock.value = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
       }
       // offset of the instant itself (DST), else of now
       var first = times.length ? Number(times[0].getAttribute("data-t")) : NaN;
@@ -314,6 +315,14 @@
     var el = e.target;
     if (el && el.tagName === "IMG" && el.hasAttribute("data-hide-on-error")) el.hidden = true;
   }, true);
+
+  // 9. The tab bar's "More" menu (<details class="more">) closes on a tap outside it or Escape.
+  function closeMore(except) {
+    var open = document.querySelectorAll("details.more[open]");
+    for (var i = 0; i < open.length; i++) if (open[i] !== except) open[i].open = false;
+  }
+  document.addEventListener("click", function (e) { closeMore(e.target && e.target.closest ? e.target.closest("details.more") : null); });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") closeMore(null); });
 
   var MAX_ALERTS = 3;
   document.addEventListener("click", function (e) {

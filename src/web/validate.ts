@@ -112,5 +112,45 @@ export function parseClientTime(value: string | undefined, field: string, tzo?: 
   });
 }
 
-/** A datetime-local input value (UTC wall clock, seconds) for Unix ms; client.js rewrites it to local time. */
-export const toLocalInput = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+/**
+ * A time of day on a 24 h clock as a driver types it: `08:12`, `8:12`, `08:12:30`, or digits
+ * only (`0812`, `081230`: a phone's number pad has no colon). Groups: hours, minutes, seconds.
+ */
+const TIME_OF_DAY_RE = /^(?:([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?|([01]\d|2[0-3])([0-5]\d)([0-5]\d)?)$/;
+
+/** The `pattern` attribute of a 24 h time input (the same language as `parseTimeOfDay`). */
+export const TIME_OF_DAY_PATTERN = TIME_OF_DAY_RE.source.slice(1, -1);
+
+/** A typed 24 h time of day as `HH:MM:SS`, or null when it is not one (`8:12 PM`, `24:00`, `12.30`). */
+export function parseTimeOfDay(value: string): string | null {
+  const m = TIME_OF_DAY_RE.exec(value.trim());
+  if (!m) return null;
+  const [h, mi, sec] = m[1] !== undefined ? [m[1], m[2], m[3]] : [m[4], m[5], m[6]];
+  return `${h!.padStart(2, "0")}:${mi}:${sec ?? "00"}`;
+}
+
+/**
+ * A time a form sends as two fields, `<field>_date` (YYYY-MM-DD, a date input) and
+ * `<field>_time` (24 h, see `parseTimeOfDay`), in the viewer's zone `tzo` (minutes as
+ * `Date.getTimezoneOffset()`), or else as one `<field>` value (`parseClientTime`: Unix ms, ISO
+ * 8601 with a zone, ...). Returns Unix ms UTC; throws HTTPException(400) naming the field.
+ */
+export function formTime(form: Record<string, unknown>, field: string, tzo?: number): number {
+  const date = form[`${field}_date`];
+  const time = form[`${field}_time`];
+  if (date === undefined && time === undefined) return parseClientTime(typeof form[field] === "string" ? (form[field] as string) : undefined, field, tzo);
+  const d = typeof date === "string" ? date.trim() : "";
+  const t = typeof time === "string" ? time.trim() : "";
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new HTTPException(400, { message: `${field}: the date must be YYYY-MM-DD${d ? `, got ${JSON.stringify(d.slice(0, 20))}` : " (it is empty)"}` });
+  const hms = parseTimeOfDay(t);
+  if (!hms)
+    throw new HTTPException(400, {
+      message: `${field}: the time must be HH:MM or HH:MM:SS on a 24 h clock (00:00 to 23:59:59)${t ? `, got ${JSON.stringify(t.slice(0, 20))}` : " (it is empty)"}`,
+    });
+  return parseClientTime(`${d}T${hms}`, field, tzo);
+}
+
+/** The value of a date input (UTC calendar day) for Unix ms; client.js rewrites it to the local day. */
+export const toDateInput = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+/** The value of a 24 h time input (UTC wall clock, HH:MM:SS) for Unix ms; client.js rewrites it to local time. */
+export const toTimeInput = (ms: number) => new Date(ms).toISOString().slice(11, 19);

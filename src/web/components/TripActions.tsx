@@ -16,7 +16,7 @@ import type { TripLocks, TripSummary } from "../../db/views.ts";
 import { CsrfField } from "../auth/csrf.ts";
 import type { SessionUser } from "../auth/middleware.ts";
 import { hasRole } from "../../db/users.ts";
-import { toLocalInput } from "../validate.ts";
+import { DateTimeInput } from "./DateTime.tsx";
 import { KeepBody, keepLiveAttrs } from "./Keep.tsx";
 import { Time } from "./Time.tsx";
 import { formatDuration } from "../format.ts";
@@ -168,14 +168,8 @@ export const ExportForm: FC<ExportFormProps> = ({ cameraKey, from, to, csrf, max
       <CsrfField token={csrf} />
       <input type="hidden" name="camera" value={cameraKey} />
       <input type="hidden" name="tzo" value="0" />
-      <label>
-        From
-        <input type="datetime-local" name="from" step="1" value={toLocalInput(from)} data-t={String(from)} required />
-      </label>
-      <label>
-        To
-        <input type="datetime-local" name="to" step="1" value={toLocalInput(to)} data-t={String(to)} required />
-      </label>
+      <DateTimeInput name="from" label="From" ms={from} />
+      <DateTimeInput name="to" label="To" ms={to} />
       <p class="muted small-text">MP4 without re-encoding, cut at keyframes; at most {formatDuration(maxMs)} per clip.</p>
       <button type="submit" class="big primary">
         Export clip

@@ -4,10 +4,11 @@
  *
  * - `GET /exports` — every export (running, done, failed, and finished files found on disk),
  *   newest first.
- * - `POST /exports` (form: `camera`, `from`, `to`, `tzo`) — validates the request, then starts
+ * - `POST /exports` (form: `camera`, `from_date` + `from_time`, `to_date` + `to_time`, `tzo`) — validates the request, then starts
  *   the export in the background (src/media/export.ts `exportClip`: `-c copy`, cut at
- *   keyframes, faststart, temp + rename). Times are datetime-local values in the viewer's zone
- *   (`tzo` = `Date.getTimezoneOffset()`), Unix ms, or ISO 8601 with a zone. Answers htmx with
+ *   keyframes, faststart, temp + rename). Times are a date (`from_date`) and a 24 h time
+ *   (`from_time`: HH:MM[:SS]) in the viewer's zone (`tzo` = `Date.getTimezoneOffset()`), or one
+ *   value each: Unix ms, or ISO 8601 with a zone. Answers htmx with
  *   the job card (202; it polls `GET /exports/:id` every second), a plain post with 303 to
  *   `/exports/:id`. Bad input before anything is written: malformed/missing times 400,
  *   reversed or empty range 400, longer than 2 h 413, unknown camera 404, no footage in the
@@ -37,7 +38,7 @@ import type { WebEnv } from "../env.ts";
 import { EXPORT_ID_RE, incidentMoment, isIncidentClip, type ExportJob } from "../exportJobs.ts";
 import { downloadName } from "../format.ts";
 import { isHtmx, toHttpError, userOf } from "../actions.ts";
-import { CAMERA_KEY_RE, TzOffset, parseClientTime, unknownCamera, valid } from "../validate.ts";
+import { CAMERA_KEY_RE, TzOffset, formTime, unknownCamera, valid } from "../validate.ts";
 import { fileDownload, tzoOf } from "../download.ts";
 import { exportThumbnail } from "../thumbs.ts";
 
@@ -51,16 +52,21 @@ export interface ClipRequestInput {
 
 /**
  * Checks a clip request from a form or the API: camera key syntax (400) and existence (404),
- * both times (400), the range (reversed/empty 400, over 2 h 413), and that the ring holds
+ * both times (400; a form's date + 24 h time fields, or one value each), the range (reversed/empty 400, over 2 h 413), and that the ring holds
  * footage in it (404). Reads only; throws HTTPException.
  */
-export function clipRequestOf(db: Database, input: { camera?: unknown; from?: unknown; to?: unknown; tzo?: number }): ClipRequestInput {
+export function clipRequestOf(
+  db: Database,
+  input: { camera?: unknown; from?: unknown; to?: unknown; from_date?: string; from_time?: string; to_date?: string; to_time?: string; tzo?: number },
+): ClipRequestInput {
   const key = typeof input.camera === "string" ? input.camera : "";
   if (!CAMERA_KEY_RE.test(key)) throw new HTTPException(400, { message: `camera: ${key === "" ? "is required" : "is not a valid camera key"}` });
   const cam = cameraByKey(db, key) ?? unknownCamera(key);
   const asText = (x: unknown) => (typeof x === "number" ? String(x) : typeof x === "string" ? x : undefined);
-  const fromUtc = parseClientTime(asText(input.from), "from", input.tzo);
-  const toUtc = parseClientTime(asText(input.to), "to", input.tzo);
+  // a form's date + 24 h time fields, else one value (Unix ms, ISO 8601 ...)
+  const fields = { ...input, from: asText(input.from), to: asText(input.to) };
+  const fromUtc = formTime(fields, "from", input.tzo);
+  const toUtc = formTime(fields, "to", input.tzo);
   try {
     validateRange(fromUtc, toUtc);
   } catch (err) {
@@ -77,6 +83,10 @@ const ExportForm = v.object({
   camera: v.optional(v.string()),
   from: v.optional(v.string()),
   to: v.optional(v.string()),
+  from_date: v.optional(v.string()),
+  from_time: v.optional(v.string()),
+  to_date: v.optional(v.string()),
+  to_time: v.optional(v.string()),
   tzo: v.optional(TzOffset),
 });
 

@@ -6,7 +6,8 @@
  *   count and newest capture, "Checkpoint now", a form for a new manual batch (time range,
  *   frame rate, day counter on/off), and its batches newest first (poster, status, live
  *   progress over SSE, player, download, delete).
- * - `POST /timelapses` (form: `camera`, `from`, `to`, `tzo` or `from_day`, `to_day` (day numbers,
+ * - `POST /timelapses` (form: `camera`, `from_date` + `from_time`, `to_date` + `to_time` (24 h;
+ *   or one `from`/`to` value each), `tzo` or `from_day`, `to_day` (day numbers,
  *   used when both are given), `frame_rate`, `overlay`) — a manual batch (RuntimeActions.createTimelapse); htmx gets the new card (201), a plain post a 303.
  *   400 for bad input or a range without images, 404 for an unknown camera.
  * - `POST /timelapses/cameras/:key/checkpoint` — keeps a copy of the continuous video now.
@@ -31,10 +32,11 @@ import { batchById, batchPosterImage, imageCount, latestImage, listBatches, type
 import { TimelapseRequestError } from "../../media/timelapse.ts";
 import { BatchCard } from "../components/Timelapse.tsx";
 import { Time } from "../components/Time.tsx";
+import { DateTimeInput } from "../components/DateTime.tsx";
 import { CsrfField } from "../auth/csrf.ts";
 import type { WebEnv } from "../env.ts";
 import { isHtmx, unavailable } from "../actions.ts";
-import { CameraKey, Id, TzOffset, parseClientTime, toLocalInput, unknownCamera, valid } from "../validate.ts";
+import { CameraKey, Id, TzOffset, formTime, unknownCamera, valid } from "../validate.ts";
 import { fileDownload } from "../download.ts";
 
 const DayNumber = v.pipe(v.string(), v.regex(/^\d{1,6}$/, "must be a day number"), v.transform(Number), v.minValue(1));
@@ -42,6 +44,10 @@ const NewBatchForm = v.object({
   camera: CameraKey,
   from: v.optional(v.string()),
   to: v.optional(v.string()),
+  from_date: v.optional(v.string()),
+  from_time: v.optional(v.string()),
+  to_date: v.optional(v.string()),
+  to_time: v.optional(v.string()),
   from_day: v.optional(v.union([v.literal(""), DayNumber])),
   to_day: v.optional(v.union([v.literal(""), DayNumber])),
   tzo: v.optional(TzOffset),
@@ -112,12 +118,8 @@ export function timelapseRoutes() {
                     <CsrfField token={csrf} />
                     <input type="hidden" name="camera" value={cam.key} />
                     <input type="hidden" name="tzo" value="0" />
-                    <label>
-                      From <input type="datetime-local" name="from" step="1" value={toLocalInput(now - 86_400_000)} />
-                    </label>
-                    <label>
-                      To <input type="datetime-local" name="to" step="1" value={toLocalInput(now)} />
-                    </label>
+                    <DateTimeInput name="from" label="From" ms={now - 86_400_000} required={false} />
+                    <DateTimeInput name="to" label="To" ms={now} required={false} />
                     {tl?.day_counter_start ? (
                       <label>
                         or days <input type="number" name="from_day" min="1" inputmode="numeric" placeholder="first" /> to{" "}
@@ -163,7 +165,7 @@ export function timelapseRoutes() {
     const byDay = typeof f.from_day === "number" && typeof f.to_day === "number";
     const range = byDay
       ? { fromDay: f.from_day as number, toDay: f.to_day as number }
-      : { fromUtc: parseClientTime(f.from, "from", f.tzo), toUtc: parseClientTime(f.to, "to", f.tzo) };
+      : { fromUtc: formTime(f, "from", f.tzo), toUtc: formTime(f, "to", f.tzo) };
     if (!actions?.createTimelapse) unavailable("Making a timelapse", "createTimelapse");
     let r: { batchId: number };
     try {
