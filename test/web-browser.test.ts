@@ -116,8 +116,9 @@ describe("phone browser", () => {
     await page.waitForFunction(() => document.querySelector("#camera-rear .badge")?.textContent === "Recording", null, { timeout: 15_000 });
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42); // same document
     expect(await pageWidth(page)).toBeLessThanOrEqual(360);
-    // touch targets: nav links at least 44 px tall
-    const heights = await page.locator(".topbar nav a").evaluateAll((as) => as.map((a) => a.getBoundingClientRect().height));
+    // touch targets: the tab bar's places at least 44 px tall
+    const heights = await page.locator(".tabs > a, .tabs summary").evaluateAll((as) => as.map((a) => a.getBoundingClientRect().height));
+    expect(heights.length).toBe(5);
     for (const h of heights) expect(h).toBeGreaterThanOrEqual(44);
     await page.screenshot({ path: join(shots, "dashboard-360.png"), fullPage: true });
     expect(errors).toEqual([]);

@@ -11,7 +11,9 @@
  * - every page (home, footage, a drive, a camera, my footage, events, plates, exports,
  *   diagnostics, users, login, setup; dark and light for the logged-in ones) passes axe-core
  *   with no serious or critical violation, fits 390 px, and is screenshotted into
- *   test-output/phone-390/ (git-ignored);
+ *   test-output/phone-390/ (git-ignored); every page and its tab bar also fit 360 px without
+ *   scrolling sideways (document.scrollWidth <= innerWidth, the tab bar one row of 44 px+
+ *   targets), and "More" opens a menu of the other places inside the screen;
  * - the driver's pages hold no "ring", "segment", "boot" or event kind name, with the event
  *   rows the real runtime wrote for the save and the incident;
  * - the service worker registers and caches only the app shell (`/assets/*`), never a page or
@@ -106,10 +108,31 @@ async function axeViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.help} @ ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
 }
 
+/**
+ * How a page fits the screen: nothing scrolls sideways (the document, the tab bar, each tab),
+ * the tab bar (when the page has one) is one row and each of its targets at least 44 px tall.
+ */
+async function fit(page: Page): Promise<{ page: boolean; tabs: boolean }> {
+  return page.evaluate(() => {
+    const tabs = document.querySelector(".tabs") as HTMLElement | null;
+    const targets = tabs ? Array.from(tabs.querySelectorAll(":scope > a, summary")) : [];
+    return {
+      page: document.documentElement.scrollWidth <= window.innerWidth,
+      tabs:
+        tabs === null ||
+        (tabs.scrollWidth <= tabs.clientWidth &&
+          tabs.getBoundingClientRect().height < 80 &&
+          targets.length === 5 &&
+          targets.every((t) => t.scrollWidth <= t.clientWidth && t.getBoundingClientRect().height >= 44)),
+    };
+  });
+}
+
 /** Checks a page: fits 390 px, no serious/critical axe violation; writes its screenshot. */
 async function checkPage(page: Page, name: string): Promise<void> {
   await page.waitForLoadState("load");
   expect({ page: name, width: await page.evaluate(() => document.documentElement.scrollWidth) }).toEqual({ page: name, width: VIEWPORT.width });
+  expect({ name, ...(await fit(page)) }).toEqual({ name, page: true, tabs: true });
   expect({ page: name, violations: await axeViolations(page) }).toEqual({ page: name, violations: [] });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
@@ -204,6 +227,27 @@ test("every page passes axe-core (no serious or critical violations) and fits 39
   await page.goto(`${rt.url}/trips/${trip.id}`);
   await page.locator("details.advanced summary").tap();
   await checkPage(page, "drive-advanced");
+
+  // a 360 px phone: every page and the tab bar fit without scrolling sideways
+  const SMALL = { width: 360, height: 740 };
+  await page.setViewportSize(SMALL);
+  for (const [name, path] of pages) {
+    await page.goto(`${rt.url}${path}`);
+    await page.waitForLoadState("load");
+    expect({ name, width: 360, ...(await fit(page)) }).toEqual({ name, width: 360, page: true, tabs: true });
+  }
+  // "More" opens a menu of the other places, inside the screen, marking the current one
+  await page.goto(`${rt.url}/plates`);
+  expect(await page.locator(".tabs details.more.current").count()).toBe(1);
+  await page.locator(".tabs summary").tap();
+  const menu = (await page.locator(".more-menu").boundingBox())!;
+  expect(menu.x).toBeGreaterThanOrEqual(0);
+  expect(menu.x + menu.width).toBeLessThanOrEqual(SMALL.width);
+  expect(await page.locator('.more-menu a[aria-current="page"]').textContent()).toBe("Plates");
+  expect(await page.locator(".more-menu a").allTextContents()).toEqual(["Plates", "Timelapses", "Exports", "Diagnostics", "Users"]);
+  expect(await axeViolations(page)).toEqual([]);
+  await page.screenshot({ path: join(SHOTS, "more-menu-360.png") });
+  await Promise.all([page.waitForURL(`${rt.url}/timelapses`), page.locator(".more-menu a", { hasText: "Timelapses" }).tap()]);
   expect(errors).toEqual([]);
   await ctx.close();
 

@@ -1,12 +1,12 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The one page layout (a `jsxRenderer`): viewport for phones, embedded CSS and scripts, a
- * compact top bar with big touch targets (it fits 360 px: the brand hides below 400 px and the
- * nav scrolls sideways rather than widening the page), and `<main hx-ext="sse"
- * sse-connect="/live">` so any element of a page with `sse-swap="<event>"` is refreshed by the
- * live stream without a reload. Logged-in pages also get the `#alerts` region (fixed to the
- * bottom of the screen): each SSE `alert` (a watchlisted plate read) is prepended there as a
- * toast until dismissed.
+ * The one page layout (a `jsxRenderer`): viewport for phones, embedded CSS and scripts, a slim
+ * top bar with the name, a bottom tab bar like a phone app (`TABS`: the four places a driver
+ * uses most, and "More", a menu of every other place, `MORE`) that fits a 360 px screen without
+ * scrolling sideways, and `<main hx-ext="sse" sse-connect="/live">` so any element of a page with
+ * `sse-swap="<event>"` is refreshed by the live stream without a reload. Logged-in pages also
+ * get the `#alerts` region (fixed above the tab bar): each SSE `alert` (a watchlisted plate
+ * read) is prepended there as a toast until dismissed. A new place is one line in `MORE`.
  *
  * Security: `<body hx-headers='{"X-CSRF-Token": ...}'>` carries the session's CSRF token (or
  * the pre-session token on the login page) so every htmx request sends it; plain forms carry
@@ -26,6 +26,7 @@ import { VERSION } from "../version.ts";
 import { THEME_COLOR } from "./routes/pwa.ts";
 import { csrfHxHeaders, CsrfField } from "./auth/csrf.ts";
 import type { SessionUser } from "./auth/middleware.ts";
+import { hasRole, type Role } from "../db/users.ts";
 
 declare module "hono" {
   interface ContextRenderer {
@@ -35,14 +36,51 @@ declare module "hono" {
 
 export type NavKey = "dashboard" | "trips" | "mine" | "plates" | "timelapses" | "events" | "exports" | "users" | "diagnostics" | "none";
 
-const NAV: { key: NavKey; href: string; label: string }[] = [
+export type NavItem = { key: NavKey; href: string; label: string; role?: Role };
+
+/** The bottom tab bar: the places a driver uses most (the fifth tab is "More"). */
+const TABS: NavItem[] = [
   { key: "dashboard", href: "/", label: "Home" },
   { key: "trips", href: "/trips", label: "Footage" },
   { key: "mine", href: "/my-footage", label: "My footage" },
-  { key: "plates", href: "/plates", label: "Plates" },
-  { key: "timelapses", href: "/timelapses", label: "Timelapses" },
   { key: "events", href: "/events", label: "Events" },
 ];
+
+/** Every other place, under "More", in this order; `role`: only for users with at least that role. */
+const MORE: NavItem[] = [
+  { key: "plates", href: "/plates", label: "Plates" },
+  { key: "timelapses", href: "/timelapses", label: "Timelapses" },
+  { key: "exports", href: "/exports", label: "Exports" },
+  { key: "diagnostics", href: "/diagnostics", label: "Diagnostics", role: "operator" },
+  { key: "users", href: "/users", label: "Users", role: "admin" },
+];
+
+/** The tab bar and its "More" menu for `user`, marking page `nav` as the current one. */
+const TabBar: FC<{ user: SessionUser; nav: NavKey }> = ({ user, nav }) => {
+  const more = MORE.filter((n) => !n.role || hasRole(user.role, n.role));
+  const inMore = more.some((n) => n.key === nav);
+  return (
+    <nav class="tabs" aria-label="main">
+      {TABS.map((n) => (
+        <a href={n.href} aria-current={n.key === nav ? "page" : undefined}>
+          {n.label}
+        </a>
+      ))}
+      <details class={inMore ? "more current" : "more"}>
+        <summary>More</summary>
+        <ul class="more-menu">
+          {more.map((n) => (
+            <li>
+              <a href={n.href} aria-current={n.key === nav ? "page" : undefined}>
+                {n.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </details>
+    </nav>
+  );
+};
 
 /**
  * htmx settings: no eval, no inline indicator styles (CSP). 4xx/5xx responses are not swapped
@@ -78,21 +116,13 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
       <script src={assetUrl("sse.min.js")} defer></script>
       <script src={assetUrl("client.js")} defer data-hlsjs={assetUrl("hls.min.js")} data-mpegts={assetUrl("mpegts.js")} data-sw="/sw.js"></script>
     </head>
-    <body hx-headers={csrf ? csrfHxHeaders(csrf) : undefined}>
-      <header class={user ? "topbar with-nav" : "topbar"}>
+    <body hx-headers={csrf ? csrfHxHeaders(csrf) : undefined} class={user ? "has-tabs" : undefined}>
+      <header class="topbar">
         <a class="brand" href="/">
           dashcam
         </a>
-        {user ? (
-          <nav aria-label="main">
-            {NAV.map((n) => (
-              <a href={n.href} aria-current={n.key === nav ? "page" : undefined}>
-                {n.label}
-              </a>
-            ))}
-          </nav>
-        ) : null}
       </header>
+      {user ? <TabBar user={user} nav={nav} /> : null}
       {live && user ? (
         <main hx-ext="sse" sse-connect="/live">
           <div class="alerts" id="alerts" sse-swap="alert" hx-swap="afterbegin" aria-label="alerts"></div>
@@ -111,19 +141,6 @@ export const Layout: FC<LayoutProps> = ({ title, live = true, nav = "none", csrf
             <span>
               {user.username} <span class="muted">({user.role})</span>
             </span>
-            <a class="button" href="/exports" aria-current={nav === "exports" ? "page" : undefined}>
-              Exports
-            </a>
-            {user.role !== "viewer" ? (
-              <a class="button" href="/diagnostics" aria-current={nav === "diagnostics" ? "page" : undefined}>
-                Diagnostics
-              </a>
-            ) : null}
-            {user.role === "admin" ? (
-              <a class="button" href="/users" aria-current={nav === "users" ? "page" : undefined}>
-                Users
-              </a>
-            ) : null}
             {csrf ? (
               <form method="post" action="/logout" class="inline">
                 <CsrfField token={csrf} />
