@@ -110,7 +110,7 @@ describe("plain words on the driver's pages", () => {
     expect(text).toMatch(/\bRing\b/);
     expect(text).toContain('href="/events?details=1"');
     expect((await f.request(app, "/diagnostics", undefined, "viewer")).status).toBe(403);
-    // the footer links it for operators, not for viewers
+    // the tab bar's More menu links it for operators, not for viewers
     expect(await html("/", "operator")).toContain('href="/diagnostics"');
     expect(await html("/", "viewer")).not.toContain('href="/diagnostics"');
   });
@@ -125,6 +125,36 @@ describe("plain words on the driver's pages", () => {
       expect(await html("/")).toMatch(/class="badge bad">Stopped: card full</);
     } finally {
       f.db.exec("ROLLBACK TO full; RELEASE full");
+    }
+  });
+
+  test("a timelapse-only camera says it takes timelapse pictures, with its current picture, never Off", async () => {
+    // rear as `record = false` with captures every 5 min: the supervisor keeps its camera actor disabled
+    const config = { ...f.deps.config, cameras: f.deps.config.cameras.map((c) => (c.key === "rear" ? { ...c, record: false, timelapse: { ...c.timelapse, interval_seconds: 300, rotation: "none" as const, overlay_position: "top-right" as const } } : c)) };
+    const tlApp = createApp({ ...f.deps, config } as typeof f.deps);
+    f.db.exec("SAVEPOINT tl");
+    try {
+      f.db.query("UPDATE camera_status SET state = 'disabled', last_error = NULL WHERE camera_id = ?").run(f.rear.id);
+      const page = async (path: string) => (await f.request(tlApp, path, undefined, "viewer")).text();
+      const home = await page("/");
+      const tile = /<article class="card camera-tile" id="camera-rear">[\s\S]*?<\/article>/.exec(home)![0];
+      expect(tile).toContain('class="badge info">Timelapse<');
+      expect(tile).toContain("Takes a timelapse picture every 5 min; it records no video.");
+      expect(tile).toMatch(/<img class="cam-thumb" src="\/cameras\/rear\/frame.jpg" alt="Rear: current picture"[^>]*data-refresh="60"/);
+      expect(tile).not.toContain(">Off<");
+      expect(tile).not.toContain("data-live=");
+      // a recording camera's tile is its moving live view
+      expect(home).toMatch(/<article class="card camera-tile" id="camera-front"><div class="player live-player live-thumb"[\s\S]*?data-live="\/cameras\/front\/live.ts"/);
+      // its page: the current picture instead of a live view that cannot play
+      const cameraPage = await page("/cameras/rear");
+      expect(cameraPage).toContain('id="current-picture"');
+      expect(cameraPage).not.toContain('data-live="/cameras/rear/live.ts"');
+      expect(cameraPage).toContain("Takes a timelapse picture every 5 min");
+      // the live update of its tile says the same
+      const frags = await fragmentsFor({ ...f.deps, config } as typeof f.deps, { type: "camera", key: "rear", state: "disabled" }, { lastDisk: Date.now() });
+      expect(frags.find((m) => m.event === "camera-tile-rear")!.data).toContain('class="badge info">Timelapse<');
+    } finally {
+      f.db.exec("ROLLBACK TO tl; RELEASE tl");
     }
   });
 
@@ -178,10 +208,11 @@ describe("plain words on the driver's pages", () => {
 });
 
 describe("home screen: Save and Incident", () => {
-  test("the home screen shows each camera's picture, big Save and Incident for operators only", async () => {
+  test("the home screen shows each camera's live view, big Save and Incident for operators only", async () => {
     const op = await html("/", "operator");
-    expect(op).toContain('src="/cameras/front/snapshot.jpg"');
-    expect(op).toContain('alt="Front camera: latest picture"');
+    // a moving thumbnail: the live player without controls, whose Retry sits outside any link
+    expect(op).toMatch(/<article class="card camera-tile" id="camera-front"><div class="player live-player live-thumb"[^>]*><video class="video" data-live="\/cameras\/front\/live.ts"[^>]*aria-label="Live view of Front camera"/);
+    expect(op).not.toMatch(/<video[^>]*data-live="\/cameras\/front\/live.ts"[^>]*controls/);
     expect(op).toMatch(/<form[^>]*hx-post="\/home\/save"[^>]*>[\s\S]*?id="save-button"/);
     expect(op).toMatch(/<form[^>]*hx-post="\/home\/incident"[^>]*>[\s\S]*?id="incident-button"/);
     expect(op).toContain('id="keep-result"');

@@ -2,7 +2,8 @@
 /**
  * Camera pages:
  * - `GET /cameras/:key` — the live view (on by default: the live MPEG-TS stream of
- *   routes/liveStream.ts, components/LivePlayer.tsx), the camera's state in words (live via SSE
+ *   routes/liveStream.ts, components/LivePlayer.tsx; a timelapse-only camera's current picture
+ *   instead), the camera's state in words (live via SSE
  *   `camera-tile-<key>`), its actions, and the recordings of a window as a timeline with
  *   interruptions whose spans play from their start; "Later" never passes now. The recorder's
  *   details (ring use, newest segments) are on /diagnostics.
@@ -47,7 +48,7 @@ import {
 import { cameraByKey } from "../../db/cameras.ts";
 import { Time } from "../components/Time.tsx";
 import { CameraCardBody } from "../components/CameraCard.tsx";
-import { CameraTile } from "../components/CameraTile.tsx";
+import { CameraPicture, CameraTile, cameraUseOf } from "../components/CameraTile.tsx";
 import { LivePlayer } from "../components/LivePlayer.tsx";
 import { Timeline } from "../components/Timeline.tsx";
 import type { WebEnv } from "../env.ts";
@@ -114,6 +115,7 @@ export function cameraRoutes() {
     const segments = segmentsInWindow(db, cam.id, win.from, win.to);
     const gaps = gapsInWindow(db, cam.id, win.from, win.to);
     const hasFootage = cam.last_segment_at !== null;
+    const use = cameraUseOf(c.var.deps.config, cam.key);
     const base = `/cameras/${cam.key}`;
     const operator = Boolean(c.var.user && hasRole(c.var.user.role, "operator"));
     const now = Date.now();
@@ -125,12 +127,16 @@ export function cameraRoutes() {
           <a href="/">Home</a> › {cam.name}
         </p>
         <h1>{cam.name}</h1>
-        {cam.enabled ? (
+        {use.kind === "video" ? (
           <section class="card live" id="live-view">
             <LivePlayer cameraKey={cam.key} label={`Live view of ${cam.name}`} />
           </section>
+        ) : use.kind === "timelapse" ? (
+          <section class="card live" id="current-picture">
+            <CameraPicture cam={cam} use={use} />
+          </section>
         ) : null}
-        <CameraTile cam={cam} picture={false} />
+        <CameraTile cam={cam} use={use} picture={false} />
         {cam.enabled || hasFootage || operator ? (
           <section class="card actions" id="camera-actions">
             <div class="action-row">

@@ -3,7 +3,8 @@
  * The home screen, laid out like a dashcam app:
  *
  * - `GET /` — big **Save** and **Incident** buttons at the top (one tap, operators), every
- *   camera with its picture and its state in plain words (SSE `camera-tile-<key>`; a camera
+ *   camera with its picture (a recording camera's live view as a moving thumbnail, a
+ *   timelapse-only camera's current picture) and its state in plain words (SSE `camera-tile-<key>`; a camera
  *   stopped for a full card says so, with the way to make room: the kept drives), the save
  *   button's status when `[gpio]` is configured, how full the storage is (SSE `disk`) and the
  *   latest drives.
@@ -24,7 +25,7 @@ import { cameraSummaries, listTrips, tripById } from "../../db/views.ts";
 import { currentTripIds } from "../../db/savedTrips.ts";
 import { hasRole } from "../../db/users.ts";
 import { CsrfField } from "../auth/csrf.ts";
-import { CameraTile } from "../components/CameraTile.tsx";
+import { CameraTile, cameraUseOf } from "../components/CameraTile.tsx";
 import { DiskCard, diskInfo } from "../components/DiskCard.tsx";
 import { GpioCard } from "../components/GpioCard.tsx";
 import { IncidentNotice, KeepNotice } from "../components/Keep.tsx";
@@ -81,7 +82,7 @@ export function dashboardRoutes() {
         {cameras.length === 0 ? <p class="card">No cameras are set up. Add a [[cameras]] section to the config file.</p> : null}
         <div class="grid">
           {cameras.map((cam) => (
-            <CameraTile cam={cam} />
+            <CameraTile cam={cam} use={cameraUseOf(config, cam.key)} />
           ))}
           {config.gpio ? <GpioCard gpio={actions?.gpioStatus?.() ?? null} settings={config.gpio} /> : null}
           <DiskCard disk={diskInfo(dataDir)} />

@@ -25,7 +25,7 @@ import { Hono } from "hono";
 import { streamSSE, type SSEMessage } from "hono/streaming";
 import type { Server } from "bun";
 import { cameraSummary, eventById, segmentByAbsolute, tripById, type EventRow } from "../../db/views.ts";
-import { CameraTileInfo } from "../components/CameraTile.tsx";
+import { CameraTileInfo, cameraUseOf } from "../components/CameraTile.tsx";
 import { IncidentBody, incidentEvent, KeepBody, keepEvent } from "../components/Keep.tsx";
 import { idOfPath } from "../exportJobs.ts";
 import { savedDownloadReady } from "./trips.tsx";
@@ -58,7 +58,7 @@ export async function fragmentsFor(deps: WebDeps, ev: LiveEvent, state: { lastDi
       const cam = cameraSummary(deps.db, ev.key);
       if (!cam) break;
       out.push({ event: `camera-${cam.key}`, data: await html(<CameraCardBody cam={cam} />) });
-      out.push({ event: `camera-tile-${cam.key}`, data: await html(<CameraTileInfo cam={cam} />) });
+      out.push({ event: `camera-tile-${cam.key}`, data: await html(<CameraTileInfo cam={cam} use={cameraUseOf(deps.config, cam.key)} />) });
       if (ev.type === "segment") {
         const seg = segmentByAbsolute(deps.db, cam.key, ev.absoluteIndex);
         if (seg) out.push({ event: `segment-${cam.key}`, data: await html(<SegmentItem seg={seg} cameraKey={cam.key} />) });
