@@ -131,9 +131,11 @@ export interface RuntimeActions {
   /** Space was freed: every camera (a camera stopped for a full disk re-checks its ring now; others ignore it). */
   recheckDisk(): void;
   /**
-   * Deletes saved trip `tripId` that is still recording (`UNSAVE` to its actor in `savedOpen`):
-   * its footage is no longer kept and it goes on unsaved. Resolves once that is committed.
-   * Rejects (a user-readable Error) when the trip is not saved-and-recording.
+   * Deletes saved trip `tripId` (`TRIP.UNSAVE`: UNSAVE to its actor when it still records, else
+   * a trip actor spawned to do it, so the journal records the change): its footage is no longer
+   * kept (its `trip-<id>` evidence locks and `saved_trips` row go; legacy kept copies are deleted),
+   * and it is `open` again (goes on unsaved) or `closed`. Resolves once that is committed.
+   * Rejects with TripNotFoundError, or a user-readable Error when the trip is not saved.
    */
   unsaveTrip(tripId: number, by: string): Promise<void>;
 }
@@ -343,9 +345,11 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
       for (const c of config.cameras) (sup().system.get(`camera:${c.key}`) as AnyActorRef | undefined)?.send({ type: "DISK.RECHECK" });
     },
     async unsaveTrip(tripId, by) {
-      const { state } = tripStateOf(sup(), tripId);
-      if (state !== "savedOpen") throw new Error(`trip ${tripId} is not a saved trip that is still recording`);
-      (sup().system.get(`trip:${tripId}`) as AnyActorRef).send({ type: "UNSAVE", at: Date.now(), by });
+      const row = tripById(db, tripId);
+      if (!row) throw new TripNotFoundError(`no trip ${tripId}`);
+      if (row.status !== "saved") throw new Error(`trip ${tripId} is not saved (it is ${row.status})`);
+      // through the trip's actor (spawned for a closed trip), so its journal records the change
+      sup().send({ type: "TRIP.UNSAVE", tripId, cameraKey: row.camera_key, at: Date.now(), by });
       // the journal commits the transition right after; answer once the row says so
       for (let i = 0; i < 150 && tripById(db, tripId)?.status === "saved"; i++) await Bun.sleep(20);
       if (tripById(db, tripId)?.status === "saved") throw new Error(`trip ${tripId} is still saved; try again`);

@@ -25,7 +25,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 const out = (complete: boolean) => ({ complete, savedDir: "recordings/front", mp4Path: null, segments: 2 });
 
 describe("trip machine: saving", () => {
-  function harness(status?: "open" | "closed" | "saved", isClosed = false) {
+  function harness(status?: "open" | "closed" | "saved", isClosed = false, unsave?: { by: string; at: number }) {
     const saver = manualSaver();
     const calls = { status: [] as string[], locks: 0, recorded: [] as boolean[], errors: 0, unsaved: [] as { by: string; at: number }[] };
     const machine = tripMachine.provide({
@@ -39,11 +39,11 @@ describe("trip machine: saving", () => {
         unsave: (_, p) => void calls.unsaved.push(p),
       },
     });
-    const actor = createActor(machine, { input: { tripId: 1, cameraKey: "front", status } });
+    const actor = createActor(machine, { input: { tripId: 1, cameraKey: "front", status, unsave } });
     if (isClosed) {
       // loadStatus of the wiring sets isClosed from the row; emulate a closed row
       const m2 = machine.provide({ actions: { loadStatus: assign({ isClosed: true }) } });
-      return { actor: createActor(m2, { input: { tripId: 1, cameraKey: "front", status } }).start(), saver, calls };
+      return { actor: createActor(m2, { input: { tripId: 1, cameraKey: "front", status, unsave } }).start(), saver, calls };
     }
     return { actor: actor.start(), saver, calls };
   }
@@ -100,6 +100,52 @@ describe("trip machine: saving", () => {
     expect(actor.getSnapshot().value).toBe("saved");
     actor.send({ type: "UNSAVE", at: 12, by: "driver" });
     expect(calls.unsaved.length).toBe(1);
+  });
+
+  test("a saved, closed trip is deleted by an actor spawned for it: unsaved in the transition that writes closed; it can be saved again", async () => {
+    const { actor, saver, calls } = harness("saved", true, { by: "driver", at: 20 });
+    expect(actor.getSnapshot().value).toBe("closed");
+    expect(actor.getSnapshot().status).toBe("active");
+    expect(calls.unsaved).toEqual([{ by: "driver", at: 20 }]);
+    expect(calls.status).toEqual(["closed"]);
+    expect(actor.getSnapshot().context.unsaveRequest).toBeNull();
+    // a restore after a JSON round-trip stays closed and deletes nothing again
+    const restored = createActor(tripMachine, { snapshot: JSON.parse(JSON.stringify(actor.getPersistedSnapshot())), input: { tripId: 1, cameraKey: "front" } }).start();
+    expect(restored.getSnapshot().value).toBe("closed");
+    restored.stop();
+    actor.send({ type: "SAVE", at: 21, source: "ui" });
+    saver.calls[0].resolve(out(true));
+    await tick();
+    expect(actor.getSnapshot().value).toBe("saved");
+    expect(calls.unsaved.length).toBe(1);
+    // without the request a saved, closed trip is final as before; a request for a trip that is
+    // not saved deletes nothing
+    expect(harness("saved", true).actor.getSnapshot().value).toBe("saved");
+    const notSaved = harness("closed", true, { by: "driver", at: 22 });
+    expect(notSaved.actor.getSnapshot().value).toBe("closed");
+    expect(notSaved.calls.unsaved).toEqual([]);
+  });
+
+  test("supervisor: TRIP.UNSAVE spawns an actor with the request for a trip without one, and sends UNSAVE to one that has an actor", () => {
+    const inputs: unknown[] = [];
+    const received: unknown[] = [];
+    const sup = createActor(
+      supervisorMachine.provide({
+        actors: {
+          trip: fromCallback(({ input, receive }) => {
+            inputs.push(input);
+            receive((e) => void received.push(e));
+          }) as never,
+        },
+      }),
+      { input: {} },
+    ).start();
+    sup.send({ type: "TRIP.UNSAVE", tripId: 7, cameraKey: "front", at: 30, by: "driver" });
+    expect(inputs).toEqual([{ tripId: 7, cameraKey: "front", status: undefined, unsave: { by: "driver", at: 30 } }]);
+    sup.send({ type: "TRIP.UNSAVE", tripId: 7, at: 31, by: "driver" });
+    expect(inputs.length).toBe(1);
+    expect(received).toContainEqual({ type: "UNSAVE", at: 31, by: "driver" });
+    sup.stop();
   });
 
   test("closed while the open trip's footage was being counted: counted again", async () => {

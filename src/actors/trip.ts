@@ -13,9 +13,10 @@
  * - `recordSaved`: the `saved_trips` row (`upsertSavedTrip`) and a `trip.saved` event row, in
  *   the transaction of the transition out of `saving`;
  * - `logSaveError`: a `trip.save_error` event row;
- * - `unsave` (UNSAVE in `savedOpen`): `unsaveTrip` (evidence locks and `saved_trips` row gone,
- *   `trip.unsaved` event row) in the transaction of the status `open`; kept copies a legacy
- *   trip had are deleted after the commit;
+ * - `unsave` (UNSAVE in `savedOpen`, or `input.unsave` of an actor spawned for a saved, closed
+ *   trip): `unsaveTrip` (evidence locks and `saved_trips` row gone, `trip.unsaved` event row) in
+ *   the transaction of the status `open` / `closed`; kept copies and a legacy MP4 the trip had
+ *   are deleted after the commit;
  * - `saveTrip`: `deps.saveTrip` when given (tests), else the real one (src/actors/saveTrip.ts).
  */
 import type { Database } from "bun:sqlite";
@@ -26,6 +27,7 @@ import { closeTrip, markTripEvicted, setTripStatus, tripCamera } from "../db/tri
 import { tripById } from "../db/views.ts";
 import { lockTripSegments, tripIncidentId, unsaveTrip, upsertSavedTrip } from "../db/savedTrips.ts";
 import { unlinkSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { resolveInside } from "../paths.ts";
 import type { ActorDeps } from "./camera.ts";
 import { logAndAnnounce } from "./journal.ts";
@@ -121,7 +123,7 @@ export function provideTrip(deps: TripDeps) {
           return () => {
             for (const rel of files) {
               try {
-                unlinkSync(resolveInside(deps.dataDir, rel));
+                unlinkSync(isAbsolute(rel) ? rel : resolveInside(deps.dataDir, rel));
               } catch {
                 /* already gone */
               }

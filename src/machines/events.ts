@@ -60,7 +60,7 @@ export type TripCommand =
   | { type: "SEGMENT_ADDED"; absoluteIndex: number; endUtc: number }
   | { type: "CLOSE"; at: number; reason: "shutdown" | "older_boot" | "camera_stopped" }
   | { type: "SAVE"; at: number; source: "button" | "ui" | "api" | "cli" }
-  /** The driver deleted the saved trip while it still records (to make room): it goes on unsaved. */
+  /** The driver deleted the saved trip while it still records (to make room): it goes on unsaved (a closed one: `TripInput.unsave`). */
   | { type: "UNSAVE"; at: number; by: string }
   | { type: "EVICTED"; at: number };
 

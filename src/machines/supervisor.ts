@@ -12,7 +12,8 @@
  * - `camera:<key>` (src `camera`), one per configured camera; `DISABLE`d when `enabled = false`.
  * - `trip:<id>` (src `trip`), one per open, saving or saved-but-open trip, spawned on
  *   `TRIP.OPENED` (the indexer opened a trip), on `BOOT` for the trips the database holds
- *   open/saving, and on demand for `TRIP.EVICTED` / `TRIP.SAVE` of a trip that has no actor.
+ *   open/saving, and on demand for `TRIP.EVICTED` / `TRIP.SAVE` / `TRIP.UNSAVE` of a trip that
+ *   has no actor.
  * - `incident:<id>` (src `incident`, src/machines/incident.ts), one per pending incident clip.
  * - `gpio` (src `gpioButton`), only when `[gpio]` is configured: the save button. Its `SAVE`
  *   saves the CURRENT trip of every camera, its `INCIDENT` starts an incident clip on every
@@ -39,6 +40,8 @@
  *
  * Saving:
  * - `TRIP.SAVE { tripId }` (web, CLI): SAVE to that trip's actor (spawned when it has none).
+ * - `TRIP.UNSAVE { tripId, by }` (web: delete a saved trip): UNSAVE to its actor (a saved trip
+ *   still recording), or an actor spawned with `input.unsave` (a saved, closed trip has none).
  * - `SAVE` (GPIO) / `TRIP.SAVE_CURRENT` (CLI `--current`): SAVE to each camera's newest open
  *   trip. An enabled camera that is recording but has no trip yet (the first segment is not
  *   closed) gets a pending save (`context.pendingSaves`), applied when its trip opens. When there
@@ -130,6 +133,8 @@ export type SupervisorEvent =
   | { type: "TRIP.EVICTED"; tripId: number; cameraKey: string; at: number }
   | { type: "TRIP.SAVE"; tripId: number; cameraKey?: string; at: number; source: SaveSource }
   | { type: "TRIP.SAVE_CURRENT"; at: number; source: SaveSource }
+  /** The web deletes saved trip `tripId` (stops keeping it): UNSAVE to its actor, or a new actor spawned to do it. */
+  | { type: "TRIP.UNSAVE"; tripId: number; cameraKey?: string; at: number; by: string }
   /** From the GPIO child: a short press. */
   | { type: "SAVE"; at: number; source: "button" }
   /** From the GPIO child (long press), the web or the CLI. No cameraKey = every enabled camera. */
@@ -249,6 +254,7 @@ type RoutedEventType =
   | "TRIP.OPENED"
   | "TRIP.EVICTED"
   | "TRIP.SAVE"
+  | "TRIP.UNSAVE"
   | "TRIP.SAVE_CURRENT"
   | "SAVE"
   | "CAMERA.STOPPED"
@@ -274,6 +280,9 @@ export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
   },
   "TRIP.EVICTED": ({ event }) => [{ to: tripActorId(event.tripId), event: { type: "EVICTED", at: event.at } }],
   "TRIP.SAVE": ({ event }) => [{ to: tripActorId(event.tripId), event: { type: "SAVE", at: event.at, source: event.source } }],
+  // a saved trip still recording (`savedOpen`) handles UNSAVE; an actor `ensureTrip` just spawned
+  // for a closed one has applied `input.unsave` already and ignores it
+  "TRIP.UNSAVE": ({ event }) => [{ to: tripActorId(event.tripId), event: { type: "UNSAVE", at: event.at, by: event.by } }],
   "TRIP.SAVE_CURRENT": saveOpenTrips,
   SAVE: saveOpenTrips,
   "CAMERA.STOPPED": ({ context, event, system }) =>
@@ -486,14 +495,19 @@ export const supervisorMachine = setup({
     }),
     /** The trip named by the event gets an actor when it has none. */
     ensureTrip: enqueueActions(({ context, event, enqueue, system }) => {
-      assertEvent(event, ["TRIP.OPENED", "TRIP.EVICTED", "TRIP.SAVE"]);
+      assertEvent(event, ["TRIP.OPENED", "TRIP.EVICTED", "TRIP.SAVE", "TRIP.UNSAVE"]);
       const id = tripActorId(event.tripId);
       const cameraKey = event.cameraKey ?? context.trips[String(event.tripId)]?.cameraKey ?? "";
       if (!system.get(id)) {
         enqueue.spawnChild("trip", {
           id,
           systemId: id,
-          input: { tripId: event.tripId, cameraKey, status: event.type === "TRIP.OPENED" ? "open" : undefined },
+          input: {
+            tripId: event.tripId,
+            cameraKey,
+            status: event.type === "TRIP.OPENED" ? "open" : undefined,
+            ...(event.type === "TRIP.UNSAVE" ? { unsave: { by: event.by, at: event.at } } : {}),
+          },
         });
       }
       enqueue.assign({ trips: { ...context.trips, [String(event.tripId)]: { cameraKey } } });
@@ -657,6 +671,7 @@ export const supervisorMachine = setup({
     "TRIP.OPENED": { actions: ["ensureTrip", "route", "dropPendingSave"] },
     "TRIP.EVICTED": { actions: ["ensureTrip", "route"] },
     "TRIP.SAVE": { actions: ["ensureTrip", "route"] },
+    "TRIP.UNSAVE": { actions: ["ensureTrip", "route"] },
     "TRIP.SAVE_CURRENT": { actions: ["route", "notePendingSaves"] },
     SAVE: { actions: ["route", "notePendingSaves"] },
     INCIDENT: { actions: "startIncidents" },

@@ -36,8 +36,11 @@
  *   the evidence locks stay;
  * - UNSAVE while `savedOpen` (the driver deletes the saved trip that is still recording, e.g. to
  *   make room on a full card): `unsave` removes the trip's evidence locks and its `saved_trips`
- *   row in the transaction that writes the status `open`; the trip goes on unsaved. A saved trip
- *   that is closed has no live actor: the web deletes it directly (src/db/savedTrips.ts `unsaveTrip`).
+ *   row in the transaction that writes the status `open`; the trip goes on unsaved.
+ * - A saved trip that is closed has no live actor (`saved` is final). Deleting it spawns a trip
+ *   actor with `input.unsave` (who, when): `init` finds the trip saved and closed and goes to
+ *   `closed` running `unsave` in the transaction that writes the status `closed`, so the journal
+ *   records the change (`saved -> closed`) like any other.
  * The machine's default `saveTrip` fails with "not implemented"; the wiring provides the real one.
  */
 import { assertEvent, assign, fromPromise, setup } from "xstate";
@@ -52,6 +55,14 @@ export interface TripInput {
   cameraKey: string;
   /** Status known to the spawner; `loadStatus` may replace it with the database's. */
   status?: TripStatus;
+  /** Spawned to delete the saved, closed trip: who asked and when (ms). */
+  unsave?: UnsaveRequest;
+}
+
+/** A request to delete a saved trip (stop keeping its footage). */
+export interface UnsaveRequest {
+  by: string;
+  at: number;
 }
 
 export interface SaveTripInput {
@@ -90,6 +101,8 @@ export interface TripContext {
   lastError: string | null;
   /** Why the actor ended in `failed` (null otherwise). */
   failure: string | null;
+  /** A delete asked for at spawn (`input.unsave`), applied by `init` to a saved, closed trip. */
+  unsaveRequest?: UnsaveRequest | null;
 }
 
 /** Output of a finished trip actor: its final status, or the failure that ended it. */
@@ -164,6 +177,8 @@ export const tripMachine = setup({
     statusIs: ({ context }, params: StatusParams) => context.status === params.status,
     notYetClosed: ({ context }) => !context.isClosed,
     savedAndClosed: ({ context }) => context.status === "saved" && context.isClosed,
+    /** Spawned to delete this saved, closed trip. */
+    unsaveOnStart: ({ context }) => Boolean(context.unsaveRequest) && context.status === "saved" && context.isClosed,
     /** The save's output covers the whole, closed trip (an output that is not an object counts as complete). */
     saveComplete: ({ event }) => {
       const o = outputOf(event);
@@ -185,6 +200,7 @@ export const tripMachine = setup({
     saved: null,
     lastError: null,
     failure: null,
+    unsaveRequest: input.unsave ?? null,
   }),
   output: ({ context }): TripOutput => (context.failure ? { failed: context.failure } : { status: context.status }),
   on: {
@@ -195,6 +211,14 @@ export const tripMachine = setup({
     init: {
       entry: "loadStatus",
       always: [
+        {
+          guard: "unsaveOnStart",
+          target: "closed",
+          actions: [
+            { type: "unsave", params: ({ context }) => context.unsaveRequest! },
+            assign({ unsaveRequest: null, saved: null, saveRequest: null }),
+          ],
+        },
         { guard: { type: "statusIs", params: { status: "closed" } }, target: "closed" },
         { guard: { type: "statusIs", params: { status: "saving" } }, target: "saving" },
         { guard: "savedAndClosed", target: "saved" },

@@ -34,9 +34,11 @@
  * - `POST /trips/:id/unlock` — removes those evidence locks (incident tags stay, COALESCE);
  *   refused (409) while the trip is being saved or saved (Delete does that for a saved trip).
  *   Logs `evidence.unlock`.
- * - `POST /trips/:id/delete` — deletes a saved trip to make room (`unsaveTrip`: its `trip-<id>`
- *   evidence locks go, status back to `closed`, kept copies deleted; a trip still recording is
- *   deleted by its actor through `actions.unsaveTrip` and goes on unsaved); 409 unless saved. Both this and unlock ask the runtime to re-check a full disk at once
+ * - `POST /trips/:id/delete` — deletes a saved trip to make room, through the runtime
+ *   (`actions.unsaveTrip`: the trip's actor drops its `trip-<id>` evidence locks and its
+ *   `saved_trips` row, deletes legacy kept copies, and writes the status `closed`, or `open` for a
+ *   trip still recording, which goes on unsaved; the journal records it); 409 unless saved, 503
+ *   without the runtime action. Both this and unlock ask the runtime to re-check a full disk at once
  *   (`actions.recheckDisk`), so a camera stopped for a full card resumes by itself.
  * The POST routes answer htmx with the `#trip-actions` fragment and plain form posts with 303
  * back to the trip page. Non-numeric ids are 400, unknown ids 404.
@@ -57,8 +59,8 @@ import { isHtmx, toHttpError, unavailable, userOf } from "../actions.ts";
 import { tripThumbnail } from "../thumbs.ts";
 import { fileDownload } from "../download.ts";
 import { isAbsolute } from "node:path";
-import { existsSync, unlinkSync } from "node:fs";
-import { keptFootage, lastSaveError, unsaveTrip, type KeptFootage } from "../../db/savedTrips.ts";
+import { existsSync } from "node:fs";
+import { keptFootage, lastSaveError, type KeptFootage } from "../../db/savedTrips.ts";
 import { streamTripMp4, TripStreamsBusyError } from "../../media/tripMp4.ts";
 import { CardFullNote } from "../components/Kept.tsx";
 import { log } from "../../log.ts";
@@ -548,36 +550,22 @@ export function tripRoutes() {
   });
 
   app.post("/:id/delete", valid("param", IdParam), valid("form", v.object({ back: v.optional(v.picklist(["kept"], "must be kept")) })), async (c) => {
-    const { db, dataDir, actions } = c.var.deps;
+    const { actions } = c.var.deps;
     const trip = loadTrip(c, c.req.valid("param").id);
     const user = userOf(c);
     if (trip.status !== "saved") throw new HTTPException(409, { message: `trip ${trip.id} is not saved (it is ${trip.status})` });
-    let result: { unlocked: number | null; files: string[] };
+    // through the trip's actor, so its journal stays the record of the trip's status
+    if (!actions?.unsaveTrip) unavailable("Deleting a saved trip", "unsaveTrip");
     try {
-      if (tripIsOpen(trip)) {
-        // still recording: its actor stops keeping it (new segments are no longer locked)
-        if (!actions?.unsaveTrip) unavailable("Deleting a saved trip that is still recording", "unsaveTrip");
-        await actions.unsaveTrip(trip.id, user.username);
-        result = { unlocked: null, files: [] };
-      } else result = unsaveTrip(db, trip.id, user.username);
+      await actions.unsaveTrip(trip.id, user.username);
     } catch (err) {
       if (err instanceof HTTPException) throw err;
       throw new HTTPException(409, { message: `cannot delete saved trip ${trip.id}: ${(err as Error).message}` });
     }
-    // the rows are gone; now the files nothing refers to any more (a crash here leaves files
-    // without rows under saved/, which deleting again is not needed for: they hold no lock)
-    for (const rel of result.files) {
-      try {
-        unlinkSync(isAbsolute(rel) ? rel : resolveInside(dataDir, rel));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") log.warn(`deleting ${rel} of trip ${trip.id}: ${(err as Error).message}`);
-      }
-    }
     c.var.deps.actions?.recheckDisk?.();
-    const notice =
-      result.unlocked === null
-        ? `Deleted saved trip ${trip.id}: its footage is no longer kept; it goes on recording, and the ring overwrites it to make room.`
-        : `Deleted saved trip ${trip.id}: ${result.unlocked} segment${result.unlocked === 1 ? "" : "s"} unlocked; the ring overwrites them to make room.`;
+    const notice = tripIsOpen(trip)
+      ? "Deleted this kept drive: it is no longer kept. It goes on recording, and its footage will be overwritten to make room."
+      : "Deleted this kept drive: its footage is no longer kept and will be overwritten to make room.";
     if (c.req.valid("form").back === "kept") {
       if (isHtmx(c)) return c.html(<li class="trip-item notice">{notice}</li>);
       return c.redirect("/trips?kept=1", 303);
