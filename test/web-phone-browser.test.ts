@@ -71,6 +71,10 @@ async function phone(loggedIn = true): Promise<{ ctx: BrowserContext; page: Page
   // bypassCSP: axe-core is injected as an inline script, which the app's CSP (rightly) forbids
   const ctx = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, isMobile: true, hasTouch: true, acceptDownloads: true, bypassCSP: true });
   if (loggedIn) await ctx.addCookies([{ name: "dashcam_session", value: token, url: rt.url, httpOnly: true, sameSite: "Strict" }]);
+  // the live thumbnails' WebSockets go through playwright's WebSocket routing to the runtime:
+  // playwright-core (1.65, in-process under Bun) can hand the test a page WebSocket's first frame
+  // before the socket itself and then throws "Cannot find object to frameReceived" out of the test
+  await ctx.routeWebSocket(/\/live\.ts$/, (ws) => ws.connectToServer());
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
