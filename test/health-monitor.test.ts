@@ -35,7 +35,7 @@ import { FrameUnavailableError } from "../src/media/currentFrame.ts";
 import { validateConfig } from "../src/config.ts";
 import { decodeImage } from "../src/vision/image.ts";
 import { measureFrame, frameDifference } from "../src/health/metrics.ts";
-import { launchChromium } from "./helpers/browser.ts";
+import { launchChromium, routeLiveSockets } from "./helpers/browser.ts";
 import { webSession } from "./helpers/http.ts";
 
 const fx = new RuntimeFixture("dashcam-health-monitor-");
@@ -199,6 +199,7 @@ describe("health monitor in the runtime", () => {
     const browser = await launchChromium();
     try {
       const context = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 1 });
+      await routeLiveSockets(context); // the home screen's live thumbnails (see the helper)
       await context.addCookies(cookie.split("; ").map((kv) => ({ name: kv.slice(0, kv.indexOf("=")), value: kv.slice(kv.indexOf("=") + 1), url: rt.url })));
       const page = await context.newPage();
       const errors: string[] = [];

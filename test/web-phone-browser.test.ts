@@ -24,7 +24,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { launchChromium } from "./helpers/browser.ts";
+import { launchChromium, routeLiveSockets } from "./helpers/browser.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
@@ -71,10 +71,7 @@ async function phone(loggedIn = true): Promise<{ ctx: BrowserContext; page: Page
   // bypassCSP: axe-core is injected as an inline script, which the app's CSP (rightly) forbids
   const ctx = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, isMobile: true, hasTouch: true, acceptDownloads: true, bypassCSP: true });
   if (loggedIn) await ctx.addCookies([{ name: "dashcam_session", value: token, url: rt.url, httpOnly: true, sameSite: "Strict" }]);
-  // the live thumbnails' WebSockets go through playwright's WebSocket routing to the runtime:
-  // playwright-core (1.65, in-process under Bun) can hand the test a page WebSocket's first frame
-  // before the socket itself and then throws "Cannot find object to frameReceived" out of the test
-  await ctx.routeWebSocket(/\/live\.ts$/, (ws) => ws.connectToServer());
+  await routeLiveSockets(ctx); // the home screen's live thumbnails (see the helper)
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));

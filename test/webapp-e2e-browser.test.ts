@@ -19,7 +19,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "./helpers/browser.ts";
+import { launchChromium, routeLiveSockets } from "./helpers/browser.ts";
 import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
 import { createUser } from "../src/db/users.ts";
@@ -58,6 +58,7 @@ async function shot(page: Page, name: string) {
 
 test("log in, see the camera recording, save, play and export a trip on a phone", async () => {
   const ctx = await browser.newContext({ viewport: { width: 360, height: 800 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, acceptDownloads: true });
+  await routeLiveSockets(ctx); // the home screen's live thumbnail (see the helper)
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));

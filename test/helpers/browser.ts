@@ -4,7 +4,7 @@
  * missing (test/system-deps.sh installs it).
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
 
 /** The Chromium executable the tests drive. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -16,4 +16,16 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+/**
+ * Routes the pages' live-view WebSockets (`/cameras/<key>/live.ts`) through playwright's
+ * WebSocket routing to the real server (`connectToServer`). For tests that open pages with live
+ * players (the home screen's live thumbnails) but do not measure the live view: playwright-core
+ * 1.65 running in-process under Bun can deliver a page WebSocket's first frames to the test before
+ * the socket object itself, and then throws "Cannot find object to frameReceived" out of the
+ * test. Routed sockets have no such object. Call before the context's first page.
+ */
+export async function routeLiveSockets(ctx: BrowserContext): Promise<void> {
+  await ctx.routeWebSocket(/\/live\.ts$/, (ws) => ws.connectToServer());
 }
