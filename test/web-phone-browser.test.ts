@@ -228,6 +228,10 @@ test("every page passes axe-core (no serious or critical violations) and fits 39
   await page.goto(`${rt.url}/trips/${trip.id}`);
   await page.locator("details.advanced summary").tap();
   await checkPage(page, "drive-advanced");
+  // the drive plays: its player's hidden Retry button and message stay out of sight
+  await page.waitForFunction(() => (document.querySelector("video[data-hls]") as HTMLVideoElement | null)?.readyState! >= 2, null, { timeout: 30_000 });
+  expect(await page.locator(".player [data-player-retry]").isVisible()).toBe(false);
+  expect(await page.locator(".player .player-msg").isVisible()).toBe(false);
 
   // a 360 px phone: every page and the tab bar fit without scrolling sideways
   const SMALL = { width: 360, height: 740 };
