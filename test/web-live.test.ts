@@ -136,7 +136,7 @@ describe("/live", () => {
     expect(card.data).toContain(`data-t="${last.end + 2000}"`);
     const seg = await sse.next((m) => m.event === "segment-front");
     expect(seg.data).toMatch(/^<tr>/);
-    expect(seg.data).toContain('href="/media/front/17.ts"');
+    expect(seg.data).toContain('href="/media/front/17.mp4"'); // a phone plays MP4, not MPEG-TS
     expect(seg.data).toContain("4.0 KiB");
     const disk = await sse.next((m) => m.event === "disk");
     expect(disk.data).toMatch(/free of [\d.]+ [KMGT]iB/);

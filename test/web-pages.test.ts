@@ -84,7 +84,7 @@ describe("pages", () => {
     const diag = (await get("/diagnostics")).text;
     expect(diag).toContain('sse-swap="segment-front"');
     const tbody = diag.slice(diag.indexOf('sse-swap="segment-front"'));
-    const order = [...tbody.matchAll(/href="\/media\/front\/(\d+)\.ts" download/g)].map((m) => Number(m[1]));
+    const order = [...tbody.matchAll(/href="\/media\/front\/(\d+)\.mp4" download/g)].map((m) => Number(m[1]));
     expect(order).toEqual([16, 15, 14, 13, 12, 11, 10]);
     // live view player: on by default, the live MPEG-TS stream with the HLS playlist as fallback
     expect(text).toContain('data-live="/cameras/front/live.ts"');
@@ -371,7 +371,8 @@ describe("bad input", () => {
     ["/media/front/-1.ts", 400, "must be <absolute index>.ts"],
     ["/media/front/1e3.ts", 400, "must be <absolute index>.ts"],
     ["/media/front/10", 400, "must be <absolute index>.ts"],
-    ["/media/front/000000010.mp4", 400, "must be <absolute index>.ts"],
+    ["/media/front/000000010.avi", 400, "must be <absolute index>.ts or <absolute index>.mp4"],
+    ["/media/front/9.mp4", 404, "has no segment 9"],
     ["/media/front/9.ts", 404, "has no segment 9"],
     ["/media/front/17.ts", 404, "has no segment 17"],
     ["/media/front/99999999.ts", 404, "has no segment 99999999"],
@@ -405,7 +406,7 @@ describe("bad input", () => {
     expect(await json.json()).toEqual({ error: "id: must be a whole number (digits only)" });
     const text = await get("/media/front/abc.ts");
     expect(text.type).toContain("text/plain");
-    expect(text.text.trim()).toBe("400 page: must be <absolute index>.ts".replace("page", "file"));
+    expect(text.text.trim()).toBe("400 page: must be <absolute index>.ts or <absolute index>.mp4".replace("page", "file"));
   });
 
   test("a segment row whose path escapes data_dir is refused (second guard)", async () => {
