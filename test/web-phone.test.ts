@@ -173,6 +173,9 @@ describe("plain words on the driver's pages", () => {
       row("incident.done", "incident inc-x: clip exports/front.mp4 exported (6.0 s), evidence-locked"),
       row("camera.state", "camera front: backoff (connection refused)", { state: "backoff", last_error: "connection refused" }),
       row("alpr.stop", "ALPR stopped (3 frame task(s) waiting)"),
+      row("trip.unsaved", "otto deleted saved trip 3: 5 segments unlocked for the ring to reclaim", { tripId: 3, unlocked: 5, files: 0, by: "otto" }),
+      row("saved.migrated", "saved trip 3 is now stored once: 5 copies of ring segments deleted, MP4 kept, 100 bytes freed"),
+      row("timelapse.done", "timelapse batch 4: timelapse/front/x.mp4 rendered (30 frames, 1.0 s, 1000 bytes)"),
     ];
     for (const r of rows) {
       const text = eventSentence(r, "Front camera");
@@ -181,6 +184,7 @@ describe("plain words on the driver's pages", () => {
     }
     expect(eventSentence(rows[8]!, "Front camera")).toBe("Front camera: Reconnecting… (connection refused)");
     expect(eventSentence(rows[4]!, "Front camera")).toBe("Front camera: keeping a drive (by otto)");
+    expect(eventSentence(rows[10]!, "Front camera")).toBe("Front camera: a kept drive was deleted (by otto); its footage may be overwritten");
   });
 
   test("events read as sentences; debug rows and kind names only with technical details", async () => {

@@ -67,6 +67,9 @@ export const TECHNICAL_KINDS: readonly string[] = [
   "reconcile",
   "retention",
   "maintenance",
+  "timelapse.cleanup",
+  "health.retention",
+  "saved.migrated",
 ];
 
 /** An event's level in plain words. */
@@ -122,6 +125,22 @@ export function eventSentence(ev: EventRow, cameraName?: string | null): string 
     case "trip.save_failed":
     case "trip.save_error":
       return on("a drive could not be kept");
+    case "trip.unsaved": {
+      const who = str(d.by);
+      return on(`a kept drive was deleted${who ? ` (by ${who})` : ""}; its footage may be overwritten`);
+    }
+    case "saved.migrated":
+      return on("a drive kept by an older version now takes less space");
+    case "saved.migrate_failed":
+      return "A drive kept by an older version could not be moved; it is kept as it was";
+    case "timelapse.done":
+      return on("a timelapse is ready");
+    case "timelapse.retry":
+      return on("making a timelapse failed; trying again");
+    case "timelapse.failed":
+      return on("a timelapse could not be made");
+    case "timelapse.cancelled":
+      return on("a timelapse was cancelled");
     case "incident.mark":
     case "incident.begin":
       return on(`incident marked${by}`);
