@@ -271,7 +271,6 @@
     for (var i = 0; i < vids.length; i++) startPlayer(vids[i]);
   }
 
-
   function tzForms(root) {
     var forms = root.querySelectorAll("form[data-tz]");
     for (var i = 0; i < forms.length; i++) {

@@ -10,8 +10,9 @@
  *
  * Security: `<body hx-headers='{"X-CSRF-Token": ...}'>` carries the session's CSRF token (or
  * the pre-session token on the login page) so every htmx request sends it; plain forms carry
- * a hidden `_csrf` field (`CsrfField`). The nav shows only with a session; the footer shows
- * who is logged in, a Log out button and, for admins, Users.
+ * a hidden `_csrf` field (`CsrfField`). The tab bar shows only with a session, "More" lists
+ * only the places the user's role may open; the footer shows who is logged in and a Log out
+ * button.
  *
  * Installable: the web app manifest, theme colour and icons are linked here, and client.js
  * registers the service worker named by `data-sw` (app shell only, see routes/pwa.ts).
@@ -34,34 +35,41 @@ declare module "hono" {
   }
 }
 
-export type NavKey = "dashboard" | "trips" | "mine" | "plates" | "timelapses" | "events" | "exports" | "users" | "diagnostics" | "none";
-
-export type NavItem = { key: NavKey; href: string; label: string; role?: Role };
+/** A place in the navigation: its key (a page's `nav`), link, label and the least role that sees it. */
+export interface NavItem {
+  key: string;
+  href: string;
+  label: string;
+  role?: Role;
+}
 
 /** The bottom tab bar: the places a driver uses most (the fifth tab is "More"). */
-const TABS: NavItem[] = [
+const TABS = [
   { key: "dashboard", href: "/", label: "Home" },
   { key: "trips", href: "/trips", label: "Footage" },
   { key: "mine", href: "/my-footage", label: "My footage" },
   { key: "events", href: "/events", label: "Events" },
-];
+] as const satisfies readonly NavItem[];
 
 /** Every other place, under "More", in this order; `role`: only for users with at least that role. */
-const MORE: NavItem[] = [
+const MORE = [
   { key: "plates", href: "/plates", label: "Plates" },
   { key: "timelapses", href: "/timelapses", label: "Timelapses" },
   { key: "exports", href: "/exports", label: "Exports" },
   { key: "diagnostics", href: "/diagnostics", label: "Diagnostics", role: "operator" },
   { key: "users", href: "/users", label: "Users", role: "admin" },
-];
+] as const satisfies readonly NavItem[];
+
+/** What a page passes as `nav` to mark its place: a key of `TABS` or `MORE`, or "none". */
+export type NavKey = (typeof TABS)[number]["key"] | (typeof MORE)[number]["key"] | "none";
 
 /** The tab bar and its "More" menu for `user`, marking page `nav` as the current one. */
 const TabBar: FC<{ user: SessionUser; nav: NavKey }> = ({ user, nav }) => {
-  const more = MORE.filter((n) => !n.role || hasRole(user.role, n.role));
+  const more = (MORE as readonly NavItem[]).filter((n) => !n.role || hasRole(user.role, n.role));
   const inMore = more.some((n) => n.key === nav);
   return (
     <nav class="tabs" aria-label="main">
-      {TABS.map((n) => (
+      {(TABS as readonly NavItem[]).map((n) => (
         <a href={n.href} aria-current={n.key === nav ? "page" : undefined}>
           {n.label}
         </a>
