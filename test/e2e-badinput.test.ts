@@ -131,7 +131,8 @@ describe("bad web input against the real server", () => {
       "/media/cam/1e3.ts",
       "/media/cam/99999999.ts",
       `/media/cam/${seg.absolute_index}`,
-      `/media/cam/${String(seg.absolute_index).padStart(9, "0")}.mp4`,
+      `/media/cam/${String(seg.absolute_index).padStart(9, "0")}.avi`,
+      "/media/cam/99999999.mp4",
       // path traversal in every file route
       "/media/cam/..%2F..%2Fdashcam.db",
       "/media/cam/..%2f..%2fdashcam.db",
