@@ -150,6 +150,10 @@ describe("plain words on the driver's pages", () => {
       expect(cameraPage).toContain('id="current-picture"');
       expect(cameraPage).not.toContain('data-live="/cameras/rear/live.ts"');
       expect(cameraPage).toContain("Takes a timelapse picture every 5 min");
+      // it records nothing by design, so /healthz (monitoring) never counts it as stalled
+      const health = (await (await createApp({ ...f.deps, config, startedAt: 0 } as typeof f.deps).request("/healthz")).json()) as { cameras: { key: string; ok: boolean; problem: string | null }[] };
+      expect(health.cameras.find((c) => c.key === "rear")).toEqual(expect.objectContaining({ ok: true, problem: null }));
+      expect(health.cameras.find((c) => c.key === "front")!.ok).toBe(false); // recording stopped in 2024: stalled
       // the live update of its tile says the same
       const frags = await fragmentsFor({ ...f.deps, config } as typeof f.deps, { type: "camera", key: "rear", state: "disabled" }, { lastDisk: Date.now() });
       expect(frags.find((m) => m.event === "camera-tile-rear")!.data).toContain('class="badge info">Timelapse<');

@@ -7,8 +7,8 @@
  * longer than its stall time (`stall_seconds`, default 2 x segment + 10 s; counted from this
  * process's start when its last segment is older: backoff, stalled, stopped), or when it is
  * stopped for a full disk (`disk_full`: only evidence is left). That camera's `problem` says
- * which; disabled cameras never count. Cheap by construction: it reads only `cameras` +
- * `camera_status` (counters the indexer keeps) and one statfs(2), never the segments table, so
+ * which; disabled and timelapse-only (`record = false`) cameras never count. Cheap by
+ * construction: it reads only `cameras` + `camera_status` (counters the indexer keeps) and one statfs(2), never the segments table, so
  * it stays fast with 100,000+ segment rows.
  */
 import { Hono } from "hono";
@@ -33,7 +33,8 @@ export function healthzRoutes() {
     const { db, dataDir, startedAt, config } = c.var.deps;
     const now = Date.now();
     const disk = diskInfo(dataDir);
-    const enabled = new Map(config.cameras.filter((cam) => cam.enabled).map((cam) => [cam.key, cam]));
+    // a timelapse-only camera (`record = false`) closes no segments by design: never a problem here
+    const enabled = new Map(config.cameras.filter((cam) => cam.enabled && cam.record !== false).map((cam) => [cam.key, cam]));
     const cameras = healthCameras(db).map((row) => {
       const cam = enabled.get(row.key);
       const problem = cam ? cameraProblem(cam, row, now, startedAt) : null;
