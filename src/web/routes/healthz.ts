@@ -8,8 +8,8 @@
  * process's start when its last segment is older: backoff, stalled, stopped), or when it is
  * stopped for a full disk (`disk_full`: only evidence is left). That camera's `problem` says
  * which; disabled and timelapse-only (`record = false`) cameras never count. Cheap by
- * construction: it reads only `cameras` + `camera_status` (counters the indexer keeps) and one statfs(2), never the segments table, so
- * it stays fast with 100,000+ segment rows.
+ * construction: it reads only `cameras` + `camera_status` (counters the indexer keeps) and one
+ * statfs(2), never the segments table, so it stays fast with 100,000+ segment rows.
  */
 import { Hono } from "hono";
 import { VERSION } from "../../version.ts";
