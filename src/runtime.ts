@@ -40,8 +40,10 @@ import { parseCommandArgs } from "./cli.ts";
 import { ConfigError, defaultConfig, loadConfig, parseListen, type CameraConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
-import { loadSecretKey } from "./secrets.ts";
-import { cameraKeyById, syncCameras } from "./db/cameras.ts";
+import { loadSecretKey, type SecretKey } from "./secrets.ts";
+import { cameraIdByKey, cameraKeyById, syncCameras } from "./db/cameras.ts";
+import { discoverInventory, onvifLoginFor, syncConfigInventory } from "./actors/inventory.ts";
+import { latestSegment } from "./db/segments.ts";
 import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
 import { reconcileAtStartup, reconcileFullScan, salvageInterrupted } from "./actors/reconcile.ts";
@@ -136,6 +138,12 @@ export interface RuntimeActions {
    * Rejects (a user-readable Error) when the trip is not saved-and-recording.
    */
   unsaveTrip(tripId: number, by: string): Promise<void>;
+  /**
+   * Discovers camera `cameraKey`'s inventory now (ONVIF, else a probe of its newest segment; see
+   * src/actors/inventory.ts) and stores it. Resolves when stored; rejects with a one-line Error
+   * (the device's fault string, a wrong login, nothing recorded yet, unknown camera).
+   */
+  discoverInventory(cameraKey: string): Promise<void>;
 }
 
 /** An unknown trip id. */
@@ -253,7 +261,7 @@ interface BackgroundTasks {
 }
 
 /** The runtime's actions over its supervisor (see RuntimeActions). `sup()` throws while starting. */
-function makeActions(db: Database, config: Config, sup: () => SupervisorActor, tasks: BackgroundTasks): RuntimeActions {
+function makeActions(db: Database, config: Config, sup: () => SupervisorActor, tasks: BackgroundTasks, secret: SecretKey | null = null): RuntimeActions {
   const cameraKeys = new Set(config.cameras.map((c) => c.key));
   const cameraRef = (cameraKey: string): AnyActorRef => {
     const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
@@ -349,6 +357,12 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
       // the journal commits the transition right after; answer once the row says so
       for (let i = 0; i < 150 && tripById(db, tripId)?.status === "saved"; i++) await Bun.sleep(20);
       if (tripById(db, tripId)?.status === "saved") throw new Error(`trip ${tripId} is still saved; try again`);
+    },
+    async discoverInventory(cameraKey) {
+      const camera = config.cameras.find((c) => c.key === cameraKey);
+      const cameraId = cameraIdByKey(db, cameraKey);
+      if (!camera || cameraId === null) throw new Error(`no camera "${cameraKey}" is configured`);
+      await discoverInventory({ db, dataDir: resolve(config.data_dir), secret }, camera, cameraId);
     },
   };
   return actions;
@@ -535,6 +549,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   try {
     const secret = loadSecretKey(dataDir);
     const cameraIds = syncCameras(db, config.cameras, secret);
+    syncConfigInventory(db, secret, config.cameras, cameraIds);
     syncTimelapseSettings(db, config.cameras, cameraIds);
     markDisabledCameras(db, Date.now());
     const bootId = currentBootId();
@@ -571,7 +586,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         void p.finally(() => background.delete(p));
       },
     };
-    const actions = makeActions(db, config, getSup, tasks);
+    const actions = makeActions(db, config, getSup, tasks, secret);
     // the web server first: a busy port fails before any camera starts. Loaded here, not at
     // module load, so `run` reports a bad config before loading the web app.
     const { startWebServer } = await import("./web/server.ts");
@@ -602,6 +617,25 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         .catch((err) => log.error(`reconcile: full ring scan failed: ${(err as Error).message}`));
       background.add(scan);
       void scan.finally(() => background.delete(scan));
+      // inventory discovery of every enabled camera with an ONVIF login or footage to probe;
+      // a failure is an `inventory.failed` event, never a start-up error
+      for (const c of config.cameras) {
+        const id = cameraIds.get(c.key);
+        if (!c.enabled || id === undefined) continue;
+        let onvif = false;
+        try {
+          onvif = onvifLoginFor(db, secret, c, id) !== null;
+        } catch {
+          onvif = true; // undecryptable login: discovery reports it
+        }
+        if (!onvif && !latestSegment(db, id)) continue;
+        tasks.run((signal) =>
+          Promise.race([
+            discoverInventory({ db, dataDir, secret }, c, id).catch(() => {}),
+            new Promise<void>((res) => signal.addEventListener("abort", () => res(), { once: true })),
+          ]),
+        );
+      }
     }, FULL_SCAN_DELAY_MS);
     // The ALPR service module (vision pipeline, image codecs) is evaluated only when [alpr] is on:
     // with it off the runtime's idle memory stays smaller. A failed load is reported by

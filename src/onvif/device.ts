@@ -104,10 +104,17 @@ function text(v: unknown): string | undefined {
   return undefined;
 }
 
-/** The fault's `Code/Value` and nested `Subcode/Value`s from the library's parsed SOAP body. */
-function faultCodesOf(body: unknown): { codes: string[]; reason?: string } {
+/**
+ * The fault's `Code/Value` and nested `Subcode/Value`s from the library's parsed SOAP body, or
+ * from the raw reply when a library method passes on no body.
+ */
+function faultCodesOf(body: unknown, xml?: string): { codes: string[]; reason?: string } {
   const fault = (body as any)?.[0]?.fault?.[0];
-  if (!fault) return { codes: [] };
+  if (!fault) {
+    const code = xml ? /<(?:\w+:)?Code>([\s\S]*?)<\/(?:\w+:)?Code>/.exec(xml)?.[1] : undefined;
+    const codes = [...(code ?? "").matchAll(/<(?:\w+:)?Value>([^<]*)</g)].map((m) => m[1]!.trim());
+    return { codes };
+  }
   const codes: string[] = [];
   let node = fault.code?.[0];
   while (node) {
@@ -119,9 +126,9 @@ function faultCodesOf(body: unknown): { codes: string[]; reason?: string } {
 }
 
 /** Turns the library's error (SOAP fault or transport) into an OnvifError. */
-function toOnvifError(err: Error, body: unknown, what: string): OnvifError {
+function toOnvifError(err: Error, body: unknown, what: string, xml?: string): OnvifError {
   if (err instanceof OnvifError) return err;
-  const { codes, reason } = faultCodesOf(body);
+  const { codes, reason } = faultCodesOf(body, xml);
   const message = reason || err.message.replace(/^ONVIF SOAP Fault:\s*/, "") || `${what} failed`;
   if (codes.some((c) => /NotAuthorized/i.test(c)) || /not ?authori[sz]ed|authentication failed/i.test(message)) {
     return new OnvifError(`the device refused the user name or password (${message})`, codes);
@@ -137,7 +144,7 @@ function toOnvifError(err: Error, body: unknown, what: string): OnvifError {
 function call<T>(what: string, run: (cb: (err: Error | null, value: T, xml?: string) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     try {
-      run((err, value) => (err ? reject(toOnvifError(err, value, what)) : resolve(value)));
+      run((err, value, xml) => (err ? reject(toOnvifError(err, value, what, xml)) : resolve(value)));
     } catch (err) {
       reject(toOnvifError(err as Error, null, what));
     }
