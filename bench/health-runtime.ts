@@ -7,7 +7,7 @@
  * its child processes (the recorders, and the frame decodes a check asks for), the number of
  * checks done, and the difference (health on minus health off). Asserts nothing.
  *
- * Measured from /proc (bench/procStats.ts), sampled every second after the runtime listens.
+ * Measured from /proc (bench/lib/runtimeBench.ts), sampled every second after the runtime listens.
  * The machine may be shared: run it on an idle machine for stable numbers.
  *
  * Env: BENCH_SECONDS per run (default 150, so every camera is checked at least twice),
@@ -16,9 +16,8 @@
 import { appendFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, MAIN, ROOT, makeTempDir, writeConfig, terminate, readDb } from "../test/helpers/runtime.ts";
-import { HIGHWAY_CLIP } from "../test/helpers/rtsp.ts";
 import { killAllStarted, sleep, spawnProc } from "../test/helpers/proc.ts";
-import { CLK_TCK, children, sample } from "./procStats.ts";
+import { CLK_TCK, children, highwayCameras, sample } from "./lib/runtimeBench.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 150);
 const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 4);
@@ -37,13 +36,7 @@ async function runOnce(health: boolean): Promise<RunResult | null> {
   const dir = makeTempDir(`dashcam-bench-health-${health ? "on" : "off"}-`);
   const dataDir = join(dir, "data");
   try {
-    const cameras = [...Array(CAMERAS)].map((_, i) => ({
-      key: `cam${i + 1}`,
-      source: `file:${HIGHWAY_CLIP}`,
-      segment_seconds: 10,
-      ring_segments: 1000,
-      ...(health ? { health_interval_seconds: 60 } : {}),
-    }));
+    const cameras = highwayCameras(CAMERAS, health ? { health_interval_seconds: 60 } : {});
     const configPath = writeConfig(dir, { data_dir: dataDir, cameras });
     appendFileSync(configPath, `\n[health]\nenabled = ${health}\n`);
     const proc = spawnProc([BUN, MAIN, "run", "--config", configPath], { cwd: ROOT, env: { DASHCAM_BOOT_ID: `bench-health-${health}`, NO_COLOR: "1" } });

@@ -13,9 +13,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, MAIN, ROOT, makeTempDir, writeConfig, terminate, readDb } from "../test/helpers/runtime.ts";
-import { HIGHWAY_CLIP } from "../test/helpers/rtsp.ts";
 import { killAllStarted, sleep, spawnProc } from "../test/helpers/proc.ts";
-import { CLK_TCK, children, sample, type ProcSample } from "./procStats.ts";
+import { CLK_TCK, children, highwayCameras, sample, type ProcSample } from "./lib/runtimeBench.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 4);
@@ -23,12 +22,7 @@ const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 4);
 const dir = makeTempDir("dashcam-bench-runtime-");
 const dataDir = join(dir, "data");
 try {
-  const cameras = [...Array(CAMERAS)].map((_, i) => ({
-    key: `cam${i + 1}`,
-    source: `file:${HIGHWAY_CLIP}`,
-    segment_seconds: 10,
-    ring_segments: 1000,
-  }));
+  const cameras = highwayCameras(CAMERAS);
   const configPath = writeConfig(dir, { data_dir: dataDir, cameras });
   const proc = spawnProc([BUN, MAIN, "run", "--config", configPath], {
     cwd: ROOT,

@@ -1,9 +1,16 @@
 /**
- * /proc sampling for the runtime benches: VmRSS and VmHWM from /proc/<pid>/status, utime + stime
+ * Shared by the runtime benches: the cameras they record (the highway clip as `file:` sources)
+ * and /proc sampling: VmRSS and VmHWM from /proc/<pid>/status, utime + stime
  * from /proc/<pid>/stat (fields 14 and 15, clock ticks; CLK_TCK = 100 on Linux x86-64/arm64,
  * see proc(5)), and the children of a pid (field 4, ppid).
  */
 import { readFileSync, readdirSync } from "node:fs";
+import { HIGHWAY_CLIP } from "../../test/helpers/rtsp.ts";
+
+/** `n` cameras `cam1..camN` recording the highway clip (1280x720 H.264, real time, looped) in 10 s segments, with `extra` keys each. */
+export function highwayCameras(n: number, extra: Record<string, string | number | boolean> = {}) {
+  return [...Array(n)].map((_, i) => ({ key: `cam${i + 1}`, source: `file:${HIGHWAY_CLIP}`, segment_seconds: 10, ring_segments: 1000, ...extra }));
+}
 
 /** Clock ticks per second of /proc/<pid>/stat times. */
 export const CLK_TCK = 100;
