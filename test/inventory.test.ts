@@ -12,6 +12,8 @@
  * - the camera page's Inventory section and its routes through `app.request()`: roles, CSRF,
  *   validation (400), fields set in the config file (409), the ONVIF login (never shown back),
  *   "Find out now" with the runtime action (real discovery against the device) and its failure.
+ * - the runtime: `[cameras.inventory] onvif` is discovered a few seconds after start, and its
+ *   `discoverInventory` action works.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { applyOnvifStreamSettings, discoverOnvifInventory, OnvifError } from "../src/onvif/device.ts";
@@ -22,6 +24,8 @@ import { inventoryOf, onvifCredentialsOf, setOnvifCredentials } from "../src/db/
 import { discoverInventory, syncConfigInventory } from "../src/actors/inventory.ts";
 import { loadSecretKey } from "../src/secrets.ts";
 import { makeFixture, type WebFixture } from "./web-fixture.ts";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
+import { waitUntil } from "./helpers/wait.ts";
 
 const LOGIN = { user: "admin", password: "secret-pass" };
 let device: FakeOnvifDevice;
@@ -324,4 +328,26 @@ describe("Inventory section and routes (app.request)", () => {
     const noRuntime = createApp(f.deps);
     expect((await f.request(noRuntime, "/cameras/front/inventory/discover", { method: "POST" }, "operator")).status).toBe(503);
   });
+});
+
+describe("the runtime", () => {
+  const rf = new RuntimeFixture("dashcam-inventory-");
+  afterAll(() => rf.cleanup());
+
+  test("a camera with an ONVIF login is discovered after start; the action discovers again", async () => {
+    const dataDir = rf.tempDir();
+    const camera = { key: "front", source: "testsrc", record: false, inventory: { location: "Dashboard", purpose: "evidence", onvif: { url: device.url, ...LOGIN } } };
+    const h = await rf.start(rf.config(dataDir, { cameras: [camera], health: { enabled: false } }));
+    const row = () => queryDb(dataDir, (db) => db.query("SELECT ip, vendor, model, location, purpose, capabilities, credentials_encrypted FROM cameras WHERE key = 'front'").get() as Record<string, string | null>);
+    expect(row()).toMatchObject({ location: "Dashboard", purpose: "evidence", ip: "127.0.0.1" });
+    await waitUntil("start-up discovery", () => row().capabilities !== null, 20_000);
+    const r = row();
+    expect(r).toMatchObject({ vendor: "Acme Vision", model: "AV-IPC4000" });
+    expect(JSON.parse(r.capabilities!)).toMatchObject({ source: "onvif", maxFps: 30 });
+    expect(r.credentials_encrypted).not.toContain(LOGIN.password);
+    const n = device.requests.filter((op) => op === "GetDeviceInformation").length;
+    await h.actions.discoverInventory("front");
+    expect(device.requests.filter((op) => op === "GetDeviceInformation").length).toBe(n + 1);
+    await expect(h.actions.discoverInventory("nope")).rejects.toThrow('no camera "nope" is configured');
+  }, 60_000);
 });
