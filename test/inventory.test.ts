@@ -105,6 +105,17 @@ describe("ONVIF device module against a loopback device", () => {
     expect(apply.message).toMatch(/refused the user name or password/);
   });
 
+  test("a Media2-only (Profile T) device is refused with a clear reason", async () => {
+    const t = startFakeOnvifDevice({ ...LOGIN, media2Only: true });
+    try {
+      const err = await discoverOnvifInventory({ url: t.url, ...LOGIN }).catch((e) => e);
+      expect(err).toBeInstanceOf(OnvifError);
+      expect(err.message).toBe("the device offers no ONVIF Media service (ver10, Profile S); a Media2-only (Profile T) device is not supported");
+    } finally {
+      t.stop();
+    }
+  });
+
   test("nothing listening and a malformed address", async () => {
     const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
     const deadUrl = `http://127.0.0.1:${probe.port}/onvif/device_service`;
@@ -168,7 +179,10 @@ describe("discovery into the database", () => {
     expect(raw.ip).toBe("192.0.2.7"); // from the rtsp source URL, not the ONVIF address
     expect(raw.credentials_encrypted).not.toContain(LOGIN.password);
     expect(Buffer.from(raw.credentials_encrypted, "base64").toString("latin1")).not.toContain(LOGIN.password);
-    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toEqual({ url: device.url, ...LOGIN });
+    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toEqual({ url: device.url, ...LOGIN, origin: "config" });
+    // a second start with the same file does not rewrite the row
+    syncConfigInventory(f.db, secret, config.cameras, ids());
+    expect((f.db.query("SELECT credentials_encrypted FROM cameras WHERE id = ?").get(f.front.id) as { credentials_encrypted: string }).credentials_encrypted).toBe(raw.credentials_encrypted);
 
     const caps = await discoverInventory({ db: f.db, dataDir: f.dir, secret }, config.cameras.find((c) => c.key === "front")!, f.front.id);
     expect(caps.source).toBe("onvif");
@@ -195,6 +209,17 @@ describe("discovery into the database", () => {
     expect(all).not.toContain("WrongPass123");
     expect(all).not.toContain(LOGIN.password);
     expect(inventoryOf(f.db, f.front.id)!.capabilities).toEqual(before);
+  });
+
+  test("a login the config file drops is removed at the next start; one set in the UI is kept", async () => {
+    const secret = loadSecretKey(f.dir, false)!;
+    syncConfigInventory(f.db, secret, configWith({ onvif: { url: device.url, ...LOGIN } }).cameras, ids());
+    expect(onvifCredentialsOf(f.db, secret, f.front.id)!.origin).toBe("config");
+    syncConfigInventory(f.db, secret, configWith(undefined).cameras, ids());
+    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toBeNull();
+    setOnvifCredentials(f.db, secret, f.front.id, { url: device.url, ...LOGIN });
+    syncConfigInventory(f.db, secret, configWith(undefined).cameras, ids());
+    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toEqual({ url: device.url, ...LOGIN, origin: "ui" });
   });
 
   test("without ONVIF: capabilities measured from the newest recorded segment", async () => {
@@ -299,10 +324,10 @@ describe("Inventory section and routes (app.request)", () => {
     const html = await r.text();
     expect(html).toContain("login stored (encrypted)");
     expect(html).not.toContain(LOGIN.password);
-    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toEqual({ url: device.url, ...LOGIN });
+    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toEqual({ url: device.url, ...LOGIN, origin: "ui" });
     // a new address with the password left empty keeps the stored password
     await f.request(app, "/cameras/front/inventory", form({ onvif_url: device.url.replace("127.0.0.1", "localhost"), onvif_password: "" }));
-    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toEqual({ url: device.url.replace("127.0.0.1", "localhost"), ...LOGIN });
+    expect(onvifCredentialsOf(f.db, secret, f.front.id)).toEqual({ url: device.url.replace("127.0.0.1", "localhost"), ...LOGIN, origin: "ui" });
     await f.request(app, "/cameras/front/inventory", form({ onvif_url: device.url }));
     expect(JSON.stringify(f.db.query("SELECT * FROM event_log").all())).not.toContain(LOGIN.password);
   });

@@ -27,6 +27,8 @@ export interface OnvifCredentials {
   url: string;
   user?: string;
   password?: string;
+  /** Where it came from: the config file (removed again when the file drops it) or the web UI. */
+  origin?: "config" | "ui";
 }
 
 /**
@@ -105,7 +107,7 @@ export interface InventorySync {
   ip: string | null;
   /** Fields the config file sets (others are left as they are: admins may have edited them). */
   fields: InventoryFields;
-  /** ONVIF login from the config file; undefined = leave what is stored (set in the UI, or none). */
+  /** ONVIF login from the config file; undefined = none there (a stored one from the file is removed, one set in the UI kept). */
   onvif?: OnvifCredentials;
 }
 
@@ -119,16 +121,31 @@ export function syncInventory(db: Database, secret: SecretKey | null, cameras: I
     for (const c of cameras) {
       s.setIp.run({ id: c.cameraId, ip: c.ip });
       for (const f of INVENTORY_FIELDS) if (c.fields[f] !== undefined) s.setField[f].run({ id: c.cameraId, v: c.fields[f] ?? null });
-      if (c.onvif && secret) {
+      if (!secret) continue;
+      let stored: OnvifCredentials | null = null;
+      try {
+        stored = onvifCredentialsOf(db, secret, c.cameraId);
+      } catch {
+        stored = null; // another key's: replaced by the file's login, or left for the UI to replace
+      }
+      if (c.onvif) {
+        const wanted = normalise({ ...c.onvif, origin: "config" });
         // re-encrypted only when it changed (a fresh IV each time would rewrite the row at every start)
-        const stored = onvifCredentialsOf(db, secret, c.cameraId);
-        if (!stored || JSON.stringify(stored) !== JSON.stringify(normalise(c.onvif))) s.setCredentials.run({ id: c.cameraId, c: encrypt(secret.key, JSON.stringify(normalise(c.onvif))) });
+        if (!stored || JSON.stringify(normalise(stored)) !== JSON.stringify(wanted)) s.setCredentials.run({ id: c.cameraId, c: encrypt(secret.key, JSON.stringify(wanted)) });
+      } else if (stored?.origin === "config") {
+        s.setCredentials.run({ id: c.cameraId, c: null });
       }
     }
   })();
 }
 
-const normalise = (c: OnvifCredentials): OnvifCredentials => ({ url: c.url, ...(c.user !== undefined ? { user: c.user } : {}), ...(c.password !== undefined ? { password: c.password } : {}) });
+/** The stored form: keys in one order, absent ones left out, origin "ui" unless said. */
+const normalise = (c: OnvifCredentials): OnvifCredentials => ({
+  url: c.url,
+  ...(c.user !== undefined ? { user: c.user } : {}),
+  ...(c.password !== undefined ? { password: c.password } : {}),
+  origin: c.origin ?? "ui",
+});
 
 /** Sets inventory fields of a camera (null clears one); one transaction. */
 export function updateInventory(db: Database, cameraId: number, fields: InventoryFields): void {

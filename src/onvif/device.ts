@@ -205,6 +205,9 @@ async function open(target: OnvifTarget): Promise<{ session: Session; info: any 
     }
   };
   await call<void>("connect", (cb) => cam.connect((err) => cb(err, undefined)));
+  if (!cam.uri || !(cam.uri as Record<string, unknown>).media) {
+    throw new OnvifError("the device offers no ONVIF Media service (ver10, Profile S); a Media2-only (Profile T) device is not supported");
+  }
   // Media ver10 when the device has it: its messages are the ones mapped below
   let profilesFromConnect = list(cam.profiles);
   if (cam.media2Support && cam.uri && (cam.uri as Record<string, unknown>).media) {

@@ -42,6 +42,11 @@ export interface FakeOnvifOptions {
   gopRange?: [number, number];
   /** No Imaging service advertised when false. */
   imaging?: boolean;
+  /**
+   * A Profile T device without Media ver10: GetServices lists only Media2 (ver20), whose requests
+   * this fake answers with ter:ActionNotSupported.
+   */
+  media2Only?: boolean;
 }
 
 export interface FakeOnvifDevice {
@@ -211,7 +216,9 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
         return ok(
           `<tds:GetServicesResponse>` +
             service("http://www.onvif.org/ver10/device/wsdl", "/onvif/device_service", 2, 60) +
-            service("http://www.onvif.org/ver10/media/wsdl", "/onvif/media_service", 2, 60) +
+            (opts.media2Only
+              ? service("http://www.onvif.org/ver20/media/wsdl", "/onvif/media2_service", 2, 60)
+              : service("http://www.onvif.org/ver10/media/wsdl", "/onvif/media_service", 2, 60)) +
             (opts.imaging === false ? "" : service("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/imaging_service", 2, 60)) +
             `</tds:GetServicesResponse>`,
         );
@@ -288,7 +295,9 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
       const op = /<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)/.exec(body)?.[1] ?? "";
       requests.push(op);
       let res: { status: number; xml: string };
-      if (!PRE_AUTH.has(op) && !authorised(body)) {
+      if (new URL(req.url).pathname === "/onvif/media2_service") {
+        res = { status: 400, xml: fault("env:Receiver", ["ter:ActionNotSupported"], "Optional Action Not Implemented") };
+      } else if (!PRE_AUTH.has(op) && !authorised(body)) {
         unauthorized.push(op);
         res = { status: 400, xml: fault("env:Sender", ["ter:NotAuthorized"], "Sender not Authorized") };
       } else {
