@@ -19,6 +19,18 @@
  */
 import { Cam } from "onvif";
 
+// The library resolves service addresses with Node's legacy `url.parse`, which prints a
+// DEP0169 deprecation warning to stderr at first use (it is the library's code, on addresses
+// the device reports; dashcam itself uses WHATWG URL). That one warning is dropped so the
+// service log stays meaningful; every other warning passes through.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+  const opts = rest[0];
+  const code = typeof opts === "object" && opts !== null ? (opts as { code?: string }).code : rest[1];
+  if (code === "DEP0169") return;
+  emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
+
 /** Where and how to reach a device: its device-service URL (`http://host[:port]/onvif/device_service`). */
 export interface OnvifTarget {
   url: string;
