@@ -24,6 +24,7 @@ import { inventoryOf, onvifCredentialsOf, setOnvifCredentials } from "../src/db/
 import { discoverInventory, syncConfigInventory } from "../src/actors/inventory.ts";
 import { loadSecretKey } from "../src/secrets.ts";
 import { makeFixture, type WebFixture } from "./web-fixture.ts";
+import { eventSentence } from "../src/web/words.ts";
 import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
@@ -286,6 +287,17 @@ describe("Inventory section and routes (app.request)", () => {
     const plain = await f.request(app, "/cameras/rear/inventory", { method: "POST", body: new URLSearchParams({ location: "Rear window" }) });
     expect(plain.status).toBe(303);
     expect(plain.headers.get("location")).toBe("/cameras/rear#inventory");
+  });
+
+  test("the Events page tells inventory events in plain words", () => {
+    const rows = f.db
+      .query("SELECT e.id, e.at, e.level, e.kind, e.camera_id, c.key AS camera_key, e.message, e.data FROM event_log e LEFT JOIN cameras c ON c.id = e.camera_id WHERE e.kind LIKE 'inventory.%' ORDER BY e.id")
+      .all() as Parameters<typeof eventSentence>[0][];
+    const sentences = new Set(rows.map((r) => eventSentence(r, r.camera_key === "front" ? "Front camera" : "Rear")));
+    expect(sentences).toContain("Front camera: camera details read from the camera");
+    expect(sentences).toContain("Front camera: camera details read from its recording");
+    expect(sentences).toContain("Front camera: camera details could not be read (the device refused the user name or password (Sender not Authorized))");
+    expect(sentences).toContain("Rear: camera details changed (by ada)");
   });
 
   test("roles and CSRF: operators and viewers cannot edit; a missing token is refused", async () => {
