@@ -42,8 +42,7 @@ import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
 import { loadSecretKey, type SecretKey } from "./secrets.ts";
 import { cameraIdByKey, cameraKeyById, syncCameras } from "./db/cameras.ts";
-import { discoverInventory, onvifLoginFor, syncConfigInventory } from "./actors/inventory.ts";
-import { latestSegment } from "./db/segments.ts";
+import { discoverInventory, startInventoryDiscovery, syncConfigInventory } from "./actors/inventory.ts";
 import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
 import { reconcileAtStartup, reconcileFullScan, salvageInterrupted } from "./actors/reconcile.ts";
@@ -610,6 +609,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     const server = web;
     journal = new Journal(db);
     const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, liveHubs, ...opts.deps, frameSource: frames };
+    let stopInventoryDiscovery = () => {};
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)
@@ -617,25 +617,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         .catch((err) => log.error(`reconcile: full ring scan failed: ${(err as Error).message}`));
       background.add(scan);
       void scan.finally(() => background.delete(scan));
-      // inventory discovery of every enabled camera with an ONVIF login or footage to probe;
-      // a failure is an `inventory.failed` event, never a start-up error
-      for (const c of config.cameras) {
-        const id = cameraIds.get(c.key);
-        if (!c.enabled || id === undefined) continue;
-        let onvif = false;
-        try {
-          onvif = onvifLoginFor(db, secret, c, id) !== null;
-        } catch {
-          onvif = true; // undecryptable login: discovery reports it
-        }
-        if (!onvif && !latestSegment(db, id)) continue;
-        tasks.run((signal) =>
-          Promise.race([
-            discoverInventory({ db, dataDir, secret }, c, id).catch(() => {}),
-            new Promise<void>((res) => signal.addEventListener("abort", () => res(), { once: true })),
-          ]),
-        );
-      }
+      // inventory discovery (ONVIF, else a probe of the recording) once start-up is done
+      stopInventoryDiscovery = startInventoryDiscovery({ db, dataDir, secret, bus }, config.cameras, cameraIds, tasks.run);
     }, FULL_SCAN_DELAY_MS);
     // The ALPR service module (vision pipeline, image codecs) is evaluated only when [alpr] is on:
     // with it off the runtime's idle memory stays smaller. A failed load is reported by
@@ -664,6 +647,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         const t0 = Date.now();
         controlState.stopping = true;
         clearTimeout(fullScanTimer);
+        stopInventoryDiscovery();
         try {
           if (sup.getSnapshot().status === "active") {
             sup.send({ type: "SHUTDOWN", at: Date.now() });

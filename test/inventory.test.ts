@@ -13,7 +13,7 @@
  *   validation (400), fields set in the config file (409), the ONVIF login (never shown back),
  *   "Find out now" with the runtime action (real discovery against the device) and its failure.
  * - the runtime: `[cameras.inventory] onvif` is discovered a few seconds after start, and its
- *   `discoverInventory` action works.
+ *   `discoverInventory` action works; a new camera without ONVIF is measured at its first segment.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { applyOnvifStreamSettings, discoverOnvifInventory, OnvifError } from "../src/onvif/device.ts";
@@ -386,5 +386,15 @@ describe("the runtime", () => {
     await h.actions.discoverInventory("front");
     expect(device.requests.filter((op) => op === "GetDeviceInformation").length).toBe(n + 1);
     await expect(h.actions.discoverInventory("nope")).rejects.toThrow('no camera "nope" is configured');
+  }, 60_000);
+
+  test("a new camera without ONVIF is measured from its first recorded segment", async () => {
+    const dataDir = rf.tempDir();
+    // the first segment closes after the start-up discovery pass (5 s): it is found through the live bus
+    const camera = { key: "cab", source: "testsrc", segment_seconds: 8, width: 320, height: 240, fps: 10 };
+    await rf.start(rf.config(dataDir, { cameras: [camera], health: { enabled: false } }));
+    const caps = () => queryDb(dataDir, (db) => (db.query("SELECT capabilities FROM cameras WHERE key = 'cab'").get() as { capabilities: string | null }).capabilities);
+    const found = JSON.parse(await waitUntil("discovery at the first segment", caps, 40_000));
+    expect(found).toMatchObject({ source: "recording", maxResolution: { width: 320, height: 240 }, codecs: ["H264"], maxFps: 10 });
   }, 60_000);
 });

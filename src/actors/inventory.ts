@@ -18,6 +18,7 @@ import { probeMedia } from "../media/probe.ts";
 import { discoverOnvifInventory, OnvifError } from "../onvif/device.ts";
 import { resolveInside } from "../paths.ts";
 import type { SecretKey } from "../secrets.ts";
+import type { LiveBus } from "../events.ts";
 
 /** What the config file sets of each camera's inventory, for `syncInventory` at start-up. */
 export function inventoryFromConfig(cameras: CameraConfig[], ids: Map<string, number>): InventorySync[] {
@@ -121,6 +122,50 @@ async function capabilitiesFromRecording(deps: DiscoveryDeps, cameraId: number):
     source: "recording",
     checkedAt: Date.now(),
   };
+}
+
+/**
+ * Start-up discovery: every enabled camera with an ONVIF login or recorded footage is discovered
+ * now (through `run`, the runtime's background tasks, aborted at power-down); one with neither
+ * is discovered at its first closed segment (`segment` on the live bus). Failures are
+ * `inventory.failed` events, never start-up errors. Returns the function that stops waiting.
+ */
+export function startInventoryDiscovery(
+  deps: DiscoveryDeps & { bus: LiveBus },
+  cameras: CameraConfig[],
+  ids: Map<string, number>,
+  run: (work: (signal: AbortSignal) => Promise<unknown>) => void,
+): () => void {
+  const discover = (camera: CameraConfig, id: number) =>
+    run((signal) =>
+      Promise.race([
+        discoverInventory(deps, camera, id).catch(() => {}),
+        new Promise<void>((res) => signal.addEventListener("abort", () => res(), { once: true })),
+      ]),
+    );
+  const waiting = new Map<string, { camera: CameraConfig; id: number }>();
+  for (const c of cameras) {
+    const id = ids.get(c.key);
+    if (!c.enabled || id === undefined) continue;
+    let onvif: boolean;
+    try {
+      onvif = onvifLoginFor(deps.db, deps.secret, c, id) !== null;
+    } catch {
+      onvif = true; // a login this key cannot decrypt: discovery reports it
+    }
+    if (onvif || latestSegment(deps.db, id)) discover(c, id);
+    else if (c.record !== false) waiting.set(c.key, { camera: c, id });
+  }
+  if (waiting.size === 0) return () => {};
+  const unsubscribe = deps.bus.subscribe((ev) => {
+    if (ev.type !== "segment") return;
+    const w = waiting.get(ev.key);
+    if (!w) return;
+    waiting.delete(ev.key);
+    discover(w.camera, w.id);
+    if (waiting.size === 0) unsubscribe();
+  });
+  return unsubscribe;
 }
 
 /** Writes the config's inventory of every camera (start-up); see `syncInventory`. */
