@@ -63,17 +63,19 @@ export async function discoverInventory(deps: DiscoveryDeps, camera: CameraConfi
     let caps: CameraCapabilities;
     const identity: InventoryFields = {};
     if (login) {
-      const found = await discoverOnvifInventory({ ...login, timeoutMs: deps.onvifTimeoutMs });
+      const found = await discoverOnvifInventory({ url: login.url, user: login.user, password: login.password, timeoutMs: deps.onvifTimeoutMs });
+      // what a device reports is stored within the config file's limits
+      const clip = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, " ").trim().slice(0, 100);
       caps = {
         ...found.capabilities,
-        ...(found.firmware !== undefined ? { firmware: found.firmware } : {}),
-        ...(found.serial !== undefined ? { serial: found.serial } : {}),
+        ...(found.firmware !== undefined ? { firmware: clip(found.firmware) } : {}),
+        ...(found.serial !== undefined ? { serial: clip(found.serial) } : {}),
         currentStream: found.current,
         source: "onvif",
         checkedAt: Date.now(),
       };
-      if (camera.inventory?.vendor === undefined && found.vendor) identity.vendor = found.vendor;
-      if (camera.inventory?.model === undefined && found.model) identity.model = found.model;
+      if (camera.inventory?.vendor === undefined && clip(found.vendor)) identity.vendor = clip(found.vendor);
+      if (camera.inventory?.model === undefined && clip(found.model)) identity.model = clip(found.model);
     } else {
       caps = await capabilitiesFromRecording(deps, cameraId);
     }
