@@ -86,6 +86,17 @@ describe("ONVIF device module against a loopback device", () => {
     expect(badSize.faultCodes).toContain("ter:ConfigModify");
   });
 
+  test("numbers are sent whole; a non-positive one is refused before anything is sent", async () => {
+    const { readBack } = await applyOnvifStreamSettings({ url: device.url, ...LOGIN }, { fps: 12.4, bitrateKbps: 2500.6 });
+    expect(readBack).toMatchObject({ fps: 12, bitrateKbps: 2501 });
+    const n = device.requests.length;
+    const err = await applyOnvifStreamSettings({ url: device.url, ...LOGIN }, { fps: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(OnvifError);
+    expect(err.message).toBe("fps must be a positive number, not 0");
+    expect((await applyOnvifStreamSettings({ url: device.url, ...LOGIN }, { bitrateKbps: NaN }).catch((e) => e)).message).toBe("bitrateKbps must be a positive number, not NaN");
+    expect(device.requests.length).toBe(n);
+  });
+
   test("H.265 is refused before anything is sent (Media ver10 has no H.265)", async () => {
     const n = device.requests.length;
     const err = await applyOnvifStreamSettings({ url: device.url, ...LOGIN }, { codec: "H265" }).catch((e) => e);

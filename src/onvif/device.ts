@@ -332,7 +332,8 @@ export async function discoverOnvifInventory(target: OnvifTarget): Promise<Onvif
 /**
  * Sets the main profile's video encoder (SetVideoEncoderConfiguration, ForcePersistence) to the
  * given settings, keeping what `settings` leaves out, then reads the configuration back
- * (GetVideoEncoderConfiguration). Throws OnvifError when the device refuses (its fault reason,
+ * (GetVideoEncoderConfiguration). Numbers are rounded to whole ones (Media ver10's xs:int);
+ * one below 1 or not finite is refused before anything is sent. Throws OnvifError when the device refuses (its fault reason,
  * e.g. ter:InvalidArgVal/ter:ConfigModify "The configuration parameters are not possible to
  * set"), on wrong credentials, on H265 (not in Media ver10), or on a transport problem.
  */
@@ -343,27 +344,35 @@ export async function applyOnvifStreamSettings(
   if (settings.codec === "H265") {
     throw new OnvifError("H.265 cannot be set through the ONVIF Media (ver10) service; choose H264 or JPEG");
   }
+  // Media ver10 carries whole numbers (xs:int); anything else is refused before a request is sent
+  const whole: Partial<Record<"width" | "height" | "fps" | "bitrateKbps" | "gopFrames", number>> = {};
+  for (const k of ["width", "height", "fps", "bitrateKbps", "gopFrames"] as const) {
+    const n = settings[k];
+    if (n === undefined) continue;
+    if (!Number.isFinite(n) || Math.round(n) < 1) throw new OnvifError(`${k} must be a positive number, not ${n}`);
+    whole[k] = Math.round(n);
+  }
   const { session } = await open(target);
   const { cam, encoderToken } = session;
   const current = await call<any>("GetVideoEncoderConfiguration", (cb) => cam.getVideoEncoderConfiguration(encoderToken, cb));
   const next: any = { ...current, $: { ...(current.$ ?? {}), token: encoderToken }, token: encoderToken };
-  if (settings.width !== undefined || settings.height !== undefined) {
+  if (whole.width !== undefined || whole.height !== undefined) {
     next.resolution = {
-      width: settings.width ?? current.resolution?.width,
-      height: settings.height ?? current.resolution?.height,
+      width: whole.width ?? current.resolution?.width,
+      height: whole.height ?? current.resolution?.height,
     };
   }
   if (settings.codec) next.encoding = settings.codec;
-  if (settings.fps !== undefined || settings.bitrateKbps !== undefined) {
+  if (whole.fps !== undefined || whole.bitrateKbps !== undefined) {
     next.rateControl = {
       ...(current.rateControl ?? {}),
-      ...(settings.fps !== undefined ? { frameRateLimit: settings.fps } : {}),
-      ...(settings.bitrateKbps !== undefined ? { bitrateLimit: Math.round(settings.bitrateKbps) } : {}),
+      ...(whole.fps !== undefined ? { frameRateLimit: whole.fps } : {}),
+      ...(whole.bitrateKbps !== undefined ? { bitrateLimit: whole.bitrateKbps } : {}),
     };
   }
   if (next.encoding === "H264") {
     next.H264 = {
-      govLength: settings.gopFrames ?? current.H264?.govLength,
+      govLength: whole.gopFrames ?? current.H264?.govLength,
       profile: current.H264?.H264Profile ?? current.H264?.profile ?? "Main",
     };
     delete next.MPEG4;
