@@ -99,67 +99,67 @@ export function inventoryRoutes() {
   });
 
   app.post("/:key/inventory", valid("param", KeyParam), async (c) => {
-      const { db, dataDir } = c.var.deps;
-      const { key } = c.req.valid("param");
-      const cam = cameraByKey(db, key) ?? unknownCamera(key);
-      // the form is checked here (not with `valid`) so the message names the field in words
-      const result = v.safeParse(InventoryForm, await c.req.parseBody());
-      if (!result.success) {
-        const name = String(result.issues[0].path?.[0]?.key ?? "");
-        throw new HTTPException(400, { message: `${FORM_LABELS[name] ?? name}: ${result.issues[0].message}` });
+    const { db, dataDir } = c.var.deps;
+    const { key } = c.req.valid("param");
+    const cam = cameraByKey(db, key) ?? unknownCamera(key);
+    // the form is checked here (not with `valid`) so the message names the field in words
+    const result = v.safeParse(InventoryForm, await c.req.parseBody());
+    if (!result.success) {
+      const name = String(result.issues[0].path?.[0]?.key ?? "");
+      throw new HTTPException(400, { message: `${FORM_LABELS[name] ?? name}: ${result.issues[0].message}` });
+    }
+    const form = result.output;
+    const { fromConfig, onvifFromConfig } = configInventory(c, cam.key);
+    const current = inventoryOf(db, cam.id)!;
+    const fields: InventoryFields = {};
+    for (const f of INVENTORY_FIELDS) {
+      const value = form[f];
+      if (value === undefined || value === current[f]) continue;
+      if (fromConfig.has(f)) throw new HTTPException(409, { message: `${INVENTORY_LABELS[f]} is set in the config file; change it there` });
+      fields[f] = value;
+    }
+    const wantsLogin = form.onvif_url || form.onvif_user || form.onvif_password || form.onvif_remove;
+    if (wantsLogin && onvifFromConfig) throw new HTTPException(409, { message: "the ONVIF login is set in the config file; change it there" });
+    let loginChange: "set" | "removed" | null = null;
+    let secret: ReturnType<typeof loadSecretKey> = null;
+    if (wantsLogin) {
+      secret = loadSecretKey(dataDir);
+      if (!secret) throw new HTTPException(503, { message: "no encryption key: the ONVIF login cannot be stored" });
+    }
+    let login: { url: string; user?: string; password?: string } | null = null;
+    if (form.onvif_remove) loginChange = "removed";
+    else if (wantsLogin) {
+      let stored: { url: string; user?: string; password?: string } | null = null;
+      try {
+        stored = onvifCredentialsOf(db, secret!, cam.id);
+      } catch {
+        stored = null; // undecryptable: replaced by what is entered now
       }
-      const form = result.output;
-      const { fromConfig, onvifFromConfig } = configInventory(c, cam.key);
-      const current = inventoryOf(db, cam.id)!;
-      const fields: InventoryFields = {};
-      for (const f of INVENTORY_FIELDS) {
-        const value = form[f];
-        if (value === undefined || value === current[f]) continue;
-        if (fromConfig.has(f)) throw new HTTPException(409, { message: `${INVENTORY_LABELS[f]} is set in the config file; change it there` });
-        fields[f] = value;
-      }
-      const wantsLogin = form.onvif_url || form.onvif_user || form.onvif_password || form.onvif_remove;
-      if (wantsLogin && onvifFromConfig) throw new HTTPException(409, { message: "the ONVIF login is set in the config file; change it there" });
-      let loginChange: "set" | "removed" | null = null;
-      let secret: ReturnType<typeof loadSecretKey> = null;
-      if (wantsLogin) {
-        secret = loadSecretKey(dataDir);
-        if (!secret) throw new HTTPException(503, { message: "no encryption key: the ONVIF login cannot be stored" });
-      }
-      let login: { url: string; user?: string; password?: string } | null = null;
-      if (form.onvif_remove) loginChange = "removed";
-      else if (wantsLogin) {
-        let stored: { url: string; user?: string; password?: string } | null = null;
-        try {
-          stored = onvifCredentialsOf(db, secret!, cam.id);
-        } catch {
-          stored = null; // undecryptable: replaced by what is entered now
-        }
-        const url = form.onvif_url ?? stored?.url;
-        if (!url) throw new HTTPException(400, { message: "ONVIF address: enter the camera's address (http://camera/onvif/device_service)" });
-        const user = form.onvif_user ?? stored?.user;
-        const password = form.onvif_password ? form.onvif_password : stored?.password;
-        if (password !== undefined && !user) throw new HTTPException(400, { message: "ONVIF user: enter the user the password belongs to" });
-        login = { url, ...(user ? { user } : {}), ...(password !== undefined ? { password } : {}) };
-        loginChange = "set";
-      }
-      // one transaction for fields and login together: nothing half-written
-      db.transaction(() => {
-        updateInventory(db, cam.id, fields);
-        if (loginChange) setOnvifCredentials(db, secret!, cam.id, loginChange === "removed" ? null : login);
-      })();
-      const changed = [...Object.keys(fields), ...(loginChange ? ["onvif_login"] : [])];
-      const user = userOf(c);
-      if (changed.length > 0) {
-        logEvent(db, {
-          kind: "inventory.edit",
-          cameraId: cam.id,
-          message: `${user.username} changed the inventory of ${cam.key}: ${changed.map((f) => FORM_LABELS[f] ?? "ONVIF login").join(", ")}${loginChange === "removed" ? " (removed)" : ""}`,
-          data: { user: user.username, fields: changed },
-        });
-      }
-      if (!isHtmx(c)) return c.redirect(`/cameras/${cam.key}#inventory`, 303);
-      return c.html(<CameraInventory c={c} cameraId={cam.id} cameraKey={cam.key} notice={changed.length ? "Saved." : "Nothing changed."} />);
+      const url = form.onvif_url ?? stored?.url;
+      if (!url) throw new HTTPException(400, { message: "ONVIF address: enter the camera's address (http://camera/onvif/device_service)" });
+      const user = form.onvif_user ?? stored?.user;
+      const password = form.onvif_password ? form.onvif_password : stored?.password;
+      if (password !== undefined && !user) throw new HTTPException(400, { message: "ONVIF user: enter the user the password belongs to" });
+      login = { url, ...(user ? { user } : {}), ...(password !== undefined ? { password } : {}) };
+      loginChange = "set";
+    }
+    // one transaction for fields and login together: nothing half-written
+    db.transaction(() => {
+      updateInventory(db, cam.id, fields);
+      if (loginChange) setOnvifCredentials(db, secret!, cam.id, loginChange === "removed" ? null : login);
+    })();
+    const changed = [...Object.keys(fields), ...(loginChange ? ["onvif_login"] : [])];
+    const user = userOf(c);
+    if (changed.length > 0) {
+      logEvent(db, {
+        kind: "inventory.edit",
+        cameraId: cam.id,
+        message: `${user.username} changed the inventory of ${cam.key}: ${changed.map((f) => FORM_LABELS[f] ?? "ONVIF login").join(", ")}${loginChange === "removed" ? " (removed)" : ""}`,
+        data: { user: user.username, fields: changed },
+      });
+    }
+    if (!isHtmx(c)) return c.redirect(`/cameras/${cam.key}#inventory`, 303);
+    return c.html(<CameraInventory c={c} cameraId={cam.id} cameraKey={cam.key} notice={changed.length ? "Saved." : "Nothing changed."} />);
   });
 
   app.post("/:key/inventory/discover", valid("param", KeyParam), async (c) => {
