@@ -16,6 +16,8 @@
  *   `discoverInventory` action works; a new camera without ONVIF is measured at its first segment.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { applyOnvifStreamSettings, discoverOnvifInventory, OnvifError } from "../src/onvif/device.ts";
 import { startFakeOnvifDevice, type FakeOnvifDevice } from "./helpers/onvifDevice.ts";
 import { ConfigError, validateConfig, type Config } from "../src/config.ts";
@@ -397,6 +399,13 @@ describe("the runtime", () => {
     await h.actions.discoverInventory("front");
     expect(device.requests.filter((op) => op === "GetDeviceInformation").length).toBe(n + 1);
     await expect(h.actions.discoverInventory("nope")).rejects.toThrow('no camera "nope" is configured');
+    // the password is nowhere in the database files, in any encoding a page could show
+    for (const file of [join(dataDir, "dashcam.db"), join(dataDir, "dashcam.db-wal")]) {
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file).toString("latin1");
+      expect(bytes.includes(LOGIN.password)).toBe(false);
+      expect(bytes.includes(Buffer.from(LOGIN.password).toString("base64"))).toBe(false);
+    }
   }, 60_000);
 
   test("a new camera without ONVIF is measured from its first recorded segment", async () => {
