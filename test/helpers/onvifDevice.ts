@@ -181,7 +181,11 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
     return ok ? next : null;
   }
 
-  /** WS-Security UsernameToken digest check (OASIS UsernameToken Profile 1.0, section 3.1). */
+  const usedNonces = new Set<string>();
+  /**
+   * WS-Security UsernameToken digest check (OASIS UsernameToken Profile 1.0, section 3.1), with
+   * its replay protection: `Created` within 5 minutes of the device's clock, each nonce once.
+   */
   function authorised(body: string): boolean {
     const token = inner(body, "UsernameToken");
     if (!token) return false;
@@ -190,6 +194,8 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
     const nonce = tag(token, "Nonce");
     const created = tag(token, "Created");
     if (name !== user || !digest || !nonce || !created) return false;
+    if (!(Math.abs(Date.parse(created) - Date.now()) <= 5 * 60_000) || usedNonces.has(nonce)) return false;
+    usedNonces.add(nonce);
     const expected = createHash("sha1")
       .update(Buffer.concat([Buffer.from(nonce, "base64"), Buffer.from(created, "utf8"), Buffer.from(password, "utf8")]))
       .digest("base64");
