@@ -10,63 +10,19 @@
  *
  * Env: BENCH_SECONDS (default 60), BENCH_CAMERAS (default 4), BENCH_KEEP=1 keeps the dir.
  */
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, MAIN, ROOT, makeTempDir, writeConfig, terminate, readDb } from "../test/helpers/runtime.ts";
-import { HIGHWAY_CLIP } from "../test/helpers/rtsp.ts";
 import { killAllStarted, sleep, spawnProc } from "../test/helpers/proc.ts";
+import { CLK_TCK, children, highwayCameras, sample, type ProcSample } from "./lib/runtimeBench.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 4);
-const CLK_TCK = 100;
-
-interface ProcSample {
-  rssKb: number;
-  hwmKb: number;
-  ticks: number;
-}
-
-/** RSS/HWM (kB) and utime+stime (ticks) of one pid, or null when it is gone. */
-function sample(pid: number): ProcSample | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
-    return {
-      rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
-      hwmKb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0),
-      ticks: Number(fields[11]) + Number(fields[12]), // utime (14), stime (15)
-    };
-  } catch {
-    return null;
-  }
-}
-
-/** Pids whose parent is `ppid`. */
-function children(ppid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === ppid) out.push(Number(name));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 const dir = makeTempDir("dashcam-bench-runtime-");
 const dataDir = join(dir, "data");
 try {
-  const cameras = [...Array(CAMERAS)].map((_, i) => ({
-    key: `cam${i + 1}`,
-    source: `file:${HIGHWAY_CLIP}`,
-    segment_seconds: 10,
-    ring_segments: 1000,
-  }));
+  const cameras = highwayCameras(CAMERAS);
   const configPath = writeConfig(dir, { data_dir: dataDir, cameras });
   const proc = spawnProc([BUN, MAIN, "run", "--config", configPath], {
     cwd: ROOT,

@@ -6,7 +6,8 @@
  * `PRAGMA integrity_check`, `PRAGMA foreign_key_check`, segment rows without files, segment
  * files without rows (the file at index == absolute_segments is the segment a running recorder
  * is writing: fine), timelapse images and videos against their rows (src/media/timelapseCleanup.ts
- * `scanTimelapseFiles`), ring counters (absolute_segments above every row's index,
+ * `scanTimelapseFiles`), health snapshot pictures against their `snapshots` rows (src/actors/health.ts
+ * `scanHealthPictures`), ring counters (absolute_segments above every row's index,
  * segment_index == absolute_segments % ring_capacity,
  * segment_generation == floor(absolute_segments / ring_capacity)), rows whose size differs
  * from the file, pending garbage rows, open trips of a boot other than the current one, and saved
@@ -28,9 +29,13 @@ import { dbPath } from "./paths.ts";
 import { scanRing } from "./actors/reconcile.ts";
 import { currentBootId } from "./bootId.ts";
 import { scanTimelapseFiles } from "./media/timelapseCleanup.ts";
+import { scanHealthPictures } from "./actors/health.ts";
 import { listTrips } from "./db/views.ts";
 import { keptFootage, savedTripFiles, savedTripOf } from "./db/savedTrips.ts";
 import { resolveInside } from "./paths.ts";
+
+/** A health picture without a row younger than this (ms) may be one a running check is committing. */
+const HEALTH_PICTURE_SETTLE_MS = 60_000;
 
 /** Re-reads pending garbage rows after this delay (ms): a running sweep finishes its rows within it. */
 const GARBAGE_SETTLE_MS = 500;
@@ -88,6 +93,16 @@ export async function run(argv: string[]): Promise<number> {
     for (const rel of tl.filesWithoutRows) problems.push(`timelapse file ${rel} has no row`);
     for (const rel of tl.temps) notes.push(`${rel} is a timelapse file being written (or left by a crash; removed at start-up)`);
 
+    // health snapshot pictures against their rows; a picture younger than a minute may be one a
+    // running check is committing right now
+    const hp = scanHealthPictures(db, config.data_dir);
+    for (const r of hp.rowsWithoutFiles) problems.push(`camera ${r.cameraKey}: health snapshot ${r.id} has a row but no picture (${r.filePath})`);
+    for (const f of hp.filesWithoutRows) {
+      if (f.ageMs < HEALTH_PICTURE_SETTLE_MS) notes.push(`${f.filePath} is a health picture being committed`);
+      else problems.push(`health picture ${f.filePath} has no snapshot row (removed by retention an hour after it was written)`);
+    }
+    for (const rel of hp.temps) notes.push(`${rel} is a health picture being written (or left by a crash; removed by retention)`);
+
     const boot = currentBootId();
     for (const t of openTripsOfOtherBootsWithKeys(db, boot)) problems.push(`camera ${t.key}: trip ${t.id} of an earlier boot (${t.boot_id}) is still open`);
 
@@ -105,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
 
     for (const p of problems) process.stdout.write(`PROBLEM ${p}\n`);
     for (const n of notes) process.stdout.write(`ok ${n}\n`);
-    const summary = `${cams.length} camera${cams.length === 1 ? "" : "s"}, ${segments} segment rows${tl.images || tl.videos ? `, ${tl.images} timelapse images, ${tl.videos} timelapse videos` : ""}, ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
+    const summary = `${cams.length} camera${cams.length === 1 ? "" : "s"}, ${segments} segment rows${tl.images || tl.videos ? `, ${tl.images} timelapse images, ${tl.videos} timelapse videos` : ""}${hp.pictures ? `, ${hp.pictures} health pictures` : ""}, ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
     process.stdout.write(problems.length ? `check FAILED: ${summary}\n` : `check ok: ${summary}\n`);
     return problems.length ? 1 : 0;
   } finally {

@@ -71,6 +71,51 @@ const TimelapseSchema = v.strictObject({
   keep_images_days: v.optional(positiveInt(36_500), 30),
 });
 
+/**
+ * `[cameras.inventory]`: seed 003's inventory columns of a camera. Every key is optional; a key
+ * set here is written to the database at every start and is read-only in the web UI (the file
+ * wins), a key left out may be edited by admins. `scene_type` and `purpose` are short words the
+ * optimizer matches (seed examples: scene hallway, parking, entrance; purpose overview, facial,
+ * plates). `onvif` names the camera's ONVIF device service; with it, vendor, model and
+ * capabilities are discovered over ONVIF (and stream settings can be applied), and the user and
+ * password are stored only encrypted (`cameras.credentials_encrypted`).
+ */
+export const INVENTORY_WORD_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+/** One text field of the inventory: trimmed, non-empty, at most `max` characters, no control characters. */
+export const inventoryText = (max: number) =>
+  v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(max, `must be at most ${max} characters`), v.regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters"));
+/** `scene_type` / `purpose`: 1-32 of a-z, 0-9, _ and -, starting with a letter. */
+export const inventoryWord = v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(INVENTORY_WORD_RE, "must be one word of 1-32 letters a-z, digits, _ or -, starting with a letter"));
+/** An ONVIF device-service URL: http(s)://host[:port][/path]. */
+export const onvifUrl = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "" && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, "must be http://host[:port]/onvif/device_service (user and password go in user/password, not in the URL)"),
+);
+const InventorySchema = v.strictObject({
+  location: v.optional(inventoryText(200)),
+  scene_type: v.optional(inventoryWord),
+  purpose: v.optional(inventoryWord),
+  vendor: v.optional(inventoryText(100)),
+  model: v.optional(inventoryText(100)),
+  vms_system: v.optional(inventoryText(64)),
+  vms_camera_id: v.optional(inventoryText(128)),
+  onvif: v.optional(
+    v.strictObject({
+      url: onvifUrl,
+      user: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
+      password: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+    }),
+  ),
+});
+
 const CameraSchema = v.strictObject({
   key: v.pipe(v.string(), v.regex(KEY_RE, "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit")),
   name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
@@ -108,6 +153,8 @@ const CameraSchema = v.strictObject({
   max_loss_seconds: v.optional(MaxLossSeconds),
   /** Camera health check period for this camera, s (default: `[health] interval_seconds`). */
   health_interval_seconds: v.optional(positiveInt(86_400)),
+  /** Seed 003 inventory (see InventorySchema). */
+  inventory: v.optional(InventorySchema),
 });
 
 const nonNegative = v.pipe(v.number(), v.minValue(0));
@@ -282,6 +329,7 @@ const ConfigSchema = v.strictObject({
 export type AlprConfig = v.InferOutput<typeof AlprSchema>;
 export type HealthConfig = v.InferOutput<typeof HealthSchema>;
 export type TimelapseConfig = v.InferOutput<typeof TimelapseSchema>;
+export type InventoryConfig = v.InferOutput<typeof InventorySchema>;
 export type CameraConfig = v.InferOutput<typeof CameraSchema> & { name: string };
 export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "cameras" | "http" | "incident" | "gpio" | "health"> & {
   /** `[health]`, defaults filled in (absent from hand-made test configs = defaults). */
@@ -353,6 +401,9 @@ export function validateConfig(raw: unknown, baseDir: string, path: string | nul
     seen.add(camera.key);
     if (camera.backoff_max_ms < camera.backoff_initial_ms)
       throw new ConfigError(`cameras[${i}].backoff_max_ms: must be >= backoff_initial_ms`);
+    const onvif = camera.inventory?.onvif;
+    if (onvif?.password !== undefined && onvif.user === undefined)
+      throw new ConfigError(`cameras[${i}].inventory.onvif.password: needs onvif.user as well`);
     if (camera.source.startsWith("file:")) {
       const file = camera.source.slice(5);
       if (!existsSync(isAbsolute(file) ? file : resolve(baseDir, file)))

@@ -40,8 +40,9 @@ import { parseCommandArgs } from "./cli.ts";
 import { ConfigError, defaultConfig, loadConfig, parseListen, type CameraConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
-import { loadSecretKey } from "./secrets.ts";
-import { cameraKeyById, syncCameras } from "./db/cameras.ts";
+import { loadSecretKey, type SecretKey } from "./secrets.ts";
+import { cameraIdByKey, cameraKeyById, syncCameras } from "./db/cameras.ts";
+import { discoverInventory, startInventoryDiscovery, syncConfigInventory } from "./actors/inventory.ts";
 import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
 import { reconcileAtStartup, reconcileFullScan, salvageInterrupted } from "./actors/reconcile.ts";
@@ -138,6 +139,12 @@ export interface RuntimeActions {
    * Rejects with TripNotFoundError, or a user-readable Error when the trip is not saved.
    */
   unsaveTrip(tripId: number, by: string): Promise<void>;
+  /**
+   * Discovers camera `cameraKey`'s inventory now (ONVIF, else a probe of its newest segment; see
+   * src/actors/inventory.ts) and stores it. Resolves when stored; rejects with a one-line Error
+   * (the device's fault string, a wrong login, nothing recorded yet, unknown camera).
+   */
+  discoverInventory(cameraKey: string): Promise<void>;
 }
 
 /** An unknown trip id. */
@@ -255,7 +262,7 @@ interface BackgroundTasks {
 }
 
 /** The runtime's actions over its supervisor (see RuntimeActions). `sup()` throws while starting. */
-function makeActions(db: Database, config: Config, sup: () => SupervisorActor, tasks: BackgroundTasks): RuntimeActions {
+function makeActions(db: Database, config: Config, sup: () => SupervisorActor, tasks: BackgroundTasks, secret: SecretKey | null = null): RuntimeActions {
   const cameraKeys = new Set(config.cameras.map((c) => c.key));
   const cameraRef = (cameraKey: string): AnyActorRef => {
     const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
@@ -353,6 +360,12 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
       // the journal commits the transition right after; answer once the row says so
       for (let i = 0; i < 150 && tripById(db, tripId)?.status === "saved"; i++) await Bun.sleep(20);
       if (tripById(db, tripId)?.status === "saved") throw new Error(`trip ${tripId} is still saved; try again`);
+    },
+    async discoverInventory(cameraKey) {
+      const camera = config.cameras.find((c) => c.key === cameraKey);
+      const cameraId = cameraIdByKey(db, cameraKey);
+      if (!camera || cameraId === null) throw new Error(`no camera "${cameraKey}" is configured`);
+      await discoverInventory({ db, dataDir: resolve(config.data_dir), secret }, camera, cameraId);
     },
   };
   return actions;
@@ -539,6 +552,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   try {
     const secret = loadSecretKey(dataDir);
     const cameraIds = syncCameras(db, config.cameras, secret);
+    syncConfigInventory(db, secret, config.cameras, cameraIds);
     syncTimelapseSettings(db, config.cameras, cameraIds);
     markDisabledCameras(db, Date.now());
     const bootId = currentBootId();
@@ -575,7 +589,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         void p.finally(() => background.delete(p));
       },
     };
-    const actions = makeActions(db, config, getSup, tasks);
+    const actions = makeActions(db, config, getSup, tasks, secret);
     // the web server first: a busy port fails before any camera starts. Loaded here, not at
     // module load, so `run` reports a bad config before loading the web app.
     const { startWebServer } = await import("./web/server.ts");
@@ -599,6 +613,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     const server = web;
     journal = new Journal(db);
     const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, liveHubs, ...opts.deps, frameSource: frames };
+    let stopInventoryDiscovery = () => {};
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)
@@ -606,6 +621,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         .catch((err) => log.error(`reconcile: full ring scan failed: ${(err as Error).message}`));
       background.add(scan);
       void scan.finally(() => background.delete(scan));
+      // inventory discovery (ONVIF, else a probe of the recording) once start-up is done
+      stopInventoryDiscovery = startInventoryDiscovery({ db, dataDir, secret, bus }, config.cameras, cameraIds, tasks.run);
     }, FULL_SCAN_DELAY_MS);
     // The ALPR service module (vision pipeline, image codecs) is evaluated only when [alpr] is on:
     // with it off the runtime's idle memory stays smaller. A failed load is reported by
@@ -634,6 +651,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
         const t0 = Date.now();
         controlState.stopping = true;
         clearTimeout(fullScanTimer);
+        stopInventoryDiscovery();
         try {
           if (sup.getSnapshot().status === "active") {
             sup.send({ type: "SHUTDOWN", at: Date.now() });

@@ -10,7 +10,8 @@
  * - `src/machines` imports only `xstate` and other machines modules (pure state machines, no I/O);
  * - `src/db` imports no `actors`, `web`, `vision`, `alpr`, `media` (the data layer is the bottom);
  * - `src/web` imports no `actors` (it reaches the runtime only through its `WebActions` port);
- * - `src/vision` imports no `db`, `actors`, `web`, `alpr` (a pure image and inference library).
+ * - `src/vision` imports no `db`, `actors`, `web`, `alpr` (a pure image and inference library);
+ * - `src/onvif` imports only the `onvif` package and itself (the camera boundary).
  *
  * A violation is reported as `src/<file>:<line> imports <specifier> (<rule>)`.
  */
@@ -66,6 +67,7 @@ const RULES: Rule[] = [
   { layer: "web", forbidden: ["actors"], why: "web imports no actors (it uses its WebActions port)" },
   { layer: "vision", forbidden: ["db", "actors", "web", "alpr"], why: "vision imports no db, actors, web, alpr" },
   { layer: "health", onlyOurs: ["health", "vision"], onlyPackages: [], why: "health (pure image metrics) imports only vision and itself" },
+  { layer: "onvif", onlyOurs: ["onvif"], onlyPackages: ["onvif"], why: "onvif (the camera's ONVIF boundary) imports only the onvif package and itself" },
 ];
 
 /** Checks one module's imports against the rules; returns one line per violation. */
@@ -120,6 +122,8 @@ describe("import scanner", () => {
     expect(violationsOf(join(SRC, "machines/x.ts"), 'import { log } from "../log.ts";')).toHaveLength(1);
     expect(violationsOf(join(SRC, "machines/x.ts"), 'import { Database } from "bun:sqlite";')).toHaveLength(1);
     expect(violationsOf(join(SRC, "machines/x.ts"), 'import { setup } from "xstate";\nimport { t } from "./trip.ts";')).toEqual([]);
+    expect(violationsOf(join(SRC, "onvif/x.ts"), 'import { logEvent } from "../db/eventLog.ts";')).toHaveLength(1);
+    expect(violationsOf(join(SRC, "onvif/x.ts"), 'import { Cam } from "onvif";')).toEqual([]);
   });
 });
 

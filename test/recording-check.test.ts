@@ -2,13 +2,16 @@
  * `dashcam check` as a real CLI process (`bun src/main.ts check --config FILE`) on a real data
  * directory: exit 0 on a clean ring (the segment in progress is fine), exit 1 on each broken
  * state with a line naming it, while the database file and the directory stay byte-identical;
- * exit 2 with one line for a missing database or a bad option.
+ * exit 2 with one line for a missing database or a bad option. Health snapshot pictures are
+ * compared with their `snapshots` rows the same way.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
 import { writeFileSync, unlinkSync, appendFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { indexSegment } from "../src/db/segments.ts";
+import { recordHealthCheck } from "../src/db/health.ts";
+import { mkdirSync, utimesSync } from "node:fs";
 import { dbPath, segmentRelPath } from "../src/paths.ts";
 import { cameraConfig, fileHash, listing, openTestDb, removeDir, tempDir, writeSegmentFile } from "./recording-helpers.ts";
 
@@ -41,6 +44,22 @@ function fixture(): Fixture {
   return { dataDir, configPath, db, cameraId };
 }
 
+/** A health check row of camera `cam` at `at`, with its picture written unless `file` is false; returns the picture's relative path. */
+function healthPicture(f: Fixture, at: number, opts: { row?: boolean; file?: boolean } = {}): string {
+  const rel = join("health", "cam", `${at}.jpg`);
+  if (opts.file !== false) {
+    mkdirSync(join(f.dataDir, "health", "cam"), { recursive: true });
+    writeFileSync(join(f.dataDir, rel), new Uint8Array([0xff, 0xd8, 0xff, 0xd9]));
+  }
+  if (opts.row !== false) {
+    recordHealthCheck(f.db, {
+      cameraId: f.cameraId, capturedAt: at, checkedAt: at, filePath: rel, frameOk: true,
+      healthMetrics: { exposure: { status: "ok", meanBrightness: 120 } }, anomalies: [], metrics: [{ type: "brightness", value: 120, status: "ok" }],
+    });
+  }
+  return rel;
+}
+
 /** Closes the writer, runs check, and proves nothing changed. */
 function runCheck(f: Fixture, extraArgs: string[] = []): { code: number; out: string; err: string } {
   f.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -71,7 +90,21 @@ describe("dashcam check", () => {
     expect(r.code).toBe(0);
   });
 
+  test("health pictures with their rows, and one being committed: exit 0", () => {
+    const f = fixture();
+    healthPicture(f, T0 + 1000);
+    healthPicture(f, T0 + 2000);
+    const fresh = healthPicture(f, Date.now(), { row: false });
+    const r = runCheck(f);
+    expect(r.out).toContain("check ok: 1 camera, 4 segment rows, 2 health pictures, 0 problems");
+    expect(r.out).toContain(`${fresh} is a health picture being committed`);
+    expect(r.code).toBe(0);
+  });
+
+  const old = (f: Fixture, rel: string) => utimesSync(join(f.dataDir, rel), new Date(T0), new Date(T0));
   const broken: [string, (f: Fixture) => void, RegExp][] = [
+    ["a health snapshot row without its picture", (f) => void healthPicture(f, T0 + 5000, { file: false }), /camera cam: health snapshot \d+ has a row but no picture \(health\/cam\/\d+\.jpg\)/],
+    ["a health picture without a row", (f) => old(f, healthPicture(f, T0 + 6000, { row: false })), /health picture health\/cam\/\d+\.jpg has no snapshot row/],
     ["a row without its file", (f) => unlinkSync(join(f.dataDir, segmentRelPath("cam", 1))), /segment 1 has a row but no file/],
     ["a file beyond the segment in progress", (f) => void writeSegmentFile(f.dataDir, "cam", 9, 10), /file recordings\/cam\/000000009\.ts \(10 bytes\) has no segment row/],
     ["a file without a row below the counters", (f) => f.db.query("DELETE FROM segments WHERE absolute_index = 0").run(), /000000000\.ts .* has no segment row/],

@@ -50,13 +50,14 @@ import {
   metricMean,
   recordHealthCheck,
   snapshotPaths,
+  snapshotPictures,
 } from "../db/health.ts";
-import { deleteGarbageRows } from "../db/garbage.ts";
+import { deleteGarbageRows, pendingGarbage } from "../db/garbage.ts";
 import { segmentsInWindow } from "../db/views.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { listCameras } from "../db/cameras.ts";
 import { getCameraStatus } from "../db/cameraStatus.ts";
-import { fsyncDirIfPresent, removeTempFiles, writeFileAtomic } from "../fsx.ts";
+import { fsyncDirIfPresent, removeTempFiles, TEMP_PREFIX, writeFileAtomic } from "../fsx.ts";
 import { resolveInside } from "../paths.ts";
 import { log } from "../log.ts";
 import type { ActorDeps } from "./camera.ts";
@@ -250,6 +251,67 @@ export function provideCameraHealth(deps: HealthDeps) {
       },
     },
   });
+}
+
+/** What `scanHealthPictures` found (paths relative to data_dir). */
+export interface HealthPictureFindings {
+  /** Snapshot rows naming a picture. */
+  pictures: number;
+  rowsWithoutFiles: { id: number; cameraKey: string; filePath: string }[];
+  /** Pictures no row names, with their age in ms (a crash between the write and the commit leaves one; retention removes them after an hour). */
+  filesWithoutRows: { filePath: string; ageMs: number }[];
+  /** Temp files (`.tmp-*`) of a picture being written, or left by a crash. */
+  temps: string[];
+}
+
+/**
+ * Read-only comparison of the health pictures (`<data_dir>/health/<camera>/*.jpg`) with the
+ * `snapshots` rows, for `dashcam check`. A picture whose path is a pending garbage row (being
+ * deleted by retention) is neither a problem here nor missing.
+ */
+export function scanHealthPictures(db: Database, dataDir: string, now = Date.now()): HealthPictureFindings {
+  const cams = listCameras(db);
+  const keyOf = new Map(cams.map((c) => [c.id, c.key]));
+  const rows = snapshotPictures(db);
+  const named = new Set(rows.map((r) => r.file_path));
+  const garbage = new Set(pendingGarbage(db).map((g) => g.rel_path));
+  const out: HealthPictureFindings = { pictures: rows.length, rowsWithoutFiles: [], filesWithoutRows: [], temps: [] };
+  const onDisk = new Set<string>();
+  for (const cam of cams) {
+    const dir = join(dataDir, HEALTH_DIR, cam.key);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const rel = join(HEALTH_DIR, cam.key, name);
+      if (name.startsWith(TEMP_PREFIX)) out.temps.push(rel);
+      else if (name.endsWith(".jpg")) {
+        onDisk.add(rel);
+        if (named.has(rel) || garbage.has(rel)) continue;
+        let ageMs = 0;
+        try {
+          ageMs = now - statSync(join(dir, name)).mtimeMs;
+        } catch {
+          continue; // deleted meanwhile
+        }
+        out.filesWithoutRows.push({ filePath: rel, ageMs });
+      }
+    }
+  }
+  for (const r of rows) {
+    if (onDisk.has(r.file_path)) continue;
+    let exists = false;
+    try {
+      exists = statSync(resolveInside(dataDir, r.file_path)).isFile();
+    } catch {
+      exists = false;
+    }
+    if (!exists) out.rowsWithoutFiles.push({ id: r.id, cameraKey: keyOf.get(r.camera_id) ?? String(r.camera_id), filePath: r.file_path });
+  }
+  return out;
 }
 
 /** What one retention run did. */

@@ -138,6 +138,7 @@ const statements = perDatabase((db) => ({
   deleteOldMetrics: db.prepare("DELETE FROM health_metrics WHERE id IN (SELECT id FROM health_metrics WHERE created_at < $cutoff LIMIT $limit)"),
   deleteOldHourly: db.prepare("DELETE FROM health_metrics_hourly WHERE hour_utc < $cutoff"),
   snapshotPaths: db.prepare("SELECT file_path FROM snapshots WHERE camera_id = $camera_id AND file_path <> ''"),
+  allPictures: db.prepare("SELECT id, camera_id, file_path, captured_at FROM snapshots WHERE file_path <> '' ORDER BY id"),
 }));
 
 type RawSnapshot = Omit<SnapshotRow, "health_metrics" | "anomalies"> & { health_metrics: string | null; anomalies: string | null };
@@ -221,6 +222,11 @@ export function camerasWithWarnings(db: Database, sinceMs: number): CameraWithWa
 /** Every picture path (relative to data_dir) the camera's snapshot rows name. */
 export function snapshotPaths(db: Database, cameraId: number): Set<string> {
   return new Set((statements(db).snapshotPaths.all({ camera_id: cameraId }) as { file_path: string }[]).map((r) => r.file_path));
+}
+
+/** Every snapshot row that names a picture (id, camera, path relative to data_dir, capture time ms), by id. */
+export function snapshotPictures(db: Database): { id: number; camera_id: number; file_path: string; captured_at: number }[] {
+  return statements(db).allPictures.all() as { id: number; camera_id: number; file_path: string; captured_at: number }[];
 }
 
 /** A snapshot turned into a pending deletion. */

@@ -58,6 +58,12 @@ export interface WebActions {
    */
   checkHealth?(cameraKey: string): Promise<void>;
   /**
+   * Discovers camera `cameraKey`'s inventory now (ONVIF, else a probe of its newest recording)
+   * and stores it. Resolves when stored; rejects with a user-readable Error (the device's fault
+   * string, a wrong login, nothing recorded yet).
+   */
+  discoverInventory?(cameraKey: string): Promise<void>;
+  /**
    * The GPIO save button's last status (the supervisor keeps it; the LiveBus `gpio` event carries
    * each change); null when `[gpio]` is not configured or nothing was reported yet.
    */

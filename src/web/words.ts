@@ -193,6 +193,12 @@ export function eventSentence(ev: EventRow, cameraName?: string | null): string 
       return "Oldest footage overwritten to make room";
     case "maintenance":
       return "Routine clean-up";
+    case "inventory.discovered":
+      return on(`camera details read ${d.source === "onvif" ? "from the camera" : "from its recording"}`);
+    case "inventory.failed":
+      return on(`camera details could not be read (${ev.message.replace(/^.*?discovery failed: /, "")})`);
+    case "inventory.edit":
+      return on(`camera details changed${by}`);
     default:
       return ev.message;
   }

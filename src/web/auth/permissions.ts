@@ -80,6 +80,9 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/cameras/:key/start", role: "operator", what: "start recording a stopped camera" },
   // camera health (src/web/routes/health.tsx)
   { method: "POST", path: "/cameras/:key/health/check", role: "operator", what: "run a camera health check now" },
+  // camera inventory (src/web/routes/inventory.tsx)
+  { method: "POST", path: "/cameras/:key/inventory", role: "admin", what: "change a camera's inventory and ONVIF login" },
+  { method: "POST", path: "/cameras/:key/inventory/discover", role: "operator", what: "discover a camera's capabilities now" },
   // plates (src/web/routes/plates.tsx)
   { method: "POST", path: "/plates/watchlist", role: "operator", what: "add a plate to the watchlist" },
   { method: "POST", path: "/plates/watchlist/:id/delete", role: "operator", what: "remove a plate from the watchlist" },

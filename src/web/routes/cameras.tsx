@@ -60,6 +60,7 @@ import { logEvent } from "../../db/eventLog.ts";
 import { snapshotResponse } from "./snapshots.tsx";
 import { CameraPower } from "../components/CameraPower.tsx";
 import { isHtmx, unavailable, userOf } from "../actions.ts";
+import { CameraInventory } from "./inventory.tsx";
 
 const DAY_MS = 86_400_000;
 const AT_HALF_WINDOW_MS = 30 * 60_000;
@@ -228,6 +229,7 @@ export function cameraRoutes() {
             Health
           </a>
         </p>
+        <CameraInventory c={c} cameraId={cam.id} cameraKey={cam.key} />
       </>,
       { title: cam.name, nav: "dashboard" },
     );
