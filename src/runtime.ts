@@ -70,6 +70,10 @@ import { SourceGrabFrameSource } from "./media/sourceFrameGrab.ts";
 import { LiveHubs } from "./media/liveHub.ts";
 import { LiveFrameService } from "./media/currentFrameService.ts";
 import type { CurrentFrameSource } from "./media/currentFrame.ts";
+import { runOptimization, type OptimizeOptions } from "./optimize/request.ts";
+import { ApplyRequestError, createApply, unfinishedApplyOf, type ApplyRequest } from "./optimize/apply.ts";
+import { onvifNotConfigured } from "./actors/applyConfig.ts";
+import { cameraIdByKey } from "./db/cameras.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
@@ -136,6 +140,19 @@ export interface RuntimeActions {
    * Rejects (a user-readable Error) when the trip is not saved-and-recording.
    */
   unsaveTrip(tripId: number, by: string): Promise<void>;
+  /**
+   * Runs the heuristic optimizer for camera `cameraKey` (src/optimize/request.ts) and stores the
+   * `optimizations` row. Resolves with its id. Rejects with ApplyRequestError for an unknown camera.
+   */
+  optimizeCamera(cameraKey: string, opts?: OptimizeOptions): Promise<{ optimizationId: number }>;
+  /**
+   * Starts a settings change (src/optimize/apply.ts `createApply`: the `pending` row) and its
+   * `applyConfig` actor. Resolves with the apply id; the row shows the outcome. Rejects with
+   * ApplyRequestError.
+   */
+  applySettings(req: ApplyRequest): Promise<{ applyId: number }>;
+  /** The user made a manual change (CONFIRM to its actor), or gives up on it (`cancel`). Rejects with ApplyRequestError. */
+  confirmApply(applyId: number, by: string, cancel?: boolean): Promise<void>;
 }
 
 /** An unknown trip id. */
@@ -182,6 +199,10 @@ export interface RuntimeOptions {
       | "timelapsePreset"
       | "onRenderSpawn"
       | "healthCheck"
+      | "onvifApply"
+      | "onvifTargetOf"
+      | "applyPush"
+      | "applyMeasure"
     >
   >;
 }
@@ -255,6 +276,7 @@ interface BackgroundTasks {
 /** The runtime's actions over its supervisor (see RuntimeActions). `sup()` throws while starting. */
 function makeActions(db: Database, config: Config, sup: () => SupervisorActor, tasks: BackgroundTasks): RuntimeActions {
   const cameraKeys = new Set(config.cameras.map((c) => c.key));
+  const camerasByKey = new Map(config.cameras.map((c) => [c.key, c]));
   const cameraRef = (cameraKey: string): AnyActorRef => {
     const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
     if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
@@ -342,6 +364,26 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
     recheckDisk() {
       for (const c of config.cameras) (sup().system.get(`camera:${c.key}`) as AnyActorRef | undefined)?.send({ type: "DISK.RECHECK" });
     },
+    async optimizeCamera(cameraKey, opts = {}) {
+      const camera = camerasByKey.get(cameraKey);
+      const cameraId = cameraIdByKey(db, cameraKey);
+      if (!camera || cameraId === null) throw new ApplyRequestError(`no camera "${cameraKey}" is configured`);
+      const sharingCameras = config.cameras.filter((c) => c.enabled && c.record !== false).length;
+      const r = await runOptimization(db, resolve(config.data_dir), camera, cameraId, { sharingCameras, ...opts });
+      return { optimizationId: r.id };
+    },
+    async applySettings(req) {
+      const s = sup();
+      const apply = createApply(db, camerasByKey, req);
+      s.send({ type: "APPLY.START", apply });
+      return { applyId: apply.applyId };
+    },
+    async confirmApply(applyId, by, cancel = false) {
+      const s = sup();
+      const a = unfinishedApplyOf(db, applyId);
+      if (!cancel && a.method !== "manual") throw new ApplyRequestError(`settings change ${applyId} is applied by ${a.method}, not by hand: nothing to confirm`);
+      s.send({ type: cancel ? "APPLY.CANCEL" : "APPLY.CONFIRM", applyId, by });
+    },
     async unsaveTrip(tripId, by) {
       const { state } = tripStateOf(sup(), tripId);
       if (state !== "savedOpen") throw new Error(`trip ${tripId} is not a saved trip that is still recording`);
@@ -418,6 +460,18 @@ function controlHandler(state: ControlState) {
           return controlJson(202, r);
         } catch (err) {
           if (err instanceof TimelapseRequestError) return controlJson(400, { error: err.message });
+          throw err;
+        }
+      }
+      if (req.method === "POST" && url.pathname === "/optimize") {
+        const body = (await req.json().catch(() => null)) as { camera?: unknown; keepDays?: unknown } | null;
+        if (typeof body?.camera !== "string") return controlJson(400, { error: "camera (string) is required" });
+        const keepDays = typeof body.keepDays === "number" ? body.keepDays : undefined;
+        try {
+          const r = await actions.optimizeCamera(body.camera, { keepDays });
+          return controlJson(200, r);
+        } catch (err) {
+          if (err instanceof ApplyRequestError) return controlJson(400, { error: err.message });
           throw err;
         }
       }
@@ -594,7 +648,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter, renderProgress, live: liveHubs, frames });
     const server = web;
     journal = new Journal(db);
-    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, liveHubs, ...opts.deps, frameSource: frames };
+    // ONVIF applies fail with a clear reason until the ONVIF client is wired to the camera's target
+    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, liveHubs, onvifApply: onvifNotConfigured, ...opts.deps, frameSource: frames };
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)

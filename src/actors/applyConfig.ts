@@ -15,8 +15,8 @@
  *   Safe to repeat: the same settings are stored / sent again.
  * - `measure`: the newest `VERIFY_SEGMENTS` segments that started after the change
  *   (`appliedAtUtc`): frame rate = frames / duration (`probeMedia`), bitrate = bytes x 8 /
- *   duration of the rows, keyframe interval = mean distance of the keyframes
- *   (`measureKeyframes`), size and codec from the stream. Fewer segments than that is a
+ *   duration of the rows, keyframe interval = mean distance of the keyframes across the
+ *   segments (`measureKeyframes`), size and codec from the stream. Fewer segments than that is a
  *   retryable error (the machine measures again a segment later, until its give-up deadline).
  * - `recordInProgress` / `recordApplied` / `recordOutcome`: the `applied_configs` row and a
  *   `camera.apply` event row in the journal transaction of the transition, announced after the
@@ -35,7 +35,7 @@ import {
 import { nowOf } from "../machines/camera.ts";
 import { finishApply, markApplyApplied, markApplyInProgress, setEncoderSettings } from "../db/optimize.ts";
 import { segmentsInWindow } from "../db/views.ts";
-import { measureKeyframes, probeMedia } from "../media/probe.ts";
+import { meanKeyframeInterval, measureKeyframes, probeMedia } from "../media/probe.ts";
 import { encodesItself } from "../media/recorderArgs.ts";
 import { resolveInside } from "../paths.ts";
 import type { ActorDeps } from "./camera.ts";
@@ -183,8 +183,7 @@ export function createApplyMeasure(deps: Pick<ApplyDeps, "db" | "dataDir">) {
     let seconds = 0;
     let bytes = 0;
     let rowSeconds = 0;
-    let gopSum = 0;
-    let gopN = 0;
+    const keyTimes: number[][] = [];
     let resolution: string | null = null;
     let codec: string | null = null;
     let measured = 0;
@@ -200,10 +199,7 @@ export function createApplyMeasure(deps: Pick<ApplyDeps, "db" | "dataDir">) {
       if (probe.width && probe.height) resolution = `${probe.width}x${probe.height}`;
       codec = probe.codec ?? codec;
       const k = await measureKeyframes(file).catch(() => null);
-      if (k?.meanIntervalSec != null && k.keyframes >= 2) {
-        gopSum += k.meanIntervalSec * (k.keyframes - 1);
-        gopN += k.keyframes - 1;
-      }
+      if (k) keyTimes.push(k.keyTimesSec);
     }
     if (measured === 0) throw new NotYetError("the segments recorded since the change could not be read");
     return {
@@ -211,7 +207,7 @@ export function createApplyMeasure(deps: Pick<ApplyDeps, "db" | "dataDir">) {
       codec,
       fps: seconds > 0 ? Math.round((frames / seconds) * 100) / 100 : null,
       bitrateKbps: rowSeconds > 0 ? Math.round((bytes * 8) / rowSeconds / 1000) : null,
-      gopSeconds: gopN > 0 ? Math.round((gopSum / gopN) * 1000) / 1000 : null,
+      gopSeconds: meanKeyframeInterval(keyTimes, (input.segmentMs / 1000) * 3),
       segments: measured,
     };
   });

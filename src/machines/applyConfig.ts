@@ -114,6 +114,10 @@ export function compareSettings(asked: StreamTarget, readBack: StreamTarget | nu
     if (asked.gopSeconds && readBack.gopSeconds && Math.abs(readBack.gopSeconds - asked.gopSeconds) > 0.01) out.push(`the camera reports a keyframe every ${readBack.gopSeconds} s, not ${asked.gopSeconds}`);
   }
   if (measured) {
+    // asked but not measurable on the recorded footage: not verified, so not a success
+    const unmeasured = (["fps", "bitrateKbps", "gopSeconds", "resolution", "codec"] as const).filter((k) => asked[k] != null && measured[k] == null);
+    const words = { fps: "the frame rate", bitrateKbps: "the bitrate", gopSeconds: "the keyframe interval", resolution: "the frame size", codec: "the codec" };
+    for (const k of unmeasured) out.push(`${words[k]} could not be measured on the recorded footage`);
     if (asked.resolution && measured.resolution && asked.resolution !== measured.resolution) out.push(`recorded ${measured.resolution}, asked ${asked.resolution}`);
     if (asked.codec && measured.codec && norm(asked.codec) !== norm(measured.codec)) out.push(`recorded ${measured.codec}, asked ${asked.codec}`);
     if (asked.fps && measured.fps !== null && Math.abs(measured.fps - asked.fps) > Math.max(0.5, asked.fps * TOLERANCE.fpsRatio))
@@ -243,6 +247,7 @@ export const applyConfigMachine = setup({
       const measured = (event as { output?: MeasuredStream }).output ?? null;
       return { measured, differences: compareSettings(context.settings.stream, context.readBack, measured) };
     }),
+    noteReadBackDiffers: assign(({ context }) => ({ differences: compareSettings(context.settings.stream, context.readBack, null) })),
     noteJournalFailure: assign(({ event }) => {
       assertEvent(event, "JOURNAL.FAILED");
       return { failure: `journal failed: ${event.error}` };
@@ -300,7 +305,7 @@ export const applyConfigMachine = setup({
             input: ({ context }) => jobOf(context),
             onDone: [
               // the camera refused part of it: no need to measure what it says it does not do
-              { guard: "readBackDiffers", target: "#applyConfig.partial", actions: ["notePushed", "recordApplied", "noteMeasured"] },
+              { guard: "readBackDiffers", target: "#applyConfig.partial", actions: ["notePushed", "recordApplied", "noteReadBackDiffers"] },
               { target: "verifying", actions: ["notePushed", "recordApplied"] },
             ],
             onError: { target: "#applyConfig.failed", actions: "noteError" },

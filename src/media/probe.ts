@@ -95,6 +95,8 @@ export interface KeyframeInfo {
   keyframes: number;
   /** Mean distance between consecutive keyframes, s; null with fewer than two. */
   meanIntervalSec: number | null;
+  /** Presentation times of the keyframes (the file's own timestamps), s, ascending. */
+  keyTimesSec: number[];
 }
 
 /**
@@ -106,7 +108,8 @@ export interface KeyframeInfo {
  * Returns null when ffmpeg reads no packet. Throws only if ffmpeg cannot be spawned.
  */
 export async function measureKeyframes(file: string, ffmpegPath: string = resolveFfmpeg()): Promise<KeyframeInfo | null> {
-  const run = await runFfmpeg(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", file, "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"], {
+  // -copyts: the file's own timestamps, so the keyframes of consecutive segments line up
+  const run = await runFfmpeg(["-hide_banner", "-nostdin", "-loglevel", "error", "-copyts", "-i", file, "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"], {
     ffmpegPath,
     captureStdout: true,
   });
@@ -131,5 +134,29 @@ export async function measureKeyframes(file: string, ffmpegPath: string = resolv
   if (frames === 0) return null;
   keyPts.sort((a, b) => a - b);
   const meanIntervalSec = keyPts.length >= 2 ? (keyPts[keyPts.length - 1]! - keyPts[0]!) / (keyPts.length - 1) : null;
-  return { frames, keyframes: keyPts.length, meanIntervalSec };
+  return { frames, keyframes: keyPts.length, meanIntervalSec, keyTimesSec: keyPts };
+}
+
+/**
+ * Mean distance between keyframes, s (3 decimals), over consecutive segments: `perSegment` holds
+ * each segment's keyframe times (`KeyframeInfo.keyTimesSec`) in recording order. Distances within
+ * a segment count, and from a segment's last keyframe to the next one's first when the next
+ * continues the same timeline (the segments of one recorder run share ffmpeg's timeline,
+ * `-reset_timestamps 0`; a new run starts a new one), so a GOP as long as a segment (one
+ * keyframe per segment) is measured too. Null with no distance at all.
+ */
+export function meanKeyframeInterval(perSegment: number[][], maxGapSec = 60): number | null {
+  let sum = 0;
+  let n = 0;
+  let last: number | null = null;
+  for (const times of perSegment) {
+    for (const t of times) {
+      if (last !== null && t > last && t - last <= maxGapSec) {
+        sum += t - last;
+        n++;
+      }
+      last = t;
+    }
+  }
+  return n > 0 ? Math.round((sum / n) * 1000) / 1000 : null;
 }

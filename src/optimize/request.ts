@@ -20,7 +20,7 @@ import { cameraInventory, encoderSettingsOf, insertOptimization } from "../db/op
 import { latestSnapshot, metricMean } from "../db/health.ts";
 import { recentSegments } from "../db/views.ts";
 import { ringUsage } from "../db/segments.ts";
-import { measureKeyframes, probeMedia } from "../media/probe.ts";
+import { meanKeyframeInterval, measureKeyframes, probeMedia } from "../media/probe.ts";
 import { encodesItself } from "../media/recorderArgs.ts";
 import { resolveInside } from "../paths.ts";
 import { optimize, type Capabilities, type MeasuredHealth, type OptimizeRequest, type OptimizeResult, type StreamSettings } from "./heuristic.ts";
@@ -73,21 +73,24 @@ export function ringSpaceOf(db: Database, dataDir: string, camera: CameraConfig,
   };
 }
 
-/** The newest segment's stream, measured (null when none can be read). */
+/** The newest segment's stream, measured; the keyframe interval across the newest three (null when none can be read). */
 async function newestStream(db: Database, dataDir: string, cameraId: number): Promise<{ resolution: string | null; codec: string | null; fps: number | null; gopSeconds: number | null } | null> {
-  for (const seg of recentSegments(db, cameraId, 3)) {
+  const recent = recentSegments(db, cameraId, 3).reverse();
+  const keyTimes: number[][] = [];
+  let probe: Awaited<ReturnType<typeof probeMedia>> = null;
+  for (const seg of recent) {
     const file = resolveInside(dataDir, seg.rel_path);
-    const probe = await probeMedia(file).catch(() => null);
-    if (!probe) continue;
-    const k = await measureKeyframes(file).catch(() => null);
-    return {
-      resolution: probe.width && probe.height ? `${probe.width}x${probe.height}` : null,
-      codec: probe.codec ? probe.codec.replace(/^H(26[45])$/, "H.$1") : null,
-      fps: probe.fps,
-      gopSeconds: k?.meanIntervalSec != null ? Math.round(k.meanIntervalSec * 100) / 100 : null,
-    };
+    probe = (await probeMedia(file).catch(() => null)) ?? probe;
+    keyTimes.push((await measureKeyframes(file).catch(() => null))?.keyTimesSec ?? []);
   }
-  return null;
+  if (!probe) return null;
+  const gop = meanKeyframeInterval(keyTimes);
+  return {
+    resolution: probe.width && probe.height ? `${probe.width}x${probe.height}` : null,
+    codec: probe.codec ? probe.codec.replace(/^H(26[45])$/, "H.$1") : null,
+    fps: probe.fps,
+    gopSeconds: gop !== null ? Math.round(gop * 100) / 100 : null,
+  };
 }
 
 /**
