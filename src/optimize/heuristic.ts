@@ -128,14 +128,15 @@ export function targetFps(purpose: Purpose, scene: SceneType): number {
  * H.264 bit/s ~ width x height x fps x motion rank x 0.07, with motion rank 1 (low: hallway,
  * indoor), 2 (medium: parking, entrance, outdoor) or 4 (high: traffic). H.265 needs about 60 %
  * of that for the same quality (JCT-VC subjective tests of HEVC, Ohm et al. 2012: ~40 % less).
- * Returns kbit/s.
+ * Returns kbit/s, at least 64.
  */
 export function kushGaugeKbps(width: number, height: number, fps: number, scene: SceneType, codec: Codec): number {
   const motion = scene === "road" ? 4 : scene === "hallway" || scene === "indoor" ? 1 : 2;
   // surveillance pictures are mostly static background: the gauge's "low" rank already fits a
   // hallway; a quarter of the gauge is the usual CCTV sizing (a static scene codes cheaply)
   const kbps = (width * height * fps * motion * 0.07) / 1000 / 4;
-  return Math.round(codec === "H.265" ? kbps * 0.6 : kbps);
+  // below 64 kbit/s even a still picture turns to blocks at any useful size
+  return Math.max(64, Math.round(codec === "H.265" ? kbps * 0.6 : kbps));
 }
 
 /**

@@ -69,6 +69,7 @@ import { tripRoutes } from "./routes/trips.tsx";
 import { mediaRoutes } from "./routes/media.ts";
 import { eventRoutes } from "./routes/events.tsx";
 import { healthRoutes } from "./routes/health.tsx";
+import { cameraSettingsRoutes } from "./routes/cameraSettings.tsx";
 import { timelapseRoutes, tripTimelapseRoutes } from "./routes/timelapses.tsx";
 import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
 import { myFootageRoutes } from "./routes/myFootage.tsx";
@@ -209,6 +210,7 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/cameras", liveStreamRoutes());
   app.route("/cameras", cameraRoutes());
   app.route("/cameras", healthRoutes());
+  app.route("/cameras", cameraSettingsRoutes());
   app.route("/trips", tripRoutes());
   app.route("/trips", tripTimelapseRoutes());
   app.route("/media", mediaRoutes());
