@@ -3,7 +3,8 @@
  *
  * `startSupervisor(deps, config, cameraIds)`:
  * 1. builds the supervisor machine with the real `camera`, `trip`, `incident` and
- *    `timelapseBatch` machines (src/actors/camera.ts, trip.ts, incident.ts, timelapseBatch.ts),
+ *    `timelapseBatch` and `applyConfig` machines (src/actors/camera.ts, trip.ts, incident.ts,
+ *    timelapseBatch.ts, applyConfig.ts),
  *    the service actors (`gpioButton`: the GPIO save button of src/actors/gpio.ts,
  *    `alprService`: the plate-reading service of src/actors/alpr.ts, `timelapseCapture`: the
  *    timelapse capturer of src/actors/timelapseCapture.ts over `deps.frameSource`) and the
@@ -14,7 +15,7 @@
  *    cameras that were starting/recording/stalled go back to `starting` (their ffmpeg is gone;
  *    the invoked recorder restarts from scratch with a fresh start number), a camera caught
  *    `stopping` is `stopped`, finished children and trips that are no longer open/saving/
- *    saved-but-open are dropped, pending incidents are kept (their stored deadline is re-armed
+ *    saved-but-open are dropped, settings changes under way are kept as they were, pending incidents are kept (their stored deadline is re-armed
  *    at BOOT, an export under way starts again), service children are dropped (BOOT spawns them
  *    again from the current config), and camera timing settings come from the current config;
  * 3. starts it with the journal as inspector and sends `BOOT` (config + open/saving trips of the
@@ -27,7 +28,8 @@
  * - `nothingToSave`: a `trip.save_error` warning row (button pressed, no trip to save);
  * - `serviceError`: log + `service.error` event row;
  * - `runMaintenance` (BOOT and every 24 h): expired timelapse images (src/media/timelapseCleanup.ts),
- *   `purgeExpiredSessions`, and temp files older than 6 h
+ *   `purgeExpiredSessions`, camera health retention, recommendations and finished settings
+ *   changes older than a year (`expireOptimizations`), and temp files older than 6 h
  *   left by interrupted saves/exports (the start-up sweep of every temp file runs in the runtime
  *   before anything else starts).
  */
