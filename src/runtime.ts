@@ -74,6 +74,7 @@ import { runOptimization, type OptimizeOptions } from "./optimize/request.ts";
 import { ApplyRequestError, createApply, unfinishedApplyOf, type ApplyRequest } from "./optimize/apply.ts";
 import { onvifNotConfigured } from "./actors/applyConfig.ts";
 import { cameraIdByKey } from "./db/cameras.ts";
+import { failOrphanApplies } from "./db/optimize.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
@@ -589,6 +590,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   try {
     const secret = loadSecretKey(dataDir);
     const cameraIds = syncCameras(db, config.cameras, secret);
+    // settings changes of cameras no longer configured can never finish: they end here
+    failOrphanApplies(db, [...cameraIds.values()], "the camera is no longer configured");
     syncTimelapseSettings(db, config.cameras, cameraIds);
     markDisabledCameras(db, Date.now());
     const bootId = currentBootId();

@@ -11,7 +11,7 @@ import { createApp } from "../src/web/app.tsx";
 import { makeFixture, type WebFixture } from "./web-fixture.ts";
 import { runOptimization } from "../src/optimize/request.ts";
 import { ApplyRequestError, createApply, type ApplyRequest } from "../src/optimize/apply.ts";
-import { applyById, finishApply, insertApply, markApplyInProgress } from "../src/db/optimize.ts";
+import { applyById, failOrphanApplies, finishApply, insertApply, markApplyInProgress } from "../src/db/optimize.ts";
 import { measuredBitrateBps } from "../src/optimize/request.ts";
 
 let f: WebFixture;
@@ -144,5 +144,13 @@ describe("camera settings on the camera page", () => {
     expect(html).toMatch(/<a href="\/cameras\/rear#camera-settings">Rear<\/a>.*over ONVIF: ONVIF is not configured for this camera/s);
     const frag = await (await f.request(app, "/cameras/rear/settings")).text();
     expect(frag).toContain('data-status="failed"');
+  });
+
+  test("at start-up, unfinished changes of a camera no longer configured end failed; the others are left alone", () => {
+    const gone = insertApply(f.db, { cameraId: f.rear.id, optimizationId: null, settings: { stream: { fps: 5 } }, method: "manual", by: "ada", at: Date.now() });
+    const kept = insertApply(f.db, { cameraId: f.front.id, optimizationId: null, settings: { stream: { fps: 5 } }, method: "manual", by: "ada", at: Date.now() });
+    expect(failOrphanApplies(f.db, [f.front.id], "the camera is no longer configured")).toBe(1);
+    expect([applyById(f.db, gone)!.status, applyById(f.db, gone)!.error_message]).toEqual(["failed", "the camera is no longer configured"]);
+    expect(applyById(f.db, kept)!.status).toBe("pending");
   });
 });

@@ -111,6 +111,10 @@ const statements = perDatabase((db) => ({
        applied_config_id = excluded.applied_config_id, updated_at = excluded.updated_at`,
   ),
   inventory: db.prepare("SELECT ip, vendor, model, location, scene_type, purpose, capabilities FROM cameras WHERE id = $id"),
+  failOrphans: db.prepare(
+    `UPDATE applied_configs SET status = 'failed', error_message = $reason
+      WHERE status IN ('pending', 'in_progress') AND camera_id NOT IN (SELECT value FROM json_each($ids))`,
+  ),
   expireApplies: db.prepare("DELETE FROM applied_configs WHERE created_at < $cutoff AND status NOT IN ('pending', 'in_progress')"),
   expireOptimizations: db.prepare(
     "DELETE FROM optimizations WHERE created_at < $cutoff AND NOT EXISTS (SELECT 1 FROM applied_configs ac WHERE ac.optimization_id = optimizations.id AND ac.status IN ('pending', 'in_progress'))",
@@ -207,6 +211,14 @@ export function appliesOfCamera(db: Database, cameraId: number, limit = 20): App
 /** Applies still `pending` or `in_progress` (their actors run, or are started again at BOOT). */
 export function unfinishedApplies(db: Database): AppliedConfigRow[] {
   return (statements(db).unfinished.all() as Record<string, unknown>[]).map((r) => applyOf(r)!);
+}
+
+/**
+ * Unfinished applies of cameras not in `configuredIds` (removed from the configuration) end
+ * `failed` with `reason`: nothing will ever run them. Returns how many.
+ */
+export function failOrphanApplies(db: Database, configuredIds: number[], reason: string): number {
+  return statements(db).failOrphans.run({ ids: JSON.stringify(configuredIds), reason }).changes;
 }
 
 /** Failed applies of every camera, newest first (the seed's sample query 2). */
