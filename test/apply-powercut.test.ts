@@ -5,6 +5,9 @@
  * then SIGKILL to the whole process tree while the change is being verified. At the next start
  * the change is in a clear state and finishes by itself: the encoder settings were kept, the
  * restored actor re-arms its stored deadline and measures the new recordings (`success`).
+ * The camera page then shows it in headless Chromium at 360 px: the change "Applied and
+ * checked", the retention planner, whose days field re-plans through htmx, nothing wider
+ * than the phone.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -12,6 +15,7 @@ import { makeTempDir, readDb, removeDir, startRuntime, TEST_CAMERA, writeConfig,
 import { webSession } from "./helpers/http.ts";
 import { killAllStarted } from "./helpers/proc.ts";
 import { waitUntil } from "./helpers/wait.ts";
+import { launchChromium } from "./helpers/browser.ts";
 import { applyById, encoderSettingsOf, type AppliedConfigRow } from "../src/db/optimize.ts";
 
 const dir = makeTempDir("dashcam-apply-powercut-");
@@ -79,6 +83,32 @@ describe("settings change across a power cut", () => {
     const measured = (done.verification as { measured: { fps: number; gopSeconds: number } }).measured;
     expect(Math.abs(measured.fps - asked.fps)).toBeLessThanOrEqual(Math.max(0.5, asked.fps * 0.1));
     expect(Math.abs(measured.gopSeconds - asked.gopSeconds)).toBeLessThanOrEqual(0.2);
+
+    // the camera page on a 360 px phone
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 1 });
+      await context.addCookies(cookie.split("; ").map((kv) => ({ name: kv.slice(0, kv.indexOf("=")), value: kv.slice(kv.indexOf("=") + 1), url: rt.url })));
+      const page = await context.newPage();
+      await page.goto(`${rt.url}/cameras/front`);
+      const settings = page.locator("#camera-settings");
+      await settings.waitFor();
+      expect(await settings.locator(`[data-apply="${applyId}"]`).innerText()).toContain("Applied and checked");
+      expect(await page.locator("#retention-plan").innerText()).toContain("To keep 7 days, use at most");
+      await page.fill('#retention-plan input[name="days"]', "30");
+      await page.click('#retention-plan button[type="submit"]');
+      await page.waitForFunction(() => document.querySelector("#retention-plan")?.textContent?.includes("To keep 30 days"));
+      // still the camera page (htmx swapped the fragment, no navigation)
+      expect(new URL(page.url()).pathname).toBe("/cameras/front");
+      for (const id of ["#camera-settings", "#retention-plan"]) {
+        const box = (await page.locator(id).boundingBox())!;
+        expect(box.width).toBeLessThanOrEqual(360);
+      }
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      await context.close();
+    } finally {
+      await browser.close();
+    }
     expect(await rt.terminate()).toBe(0);
     running.pop();
   }, 120_000);
