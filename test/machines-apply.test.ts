@@ -109,7 +109,24 @@ describe("applyConfig machine", () => {
     // every retry was one segment apart, and the last one came at or after giveUpAt
     expect(h.clock.now()).toBeGreaterThanOrEqual(giveUpAt(T0, SEG));
     expect(n).toBeGreaterThan(10);
-    expect(a.getSnapshot().output).toEqual({ status: "failed", applyId: 3, error: "only 1 of 2 segments recorded since the change" });
+    expect(a.getSnapshot().output).toEqual({
+      status: "failed",
+      applyId: 3,
+      error: `not enough footage to verify the change within ${(giveUpAt(T0, SEG) - T0) / 1000} s (only 1 of 2 segments recorded since the change): is the camera recording?`,
+    });
+  });
+
+  test("a measurement that fails for another reason fails at once with it", async () => {
+    const h = harness();
+    const a = h.make();
+    h.push.calls[0]!.resolve({ readBack: null });
+    await tick();
+    h.clock.increment(verifyAt(T0, SEG) - T0);
+    h.measure.calls[0]!.reject(new Error("cannot run ffmpeg"));
+    await tick();
+    expect(a.getSnapshot().value).toBe("failed");
+    expect(h.measure.calls.length).toBe(1);
+    expect(a.getSnapshot().output).toEqual({ status: "failed", applyId: 3, error: "cannot run ffmpeg" });
   });
 
   test("a refused push fails with the reason; a read-back that differs ends partial without measuring", async () => {

@@ -12,7 +12,7 @@
  *   verifying --verifyAtUtc--> measuring --all within tolerance--> success (final)
  *                                 |      \--something differs-----> partial (final)
  *                                 |--not enough footage yet, before giveUpAtUtc--> verifying (one segment later)
- *                                 \--other error / too late--> failed (final)
+ *                                 \--other error / still not enough at giveUpAtUtc--> failed (final)
  * (any) --JOURNAL.FAILED--> journalFailed (final, output { failed }): the supervisor spawns a fresh actor
  * ```
  *
@@ -242,6 +242,9 @@ export const applyConfigMachine = setup({
       measureRetryable: (errorOf(event) as { retryable?: unknown } | null)?.retryable === true,
       measuredAtUtc: nowOf(self),
     })),
+    noteNoFootage: assign(({ context }) => ({
+      error: `not enough footage to verify the change within ${Math.round(((context.giveUpAtUtc ?? 0) - (context.appliedAtUtc ?? 0)) / 1000)} s (${context.error}): is the camera recording?`,
+    })),
     noteMeasureRetry: assign(({ context }) => ({ error: null, verifyAtUtc: (context.measuredAtUtc ?? 0) + Math.max(2_000, context.segmentMs) })),
     noteMeasured: assign(({ context, event }) => {
       const measured = (event as { output?: MeasuredStream }).output ?? null;
@@ -258,6 +261,7 @@ export const applyConfigMachine = setup({
     readBackDiffers: ({ context, event }) => compareSettings(context.settings.stream, (event as { output?: PushOutput }).output?.readBack ?? null, null).length > 0,
     allWithin: ({ context, event }) => compareSettings(context.settings.stream, context.readBack, (event as { output?: MeasuredStream }).output ?? null).length === 0,
     /** The last measurement lacked footage (`retryable`) before the give-up deadline (guards have no clock: `noteMeasureError` stored the time). */
+    measureRetryable: ({ context }) => context.measureRetryable,
     canWaitMore: ({ context }) => context.measureRetryable && (context.measuredAtUtc ?? Infinity) < (context.giveUpAtUtc ?? 0),
   },
   delays: {
@@ -335,7 +339,11 @@ export const applyConfigMachine = setup({
           },
         },
         measureFailed: {
-          always: [{ guard: "canWaitMore", target: "verifying", actions: "noteMeasureRetry" }, { target: "#applyConfig.failed" }],
+          always: [
+            { guard: "canWaitMore", target: "verifying", actions: "noteMeasureRetry" },
+            { guard: "measureRetryable", target: "#applyConfig.failed", actions: "noteNoFootage" },
+            { target: "#applyConfig.failed" },
+          ],
         },
       },
     },
