@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { bitrateForRetentionKbps, kushGaugeKbps, optimize, parseResolution, type OptimizeRequest } from "../src/optimize/heuristic.ts";
 import { planRetention, ringCapacityBytes } from "../src/optimize/retention.ts";
+import { capabilitiesFromInventory } from "../src/optimize/request.ts";
 
 const GB = 1e9;
 
@@ -157,5 +158,31 @@ describe("retention planner", () => {
     expect(s.limitedBy).toBe("segments");
     expect(s.segmentsForTarget).toBe(7 * 1440);
     expect(planRetention(space, null, 7).holdsSeconds).toBeNull();
+  });
+});
+
+describe("capabilities from the inventory", () => {
+  test("seed 003's shape and ONVIF discovery's shape read the same; a recording's is a probe", () => {
+    expect(capabilitiesFromInventory({ maxResolution: "3840x2160", supportedCodecs: ["H.264", "H.265"], maxFps: 30, wdrLevels: ["Off", "High"] })).toEqual({
+      maxResolution: "3840x2160",
+      supportedCodecs: ["H.264", "H.265"],
+      maxFps: 30,
+      wdrLevels: ["Off", "High"],
+      source: "inventory",
+    });
+    expect(capabilitiesFromInventory({ maxResolution: { width: 2560, height: 1440 }, codecs: ["H264", "JPEG"], maxFps: 25, wdr: { modes: ["OFF", "ON"] }, source: "onvif" })).toEqual({
+      maxResolution: "2560x1440",
+      supportedCodecs: ["H.264", "JPEG"],
+      maxFps: 25,
+      wdrLevels: ["OFF", "ON"],
+      source: "inventory",
+    });
+    expect(capabilitiesFromInventory({ maxResolution: { width: 1280, height: 720 }, codecs: ["H264"], maxFps: 10, source: "recording" })?.source).toBe("probe");
+    expect(capabilitiesFromInventory({})).toBeNull();
+  });
+
+  test("a camera whose WDR is only OFF/ON gets ON for a backlit entrance", () => {
+    const caps = capabilitiesFromInventory({ maxResolution: { width: 1920, height: 1080 }, codecs: ["H264"], maxFps: 30, wdr: { modes: ["OFF", "ON"] }, source: "onvif" })!;
+    expect(optimize(request({ sceneType: "entrance" }, caps)).recommended_settings.exposure.wdr).toBe("ON");
   });
 });

@@ -94,22 +94,36 @@ async function newestStream(db: Database, dataDir: string, cameraId: number): Pr
 }
 
 /**
+ * `cameras.capabilities` as the optimizer reads it, in either shape it is stored in: seed 003's
+ * (`maxResolution: "3840x2160"`, `supportedCodecs: ["H.264"]`, `maxFps`, `wdrLevels`) or ONVIF
+ * discovery's (`maxResolution: { width, height }`, `codecs: ["H264"]`, `maxFps`,
+ * `wdr: { modes: ["OFF", "ON"] }`, `source: "onvif" | "recording"`). A record measured from a
+ * recording says what the camera sends, not its maximum (`source: "probe"`). Null when it holds
+ * nothing usable.
+ */
+export function capabilitiesFromInventory(inv: Record<string, unknown>): Capabilities | null {
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : undefined);
+  const res = inv.maxResolution as unknown;
+  const maxResolution =
+    typeof res === "string" ? res
+    : res && typeof res === "object" && typeof (res as { width?: unknown }).width === "number" ? `${(res as { width: number }).width}x${(res as { height: number }).height}`
+    : null;
+  const codecs = (list(inv.supportedCodecs) ?? list(inv.codecs))?.map((c) => c.replace(/^H(26[45])$/i, "H.$1"));
+  const wdr = list(inv.wdrLevels) ?? list((inv.wdr as { modes?: unknown } | undefined)?.modes);
+  const maxFps = typeof inv.maxFps === "number" ? inv.maxFps : null;
+  if (!maxResolution && !codecs?.length && maxFps === null) return null;
+  return { maxResolution, supportedCodecs: codecs, maxFps, wdrLevels: wdr, source: inv.source === "recording" ? "probe" : "inventory" };
+}
+
+/**
  * The camera's capabilities: the inventory when present, else measured from its footage, else
  * (a camera dashcam encodes itself) its configured size and rate. Kept behind this one function
  * so the source can change without touching the optimizer.
  */
 export async function capabilitiesOf(db: Database, dataDir: string, camera: CameraConfig, cameraId: number): Promise<Capabilities> {
   const inv = cameraInventory(db, cameraId)?.capabilities;
-  if (inv && Object.keys(inv).length > 0) {
-    const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : undefined);
-    return {
-      maxResolution: typeof inv.maxResolution === "string" ? inv.maxResolution : null,
-      supportedCodecs: list(inv.supportedCodecs),
-      maxFps: typeof inv.maxFps === "number" ? inv.maxFps : null,
-      wdrLevels: list(inv.wdrLevels),
-      source: "inventory",
-    };
-  }
+  const fromInventory = inv ? capabilitiesFromInventory(inv) : null;
+  if (fromInventory) return fromInventory;
   if (encodesItself(camera.source)) {
     // dashcam's own encoder: H.264; the configured mode is what the device is known to deliver
     // (ffmpeg's test pattern has no limit: up to 1920x1080 at 30)
