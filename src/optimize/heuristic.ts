@@ -278,7 +278,6 @@ export function optimize(req: OptimizeRequest, now: () => number = () => perform
   if (blurry) warnings.push("the picture was measured blurry: clean the lens or windscreen and check the focus (settings cannot fix it)");
   if (anomalies.has("obstructed")) warnings.push("the lens looked covered at the last check: nothing recommended here helps until it is uncovered");
   if (anomalies.has("no_signal") || anomalies.has("frozen")) warnings.push("the camera gave no live picture at the last check: the recommendation is based on its configuration only");
-  if (self && codec !== "H.264") codec = "H.264";
 
   // confidence: high with measured health and known capabilities; each unknown or warning lowers it
   let confidence = 0.9;
