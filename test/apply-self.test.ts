@@ -20,6 +20,8 @@ import { applyById, encoderSettingsOf, failedApplies, type AppliedConfigRow } fr
 import { cameraIdByKey } from "../src/db/cameras.ts";
 import type { RuntimeHandle } from "../src/runtime.ts";
 import type { Config } from "../src/config.ts";
+import { listEvents } from "../src/db/views.ts";
+import { eventSentence } from "../src/web/words.ts";
 
 const fx = new RuntimeFixture("dashcam-apply-self-");
 afterAll(() => fx.cleanup());
@@ -97,6 +99,14 @@ describe("applying settings to a camera dashcam encodes (testsrc)", () => {
     expect([a.status, a.error_message]).toEqual(["failed", "a keyframe every 5 s is longer than the 2 s segments: segments could not cut on time"]);
     expect([b.status, b.error_message]).toEqual(["failed", "dashcam encodes this camera in H.264 only; H.265 cannot be applied"]);
     expect(queryDb(dataDir, (db) => encoderSettingsOf(db, cameraId))).toEqual(before);
+    // the events page says it in plain words
+    const sentences = queryDb(dataDir, (db) => listEvents(db, { kind: "camera.apply", limit: 10 }).map((e) => eventSentence(e, "Front")));
+    expect(sentences.slice(0, 4)).toEqual([
+      "Front: settings change failed (dashcam encodes this camera in H.264 only; H.265 cannot be applied)",
+      "Front: settings change failed (a keyframe every 5 s is longer than the 2 s segments: segments could not cut on time)",
+      expect.stringMatching(/^Front: new settings applied in part \(recorded \d+ kbit\/s, asked 16\)$/),
+      "Front: new settings applied and checked",
+    ]);
     // the seed's sample query 2
     const failed = queryDb(dataDir, (db) => failedApplies(db));
     expect(failed.map((f) => [f.id, f.key, f.apply_method])).toEqual([

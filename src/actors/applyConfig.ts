@@ -246,7 +246,7 @@ export function provideApplyConfig(deps: ApplyDeps) {
             level: status === "success" ? "info" : status === "partial" ? "warn" : "error",
             cameraId: context.cameraId,
             message: `camera ${context.cameraKey}: settings change ${context.applyId} (${context.method}) ${words}`,
-            data: { applyId: context.applyId, method: context.method, status, measured: context.measured, readBack: context.readBack },
+            data: { applyId: context.applyId, method: context.method, status, error, measured: context.measured, readBack: context.readBack },
           });
         });
       },
