@@ -96,14 +96,14 @@ describe("applying settings to a camera dashcam encodes (testsrc)", () => {
     const codec = await rt.actions.applySettings({ cameraKey: "front", settings: { stream: { codec: "H.265" } }, by: "tester" });
     const a = await ended(dataDir, gop.applyId, 10_000);
     const b = await ended(dataDir, codec.applyId, 10_000);
-    expect([a.status, a.error_message]).toEqual(["failed", "a keyframe every 5 s is longer than the 2 s segments: segments could not cut on time"]);
+    expect([a.status, a.error_message]).toEqual(["failed", "a keyframe every 5 s is longer than the camera's 2 s recordings: they could not be cut on time"]);
     expect([b.status, b.error_message]).toEqual(["failed", "dashcam encodes this camera in H.264 only; H.265 cannot be applied"]);
     expect(queryDb(dataDir, (db) => encoderSettingsOf(db, cameraId))).toEqual(before);
     // the events page says it in plain words
     const sentences = queryDb(dataDir, (db) => listEvents(db, { kind: "camera.apply", limit: 10 }).map((e) => eventSentence(e, "Front")));
     expect(sentences.slice(0, 4)).toEqual([
       "Front: settings change failed (dashcam encodes this camera in H.264 only; H.265 cannot be applied)",
-      "Front: settings change failed (a keyframe every 5 s is longer than the 2 s segments: segments could not cut on time)",
+      "Front: settings change failed (a keyframe every 5 s is longer than the camera's 2 s recordings: they could not be cut on time)",
       expect.stringMatching(/^Front: new settings applied in part \(recorded \d+ kbit\/s, asked 16\)$/),
       "Front: new settings applied and checked",
     ]);

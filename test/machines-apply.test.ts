@@ -99,7 +99,7 @@ describe("applyConfig machine", () => {
     while (a.getSnapshot().status === "active") {
       const call = h.measure.calls[n++]!;
       expect(call).toBeDefined();
-      call.reject(Object.assign(new Error("only 1 of 2 segments recorded since the change"), { retryable: true }));
+      call.reject(Object.assign(new Error("only 1 of 2 recordings made since the change"), { retryable: true }));
       await tick();
       if (a.getSnapshot().status !== "active") break;
       expect(a.getSnapshot().value).toEqual({ in_progress: "verifying" });
@@ -112,7 +112,7 @@ describe("applyConfig machine", () => {
     expect(a.getSnapshot().output).toEqual({
       status: "failed",
       applyId: 3,
-      error: `not enough footage to verify the change within ${(giveUpAt(T0, SEG) - T0) / 1000} s (only 1 of 2 segments recorded since the change): is the camera recording?`,
+      error: `not enough footage to verify the change within ${(giveUpAt(T0, SEG) - T0) / 1000} s (only 1 of 2 recordings made since the change): is the camera recording?`,
     });
   });
 

@@ -64,7 +64,7 @@ describe("heuristic optimizer", () => {
     expect(r.recommended_settings.stream.bitrateKbps).toBe(cap);
     // the ring then really holds 14 days: bytes written in 14 days fit
     expect((cap * 1000 * 14 * 86_400) / 8).toBeLessThanOrEqual(ring);
-    expect(r.explanation).toContain(`lets the ring keep 14 days`);
+    expect(r.explanation).toContain(`${cap} kbit/s keeps 14 days on the 20.0 GB this camera may use`);
     // a large disk: the quality target, not the disk, sets it
     const big = optimize(request({ purpose: "plates" }, { supportedCodecs: ["H.264"] }));
     expect(big.recommended_settings.stream.bitrateKbps).toBe(kushGaugeKbps(1920, 1080, 25, "parking", "H.264"));

@@ -61,11 +61,11 @@ describe("camera settings on the camera page", () => {
     const bps = measuredBitrateBps(f.db, f.front.id)!;
     expect(bps).toBeGreaterThan(0);
     expect(html).toContain('id="retention-plan"');
-    expect(html).toContain(`At the measured ${(bps / 1e6).toFixed(2)} Mb/s the ring holds`);
+    expect(html).toContain(`At the measured ${(bps / 1e6).toFixed(2)} Mb/s the card keeps <strong>1 min</strong> of this camera`);
     // 10 segments of 2 s: the segment count is the limit
-    expect(html).toContain("(its 10 segments of 2 s are the limit, not the disk)");
+    expect(html).toContain("(the configuration allows 10 recordings of 2 s: that is the limit, not the disk)");
     expect(html).toMatch(/To keep 7 days, use at most <strong>[\d.]+ Mb\/s<\/strong>/);
-    expect(html).toContain("set ring_segments to at least 302400");
+    expect(html).toContain("allow at least 302400 recordings of 2 s in the configuration");
     const frag = await f.request(app, "/cameras/front/retention?days=14", { headers: { "HX-Request": "true" } });
     expect(frag.status).toBe(200);
     const text = await frag.text();

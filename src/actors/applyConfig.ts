@@ -106,7 +106,7 @@ export function selfEncoderProblem(s: StreamTarget, segmentSeconds: number): str
     return `${s.bitrateKbps} kbit/s is outside ${SELF_LIMITS.minKbps}..${SELF_LIMITS.maxKbps}`;
   if (s.gopSeconds != null) {
     if (!(s.gopSeconds > 0)) return `a keyframe interval of ${s.gopSeconds} s is not possible`;
-    if (s.gopSeconds > segmentSeconds) return `a keyframe every ${s.gopSeconds} s is longer than the ${segmentSeconds} s segments: segments could not cut on time`;
+    if (s.gopSeconds > segmentSeconds) return `a keyframe every ${s.gopSeconds} s is longer than the camera's ${segmentSeconds} s recordings: they could not be cut on time`;
   }
   return null;
 }
@@ -177,7 +177,7 @@ export function createApplyMeasure(deps: Pick<ApplyDeps, "db" | "dataDir">) {
   return fromPromise<MeasuredStream, ApplyJob>(async ({ input }) => {
     const since = input.appliedAtUtc ?? 0;
     const after = segmentsInWindow(deps.db, input.cameraId, since, Date.now() + 1).filter((s) => s.start_utc >= since && s.end_utc > s.start_utc && s.bytes !== null);
-    if (after.length < VERIFY_SEGMENTS) throw new NotYetError(`only ${after.length} of ${VERIFY_SEGMENTS} segments recorded since the change`);
+    if (after.length < VERIFY_SEGMENTS) throw new NotYetError(`only ${after.length} of ${VERIFY_SEGMENTS} recordings made since the change`);
     const use = after.slice(-VERIFY_SEGMENTS);
     let frames = 0;
     let seconds = 0;
@@ -201,7 +201,7 @@ export function createApplyMeasure(deps: Pick<ApplyDeps, "db" | "dataDir">) {
       const k = await measureKeyframes(file).catch(() => null);
       if (k) keyTimes.push(k.keyTimesSec);
     }
-    if (measured === 0) throw new NotYetError("the segments recorded since the change could not be read");
+    if (measured === 0) throw new NotYetError("the recordings made since the change could not be read");
     return {
       resolution,
       codec,

@@ -223,8 +223,8 @@ export function optimize(req: OptimizeRequest, now: () => number = () => perform
     }
     if (storageCap < bitrate) {
       bitrate = storageCap;
-      why.push(`${storageCap} kbit/s lets the ring keep ${storage.retentionDays} days on ${(storage.ringBytes / 1e9).toFixed(1)} GB`);
-    } else why.push(`${bitrate} kbit/s (quality target) fits ${storage.retentionDays} days on ${(storage.ringBytes / 1e9).toFixed(1)} GB`);
+      why.push(`${storageCap} kbit/s keeps ${storage.retentionDays} days on the ${(storage.ringBytes / 1e9).toFixed(1)} GB this camera may use`);
+    } else why.push(`${bitrate} kbit/s (quality target) keeps ${storage.retentionDays} days on the ${(storage.ringBytes / 1e9).toFixed(1)} GB this camera may use`);
   }
   const uplink = req.context.bandwidthLimitMbps;
   if (uplink && uplink * 1000 * 0.8 < bitrate) {

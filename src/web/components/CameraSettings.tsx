@@ -3,9 +3,11 @@
  * The camera page's settings parts (seed 003 `optimizations` / `applied_configs`), each an htmx
  * fragment the routes of src/web/routes/cameraSettings.tsx answer with:
  *
- * - `RetentionPlanner` (`#retention-plan`): "At the measured 1.2 Mb/s the ring holds 23 h. To keep
- *   7 days, use at most 0.53 Mb/s", from the bitrate of the indexed segments and the ring's
- *   limits (src/optimize/retention.ts), with a days field;
+ * - `RetentionPlanner` (`#retention-plan`): "At the measured 1.2 Mb/s the card keeps 23 h of this
+ *   camera. To keep 7 days, use at most 0.53 Mb/s", from the bitrate of the indexed segments and
+ *   the ring's limits (src/optimize/retention.ts), with a days field; in the driver's words (the
+ *   ring and its segments are "the card" and "recordings"; `ring_segments` is "recordings of N s
+ *   in the configuration");
  * - `CameraSettingsSection` (`#camera-settings`): the newest recommendation in plain words with
  *   "Recommend settings" and, for operators, Apply (dashcam's own encoder for a camera it
  *   encodes, else "over ONVIF" and "I'll change it on the camera"), the camera's settings
@@ -66,14 +68,14 @@ export const RetentionPlanner: FC<PlannerProps> = ({ cameraKey, days, measuredBp
       <p class="muted">Nothing recorded yet: the planner needs a few minutes of footage to measure the bitrate.</p>
     ) : (
       <p>
-        At the measured {mbps(measuredBps)} the ring holds <strong>{spanWords(plan.holdsSeconds)}</strong>
-        {plan.limitedBy === "segments" ? ` (its ${ringSegments} segments of ${segmentSeconds} s are the limit, not the disk)` : ""}.
+        At the measured {mbps(measuredBps)} the card keeps <strong>{spanWords(plan.holdsSeconds)}</strong> of this camera
+        {plan.limitedBy === "segments" ? ` (the configuration allows ${ringSegments} recordings of ${segmentSeconds} s: that is the limit, not the disk)` : ""}.
       </p>
     )}
     <p>
       To keep {days} {days === 1 ? "day" : "days"}, use at most <strong>{mbps(plan.bitrateForTargetBps)}</strong> ({(plan.capacityBytes / 1e9).toFixed(1)} GB for this
       camera)
-      {plan.segmentsForTarget > ringSegments ? `, and set ring_segments to at least ${plan.segmentsForTarget}` : ""}
+      {plan.segmentsForTarget > ringSegments ? `, and allow at least ${plan.segmentsForTarget} recordings of ${segmentSeconds} s in the configuration` : ""}
       .
     </p>
     <form method="get" action={`/cameras/${cameraKey}/retention`} hx-get={`/cameras/${cameraKey}/retention`} hx-target="#retention-plan" hx-swap="outerHTML" class="inline-form">
