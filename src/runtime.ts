@@ -467,9 +467,11 @@ function controlHandler(state: ControlState) {
       if (req.method === "POST" && url.pathname === "/optimize") {
         const body = (await req.json().catch(() => null)) as { camera?: unknown; keepDays?: unknown } | null;
         if (typeof body?.camera !== "string") return controlJson(400, { error: "camera (string) is required" });
-        const keepDays = typeof body.keepDays === "number" ? body.keepDays : undefined;
+        const keepDays = body.keepDays === undefined ? undefined : body.keepDays;
+        if (keepDays !== undefined && !(Number.isInteger(keepDays) && (keepDays as number) >= 1 && (keepDays as number) <= 3650))
+          return controlJson(400, { error: "keepDays must be a whole number of days 1..3650" });
         try {
-          const r = await actions.optimizeCamera(body.camera, { keepDays });
+          const r = await actions.optimizeCamera(body.camera, { keepDays: keepDays as number | undefined });
           return controlJson(200, r);
         } catch (err) {
           if (err instanceof ApplyRequestError) return controlJson(400, { error: err.message });
