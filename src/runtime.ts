@@ -70,10 +70,9 @@ import { SourceGrabFrameSource } from "./media/sourceFrameGrab.ts";
 import { LiveHubs } from "./media/liveHub.ts";
 import { LiveFrameService } from "./media/currentFrameService.ts";
 import type { CurrentFrameSource } from "./media/currentFrame.ts";
-import { runOptimization, type OptimizeOptions } from "./optimize/request.ts";
+import { optimizeCameraByKey, type OptimizeOptions } from "./optimize/request.ts";
 import { ApplyRequestError, createApply, unfinishedApplyOf, type ApplyRequest } from "./optimize/apply.ts";
 import { onvifNotConfigured } from "./actors/applyConfig.ts";
-import { cameraIdByKey } from "./db/cameras.ts";
 import { failOrphanApplies } from "./db/optimize.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
@@ -133,14 +132,6 @@ export interface RuntimeActions {
    * Rejects with TimelapseRequestError (unknown trip, no footage left, too many frames ...).
    */
   tripTimelapse(tripId: number, everySeconds: number, frameRate?: number): Promise<{ frames: number }>;
-  /** Space was freed: every camera (a camera stopped for a full disk re-checks its ring now; others ignore it). */
-  recheckDisk(): void;
-  /**
-   * Deletes saved trip `tripId` that is still recording (`UNSAVE` to its actor in `savedOpen`):
-   * its footage is no longer kept and it goes on unsaved. Resolves once that is committed.
-   * Rejects (a user-readable Error) when the trip is not saved-and-recording.
-   */
-  unsaveTrip(tripId: number, by: string): Promise<void>;
   /**
    * Runs the heuristic optimizer for camera `cameraKey` (src/optimize/request.ts) and stores the
    * `optimizations` row. Resolves with its id. Rejects with ApplyRequestError for an unknown camera.
@@ -154,6 +145,14 @@ export interface RuntimeActions {
   applySettings(req: ApplyRequest): Promise<{ applyId: number }>;
   /** The user made a manual change (CONFIRM to its actor), or gives up on it (`cancel`). Rejects with ApplyRequestError. */
   confirmApply(applyId: number, by: string, cancel?: boolean): Promise<void>;
+  /** Space was freed: every camera (a camera stopped for a full disk re-checks its ring now; others ignore it). */
+  recheckDisk(): void;
+  /**
+   * Deletes saved trip `tripId` that is still recording (`UNSAVE` to its actor in `savedOpen`):
+   * its footage is no longer kept and it goes on unsaved. Resolves once that is committed.
+   * Rejects (a user-readable Error) when the trip is not saved-and-recording.
+   */
+  unsaveTrip(tripId: number, by: string): Promise<void>;
 }
 
 /** An unknown trip id. */
@@ -277,7 +276,6 @@ interface BackgroundTasks {
 /** The runtime's actions over its supervisor (see RuntimeActions). `sup()` throws while starting. */
 function makeActions(db: Database, config: Config, sup: () => SupervisorActor, tasks: BackgroundTasks): RuntimeActions {
   const cameraKeys = new Set(config.cameras.map((c) => c.key));
-  const camerasByKey = new Map(config.cameras.map((c) => [c.key, c]));
   const cameraRef = (cameraKey: string): AnyActorRef => {
     const ref = sup().system.get(`camera:${cameraKey}`) as AnyActorRef | undefined;
     if (!ref) throw new Error(`no camera "${cameraKey}" is running`);
@@ -362,20 +360,13 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
       s.send({ type: "TIMELAPSE.CANCEL", batchId });
       deleteTimelapseBatch(db, resolve(config.data_dir), batchId);
     },
-    recheckDisk() {
-      for (const c of config.cameras) (sup().system.get(`camera:${c.key}`) as AnyActorRef | undefined)?.send({ type: "DISK.RECHECK" });
-    },
     async optimizeCamera(cameraKey, opts = {}) {
-      const camera = camerasByKey.get(cameraKey);
-      const cameraId = cameraIdByKey(db, cameraKey);
-      if (!camera || cameraId === null) throw new ApplyRequestError(`no camera "${cameraKey}" is configured`);
-      const sharingCameras = config.cameras.filter((c) => c.enabled && c.record !== false).length;
-      const r = await runOptimization(db, resolve(config.data_dir), camera, cameraId, { sharingCameras, ...opts });
+      const r = await optimizeCameraByKey(db, resolve(config.data_dir), config.cameras, cameraKey, opts);
       return { optimizationId: r.id };
     },
     async applySettings(req) {
       const s = sup();
-      const apply = createApply(db, camerasByKey, req);
+      const apply = createApply(db, new Map(config.cameras.map((c) => [c.key, c])), req);
       s.send({ type: "APPLY.START", apply });
       return { applyId: apply.applyId };
     },
@@ -384,6 +375,9 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
       const a = unfinishedApplyOf(db, applyId);
       if (!cancel && a.method !== "manual") throw new ApplyRequestError(`settings change ${applyId} is applied by ${a.method}, not by hand: nothing to confirm`);
       s.send({ type: cancel ? "APPLY.CANCEL" : "APPLY.CONFIRM", applyId, by });
+    },
+    recheckDisk() {
+      for (const c of config.cameras) (sup().system.get(`camera:${c.key}`) as AnyActorRef | undefined)?.send({ type: "DISK.RECHECK" });
     },
     async unsaveTrip(tripId, by) {
       const { state } = tripStateOf(sup(), tripId);
@@ -592,10 +586,10 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   try {
     const secret = loadSecretKey(dataDir);
     const cameraIds = syncCameras(db, config.cameras, secret);
-    // settings changes of cameras no longer configured can never finish: they end here
-    failOrphanApplies(db, [...cameraIds.values()], "the camera is no longer configured");
     syncTimelapseSettings(db, config.cameras, cameraIds);
     markDisabledCameras(db, Date.now());
+    // settings changes of cameras no longer configured can never finish: they end here
+    failOrphanApplies(db, [...cameraIds.values()], "the camera is no longer configured");
     const bootId = currentBootId();
     // trips saved before upgrade 3 are stored once from now on (copies of ring files deleted)
     const migrated = await migrateSavedTrips(db, dataDir);
@@ -653,8 +647,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     web = startWebServer({ db, config, dataDir, bus, startedAt, actions: webActions, limiter, renderProgress, live: liveHubs, frames });
     const server = web;
     journal = new Journal(db);
-    // ONVIF applies fail with a clear reason until the ONVIF client is wired to the camera's target
-    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, liveHubs, onvifApply: onvifNotConfigured, ...opts.deps, frameSource: frames };
+    const deps: SupervisorDeps = { db, dataDir, bootId, journal, bus, cameras, config, background, renderProgress, liveHubs, ...opts.deps, frameSource: frames };
     const fullScanTimer = setTimeout(() => {
       if (controlState.stopping) return;
       const scan = reconcileFullScan(db, dataDir, config.cameras, cameraIds)
@@ -667,6 +660,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // with it off the runtime's idle memory stays smaller. A failed load is reported by
     // the alprService actor itself (ALPR.ERROR).
     if (config.alpr?.enabled && !opts.deps?.alprService) await preloadAlprService().catch(() => {});
+    // ONVIF applies fail with a clear reason until the ONVIF client is wired to the camera's target
+    deps.onvifApply ??= onvifNotConfigured;
     supervisor = startSupervisor(deps, config.cameras, cameraIds);
     controlState.db = db;
     controlState.actions = actions;

@@ -25,6 +25,8 @@ import { encodesItself } from "../media/recorderArgs.ts";
 import { resolveInside } from "../paths.ts";
 import { optimize, type Capabilities, type MeasuredHealth, type OptimizeRequest, type OptimizeResult, type StreamSettings } from "./heuristic.ts";
 import { ringCapacityBytes, type RingSpace } from "./retention.ts";
+import { ApplyRequestError } from "./apply.ts";
+import { cameraIdByKey } from "../db/cameras.ts";
 
 /** Days of footage the optimizer plans for when nobody says (the retention planner's default too). */
 export const DEFAULT_KEEP_DAYS = 7;
@@ -217,4 +219,17 @@ export async function runOptimization(db: Database, dataDir: string, camera: Cam
     at: opts.now ?? Date.now(),
   });
   return { id, request, result };
+}
+
+/**
+ * `runOptimization` for configured camera `cameraKey` (the recording cameras of `cameras` share
+ * the disk's free space). Throws ApplyRequestError for a camera that is not configured or has no
+ * database row.
+ */
+export async function optimizeCameraByKey(db: Database, dataDir: string, cameras: CameraConfig[], cameraKey: string, opts: OptimizeOptions = {}): Promise<StoredOptimization> {
+  const camera = cameras.find((c) => c.key === cameraKey);
+  const cameraId = cameraIdByKey(db, cameraKey);
+  if (!camera || cameraId === null) throw new ApplyRequestError(`no camera "${cameraKey}" is configured`);
+  const sharingCameras = cameras.filter((c) => c.enabled && c.record !== false).length;
+  return runOptimization(db, dataDir, camera, cameraId, { sharingCameras, ...opts });
 }

@@ -104,7 +104,7 @@ const Recommendation: FC<{ o: OptimizationRow }> = ({ o }) => {
           {r.stream.resolution} {r.stream.codec}, {r.stream.fps} frames/s, {(r.stream.bitrateKbps / 1000).toFixed(2)} Mb/s, a keyframe every {r.stream.gopSeconds} s
         </strong>
       </p>
-      <ul class="plain-list">
+      <ul class="settings-list">
         <li>
           Shutter {r.exposure.shutter === "auto" ? "automatic" : `${r.exposure.shutter} s`}, WDR {r.exposure.wdr}
         </li>
@@ -117,7 +117,7 @@ const Recommendation: FC<{ o: OptimizationRow }> = ({ o }) => {
         </li>
       </ul>
       {o.warnings.length ? (
-        <ul class="plain-list warnings">
+        <ul class="settings-list warnings">
           {o.warnings.map((w) => (
             <li>
               <span class="badge warn">note</span> {w}
@@ -219,7 +219,7 @@ export const CameraSettingsSection: FC<SettingsSectionProps> = ({ cameraKey, sel
       {applies.length ? (
         <>
           <h3>Settings changes</h3>
-          <ul class="plain-list applies">
+          <ul class="settings-list applies">
             {applies.map((a) => (
               <ApplyRow a={a} cameraKey={cameraKey} operator={act} csrf={csrf} />
             ))}
@@ -229,7 +229,7 @@ export const CameraSettingsSection: FC<SettingsSectionProps> = ({ cameraKey, sel
       {failed.length ? (
         <>
           <h3>Failed changes, all cameras</h3>
-          <ul class="plain-list failed-applies">
+          <ul class="settings-list failed-applies">
             {failed.map((f) => (
               <li>
                 <a href={`/cameras/${f.key}#camera-settings`}>{f.name}</a>
