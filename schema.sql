@@ -298,17 +298,33 @@ CREATE TABLE applied_configs (
   camera_id       INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
   optimization_id INTEGER REFERENCES optimizations(id) ON DELETE SET NULL,
   settings        TEXT NOT NULL CHECK (json_valid(settings)),
-  apply_method    TEXT NOT NULL CHECK (apply_method IN ('onvif', 'vms', 'vendor', 'manual')),
+  -- 'self': a camera dashcam encodes itself (testsrc, v4l2, rpicam): its encoder_settings
+  apply_method    TEXT NOT NULL CHECK (apply_method IN ('onvif', 'vms', 'vendor', 'manual', 'self')),
   status          TEXT NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'in_progress', 'success', 'failed', 'partial')),
   applied_at      INTEGER,
   applied_by      TEXT,
   error_message   TEXT,
-  created_at      INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+  created_at      INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+  -- what was read back and measured after the apply (JSON), null until verified
+  verification    TEXT CHECK (verification IS NULL OR json_valid(verification))
 ) STRICT;
 CREATE INDEX idx_applied_camera ON applied_configs(camera_id);
 CREATE INDEX idx_applied_status ON applied_configs(status);
 CREATE INDEX idx_applied_created ON applied_configs(created_at DESC);
+
+-- dashcam's own encoder settings of a camera it encodes itself, set by a 'self' apply; the
+-- recorder starts ffmpeg with them (they override the config's fps/width/height)
+CREATE TABLE encoder_settings (
+  camera_id         INTEGER PRIMARY KEY REFERENCES cameras(id) ON DELETE CASCADE,
+  width             INTEGER CHECK (width IS NULL OR width > 0),
+  height            INTEGER CHECK (height IS NULL OR height > 0),
+  fps               REAL CHECK (fps IS NULL OR fps > 0),
+  bitrate_kbps      INTEGER CHECK (bitrate_kbps IS NULL OR bitrate_kbps > 0),
+  keyframe_seconds  REAL CHECK (keyframe_seconds IS NULL OR keyframe_seconds > 0),
+  applied_config_id INTEGER REFERENCES applied_configs(id) ON DELETE SET NULL,
+  updated_at        INTEGER NOT NULL
+) STRICT;
 
 CREATE TABLE snapshots (
   id             INTEGER PRIMARY KEY,

@@ -24,6 +24,8 @@
  * - `POST /timelapses` body `{ camera, fromUtc, toUtc }` or `{ camera, fromDay, toDay }`, plus
  *   optional `frameRate`, `overlay` -> 202 `{ batchId, frames }`; 400 bad input or no images
  * - `GET /timelapses/:id` -> the batch row plus `framesDone` (render progress); 404 unknown
+ * - `POST /optimize` body `{ camera, keepDays? }` -> `{ optimizationId }` (the stored
+ *   recommendation); 400 unknown camera
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";

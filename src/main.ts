@@ -20,6 +20,7 @@ commands:
   trips  save [--current | ID] [--config FILE]
   timelapse create --camera KEY (--from TIME --to TIME | --from-day N --to-day M) [--frame-rate N] [--overlay] [--no-wait]
   timelapse list [--json]          timelapse batches
+  optimize --camera KEY [--keep-days N] [--json]  recommended settings for a camera (stored)
   alpr   [--json] [--region R] IMAGE...  read licence plates in images (one JSON line per image)
 
 options:
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<{ run: Command }>> = {
   user: () => import("./commands/user.ts"),
   trips: () => import("./commands/trips.ts"),
   timelapse: () => import("./commands/timelapse.ts"),
+  optimize: () => import("./commands/optimize.ts"),
   alpr: () => import("./vision/cli.ts"),
 };
 

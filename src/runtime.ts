@@ -71,6 +71,10 @@ import { SourceGrabFrameSource } from "./media/sourceFrameGrab.ts";
 import { LiveHubs } from "./media/liveHub.ts";
 import { LiveFrameService } from "./media/currentFrameService.ts";
 import type { CurrentFrameSource } from "./media/currentFrame.ts";
+import { optimizeCameraByKey, type OptimizeOptions } from "./optimize/request.ts";
+import { ApplyRequestError, createApply, unfinishedApplyOf, type ApplyRequest } from "./optimize/apply.ts";
+import { onvifNotConfigured } from "./actors/applyConfig.ts";
+import { failOrphanApplies } from "./db/optimize.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
 export const SHUTDOWN_CAMERA_WAIT_MS = 4_000;
@@ -129,6 +133,19 @@ export interface RuntimeActions {
    * Rejects with TimelapseRequestError (unknown trip, no footage left, too many frames ...).
    */
   tripTimelapse(tripId: number, everySeconds: number, frameRate?: number): Promise<{ frames: number }>;
+  /**
+   * Runs the heuristic optimizer for camera `cameraKey` (src/optimize/request.ts) and stores the
+   * `optimizations` row. Resolves with its id. Rejects with ApplyRequestError for an unknown camera.
+   */
+  optimizeCamera(cameraKey: string, opts?: OptimizeOptions): Promise<{ optimizationId: number }>;
+  /**
+   * Starts a settings change (src/optimize/apply.ts `createApply`: the `pending` row) and its
+   * `applyConfig` actor. Resolves with the apply id; the row shows the outcome. Rejects with
+   * ApplyRequestError.
+   */
+  applySettings(req: ApplyRequest): Promise<{ applyId: number }>;
+  /** The user made a manual change (CONFIRM to its actor), or gives up on it (`cancel`). Rejects with ApplyRequestError. */
+  confirmApply(applyId: number, by: string, cancel?: boolean): Promise<void>;
   /** Space was freed: every camera (a camera stopped for a full disk re-checks its ring now; others ignore it). */
   recheckDisk(): void;
   /**
@@ -191,6 +208,10 @@ export interface RuntimeOptions {
       | "timelapsePreset"
       | "onRenderSpawn"
       | "healthCheck"
+      | "onvifApply"
+      | "onvifTargetOf"
+      | "applyPush"
+      | "applyMeasure"
     >
   >;
 }
@@ -348,6 +369,22 @@ function makeActions(db: Database, config: Config, sup: () => SupervisorActor, t
       s.send({ type: "TIMELAPSE.CANCEL", batchId });
       deleteTimelapseBatch(db, resolve(config.data_dir), batchId);
     },
+    async optimizeCamera(cameraKey, opts = {}) {
+      const r = await optimizeCameraByKey(db, resolve(config.data_dir), config.cameras, cameraKey, opts);
+      return { optimizationId: r.id };
+    },
+    async applySettings(req) {
+      const s = sup();
+      const apply = createApply(db, new Map(config.cameras.map((c) => [c.key, c])), req);
+      s.send({ type: "APPLY.START", apply });
+      return { applyId: apply.applyId };
+    },
+    async confirmApply(applyId, by, cancel = false) {
+      const s = sup();
+      const a = unfinishedApplyOf(db, applyId);
+      if (!cancel && a.method !== "manual") throw new ApplyRequestError(`settings change ${applyId} is applied by ${a.method}, not by hand: nothing to confirm`);
+      s.send({ type: cancel ? "APPLY.CANCEL" : "APPLY.CONFIRM", applyId, by });
+    },
     recheckDisk() {
       for (const c of config.cameras) (sup().system.get(`camera:${c.key}`) as AnyActorRef | undefined)?.send({ type: "DISK.RECHECK" });
     },
@@ -435,6 +472,20 @@ function controlHandler(state: ControlState) {
           return controlJson(202, r);
         } catch (err) {
           if (err instanceof TimelapseRequestError) return controlJson(400, { error: err.message });
+          throw err;
+        }
+      }
+      if (req.method === "POST" && url.pathname === "/optimize") {
+        const body = (await req.json().catch(() => null)) as { camera?: unknown; keepDays?: unknown } | null;
+        if (typeof body?.camera !== "string") return controlJson(400, { error: "camera (string) is required" });
+        const keepDays = body.keepDays === undefined ? undefined : body.keepDays;
+        if (keepDays !== undefined && !(Number.isInteger(keepDays) && (keepDays as number) >= 1 && (keepDays as number) <= 3650))
+          return controlJson(400, { error: "keepDays must be a whole number of days 1..3650" });
+        try {
+          const r = await actions.optimizeCamera(body.camera, { keepDays: keepDays as number | undefined });
+          return controlJson(200, r);
+        } catch (err) {
+          if (err instanceof ApplyRequestError) return controlJson(400, { error: err.message });
           throw err;
         }
       }
@@ -555,6 +606,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     syncConfigInventory(db, secret, config.cameras, cameraIds);
     syncTimelapseSettings(db, config.cameras, cameraIds);
     markDisabledCameras(db, Date.now());
+    // settings changes of cameras no longer configured can never finish: they end here
+    failOrphanApplies(db, [...cameraIds.values()], "the camera is no longer configured");
     const bootId = currentBootId();
     // trips saved before upgrade 3 are stored once from now on (copies of ring files deleted)
     const migrated = await migrateSavedTrips(db, dataDir);
@@ -628,6 +681,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // with it off the runtime's idle memory stays smaller. A failed load is reported by
     // the alprService actor itself (ALPR.ERROR).
     if (config.alpr?.enabled && !opts.deps?.alprService) await preloadAlprService().catch(() => {});
+    // ONVIF applies fail with a clear reason until the ONVIF client is wired to the camera's target
+    deps.onvifApply ??= onvifNotConfigured;
     supervisor = startSupervisor(deps, config.cameras, cameraIds);
     controlState.db = db;
     controlState.actions = actions;

@@ -126,6 +126,41 @@ describe("camera machine", () => {
     restored.stop();
   });
 
+  test("RECORDER.RESTART (new encoder settings): the segment is finished and indexed, a fresh recorder starts, no stop is reported; a STOP meanwhile stops for good", () => {
+    const h = cameraHarness();
+    let reported = 0;
+    const actor = createActor(h.machine.provide({ actions: { reportStopped: () => void reported++ } }), { input: INPUT, clock: h.clock });
+    actor.start();
+    actor.send({ type: "START" });
+    h.rec.emit({ type: "RECORDER.RECEIVING", at: h.clock.now() });
+    expect(cameraStateName(actor.getSnapshot().value)).toBe("recording");
+    actor.send({ type: "RECORDER.RESTART" });
+    expect(cameraStateName(actor.getSnapshot().value)).toBe("stopping");
+    expect(h.rec.commands).toEqual([{ type: "RECORDER.STOP" }]);
+    // ffmpeg finishes its segment (indexed) and exits: a new run starts at once
+    h.rec.emit(segment(0, h.clock.now()));
+    h.rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: h.clock.now() });
+    expect(cameraStateName(actor.getSnapshot().value)).toBe("starting");
+    expect(h.calls.indexed).toEqual([0]);
+    expect(h.rec.starts).toBe(2);
+    expect(reported).toBe(0);
+    expect(h.calls.bumps).toBe(0);
+    expect(actor.getSnapshot().context.restartPending).toBe(false);
+    // a STOP during a restart wins: the camera stops and says so
+    h.rec.emit({ type: "RECORDER.RECEIVING", at: h.clock.now() });
+    actor.send({ type: "RECORDER.RESTART" });
+    actor.send({ type: "STOP" });
+    h.rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: h.clock.now() });
+    expect(cameraStateName(actor.getSnapshot().value)).toBe("stopped");
+    expect(reported).toBe(1);
+    expect(h.rec.starts).toBe(2);
+    // ignored when not recording
+    actor.send({ type: "RECORDER.RESTART" });
+    expect(cameraStateName(actor.getSnapshot().value)).toBe("stopped");
+    actor.stop();
+    h.actor.stop();
+  });
+
   test("start -> recording -> PROCESS_EXIT -> backoff honours its deadline -> starting", () => {
     const h = cameraHarness();
     expect(h.state()).toBe("stopped");

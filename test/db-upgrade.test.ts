@@ -119,6 +119,35 @@ describe("schema upgrades", () => {
     db.close();
   });
 
+  test("the apply-settings upgrade carries optimizations and applied_configs through; 'self' and verification are allowed after it", () => {
+    const step = UPGRADES.findIndex((u) => u.sql.includes("CREATE TABLE encoder_settings"));
+    expect(step).toBeGreaterThan(0);
+    const path = join(dir, "apply.db");
+    const old = new Database(path, { create: true, strict: true });
+    upgrade(old, 0, step);
+    old.exec(`INSERT INTO cameras (id, key, name) VALUES (4, 'gate', 'Gate')`);
+    old.exec(`INSERT INTO optimizations (id, camera_id, request_data, recommended_settings, confidence, warnings, explanation, ai_provider, processing_time_ms, created_at)
+      VALUES (9, 4, '{"camera":{"id":"gate"}}', '{"stream":{"fps":15}}', 0.8, '["w"]', 'e', 'heuristic', 3, 1700000000000)`);
+    old.exec(`INSERT INTO applied_configs (id, camera_id, optimization_id, settings, apply_method, status, applied_at, applied_by, error_message, created_at)
+      VALUES (2, 4, 9, '{"stream":{"fps":15}}', 'manual', 'failed', NULL, 'admin', 'nobody confirmed', 1700000001000)`);
+    // before the upgrade 'self' is refused by the seed's CHECK
+    expect(() => old.exec(`INSERT INTO applied_configs (camera_id, settings, apply_method) VALUES (4, '{}', 'self')`)).toThrow();
+    old.close();
+    const db = openDatabase(path);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.query("SELECT id, camera_id, confidence, json_extract(recommended_settings, '$.stream.fps') AS fps FROM optimizations").all()).toEqual([{ id: 9, camera_id: 4, confidence: 0.8, fps: 15 }]);
+    expect(db.query("SELECT id, optimization_id, apply_method, status, applied_by, error_message, created_at, verification FROM applied_configs").all()).toEqual([
+      { id: 2, optimization_id: 9, apply_method: "manual", status: "failed", applied_by: "admin", error_message: "nobody confirmed", created_at: 1700000001000, verification: null },
+    ]);
+    db.exec(`INSERT INTO applied_configs (camera_id, settings, apply_method, verification) VALUES (4, '{}', 'self', '{"measured":{}}')`);
+    expect(() => db.exec(`INSERT INTO applied_configs (camera_id, settings, apply_method) VALUES (4, '{}', 'ftp')`)).toThrow();
+    db.exec(`INSERT INTO encoder_settings (camera_id, fps, bitrate_kbps, keyframe_seconds, applied_config_id, updated_at) VALUES (4, 10, 500, 2, 2, 1)`);
+    // deleting the optimization keeps the apply (ON DELETE SET NULL survives the rebuild)
+    db.exec("DELETE FROM optimizations WHERE id = 9");
+    expect(db.query("SELECT optimization_id FROM applied_configs WHERE id = 2").get()).toEqual({ optimization_id: null });
+    db.close();
+  });
+
   test("upgrade 3 carries saved trips through: rows kept, marked for the start-up migration (layout copies); trips get no cut", () => {
     const path = join(dir, "v2-data.db");
     const old = new Database(path, { create: true, strict: true });

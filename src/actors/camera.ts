@@ -4,7 +4,8 @@
  *
  * - `recorder`: the ffmpeg `recorderActor` (src/actors/recorder.ts), wrapped so that each
  *   (re)start builds its input from the CURRENT configuration (the source URL never enters a
- *   snapshot) and reads the next absolute index from `camera_state.absolute_segments` (so a
+ *   snapshot), with the camera's applied encoder settings (`encoder_settings`, a camera dashcam
+ *   encodes itself) over it, and reads the next absolute index from `camera_state.absolute_segments` (so a
  *   restored or restarted recorder never reuses a stale start number).
  * - `writeStatus` / `recordRunning` / `bumpReconnect` / `syncStatus`: the `camera_status` row
  *   (src/db/cameraStatus.ts) and a `camera.state` event_log row, in the journal transaction;
@@ -54,6 +55,8 @@ import { salvageInterrupted, type SalvageResult } from "../actors/reconcile.ts";
 import { openTripForRecording, openTripOf } from "../db/trips.ts";
 import { lockIfTripSaved, markTripCut } from "../db/savedTrips.ts";
 import { setEvidenceLocked } from "../db/locks.ts";
+import { encoderSettingsOf } from "../db/optimize.ts";
+import { encodesItself } from "../media/recorderArgs.ts";
 import { log } from "../log.ts";
 import type { Journal } from "./journal.ts";
 import type { LiveHubs } from "../media/liveHub.ts";
@@ -115,10 +118,14 @@ export function wrapRecorder(deps: ActorDeps, base: AnyActorLogic = recorderActo
     ...base,
     start: (state: { input: RecorderRequest }, scope: unknown) => {
       const req = state.input;
-      const camera = deps.cameras.get(req.key);
-      if (!camera) throw new Error(`camera ${req.key} is not configured`);
+      const configured = deps.cameras.get(req.key);
+      if (!configured) throw new Error(`camera ${req.key} is not configured`);
+      // dashcam's own encoder settings applied to a camera it encodes itself (src/actors/applyConfig.ts)
+      const enc = encodesItself(configured.source) ? encoderSettingsOf(deps.db, req.cameraId) : null;
+      const camera = enc ? { ...configured, fps: enc.fps ?? configured.fps, width: enc.width ?? configured.width, height: enc.height ?? configured.height } : configured;
       const input = {
         camera,
+        ...(enc ? { encoder: { bitrateKbps: enc.bitrateKbps, keyframeSeconds: enc.keyframeSeconds } } : {}),
         cameraId: req.cameraId,
         dataDir: deps.dataDir,
         startNumber: nextStartNumber(deps.db, req.cameraId),

@@ -71,6 +71,8 @@ export interface RecorderInput {
   startNumber: number;
   /** The camera's live hub, fed with ffmpeg's live MPEG-TS copy; absent = recording only. */
   liveHub?: LiveHub;
+  /** dashcam's own encoder settings (bitrate cap, keyframe interval) for the sources it encodes (src/media/recorderArgs.ts). */
+  encoder?: { bitrateKbps?: number | null; keyframeSeconds?: number | null };
 }
 
 /** File descriptor of ffmpeg's live MPEG-TS output (0-2 are stdin, the segment list, stderr). */
@@ -310,6 +312,7 @@ class RecorderRun {
         startNumber,
         ffmpegMajor: await ffmpegMajorVersion(ffmpeg),
         ...(this.input.liveHub ? { liveFd: LIVE_FD } : {}),
+        ...(this.input.encoder ? { encoder: this.input.encoder } : {}),
       }));
       if (pipeFrom) {
         this.source = Bun.spawn([...(await deathSignalPrefix("TERM")), ...pipeFrom], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });

@@ -3,7 +3,8 @@
  *
  * `startSupervisor(deps, config, cameraIds)`:
  * 1. builds the supervisor machine with the real `camera`, `trip`, `incident` and
- *    `timelapseBatch` machines (src/actors/camera.ts, trip.ts, incident.ts, timelapseBatch.ts),
+ *    `timelapseBatch` and `applyConfig` machines (src/actors/camera.ts, trip.ts, incident.ts,
+ *    timelapseBatch.ts, applyConfig.ts),
  *    the service actors (`gpioButton`: the GPIO save button of src/actors/gpio.ts,
  *    `alprService`: the plate-reading service of src/actors/alpr.ts, `timelapseCapture`: the
  *    timelapse capturer of src/actors/timelapseCapture.ts over `deps.frameSource`) and the
@@ -14,7 +15,7 @@
  *    cameras that were starting/recording/stalled go back to `starting` (their ffmpeg is gone;
  *    the invoked recorder restarts from scratch with a fresh start number), a camera caught
  *    `stopping` is `stopped`, finished children and trips that are no longer open/saving/
- *    saved-but-open are dropped, pending incidents are kept (their stored deadline is re-armed
+ *    saved-but-open are dropped, settings changes under way are kept as they were, pending incidents are kept (their stored deadline is re-armed
  *    at BOOT, an export under way starts again), service children are dropped (BOOT spawns them
  *    again from the current config), and camera timing settings come from the current config;
  * 3. starts it with the journal as inspector and sends `BOOT` (config + open/saving trips of the
@@ -27,7 +28,8 @@
  * - `nothingToSave`: a `trip.save_error` warning row (button pressed, no trip to save);
  * - `serviceError`: log + `service.error` event row;
  * - `runMaintenance` (BOOT and every 24 h): expired timelapse images (src/media/timelapseCleanup.ts),
- *   `purgeExpiredSessions`, and temp files older than 6 h
+ *   `purgeExpiredSessions`, camera health retention, recommendations and finished settings
+ *   changes older than a year (`expireOptimizations`), and temp files older than 6 h
  *   left by interrupted saves/exports (the start-up sweep of every temp file runs in the runtime
  *   before anything else starts).
  */
@@ -60,11 +62,14 @@ import { createTimelapseCapture } from "./timelapseCapture.ts";
 import { sweepTimelapse } from "../media/timelapseCleanup.ts";
 import type { AlprService } from "./alpr.ts";
 import { cleanSavedTemps } from "./saveTrip.ts";
+import { applyConfigMachine, type ApplyInput, type ApplyMethod } from "../machines/applyConfig.ts";
+import { expireOptimizations, unfinishedApplies } from "../db/optimize.ts";
+import { provideApplyConfig, type ApplyDeps } from "./applyConfig.ts";
 
 export type SupervisorActor = Actor<typeof supervisorMachine>;
 
 /** Everything the supervisor's wiring needs: the trip/camera/incident deps plus the configuration and services. */
-export interface SupervisorDeps extends TripDeps, IncidentDeps, HealthDeps, TimelapseDeps {
+export interface SupervisorDeps extends TripDeps, IncidentDeps, HealthDeps, TimelapseDeps, ApplyDeps {
   /** The current frame of each camera (health checks, timelapse captures); without it nothing is captured or checked. */
   frameSource?: CurrentFrameSource;
   /** Replaces the real capturer (tests). */
@@ -81,6 +86,9 @@ export interface SupervisorDeps extends TripDeps, IncidentDeps, HealthDeps, Time
   /** Maintenance period (ms, default 24 h). */
   maintenanceEveryMs?: number;
 }
+
+/** Seed 003: `optimizations` and `applied_configs` rows are kept a year. */
+export const OPTIMIZATION_RETENTION_MS = 365 * 24 * 3600 * 1000;
 
 /** Temp files older than this are swept by the periodic maintenance (no export or save runs that long). */
 export const STALE_TEMP_MS = 6 * 3600 * 1000;
@@ -104,6 +112,12 @@ export function runMaintenance(db: Database, dataDir: string, now = Date.now(), 
     log.warn(`maintenance: sweeping temp files failed: ${(err as Error).message}`);
   }
   enforceHealthRetention(db, dataDir, config, now);
+  try {
+    // seed 003 retention: recommendations and finished settings changes are kept a year
+    expireOptimizations(db, now - OPTIMIZATION_RETENTION_MS);
+  } catch (err) {
+    log.warn(`maintenance: expiring old recommendations failed: ${(err as Error).message}`);
+  }
   if (sessions > 0 || temps > 0) {
     try {
       logEvent(db, { kind: "maintenance", at: now, message: `maintenance: ${sessions} expired session(s), ${temps} stale temp file(s) removed`, data: { sessions, temps } });
@@ -191,6 +205,7 @@ export function provideSupervisor(deps: SupervisorDeps) {
       incident: provideIncident(deps) as unknown as typeof incidentMachine,
       cameraHealth: provideCameraHealth(deps) as unknown as typeof cameraHealthMachine,
       timelapseBatch: provideTimelapseBatch(deps) as unknown as typeof timelapseBatchMachine,
+      applyConfig: provideApplyConfig(deps) as unknown as typeof applyConfigMachine,
       timelapseCapture: (deps.timelapseCapture ??
         (deps.frameSource
           ? createTimelapseCapture({ db, dataDir: deps.dataDir, cameras: deps.cameras, frameSource: deps.frameSource, background: deps.background })
@@ -288,6 +303,8 @@ export function prepareRestoredSnapshot(
       cs.context = { ...cs.context, cameraId: input.cameraId, intervalMs: input.intervalMs };
     } else if (id.startsWith("timelapse:") && child.src === "timelapseBatch") {
       // a batch being rendered: restored as it was (a render under way starts again)
+    } else if (id.startsWith("apply:") && child.src === "applyConfig") {
+      // a settings change under way: restored as it was (a push or measurement under way runs again)
     } else if (!id.startsWith("incident:") || child.src !== "incident") {
       // services: BOOT spawns them from the current config; an export actor of an older version
       // (src `incidentExport`): BOOT spawns an incident actor from the stored incident instead
@@ -326,6 +343,13 @@ export function bootEvent(
     lastTimeUtc: r.last_time_utc,
   }));
   const gpio = config?.gpio ? { ...config.gpio } : null;
+  const keyOf = new Map([...cameraIds].map(([key, id]) => [id, key]));
+  const applies: ApplyInput[] = unfinishedApplies(db).flatMap((a) => {
+    const key = keyOf.get(a.camera_id);
+    const cam = key === undefined ? undefined : cameras.find((c) => c.key === key);
+    if (!key || !cam) return [];
+    return [{ applyId: a.id, cameraKey: key, cameraId: a.camera_id, method: a.apply_method as ApplyMethod, settings: a.settings as ApplyInput["settings"], segmentMs: cam.segment_seconds * 1000, by: a.applied_by ?? "unknown" }];
+  });
   const timelapses: TimelapseBatchInput[] = unfinishedBatches(db).map((b) => ({
     batchId: b.id,
     cameraKey: b.camera_key,
@@ -340,6 +364,7 @@ export function bootEvent(
     gpio,
     alpr: config?.alpr?.enabled === true,
     timelapses,
+    applies,
     timelapseCapture: cameras.some((c) => c.enabled && (c.timelapse?.interval_seconds ?? 0) > 0),
     ...(config?.incident ? { incident: { ...config.incident } } : {}),
     ...(maintenanceEveryMs ? { maintenanceEveryMs } : {}),

@@ -8,6 +8,8 @@
  *    |                    +--PROCESS_EXIT | recorder error | stalled too long--> backoff --deadline--> online.starting
  *    +--PROCESS_EXIT-- online.stopping <--STOP--  (graceful: RECORDER.STOP, ffmpeg finalises its segment;
  *                                                  a START meanwhile starts again once stopped)
+ *                       |   ^--RECORDER.RESTART-- online (new encoder settings)
+ *                       \--PROCESS_EXIT after RECORDER.RESTART--> online (a fresh recorder; no stop reported)
  * disabled <--DISABLE-- (any)        disk_full <--DISK_FULL_LOCKED-- online (retention found only locked footage);
  *                                    re-checked every diskRetryMs, and at once on DISK.RECHECK (space freed)
  * failed (final) <--JOURNAL.FAILED-- (any): the journal could not persist a transition; the
@@ -115,6 +117,12 @@ export interface CameraContext {
    * snapshots written before it existed = false.
    */
   startPending?: boolean;
+  /**
+   * RECORDER.RESTART: the stop under way is a restart (new encoder settings): once ffmpeg has
+   * finished its segment the recorder starts again at once, without reporting a stop (the trip
+   * goes on). Absent in snapshots written before it existed = false.
+   */
+  restartPending?: boolean;
 }
 
 /** The time span of a pending incident, Unix ms UTC. */
@@ -257,7 +265,7 @@ export const cameraMachine = setup({
       return { lastError: event.reason, stallDeadline: nowOf(self) + context.stallMs };
     }),
     noteStopping: assign(({ context, self }) => ({ stopDeadline: nowOf(self) + context.stopTimeoutMs })),
-    noteStopped: assign({ pid: null, stopDeadline: null, backoffDeadline: null, stallDeadline: null, diskRetryDeadline: null }),
+    noteStopped: assign({ pid: null, stopDeadline: null, backoffDeadline: null, stallDeadline: null, diskRetryDeadline: null, restartPending: false }),
     noteDiskFull: assign(({ event, context, self }) => {
       assertEvent(event, "DISK_FULL_LOCKED");
       return { lastError: event.reason, pid: null, diskRetryDeadline: nowOf(self) + context.diskRetryMs };
@@ -270,6 +278,7 @@ export const cameraMachine = setup({
     diskFreed: ({ context }) => context.diskFreed === true,
     backoffElapsed: ({ context }) => context.backoffElapsed,
     startPending: ({ context }) => context.startPending === true,
+    restartPending: ({ context }) => context.restartPending === true,
   },
   delays: {
     backoffDelay: ({ context, self }) => remaining(context.backoffDeadline, self),
@@ -349,7 +358,9 @@ export const cameraMachine = setup({
         SEGMENT_CLOSED: { actions: ["noteSegment", "indexSegment", "enforceRetention"] },
         PROCESS_EXIT: { target: "backoff", actions: ["noteFailure", "bumpReconnect"] },
         DISK_FULL_LOCKED: { target: "disk_full", actions: "noteDiskFull" },
-        STOP: { target: ".stopping" },
+        STOP: { target: ".stopping", actions: assign({ restartPending: false }) },
+        // new encoder settings: finish the segment, then record on with a fresh recorder
+        "RECORDER.RESTART": { target: ".stopping", actions: assign({ restartPending: true }) },
         STALL: { target: ".stalled", actions: "noteStall" },
       },
       states: {
@@ -377,12 +388,21 @@ export const cameraMachine = setup({
         },
         stopping: {
           entry: ["noteStopping", { type: "writeStatus", params: { state: "stopping" } }, "stopRecorder"],
-          after: { stopDelay: { target: "#camera.stopped", actions: "reportStopped" } },
+          after: {
+            stopDelay: [
+              { guard: "restartPending", target: "#camera.online", reenter: true, actions: assign({ restartPending: false }) },
+              { target: "#camera.stopped", actions: "reportStopped" },
+            ],
+          },
           on: {
-            STOP: { actions: assign({ startPending: false }) },
+            STOP: { actions: assign({ startPending: false, restartPending: false }) },
             START: { actions: assign({ startPending: true }) },
             STALL: { actions: [] },
-            PROCESS_EXIT: { target: "#camera.stopped", actions: "reportStopped" },
+            "RECORDER.RESTART": { actions: [] },
+            PROCESS_EXIT: [
+              { guard: "restartPending", target: "#camera.online", reenter: true, actions: assign({ restartPending: false }) },
+              { target: "#camera.stopped", actions: "reportStopped" },
+            ],
             "TIMERS.REARM": { target: "stopping", reenter: true },
           },
         },

@@ -47,6 +47,11 @@ export type CameraCommand =
   | { type: "STOP" }
   | { type: "DISABLE" }
   | { type: "ENABLE" }
+  /**
+   * Restart the recorder to pick up new encoder settings: ffmpeg finishes (and the runtime
+   * indexes) its current segment, then a new run starts; the trip goes on. Ignored unless online.
+   */
+  | { type: "RECORDER.RESTART" }
   /** Ring enforcement found only evidence left and the disk full: stop with a clear status. */
   | { type: "DISK_FULL_LOCKED"; at: number; reason: string }
   /**

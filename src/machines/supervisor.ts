@@ -26,6 +26,10 @@
  *   to render: spawned on `TIMELAPSE.START` (a REGENERATE to a running one) and at BOOT for the
  *   database's pending/processing batches; `TIMELAPSE.CANCEL` cancels one.
  * - `timelapseCapture` (src `timelapseCapture`), only when a camera captures timelapse images.
+ * - `apply:<applyId>` (src `applyConfig`, src/machines/applyConfig.ts), one per settings change
+ *   being applied: spawned on `APPLY.START` and at BOOT for the database's pending/in-progress
+ *   applies (a restored one re-arms its stored deadlines); `APPLY.CONFIRM` / `APPLY.CANCEL`
+ *   reach it as CONFIRM / CANCEL.
  * Service children are not restored from a snapshot: BOOT spawns them from the current config.
  *
  * Events reach children through one table, `ROUTES` (event type -> the children it goes to
@@ -70,6 +74,7 @@ import { incidentMachine, incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type Inciden
 import type { GpioStatus } from "./events.ts";
 import { cameraHealthMachine, type HealthMonitorInput } from "./cameraHealth.ts";
 import { timelapseBatchMachine, type TimelapseBatchInput } from "./timelapseBatch.ts";
+import { applyConfigMachine, type ApplyInput } from "./applyConfig.ts";
 
 export { incidentIdFor, DEFAULT_INCIDENT_SETTINGS, type SaveSource };
 
@@ -125,7 +130,14 @@ export type SupervisorEvent =
       timelapses?: TimelapseBatchInput[];
       /** Some camera captures timelapse images: run the capturer. */
       timelapseCapture?: boolean;
+      /** The database's pending/in-progress settings changes. */
+      applies?: ApplyInput[];
     }
+  /** A settings change to apply (its `applied_configs` row exists, `pending`). */
+  | { type: "APPLY.START"; apply: ApplyInput }
+  /** The user changed a camera by hand as a manual apply asked, or gave up on it. */
+  | { type: "APPLY.CONFIRM"; applyId: number; by: string }
+  | { type: "APPLY.CANCEL"; applyId: number; by: string }
   /** A batch to render (new, or a continuous one with new images). */
   | { type: "TIMELAPSE.START"; batch: TimelapseBatchInput }
   | { type: "TIMELAPSE.CANCEL"; batchId: number }
@@ -187,6 +199,8 @@ export interface SupervisorContext {
   maintenanceEveryMs: number;
   /** Health monitors BOOT asked for, by camera key (respawned from it after a failure). */
   healthMonitors: Record<string, HealthMonitorInput>;
+  /** Settings changes being applied, by apply id: what each actor was spawned with. */
+  applies?: Record<string, ApplyInput>;
 }
 
 export const cameraActorId = (key: string) => `camera:${key}`;
@@ -194,6 +208,7 @@ export const tripActorId = (tripId: number) => `trip:${tripId}`;
 export const incidentActorId = (incidentId: string) => `incident:${incidentId}`;
 export const healthActorId = (key: string) => `health:${key}`;
 export const timelapseActorId = (batchId: number | string) => `timelapse:${batchId}`;
+export const applyActorId = (applyId: number | string) => `apply:${applyId}`;
 
 export const MAINTENANCE_EVERY_MS = 24 * 3600 * 1000;
 const SEGMENT_SECONDS_DEFAULT = 60;
@@ -261,7 +276,9 @@ type RoutedEventType =
   | "TRIPS.CLOSE"
   | "INCIDENT.READY"
   | "SHUTDOWN"
-  | "TIMELAPSE.CANCEL";
+  | "TIMELAPSE.CANCEL"
+  | "APPLY.CONFIRM"
+  | "APPLY.CANCEL";
 type Resolver<K extends RoutedEventType> = (args: { context: SupervisorContext; event: Extract<SupervisorEvent, { type: K }>; system: System }) => Routed[];
 
 const saveOpenTrips = ({ event, system }: { event: { at: number; source: SaveSource }; system: System }): Routed[] =>
@@ -298,11 +315,15 @@ export const ROUTES: { [K in RoutedEventType]: Resolver<K> } = {
   SHUTDOWN: ({ system }) => actorsWithPrefix(system, "camera:").map(([id]) => ({ to: id, event: { type: "STOP" } })),
   "TIMELAPSE.CANCEL": ({ event, system }) =>
     system.get(timelapseActorId(event.batchId)) ? [{ to: timelapseActorId(event.batchId), event: { type: "CANCEL" } }] : [],
+  "APPLY.CONFIRM": ({ event, system }) =>
+    system.get(applyActorId(event.applyId)) ? [{ to: applyActorId(event.applyId), event: { type: "CONFIRM", by: event.by } }] : [],
+  "APPLY.CANCEL": ({ event, system }) =>
+    system.get(applyActorId(event.applyId)) ? [{ to: applyActorId(event.applyId), event: { type: "CANCEL", by: event.by } }] : [],
 };
 
 /** Which machine a child id belongs to, and how to spawn it again after a failure (null: not any more). */
 type Respawn = {
-  src: "camera" | "trip" | "incident" | "gpioButton" | "alprService" | "cameraHealth" | "timelapseBatch" | "timelapseCapture";
+  src: "camera" | "trip" | "incident" | "gpioButton" | "alprService" | "cameraHealth" | "timelapseBatch" | "timelapseCapture" | "applyConfig";
   input: unknown;
   then?: EventObject;
 } | null;
@@ -330,6 +351,10 @@ const RESPAWN: Record<string, (context: SupervisorContext, name: string) => Resp
     return input ? { src: "timelapseBatch", input } : null;
   },
   timelapseCapture: (context) => (context.services?.timelapseCapture ? { src: "timelapseCapture", input: {} } : null),
+  apply: (context, applyId) => {
+    const input = context.applies?.[applyId];
+    return input ? { src: "applyConfig", input } : null;
+  },
 };
 
 /** The children whose normal end removes them from the supervisor's context, by kind. */
@@ -337,6 +362,7 @@ const FORGET_ON_DONE: Record<string, (context: SupervisorContext, name: string) 
   trip: (context, tripId) => ({ trips: without(context.trips, tripId) }),
   incident: (context, incidentId) => ({ incidents: without(context.incidents, incidentId) }),
   timelapse: (context, batchId) => ({ timelapses: without(context.timelapses ?? {}, batchId) }),
+  apply: (context, applyId) => ({ applies: without(context.applies ?? {}, applyId) }),
 };
 
 function without<T>(record: Record<string, T>, key: string): Record<string, T> {
@@ -381,6 +407,7 @@ export const supervisorMachine = setup({
     alprService: noAlpr,
     timelapseBatch: timelapseBatchMachine,
     timelapseCapture: noTimelapseCapture,
+    applyConfig: applyConfigMachine,
   },
   actions: {
     failActor: ({ event }) => {
@@ -450,6 +477,15 @@ export const supervisorMachine = setup({
         else enqueue.spawnChild("timelapseBatch", { id, systemId: id, input });
       }
 
+      // settings changes being applied: a restored actor re-arms its stored deadlines, a missing one is spawned
+      const applies = { ...(context.applies ?? {}) };
+      for (const a of event.applies ?? []) applies[String(a.applyId)] ??= a;
+      for (const [applyId, input] of Object.entries(applies)) {
+        const id = applyActorId(applyId);
+        if (system.get(id)) enqueue.sendTo(id, { type: "TIMERS.REARM" });
+        else enqueue.spawnChild("applyConfig", { id, systemId: id, input });
+      }
+
       // pending incidents: a restored actor re-arms its stored deadline; a missing one is spawned again
       const incidents = context.incidents ?? {};
       for (const [incidentId, input] of Object.entries(incidents)) {
@@ -484,6 +520,7 @@ export const supervisorMachine = setup({
         restarts: {},
         services: { gpio, alpr, timelapseCapture },
         timelapses,
+        applies,
         incidentSettings: event.incident ?? context.incidentSettings ?? { ...DEFAULT_INCIDENT_SETTINGS },
         incidents,
         gpio: gpio ? (context.gpio ?? null) : null,
@@ -570,6 +607,14 @@ export const supervisorMachine = setup({
       }
       enqueue.spawnChild("timelapseBatch", { id, systemId: id, input: event.batch });
       enqueue.assign({ timelapses: { ...(context.timelapses ?? {}), [String(event.batch.batchId)]: event.batch } });
+    }),
+    /** A settings change to apply: its actor is spawned unless one runs already. */
+    startApply: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, "APPLY.START");
+      const id = applyActorId(event.apply.applyId);
+      if (system.get(id)) return;
+      enqueue.spawnChild("applyConfig", { id, systemId: id, input: event.apply });
+      enqueue.assign({ applies: { ...(context.applies ?? {}), [String(event.apply.applyId)]: event.apply } });
     }),
     noteGpio: enqueueActions(({ event, enqueue }) => {
       assertEvent(event, "GPIO.STATUS");
@@ -665,6 +710,7 @@ export const supervisorMachine = setup({
     maintenanceDeadline: null,
     maintenanceEveryMs: MAINTENANCE_EVERY_MS,
     healthMonitors: {},
+    applies: {},
   }),
   on: {
     BOOT: { target: ".running", actions: "boot" },
@@ -678,6 +724,9 @@ export const supervisorMachine = setup({
     "INCIDENT.READY": { actions: "route" },
     "TIMELAPSE.START": { actions: "startTimelapse" },
     "TIMELAPSE.CANCEL": { actions: "route" },
+    "APPLY.START": { actions: "startApply" },
+    "APPLY.CONFIRM": { actions: "route" },
+    "APPLY.CANCEL": { actions: "route" },
     "GPIO.STATUS": { actions: "noteGpio" },
     "ALPR.ERROR": { actions: "noteServiceError" },
     MAINTENANCE: { actions: "maintenance" },

@@ -86,3 +86,77 @@ export async function probeMedia(file: string, ffmpegPath: string = resolveFfmpe
   const frameSec = info.fps ? 1 / info.fps : 0;
   return { ...info, frames, durationSec: outUs / 1e6 + frameSec };
 }
+
+/** Keyframes of a file's first video stream (`measureKeyframes`). */
+export interface KeyframeInfo {
+  /** Video packets read. */
+  frames: number;
+  /** Packets flagged as keyframes. */
+  keyframes: number;
+  /** Mean distance between consecutive keyframes, s; null with fewer than two. */
+  meanIntervalSec: number | null;
+  /** Presentation times of the keyframes (the file's own timestamps), s, ascending. */
+  keyTimesSec: number[];
+}
+
+/**
+ * Counts the keyframes of `file`'s first video stream and their mean distance, without decoding:
+ * ffmpeg's `framecrc` muxer over a stream copy prints one line per packet
+ * (`stream, dts, pts, duration, size, crc[, F=0xFLAGS][, side data]`) in the time base of its
+ * `#tb` header; `F=` appears only when the flags are not exactly "keyframe"
+ * (libavformat/framecrcenc.c), so a line without it, or with bit 0 set, is a keyframe.
+ * Returns null when ffmpeg reads no packet. Throws only if ffmpeg cannot be spawned.
+ */
+export async function measureKeyframes(file: string, ffmpegPath: string = resolveFfmpeg()): Promise<KeyframeInfo | null> {
+  // -copyts: the file's own timestamps, so the keyframes of consecutive segments line up
+  const run = await runFfmpeg(["-hide_banner", "-nostdin", "-loglevel", "error", "-copyts", "-i", file, "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"], {
+    ffmpegPath,
+    captureStdout: true,
+  });
+  const text = new TextDecoder().decode(run.stdout);
+  let tb = 1 / 90_000;
+  let frames = 0;
+  const keyPts: number[] = [];
+  for (const line of text.split("\n")) {
+    const tbMatch = /^#tb \d+: (\d+)\/(\d+)/.exec(line);
+    if (tbMatch) {
+      tb = Number(tbMatch[1]) / Number(tbMatch[2]);
+      continue;
+    }
+    if (!line || line.startsWith("#")) continue;
+    const cols = line.split(",").map((c) => c.trim());
+    if (cols.length < 6) continue;
+    frames++;
+    const flags = cols.find((c) => c.startsWith("F="));
+    const key = flags === undefined || (parseInt(flags.slice(2), 16) & 1) === 1;
+    if (key) keyPts.push(Number(cols[2]) * tb);
+  }
+  if (frames === 0) return null;
+  keyPts.sort((a, b) => a - b);
+  const meanIntervalSec = keyPts.length >= 2 ? (keyPts[keyPts.length - 1]! - keyPts[0]!) / (keyPts.length - 1) : null;
+  return { frames, keyframes: keyPts.length, meanIntervalSec, keyTimesSec: keyPts };
+}
+
+/**
+ * Mean distance between keyframes, s (3 decimals), over consecutive segments: `perSegment` holds
+ * each segment's keyframe times (`KeyframeInfo.keyTimesSec`) in recording order. Distances within
+ * a segment count, and from a segment's last keyframe to the next one's first when the next
+ * continues the same timeline (the segments of one recorder run share ffmpeg's timeline,
+ * `-reset_timestamps 0`; a new run starts a new one), so a GOP as long as a segment (one
+ * keyframe per segment) is measured too. Null with no distance at all.
+ */
+export function meanKeyframeInterval(perSegment: number[][], maxGapSec = 60): number | null {
+  let sum = 0;
+  let n = 0;
+  let last: number | null = null;
+  for (const times of perSegment) {
+    for (const t of times) {
+      if (last !== null && t > last && t - last <= maxGapSec) {
+        sum += t - last;
+        n++;
+      }
+      last = t;
+    }
+  }
+  return n > 0 ? Math.round((sum / n) * 1000) / 1000 : null;
+}

@@ -50,6 +50,14 @@ export interface RecorderArgsOptions {
   ffmpegMajor: number;
   /** File descriptor (>= 3) the live MPEG-TS copy is written to; absent = recording only. */
   liveFd?: number;
+  /**
+   * dashcam's own encoder settings applied to this camera (src/db/optimize.ts `encoder_settings`),
+   * for the sources it encodes or configures itself (testsrc, v4l2, rpicam); ignored for the
+   * stream-copied ones. Absent fields keep the defaults: no bitrate cap (x264's CRF 23 /
+   * rpicam's default), a keyframe every `LIVE_KEYFRAME_SECONDS`. The frame size and rate come from
+   * `camera` (the wiring puts applied ones there).
+   */
+  encoder?: { bitrateKbps?: number | null; keyframeSeconds?: number | null };
 }
 
 export interface RecorderArgs {
@@ -78,6 +86,14 @@ export const LIVE_KEYFRAME_SECONDS = 1;
 /** Packets the live output's fifo queues before it drops (about 2 s at 25 frames/s plus audio). */
 export const LIVE_FIFO_PACKETS = 120;
 
+/**
+ * Whether dashcam encodes (or, for rpicam, configures the encoder of) this source itself, so its
+ * frame size, rate, bitrate and keyframe interval are dashcam's own settings: testsrc, v4l2, rpicam.
+ */
+export function encodesItself(source: string): boolean {
+  return source === "testsrc" || source === "rpicam" || source.startsWith("v4l2:");
+}
+
 /** Escapes one level of ffmpeg's option syntax (`\` before `\ ' : = [ ] |`). */
 const escapeLevel = (text: string) => text.replace(/[\\':=\[\]|]/g, (ch) => `\\${ch}`);
 
@@ -95,11 +111,17 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     camera.audio === "none" ? ["-map", "0:v:0", "-an", "-c", "copy"]
     : camera.audio === "copy" ? ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
     : ["-map", "0:v:0", "-map", "0:a?", "-c", "copy", "-c:a", "aac", "-b:a", String(AUDIO_AAC_BITRATE)];
+  const keyframeSeconds = opts.encoder?.keyframeSeconds ?? LIVE_KEYFRAME_SECONDS;
+  const bitrateKbps = opts.encoder?.bitrateKbps ?? null;
+  // a bitrate cap: x264's ABR with a VBV of one second (maxrate = bitrate), so every second of
+  // footage stays near the asked rate (x264 docs, "ratecontrol": --vbv-maxrate/--vbv-bufsize)
+  const rate = bitrateKbps ? ["-b:v", `${bitrateKbps}k`, "-maxrate", `${bitrateKbps}k`, "-bufsize", `${bitrateKbps}k`] : [];
   const encode = [
     "-map", "0:v:0", "-an",
     "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-    "-g", String(Math.max(1, Math.round(fps * LIVE_KEYFRAME_SECONDS))),
-    "-force_key_frames", `expr:gte(t,n_forced*${LIVE_KEYFRAME_SECONDS})`,
+    ...rate,
+    "-g", String(Math.max(1, Math.round(fps * keyframeSeconds))),
+    "-force_key_frames", `expr:gte(t,n_forced*${keyframeSeconds})`,
   ];
 
   if (/^rtsps?:\/\//i.test(src)) {
@@ -125,7 +147,8 @@ export function buildRecorderArgs(camera: CameraConfig, opts: RecorderArgsOption
     pipeFrom = [
       "rpicam-vid", "-t", "0", "--inline", "-n",
       "--width", String(camera.width), "--height", String(camera.height),
-      "--framerate", String(fps), "--intra", String(Math.max(1, Math.round(fps * LIVE_KEYFRAME_SECONDS))),
+      "--framerate", String(fps), "--intra", String(Math.max(1, Math.round(fps * keyframeSeconds))),
+      ...(bitrateKbps ? ["--bitrate", String(bitrateKbps * 1000)] : []),
       "--codec", "h264", "-o", "-",
     ];
     input = ["-fflags", "+genpts", "-f", "h264", "-framerate", String(fps), "-i", "pipe:0"];

@@ -71,6 +71,7 @@ import { eventRoutes } from "./routes/events.tsx";
 import { healthRoutes } from "./routes/health.tsx";
 import { inventoryRoutes } from "./routes/inventory.tsx";
 import { timelapseRoutes, tripTimelapseRoutes } from "./routes/timelapses.tsx";
+import { cameraSettingsRoutes } from "./routes/cameraSettings.tsx";
 import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
 import { myFootageRoutes } from "./routes/myFootage.tsx";
 import { pwaRoutes } from "./routes/pwa.ts";
@@ -209,6 +210,7 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/", liveRoutes());
   app.route("/cameras", liveStreamRoutes());
   app.route("/cameras", cameraRoutes());
+  app.route("/cameras", cameraSettingsRoutes());
   app.route("/cameras", healthRoutes());
   app.route("/cameras", inventoryRoutes());
   app.route("/trips", tripRoutes());

@@ -20,6 +20,8 @@ import type { ManualBatchRequest } from "../media/timelapse.ts";
 import type { RenderProgress } from "../renderProgress.ts";
 import type { LiveHubs } from "../media/liveHub.ts";
 import type { CurrentFrameSource } from "../media/currentFrame.ts";
+import type { OptimizeOptions } from "../optimize/request.ts";
+import type { ApplyRequest } from "../optimize/apply.ts";
 
 
 /**
@@ -88,6 +90,12 @@ export interface WebActions {
    * a user-readable Error when the trip is not saved-and-recording.
    */
   unsaveTrip?(tripId: number, by: string): Promise<void>;
+  /** Runs the heuristic optimizer for a camera and stores the recommendation (RuntimeActions.optimizeCamera). */
+  optimizeCamera?(cameraKey: string, opts?: OptimizeOptions): Promise<{ optimizationId: number }>;
+  /** Starts a settings change and its actor (RuntimeActions.applySettings); rejects with ApplyRequestError. */
+  applySettings?(req: ApplyRequest): Promise<{ applyId: number }>;
+  /** Confirms (or with `cancel`, gives up) a manual settings change (RuntimeActions.confirmApply). */
+  confirmApply?(applyId: number, by: string, cancel?: boolean): Promise<void>;
 }
 
 export interface WebDeps {

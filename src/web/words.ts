@@ -173,6 +173,14 @@ export function eventSentence(ev: EventRow, cameraName?: string | null): string 
       return on(`recording stopped${by}`);
     case "camera.start":
       return on(`recording started${by}`);
+    case "camera.optimize":
+      return on(`settings recommended${by}`);
+    case "camera.apply": {
+      const error = str(d.error);
+      if (d.status === "success") return on("new settings applied and checked");
+      if (d.status === "partial") return on(`new settings applied in part${error ? ` (${error})` : ""}`);
+      return on(`settings change failed${error ? ` (${error})` : ""}`);
+    }
     case "gpio.button":
       return /long/.test(ev.message) ? "Save button held: incident marked" : "Save button pressed: keeping the drive";
     case "gpio.ready":

@@ -78,6 +78,11 @@ export const PERMISSIONS: readonly PermissionRule[] = [
   // cameras (src/web/routes/cameras.tsx)
   { method: "POST", path: "/cameras/:key/stop", role: "operator", what: "stop recording a camera (its open trip closes)" },
   { method: "POST", path: "/cameras/:key/start", role: "operator", what: "start recording a stopped camera" },
+  // recommended settings and their application (src/web/routes/cameraSettings.tsx)
+  { method: "POST", path: "/cameras/:key/optimize", role: "operator", what: "recommend settings for a camera (stored)" },
+  { method: "POST", path: "/cameras/:key/apply", role: "operator", what: "apply a recommendation to a camera" },
+  { method: "POST", path: "/cameras/:key/applies/:id/confirm", role: "operator", what: "confirm a settings change made by hand" },
+  { method: "POST", path: "/cameras/:key/applies/:id/cancel", role: "operator", what: "give up a settings change made by hand" },
   // camera health (src/web/routes/health.tsx)
   { method: "POST", path: "/cameras/:key/health/check", role: "operator", what: "run a camera health check now" },
   // camera inventory (src/web/routes/inventory.tsx)

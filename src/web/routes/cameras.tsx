@@ -59,6 +59,7 @@ import { hasRole } from "../../db/users.ts";
 import { logEvent } from "../../db/eventLog.ts";
 import { snapshotResponse } from "./snapshots.tsx";
 import { CameraPower } from "../components/CameraPower.tsx";
+import { CameraSettings } from "../components/CameraSettings.tsx";
 import { isHtmx, unavailable, userOf } from "../actions.ts";
 import { CameraInventory } from "./inventory.tsx";
 
@@ -218,6 +219,7 @@ export function cameraRoutes() {
           </section>
         ) : null}
         <Timeline from={win.from} to={win.to} segments={segments} gaps={gaps} cameraKey={cam.key} marker={at} />
+        <CameraSettings deps={c.var.deps} cameraKey={cam.key} operator={operator} csrf={c.var.csrfToken} />
         <p class="action-row">
           <a class="button" href={`/trips?camera=${cam.key}`}>
             Drives of this camera
