@@ -42,7 +42,7 @@ import { openDatabase } from "./db/open.ts";
 import { dbPath } from "./paths.ts";
 import { loadSecretKey, type SecretKey } from "./secrets.ts";
 import { cameraIdByKey, cameraKeyById, syncCameras } from "./db/cameras.ts";
-import { discoverInventory, startInventoryDiscovery, syncConfigInventory } from "./actors/inventory.ts";
+import { discoverInventory, onvifTargetsOf, startInventoryDiscovery, syncConfigInventory } from "./actors/inventory.ts";
 import { markDisabledCameras } from "./db/cameraStatus.ts";
 import { currentBootId } from "./bootId.ts";
 import { reconcileAtStartup, reconcileFullScan, salvageInterrupted } from "./actors/reconcile.ts";
@@ -73,7 +73,6 @@ import { LiveFrameService } from "./media/currentFrameService.ts";
 import type { CurrentFrameSource } from "./media/currentFrame.ts";
 import { optimizeCameraByKey, type OptimizeOptions } from "./optimize/request.ts";
 import { ApplyRequestError, createApply, unfinishedApplyOf, type ApplyRequest } from "./optimize/apply.ts";
-import { onvifNotConfigured } from "./actors/applyConfig.ts";
 import { failOrphanApplies } from "./db/optimize.ts";
 
 /** Budget for the cameras' graceful stop during power-down, ms (the whole stop has 5 s). */
@@ -681,8 +680,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
     // with it off the runtime's idle memory stays smaller. A failed load is reported by
     // the alprService actor itself (ALPR.ERROR).
     if (config.alpr?.enabled && !opts.deps?.alprService) await preloadAlprService().catch(() => {});
-    // ONVIF applies fail with a clear reason until the ONVIF client is wired to the camera's target
-    deps.onvifApply ??= onvifNotConfigured;
+    // ONVIF settings changes reach a camera through its ONVIF login (config file, else the UI's)
+    deps.onvifTargetOf ??= onvifTargetsOf(db, secret, config.cameras, cameraIds);
     supervisor = startSupervisor(deps, config.cameras, cameraIds);
     controlState.db = db;
     controlState.actions = actions;

@@ -1,100 +1,147 @@
 /**
- * The `onvif` method of a settings change through the real `applyConfig` wiring
- * (src/actors/applyConfig.ts) on a real SQLite file with the journal: the ONVIF apply is the
- * injected effect with the signature of `applyOnvifStreamSettings` (src/onvif/device.ts), here a
- * stand-in at that boundary recording what it was asked; the protocol itself is tested with the
- * ONVIF client. It receives the stream in ONVIF's terms (codec without the dot, GOP in frames);
- * what the camera reads back decides (`partial` with what differs, without measuring); a refusal
- * fails with the camera's words; a camera without an ONVIF target fails with
- * "ONVIF is not configured for this camera".
+ * The `onvif` method of a settings change end to end, in the real runtime (this process): the
+ * apply action the web page and the control socket use (`actions.applySettings`), the
+ * supervisor's `apply:<id>` actor with the runtime's wiring, the camera's ONVIF login from the
+ * config file (or stored from the page), the real `onvif` npm client (src/onvif/device.ts) over
+ * real HTTP, and loopback ONVIF devices (test/helpers/onvifDevice.ts, the outermost boundary,
+ * speaking the SOAP messages of the ONVIF Media WSDL):
+ *
+ * - the stream is sent (SetVideoEncoderConfiguration) and read back as asked: the device holds
+ *   it, the change goes on to be verified by measuring the recordings, and the inventory's
+ *   "main stream now" is what the device read back;
+ * - a device that clamps the frame rate (test/helpers/onvifDevice.ts `frameRateCap`) reads back
+ *   something else: `partial` with what differs;
+ * - a device that refuses: `failed` with its fault string, nothing changed;
+ * - a wrong password: `failed` with the device's refusal in plain words;
+ * - a camera without an ONVIF login: `failed` with "ONVIF is not configured for this camera",
+ *   until a login is entered on the page (it counts at once).
+ *
+ * The cameras record nothing (`record = false`): ONVIF is the only thing they do here. The
+ * measuring itself is tested with real recordings in test/apply-self.test.ts.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createActor } from "xstate";
-import { validateConfig } from "../src/config.ts";
-import { openDatabase } from "../src/db/open.ts";
-import { syncCameras } from "../src/db/cameras.ts";
-import { applyById } from "../src/db/optimize.ts";
-import { Journal } from "../src/actors/journal.ts";
-import { LiveBus } from "../src/events.ts";
-import { createApply } from "../src/optimize/apply.ts";
-import { fromOnvif, provideApplyConfig, toOnvif, type OnvifApply, type OnvifStreamSettings, type OnvifTarget } from "../src/actors/applyConfig.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
 import { waitUntil } from "./helpers/wait.ts";
+import { startFakeOnvifDevice, type FakeOnvifDevice } from "./helpers/onvifDevice.ts";
+import { applyById } from "../src/db/optimize.ts";
+import { cameraIdByKey } from "../src/db/cameras.ts";
+import { inventoryOf, setOnvifCredentials } from "../src/db/inventory.ts";
+import { loadSecretKey } from "../src/secrets.ts";
+import { applyActorId } from "../src/machines/supervisor.ts";
+import { ONVIF_NOT_CONFIGURED, fromOnvif, toOnvif } from "../src/actors/applyConfig.ts";
+import type { RuntimeHandle } from "../src/runtime.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "dashcam-apply-onvif-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fx = new RuntimeFixture("dashcam-apply-onvif-");
+const LOGIN = { user: "admin", password: "secret-pass" };
+let gate: FakeOnvifDevice;
+let capped: FakeOnvifDevice;
+let locked: FakeOnvifDevice;
+let rt: RuntimeHandle;
+let dataDir: string;
 
-const config = validateConfig({ data_dir: dir, cameras: [{ key: "gate", source: "rtsp://192.0.2.9:554/s1", segment_seconds: 4 }] }, dir);
-const db = openDatabase(join(dir, "dashcam.db"));
-syncCameras(db, config.cameras, null);
-const journal = new Journal(db);
-afterAll(() => {
-  journal.close();
-  db.close();
+beforeAll(async () => {
+  gate = startFakeOnvifDevice(LOGIN);
+  capped = startFakeOnvifDevice({ ...LOGIN, frameRateCap: 15 });
+  locked = startFakeOnvifDevice(LOGIN);
+  dataDir = fx.tempDir();
+  const camera = (key: string, onvif?: { url: string; user: string; password: string }) => ({
+    key,
+    source: `rtsp://127.0.0.1:9/${key}`,
+    record: false,
+    ...(onvif ? { inventory: { onvif } } : {}),
+  });
+  const config = fx.config(dataDir, {
+    cameras: [
+      camera("gate", { url: gate.url, ...LOGIN }),
+      camera("yard", { url: capped.url, ...LOGIN }),
+      camera("door", { url: locked.url, user: "admin", password: "WrongPass123" }),
+      camera("shed"),
+    ],
+    health: { enabled: false },
+  });
+  rt = await fx.start(config);
 });
-const cameras = new Map(config.cameras.map((c) => [c.key, c]));
-const TARGET: OnvifTarget = { url: "http://192.0.2.9/onvif/device_service", user: "admin", password: "pw" };
-const STREAM = { resolution: "1920x1080", codec: "H.265", fps: 20, bitrateKbps: 2048, gopSeconds: 2 };
+afterAll(async () => {
+  await fx.cleanup();
+  for (const d of [gate, capped, locked]) d?.stop();
+});
 
-/** Runs one onvif apply with `effect` to its end; returns the row. */
-async function run(effect: OnvifApply, target: OnvifTarget | null = TARGET) {
-  const input = createApply(db, cameras, { cameraKey: "gate", method: "onvif", settings: { stream: STREAM }, by: "admin" });
-  const machine = provideApplyConfig({ db, dataDir: dir, bootId: "b", journal, bus: new LiveBus(), cameras, onvifApply: effect, onvifTargetOf: () => target });
-  const actor = createActor(machine, { input, systemId: `apply:${input.applyId}`, inspect: journal.inspect });
-  actor.start();
-  await waitUntil("the apply to leave pushing", () => {
-    const v = actor.getSnapshot().value;
-    return actor.getSnapshot().status === "done" || (typeof v === "object" && (v as { in_progress?: string }).in_progress === "verifying");
-  }, 10_000, 20);
-  const state = actor.getSnapshot().value;
-  actor.stop();
-  // the journal commits the final transition's rows
-  await waitUntil("the row", () => {
-    const r = applyById(db, input.applyId)!;
-    return r.status !== "pending" ? r : null;
-  }, 5_000, 20);
-  return { row: applyById(db, input.applyId)!, state };
-}
+const row = (id: number) => queryDb(dataDir, (db) => applyById(db, id));
+/** Waits until apply `id` was pushed (in progress, `applied_at` set) or ended; returns its row. */
+const settled = (id: number) =>
+  waitUntil(`apply ${id} to be pushed or to end`, () => {
+    const r = row(id);
+    return r && (r.applied_at !== null || (r.status !== "pending" && r.status !== "in_progress")) ? r : null;
+  }, 20_000, 50);
+const apply = (cameraKey: string, stream: Record<string, unknown>) =>
+  rt.actions.applySettings({ cameraKey, method: "onvif", settings: { stream }, by: "tester" }).then((r) => r.applyId);
 
-describe("ONVIF apply through the injected effect", () => {
-  test("the effect gets the stream in ONVIF's terms with the camera's target; a read-back that differs ends partial", async () => {
-    const asked: [OnvifTarget, OnvifStreamSettings][] = [];
-    const { row, state } = await run(async (t, s) => {
-      asked.push([t, s]);
-      // the camera caps the frame rate (and keeps a keyframe every 2 s)
-      return { readBack: { ...s, fps: 15, gopFrames: 30 } };
-    });
-    expect(asked).toEqual([[TARGET, { width: 1920, height: 1080, codec: "H265", fps: 20, bitrateKbps: 2048, gopFrames: 40 }]]);
-    expect(state).toBe("partial");
-    expect([row.status, row.error_message]).toEqual(["partial", "the camera reports 15 frames/s, not 20"]);
-    expect(row.applied_at).not.toBeNull();
-    expect((row.verification as { readBack: unknown }).readBack).toEqual({ ...STREAM, fps: 15 });
-  });
+describe("ONVIF settings changes through the runtime", () => {
+  test("sent and read back as asked: the device holds it, verification by measuring follows, the inventory shows it", async () => {
+    await rt.actions.discoverInventory("gate");
+    const cameraId = queryDb(dataDir, (db) => cameraIdByKey(db, "gate"))!;
+    expect(queryDb(dataDir, (db) => inventoryOf(db, cameraId))!.capabilities!.currentStream).toEqual({ width: 1920, height: 1080, codec: "H264", fps: 25, bitrateKbps: 4096, gopFrames: 50 });
+    const stream = { resolution: "1280x720", codec: "H.264", fps: 20, bitrateKbps: 2048, gopSeconds: 2 };
+    const sentAt = gate.requests.length;
+    const id = await apply("gate", stream);
+    const r = await settled(id);
+    expect([r.status, r.error_message, r.apply_method, r.applied_by]).toEqual(["in_progress", null, "onvif", "tester"]);
+    // set, then read back (the library asks for the configuration after a set)
+    expect(gate.requests.slice(sentAt).filter((op) => /VideoEncoderConfiguration$/.test(op))).toEqual(["GetVideoEncoderConfiguration", "SetVideoEncoderConfiguration", "GetVideoEncoderConfiguration"]);
+    expect(gate.unauthorized).toEqual([]);
+    expect(gate.main).toMatchObject({ encoding: "H264", width: 1280, height: 720, fps: 20, bitrateKbps: 2048, gop: 40 });
+    // the actor read it back as asked and waits to measure the recordings
+    const actor = rt.supervisor.system.get(applyActorId(id))!;
+    const snap = actor.getSnapshot() as { value: unknown; context: { readBack: unknown; verifyAtUtc: number | null } };
+    expect(snap.value).toEqual({ in_progress: "verifying" });
+    expect(snap.context.readBack).toEqual(stream);
+    expect(snap.context.verifyAtUtc).toBeGreaterThan(r.applied_at!);
+    // the inventory's "main stream now" is the read-back, not the discovery's
+    expect(queryDb(dataDir, (db) => inventoryOf(db, cameraId))!.capabilities!.currentStream).toEqual({ width: 1280, height: 720, codec: "H264", fps: 20, bitrateKbps: 2048, gopFrames: 40 });
+  }, 30_000);
 
-  test("a read-back as asked goes on to measure the recordings", async () => {
-    const { row, state } = await run(async (_t, s) => ({ readBack: s }));
-    expect(state).toEqual({ in_progress: "verifying" });
-    expect(row.status).toBe("in_progress");
-  });
+  test("a device that clamps the frame rate reads back 15: partial with what differs, without measuring", async () => {
+    const id = await apply("yard", { fps: 25, gopSeconds: 2 });
+    const r = await settled(id);
+    // it keeps a keyframe every 50 frames as asked, which at 15 frames/s is every 3.3 s
+    expect([r.status, r.error_message]).toEqual(["partial", "the camera reports 15 frames/s, not 25; the camera reports a keyframe every 3.333 s, not 2"]);
+    expect(capped.main.fps).toBe(15);
+    expect((r.verification as { readBack: { fps: number } }).readBack.fps).toBe(15);
+  }, 30_000);
 
-  test("the camera refuses: failed with its words; no target: ONVIF is not configured", async () => {
-    const refused = await run(async () => {
-      throw new Error("ONVIF fault ter:InvalidArgVal: the encoder does not support H.265");
-    });
-    expect([refused.row.status, refused.row.error_message]).toEqual(["failed", "ONVIF fault ter:InvalidArgVal: the encoder does not support H.265"]);
-    let called = 0;
-    const none = await run(async (_t, s) => {
-      called++;
-      return { readBack: s };
-    }, null);
-    expect([none.row.status, none.row.error_message]).toEqual(["failed", "ONVIF is not configured for this camera"]);
-    expect(called).toBe(0);
-  });
+  test("a device that refuses: failed with its fault string, nothing changed", async () => {
+    const before = { ...gate.main };
+    const id = await apply("gate", { resolution: "1000x1000" });
+    const r = await settled(id);
+    expect([r.status, r.error_message]).toEqual(["failed", "The configuration parameters are not possible to set"]);
+    expect(gate.main).toEqual(before);
+  }, 30_000);
 
-  test("toOnvif / fromOnvif round trip", () => {
-    expect(fromOnvif(toOnvif(STREAM))).toEqual(STREAM);
+  test("a wrong password: failed with the device's refusal in plain words", async () => {
+    const id = await apply("door", { fps: 10 });
+    const r = await settled(id);
+    expect([r.status, r.error_message]).toEqual(["failed", "the device refused the user name or password (Sender not Authorized)"]);
+    expect(locked.unauthorized).toContain("GetDeviceInformation");
+    expect(locked.requests).not.toContain("SetVideoEncoderConfiguration");
+  }, 30_000);
+
+  test("no ONVIF login: failed with ONVIF_NOT_CONFIGURED; a login entered on the page counts at once", async () => {
+    const before = gate.requests.length;
+    const none = await settled(await apply("shed", { fps: 12 }));
+    expect([none.status, none.error_message]).toEqual(["failed", ONVIF_NOT_CONFIGURED]);
+    expect(gate.requests.length).toBe(before);
+    // what the camera page's inventory form stores (encrypted with the data directory's key)
+    const cameraId = queryDb(dataDir, (db) => cameraIdByKey(db, "shed"))!;
+    setOnvifCredentials(rt.db, loadSecretKey(dataDir, false)!, cameraId, { url: gate.url, ...LOGIN, origin: "ui" });
+    const r = await settled(await apply("shed", { fps: 12 }));
+    expect([r.status, r.error_message]).toEqual(["in_progress", null]);
+    expect(gate.main.fps).toBe(12);
+  }, 30_000);
+
+  test("toOnvif / fromOnvif: codec without the dot, GOP in frames, and back", () => {
+    const stream = { resolution: "1920x1080", codec: "H.265", fps: 20, bitrateKbps: 2048, gopSeconds: 2 };
+    expect(toOnvif(stream)).toEqual({ width: 1920, height: 1080, codec: "H265", fps: 20, bitrateKbps: 2048, gopFrames: 40 });
+    expect(fromOnvif(toOnvif(stream))).toEqual(stream);
     expect(toOnvif({ fps: 10 })).toEqual({ fps: 10 });
   });
 });

@@ -10,8 +10,8 @@
  *   following segments measure as asked: `success`, with what was measured;
  * - a bitrate the encoder cannot reach on this picture ends `partial` with what differs;
  * - a keyframe interval longer than the segment, or H.265, ends `failed` with the reason;
- * - `manual` waits for the user's confirmation; `onvif` fails with "ONVIF is not configured for
- *   this camera" until an ONVIF client is wired.
+ * - `manual` waits for the user's confirmation; `onvif` to a camera without an ONVIF login fails
+ *   with "ONVIF is not configured for this camera" (ONVIF applies: test/apply-onvif.test.ts).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
@@ -115,7 +115,7 @@ describe("applying settings to a camera dashcam encodes (testsrc)", () => {
     ]);
   }, 30_000);
 
-  test("manual waits for the user's confirmation; onvif fails clearly until a client is wired; bad requests are refused", async () => {
+  test("manual waits for the user's confirmation; onvif without an ONVIF login fails clearly; bad requests are refused", async () => {
     const manual = await rt.actions.applySettings({ cameraKey: "front", method: "manual", settings: { stream: { fps: 15 }, exposure: { shutter: "1/500", wdr: "Off" } }, by: "tester" });
     await Bun.sleep(500);
     const waiting = applyRow(dataDir, manual.applyId) as AppliedConfigRow;

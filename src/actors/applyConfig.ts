@@ -8,9 +8,12 @@
  *     `encoder_settings` (src/db/optimize.ts; they survive restarts) and sends the camera actor
  *     `RECORDER.RESTART`: ffmpeg finishes its segment and starts again with them
  *     (src/actors/camera.ts `wrapRecorder`, src/media/recorderArgs.ts);
- *   - `onvif`: the injected `onvifApply` effect (signature of `applyOnvifStreamSettings` in
- *     src/onvif/device.ts) with the camera's ONVIF target; a camera without one fails with
- *     "ONVIF is not configured for this camera". What the camera reports back becomes `readBack`;
+ *   - `onvif`: `applyOnvifStreamSettings` (src/onvif/device.ts: SetVideoEncoderConfiguration,
+ *     then GetVideoEncoderConfiguration) with the camera's ONVIF target (`onvifTargetOf`, in the
+ *     runtime the config file's login, else the one stored from the UI); a camera without one
+ *     fails with "ONVIF is not configured for this camera", a refusal with the device's fault
+ *     string. What the camera reports back becomes `readBack` and the inventory's current
+ *     stream settings;
  *   - `manual` never pushes (the user changes the camera and confirms).
  *   Safe to repeat: the same settings are stored / sent again.
  * - `measure`: the newest `VERIFY_SEGMENTS` segments that started after the change
@@ -38,43 +41,31 @@ import { segmentsInWindow } from "../db/views.ts";
 import { meanKeyframeInterval, measureKeyframes, probeMedia } from "../media/probe.ts";
 import { encodesItself } from "../media/recorderArgs.ts";
 import { resolveInside } from "../paths.ts";
+import { applyOnvifStreamSettings, type OnvifStreamSettings, type OnvifTarget } from "../onvif/device.ts";
+import { storeCurrentStream } from "../db/inventory.ts";
 import type { ActorDeps } from "./camera.ts";
 import { logAndAnnounce } from "./journal.ts";
 
-/** Where and how to reach a camera over ONVIF (the shape of src/onvif/device.ts `OnvifTarget`). */
-export interface OnvifTarget {
-  url: string;
-  user?: string;
-  password?: string;
-  timeoutMs?: number;
-}
-
-/** Stream settings as ONVIF sets them (the shape of src/onvif/device.ts `OnvifStreamSettings`). */
-export interface OnvifStreamSettings {
-  width?: number;
-  height?: number;
-  codec?: "H264" | "H265" | "JPEG";
-  fps?: number;
-  bitrateKbps?: number;
-  gopFrames?: number;
-}
-
 /** The ONVIF apply effect (the signature of src/onvif/device.ts `applyOnvifStreamSettings`). */
-export type OnvifApply = (target: OnvifTarget, settings: OnvifStreamSettings) => Promise<{ readBack: OnvifStreamSettings }>;
+export type OnvifApply = typeof applyOnvifStreamSettings;
 
-/** The reason an ONVIF apply fails when the camera has no ONVIF target. */
+/** The reason an ONVIF apply fails when the camera has no ONVIF login (config file or UI). */
 export const ONVIF_NOT_CONFIGURED = "ONVIF is not configured for this camera";
 
-/** Until the real ONVIF client is wired: every ONVIF apply fails with `ONVIF_NOT_CONFIGURED`. */
-export const onvifNotConfigured: OnvifApply = async () => {
-  throw new Error(ONVIF_NOT_CONFIGURED);
-};
-
 export interface ApplyDeps extends ActorDeps {
-  /** The ONVIF apply effect (default `onvifNotConfigured`). */
+  /** The ONVIF apply effect (default: the real client, `applyOnvifStreamSettings`). */
   onvifApply?: OnvifApply;
-  /** The camera's ONVIF target by key; null (the default) = none configured. */
+  /**
+   * The camera's ONVIF target by key; null (or no function) = none configured, and an ONVIF
+   * apply fails with ONVIF_NOT_CONFIGURED. May throw a one-line Error (a stored login this data
+   * directory's key cannot decrypt): the apply fails with it.
+   */
   onvifTargetOf?: (cameraKey: string) => OnvifTarget | null;
+  /**
+   * What the camera read back after a successful ONVIF apply, for the inventory's `currentStream`
+   * (default: stored in `cameras.capabilities`, src/db/inventory.ts `storeCurrentStream`).
+   */
+  onvifApplied?: (cameraId: number, readBack: OnvifStreamSettings) => void;
   /** Replace the real push / measurement (tests). */
   applyPush?: AnyActorLogic;
   applyMeasure?: AnyActorLogic;
@@ -144,7 +135,9 @@ export function createApplyPush(deps: ApplyDeps) {
     if (input.method === "onvif") {
       const target = deps.onvifTargetOf?.(input.cameraKey) ?? null;
       if (!target) throw new Error(ONVIF_NOT_CONFIGURED);
-      const r = await (deps.onvifApply ?? onvifNotConfigured)(target, toOnvif(s));
+      const r = await (deps.onvifApply ?? applyOnvifStreamSettings)(target, toOnvif(s));
+      // the inventory shows the camera's settings as they are now, not as discovered
+      (deps.onvifApplied ?? ((id, readBack) => storeCurrentStream(deps.db, id, readBack)))(input.cameraId, r.readBack);
       return { readBack: fromOnvif(r.readBack) };
     }
     if (input.method !== "self") throw new Error(`${input.method} settings are not pushed`);

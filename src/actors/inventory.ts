@@ -15,7 +15,7 @@ import { inventoryOf, ipOfSource, onvifCredentialsOf, storeCapabilities, syncInv
 import { latestSegment } from "../db/segments.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { probeMedia } from "../media/probe.ts";
-import { discoverOnvifInventory, OnvifError } from "../onvif/device.ts";
+import { discoverOnvifInventory, OnvifError, type OnvifTarget } from "../onvif/device.ts";
 import { resolveInside } from "../paths.ts";
 import type { SecretKey } from "../secrets.ts";
 import type { LiveBus } from "../events.ts";
@@ -38,6 +38,29 @@ export function onvifLoginFor(db: Database, secret: SecretKey | null, camera: Ca
   return secret ? onvifCredentialsOf(db, secret, cameraId) : null;
 }
 
+/**
+ * The ONVIF target of a camera by key, for settings changes (src/actors/applyConfig.ts
+ * `onvifTargetOf`): its login from `onvifLoginFor` (config file, else stored from the UI), read
+ * when asked so a login entered on the page counts at once; null for an unknown camera or one
+ * without a login. Throws a one-line Error when the stored login cannot be decrypted.
+ */
+export function onvifTargetsOf(db: Database, secret: SecretKey | null, cameras: CameraConfig[], ids: Map<string, number>, timeoutMs?: number) {
+  return (cameraKey: string): OnvifTarget | null => {
+    const camera = cameras.find((c) => c.key === cameraKey);
+    const cameraId = ids.get(cameraKey);
+    if (!camera || cameraId === undefined) return null;
+    let login: OnvifCredentials | null;
+    try {
+      login = onvifLoginFor(db, secret, camera, cameraId);
+    } catch {
+      throw new Error(UNDECRYPTABLE_LOGIN);
+    }
+    return login ? { url: login.url, user: login.user, password: login.password, timeoutMs } : null;
+  };
+}
+
+const UNDECRYPTABLE_LOGIN = "the stored ONVIF login cannot be decrypted with this data directory's key; enter it again";
+
 export interface DiscoveryDeps {
   db: Database;
   dataDir: string;
@@ -58,7 +81,7 @@ export async function discoverInventory(deps: DiscoveryDeps, camera: CameraConfi
     try {
       login = onvifLoginFor(db, deps.secret, camera, cameraId);
     } catch {
-      throw new Error("the stored ONVIF login cannot be decrypted with this data directory's key; enter it again");
+      throw new Error(UNDECRYPTABLE_LOGIN);
     }
     let caps: CameraCapabilities;
     const identity: InventoryFields = {};

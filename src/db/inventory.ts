@@ -65,6 +65,10 @@ const statements = perDatabase((db) => ({
   setIp: db.prepare("UPDATE cameras SET ip = $ip WHERE id = $id AND ip IS NOT $ip"),
   setCredentials: db.prepare("UPDATE cameras SET credentials_encrypted = $c WHERE id = $id"),
   setCapabilities: db.prepare("UPDATE cameras SET capabilities = $c WHERE id = $id"),
+  setCurrentStream: db.prepare(
+    `UPDATE cameras SET capabilities = json_set(capabilities, '$.currentStream', json($s))
+     WHERE id = $id AND json_valid(capabilities) AND json_extract(capabilities, '$.source') = 'onvif'`,
+  ),
   // one statement per column: column names cannot be parameters
   setField: Object.fromEntries(
     INVENTORY_FIELDS.map((f) => [f, db.prepare(`UPDATE cameras SET ${f} = $v WHERE id = $id AND ${f} IS NOT $v`)]),
@@ -182,4 +186,14 @@ export function storeCapabilities(db: Database, cameraId: number, capabilities: 
     s.setCapabilities.run({ id: cameraId, c: JSON.stringify(capabilities) });
     for (const f of INVENTORY_FIELDS) if (identity[f] !== undefined) s.setField[f].run({ id: cameraId, v: identity[f] ?? null });
   })();
+}
+
+/**
+ * Replaces the main stream's current settings in camera `cameraId`'s ONVIF capabilities (what the
+ * device read back after a settings change), so the inventory does not show the settings of its
+ * last discovery. Nothing happens when its capabilities are not from ONVIF (none yet, or measured
+ * from a recording: the next discovery fills them). One statement.
+ */
+export function storeCurrentStream(db: Database, cameraId: number, stream: OnvifStreamSettings): void {
+  statements(db).setCurrentStream.run({ id: cameraId, s: JSON.stringify(stream) });
 }

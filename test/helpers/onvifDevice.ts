@@ -13,6 +13,7 @@
  * SetVideoEncoderConfiguration checks the requested values against the options it advertises
  * and refuses with env:Sender / ter:InvalidArgVal / ter:ConfigModify "The configuration
  * parameters are not possible to set" (the fault the Media WSDL lists for that operation).
+ * With `frameRateCap` it clamps the frame rate instead of refusing, as cameras do in some modes.
  */
 import { createHash } from "node:crypto";
 
@@ -47,6 +48,13 @@ export interface FakeOnvifOptions {
    * this fake answers with ter:ActionNotSupported.
    */
   media2Only?: boolean;
+  /**
+   * The most frames/s the sensor runs at in its present mode, below the advertised maximum (as
+   * a camera with WDR on or 50 Hz anti-flicker): SetVideoEncoderConfiguration accepts any
+   * FrameRateLimit within the advertised range and the device keeps (and reports back) at most
+   * this many.
+   */
+  frameRateCap?: number;
 }
 
 export interface FakeOnvifDevice {
@@ -178,6 +186,7 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
       next.bitrateKbps >= minKbps && next.bitrateKbps <= maxKbps &&
       next.gop >= minGop && next.gop <= maxGop &&
       next.encodingInterval === 1;
+    if (ok && opts.frameRateCap !== undefined) next.fps = Math.min(next.fps, opts.frameRateCap);
     return ok ? next : null;
   }
 
