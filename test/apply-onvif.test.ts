@@ -16,13 +16,16 @@
  * - a camera without an ONVIF login: `failed` with "ONVIF is not configured for this camera",
  *   until a login is entered on the page (it counts at once).
  *
- * The cameras record nothing (`record = false`): ONVIF is the only thing they do here. The
- * measuring itself is tested with real recordings in test/apply-self.test.ts.
+ * Those cameras record nothing (`record = false`): ONVIF is the only thing they do. One more
+ * camera records a real RTSP stream (rtsp-server-perl fed by ffmpeg, ./helpers/rtsp.ts) that its
+ * ONVIF device restarts with whatever encoder configuration is set, as a camera does: its change
+ * is read back, measured on the following recordings, and ends `success`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { startFakeOnvifDevice, type FakeOnvifDevice } from "./helpers/onvifDevice.ts";
+import { startRtspCamera, type RtspCamera } from "./helpers/rtsp.ts";
 import { applyById } from "../src/db/optimize.ts";
 import { cameraIdByKey } from "../src/db/cameras.ts";
 import { inventoryOf, setOnvifCredentials } from "../src/db/inventory.ts";
@@ -144,4 +147,50 @@ describe("ONVIF settings changes through the runtime", () => {
     expect(fromOnvif(toOnvif(stream))).toEqual(stream);
     expect(toOnvif({ fps: 10 })).toEqual({ fps: 10 });
   });
+});
+
+describe("an ONVIF camera whose stream follows its encoder configuration", () => {
+  const fx2 = new RuntimeFixture("dashcam-apply-onvif-rtsp-");
+  let camera: RtspCamera;
+  let device: FakeOnvifDevice;
+  afterAll(async () => {
+    await fx2.cleanup();
+    device?.stop();
+    await camera?.stop();
+  });
+
+  test("set over ONVIF, read back, measured on the next recordings: success", async () => {
+    camera = await startRtspCamera({ reencode: { width: 320, height: 240, gop: 25 } });
+    device = startFakeOnvifDevice({
+      ...LOGIN,
+      resolutions: [[640, 360], [320, 240]],
+      // the camera's encoder restarts with the new settings (its stream drops for a moment)
+      onMainConfigured: async (c) => {
+        await camera.stop();
+        camera.options.reencode = { width: c.width, height: c.height, gop: c.gop, fps: c.fps, bitrateKbps: c.bitrateKbps };
+        await camera.start();
+      },
+    });
+    const dir = fx2.tempDir();
+    const config = fx2.config(dir, {
+      cameras: [{ key: "road", source: camera.url, segment_seconds: 2, inventory: { onvif: { url: device.url, ...LOGIN } } }],
+      health: { enabled: false },
+    });
+    const runtime = await fx2.start(config);
+    await waitUntil("a first recording", () => queryDb(dir, (db) => db.query("SELECT COUNT(*) AS n FROM segments").get() as { n: number }).n >= 1, 30_000, 200);
+    const stream = { resolution: "320x240", codec: "H.264", fps: 10, bitrateKbps: 200, gopSeconds: 1 };
+    const { applyId } = await runtime.actions.applySettings({ cameraKey: "road", method: "onvif", settings: { stream }, by: "tester" });
+    const done = await waitUntil("the change to be verified", () => {
+      const r = queryDb(dir, (db) => applyById(db, applyId));
+      return r && r.status !== "pending" && r.status !== "in_progress" ? r : null;
+    }, 60_000, 250);
+    expect(device.main).toMatchObject({ width: 320, height: 240, fps: 10, bitrateKbps: 200, gop: 10 });
+    expect([done.status, done.error_message]).toEqual(["success", null]);
+    const v = done.verification as { readBack: unknown; measured: { fps: number; gopSeconds: number; bitrateKbps: number; resolution: string; codec: string } };
+    expect(v.readBack).toEqual(stream);
+    expect(v.measured.resolution).toBe("320x240");
+    expect(Math.abs(v.measured.fps - 10)).toBeLessThanOrEqual(1);
+    expect(Math.abs(v.measured.gopSeconds - 1)).toBeLessThanOrEqual(0.1);
+    expect(v.measured.bitrateKbps).toBeLessThanOrEqual(250);
+  }, 90_000);
 });

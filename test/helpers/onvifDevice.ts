@@ -55,6 +55,12 @@ export interface FakeOnvifOptions {
    * this many.
    */
   frameRateCap?: number;
+  /**
+   * Called (and awaited before the reply) after SetVideoEncoderConfiguration changed the main
+   * stream, with its new configuration: a device's encoder restarting with it, e.g. an RTSP
+   * stream (./rtsp.ts) that follows it.
+   */
+  onMainConfigured?: (main: FakeEncoderConfig) => Promise<void> | void;
 }
 
 export interface FakeOnvifDevice {
@@ -213,7 +219,7 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
 
   const PRE_AUTH = new Set(["GetSystemDateAndTime", "GetServices", "GetCapabilities"]);
 
-  function answer(op: string, body: string): { status: number; xml: string } {
+  async function answer(op: string, body: string): Promise<{ status: number; xml: string }> {
     const ok = (xml: string) => ({ status: 200, xml: envelope(xml) });
     switch (op) {
       case "GetSystemDateAndTime": {
@@ -289,6 +295,7 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
           return { status: 400, xml: fault("env:Sender", ["ter:InvalidArgVal", "ter:ConfigModify"], "The configuration parameters are not possible to set") };
         }
         Object.assign(target, next);
+        if (target === main) await opts.onMainConfigured?.({ ...main });
         return ok(`<trt:SetVideoEncoderConfigurationResponse/>`);
       }
       case "GetOptions":
@@ -316,7 +323,7 @@ export function startFakeOnvifDevice(opts: FakeOnvifOptions = {}): FakeOnvifDevi
         unauthorized.push(op);
         res = { status: 400, xml: fault("env:Sender", ["ter:NotAuthorized"], "Sender not Authorized") };
       } else {
-        res = answer(op, body);
+        res = await answer(op, body);
       }
       return new Response(res.xml, { status: res.status, headers: { "content-type": "application/soap+xml; charset=utf-8" } });
     },

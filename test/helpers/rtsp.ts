@@ -26,7 +26,16 @@ export interface PublisherOptions {
    * Re-encode instead of `-c copy`: H.264 ultrafast at this size with a GOP of `gop` frames;
    * `filter` is appended to the scale filter (e.g. src/media/timecode.ts's capture-time strip).
    */
-  reencode?: { width: number; height: number; gop: number; filter?: string };
+  reencode?: {
+    width: number;
+    height: number;
+    gop: number;
+    filter?: string;
+    /** Output frame rate (default: the input's). */
+    fps?: number;
+    /** Bitrate cap, kbit/s (`-maxrate` with a one-second buffer; default: none). */
+    bitrateKbps?: number;
+  };
 }
 
 /**
@@ -114,6 +123,10 @@ export class RtspCamera {
       ? [
           "-an", "-vf", [`scale=${this.options.reencode.width}:${this.options.reencode.height}`, ...(this.options.reencode.filter ? [this.options.reencode.filter] : [])].join(","),
           "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+          ...(this.options.reencode.fps ? ["-r", String(this.options.reencode.fps)] : []),
+          ...(this.options.reencode.bitrateKbps
+            ? ["-b:v", `${this.options.reencode.bitrateKbps}k`, "-maxrate", `${this.options.reencode.bitrateKbps}k`, "-bufsize", `${this.options.reencode.bitrateKbps}k`]
+            : []),
           "-g", String(this.options.reencode.gop), "-keyint_min", String(this.options.reencode.gop), "-sc_threshold", "0",
           "-threads", "1",
         ]
