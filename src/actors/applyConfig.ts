@@ -61,11 +61,6 @@ export interface ApplyDeps extends ActorDeps {
    * directory's key cannot decrypt): the apply fails with it.
    */
   onvifTargetOf?: (cameraKey: string) => OnvifTarget | null;
-  /**
-   * What the camera read back after a successful ONVIF apply, for the inventory's `currentStream`
-   * (default: stored in `cameras.capabilities`, src/db/inventory.ts `storeCurrentStream`).
-   */
-  onvifApplied?: (cameraId: number, readBack: OnvifStreamSettings) => void;
   /** Replace the real push / measurement (tests). */
   applyPush?: AnyActorLogic;
   applyMeasure?: AnyActorLogic;
@@ -136,8 +131,8 @@ export function createApplyPush(deps: ApplyDeps) {
       const target = deps.onvifTargetOf?.(input.cameraKey) ?? null;
       if (!target) throw new Error(ONVIF_NOT_CONFIGURED);
       const r = await (deps.onvifApply ?? applyOnvifStreamSettings)(target, toOnvif(s));
-      // the inventory shows the camera's settings as they are now, not as discovered
-      (deps.onvifApplied ?? ((id, readBack) => storeCurrentStream(deps.db, id, readBack)))(input.cameraId, r.readBack);
+      // the inventory shows the camera's settings as they are now, not as last discovered
+      storeCurrentStream(deps.db, input.cameraId, r.readBack);
       return { readBack: fromOnvif(r.readBack) };
     }
     if (input.method !== "self") throw new Error(`${input.method} settings are not pushed`);
