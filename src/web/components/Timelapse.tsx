@@ -75,6 +75,11 @@ export const BatchCard: FC<{ batch: BatchListRow; framesDone: number | null; csr
             Download
           </a>
         ) : null}
+        {canEdit && playable ? (
+          <a class="button" href={`/shares/new?batch=${batch.id}`}>
+            Share
+          </a>
+        ) : null}
         {canEdit && csrf ? (
           <form
             method="post"
