@@ -2,7 +2,7 @@
  * Share-link fixture: the web fixture (test/web-fixture.ts: real SQLite, real ffmpeg-made ring
  * segments, users and sessions) plus what a share can hold, all made for real:
  * - 12 timelapse images of camera "front" (ffmpeg test pattern JPEGs, `images` rows with their
- *   SHA-256) and two timelapse batches rendered by `renderTimelapse` (real ffmpeg, H.264 MP4):
+ *   SHA-256) and two timelapse batches (ids from 90001) rendered by `renderTimelapse` (real ffmpeg, H.264 MP4):
  *   `batchA` (frames 1-8 at 4 frames/s) and `batchB` (frames 5-12, the "other batch"); plus
  *   `pending`, a batch not rendered yet;
  * - trip 2 of the fixture saved (status `saved`, its segments evidence-locked in the ring: its
@@ -55,6 +55,8 @@ export async function makeShareFixture(): Promise<ShareFixture> {
       }).imageId,
     );
   }
+  // batch ids of five digits above any port number, so "no other batch id on the page" is a real check
+  f.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('timelapse_batches', 90000)").run();
   const render = async (imageIds: number[]) => {
     const id = createBatch(f.db, { cameraId: f.front.id, cameraKey: "front", type: "manual", generationMode: "manual_only", frameRate: 4, overlay: false, now: T0 }, imageIds);
     const frames = imageIds.map((imageId) => {

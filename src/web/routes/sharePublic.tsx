@@ -116,6 +116,8 @@ const ShareHead: FC<{ share: ShareRow; base: string; origin: string; video: bool
     {video ? <meta property="og:video" content={`${origin}${base}/video/1.mp4`} /> : null}
     {video ? <meta property="og:video:type" content="video/mp4" /> : null}
     <meta name="twitter:card" content={video || poster ? "summary_large_image" : "summary"} />
+    {/* an icon named here keeps the browser from asking for /favicon.ico (an app path, which would set a cookie) */}
+    <link rel="icon" type="image/png" href={assetUrl("icon-192.png")} />
     <link rel="stylesheet" href={assetUrl("style.css")} />
     <link rel="stylesheet" href={`${base}/theme.css`} />
   </head>
@@ -307,6 +309,7 @@ export function publicShareRoutes() {
           <meta name="robots" content="noindex, nofollow" />
           <meta name="referrer" content="no-referrer" />
           <title>{share.title}</title>
+          <link rel="icon" type="image/png" href={assetUrl("icon-192.png")} />
           <link rel="stylesheet" href={assetUrl("style.css")} />
         </head>
         <body class="share-embed">
