@@ -517,6 +517,7 @@ function controlHandler(state: ControlState) {
             expiresAt: lifetime === null ? null : now + (lifetime as number),
             downloadEnabled: body.download === true,
             embedEnabled: body.embed === true,
+            by: "cli via the runtime",
           }, now);
           return controlJson(201, made);
         } catch (err) {

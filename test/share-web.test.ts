@@ -55,6 +55,9 @@ describe("shares admin", () => {
     expect(row!.expires_at! - Date.now()).toBeLessThanOrEqual(7 * 86_400_000);
     expect(f.db.prepare("SELECT timelapse_batch_id, display_order FROM share_batches WHERE share_id = ?").all(row!.id)).toEqual([{ timelapse_batch_id: f.batchA, display_order: 1 }]);
     expect(f.db.prepare("SELECT json_extract(theme_config, '$.primary_color') AS c FROM share_customization WHERE share_id = ?").get(row!.id)).toEqual({ c: "#007bff" });
+    const ev = f.db.prepare("SELECT message, data FROM event_log WHERE kind = 'share.create' ORDER BY id DESC LIMIT 1").get() as { message: string; data: string };
+    expect(ev.message).toBe('otto made the share link "Garden in spring" (video only, 1 item)');
+    expect(ev.message + ev.data).not.toContain(row!.share_token);
   });
 
   test("bad input is a 4xx with the reason and writes nothing", async () => {
@@ -379,6 +382,7 @@ describe("dashcam share create (no runtime: in-process)", () => {
     expect(info.code).toBe(0);
     const id = (f.db.prepare("SELECT id, expires_at FROM shares WHERE share_token = ?").get(info.out.trim().slice(7)) as { id: number; expires_at: number | null });
     expect(id.expires_at).toBeNull();
+    expect(JSON.parse((f.db.prepare("SELECT data FROM event_log WHERE kind = 'share.create' ORDER BY id DESC LIMIT 1").get() as { data: string }).data).by).toBe("cli");
     expect(f.db.prepare("SELECT timelapse_batch_id AS b, display_order AS o FROM share_batches WHERE share_id = ? ORDER BY o").all(id.id)).toEqual([
       { b: f.batchA, o: 1 },
       { b: f.batchB, o: 2 },

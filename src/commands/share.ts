@@ -124,6 +124,7 @@ function inProcess(dataDir: string, a: ShareCreateArgs): number {
         expiresAt: a.expiresInMs === null ? null : now + a.expiresInMs,
         downloadEnabled: a.download,
         embedEnabled: a.embed,
+        by: "cli",
       },
       now,
     );

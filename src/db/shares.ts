@@ -11,6 +11,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { perDatabase } from "./prepared.ts";
+import { logEvent } from "./eventLog.ts";
 
 export type ShareType = "video_only" | "info_page" | "gallery";
 export const SHARE_TYPES: readonly ShareType[] = ["video_only", "info_page", "gallery"];
@@ -173,11 +174,11 @@ const statements = perDatabase((db) => ({
 
 /**
  * Writes a share, its items (batches to `share_batches`, trips and clips to `share_footage`,
- * `display_order` 1..n in the order given) and its customization in one transaction; returns
- * the new id. Throws SQLite's error (nothing written) for a token already used or an item
+ * `display_order` 1..n in the order given), its customization and a `share.create` event (who:
+ * `by`; never the token) in one transaction; returns the new id. Throws SQLite's error (nothing written) for a token already used or an item
  * that does not exist (foreign keys).
  */
-export function insertShare(db: Database, s: NewShare, token: string, now = Date.now()): number {
+export function insertShare(db: Database, s: NewShare, token: string, now = Date.now(), by = "unknown"): number {
   const st = statements(db);
   return db.transaction(() => {
     const { id } = st.insertShare.get({
@@ -200,6 +201,13 @@ export function insertShare(db: Database, s: NewShare, token: string, now = Date
       theme: JSON.stringify({ primary_color: s.primaryColor ?? DEFAULT_PRIMARY_COLOR }),
       options: JSON.stringify(s.displayOptions ?? DEFAULT_DISPLAY_OPTIONS),
       now,
+    });
+    const n = s.items.length;
+    logEvent(db, {
+      kind: "share.create",
+      at: now,
+      message: `${by} made the share link "${s.title}" (${s.type.replace("_", " ")}, ${n} item${n === 1 ? "" : "s"})`,
+      data: { shareId: id, type: s.type, items: n, by, expiresAt: s.expiresAt },
     });
     return id;
   })();

@@ -46,7 +46,12 @@ export const MAX_SHARE_LIFETIME_MS = 3650 * 86_400_000;
 export const CLIP_PATH_RE = /^exports\/[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.mp4$/;
 
 /** A share to make: as `NewShare`, with the title and description optional (the title then comes from the first item). */
-export type ShareRequest = Omit<NewShare, "title" | "description"> & { title?: string | null; description?: string | null };
+export type ShareRequest = Omit<NewShare, "title" | "description"> & {
+  title?: string | null;
+  description?: string | null;
+  /** Who asks, for the event log: a username, `cli`, `cli via the runtime`. */
+  by?: string;
+};
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
@@ -197,6 +202,7 @@ export function createShare(db: Database, dataDir: string, req: ShareRequest, no
     },
     token,
     now,
+    req.by,
   );
   return { id, token, path: `/share/${token}` };
 }

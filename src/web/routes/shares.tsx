@@ -35,7 +35,7 @@ import { CsrfField } from "../auth/csrf.ts";
 import { Time } from "../components/Time.tsx";
 import { formatDriveLength } from "../format.ts";
 import { shareStateWords } from "../words.ts";
-import { isHtmx } from "../actions.ts";
+import { isHtmx, userOf } from "../actions.ts";
 import { Id, valid } from "../validate.ts";
 import type { WebEnv } from "../env.ts";
 import { tripEnd } from "../components/Trips.tsx";
@@ -312,6 +312,7 @@ export function shareRoutes() {
         embedEnabled: f.embed !== undefined,
         primaryColor: f.color || undefined,
         displayOptions: { ...DEFAULT_DISPLAY_OPTIONS, show_camera_info: f.show_metadata !== undefined, show_date_range: f.show_metadata !== undefined },
+        by: userOf(c).username,
       });
     } catch (err) {
       shareError(err);
