@@ -3,6 +3,7 @@
  * the share fixture of test/helpers/shares.ts: real SQLite, ffmpeg-rendered timelapse MP4s):
  * - the share page at 360 px plays its video (currentTime advances), sets no cookie, scrolls
  *   no wider than the screen, and its HTML holds no camera URL, no hash, no other batch id;
+ *   a shared saved trip plays too (its MP4 made on the fly from the ring);
  * - `/embed/<token>` inside an iframe of a page from another origin (a second loopback server,
  *   another host name and port) plays only when embedding is on; with it off, and for the share
  *   page itself, the browser refuses the frame;
@@ -33,7 +34,10 @@ beforeAll(async () => {
   f = await makeShareFixture();
   web = startWebServer(f.deps);
   const mk = (download: boolean, embed: boolean, expiresAt: number | null = null) =>
-    createShare(f.db, f.dir, { type: "video_only", title: "Front garden", description: "Spring", items: [{ ref: { kind: "batch", batchId: f.batchA } }], expiresAt, downloadEnabled: download, embedEnabled: embed }).token;
+    createShare(f.db, f.dir, {
+      type: "video_only", title: "Front garden", description: "Spring", items: [{ ref: { kind: "batch", batchId: f.batchA } }],
+      expiresAt, downloadEnabled: download, embedEnabled: embed, primaryColor: download ? "#ff6b35" : undefined,
+    }).token;
   tokens.plain = mk(false, false);
   tokens.open = mk(true, true);
   tokens.inactive = mk(true, true);
@@ -113,6 +117,15 @@ describe("share links in headless Chromium, without a session", () => {
     await page.close();
   }, 60_000);
 
+  test("a saved trip shared with an insurer plays: its MP4 is made on the fly from the ring", async () => {
+    const token = createShare(f.db, f.dir, { type: "video_only", title: "Drive", items: [{ ref: { kind: "trip", tripId: f.savedTrip } }], expiresAt: null, downloadEnabled: false, embedEnabled: false }).token;
+    const page = await context.newPage();
+    expect((await page.goto(`${web.url}/share/${token}`))!.status()).toBe(200);
+    const [t1, t2] = await playsIn(page.mainFrame());
+    expect(t2).toBeGreaterThan(t1);
+    await page.close();
+  }, 60_000);
+
   test("/embed/<token> in another origin's iframe plays only when embedding is on; the share page itself is never framed", async () => {
     const on = await framed(tokens.open);
     expect(on.frame.url()).toBe(`${web.url}/embed/${tokens.open}`);
@@ -132,6 +145,8 @@ describe("share links in headless Chromium, without a session", () => {
   test("download only when it is on", async () => {
     const page = await context.newPage();
     await page.goto(`${web.url}/share/${tokens.open}`);
+    // the share's theme colour (theme.css) reaches the page; seed 004's default elsewhere
+    expect(await page.evaluate(() => getComputedStyle(document.querySelector("h1")!).borderBottomColor)).toBe("rgb(255, 107, 53)");
     const [download] = await Promise.all([page.waitForEvent("download"), page.locator("a", { hasText: "Download video" }).click()]);
     expect(download.suggestedFilename()).toMatch(/^front-timelapse-\d{4}-\d{2}-\d{2}-\d{4}\.mp4$/);
     const path = await download.path();
@@ -139,6 +154,7 @@ describe("share links in headless Chromium, without a session", () => {
     expect(statSync(path).size).toBe(statSync(join(f.dir, rel)).size);
 
     await page.goto(`${web.url}/share/${tokens.plain}`);
+    expect(await page.evaluate(() => getComputedStyle(document.querySelector("h1")!).borderBottomColor)).toBe("rgb(0, 123, 255)");
     expect(await page.locator("a", { hasText: "Download video" }).count()).toBe(0);
     const refused = await page.request.get(`${web.url}/share/${tokens.plain}/download`);
     expect(refused.status()).toBe(404);

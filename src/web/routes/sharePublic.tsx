@@ -12,7 +12,8 @@
  * - `GET /share/:token/poster/:n` (`N.jpg`) — item N's poster frame (a timelapse's last image,
  *   a trip's first frame, a clip's first frame).
  * - `GET /share/:token/frames/:n` (`N.jpg`, N = 1..frames) — a gallery's frame N.
- * - `GET /share/:token/theme.css` — the share's theme colour (pages allow no inline styles).
+ * - `GET /share/:token/theme.css` — the share's theme colour as `--share-accent` (pages allow no
+ *   inline styles; style.css falls back to seed 004's #007bff).
  * - `GET /share/:token/download[?item=N]` — only when `download_enabled`: item N's video
  *   (default 1) as an attachment, Range for files, the on-the-fly MP4 for a saved trip.
  * - `GET /embed/:token` — only when `embed_enabled`: a bare player of the first video. The one
@@ -187,7 +188,7 @@ export function publicShareRoutes() {
     const custom = shareCustomization(db, share.id);
     const base = `/share/${share.share_token}`;
     const options = custom.display_options;
-    countShareView(db, share.id);
+    if (c.req.method === "GET") countShareView(db, share.id); // a HEAD is no view
     const first = items[0]!;
     const hasVideo = first.video !== null;
     const gallery = share.share_type === "gallery" ? galleryFrames(db, dataDir, first.item) : [];
@@ -299,7 +300,7 @@ export function publicShareRoutes() {
     const items = playable(c, share);
     const first = items[0] ?? notFound();
     if (!first.video) notFound();
-    countShareView(c.var.deps.db, share.id);
+    if (c.req.method === "GET") countShareView(c.var.deps.db, share.id);
     const base = `/share/${share.share_token}`;
     const page = (
       <html lang="en">
