@@ -297,7 +297,8 @@ describe("public share routes", () => {
     const html = await (await anon(`/share/${t}`)).text();
     const h2 = [...html.matchAll(/<h2>([^<]+)<\/h2>/g)].map((m) => m[1]);
     expect(h2).toEqual(["The drive", "The moment", "Front camera timelapse"]);
-    expect(html).toContain("Front camera ·");
+    // details when shown: camera, the images' capture range (24 h, UTC), length
+    expect(html).toContain("Front camera · 1 May 08:01 – 1 May 08:08 UTC · 2.0 s");
     for (const n of [1, 2, 3]) expect(html).toContain(`src="/share/${t}/video/${n}.mp4"`);
     expect(html).not.toContain("inc-20240501");
     // the saved trip: a fragmented MP4 remuxed while it is sent (no Range)

@@ -102,10 +102,12 @@ export interface ShareItem {
   duration_seconds: number | null;
   day_range_start: number | null;
   day_range_end: number | null;
-  /** batch: completed_at; trip: start; clip: null. */
+  /** batch: its first image's capture time; trip: its start; clip: null. */
   start_utc: number | null;
-  /** batch: completed_at; trip: end (null while open). */
+  /** batch: its last image's capture time; trip: its end (null while open). */
   end_utc: number | null;
+  /** batch: when its video was made (completed_at); else null. */
+  made_at: number | null;
 }
 
 export interface ShareCustomization {
@@ -153,7 +155,10 @@ const statements = perDatabase((db) => ({
   batchItems: db.prepare(
     `SELECT sb.display_order, 'batch' AS kind, sb.custom_title, sb.show_metadata, b.id AS ref_id, NULL AS clip_path,
        c.key AS camera_key, c.name AS camera_name, b.status, b.output_path, b.total_frames, b.frame_rate, b.duration_seconds,
-       b.day_range_start, b.day_range_end, b.started_at AS start_utc, b.completed_at AS end_utc
+       b.day_range_start, b.day_range_end,
+       (SELECT MIN(i.captured_at) FROM timelapse_images ti JOIN images i ON i.id = ti.image_id WHERE ti.timelapse_batch_id = b.id) AS start_utc,
+       (SELECT MAX(i.captured_at) FROM timelapse_images ti JOIN images i ON i.id = ti.image_id WHERE ti.timelapse_batch_id = b.id) AS end_utc,
+       b.completed_at AS made_at
      FROM share_batches sb JOIN timelapse_batches b ON b.id = sb.timelapse_batch_id JOIN cameras c ON c.id = b.camera_id
      WHERE sb.share_id = $share`,
   ),
@@ -161,7 +166,7 @@ const statements = perDatabase((db) => ({
     `SELECT sf.display_order, CASE WHEN sf.trip_id IS NULL THEN 'clip' ELSE 'trip' END AS kind, sf.custom_title, sf.show_metadata,
        sf.trip_id AS ref_id, sf.clip_path, c.key AS camera_key, c.name AS camera_name, t.status, NULL AS output_path,
        NULL AS total_frames, NULL AS frame_rate, NULL AS duration_seconds, NULL AS day_range_start, NULL AS day_range_end,
-       t.start_time_utc AS start_utc, t.end_time_utc AS end_utc
+       t.start_time_utc AS start_utc, t.end_time_utc AS end_utc, NULL AS made_at
      FROM share_footage sf LEFT JOIN trips t ON t.id = sf.trip_id LEFT JOIN cameras c ON c.id = t.camera_id
      WHERE sf.share_id = $share`,
   ),

@@ -89,7 +89,7 @@ export function shareVideo(db: Database, dataDir: string, item: ShareItem): Shar
     if (item.status !== "completed" || !item.output_path) return null;
     const path = resolveInside(dataDir, item.output_path);
     if (!existsSync(path)) return null;
-    return { kind: "file", path, name: `${safe(item.camera_key ?? "camera")}-timelapse-${stamp(item.end_utc ?? 0)}.mp4` };
+    return { kind: "file", path, name: `${safe(item.camera_key ?? "camera")}-timelapse-${stamp(item.made_at ?? item.end_utc ?? 0)}.mp4` };
   }
   if (item.kind === "clip") {
     if (!item.clip_path || !CLIP_PATH_RE.test(item.clip_path)) return null;

@@ -96,6 +96,7 @@ function itemFacts(item: ShareItem, options: ReturnType<typeof shareCustomizatio
     parts.push(item.day_range_end !== null && item.day_range_end !== item.day_range_start ? `days ${item.day_range_start}–${item.day_range_end}` : `day ${item.day_range_start}`);
   if (item.duration_seconds !== null) parts.push(formatDuration(item.duration_seconds * 1000));
   if (options.show_technical_info && item.total_frames !== null) parts.push(`${item.total_frames} frames at ${item.frame_rate} frames/s`);
+  if (options.show_generation_time && item.made_at !== null) parts.push(`made ${whenText(item.made_at)} UTC`);
   return parts.join(" · ");
 }
 
