@@ -119,6 +119,11 @@ describe("shares admin", () => {
     expect(tl).not.toContain(`href="/shares/new?batch=${f.pending}"`);
     const tlViewer = await (await f.request(app, `${BASE}/timelapses`, undefined, "viewer")).text();
     expect(tlViewer).not.toContain("/shares/new");
+    // My footage: Share on the kept drive and the incident clip, for operators only
+    const mine = await (await f.request(app, `${BASE}/my-footage`, undefined, "operator")).text();
+    expect(mine).toContain(`href="/shares/new?trip=${f.savedTrip}"`);
+    expect(mine).toMatch(/href="\/shares\/new\?clip=[0-9a-f]{16}"/);
+    expect(await (await f.request(app, `${BASE}/my-footage`, undefined, "viewer")).text()).not.toContain("/shares/new");
   });
 
   test("search uses the FTS5 index: every word as a prefix, operators in the input are plain text", async () => {
