@@ -413,3 +413,17 @@ describe("dashcam share create (no runtime: in-process)", () => {
     expect(shares().length).toBe(before);
   });
 });
+
+describe("gallery pictures", () => {
+  test("at most GALLERY_MAX_FRAMES, evenly spread, first and last included", async () => {
+    const { galleryPositions, GALLERY_MAX_FRAMES } = await import("../src/web/routes/sharePublic.tsx");
+    expect(galleryPositions(8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const p = galleryPositions(1000);
+    expect(p.length).toBe(GALLERY_MAX_FRAMES);
+    expect(p[0]).toBe(1);
+    expect(p.at(-1)).toBe(1000);
+    expect(new Set(p).size).toBe(p.length);
+    expect(p.every((x, i) => i === 0 || x > p[i - 1]!)).toBe(true);
+    expect(galleryPositions(5, 3)).toEqual([1, 3, 5]);
+  });
+});

@@ -130,7 +130,7 @@ export interface WebDeps {
   frames?: CurrentFrameSource;
   /** How often an open live stream re-checks its viewer's session, ms (default 30000; tests shorten it). */
   liveSessionCheckMs?: number;
-  /** Requests per client IP per minute on the public share routes (default 120; beyond it 429). */
+  /** Requests per client IP per minute on the public share routes (default 300; beyond it 429). */
   shareRequestsPerMinute?: number;
 }
 

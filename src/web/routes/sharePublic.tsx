@@ -5,7 +5,7 @@
  *
  * - `GET /share/:token` — the share page: `video_only` the video; `info_page` its videos in
  *   display order, each with its own title and, when `show_metadata`, camera, dates and length;
- *   `gallery` the frames of a timelapse. OpenGraph tags (og:title, og:description, og:image =
+ *   `gallery` the frames of a timelapse (at most `GALLERY_MAX_FRAMES`, evenly spread). OpenGraph tags (og:title, og:description, og:image =
  *   the poster frame under this token, og:video) so a link previews in a chat app. Counts a view.
  * - `GET /share/:token/video/:n` (`N.mp4`, N = position 1..) — item N's video, inline, with
  *   Range for files; a saved trip's MP4 is made while it is sent (no Range).
@@ -23,7 +23,7 @@
  * Unknown, inactive and expired tokens, a malformed token, a switched-off download or embed and
  * any other path under `/share/` or `/embed/` all get the same 404 (`NO_PAGE`, the message of
  * every missing page): a link reveals nothing about whether it once worked. Every request under
- * `/share/` and `/embed/` counts against a per-IP limit (`shareRequestsPerMinute`, default 120
+ * `/share/` and `/embed/` counts against a per-IP limit (`shareRequestsPerMinute`, default 300
  * a minute; hono-rate-limiter); beyond it 429 with Retry-After. A share page shows nothing else
  * of the system: no camera URL or hash, no ids, no link into the app.
  */
@@ -45,8 +45,21 @@ import { NO_PAGE } from "../words.ts";
 import { resolveInside } from "../../paths.ts";
 import type { WebEnv } from "../env.ts";
 
-/** Requests per IP per minute on share routes unless `WebDeps.shareRequestsPerMinute` says otherwise. */
-export const SHARE_REQUESTS_PER_MINUTE = 120;
+/**
+ * Requests per IP per minute on share routes unless `WebDeps.shareRequestsPerMinute` says
+ * otherwise: a page, its posters, a gallery's pictures and a player's range requests fit many
+ * times over; guessing tokens does not (122 random bits).
+ */
+export const SHARE_REQUESTS_PER_MINUTE = 300;
+
+/** Pictures a gallery page shows at most, spread evenly over the timelapse (the rest stay in the video). */
+export const GALLERY_MAX_FRAMES = 120;
+
+/** Positions (1-based) of at most `max` of `n` frames, evenly spread, first and last included. */
+export function galleryPositions(n: number, max = GALLERY_MAX_FRAMES): number[] {
+  if (n <= max) return Array.from({ length: n }, (_, i) => i + 1);
+  return Array.from({ length: max }, (_, i) => 1 + Math.round((i * (n - 1)) / (max - 1)));
+}
 
 /** CSP of the embed player: its own media and styles, and any site may frame it. */
 export const EMBED_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; style-src 'self'; frame-ancestors *; base-uri 'none'; form-action 'none'";
@@ -211,9 +224,9 @@ export function publicShareRoutes() {
               <>
                 {first.item.show_metadata ? <p class="muted">{itemFacts(first.item, options)}</p> : null}
                 <div class={options.layout === "list" ? "share-gallery list" : "share-gallery"}>
-                  {gallery.map((_, i) => (
-                    <a href={`${base}/frames/${i + 1}.jpg`}>
-                      <img src={`${base}/frames/${i + 1}.jpg`} alt={`Frame ${i + 1}`} loading="lazy" />
+                  {galleryPositions(gallery.length).map((n) => (
+                    <a href={`${base}/frames/${n}.jpg`}>
+                      <img src={`${base}/frames/${n}.jpg`} alt={`Frame ${n}`} loading="lazy" />
                     </a>
                   ))}
                 </div>
