@@ -74,6 +74,7 @@ describe("shares admin", () => {
       [[["item", `batch:${f.batchA}`], ["type", "video_only"], ["expires", "soon"]], 400, /expires: must be like 30m/],
       [[["item", `batch:${f.batchA}`], ["type", "video_only"], ["expires", "99999w"]], 400, /at most 10 years/],
       [[["item", `batch:${f.batchA}`], ["type", "video_only"], ["color", "red"]], 400, /color: must be a colour/],
+      [[["item", `batch:${f.batchA}`], ["type", "gallery"], ["layout", "masonry"]], 400, /layout: must be grid or list/],
       [[["item", `batch:${f.batchA}`], ["type", "video_only"], ["title", "x".repeat(201)]], 400, /title: must be at most 200/],
       [[["item", `batch:${f.batchA}`], ["item", `batch:${f.batchA}`], ["type", "info_page"]], 400, /listed twice/],
     ];
@@ -291,6 +292,7 @@ describe("public share routes", () => {
       ["type", "info_page"],
       ["title", "For the insurer"],
       ["show_metadata", "on"],
+      ["show_technical_info", "on"],
       ["download", "on"],
     ]);
     expect(res.status).toBe(201);
@@ -303,7 +305,10 @@ describe("public share routes", () => {
     const h2 = [...html.matchAll(/<h2>([^<]+)<\/h2>/g)].map((m) => m[1]);
     expect(h2).toEqual(["The drive", "The moment", "Front camera timelapse"]);
     // details when shown: camera, the images' capture range (24 h, UTC), length
-    expect(html).toContain("Front camera · 1 May 08:01 – 1 May 08:08 UTC · 2.0 s");
+    expect(html).toContain("Front camera · 1 May 08:01 – 1 May 08:08 UTC · 2.0 s · 8 frames at 4 frames/s");
+    expect(JSON.parse((f.db.prepare("SELECT display_options FROM share_customization WHERE share_id = ?").get(row!.id) as { display_options: string }).display_options)).toEqual({
+      show_camera_info: true, show_date_range: true, show_day_counter: false, show_technical_info: true, show_generation_time: false, layout: "grid",
+    });
     for (const n of [1, 2, 3]) expect(html).toContain(`src="/share/${t}/video/${n}.mp4"`);
     expect(html).not.toContain("inc-20240501");
     // the saved trip: a fragmented MP4 remuxed while it is sent (no Range)
@@ -345,6 +350,9 @@ describe("public share routes", () => {
     expect(Buffer.from(first).equals(Buffer.from(stored))).toBe(true);
     expect((await anon(`/share/${t}/frames/9.jpg`)).status).toBe(404);
     expect((await anon(`/share/${t}/frames/x.jpg`)).status).toBe(404);
+    expect(html).toContain('<div class="share-gallery">');
+    const list = (await create([["item", `batch:${f.batchB}`], ["type", "gallery"], ["layout", "list"]])).row!.share_token;
+    expect(await (await anon(`/share/${list}`)).text()).toContain('<div class="share-gallery list">');
   });
 
   test("share routes are rate-limited per IP: 429 with Retry-After", async () => {

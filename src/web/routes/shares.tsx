@@ -13,7 +13,8 @@
  *   type, title, description, expiry, download, embed, colour, details shown.
  * - `POST /shares` (form: `item` = `batch:ID` | `trip:ID` | `clip:EXPORT_ID`, repeated, in page
  *   order; `title:<item>` per item; `type`, `title`, `description`, `expires` (`7d`, `never`,
- *   ...), `download`, `embed`, `show_metadata`, `color`) — makes the share; htmx gets its card
+ *   ...), `download`, `embed`, `show_metadata`, the seed's display options `show_day_counter`,
+ *   `show_technical_info`, `show_generation_time`, `layout` (`grid` | `list`), `color`) — makes the share; htmx gets its card
  *   (201), a plain post a 303 to `/shares#share-<id>`. 400 bad input, 404 an unknown item, 409
  *   an item not ready (a timelapse still rendering, a trip not saved).
  * - `POST /shares/:id/active` (form `active` = `1` | `0`) — turns the link on or off.
@@ -26,7 +27,7 @@ import { raw } from "hono/html";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import QRCode from "qrcode";
-import { listShares, setShareActive, setShareExpiry, shareById, SHARE_TYPES, DEFAULT_DISPLAY_OPTIONS, type NewShareItem, type ShareListRow, type ShareType } from "../../db/shares.ts";
+import { listShares, setShareActive, setShareExpiry, shareById, SHARE_TYPES, type NewShareItem, type ShareListRow, type ShareType } from "../../db/shares.ts";
 import { listBatches } from "../../db/timelapse.ts";
 import { listTripsFiltered } from "../../db/views.ts";
 import { createShare, parseShareLifetime, ShareRequestError } from "../../media/shares.ts";
@@ -55,6 +56,10 @@ const NewShareForm = v.looseObject({
   download: Flag,
   embed: Flag,
   show_metadata: Flag,
+  show_day_counter: Flag,
+  show_technical_info: Flag,
+  show_generation_time: Flag,
+  layout: v.optional(v.picklist(["grid", "list"], "must be grid or list"), "grid"),
   color: v.optional(v.union([v.literal(""), v.pipe(v.string(), v.regex(/^#[0-9a-fA-F]{6}$/, "must be a colour #rrggbb"))])),
   _csrf: v.optional(v.string()),
 });
@@ -272,6 +277,22 @@ export function shareRoutes() {
             <input type="checkbox" name="show_metadata" value="on" checked /> Show camera, dates and length
           </label>
           <label>
+            <input type="checkbox" name="show_day_counter" value="on" checked /> Show the day numbers of a timelapse
+          </label>
+          <label>
+            <input type="checkbox" name="show_technical_info" value="on" /> Show frame counts and frame rates
+          </label>
+          <label>
+            <input type="checkbox" name="show_generation_time" value="on" /> Show when each timelapse was made
+          </label>
+          <label>
+            Pictures of a gallery{" "}
+            <select name="layout">
+              <option value="grid">in a grid</option>
+              <option value="list">one below the other</option>
+            </select>
+          </label>
+          <label>
             Colour <input type="color" name="color" value="#007bff" />
           </label>
           <button type="submit" class="primary">
@@ -311,7 +332,14 @@ export function shareRoutes() {
         downloadEnabled: f.download !== undefined,
         embedEnabled: f.embed !== undefined,
         primaryColor: f.color || undefined,
-        displayOptions: { ...DEFAULT_DISPLAY_OPTIONS, show_camera_info: f.show_metadata !== undefined, show_date_range: f.show_metadata !== undefined },
+        displayOptions: {
+          show_camera_info: f.show_metadata !== undefined,
+          show_date_range: f.show_metadata !== undefined,
+          show_day_counter: f.show_day_counter !== undefined,
+          show_technical_info: f.show_technical_info !== undefined,
+          show_generation_time: f.show_generation_time !== undefined,
+          layout: f.layout,
+        },
         by: userOf(c).username,
       });
     } catch (err) {
