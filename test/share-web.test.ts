@@ -216,6 +216,14 @@ describe("public share routes", () => {
     expect((await anon(`/share/${t}/video/2.mp4`)).status).toBe(404);
     expect((await anon(`/share/${t}/video/0.mp4`)).status).toBe(404);
     expect((await anon(`/share/${t}/frames/1.jpg`)).status).toBe(404); // not a gallery
+    // a timelapse being re-rendered (a continuous one after a capture) keeps playing its video
+    f.db.prepare("UPDATE timelapse_batches SET status = 'processing' WHERE id = ?").run(f.batchA);
+    try {
+      expect((await anon(`/share/${t}`)).status).toBe(200);
+      expect((await anon(`/share/${t}/video/1.mp4`, { headers: { Range: "bytes=0-9" } })).status).toBe(206);
+    } finally {
+      f.db.prepare("UPDATE timelapse_batches SET status = 'completed' WHERE id = ?").run(f.batchA);
+    }
   });
 
   test("download and embed only when switched on; only the embed player may be framed", async () => {

@@ -9,7 +9,8 @@
  * `createShare` checks everything before writing (one transaction, src/db/shares.ts):
  * - `video_only`: exactly one video; `gallery`: exactly one timelapse batch with frames;
  *   `info_page`: 1..`MAX_SHARE_ITEMS` videos, in the order given;
- * - a batch must be completed (it has its video), a trip saved, a clip file present;
+ * - a batch must have its video (completed, or a continuous one being re-rendered: its previous
+ *   video plays meanwhile), a trip saved, a clip file present;
  * - the title 1..200 characters (default: from the first item, e.g. "Front timelapse"), the
  *   description at most 2000, an expiry in the future, the colour `#rrggbb`.
  * It throws `ShareRequestError` (status 400 bad input, 404 an item that does not exist, 409 an
@@ -86,7 +87,9 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
  */
 export function shareVideo(db: Database, dataDir: string, item: ShareItem): ShareVideo | null {
   if (item.kind === "batch") {
-    if (item.status !== "completed" || !item.output_path) return null;
+    // the video under its final name is always whole (written to a temp file, then renamed), so
+    // a continuous timelapse being re-rendered keeps playing its previous video meanwhile
+    if (!item.output_path) return null;
     const path = resolveInside(dataDir, item.output_path);
     if (!existsSync(path)) return null;
     return { kind: "file", path, name: `${safe(item.camera_key ?? "camera")}-timelapse-${stamp(item.made_at ?? item.end_utc ?? 0)}.mp4` };
@@ -147,7 +150,7 @@ function checkItem(db: Database, dataDir: string, item: NewShareItem, video: boo
     if (!Number.isSafeInteger(r.batchId) || r.batchId <= 0) throw new ShareRequestError("a timelapse id must be a positive whole number");
     const b = batchById(db, r.batchId);
     if (!b) throw new ShareRequestError(`no timelapse ${r.batchId}`, 404);
-    if (video && (b.status !== "completed" || !b.output_path))
+    if (video && (!b.output_path || !existsSync(resolveInside(dataDir, b.output_path))))
       throw new ShareRequestError(`timelapse ${b.id} is ${b.status}: it can be shared once its video is made`, 409);
     if (!video && b.total_frames === 0) throw new ShareRequestError(`timelapse ${b.id} has no frames to show`, 409);
     return;

@@ -188,7 +188,8 @@ export function shareRoutes() {
   app.get("/new", valid("query", NewQuery), (c) => {
     const { db } = c.var.deps;
     const pick = c.req.valid("query");
-    const batches = listBatches(db, undefined, 500).filter((b) => b.status === "completed" && b.output_path);
+    // a batch with a video (a continuous one being re-rendered keeps its previous video)
+    const batches = listBatches(db, undefined, 500).filter((b) => b.output_path !== null);
     const trips = listTripsFiltered(db, { only: "saved", limit: 200, offset: 0 }).rows.filter((t) => t.status === "saved");
     const clips = c.var.exports.list().filter((j) => j.kind === "clip" && j.state === "done" && j.relPath);
     const Row: FC<{ value: string; checked: boolean; children?: unknown }> = ({ value, checked, children }) => (
