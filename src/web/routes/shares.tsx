@@ -194,8 +194,8 @@ export function shareRoutes() {
     const clips = c.var.exports.list().filter((j) => j.kind === "clip" && j.state === "done" && j.relPath);
     const Row: FC<{ value: string; checked: boolean; children?: unknown }> = ({ value, checked, children }) => (
       <li class="share-pick">
-        <label>
-          <input type="checkbox" name="item" value={value} checked={checked} /> {children as never}
+        <label class="check">
+          <input type="checkbox" name="item" value={value} checked={checked} /> <span>{children as never}</span>
         </label>
         <input type="text" name={`title:${value}`} maxlength={200} placeholder="Title on the page (optional)" aria-label="Title on the page" />
       </li>
@@ -212,7 +212,7 @@ export function shareRoutes() {
             <legend>What to share</legend>
             {batches.length + trips.length + clips.length === 0 ? <p class="muted">Nothing to share yet: make a timelapse, keep a drive or mark an incident first.</p> : null}
             {batches.length ? <h2 class="section">Timelapses</h2> : null}
-            <ul class="plain">
+            <ul class="share-picks">
               {batches.map((b) => (
                 <Row value={`batch:${b.id}`} checked={pick.batch === b.id}>
                   {b.camera_key} · {b.batch_type} #{b.id} · {b.total_frames} frames · made <Time ms={b.completed_at} fmt="when" />
@@ -220,7 +220,7 @@ export function shareRoutes() {
               ))}
             </ul>
             {trips.length ? <h2 class="section">Kept drives</h2> : null}
-            <ul class="plain">
+            <ul class="share-picks">
               {trips.map((t) => (
                 <Row value={`trip:${t.id}`} checked={pick.trip === t.id}>
                   {t.camera_name} · <Time ms={t.start_time_utc} fmt="when" /> · {formatDriveLength(tripEnd(t) - t.start_time_utc)}
@@ -228,7 +228,7 @@ export function shareRoutes() {
               ))}
             </ul>
             {clips.length ? <h2 class="section">Clips</h2> : null}
-            <ul class="plain">
+            <ul class="share-picks">
               {clips.map((j) => (
                 <Row value={`clip:${j.id}`} checked={pick.clip === j.id}>
                   {isIncidentClip(j) ? "Incident" : "Clip"} · {j.cameraKey ?? "camera"}
@@ -268,22 +268,22 @@ export function shareRoutes() {
               <option value="never">ever (until turned off)</option>
             </select>
           </label>
-          <label>
+          <label class="check">
             <input type="checkbox" name="download" value="on" /> Allow download
           </label>
-          <label>
+          <label class="check">
             <input type="checkbox" name="embed" value="on" /> Allow embedding in other sites
           </label>
-          <label>
+          <label class="check">
             <input type="checkbox" name="show_metadata" value="on" checked /> Show camera, dates and length
           </label>
-          <label>
+          <label class="check">
             <input type="checkbox" name="show_day_counter" value="on" checked /> Show the day numbers of a timelapse
           </label>
-          <label>
+          <label class="check">
             <input type="checkbox" name="show_technical_info" value="on" /> Show frame counts and frame rates
           </label>
-          <label>
+          <label class="check">
             <input type="checkbox" name="show_generation_time" value="on" /> Show when each timelapse was made
           </label>
           <label>
