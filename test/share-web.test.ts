@@ -312,7 +312,8 @@ describe("public share routes", () => {
     const html = await (await anon(`/share/${t}`)).text();
     const h2 = [...html.matchAll(/<h2>([^<]+)<\/h2>/g)].map((m) => m[1]);
     expect(h2).toEqual(["The drive", "The moment", "Front camera timelapse"]);
-    // details when shown: camera, the images' capture range (24 h, UTC), length
+    // details when shown: a drive's start (24 h, UTC) and length; a timelapse's capture range and length
+    expect(html).toContain("Front camera · 1 May 08:00 UTC · 40 s");
     expect(html).toContain("Front camera · 1 May 08:01 – 1 May 08:08 UTC · 2.0 s · 8 frames at 4 frames/s");
     expect(JSON.parse((f.db.prepare("SELECT display_options FROM share_customization WHERE share_id = ?").get(row!.id) as { display_options: string }).display_options)).toEqual({
       show_camera_info: true, show_date_range: true, show_day_counter: false, show_technical_info: true, show_generation_time: false, layout: "grid",

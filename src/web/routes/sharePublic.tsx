@@ -103,7 +103,9 @@ function itemFacts(item: ShareItem, options: ReturnType<typeof shareCustomizatio
   if (options.show_camera_info && item.camera_name) parts.push(item.camera_name);
   if (options.show_date_range && item.start_utc !== null) {
     const end = item.end_utc;
-    parts.push(end !== null && end !== item.start_utc ? `${whenText(item.start_utc)} – ${whenText(end)} UTC` : `${whenText(item.start_utc)} UTC`);
+    // a drive: when it started and how long it was; a timelapse: the span of its pictures
+    if (item.kind === "trip") parts.push(`${whenText(item.start_utc)} UTC${end !== null ? ` · ${formatDuration(end - item.start_utc)}` : ""}`);
+    else parts.push(end !== null && whenText(end) !== whenText(item.start_utc) ? `${whenText(item.start_utc)} – ${whenText(end)} UTC` : `${whenText(item.start_utc)} UTC`);
   }
   if (options.show_day_counter && item.day_range_start !== null)
     parts.push(item.day_range_end !== null && item.day_range_end !== item.day_range_start ? `days ${item.day_range_start}–${item.day_range_end}` : `day ${item.day_range_start}`);
