@@ -10,14 +10,16 @@
  * - the download link is there and downloads the video only when download is on;
  * - expired, inactive and unknown tokens give the browser identical 404 responses;
  * - an operator makes a share through the Shares page at 360 px (no horizontal scroll), sees its
- *   QR code and link, and finds it with the search box.
+ *   QR code and link, and finds it with the search box;
+ * - the share page, the embed player, the Shares page and the new-share form pass axe-core (no
+ *   serious or critical violation) in dark and light.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Frame } from "playwright-core";
-import { launchChromium } from "./helpers/browser.ts";
+import { axeViolations, launchChromium } from "./helpers/browser.ts";
 import { makeShareFixture, type ShareFixture } from "./helpers/shares.ts";
 import { startWebServer } from "../src/web/server.ts";
 import { createShare } from "../src/media/shares.ts";
@@ -202,5 +204,26 @@ describe("share links in headless Chromium, without a session", () => {
     expect((await visitor.goto(link))!.status()).toBe(200);
     await visitor.close();
     await admin.close();
+  }, 60_000);
+
+  test("share pages and the Shares pages pass axe-core in dark and light", async () => {
+    const info = createShare(f.db, f.dir, {
+      type: "info_page", title: "For the insurer", description: "The drive and the moment", primaryColor: "#ff6b35",
+      items: [{ ref: { kind: "trip", tripId: f.savedTrip } }, { ref: { kind: "clip", clipPath: f.clip } }, { ref: { kind: "batch", batchId: f.batchA } }],
+      expiresAt: null, downloadEnabled: true, embedEnabled: true,
+    }).token;
+    const gallery = createShare(f.db, f.dir, { type: "gallery", title: "Frames", items: [{ ref: { kind: "batch", batchId: f.batchA } }], expiresAt: null, downloadEnabled: false, embedEnabled: false }).token;
+    for (const colorScheme of ["dark", "light"] as const) {
+      // bypassCSP: axe-core is injected as an inline script, which the app's CSP forbids
+      const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, bypassCSP: true, colorScheme });
+      await ctx.addCookies([{ name: "dashcam_session", value: f.sessions.operator.token, domain: "127.0.0.1", path: "/" }]);
+      const page = await ctx.newPage();
+      for (const path of [`/share/${info}`, `/share/${gallery}`, `/embed/${info}`, "/shares", "/shares/new"]) {
+        await page.goto(`${web.url}${path}`);
+        await page.waitForLoadState("load");
+        expect({ path, colorScheme, violations: await axeViolations(page) }).toEqual({ path, colorScheme, violations: [] });
+      }
+      await ctx.close();
+    }
   }, 60_000);
 });

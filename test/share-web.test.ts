@@ -252,7 +252,7 @@ describe("public share routes", () => {
     expect(embed.headers.get("content-security-policy")).toContain("frame-ancestors *");
     expect(embed.headers.get("x-frame-options")).toBeNull();
     expect(await embed.text()).toContain(`src="/share/${on}/video/1.mp4"`);
-    expect(await (await anon(`/share/${on}/theme.css`)).text()).toContain("--share-accent: #ff6b35");
+    expect(await (await anon(`/share/${on}/theme.css`)).text()).toBe(":root { --share-accent: #ff6b35; --share-accent-text: #000000; }\n");
     // every other page still refuses frames
     for (const path of [`/share/${on}`, "/login", `/embed/${off}`]) {
       const r = await anon(path);
@@ -428,6 +428,18 @@ describe("dashcam share create (no runtime: in-process)", () => {
       expect({ args, code: r.code, lines: r.err.trim().split("\n").length, reason: reason.test(r.err) }).toEqual({ args, code: 2, lines: 1, reason: true });
     }
     expect(shares().length).toBe(before);
+  });
+});
+
+describe("share theme", () => {
+  test("text on the share's colour is black or white, whichever contrasts more (WCAG)", async () => {
+    const { textColorOn } = await import("../src/web/routes/sharePublic.tsx");
+    expect(textColorOn("#007bff")).toBe("#000000"); // seed 004's blue: white on it is only 3.98:1
+    expect(textColorOn("#0b5cc4")).toBe("#ffffff");
+    expect(textColorOn("#ff6b35")).toBe("#000000");
+    expect(textColorOn("#ffff00")).toBe("#000000");
+    expect(textColorOn("#000080")).toBe("#ffffff");
+    expect(textColorOn("#777777")).toBe("#000000");
   });
 });
 

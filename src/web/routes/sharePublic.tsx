@@ -115,6 +115,20 @@ function itemFacts(item: ShareItem, options: ReturnType<typeof shareCustomizatio
   return parts.join(" · ");
 }
 
+/**
+ * Black or white, whichever contrasts more with `hex` (#rrggbb): WCAG 2.x relative luminance
+ * and contrast ratio (https://www.w3.org/TR/WCAG21/#dfn-relative-luminance), so text on a
+ * share's own colour stays readable.
+ */
+export function textColorOn(hex: string): "#000000" | "#ffffff" {
+  const channel = (i: number) => {
+    const c = parseInt(hex.slice(1 + 2 * i, 3 + 2 * i), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const l = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? "#000000" : "#ffffff";
+}
+
 const ogText = (s: string) => s.replace(/\s+/g, " ").trim().slice(0, 300);
 
 const ShareHead: FC<{ share: ShareRow; base: string; origin: string; video: boolean; poster: boolean }> = ({ share, base, origin, video, poster }) => (
@@ -255,7 +269,7 @@ export function publicShareRoutes() {
     const share = loadShare(c);
     const color = shareCustomization(c.var.deps.db, share.id).primary_color;
     const safe = /^#[0-9a-fA-F]{6}$/.test(color) ? color : "#007bff";
-    return c.body(`:root { --share-accent: ${safe}; }\n`, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "no-store" });
+    return c.body(`:root { --share-accent: ${safe}; --share-accent-text: ${textColorOn(safe)}; }\n`, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "no-store" });
   });
 
   app.get("/share/:token/video/:file", async (c) => {
