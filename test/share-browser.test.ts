@@ -192,7 +192,10 @@ describe("share links in headless Chromium, without a session", () => {
     const link = await card.locator("input.share-url").inputValue();
     expect(link).toMatch(new RegExp(`^${web.url}/share/[0-9a-f-]{36}$`));
     await card.locator("summary", { hasText: "QR code" }).click();
-    const qr = await card.locator(".qr svg").boundingBox();
+    await card.locator(".qr img").waitFor();
+    // the lazy image loads once the fold is open, and is a picture (decode() rejects a broken one)
+    expect(await card.locator(".qr img").evaluate(async (img: HTMLImageElement) => (await img.decode(), img.naturalWidth))).toBeGreaterThan(0);
+    const qr = await card.locator(".qr img").boundingBox();
     expect(qr!.width).toBeGreaterThan(100);
     const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
     expect(scroll).toBeLessThanOrEqual(inner!);

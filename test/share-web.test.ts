@@ -49,7 +49,12 @@ describe("shares admin", () => {
     expect(row).not.toBeNull();
     expect(row!.share_token).toMatch(SHARE_TOKEN_RE);
     expect(html).toContain(`${BASE}/share/${row!.share_token}`);
-    expect(html).toMatch(/<svg xmlns="http:\/\/www.w3.org\/2000\/svg" viewBox="0 0 \d+ \d+"/);
+    expect(html).toContain(`<img src="/shares/${row!.id}/qr.svg"`);
+    const qr = await f.request(app, `${BASE}/shares/${row!.id}/qr.svg`, undefined, "operator");
+    expect(qr.headers.get("content-type")).toBe("image/svg+xml");
+    expect(await qr.text()).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" viewBox="0 0 (\d+) \1"/);
+    expect((await f.request(app, `${BASE}/shares/${row!.id}/qr.svg`, undefined, "viewer")).status).toBe(403);
+    expect((await f.request(app, `${BASE}/shares/999999/qr.svg`, undefined, "operator")).status).toBe(404);
     expect(html).toContain("Copy link");
     expect(row!.expires_at! - Date.now()).toBeGreaterThan(7 * 86_400_000 - 60_000);
     expect(row!.expires_at! - Date.now()).toBeLessThanOrEqual(7 * 86_400_000);

@@ -40,7 +40,7 @@
  *   GET /plates..., POST /plates/watchlist[/:id/delete]                            plates.tsx
  *   GET/POST /timelapses..., POST /timelapses/:id/delete, .../checkpoint         timelapses.tsx
  *   POST /trips/:id/timelapse       a timelapse of a trip's footage              timelapses.tsx
- *   GET/POST /shares, GET /shares/new, POST /shares/:id/active|extend   share links (operators)   shares.tsx
+ *   GET/POST /shares, GET /shares/new, GET /shares/:id/qr.svg, POST /shares/:id/active|extend   share links (operators)   shares.tsx
  *
  * Errors: an `HTTPException` (bad input 400, unknown thing 404) becomes a small HTML page, or
  * `{ "error": "..." }` for JSON clients (`/healthz`, `/api/*`, `Accept: application/json`), or
@@ -96,6 +96,7 @@ export const EXTRA_PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/trips/:id/timelapse", role: "operator", what: "make a timelapse of a trip's footage" },
   { method: "GET", path: "/shares", role: "operator", what: "share links: list, search" },
   { method: "GET", path: "/shares/new", role: "operator", what: "the form for a new share link" },
+  { method: "GET", path: "/shares/:id/qr.svg", role: "operator", what: "the QR code of a share link" },
   { method: "POST", path: "/shares", role: "operator", what: "make a public share link" },
   { method: "POST", path: "/shares/:id/active", role: "operator", what: "turn a share link off or on" },
   { method: "POST", path: "/shares/:id/extend", role: "operator", what: "give a share link a new expiry" },

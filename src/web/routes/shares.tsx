@@ -5,7 +5,8 @@
  *
  * - `GET /shares[?q=WORDS]` — every share, newest first, or those whose title or description
  *   matches every word (as a prefix) through the FTS5 index `shares_search`; each card has the
- *   link (copy button), its QR code (SVG made on the server by the `qrcode` package), state,
+ *   link (copy button), its QR code (`GET /shares/:id/qr.svg`: SVG made on the server by the
+ *   `qrcode` package, loaded when the card's "QR code" is opened), state,
  *   expiry, views, and Turn off / Turn on and Extend. htmx asks with `HX-Request` and gets the
  *   list fragment only (the search box searches as you type).
  * - `GET /shares/new[?batch=ID][&trip=ID][&clip=EXPORT_ID]` — the form: what to share
@@ -23,7 +24,6 @@
  */
 import { Hono, type Context } from "hono";
 import type { FC } from "hono/jsx";
-import { raw } from "hono/html";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
 import QRCode from "qrcode";
@@ -88,7 +88,7 @@ function loadShare(c: Context<WebEnv>, id: number): ShareListRow {
   return shareById(c.var.deps.db, id) ?? (() => { throw new HTTPException(404, { message: `no share ${id}` }); })();
 }
 
-export const ShareCard: FC<{ share: ShareListRow; url: string; qr: string; csrf: string }> = ({ share, url, qr, csrf }) => {
+export const ShareCard: FC<{ share: ShareListRow; url: string; csrf: string }> = ({ share, url, csrf }) => {
   const state = shareStateWords(share);
   const target = `#share-${share.id}`;
   return (
@@ -120,7 +120,9 @@ export const ShareCard: FC<{ share: ShareListRow; url: string; qr: string; csrf:
       </div>
       <details class="share-qr">
         <summary>QR code</summary>
-        <div class="qr">{raw(qr)}</div>
+        <div class="qr">
+          <img src={`/shares/${share.id}/qr.svg`} alt={`QR code of the link ${url}`} width="220" height="220" loading="lazy" />
+        </div>
       </details>
       <div class="action-row">
         <form method="post" action={`/shares/${share.id}/active`} hx-post={`/shares/${share.id}/active`} hx-target={target} hx-swap="outerHTML" class="inline">
@@ -145,14 +147,13 @@ export const ShareCard: FC<{ share: ShareListRow; url: string; qr: string; csrf:
   );
 };
 
-async function card(c: Context<WebEnv>, share: ShareListRow) {
-  const url = shareUrl(c, share.share_token);
-  return <ShareCard share={share} url={url} qr={await qrSvg(url)} csrf={c.var.csrfToken} />;
+function card(c: Context<WebEnv>, share: ShareListRow) {
+  return <ShareCard share={share} url={shareUrl(c, share.share_token)} csrf={c.var.csrfToken} />;
 }
 
-async function shareList(c: Context<WebEnv>, q: string) {
+function shareList(c: Context<WebEnv>, q: string) {
   const shares = listShares(c.var.deps.db, q, 200);
-  const cards = await Promise.all(shares.map((s) => card(c, s)));
+  const cards = shares.map((s) => card(c, s));
   return (
     <div id="share-list">
       {shares.length === 0 ? <p class="muted">{q ? "No share matches." : "No shares yet. Share a timelapse, a saved trip or an incident clip."}</p> : cards}
@@ -165,7 +166,7 @@ export function shareRoutes() {
 
   app.get("/", valid("query", SearchQuery), async (c) => {
     const q = c.req.valid("query").q ?? "";
-    const list = await shareList(c, q);
+    const list = shareList(c, q);
     if (isHtmx(c)) return c.html(list);
     return c.render(
       <>
@@ -348,7 +349,14 @@ export function shareRoutes() {
     }
     if (!isHtmx(c)) return c.redirect(`/shares#share-${created!.id}`, 303);
     c.status(201);
-    return c.html(await card(c, loadShare(c, created!.id)));
+    return c.html(card(c, loadShare(c, created!.id)));
+  });
+
+  // the QR code of a share's link, made when a card's "QR code" is opened (the image is lazy)
+  app.get("/:id/qr.svg", valid("param", IdParam), async (c) => {
+    const share = loadShare(c, c.req.valid("param").id);
+    const svg = await qrSvg(shareUrl(c, share.share_token));
+    return c.body(svg, 200, { "Content-Type": "image/svg+xml", "Cache-Control": "private, max-age=3600" });
   });
 
   app.post("/:id/active", valid("param", IdParam), valid("form", ActiveForm), async (c) => {
@@ -356,7 +364,7 @@ export function shareRoutes() {
     loadShare(c, id);
     setShareActive(c.var.deps.db, id, c.req.valid("form").active === "1");
     if (!isHtmx(c)) return c.redirect(`/shares#share-${id}`, 303);
-    return c.html(await card(c, loadShare(c, id)));
+    return c.html(card(c, loadShare(c, id)));
   });
 
   app.post("/:id/extend", valid("param", IdParam), valid("form", ExtendForm), async (c) => {
@@ -370,7 +378,7 @@ export function shareRoutes() {
     }
     setShareExpiry(c.var.deps.db, id, expiresAt);
     if (!isHtmx(c)) return c.redirect(`/shares#share-${id}`, 303);
-    return c.html(await card(c, loadShare(c, id)));
+    return c.html(card(c, loadShare(c, id)));
   });
 
   return app;
