@@ -123,6 +123,11 @@ describe("shares admin", () => {
     const tl = await (await f.request(app, `${BASE}/timelapses`, undefined, "operator")).text();
     expect(tl).toContain(`href="/shares/new?batch=${f.batchA}"`);
     expect(tl).not.toContain(`href="/shares/new?batch=${f.pending}"`);
+    // a shared timelapse says so, and its delete confirmation warns (live links only)
+    const shared = /in (\d+) share links?/.exec(tl.slice(tl.indexOf(`id="batch-${f.batchA}"`)));
+    expect(Number(shared![1])).toBeGreaterThanOrEqual(1);
+    expect(tl).toMatch(/hx-confirm="Delete this timelapse and its video\? The (\d+ )?share links? that shows? it will no longer show it\."/);
+    expect(tl.slice(tl.indexOf(`id="batch-${f.pending}"`)).split("</article>")[0]).not.toContain("share link");
     const tlViewer = await (await f.request(app, `${BASE}/timelapses`, undefined, "viewer")).text();
     expect(tlViewer).not.toContain("/shares/new");
     // My footage: Share on the kept drive and the incident clip, for operators only

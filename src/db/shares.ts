@@ -175,6 +175,10 @@ const statements = perDatabase((db) => ({
   setActive: db.prepare("UPDATE shares SET is_active = $active WHERE id = $id"),
   setExpiry: db.prepare("UPDATE shares SET expires_at = $expires WHERE id = $id"),
   deleteShare: db.prepare("DELETE FROM shares WHERE id = $id"),
+  liveSharesOfBatches: db.prepare(
+    `SELECT sb.timelapse_batch_id AS id, COUNT(*) AS n FROM share_batches sb JOIN shares s ON s.id = sb.share_id
+     WHERE s.is_active = 1 AND (s.expires_at IS NULL OR s.expires_at > $now) GROUP BY sb.timelapse_batch_id`,
+  ),
 }));
 
 /**
@@ -283,6 +287,12 @@ export function setShareActive(db: Database, id: number, active: boolean): boole
 /** Sets share `id`'s expiry (Unix ms, null = never); false when there is no such share. */
 export function setShareExpiry(db: Database, id: number, expiresAt: number | null): boolean {
   return statements(db).setExpiry.run({ id, expires: expiresAt }).changes > 0;
+}
+
+/** How many live (active, unexpired) share links hold each timelapse batch: batch id -> count (batches in none are absent). */
+export function liveSharesOfBatches(db: Database, now = Date.now()): Map<number, number> {
+  const rows = statements(db).liveSharesOfBatches.all({ now }) as { id: number; n: number }[];
+  return new Map(rows.map((r) => [r.id, r.n]));
 }
 
 /** Deletes share `id` with its items and customization (the schema's cascade); false when there is none. */
