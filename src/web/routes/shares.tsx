@@ -117,6 +117,9 @@ export const ShareCard: FC<{ share: ShareListRow; url: string; csrf: string }> =
         <button type="button" data-copy={url}>
           Copy link
         </button>
+        <a class="button" href={url} target="_blank" rel="noopener noreferrer">
+          Open
+        </a>
       </div>
       <details class="share-qr">
         <summary>QR code</summary>
