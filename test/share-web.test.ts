@@ -178,6 +178,13 @@ describe("shares admin", () => {
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain("active: must be 0 or 1");
     expect((await post(`/shares/${row!.id}/extend`, { expires: "0d" })).status).toBe(400);
+    const badId = await post("/shares/abc/active", { active: "0" });
+    expect(badId.status).toBe(400);
+    expect(await badId.text()).toContain("id: must be a whole number");
+    const longQ = await f.request(app, `${BASE}/shares?q=${"x".repeat(201)}`, { headers: { "HX-Request": "true" } }, "operator");
+    expect(longQ.status).toBe(400);
+    expect(await longQ.text()).toContain("q: must be at most 200 characters");
+    expect((await f.request(app, `${BASE}/shares/abc/qr.svg`, undefined, "operator")).status).toBe(400);
   });
 });
 
