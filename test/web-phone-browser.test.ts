@@ -232,7 +232,7 @@ test("every page passes axe-core (no serious or critical violations) and fits 39
   expect(menu.x).toBeGreaterThanOrEqual(0);
   expect(menu.x + menu.width).toBeLessThanOrEqual(SMALL.width);
   expect(await page.locator('.more-menu a[aria-current="page"]').textContent()).toBe("Plates");
-  expect(await page.locator(".more-menu a").allTextContents()).toEqual(["Plates", "Timelapses", "Exports", "Diagnostics", "Users"]);
+  expect(await page.locator(".more-menu a").allTextContents()).toEqual(["Plates", "Timelapses", "Exports", "Shares", "Diagnostics", "Users"]);
   expect(await axeViolations(page)).toEqual([]);
   await page.screenshot({ path: join(SHOTS, "more-menu-360.png") });
   await Promise.all([page.waitForURL(`${rt.url}/timelapses`), page.locator(".more-menu a", { hasText: "Timelapses" }).tap()]);
