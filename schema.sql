@@ -499,6 +499,23 @@ CREATE TABLE share_batches (
 ) STRICT;
 CREATE INDEX idx_share_batches_share ON share_batches(share_id, display_order);
 
+-- upgrade 0005: a saved trip or a clip file in a share (the link a driver sends to an insurer);
+-- items of share_batches and share_footage share one display_order
+CREATE TABLE share_footage (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  share_id      INTEGER NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+  trip_id       INTEGER REFERENCES trips(id) ON DELETE CASCADE,  -- a saved trip
+  clip_path     TEXT,                                            -- a clip file, relative to data_dir
+  display_order INTEGER NOT NULL DEFAULT 1,
+  custom_title  TEXT,
+  show_metadata INTEGER NOT NULL DEFAULT 1 CHECK (show_metadata IN (0, 1)),
+  added_at      INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+  CHECK ((trip_id IS NULL) <> (clip_path IS NULL)),
+  CHECK (clip_path IS NULL OR (clip_path NOT LIKE '/%' AND clip_path NOT LIKE '%..%'))
+) STRICT;
+CREATE INDEX idx_share_footage_share ON share_footage(share_id, display_order);
+CREATE INDEX idx_share_footage_trip ON share_footage(trip_id) WHERE trip_id IS NOT NULL;
+
 CREATE TABLE share_customization (
   id              INTEGER PRIMARY KEY,
   share_id        INTEGER NOT NULL UNIQUE REFERENCES shares(id) ON DELETE CASCADE,

@@ -26,6 +26,9 @@
  * - `GET /timelapses/:id` -> the batch row plus `framesDone` (render progress); 404 unknown
  * - `POST /optimize` body `{ camera, keepDays? }` -> `{ optimizationId }` (the stored
  *   recommendation); 400 unknown camera
+ * - `POST /shares` body `{ batches: [id...], type, expiresInMs (null = never), download, embed,
+ *   title?, description? }` -> 201 `{ id, token, path }`; 400 bad input, 404 unknown batch,
+ *   409 a batch not completed (src/media/shares.ts)
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";

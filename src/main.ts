@@ -21,6 +21,7 @@ commands:
   timelapse create --camera KEY (--from TIME --to TIME | --from-day N --to-day M) [--frame-rate N] [--overlay] [--no-wait]
   timelapse list [--json]          timelapse batches
   optimize --camera KEY [--keep-days N] [--json]  recommended settings for a camera (stored)
+  share  create --batch ID [--type video_only|info_page|gallery] [--expires 7d] [--download] [--embed]
   alpr   [--json] [--region R] IMAGE...  read licence plates in images (one JSON line per image)
 
 options:
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, () => Promise<{ run: Command }>> = {
   trips: () => import("./commands/trips.ts"),
   timelapse: () => import("./commands/timelapse.ts"),
   optimize: () => import("./commands/optimize.ts"),
+  share: () => import("./commands/share.ts"),
   alpr: () => import("./vision/cli.ts"),
 };
 

@@ -65,6 +65,8 @@ import { batchById, syncTimelapseSettings } from "./db/timelapse.ts";
 import { logEvent } from "./db/eventLog.ts";
 import { checkpointContinuous, cleanTimelapseTemps, createManualBatch, makeTripTimelapse, planTripTimelapse, TimelapseRequestError, type ManualBatchRequest } from "./media/timelapse.ts";
 import { deleteTimelapseBatch } from "./media/timelapseCleanup.ts";
+import { createShare, ShareRequestError } from "./media/shares.ts";
+import { SHARE_TYPES, type ShareType } from "./db/shares.ts";
 import { RenderProgress } from "./renderProgress.ts";
 import { log } from "./log.ts";
 import { SourceGrabFrameSource } from "./media/sourceFrameGrab.ts";
@@ -419,6 +421,8 @@ interface ControlState {
   stopping: boolean;
   /** Render progress of timelapse batches. */
   progress?: RenderProgress;
+  /** Absolute data directory (share items resolve inside it). */
+  dataDir: string;
 }
 
 function controlHandler(state: ControlState) {
@@ -432,7 +436,7 @@ function controlHandler(state: ControlState) {
         return controlJson(200, { wasLocked: state.limiter.unlockUser(body.username) });
       }
       if (state.stopping) return controlJson(503, { error: "the runtime is powering down" });
-      const { db, actions, sup } = state;
+      const { db, actions, sup, dataDir } = state;
       if (!db || !actions || !sup) return controlJson(503, { error: "the runtime is starting; try again in a moment" });
       if (req.method === "POST" && url.pathname === "/trips/save") {
         let body: { tripId?: unknown; current?: unknown };
@@ -485,6 +489,38 @@ function controlHandler(state: ControlState) {
           return controlJson(200, r);
         } catch (err) {
           if (err instanceof ApplyRequestError) return controlJson(400, { error: err.message });
+          throw err;
+        }
+      }
+      if (req.method === "POST" && url.pathname === "/shares") {
+        let body: { batches?: unknown; type?: unknown; expiresInMs?: unknown; download?: unknown; embed?: unknown; title?: unknown; description?: unknown };
+        try {
+          body = (await req.json()) as typeof body;
+        } catch {
+          return controlJson(400, { error: "body must be JSON" });
+        }
+        const batches = body?.batches;
+        if (!Array.isArray(batches) || batches.length === 0 || !batches.every((b) => Number.isSafeInteger(b) && (b as number) > 0))
+          return controlJson(400, { error: "batches must be a non-empty array of batch ids" });
+        if (typeof body.type !== "string" || !SHARE_TYPES.includes(body.type as ShareType)) return controlJson(400, { error: "type must be video_only, info_page or gallery" });
+        const lifetime = body.expiresInMs;
+        if (lifetime !== null && !(Number.isSafeInteger(lifetime) && (lifetime as number) > 0)) return controlJson(400, { error: "expiresInMs must be a positive number of ms or null" });
+        const text = (x: unknown) => (typeof x === "string" ? x : null);
+        try {
+          const now = Date.now();
+          const made = createShare(db, dataDir, {
+            type: body.type as ShareType,
+            title: text(body.title),
+            description: text(body.description),
+            items: (batches as number[]).map((batchId) => ({ ref: { kind: "batch" as const, batchId } })),
+            expiresAt: lifetime === null ? null : now + (lifetime as number),
+            downloadEnabled: body.download === true,
+            embedEnabled: body.embed === true,
+            by: "cli via the runtime",
+          }, now);
+          return controlJson(201, made);
+        } catch (err) {
+          if (err instanceof ShareRequestError) return controlJson(err.status, { error: err.message });
           throw err;
         }
       }
@@ -584,7 +620,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions = {}): P
   // the control socket first: a second runtime on the same data directory stops here, before
   // it touches the database or the ring
   const limiter = new LoginRateLimiter();
-  const controlState: ControlState = { db: null, actions: null, sup: null, limiter, url: "", startedAt, stopping: false };
+  const controlState: ControlState = { db: null, actions: null, sup: null, limiter, url: "", startedAt, stopping: false, dataDir };
   const control: ControlServer = await startControlServer(dataDir, controlHandler(controlState));
   let db: Database;
   try {

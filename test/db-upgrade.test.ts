@@ -176,5 +176,41 @@ describe("schema upgrades", () => {
     db.close();
   });
 
+  test("upgrade 5 carries shares, their batches, customization and search index through; a share can then hold a saved trip or a clip", () => {
+    const step = UPGRADES.findIndex((u) => u.sql.includes("CREATE TABLE share_footage"));
+    expect(step).toBeGreaterThan(0);
+    const path = join(dir, "shares.db");
+    const old = new Database(path, { create: true, strict: true });
+    upgrade(old, 0, step);
+    old.exec("INSERT INTO cameras (id, key, name) VALUES (1, 'front', 'Front')");
+    old.exec(
+      `INSERT INTO trips (id, camera_id, boot_id, start_time_utc, end_time_utc, start_segment, final_segment, start_absolute, last_absolute, last_time_utc, status)
+       VALUES (1, 1, 'b', 1000, 9000, 0, 3, 0, 3, 9000, 'saved')`,
+    );
+    old.exec("INSERT INTO timelapse_batches (id, camera_id, batch_type, status, generation_mode, output_path) VALUES (4, 1, 'manual', 'completed', 'manual_only', 'timelapse/videos/front/batch-4.mp4')");
+    old.exec(`INSERT INTO shares (id, share_token, title, description, share_type, download_enabled, expires_at, view_count)
+      VALUES (2, '0b7c6f0e-1a2b-4c3d-8e9f-0123456789ab', 'Office construction', 'Foundation work', 'info_page', 1, 1800000000000, 5)`);
+    old.exec("INSERT INTO share_batches (share_id, timelapse_batch_id, display_order, custom_title) VALUES (2, 4, 1, 'Foundation')");
+    old.exec(`INSERT INTO share_customization (share_id, theme_config) VALUES (2, '{"primary_color": "#ff6b35"}')`);
+    old.close();
+    const db = openDatabase(path);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.query("SELECT id, share_token, title, share_type, download_enabled, expires_at, view_count FROM shares").all()).toEqual([
+      { id: 2, share_token: "0b7c6f0e-1a2b-4c3d-8e9f-0123456789ab", title: "Office construction", share_type: "info_page", download_enabled: 1, expires_at: 1800000000000, view_count: 5 },
+    ]);
+    expect(db.query("SELECT share_id, timelapse_batch_id, display_order, custom_title FROM share_batches").all()).toEqual([{ share_id: 2, timelapse_batch_id: 4, display_order: 1, custom_title: "Foundation" }]);
+    expect(db.query("SELECT json_extract(theme_config, '$.primary_color') AS c FROM share_customization").all()).toEqual([{ c: "#ff6b35" }]);
+    expect(db.query("SELECT rowid FROM shares_search WHERE shares_search MATCH 'foundation'").all()).toEqual([{ rowid: 2 }]);
+    db.exec("INSERT INTO share_footage (share_id, trip_id, display_order, custom_title) VALUES (2, 1, 2, 'The drive')");
+    db.exec("INSERT INTO share_footage (share_id, clip_path, display_order) VALUES (2, 'exports/front-20240501-080000Z-60s-inc-x.mp4', 3)");
+    expect(() => db.exec("INSERT INTO share_footage (share_id, display_order) VALUES (2, 4)")).toThrow(); // neither a trip nor a clip
+    expect(() => db.exec("INSERT INTO share_footage (share_id, trip_id, clip_path) VALUES (2, 1, 'exports/a.mp4')")).toThrow(); // both
+    expect(() => db.exec("INSERT INTO share_footage (share_id, clip_path) VALUES (2, '../secret.key')")).toThrow();
+    expect(() => db.exec("INSERT INTO share_footage (share_id, trip_id) VALUES (2, 99)")).toThrow(); // no such trip
+    db.exec("DELETE FROM shares WHERE id = 2");
+    expect(db.query("SELECT (SELECT COUNT(*) FROM share_footage) + (SELECT COUNT(*) FROM share_batches) + (SELECT COUNT(*) FROM share_customization) AS n").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });

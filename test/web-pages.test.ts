@@ -383,7 +383,7 @@ describe("bad input", () => {
     ["/media/front/10.ts%00.db", 400, "must be <absolute index>.ts"],
     ["/media/front/%2Fetc%2Fpasswd", 400, "must be <absolute index>.ts"],
     ["/assets/..%2f..%2fschema.sql", 400, "not an asset name"],
-    ["/no/such/page", 404, "no page at /no/such/page"],
+    ["/no/such/page", 404, "there is no page at this address"],
   ];
 
   test.each(cases)("%s -> %d", async (path, want, reason) => {

@@ -24,7 +24,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { launchChromium, routeLiveSockets } from "./helpers/browser.ts";
+import { axeViolations, launchChromium, routeLiveSockets } from "./helpers/browser.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { validateConfig } from "../src/config.ts";
 import { startRuntime, type RuntimeHandle } from "../src/runtime.ts";
@@ -38,7 +38,6 @@ const VIEWPORT = { width: 390, height: 844 };
 /** The smallest phone the pages must fit. */
 const SMALL = { width: 360, height: 740 };
 const SHOTS = join(import.meta.dir, "..", "test-output", "phone-390");
-const AXE = join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js");
 const CAMERA = { key: "front", name: "Front", source: "testsrc", segment_seconds: 2, width: 320, height: 240, fps: 10 };
 
 let dir: string;
@@ -89,27 +88,6 @@ const JARGON: [string, RegExp][] = [
   ["boot", /\bboot/i],
   ["event kind", /\b(camera\.state|segment\.gap|trip\.open|trip\.close|segment\.evidence_lock|evidence\.lock|incident\.(mark|begin|done))\b/],
 ];
-
-interface AxeResult {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** axe-core on the page as it is; returns the serious and critical violations (id: help @ targets). */
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
-  const violations = (await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: unknown[] }> } }).axe.run(document, {
-      resultTypes: ["violations"],
-    });
-    return r.violations;
-  })) as AxeResult[];
-  return violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} @ ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-}
 
 /**
  * How a page fits the screen: nothing scrolls sideways (the document, the tab bar, each tab),
@@ -254,7 +232,7 @@ test("every page passes axe-core (no serious or critical violations) and fits 39
   expect(menu.x).toBeGreaterThanOrEqual(0);
   expect(menu.x + menu.width).toBeLessThanOrEqual(SMALL.width);
   expect(await page.locator('.more-menu a[aria-current="page"]').textContent()).toBe("Plates");
-  expect(await page.locator(".more-menu a").allTextContents()).toEqual(["Plates", "Timelapses", "Exports", "Diagnostics", "Users"]);
+  expect(await page.locator(".more-menu a").allTextContents()).toEqual(["Plates", "Timelapses", "Exports", "Shares", "Diagnostics", "Users"]);
   expect(await axeViolations(page)).toEqual([]);
   await page.screenshot({ path: join(SHOTS, "more-menu-360.png") });
   await Promise.all([page.waitForURL(`${rt.url}/timelapses`), page.locator(".more-menu a", { hasText: "Timelapses" }).tap()]);

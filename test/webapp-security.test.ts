@@ -172,7 +172,9 @@ describe("every mutating route", () => {
 });
 
 describe("pages need a session", () => {
-  const PUBLIC = new Set(["/login", "/setup", "/healthz", "/assets/:name", "/manifest.webmanifest", "/sw.js"]);
+  // the public share routes answer without a session (an unknown token: 404, see share-web.test.ts)
+  const SHARE = ["/share/:token", "/share/:token/theme.css", "/share/:token/video/:file", "/share/:token/poster/:file", "/share/:token/frames/:file", "/share/:token/download", "/embed/:token"];
+  const PUBLIC = new Set(["/login", "/setup", "/healthz", "/assets/:name", "/manifest.webmanifest", "/sw.js", ...SHARE]);
 
   test("every GET route except login, setup, healthz and assets refuses a visitor without a session", async () => {
     const gets = [...new Set(app.routes.filter((r) => r.method === "GET").map((r) => r.path))];
@@ -192,6 +194,7 @@ describe("pages need a session", () => {
     for (const p of ["/", "/trips/:id", "/trips/:id/thumb.jpg", "/exports/:id/download", "/cameras/:key/snapshot.jpg", "/cameras/:key/frame.jpg", "/cameras/:key/live.ts", "/media/:key/:file", "/live", "/users", "/plates"])
       expect(checked).toContain(p);
     expect((await app.request("/healthz")).status).toBe(200);
+    for (const p of SHARE) expect({ p, status: (await app.request(samplePath(p))).status }).toEqual({ p, status: 404 });
     // the installable app's manifest and service worker are public (a browser fetches the manifest without cookies)
     expect((await app.request("/manifest.webmanifest")).status).toBe(200);
     expect((await app.request("/sw.js")).status).toBe(200);

@@ -2,7 +2,8 @@
  * Shared by the runtime benches: the cameras they record (the highway clip as `file:` sources)
  * and /proc sampling: VmRSS and VmHWM from /proc/<pid>/status, utime + stime
  * from /proc/<pid>/stat (fields 14 and 15, clock ticks; CLK_TCK = 100 on Linux x86-64/arm64,
- * see proc(5)), and the children of a pid (field 4, ppid).
+ * see proc(5)), cutime + cstime (fields 16 and 17: the children it has waited for), and the
+ * children of a pid (field 4, ppid).
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { HIGHWAY_CLIP } from "../../test/helpers/rtsp.ts";
@@ -19,6 +20,8 @@ export interface ProcSample {
   rssKb: number;
   hwmKb: number;
   ticks: number;
+  /** cutime + cstime: CPU of the children it has waited for (short runs, e.g. frame decodes), ticks. */
+  reapedTicks: number;
 }
 
 /** RSS/HWM (kB) and utime+stime (ticks) of one pid, or null when it is gone. */
@@ -31,6 +34,7 @@ export function sample(pid: number): ProcSample | null {
       rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
       hwmKb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0),
       ticks: Number(fields[11]) + Number(fields[12]), // utime (14), stime (15)
+      reapedTicks: Number(fields[13]) + Number(fields[14]), // cutime (16), cstime (17)
     };
   } catch {
     return null;

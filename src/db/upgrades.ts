@@ -9,6 +9,7 @@ import v1 from "./upgrades/0001_recording.sql" with { type: "text" };
 import v2 from "./upgrades/0002_alpr_health_timelapse.sql" with { type: "text" };
 import v3 from "./upgrades/0003_saved_once.sql" with { type: "text" };
 import v4 from "./upgrades/0004_health_rollup.sql" with { type: "text" };
+import v5 from "./upgrades/0005_share_footage.sql" with { type: "text" };
 import v7 from "./upgrades/0007_apply_settings.sql" with { type: "text" };
 
 export interface Upgrade {
@@ -21,6 +22,7 @@ export const UPGRADES: Upgrade[] = [
   { description: "ALPR pipeline, camera optimisation and health, users, timelapse and shares", sql: v2 },
   { description: "a saved trip is stored once: layout of saved_trips, saved_trip_files, trips cut short by a full disk", sql: v3 },
   { description: "camera health: hourly aggregates of health_metrics, index of snapshots with anomalies", sql: v4 },
+  { description: "shares: a saved trip or a clip file in a share (share_footage)", sql: v5 },
   { description: "applying settings: applied_configs allows 'self' and keeps its verification; dashcam's own encoder_settings", sql: v7 },
 ];
 

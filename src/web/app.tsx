@@ -7,6 +7,8 @@
  *
  * Routes (in mount order):
  *   public:  GET /assets/:name (icons included), GET /healthz
+ *   public, rate-limited per IP: GET /share/:token[/video|poster|frames/N|theme.css|download],
+ *            GET /embed/:token (the only page another site may frame)       sharePublic.tsx
  *   -- security (src/web/auth): session cookie -> CSRF (every non-GET) -> permission table
  *      (`WEB_PERMISSIONS`: deny-by-default for unlisted mutating routes; any GET needs a
  *      session unless listed public), then deps.middleware --
@@ -38,6 +40,7 @@
  *   GET /plates..., POST /plates/watchlist[/:id/delete]                            plates.tsx
  *   GET/POST /timelapses..., POST /timelapses/:id/delete, .../checkpoint         timelapses.tsx
  *   POST /trips/:id/timelapse       a timelapse of a trip's footage              timelapses.tsx
+ *   GET/POST /shares, GET /shares/new, GET /shares/:id/qr.svg, POST /shares/:id/active|extend   share links (operators)   shares.tsx
  *
  * Errors: an `HTTPException` (bad input 400, unknown thing 404) becomes a small HTML page, or
  * `{ "error": "..." }` for JSON clients (`/healthz`, `/api/*`, `Accept: application/json`), or
@@ -75,6 +78,9 @@ import { cameraSettingsRoutes } from "./routes/cameraSettings.tsx";
 import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
 import { myFootageRoutes } from "./routes/myFootage.tsx";
 import { pwaRoutes } from "./routes/pwa.ts";
+import { publicShareRoutes } from "./routes/sharePublic.tsx";
+import { shareRoutes } from "./routes/shares.tsx";
+import { NO_PAGE } from "./words.ts";
 
 export type { WebActions, WebDeps, WebEnv } from "./env.ts";
 
@@ -88,6 +94,16 @@ export const EXTRA_PERMISSIONS: readonly PermissionRule[] = [
   { method: "POST", path: "/timelapses/cameras/:key/checkpoint", role: "operator", what: "keep a copy of the continuous timelapse now" },
   { method: "POST", path: "/timelapses/:id/delete", role: "operator", what: "cancel and delete a timelapse" },
   { method: "POST", path: "/trips/:id/timelapse", role: "operator", what: "make a timelapse of a trip's footage" },
+  { method: "GET", path: "/shares", role: "operator", what: "share links: list, search" },
+  { method: "GET", path: "/shares/new", role: "operator", what: "the form for a new share link" },
+  { method: "GET", path: "/shares/:id/qr.svg", role: "operator", what: "the QR code of a share link" },
+  { method: "POST", path: "/shares", role: "operator", what: "make a public share link" },
+  { method: "POST", path: "/shares/:id/active", role: "operator", what: "turn a share link off or on" },
+  { method: "POST", path: "/shares/:id/extend", role: "operator", what: "give a share link a new expiry" },
+  { method: "GET", path: "/share/:token/theme.css", role: "public", what: "a share page's theme colour" },
+  { method: "GET", path: "/share/:token/video/:file", role: "public", what: "a share's video N (inline)" },
+  { method: "GET", path: "/share/:token/poster/:file", role: "public", what: "a share's poster frame N" },
+  { method: "GET", path: "/share/:token/frames/:file", role: "public", what: "a gallery share's frame N" },
 ];
 
 /** The permission table this app enforces: the shared one plus `EXTRA_PERMISSIONS` not already in it. */
@@ -184,13 +200,18 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
     await next();
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");
-    c.header("X-Frame-Options", "DENY");
-    if ((c.res.headers.get("Content-Type") ?? "").startsWith("text/html")) c.header("Content-Security-Policy", CSP);
+    // A page that set its own CSP keeps it: only the share embed player does (frame-ancestors *),
+    // and it alone goes without X-Frame-Options; every other page refuses to be framed.
+    const own = c.res.headers.get("Content-Security-Policy");
+    if (!own?.includes("frame-ancestors *")) c.header("X-Frame-Options", "DENY");
+    if (!own && (c.res.headers.get("Content-Type") ?? "").startsWith("text/html")) c.header("Content-Security-Policy", CSP);
   });
 
   // Public: no session needed (assets for the login page, health for monitoring).
   app.route("/assets", assetRoutes());
   app.route("/", healthzRoutes());
+  // Public share links: no session is read and no cookie set (sharePublic.tsx).
+  app.route("/", publicShareRoutes());
 
   // Body limits before the security middleware: the CSRF check reads form bodies.
   for (const path of ["/login", "/setup", "/logout"]) app.use(path, limitBody(BODY_LIMITS.auth));
@@ -224,8 +245,9 @@ export function createApp(deps: WebDeps): Hono<WebEnv> {
   app.route("/api", apiRoutes());
   app.route("/diagnostics", diagnosticsRoutes());
   app.route("/my-footage", myFootageRoutes());
+  app.route("/shares", shareRoutes());
 
-  app.notFound((c) => errorResponse(c, 404, `no page at ${c.req.path}`));
+  app.notFound((c) => errorResponse(c, 404, NO_PAGE));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
       if (err.status === 503) log.warn(`web ${c.req.path}: ${err.message}`);

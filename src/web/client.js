@@ -330,6 +330,18 @@
     var toast = btn.closest(".alert");
     if (toast) toast.remove();
   });
+  // "Copy link" (button[data-copy], the Shares page): the Clipboard API needs a secure context
+  // (HTTPS or localhost); over the car's plain-HTTP Wi-Fi the text is selected and copied instead.
+  document.addEventListener("click", function (e) {
+    var btn = e.target && e.target.closest && e.target.closest("[data-copy]");
+    if (!btn) return;
+    var text = btn.getAttribute("data-copy");
+    var done = function () { flash("Link copied.", false); };
+    if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text).then(done, function () { flash("Copy failed: select the link and copy it.", true); }); return; }
+    var input = btn.parentNode && btn.parentNode.querySelector("input");
+    if (input) { input.focus(); input.select(); }
+    try { if (document.execCommand("copy")) done(); } catch (err) { flash("Select the link and copy it.", true); }
+  });
   function watchAlerts() {
     var box = document.getElementById("alerts");
     if (!box || !window.MutationObserver) return;

@@ -130,6 +130,8 @@ export interface WebDeps {
   frames?: CurrentFrameSource;
   /** How often an open live stream re-checks its viewer's session, ms (default 30000; tests shorten it). */
   liveSessionCheckMs?: number;
+  /** Requests per client IP per minute on the public share routes (default 300; beyond it 429). */
+  shareRequestsPerMinute?: number;
 }
 
 /**

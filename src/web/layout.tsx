@@ -56,6 +56,7 @@ const MORE = [
   { key: "plates", href: "/plates", label: "Plates" },
   { key: "timelapses", href: "/timelapses", label: "Timelapses" },
   { key: "exports", href: "/exports", label: "Exports" },
+  { key: "shares", href: "/shares", label: "Shares", role: "operator" },
   { key: "diagnostics", href: "/diagnostics", label: "Diagnostics", role: "operator" },
   { key: "users", href: "/users", label: "Users", role: "admin" },
 ] as const satisfies readonly NavItem[];

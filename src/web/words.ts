@@ -211,3 +211,17 @@ export function eventSentence(ev: EventRow, cameraName?: string | null): string 
       return ev.message;
   }
 }
+
+/**
+ * The one message of a 404 for a page that does not exist. It names no path, so an unknown,
+ * inactive or expired share link gets a byte-identical answer to any other missing page of its
+ * kind (a share link reveals nothing about whether it once existed).
+ */
+export const NO_PAGE = "there is no page at this address";
+
+/** A share's state in words for its admin card: "Live", "Off" or "Expired 7 Dec 08:12". */
+export function shareStateWords(s: { is_active: number; expires_at: number | null }, now = Date.now()): { text: string; tone: Tone } {
+  if (!s.is_active) return { text: "Off", tone: "off" };
+  if (s.expires_at !== null && s.expires_at <= now) return { text: "Expired", tone: "warn" };
+  return { text: "Live", tone: "ok" };
+}

@@ -4,7 +4,8 @@
  * missing (test/system-deps.sh installs it).
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
 /** The Chromium executable the tests drive. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -28,4 +29,28 @@ export async function launchChromium(): Promise<Browser> {
  */
 export async function routeLiveSockets(ctx: BrowserContext): Promise<void> {
   await ctx.routeWebSocket(/\/live\.ts$/, (ws) => ws.connectToServer());
+}
+
+/** axe-core's script (injected into a page; the context needs `bypassCSP`, the app's CSP forbids inline scripts). */
+const AXE = join(import.meta.dir, "..", "..", "node_modules", "axe-core", "axe.min.js");
+
+interface AxeResult {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core on the page as it is; returns the serious and critical violations (id: help @ targets). */
+export async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  const violations = (await page.evaluate(async () => {
+    const r = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: unknown[] }> } }).axe.run(document, {
+      resultTypes: ["violations"],
+    });
+    return r.violations;
+  })) as AxeResult[];
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} @ ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
 }

@@ -34,7 +34,13 @@ export const BatchStatus: FC<{ batch: Pick<BatchListRow, "id" | "status" | "tota
   );
 };
 
-export const BatchCard: FC<{ batch: BatchListRow; framesDone: number | null; csrf?: string; canEdit: boolean }> = ({ batch, framesDone, csrf, canEdit }) => {
+export const BatchCard: FC<{ batch: BatchListRow; framesDone: number | null; csrf?: string; canEdit: boolean; liveShares?: number }> = ({
+  batch,
+  framesDone,
+  csrf,
+  canEdit,
+  liveShares = 0,
+}) => {
   const hasPoster = batch.total_frames > 0;
   const playable = batch.status === "completed" && batch.output_path !== null;
   const active = batch.status === "pending" || batch.status === "processing";
@@ -68,11 +74,17 @@ export const BatchCard: FC<{ batch: BatchListRow; framesDone: number | null; csr
         {batch.file_size_bytes ? ` · ${formatBytes(batch.file_size_bytes)}` : ""}
         {" · "}
         <Time ms={batch.created_at} />
+        {liveShares > 0 ? ` · in ${liveShares} share link${liveShares === 1 ? "" : "s"}` : ""}
       </p>
       <div class="action-row">
         {playable ? (
           <a class="button" href={`/timelapses/${batch.id}/video.mp4?download=1`} download={batch.output_filename ?? undefined}>
             Download
+          </a>
+        ) : null}
+        {canEdit && playable ? (
+          <a class="button" href={`/shares/new?batch=${batch.id}`}>
+            Share
           </a>
         ) : null}
         {canEdit && csrf ? (
@@ -82,7 +94,11 @@ export const BatchCard: FC<{ batch: BatchListRow; framesDone: number | null; csr
             hx-post={`/timelapses/${batch.id}/delete`}
             hx-target={`#batch-${batch.id}`}
             hx-swap="outerHTML"
-            hx-confirm="Delete this timelapse and its video?"
+            hx-confirm={
+              liveShares > 0
+                ? `Delete this timelapse and its video? ${liveShares === 1 ? "The share link that shows it" : `The ${liveShares} share links that show it`} will no longer show it.`
+                : "Delete this timelapse and its video?"
+            }
           >
             <CsrfField token={csrf} />
             <button type="submit" class="plain">

@@ -7,7 +7,8 @@
  *   "Front · 7 Dec 08:12");
  * - pictures (saved snapshots);
  * - other exported clips.
- * Export thumbnails are the files' first frames (`/exports/<id>/thumb.jpg`). Files come from the export registry (`<data_dir>/exports/`); downloads are offered under names
+ * Operators get a "Share" button on kept drives and clips (a public link for an insurer, see
+ * routes/shares.tsx). Export thumbnails are the files' first frames (`/exports/<id>/thumb.jpg`). Files come from the export registry (`<data_dir>/exports/`); downloads are offered under names
  * like `front-2026-12-07-0812.mp4` (see routes/exports.tsx and trips.tsx).
  */
 import { Hono } from "hono";
@@ -20,6 +21,7 @@ import { Time } from "../components/Time.tsx";
 import { tripEnd } from "../components/Trips.tsx";
 import type { WebEnv } from "../env.ts";
 import { savedDownloadReady } from "./trips.tsx";
+import { hasRole } from "../../db/users.ts";
 
 const Thumb: FC<{ src: string | null }> = ({ src }) => (
   <span class="item-thumb">
@@ -27,7 +29,15 @@ const Thumb: FC<{ src: string | null }> = ({ src }) => (
   </span>
 );
 
-const KeptDrive: FC<{ trip: TripSummary; ready: boolean }> = ({ trip, ready }) => (
+/** "Share": a public link of it (operators; routes/shares.tsx). */
+const ShareLink: FC<{ href: string | null }> = ({ href }) =>
+  href ? (
+    <a class="button" href={href}>
+      Share
+    </a>
+  ) : null;
+
+const KeptDrive: FC<{ trip: TripSummary; ready: boolean; share: boolean }> = ({ trip, ready, share }) => (
   <li class="kept-item">
     <Thumb src={trip.fully_evicted ? null : `/trips/${trip.id}/thumb.jpg`} />
     <div class="kept-text">
@@ -43,11 +53,12 @@ const KeptDrive: FC<{ trip: TripSummary; ready: boolean }> = ({ trip, ready }) =
           Download MP4
         </a>
       ) : null}
+      <ShareLink href={ready && share ? `/shares/new?trip=${trip.id}` : null} />
     </div>
   </li>
 );
 
-const FileItem: FC<{ job: ExportJob; name: string; at: number | null; thumb: string | null }> = ({ job, name, at, thumb }) => (
+const FileItem: FC<{ job: ExportJob; name: string; at: number | null; thumb: string | null; share?: boolean }> = ({ job, name, at, thumb, share }) => (
   <li class="kept-item">
     <Thumb src={thumb} />
     <div class="kept-text">
@@ -70,6 +81,7 @@ const FileItem: FC<{ job: ExportJob; name: string; at: number | null; thumb: str
           Details
         </a>
       )}
+      <ShareLink href={share && job.state === "done" && job.kind === "clip" ? `/shares/new?clip=${job.id}` : null} />
     </div>
   </li>
 );
@@ -85,6 +97,7 @@ export function myFootageRoutes() {
     const incidents = jobs.filter(isIncidentClip);
     const pictures = jobs.filter((j) => j.kind === "snapshot");
     const clips = jobs.filter((j) => j.kind === "clip" && !isIncidentClip(j));
+    const share = c.var.user ? hasRole(c.var.user.role, "operator") : false;
     const thumbOf = (job: ExportJob) => (job.state === "done" ? `/exports/${job.id}/thumb.jpg` : null);
     return c.render(
       <>
@@ -96,7 +109,7 @@ export function myFootageRoutes() {
           ) : (
             <ul class="kept">
               {kept.map((t) => (
-                <KeptDrive trip={t} ready={savedDownloadReady(db, dataDir, t)} />
+                <KeptDrive trip={t} ready={savedDownloadReady(db, dataDir, t)} share={share} />
               ))}
             </ul>
           )}
@@ -109,7 +122,7 @@ export function myFootageRoutes() {
             <ul class="kept">
               {incidents.map((j) => {
                 const at = incidentMoment(j);
-                return <FileItem job={j} name={nameOf(j.cameraKey)} at={at} thumb={thumbOf(j)} />;
+                return <FileItem job={j} name={nameOf(j.cameraKey)} at={at} thumb={thumbOf(j)} share={share} />;
               })}
             </ul>
           )}
@@ -133,7 +146,7 @@ export function myFootageRoutes() {
           ) : (
             <ul class="kept">
               {clips.map((j) => (
-                <FileItem job={j} name={nameOf(j.cameraKey)} at={j.fromUtc} thumb={thumbOf(j)} />
+                <FileItem job={j} name={nameOf(j.cameraKey)} at={j.fromUtc} thumb={thumbOf(j)} share={share} />
               ))}
             </ul>
           )}

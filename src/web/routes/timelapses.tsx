@@ -31,6 +31,7 @@ import { hasRole } from "../../db/users.ts";
 import { batchById, batchPosterImage, imageCount, latestImage, listBatches, type BatchListRow } from "../../db/timelapse.ts";
 import { TimelapseRequestError } from "../../media/timelapse.ts";
 import { BatchCard } from "../components/Timelapse.tsx";
+import { liveSharesOfBatches } from "../../db/shares.ts";
 import { Time } from "../components/Time.tsx";
 import { DateTimeInput } from "../components/DateTime.tsx";
 import { CsrfField } from "../auth/csrf.ts";
@@ -85,6 +86,7 @@ export function timelapseRoutes() {
     const { db, config } = c.var.deps;
     const configured = new Map(config.cameras.map((cam) => [cam.key, cam]));
     const batches = listBatches(db, undefined, 500);
+    const shared = liveSharesOfBatches(db);
     const edit = canEdit(c);
     const csrf = c.var.csrfToken;
     const cams = listCameras(db).filter((cam) => configured.get(cam.key)?.timelapse?.interval_seconds || batches.some((b) => b.camera_id === cam.id) || imageCount(db, cam.id) > 0);
@@ -147,7 +149,7 @@ export function timelapseRoutes() {
               <div class="batches" id={`batches-${cam.key}`}>
                 {mine.length === 0 ? <p class="muted">No timelapses yet.</p> : null}
                 {mine.map((b) => (
-                  <BatchCard batch={b} framesDone={framesDoneOf(c, b)} csrf={csrf} canEdit={edit} />
+                  <BatchCard batch={b} framesDone={framesDoneOf(c, b)} csrf={csrf} canEdit={edit} liveShares={shared.get(b.id)} />
                 ))}
               </div>
             </section>
@@ -198,7 +200,7 @@ export function timelapseRoutes() {
 
   app.get("/:id", valid("param", IdParam), (c) => {
     const b = loadBatch(c, c.req.valid("param").id);
-    const card = <BatchCard batch={b} framesDone={framesDoneOf(c, b)} csrf={c.var.csrfToken} canEdit={canEdit(c)} />;
+    const card = <BatchCard batch={b} framesDone={framesDoneOf(c, b)} csrf={c.var.csrfToken} canEdit={canEdit(c)} liveShares={liveSharesOfBatches(c.var.deps.db).get(b.id)} />;
     if (isHtmx(c)) return c.html(card);
     return c.render(
       <>
