@@ -66,10 +66,13 @@ test("the camera page shows the live picture within 1.5 s of opening, then stays
   const page = await newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  expectLive("testsrc", await watchLive(page, `${rt!.url}/cameras/${KEY}`, 20_000));
-  expect(await page.locator("[data-live-player]").getAttribute("data-state")).toBe("playing");
-  expect(errors).toEqual([]);
-  await page.close();
+  try {
+    expectLive("testsrc", await watchLive(page, `${rt!.url}/cameras/${KEY}`, 20_000));
+    expect(await page.locator("[data-live-player]").getAttribute("data-state")).toBe("playing");
+    expect(errors).toEqual([]);
+  } finally {
+    await page.close(); // even after a failure, so the next test counts only its own viewers
+  }
 }, 60_000);
 
 test("frame.jpg is at most 2 s old and X-Frame-Time is its capture time", async () => {
