@@ -10,7 +10,7 @@ import v2 from "./upgrades/0002_alpr_health_timelapse.sql" with { type: "text" }
 import v3 from "./upgrades/0003_saved_once.sql" with { type: "text" };
 import v4 from "./upgrades/0004_health_rollup.sql" with { type: "text" };
 import v5 from "./upgrades/0005_share_footage.sql" with { type: "text" };
-import v7 from "./upgrades/0007_apply_settings.sql" with { type: "text" };
+import v6 from "./upgrades/0006_apply_settings.sql" with { type: "text" };
 
 export interface Upgrade {
   description: string;
@@ -23,7 +23,7 @@ export const UPGRADES: Upgrade[] = [
   { description: "a saved trip is stored once: layout of saved_trips, saved_trip_files, trips cut short by a full disk", sql: v3 },
   { description: "camera health: hourly aggregates of health_metrics, index of snapshots with anomalies", sql: v4 },
   { description: "shares: a saved trip or a clip file in a share (share_footage)", sql: v5 },
-  { description: "applying settings: applied_configs allows 'self' and keeps its verification; dashcam's own encoder_settings", sql: v7 },
+  { description: "applying settings: applied_configs allows 'self' and keeps its verification; dashcam's own encoder_settings", sql: v6 },
 ];
 
 /** The version `schema.sql` describes. */

@@ -80,7 +80,7 @@ export const RetentionPlanner: FC<PlannerProps> = ({ cameraKey, days, measuredBp
     </p>
     <form method="get" action={`/cameras/${cameraKey}/retention`} hx-get={`/cameras/${cameraKey}/retention`} hx-target="#retention-plan" hx-swap="outerHTML" class="inline-form">
       <label>
-        Days to keep <input type="number" name="days" min="1" max="3650" value={String(days)} required inputmode="numeric" style="width:5em" />
+        Days to keep <input type="number" name="days" min="1" max="3650" value={String(days)} required inputmode="numeric" class="days-input" />
       </label>{" "}
       <button type="submit">Plan</button>
     </form>

@@ -1,4 +1,4 @@
--- Upgrade 0007: applying recommended settings (seed 003 applied_configs).
+-- Upgrade 0006: applying recommended settings (seed 003 applied_configs).
 -- - applied_configs.apply_method also allows 'self' (a camera dashcam encodes itself: testsrc,
 --   v4l2, rpicam), and `verification` keeps what was read back and measured after an apply.
 --   SQLite cannot change a CHECK constraint in place: the table is rebuilt, rows carried over.
