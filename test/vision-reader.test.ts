@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeImage, ImageDecodeError, iou, type Box } from "../src/vision/image.ts";
 import { configureVision, ModelLoadError, readPlates } from "../src/vision/reader.ts";
-import { detectPlates, detectVehicles, recognizePlate } from "../src/vision/stages.ts";
+import { detectPlates, detectVehicles, recognizePlate, recognizerInput, REC_HEIGHT } from "../src/vision/stages.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
-import { visionOptions } from "../src/vision/runtime.ts";
+import { getSession, ort, REC_FEATURES_TENSOR, visionOptions } from "../src/vision/runtime.ts";
 
 const SHARED = join(import.meta.dir, "../../shared");
 const US = join(SHARED, "data/alpr/us");
@@ -167,6 +167,35 @@ describe("recogniser and dictionary from files", () => {
       configureVision({ recModelPath: null, recKeysPath: null });
     }
     expect(await recognizePlate(img, whole)).toEqual(embedded);
+  }, T);
+});
+
+describe("plate head beside the recogniser", () => {
+  test("the recogniser's final-layer input is returned as one more output without changing its own; a missing head is a ModelLoadError naming it", async () => {
+    const img = load(join(CROPS, "images", "ak1165.png"));
+    const whole: Box = [0, 0, img.width, img.height];
+    const plain = await getSession("rec");
+    const missing = join(tmp, "no_head.onnx");
+    configureVision({ plateHeadPath: missing });
+    try {
+      const patched = await getSession("rec");
+      expect(patched).not.toBe(plain);
+      expect(patched.outputNames).toEqual([...plain.outputNames, REC_FEATURES_TENSOR]);
+      const line = { cx: img.width / 2, cy: img.height / 2, w: img.width * 0.8, h: img.height * 0.5, angle: 0, score: 1 };
+      const { data, W } = recognizerInput(img, line);
+      const input = () => ({ [plain.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
+      const a = await plain.run(input()), b = await patched.run(input());
+      const [, T, C] = a[plain.outputNames[0]].dims as number[];
+      expect(b[REC_FEATURES_TENSOR].dims).toEqual([1, T, 120]);
+      expect(b[patched.outputNames[0]].dims).toEqual([1, T, C]);
+      expect(Array.from(b[patched.outputNames[0]].data as Float32Array)).toEqual(Array.from(a[plain.outputNames[0]].data as Float32Array));
+      const err = await recognizePlate(img, whole).catch((e) => e);
+      expect(err).toBeInstanceOf(ModelLoadError);
+      expect(err.file).toBe(missing);
+    } finally {
+      configureVision({ plateHeadPath: null });
+    }
+    expect((await recognizePlate(img, whole)).text).toBe(cropTruth("ak1165.png"));
   }, T);
 });
 
