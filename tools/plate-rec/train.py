@@ -104,7 +104,7 @@ def original_probs(x, w, b, keys):
 
 
 def original_probs_from(p, keys):
-    out = np.zeros((x.shape[0], K), dtype=np.float32)
+    out = np.zeros((p.shape[0], K), dtype=np.float32)
     out[:, 0] = p[:, 0]
     mapped = np.zeros(p.shape[1], dtype=bool)
     mapped[0] = True
