@@ -71,9 +71,9 @@ const plateHeadMix = values["plate-head-mix"] ? Number(values["plate-head-mix"])
 /**
  * The plate head (runtime.ts plateHeadPath). By default the sets are read with the fold heads
  * of tools/plate-rec/heads (`train.py folds`, made with the embedded head): fold<f>.onnx was
- * trained without the plates of fold f (CRC-32 of the plate's path under data/alpr, modulo the
+ * trained without the plates of fold f (CRC-32 of the labelled registration text, modulo the
  * fold count), and each plate is read with the head of its own fold, so no plate is read by a
- * head that saw it in training; the speed part uses the embedded head. `--plate-head-folds DIR`
+ * head that saw that registration in training; the speed part uses the embedded head. `--plate-head-folds DIR`
  * takes other fold heads, `--plate-head FILE` one head for everything (only for data it was
  * not trained on), `--plate-head none` reads without a head.
  */
@@ -81,9 +81,9 @@ const headArg = values["plate-head"] ?? null;
 const foldDir = headArg || models.recModelPath ? null : resolve(values["plate-head-folds"] ?? join(import.meta.dir, "../tools/plate-rec/heads"));
 const foldCount = foldDir ? readdirSync(foldDir).filter((f) => /^fold\d+\.onnx$/.test(f)).length : 0;
 if (foldDir && foldCount < 2) throw new Error(`${foldDir}: no fold<f>.onnx heads`);
-/** Sets the plate head a labelled plate (path under the data directory) is read with. */
-const headFor = (relPath: string) => {
-  if (foldDir) configureVision({ plateHeadPath: join(foldDir, `fold${Bun.hash.crc32(relPath) % foldCount}.onnx`) });
+/** Sets the plate head a labelled plate (its registration text, A-Z 0-9) is read with. */
+const headFor = (plate: string) => {
+  if (foldDir) configureVision({ plateHeadPath: join(foldDir, `fold${Bun.hash.crc32(plate) % foldCount}.onnx`) });
 };
 const plateHead = {
   ...(headArg ? { plateHeadPath: headArg === "none" ? null : resolve(headArg) } : {}),
@@ -129,7 +129,7 @@ async function photoSet(set: string, title: string): Promise<void> {
   const t0 = performance.now();
   for (const l of labels) {
     const img = decodeImage(new Uint8Array(readFileSync(l.file)));
-    headFor(`${set}/${l.file.split("/").pop()}`);
+    headFor(l.plate);
     const reads = await readPlates(img);
     const first = reads[0]?.text ?? "";
     const ok = first === l.plate;
@@ -170,7 +170,7 @@ if (only.has("crops")) {
     let text = "";
     try {
       const img = decodeImage(new Uint8Array(readFileSync(join(dir, "images", file))));
-      headFor(`ocr-crops/images/${file}`);
+      headFor(norm(plate));
       text = (await recognizePlate(img, [0, 0, img.width, img.height])).text;
     } catch (err) {
       bad++;
