@@ -256,7 +256,9 @@ export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string
 
 /**
  * PP-OCRv4 recognition of one text line (oriented rectangle in image pixels), decoded with
- * the plate-restricted CTC (ctc.ts); characters much shorter than the row's median character
+ * the plate-restricted CTC (ctc.ts). With a plate head (runtime.ts plateHead(), the embedded
+ * one by default) its reading of the recogniser's features is mixed with the recogniser's own
+ * per CTC step (ctc.ts mixWithPlateHead) before decoding. Characters much shorter than the row's median character
  * (emblems, dots; glyphs.ts) are removed. The line is widened by REC_PAD_X x its height. `stretch` widens the row (REC_STRETCH). Voting over
  * two stretches (1.1 and 1.5) was measured and not kept: +1 to +6 plates of 178 (within the
  * run-to-run spread of sub-pixel placement), -1 of 151 crops, for twice the recognition time.
