@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeImage, ImageDecodeError, iou, type Box } from "../src/vision/image.ts";
 import { configureVision, ModelLoadError, readPlates } from "../src/vision/reader.ts";
-import { detectPlates, detectVehicles, recognizePlate } from "../src/vision/stages.ts";
+import { detectPlates, detectVehicles, recognizePlate, recognizerInput, REC_HEIGHT } from "../src/vision/stages.ts";
 import { createVisionPool } from "../src/vision/pool.ts";
-import { visionOptions } from "../src/vision/runtime.ts";
+import { EMBEDDED_PLATE_HEAD, getSession, ort, REC_FEATURES_TENSOR, visionOptions } from "../src/vision/runtime.ts";
 
 const SHARED = join(import.meta.dir, "../../shared");
 const US = join(SHARED, "data/alpr/us");
@@ -149,8 +149,10 @@ describe("recogniser and dictionary from files", () => {
   test("the PP-OCRv4 files given by path read the same; a dictionary that does not fit the model is a ModelLoadError naming both", async () => {
     const img = load(join(CROPS, "images", "ak1165.png"));
     const whole: Box = [0, 0, img.width, img.height];
+    // A recogniser given by path is read without the plate head (it may have its own layer).
+    configureVision({ plateHeadPath: null });
     const embedded = await recognizePlate(img, whole);
-    configureVision({ recModelPath: join(ASSETS, "ch_PP-OCRv4_rec_infer.onnx"), recKeysPath: join(ASSETS, "ppocr_keys_v1.txt") });
+    configureVision({ plateHeadPath: EMBEDDED_PLATE_HEAD, recModelPath: join(ASSETS, "ch_PP-OCRv4_rec_infer.onnx"), recKeysPath: join(ASSETS, "ppocr_keys_v1.txt") });
     try {
       expect(await recognizePlate(img, whole)).toEqual(embedded);
       const short = join(tmp, "plate_keys.txt");
@@ -164,9 +166,42 @@ describe("recogniser and dictionary from files", () => {
       configureVision({ recKeysPath: join(tmp, "missing_keys.txt") });
       expect((await recognizePlate(img, whole).catch((e) => e)).message).toContain("missing_keys.txt");
     } finally {
-      configureVision({ recModelPath: null, recKeysPath: null });
+      configureVision({ recModelPath: null, recKeysPath: null, plateHeadPath: null });
     }
     expect(await recognizePlate(img, whole)).toEqual(embedded);
+    configureVision({ plateHeadPath: EMBEDDED_PLATE_HEAD });
+  }, T);
+});
+
+describe("plate head beside the recogniser", () => {
+  test("the embedded head reads the recogniser's final-layer input, returned as one more output without changing its own; a missing head is a ModelLoadError naming it", async () => {
+    const img = load(join(CROPS, "images", "ak1165.png"));
+    const whole: Box = [0, 0, img.width, img.height];
+    // The embedded head is on by default; without it the recogniser has its own outputs only.
+    expect(visionOptions().plateHeadPath).toBe(EMBEDDED_PLATE_HEAD);
+    const withHead = await getSession("rec");
+    configureVision({ plateHeadPath: null });
+    const plain = await getSession("rec");
+    const missing = join(tmp, "no_head.onnx");
+    try {
+      expect(withHead).not.toBe(plain);
+      expect(withHead.outputNames).toEqual([...plain.outputNames, REC_FEATURES_TENSOR]);
+      const line = { cx: img.width / 2, cy: img.height / 2, w: img.width * 0.8, h: img.height * 0.5, angle: 0, score: 1 };
+      const { data, W } = recognizerInput(img, line);
+      const input = () => ({ [plain.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
+      const a = await plain.run(input()), b = await withHead.run(input());
+      const [, T, C] = a[plain.outputNames[0]].dims as number[];
+      expect(b[REC_FEATURES_TENSOR].dims).toEqual([1, T, 120]);
+      expect(b[withHead.outputNames[0]].dims).toEqual([1, T, C]);
+      expect(Array.from(b[withHead.outputNames[0]].data as Float32Array)).toEqual(Array.from(a[plain.outputNames[0]].data as Float32Array));
+      configureVision({ plateHeadPath: missing });
+      const err = await recognizePlate(img, whole).catch((e) => e);
+      expect(err).toBeInstanceOf(ModelLoadError);
+      expect(err.file).toBe(missing);
+    } finally {
+      configureVision({ plateHeadPath: EMBEDDED_PLATE_HEAD });
+    }
+    expect((await recognizePlate(img, whole)).text).toBe(cropTruth("ak1165.png"));
   }, T);
 });
 

@@ -3,9 +3,9 @@
  * plate-restricted), DB post-processing of a probability map, plate rules, voting, YOLOX decode.
  */
 import { describe, expect, test } from "bun:test";
-import { buildPlateClassMap, ctcGreedyDecode, decodePlate } from "../src/vision/ctc.ts";
+import { buildPlateClassMap, ctcGreedyDecode, decodePlate, mixWithPlateHead, PLATE_ALPHABET, PLATE_HEAD_CLASSES, plateHeadClassMap } from "../src/vision/ctc.ts";
 import { dbPostProcess, rotRectBounds } from "../src/vision/dbpost.ts";
-import { mergeRows, plateCandidates, registrationLine } from "../src/vision/plateRules.ts";
+import { isSmallPrintOf, mergeRows, plateCandidates, registrationLine } from "../src/vision/plateRules.ts";
 import { voteReadings } from "../src/vision/vote.ts";
 import { decodeYolox, nms, YOLOX_SIZE } from "../src/vision/yolox.ts";
 import { fullHeightGlyphs } from "../src/vision/glyphs.ts";
@@ -87,6 +87,29 @@ describe("CTC greedy decoding", () => {
   });
 });
 
+describe("plate head", () => {
+  test("the recogniser's classes are summed onto the head's and mixed step by step", () => {
+    // Recogniser dictionary: A, a, 0, -, 中 (classes 1..5); head: blank, A-Z, 0-9, space.
+    const cmap = buildPlateClassMap(["A", "a", "0", "-", "中"]);
+    const C = 6, K = PLATE_HEAD_CLASSES, A = 1 + PLATE_ALPHABET.indexOf("A"), Z0 = 1 + PLATE_ALPHABET.indexOf("0"), B8 = 1 + PLATE_ALPHABET.indexOf("8");
+    const rec = Float32Array.from([0.1, 0.3, 0.3, 0.1, 0.1, 0.1, /* t1 */ 0.9, 0, 0, 0.1, 0, 0]);
+    const head = new Float32Array(2 * K);
+    head[B8] = 1; // step 0: the head reads 8
+    head[K] = 1; // step 1: blank
+    const m = mixWithPlateHead(rec, 2, C, cmap, head, 0.5);
+    expect(m[A]).toBeCloseTo(0.5 * 0.6, 6); // A and a summed
+    expect(m[Z0]).toBeCloseTo(0.5 * 0.1, 6);
+    expect(m[K - 1]).toBeCloseTo(0.5 * 0.2, 6); // separator and CJK onto space
+    expect(m[0]).toBeCloseTo(0.5 * 0.1, 6);
+    expect(m[B8]).toBeCloseTo(0.5, 6);
+    expect(m[K]).toBeCloseTo(0.5 * 0.9 + 0.5, 6);
+    expect(decodePlate(m, 2, K, plateHeadClassMap()).text).toBe("8"); // 0.5 for 8 beats 0.3 for A
+    expect(decodePlate(mixWithPlateHead(rec, 2, C, cmap, head, 0.3), 2, K, plateHeadClassMap()).text).toBe("A");
+    expect(decodePlate(mixWithPlateHead(rec, 2, C, cmap, head, 0.8), 2, K, plateHeadClassMap()).text).toBe("8");
+    expect(() => mixWithPlateHead(rec, 2, 5, cmap, head, 0.5)).toThrow(RangeError);
+  });
+});
+
 describe("DB post-processing", () => {
   function map(w: number, h: number, fill: (x: number, y: number) => number): Float32Array {
     const m = new Float32Array(w * h);
@@ -156,6 +179,21 @@ describe("plate rules", () => {
     expect(x + w / 2).toBeCloseTo(100, 5);
     expect(y + h / 2).toBeCloseTo(100, 5);
     expect(w).toBeGreaterThanOrEqual(100);
+  });
+
+  test("candidates: a state name over a much taller registration is small print and ranks below it", () => {
+    // TEXAS (h 23) over CWM 3083 (h 50) on one plate, the state name scored higher by the detector.
+    const state = rect(536, 432, 75, 23, 0.99), reg = rect(543, 462, 97, 50, 0.97);
+    expect(isSmallPrintOf(state, reg)).toBe(true);
+    expect(isSmallPrintOf(reg, state)).toBe(false);
+    const c = plateCandidates([state, reg]);
+    expect(c[0].line.cy).toBeCloseTo(462, 5);
+    expect(c[1].score).toBeCloseTo(0.99 * 0.5, 5);
+    // The same short line beside the registration (not over or under it) is not small print,
+    // nor is a line of equal height above it (a two-line sign).
+    expect(isSmallPrintOf(rect(700, 462, 75, 23), reg)).toBe(false);
+    expect(isSmallPrintOf(rect(543, 410, 97, 48), reg)).toBe(false);
+    expect(isSmallPrintOf(rect(543, 462 - 3 * 50, 75, 23), reg)).toBe(false);
   });
 
   test("registration line: small print is ignored, text beside the plate is cut off", () => {

@@ -203,3 +203,37 @@ export function decodePlate(probs: ArrayLike<number>, T: number, C: number, cmap
   const confidence = charProbs.length ? charProbs.reduce((a, b) => a + b, 0) / charProbs.length : 0;
   return { text, confidence, charProbs, spans, dists };
 }
+
+/**
+ * Classes of a plate head (tools/plate-rec): 0 = CTC blank, 1..36 = PLATE_ALPHABET, 37 = space
+ * (a separator), the layout of its dictionary (PLATE_ALPHABET one per line, space appended).
+ */
+export const PLATE_HEAD_CLASSES = PLATE_ALPHABET.length + 2;
+
+/** The class map of a plate head's output (PLATE_HEAD_CLASSES; O read as 0 where no format decides). */
+export function plateHeadClassMap(): PlateClassMap {
+  return buildPlateClassMap([...PLATE_ALPHABET, " "], { letterOAsZero: true });
+}
+
+/**
+ * A recogniser's output [T, C] (softmax, classes mapped by `cmap`) mixed with a plate head's
+ * [T, PLATE_HEAD_CLASSES] output: each step's recogniser probabilities are summed onto the
+ * head's classes (a plate character's case and full-width forms onto it, separators and every
+ * excluded class onto space, as decodePlate with `otherAsSeparator` counts them), then
+ * `(1 - mix) x recogniser + mix x head`. Decode the result with plateHeadClassMap().
+ */
+export function mixWithPlateHead(probs: ArrayLike<number>, T: number, C: number, cmap: PlateClassMap, head: ArrayLike<number>, mix: number): Float32Array {
+  const K = PLATE_HEAD_CLASSES;
+  if (C !== cmap.classes) throw new RangeError(`recogniser has ${C} classes, dictionary ${cmap.classes}`);
+  if (probs.length < T * C || head.length < T * K) throw new RangeError(`plate head mix needs ${T}x${C} and ${T}x${K} values`);
+  const out = new Float32Array(T * K);
+  for (let t = 0; t < T; t++) {
+    const o = t * K, row = t * C;
+    for (let c = 0; c < C; c++) {
+      const m = cmap.map[c];
+      out[o + (m >= 0 ? 1 + m : m === -1 ? 0 : K - 1)] += probs[row + c];
+    }
+    for (let k = 0; k < K; k++) out[o + k] = (1 - mix) * out[o + k] + mix * head[o + k];
+  }
+  return out;
+}

