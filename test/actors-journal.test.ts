@@ -368,10 +368,14 @@ describe("restore from the journal", () => {
     deps2.cameras.set("front", { ...small, min_free_bytes: 1e15 });
     r2.emit(segmentFile(5, clock.now() + 6000));
     expect(cameraStateName(cam.getSnapshot().value)).toBe("disk_full");
-    expect(r2.rec.sendBack).toBeNull(); // recorder stopped
     expect(status().state).toBe("disk_full");
     expect(status().last_error).toContain("below min_free_bytes");
     expect(transitions("camera:front").at(-1)).toMatchObject({ from_state: "recording", event: "DISK_FULL_LOCKED", to_state: "disk_full" });
+    // ffmpeg is asked to finish its segment; the ring is settled once it has exited
+    expect(r2.rec.commands).toContainEqual({ type: "RECORDER.STOP" });
+    r2.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: clock.now() });
+    expect(r2.rec.sendBack).toBeNull(); // recorder stopped
+    expect(cameraStateName(cam.getSnapshot().value)).toBe("disk_full");
     // evidence (segments 3 and 4, the ring's content) was not deleted
     expect(count("SELECT COUNT(*) AS n FROM segments WHERE evidence_locked = 1")).toBe(2);
 

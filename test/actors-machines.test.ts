@@ -288,6 +288,9 @@ describe("camera machine", () => {
     h.rec.emit(segment(0, h.clock.now()));
     h.actor.send({ type: "DISK_FULL_LOCKED", at: h.clock.now(), reason: "only locked footage left" });
     expect(h.state()).toBe("disk_full");
+    expect(h.rec.commands).toEqual([{ type: "RECORDER.STOP" }]);
+    h.rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: h.clock.now() });
+    expect(h.state()).toBe("disk_full");
     expect(h.rec.stops).toBe(1);
     expect(h.actor.getSnapshot().context.lastError).toBe("only locked footage left");
     const deadline = h.actor.getSnapshot().context.diskRetryDeadline!;
@@ -313,10 +316,78 @@ describe("camera machine", () => {
     h.actor.send({ type: "START" });
     h.actor.send({ type: "DISK_FULL_LOCKED", at: h.clock.now(), reason: "full" });
     expect(h.state()).toBe("disk_full");
+    h.rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: h.clock.now() });
     h.clock.increment(60_000);
     await Promise.resolve();
     expect(h.state()).toBe("starting");
     expect(h.rec.starts).toBe(2);
+  });
+
+  test("disk_full: the segment ffmpeg finishes after DISK_FULL_LOCKED is indexed; the ring is settled only after ffmpeg exited", () => {
+    const settles: string[] = [];
+    const clock = new SimulatedClock();
+    clock.set(1_000_000);
+    const { rec, logic } = testRecorder();
+    const indexed: number[] = [];
+    const status: string[] = [];
+    let retention = 0;
+    const machine = cameraMachine.provide({
+      actors: {
+        recorder: logic,
+        settleSegments: fromCallback(({ sendBack }) => {
+          // what a real settle would find: the recorder must already be gone
+          settles.push(rec.sendBack === null ? "after exit" : "while ffmpeg runs");
+          sendBack({ type: "SEGMENTS.SETTLED", salvaged: 0 });
+        }),
+      },
+      actions: {
+        writeStatus: (_, p) => void status.push(p.state),
+        indexSegment: ({ event }) => void (event.type === "SEGMENT_CLOSED" && indexed.push(event.absoluteIndex)),
+        cutOpenTrip: () => void status.push(`trip cut after ${indexed.join(",")}`),
+        enforceRetention: ({ self }) => {
+          retention++;
+          // the card is still full after the finishing segment too
+          queueMicrotask(() => self.send({ type: "DISK_FULL_LOCKED", at: 0, reason: "still full" }));
+        },
+      },
+    });
+    const actor = createActor(machine, { input: INPUT, clock }).start();
+    const state = () => cameraStateName(actor.getSnapshot().value);
+    actor.send({ type: "START" });
+    rec.emit(segment(8, clock.now()));
+    actor.send({ type: "DISK_FULL_LOCKED", at: clock.now(), reason: "only locked footage left" });
+    expect(state()).toBe("disk_full");
+    expect(status.at(-1)).toBe("disk_full");
+    expect(rec.commands).toEqual([{ type: "RECORDER.STOP" }]);
+    expect(settles).toEqual([]); // nothing settled while ffmpeg finishes its segment
+    // ffmpeg finishes 9 and exits later
+    clock.increment(500);
+    rec.emit(segment(9, clock.now()));
+    expect(indexed).toEqual([8, 9]);
+    expect(state()).toBe("disk_full");
+    rec.emit({ type: "PROCESS_EXIT", code: 0, signal: null, error: null, at: clock.now() });
+    expect(actor.getSnapshot().value).toBe("disk_full");
+    expect(settles).toEqual(["after exit"]);
+    // the trip's cut is marked once its last segment is indexed
+    expect(status.filter((x) => x.startsWith("trip cut"))).toEqual(["trip cut after 8,9"]);
+    expect(rec.starts).toBe(1);
+    expect(retention).toBe(2);
+    expect(actor.getSnapshot().context.nextAbsolute).toBe(10);
+  });
+
+  test("disk_full: ffmpeg that does not exit within the stop timeout is cancelled, then the ring is settled", () => {
+    const h = cameraHarness({ input: { stopTimeoutMs: 3000 } });
+    h.actor.send({ type: "START" });
+    h.actor.send({ type: "DISK_FULL_LOCKED", at: h.clock.now(), reason: "full" });
+    expect(h.actor.getSnapshot().value).toEqual({ online: "disk_full" });
+    // a restore while ffmpeg finishes keeps the stored stop deadline
+    const saved = JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot()));
+    expect(saved.context.stopDeadline).toBe(h.clock.now() + 3000);
+    h.clock.increment(2999);
+    expect(h.rec.stops).toBe(0);
+    h.clock.increment(1);
+    expect(h.actor.getSnapshot().value).toBe("disk_full");
+    expect(h.rec.stops).toBe(1);
   });
 
   test("graceful stop: RECORDER.STOP, the final segment is indexed, PROCESS_EXIT -> stopped", () => {

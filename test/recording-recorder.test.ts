@@ -5,14 +5,14 @@
  * PROCESS_EXIT with a redacted error (with Debian's ffmpeg 5.x and the npm ffmpeg 4.1).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import type { RecorderEvent } from "../src/machines/events.ts";
-import { syncIntervalMs, waitRecorderIdle } from "../src/actors/recorder.ts";
+import { measureSegmentLine, syncIntervalMs, waitRecorderIdle } from "../src/actors/recorder.ts";
 import { probe } from "./helpers/media.ts";
 import {
-  cameraConfig, ffprobeDuration, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
+  cameraConfig, ffprobeDuration, makeTsFile, removeDir, runRecorder, tempDir, waitUntil, DEBIAN_FFMPEG,
 } from "./recording-helpers.ts";
 
 const HIGHWAY = join(import.meta.dir, "../../shared/data/video/highway-720p-25fps.mp4");
@@ -180,6 +180,34 @@ describe("recorder", () => {
       });
     }, 60_000);
   }
+
+  test("a segment list line with no duration is indexed with its measured duration, or not at all without media", async () => {
+    const ring = tempDir();
+    dirs.push(ring);
+    mkdirSync(ring, { recursive: true });
+    makeTsFile(join(ring, "000000007.ts"), 1); // 1 s at 10 fps
+    writeFileSync(join(ring, "000000008.ts"), Buffer.alloc(188 * 4, 0)); // opened, no frame written
+    // reported without duration but holding a second of media: its measured length
+    const media = await measureSegmentLine("000000007.ts,0.000000,0.000000", ring, DEBIAN_FFMPEG, false);
+    if (media.kind !== "segment") throw new Error(`expected a segment, got ${media.kind}`);
+    expect(media.absoluteIndex).toBe(7);
+    expect(media.startSec).toBe(0);
+    expect(media.endSec).toBeCloseTo(1, 1);
+    // the same as a run's first segment: the reported end is kept as its start, not before it
+    const first = await measureSegmentLine("000000007.ts,4.000000,4.000000", ring, DEBIAN_FFMPEG, true);
+    expect(first).toMatchObject({ kind: "segment", startSec: 4 });
+    expect((first as { endSec: number }).endSec).toBeGreaterThan(4.9);
+    // no playable media: not footage (the recorder deletes the file)
+    const empty = await measureSegmentLine("000000008.ts,14.960000,14.960000", ring, DEBIAN_FFMPEG, false);
+    expect(empty.kind).toBe("empty");
+    // ffmpeg cannot run: left for start-up salvage, never deleted unmeasured
+    expect((await measureSegmentLine("000000008.ts,1.0,1.0", ring, "/nonexistent/ffmpeg", false)).kind).toBe("unmeasured");
+    // an ordinary line is taken as reported (no file needed: nothing is measured)
+    expect(await measureSegmentLine("000000009.ts,0.000000,14.960000", ring, DEBIAN_FFMPEG, false)).toEqual({
+      kind: "segment", name: "000000009.ts", absoluteIndex: 9, startSec: 0, endSec: 14.96,
+    });
+    expect((await measureSegmentLine("frame=12", ring, DEBIAN_FFMPEG, false)).kind).toBe("invalid");
+  });
 
   test("syncIntervalMs: half of max_loss_seconds (default 2 s), at least 100 ms", () => {
     expect(syncIntervalMs(cameraConfig({ key: "a" }))).toBe(1000);

@@ -11,8 +11,8 @@
  *   (src/db/cameraStatus.ts) and a `camera.state` event_log row, in the journal transaction;
  *   after commit a LiveBus `camera` event. `recordRunning` (ffmpeg started) also opens the
  *   camera's trip of this boot when it has none (`openTripForRecording`), and gives it an actor.
- *   Entering `disk_full` also marks the camera's open trip cut short (`markTripCut`) in that
- *   transaction.
+ * - `cutOpenTrip` (entering `disk_full`, once ffmpeg has exited): marks the camera's open trip
+ *   cut short (`markTripCut`) in the journal transaction.
  * - `indexSegment`: `commitSegment` in the journal transaction; in the same transaction the
  *   segment is evidence-locked when its trip is being saved or saved (`lockIfTripSaved`) or when
  *   it overlaps the window of a pending incident of this camera; after commit a LiveBus
@@ -21,7 +21,8 @@
  * - `reportStopped` (the camera reached `stopped` through STOP): after commit, the camera's open
  *   trip gets an actor if it has none, then `CAMERA.STOPPED` to the supervisor (which closes the
  *   trip with reason `camera_stopped` unless it is shutting down).
- * - `settleSegments` (invoked in backoff and disk_full): `salvageInterrupted` (src/actors/reconcile.ts), so
+ * - `settleSegments` (invoked in backoff and disk_full): once no ffmpeg of this process writes the
+ *   camera's ring (`waitRecorderIdle`), `salvageInterrupted` (src/actors/reconcile.ts), so
  *   the next run starts right after the last indexed segment and no unreported file is left
  *   without a row.
  * - `enforceRetention` / `recheckRetention`: `enforceRing` after the commit (it deletes files
@@ -50,7 +51,7 @@ import { nextStartNumber } from "../db/cameraState.ts";
 import { logEvent } from "../db/eventLog.ts";
 import { commitSegment, type IndexResult, type SegmentInput } from "../db/segments.ts";
 import { enforceRing, type RetentionResult } from "../actors/retention.ts";
-import { recorderActor, STOP_GRACE_MS } from "../actors/recorder.ts";
+import { recorderActor, STOP_GRACE_MS, waitRecorderIdle } from "../actors/recorder.ts";
 import { salvageInterrupted, type SalvageResult } from "../actors/reconcile.ts";
 import { openTripForRecording, openTripOf } from "../db/trips.ts";
 import { lockIfTripSaved, markTripCut } from "../db/savedTrips.ts";
@@ -142,8 +143,6 @@ function statusOp(deps: ActorDeps, ctx: CameraContext, state: CameraStateName, a
     const before = getCameraStatus(db, ctx.cameraId);
     const lastError = ERROR_STATES.has(state) ? ctx.lastError : undefined;
     setState(db, ctx.cameraId, state, lastError, at);
-    // a full disk cuts the open trip short: its saved footage ends here (shown with the trip)
-    if (state === "disk_full") markTripCut(db, ctx.cameraId, "disk_full");
     // the row's reconnect_count is cumulative across actor lifetimes (the context's is not);
     // setState never changes it, and a row it creates starts at 0
     const reconnectCount = before?.reconnect_count ?? 0;
@@ -192,7 +191,10 @@ export function settleActor(deps: ActorDeps) {
       sendBack({ type: "SEGMENTS.SETTLED", salvaged: 0 });
       return;
     }
-    (deps.salvage ?? salvageInterrupted)(deps.db, deps.dataDir, camera, input.cameraId, deps.bootId)
+    // a recorder cancelled before it exited (its stop timed out) may still be finishing a file:
+    // settle only once no ffmpeg of this process writes the ring
+    waitRecorderIdle(deps.dataDir, input.key)
+      .then(() => (deps.salvage ?? salvageInterrupted)(deps.db, deps.dataDir, camera, input.cameraId, deps.bootId))
       .then((r) => {
         if (r.salvaged > 0) ensureTripActor(deps, system, input.key, input.cameraId);
         sendBack({ type: "SEGMENTS.SETTLED", salvaged: r.salvaged });
@@ -277,6 +279,10 @@ export function provideCamera(deps: ActorDeps) {
               supervisorOf(system)?.send({ type: "TRIP.OPENED", tripId: r.tripId, cameraKey: key, at: e.endUtc });
           };
         });
+      },
+      cutOpenTrip: ({ context, self }) => {
+        // a full disk cuts the open trip short: its saved footage ends here (shown with the trip)
+        journal.enqueue(self, (db) => void markTripCut(db, context.cameraId, "disk_full"));
       },
       reportStopped: ({ context, self, system }) => {
         const { key, cameraId } = context;

@@ -11,7 +11,10 @@
  *   segments of one run are contiguous; `bytes` is the file size from stat. The first segment
  *   of a run is measured with ffmpeg (its start = end - duration) because the segment muxer
  *   reports 0 as its start even when ffmpeg joined a live stream mid-GOP and dropped the packets
- *   before the first keyframe (seen with RTSP: "0,19.6" for 10 s of media);
+ *   before the first keyframe (seen with RTSP: "0,19.6" for 10 s of media). A line with no
+ *   duration (end <= start: ffmpeg stopped right after it opened the file) is measured too:
+ *   indexed with its measured duration when it holds media, else its file is deleted and no
+ *   event is sent (`measureSegmentLine`), so no indexed segment has `end_utc = start_utc`;
  * - `STALL` when no segment closed for `camera.stall_seconds ?? 2*segment_seconds + 10` s; if
  *   still none after another such period, ffmpeg is stopped (SIGINT, SIGKILL 4 s later);
  * - `PROCESS_EXIT {code, signal, error}` after ffmpeg exited AND its stdout was drained, so every
@@ -47,7 +50,7 @@
  * and one packet of the newest footage; start-up salvage indexes what reached the disk.
  */
 import { fromCallback } from "xstate";
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { DEFAULT_MAX_LOSS_SECONDS, stallTimeoutMs, type CameraConfig } from "../config.ts";
@@ -221,6 +224,61 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
   }
   buf += decoder.decode();
   if (buf.trim()) onLine(buf);
+}
+
+/** Shortest duration a segment must have to be indexed as footage, s (one ms: `end_utc > start_utc`). */
+const MIN_SEGMENT_SEC = 0.001;
+
+/**
+ * One line of ffmpeg's CSV segment list (`000000007.ts,0.000000,14.960000`, seconds since the
+ * run began) measured against the file in `ringAbs`:
+ * - `segment`: the file to index, with `startSec < endSec`. The segment muxer reports 0 as the
+ *   start of a run's FIRST segment even when its first packet came later (with `-c copy` ffmpeg
+ *   drops the packets before the first keyframe, up to one GOP after connecting), so the first
+ *   segment's start is measured instead: end - its duration (src/media/probe.ts). A segment
+ *   reported with no duration (end <= start, e.g. ffmpeg stopped right after opening it) that
+ *   still holds media gets its measured duration as its length.
+ * - `empty`: reported with no duration and holds no playable media (fewer than 2 video frames,
+ *   the salvage's rule in src/actors/reconcile.ts): not footage, the caller deletes the file.
+ * - `unmeasured`: reported with no duration and ffmpeg could not measure it (left to salvage).
+ * - `invalid`: not a segment list line.
+ */
+export async function measureSegmentLine(
+  line: string,
+  ringAbs: string,
+  ffmpegPath: string,
+  firstOfRun: boolean,
+): Promise<
+  | { kind: "segment"; name: string; absoluteIndex: number; startSec: number; endSec: number }
+  | { kind: "empty"; name: string; reason: string }
+  | { kind: "unmeasured"; name: string }
+  | { kind: "invalid" }
+> {
+  const [name, startText, endText] = line.trim().split(",");
+  const absoluteIndex = name ? absoluteIndexOf(name) : null;
+  let startSec = Number(startText);
+  let endSec = Number(endText);
+  if (!name || absoluteIndex === null || !Number.isFinite(startSec) || !Number.isFinite(endSec)) return { kind: "invalid" };
+  const reportedEmpty = endSec - startSec < MIN_SEGMENT_SEC;
+  let probe: Awaited<ReturnType<typeof probeMedia>> = null;
+  let measured = false;
+  if (firstOfRun || reportedEmpty) {
+    try {
+      probe = await probeMedia(join(ringAbs, name), ffmpegPath);
+      measured = true;
+    } catch {
+      // keep the reported times
+    }
+  }
+  if (reportedEmpty) {
+    if (!measured) return { kind: "unmeasured", name };
+    if (!probe || probe.frames < 2 || !(probe.durationSec >= MIN_SEGMENT_SEC))
+      return { kind: "empty", name, reason: `reported ${startText}-${endText} s, ${probe ? `${probe.frames} video frame(s)` : "no video"}` };
+    endSec = startSec + probe.durationSec;
+  } else if (firstOfRun && probe && probe.durationSec > 0) {
+    startSec = Math.min(endSec, Math.max(startSec, endSec - probe.durationSec));
+  }
+  return { kind: "segment", name, absoluteIndex, startSec, endSec };
 }
 
 /** One recording run (one ffmpeg process). */
@@ -398,29 +456,35 @@ class RecorderRun {
   }
 
   /**
-   * Handles one CSV line. `at` = when it arrived (ms). The segment muxer reports 0 as the start
-   * of a run's FIRST segment even when its first packet came later (with `-c copy` ffmpeg drops
-   * the packets before the first keyframe, up to one GOP after connecting), so the first
-   * segment's start is measured instead: end - its duration (src/media/probe.ts).
+   * Handles one CSV line (`measureSegmentLine`). `at` = when it arrived (ms). A closed segment
+   * without playable media (ffmpeg stopped right after it opened the file) is deleted here, the
+   * way start-up salvage deletes such an interrupted segment: it never had a row.
    */
   private async onSegmentLine(line: string, at: number): Promise<void> {
-    const [name, startText, endText] = line.trim().split(",");
-    const absoluteIndex = name ? absoluteIndexOf(name) : null;
-    let startSec = Number(startText);
-    const endSec = Number(endText);
-    if (absoluteIndex === null || !Number.isFinite(startSec) || !Number.isFinite(endSec)) {
-      log.warn(`camera ${this.input.camera.key}: unexpected segment list line ignored`);
+    const key = this.input.camera.key;
+    const firstOfRun = !this.firstSegmentDone;
+    this.firstSegmentDone = true;
+    const m = await measureSegmentLine(line, this.ringAbs, this.ffmpegPath, firstOfRun);
+    if (m.kind === "invalid") {
+      log.warn(`camera ${key}: unexpected segment list line ignored`);
       return;
     }
-    if (!this.firstSegmentDone) {
-      this.firstSegmentDone = true;
-      try {
-        const probe = await probeMedia(join(this.ringAbs, name), this.ffmpegPath);
-        if (probe && probe.durationSec > 0) startSec = Math.min(endSec, Math.max(startSec, endSec - probe.durationSec));
-      } catch {
-        // keep the reported start
-      }
+    if (m.kind === "unmeasured") {
+      // start-up salvage measures it again and indexes or deletes it
+      log.warn(`camera ${key}: segment ${m.name} was reported without duration and could not be measured; left to salvage`);
+      return;
     }
+    if (m.kind === "empty") {
+      try {
+        unlinkSync(join(this.ringAbs, m.name));
+        await syncPathAsync(this.ringAbs);
+      } catch {
+        // already gone
+      }
+      log.warn(`camera ${key}: deleted ${m.name}, a closed segment without playable media (${m.reason})`);
+      return;
+    }
+    const { name, absoluteIndex, startSec, endSec } = m;
     let bytes: number;
     try {
       bytes = statSync(join(this.ringAbs, name)).size;

@@ -281,6 +281,12 @@ export function prepareRestoredSnapshot(
         cs.value = "stopped";
         cs.children = {};
       }
+      // the card was full and ffmpeg was finishing its segment: that ffmpeg is gone (start-up
+      // salvage settled its file); stay disk_full without a recorder (TIMERS.REARM re-settles)
+      if (state === "disk_full" && typeof cs.value === "object") {
+        cs.value = "disk_full";
+        cs.children = {};
+      }
       cs.context = {
         ...cs.context,
         key: input.key,

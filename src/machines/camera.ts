@@ -10,7 +10,9 @@
  *                                                  a START meanwhile starts again once stopped)
  *                       |   ^--RECORDER.RESTART-- online (new encoder settings)
  *                       \--PROCESS_EXIT after RECORDER.RESTART--> online (a fresh recorder; no stop reported)
- * disabled <--DISABLE-- (any)        disk_full <--DISK_FULL_LOCKED-- online (retention found only locked footage);
+ * disabled <--DISABLE-- (any)        disk_full <--PROCESS_EXIT-- online.disk_full <--DISK_FULL_LOCKED-- online
+ *                                    (retention found only locked footage: RECORDER.STOP, ffmpeg finishes
+ *                                    its segment, indexed as usual, before the ring is settled);
  *                                    re-checked every diskRetryMs, and at once on DISK.RECHECK (space freed)
  * failed (final) <--JOURNAL.FAILED-- (any): the journal could not persist a transition; the
  *   actor finishes with output `{ failed }` (its recorder is stopped on the way out) and the
@@ -31,8 +33,9 @@
  *
  * In `backoff` the invoked `settleSegments` actor settles what the failed run left in the ring
  * (a segment file ffmpeg never reported: salvaged into the index or deleted); the recorder is
- * restarted only once that is done AND the deadline has passed. `disk_full` invokes it too (the
- * recorder was stopped mid-segment).
+ * restarted only once that is done AND the deadline has passed. `disk_full` invokes it too, after
+ * the recorder it stopped has exited (`online.disk_full` waits for PROCESS_EXIT, like backoff is
+ * entered on it).
  *
  * Backoff: exponential, `backoffInitialMs * 2^(n-1)` for the n-th consecutive failure, capped
  * at `backoffMaxMs`; n resets to 0 when a segment is recorded.
@@ -218,6 +221,11 @@ export const cameraMachine = setup({
     /** disk_full retry: run retention again; sends DISK.FREED when recording may resume. */
     recheckRetention: () => {},
     stopRecorder: sendTo("recorder", { type: "RECORDER.STOP" } satisfies RecorderCommand),
+    /**
+     * Recording stopped on a full card (ffmpeg has exited, its last segment indexed): the open
+     * trip is marked cut short here, so the cut time is the end of its last recorded segment.
+     */
+    cutOpenTrip: () => {},
     /** Reached `stopped` through STOP: the wiring sends CAMERA.STOPPED to the supervisor. */
     reportStopped: () => {},
     /** The journal could not persist a transition: record why, then finish (`failed`). */
@@ -357,7 +365,7 @@ export const cameraMachine = setup({
         "RECORDER.STARTED": { actions: ["noteStarted", "recordRunning"] },
         SEGMENT_CLOSED: { actions: ["noteSegment", "indexSegment", "enforceRetention"] },
         PROCESS_EXIT: { target: "backoff", actions: ["noteFailure", "bumpReconnect"] },
-        DISK_FULL_LOCKED: { target: "disk_full", actions: "noteDiskFull" },
+        DISK_FULL_LOCKED: { target: ".disk_full", actions: "noteDiskFull" },
         STOP: { target: ".stopping", actions: assign({ restartPending: false }) },
         // new encoder settings: finish the segment, then record on with a fresh recorder
         "RECORDER.RESTART": { target: ".stopping", actions: assign({ restartPending: true }) },
@@ -406,6 +414,26 @@ export const cameraMachine = setup({
             "TIMERS.REARM": { target: "stopping", reenter: true },
           },
         },
+        // The card is full (retention found only locked footage): ffmpeg is asked to stop and
+        // the segment it finishes is indexed like any other (SEGMENT_CLOSED arrives before
+        // PROCESS_EXIT); only after ffmpeg has exited does `#camera.disk_full` settle the ring,
+        // so no file ffmpeg completes is left without a row. The status says disk_full at once.
+        disk_full: {
+          entry: ["noteStopping", { type: "writeStatus", params: { state: "disk_full" } }, "stopRecorder"],
+          after: {
+            // ffmpeg did not exit in time: leaving `online` cancels it (killed after its grace)
+            stopDelay: { target: "#camera.disk_full" },
+          },
+          on: {
+            PROCESS_EXIT: { target: "#camera.disk_full" },
+            // retention of the finished segment finds the card still full: already stopping
+            DISK_FULL_LOCKED: { actions: [] },
+            STALL: { actions: [] },
+            // no restart onto a full card
+            "RECORDER.RESTART": { actions: [] },
+            "TIMERS.REARM": { target: "disk_full", reenter: true },
+          },
+        },
       },
     },
     backoff: {
@@ -431,10 +459,11 @@ export const cameraMachine = setup({
       type: "final",
     },
     disk_full: {
-      entry: [assign({ settled: false, diskFreed: false }), { type: "writeStatus", params: { state: "disk_full" } }],
-      // the segment the stopped recorder was writing is indexed (and kept with its trip), so
-      // nothing recorded before the stop is lost and the next run does not skip a number; the
-      // recorder restarts only once that is done AND retention found room
+      entry: [assign({ settled: false, diskFreed: false }), { type: "writeStatus", params: { state: "disk_full" } }, "cutOpenTrip"],
+      // entered once the recorder has exited (`online.disk_full`), so the segment it finished
+      // is already indexed; settling catches anything ffmpeg left unreported (a killed run),
+      // so the next run does not skip a number; the recorder restarts only once that is done
+      // AND retention found room
       invoke: {
         id: "settle",
         src: "settleSegments",
