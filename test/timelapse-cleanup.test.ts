@@ -19,6 +19,7 @@ import { validateConfig, type Config } from "../src/config.ts";
 import { dbPath } from "../src/paths.ts";
 import { imageRelPath } from "../src/media/timelapse.ts";
 import { deleteTimelapseBatch, scanTimelapseFiles, sweepTimelapseImages } from "../src/media/timelapseCleanup.ts";
+import { insertShare, setShareActive, type ShareType } from "../src/db/shares.ts";
 import { reconcileAtStartup } from "../src/actors/reconcile.ts";
 
 const DAY = 86_400_000;
@@ -92,6 +93,36 @@ describe("timelapse image cleanup", () => {
     expect(imageIds()).toEqual([old[0]!, old[3]!, old[4]!]);
     // nothing more while the batches hold the rest
     expect(sweepTimelapseImages(db, dir, cameras(), NOW + 365 * DAY)).toBe(0);
+  });
+
+  test("a gallery share keeps the old stills of the batch it shows while it is active and not expired; a video share does not", () => {
+    const [a, b, c] = [0, 1, 2].map((i) => capture(NOW - 20 * DAY + i * 1000));
+    const shown = batchOf("continuous", [a!, b!]);
+    markBatchCompleted(db, shown, { at: NOW, relPath: "timelapse/videos/c/batch-x.mp4", bytes: 1, frames: 2, durationSeconds: 0.1 });
+    const other = batchOf("continuous", [c!]);
+    markBatchCompleted(db, other, { at: NOW, relPath: "timelapse/videos/c/batch-y.mp4", bytes: 1, frames: 1, durationSeconds: 0.1 });
+    const share = (type: ShareType, batchId: number, expiresAt: number | null) =>
+      insertShare(db, { title: type, description: null, type, items: [{ ref: { kind: "batch", batchId } }], expiresAt, downloadEnabled: false, embedEnabled: false }, crypto.randomUUID(), NOW);
+    const gallery = share("gallery", shown, NOW + 3 * DAY);
+    share("video_only", other, null);
+
+    // the gallery holds a and b; the video share does not hold c
+    expect(sweepTimelapseImages(db, dir, cameras(), NOW)).toBe(1);
+    expect(imageIds()).toEqual([a!, b!]);
+    // once the gallery link has expired the stills go
+    expect(sweepTimelapseImages(db, dir, cameras(), NOW + 2 * DAY)).toBe(0);
+    expect(sweepTimelapseImages(db, dir, cameras(), NOW + 4 * DAY)).toBe(2);
+    expect(imageIds()).toEqual([]);
+
+    // a gallery turned off holds nothing either
+    const d = capture(NOW - 20 * DAY + 5000);
+    const third = batchOf("continuous", [d]);
+    markBatchCompleted(db, third, { at: NOW, relPath: "timelapse/videos/c/batch-z.mp4", bytes: 1, frames: 1, durationSeconds: 0.1 });
+    const off = share("gallery", third, null);
+    expect(sweepTimelapseImages(db, dir, cameras(), NOW)).toBe(0);
+    expect(setShareActive(db, off, false)).toBe(true);
+    expect(sweepTimelapseImages(db, dir, cameras(), NOW)).toBe(1);
+    expect(gallery).toBeGreaterThan(0);
   });
 
   test("a crash between the garbage rows and the unlink: start-up reconciliation finishes the deletion", async () => {

@@ -90,9 +90,17 @@ const BATCH_COLS = `b.id, b.camera_id, b.batch_type, b.status, b.output_filename
   b.total_frames, b.duration_seconds, b.generation_mode, b.day_overlay_applied, b.day_range_start, b.day_range_end,
   b.started_at, b.completed_at, b.error_message, b.created_at`;
 
-/** Images a cleanup must keep: used by a batch still to render, or by a kept video (checkpoint, manual). */
+/**
+ * Images a cleanup must keep: used by a batch still to render, by a kept video (checkpoint,
+ * manual; seed 004), or by any batch a gallery share shows that is active and not expired at
+ * `$now` (a gallery shows the batch's stills themselves, so a continuous batch's old frames stay
+ * while its gallery link works).
+ */
 const IMAGE_IN_USE = `EXISTS (SELECT 1 FROM timelapse_images ti JOIN timelapse_batches b ON b.id = ti.timelapse_batch_id
-  WHERE ti.image_id = i.id AND (b.status IN ('pending', 'processing') OR b.batch_type IN ('checkpoint', 'manual')))`;
+  WHERE ti.image_id = i.id AND (b.status IN ('pending', 'processing') OR b.batch_type IN ('checkpoint', 'manual')
+    OR EXISTS (SELECT 1 FROM share_batches sb JOIN shares s ON s.id = sb.share_id
+      WHERE sb.timelapse_batch_id = b.id AND s.share_type = 'gallery' AND s.is_active = 1
+        AND (s.expires_at IS NULL OR s.expires_at > $now))))`;
 
 const statements = perDatabase((db) => ({
   settings: db.prepare(
@@ -502,11 +510,12 @@ export function batchToGarbage(db: Database, id: number, now: number): { found: 
 }
 
 /**
- * Images of camera `cameraId` captured before `beforeUtc` that no pending/processing batch and
- * no checkpoint/manual batch uses, oldest first (at most `limit`).
+ * Images of camera `cameraId` captured before `beforeUtc` that no pending/processing batch, no
+ * checkpoint/manual batch and no gallery share live at `now` (Unix ms) uses, oldest first (at
+ * most `limit`).
  */
-export function expiredImages(db: Database, cameraId: number, beforeUtc: number, limit = 500): ImageRow[] {
-  return statements(db).expired.all({ camera_id: cameraId, before: beforeUtc, limit }) as ImageRow[];
+export function expiredImages(db: Database, cameraId: number, beforeUtc: number, limit = 500, now = Date.now()): ImageRow[] {
+  return statements(db).expired.all({ camera_id: cameraId, before: beforeUtc, limit, now }) as ImageRow[];
 }
 
 /**
@@ -519,7 +528,7 @@ export function imagesToGarbage(db: Database, images: readonly ImageRow[], now: 
   return db.transaction(() => {
     const out: { id: number; rel_path: string }[] = [];
     for (const img of images) {
-      if (s.deleteImage.run({ id: img.id }).changes === 0) continue; // a batch took it meanwhile
+      if (s.deleteImage.run({ id: img.id, now }).changes === 0) continue; // a batch or a gallery share took it meanwhile
       const g = s.toGarbage.get({ camera_id: img.camera_id, rel_path: img.file_path, now }) as { id: number };
       out.push({ id: g.id, rel_path: img.file_path });
     }

@@ -6,8 +6,9 @@
  *
  * - `sweepTimelapseImages`: images older than their camera's `keep_images_days` (default 30)
  *   that no pending/processing batch and no checkpoint/manual batch uses (seed 004: "remove old
- *   images not referenced by active batches"); a completed continuous video keeps playing, its
- *   next regeneration simply has fewer images. Capture attempts older than that which name no
+ *   images not referenced by active batches"), nor a batch shown by a gallery share that is
+ *   active and not expired (the gallery shows those stills); a completed continuous video keeps
+ *   playing, its next regeneration simply has fewer images. Capture attempts older than that which name no
  *   image (failures, and successes whose image went) go too.
  * - `deleteTimelapseBatch`: a batch's row, its junction rows (cascade) and its video.
  */
@@ -77,7 +78,7 @@ export function sweepTimelapseImages(db: Database, dataDir: string, cameras: Rea
     const days = cameras.get(cam.key)?.timelapse?.keep_images_days ?? DEFAULT_KEEP_IMAGES_DAYS;
     const before = now - days * 86_400_000;
     for (;;) {
-      const expired = expiredImages(db, cam.id, before, 500);
+      const expired = expiredImages(db, cam.id, before, 500, now);
       if (expired.length === 0) break;
       const garbage = imagesToGarbage(db, expired, now);
       finishGarbage(db, dataDir, garbage);
