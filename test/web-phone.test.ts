@@ -150,6 +150,11 @@ describe("plain words on the driver's pages", () => {
       expect(cameraPage).toContain('id="current-picture"');
       expect(cameraPage).not.toContain('data-live="/cameras/rear/live.ts"');
       expect(cameraPage).toContain("Takes a timelapse picture every 5 min");
+      // no empty video browser: where its pictures are instead
+      expect(cameraPage).toContain('href="/timelapses#timelapse-camera-rear"');
+      expect(cameraPage).not.toContain(">Recordings<");
+      // a camera that records video keeps its recordings
+      expect(await page("/cameras/front")).toContain(">Recordings<");
       // it records nothing by design, so /healthz (monitoring) never counts it as stalled
       const health = (await (await createApp({ ...f.deps, config, startedAt: 0 } as typeof f.deps).request("/healthz")).json()) as { cameras: { key: string; ok: boolean; problem: string | null }[] };
       expect(health.cameras.find((c) => c.key === "rear")).toEqual(expect.objectContaining({ ok: true, problem: null }));

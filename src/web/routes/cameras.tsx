@@ -172,53 +172,68 @@ export function cameraRoutes() {
             <div id="camera-action-result"></div>
           </section>
         ) : null}
-        <h2 class="section">Recordings</h2>
-        <form class="window-form" method="get" action={base} data-tz>
-          <label>
-            Day <input type="date" name="day" value={win.day ?? new Date(win.to - 1).toISOString().slice(0, 10)} required />
-          </label>
-          <input type="hidden" name="tzo" value="0" />
-          <button type="submit">Show</button>
-        </form>
-        <nav class="pager" aria-label="Move in time">
-          <a class="button" href={`${base}?from=${win.from - span}&to=${win.from}`}>
-            ← Earlier
-          </a>
-          <a class="button" href={base}>
-            Last 24 h
-          </a>
-          {later ? (
-            <a class="button" href={`${base}?from=${later.from}&to=${later.to}`}>
-              Later →
-            </a>
-          ) : (
-            <span class="button disabled" aria-disabled="true">
-              Later →
-            </span>
-          )}
-        </nav>
-        {at !== undefined ? (
-          <section class="card at" id="at">
-            <h2>
-              Footage at <Time ms={at} />
-            </h2>
-            {atSeg ? (
-              <p>
-                {atTrip ? (
-                  <a class="button primary" href={`/trips/${atTrip.tripId}?t=${((atTrip.offsetMs + at - atSeg.start_utc) / 1000).toFixed(1)}`}>
-                    Play from this moment
-                  </a>
-                ) : null}{" "}
-                <a class="button" href={`${base}/snapshot.jpg?at=${at}`} target="_blank">
-                  Picture (JPEG)
-                </a>
-              </p>
-            ) : (
-              <p class="muted">Nothing recorded at this moment (not recorded, or already overwritten).</p>
-            )}
+        {use.kind === "timelapse" && !hasFootage ? (
+          // a timelapse-only camera has no video to browse: say where its pictures are instead
+          <section class="card" id="timelapse-pictures">
+            <h2>Pictures</h2>
+            <p>This camera records no video. Its pictures and timelapse videos are on the Timelapses page.</p>
+            <p>
+              <a class="button primary" href={`/timelapses#timelapse-camera-${cam.key}`}>
+                Timelapses
+              </a>
+            </p>
           </section>
-        ) : null}
-        <Timeline from={win.from} to={win.to} segments={segments} gaps={gaps} cameraKey={cam.key} marker={at} />
+        ) : (
+          <>
+            <h2 class="section">Recordings</h2>
+            <form class="window-form" method="get" action={base} data-tz>
+              <label>
+                Day <input type="date" name="day" value={win.day ?? new Date(win.to - 1).toISOString().slice(0, 10)} required />
+              </label>
+              <input type="hidden" name="tzo" value="0" />
+              <button type="submit">Show</button>
+            </form>
+            <nav class="pager" aria-label="Move in time">
+              <a class="button" href={`${base}?from=${win.from - span}&to=${win.from}`}>
+                ← Earlier
+              </a>
+              <a class="button" href={base}>
+                Last 24 h
+              </a>
+              {later ? (
+                <a class="button" href={`${base}?from=${later.from}&to=${later.to}`}>
+                  Later →
+                </a>
+              ) : (
+                <span class="button disabled" aria-disabled="true">
+                  Later →
+                </span>
+              )}
+            </nav>
+            {at !== undefined ? (
+              <section class="card at" id="at">
+                <h2>
+                  Footage at <Time ms={at} />
+                </h2>
+                {atSeg ? (
+                  <p>
+                    {atTrip ? (
+                      <a class="button primary" href={`/trips/${atTrip.tripId}?t=${((atTrip.offsetMs + at - atSeg.start_utc) / 1000).toFixed(1)}`}>
+                        Play from this moment
+                      </a>
+                    ) : null}{" "}
+                    <a class="button" href={`${base}/snapshot.jpg?at=${at}`} target="_blank">
+                      Picture (JPEG)
+                    </a>
+                  </p>
+                ) : (
+                  <p class="muted">Nothing recorded at this moment (not recorded, or already overwritten).</p>
+                )}
+              </section>
+            ) : null}
+            <Timeline from={win.from} to={win.to} segments={segments} gaps={gaps} cameraKey={cam.key} marker={at} />
+          </>
+        )}
         <CameraSettings deps={c.var.deps} cameraKey={cam.key} operator={operator} csrf={c.var.csrfToken} />
         <p class="action-row">
           <a class="button" href={`/trips?camera=${cam.key}`}>
