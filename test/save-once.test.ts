@@ -118,7 +118,7 @@ describe("a saved trip is stored once", () => {
       const segRes = await fetch(`${h.url}${segUrl}?tzo=0`, { headers: { cookie } });
       expect(segRes.status).toBe(200);
       expect(segRes.headers.get("content-type")).toBe("video/mp4");
-      expect(segRes.headers.get("content-disposition")).toBe(`attachment; filename="front-${new Date(seg.start_utc).toISOString().slice(0, 16).replace("T", "-").replace(":", "")}.mp4"`);
+      expect(segRes.headers.get("content-disposition")).toBe(`attachment; filename="front-${new Date(seg.start_utc).toISOString().slice(0, 19).replace("T", "-").replaceAll(":", "")}.mp4"`);
       const segBytes = new Uint8Array(await segRes.arrayBuffer());
       expect(new TextDecoder().decode(segBytes.subarray(4, 8))).toBe("ftyp");
       await page.evaluate((src) => {

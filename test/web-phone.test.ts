@@ -440,7 +440,7 @@ describe("plain badges and pages", () => {
   test("a picture is offered under camera and time too", async () => {
     const res = await f.request(app, `/cameras/front/snapshot.jpg?at=${T0 + 1000}&tzo=-120`, undefined, "viewer");
     expect(res.status).toBe(200);
-    expect(res.headers.get("content-disposition")).toBe('inline; filename="front-2024-05-01-1000.jpg"');
+    expect(res.headers.get("content-disposition")).toBe('inline; filename="front-2024-05-01-100001.jpg"');
     await res.arrayBuffer();
   });
 
@@ -450,6 +450,8 @@ describe("plain badges and pages", () => {
     expect(whenText(t, -120)).toBe("7 Dec 22:12");
     expect(downloadName("front", Date.UTC(2026, 11, 7, 8, 12), "mp4")).toBe("front-2026-12-07-0812.mp4");
     expect(downloadName("rear cam", t, "jpg", 300)).toBe("rear_cam-2026-12-07-1512.jpg");
+    // segments and pictures: to the second, so two in one minute are not offered under one name
+    expect(downloadName("front", Date.UTC(2026, 11, 7, 8, 12, 30), "mp4", 0, true)).toBe("front-2026-12-07-081230.mp4");
   });
 });
 

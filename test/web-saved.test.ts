@@ -93,7 +93,7 @@ describe("saved trips in the web UI", () => {
     expect(res.headers.get("content-type")).toBe("video/mp4");
     const start = (f.db.query("SELECT start_utc FROM segments WHERE absolute_index = 11").get() as { start_utc: number }).start_utc;
     const local = new Date(start + 120 * 60_000).toISOString(); // tzo -120: two hours east of UTC
-    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="front-${local.slice(0, 10)}-${local.slice(11, 13)}${local.slice(14, 16)}.mp4"`);
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="front-${local.slice(0, 10)}-${local.slice(11, 13)}${local.slice(14, 16)}${local.slice(17, 19)}.mp4"`);
     const body = new Uint8Array(await res.arrayBuffer());
     expect(new TextDecoder().decode(body.subarray(4, 8))).toBe("ftyp");
     expect(body.length).toBeGreaterThan(5_000);

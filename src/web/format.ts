@@ -64,11 +64,14 @@ export function whenText(ms: number, tzo = 0): string {
 /**
  * The file name a download is offered under: `<camera>-YYYY-MM-DD-HHMM.<ext>`, e.g.
  * `front-2026-12-07-0812.mp4`, at instant `ms` in the viewer's zone (`tzo` minutes as
- * `Date.getTimezoneOffset()`, 0 = UTC). Characters other than `A-Za-z0-9._-` become `_`.
+ * `Date.getTimezoneOffset()`, 0 = UTC). With `seconds` (segments and pictures, several of which
+ * can start within one minute) `HHMMSS`: `front-2026-12-07-081230.mp4`. Characters other than
+ * `A-Za-z0-9._-` become `_`.
  */
-export function downloadName(cameraKey: string, ms: number, ext: string, tzo = 0): string {
+export function downloadName(cameraKey: string, ms: number, ext: string, tzo = 0, seconds = false): string {
   const d = new Date(ms - tzo * 60_000);
-  const stamp = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}-${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}`;
+  const time = `${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${seconds ? pad2(d.getUTCSeconds()) : ""}`;
+  const stamp = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}-${time}`;
   return `${cameraKey}-${stamp}.${ext}`.replace(/[^A-Za-z0-9._-]/g, "_");
 }
 

@@ -78,7 +78,7 @@ export function mediaRoutes() {
     if (file.mp4) {
       const headers = {
         "Content-Type": "video/mp4",
-        "Content-Disposition": `attachment; filename="${downloadName(key, row.start_utc, "mp4", tzoOf(c))}"`,
+        "Content-Disposition": `attachment; filename="${downloadName(key, row.start_utc, "mp4", tzoOf(c), true)}"`,
         "Accept-Ranges": "none",
         "Cache-Control": "private, no-cache",
       };

@@ -93,7 +93,7 @@ export async function snapshotResponse(c: Context<WebEnv>, key: string, atParam:
     headers: {
       "Content-Type": "image/jpeg",
       "Content-Length": String(snap.jpeg.length),
-      "Content-Disposition": `inline; filename="${downloadName(cam.key, snap.atUtc, "jpg", tzoOf(c))}"`,
+      "Content-Disposition": `inline; filename="${downloadName(cam.key, snap.atUtc, "jpg", tzoOf(c), true)}"`,
       "Cache-Control": at === null ? "no-store" : "private, max-age=3600",
       "X-Frame-Time": String(snap.atUtc),
     },
