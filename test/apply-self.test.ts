@@ -43,6 +43,7 @@ const ended = (dataDir: string, id: number, timeoutMs = 50_000) =>
 describe("applying settings to a camera dashcam encodes (testsrc)", () => {
   const dataDir = fx.tempDir();
   let rt: RuntimeHandle;
+  let secondStartAt = 0;
 
   test("fps, bitrate and keyframe interval applied; verified on the next segments after a restart mid-verification: success", async () => {
     rt = (await start(dataDir)).rt;
@@ -68,6 +69,7 @@ describe("applying settings to a camera dashcam encodes (testsrc)", () => {
 
     // the runtime goes down while the change is being verified, and comes back
     await rt.stop();
+    secondStartAt = Date.now();
     rt = (await start(dataDir)).rt;
     const done = await ended(dataDir, applyId);
     expect(done.error_message).toBeNull();
@@ -82,11 +84,24 @@ describe("applying settings to a camera dashcam encodes (testsrc)", () => {
     expect(events.map((e) => e.message)).toEqual([`camera front: settings change ${applyId} (self) applied and verified`]);
   }, 90_000);
 
-  test("a bitrate this picture cannot be squeezed into ends partial with what differs", async () => {
+  test("a bitrate this picture cannot be squeezed into ends partial with what differs; the inventory shows the stream as measured", async () => {
+    // the second start's inventory discovery (from the newest recording) has run, so what the
+    // inventory shows after this change can only come from the change's measurement
+    const discovered = () =>
+      queryDb(dataDir, (db) => db.query("SELECT COUNT(*) AS n FROM event_log WHERE kind = 'inventory.discovered' AND at >= ?").get(secondStartAt) as { n: number }).n;
+    await waitUntil("the second start's discovery", () => discovered() >= 1, 30_000);
     const { applyId } = await rt.actions.applySettings({ cameraKey: "front", settings: { stream: { bitrateKbps: 16 } }, by: "tester" });
     const done = await ended(dataDir, applyId);
     expect(done.status).toBe("partial");
     expect(done.error_message).toMatch(/^recorded \d+ kbit\/s, asked 16$/);
+    const measured = (done.verification as { measured: { fps: number; bitrateKbps: number; gopSeconds: number } }).measured;
+    const cameraId = queryDb(dataDir, (db) => cameraIdByKey(db, "front"))!;
+    const caps = queryDb(dataDir, (db) => JSON.parse((db.query("SELECT capabilities FROM cameras WHERE id = ?").get(cameraId) as { capabilities: string }).capabilities));
+    expect(caps.source).toBe("recording");
+    expect(caps.currentStream).toEqual({
+      width: 320, height: 240, codec: expect.any(String), fps: measured.fps, bitrateKbps: measured.bitrateKbps, gopFrames: Math.round(measured.fps * measured.gopSeconds),
+    });
+    expect(discovered()).toBe(1);
   }, 60_000);
 
   test("impossible for dashcam's encoder: failed with the reason, nothing stored, listed with the failed changes", async () => {

@@ -42,7 +42,7 @@ import { meanKeyframeInterval, measureKeyframes, probeMedia } from "../media/pro
 import { encodesItself } from "../media/recorderArgs.ts";
 import { resolveInside } from "../paths.ts";
 import { applyOnvifStreamSettings, type OnvifStreamSettings, type OnvifTarget } from "../onvif/device.ts";
-import { storeCurrentStream } from "../db/inventory.ts";
+import { storeCurrentStream, type CameraCapabilities } from "../db/inventory.ts";
 import type { ActorDeps } from "./camera.ts";
 import { logAndAnnounce } from "./journal.ts";
 
@@ -155,6 +155,18 @@ export function createApplyPush(deps: ApplyDeps) {
   });
 }
 
+/** A measured stream in the inventory's `currentStream` shape (pixels, fps, kbit/s, GOP frames). */
+function streamOfMeasured(m: MeasuredStream): NonNullable<CameraCapabilities["currentStream"]> {
+  const size = m.resolution ? /^(\d+)x(\d+)$/.exec(m.resolution) : null;
+  return {
+    ...(size ? { width: Number(size[1]), height: Number(size[2]) } : {}),
+    ...(m.codec ? { codec: m.codec } : {}),
+    ...(m.fps ? { fps: m.fps } : {}),
+    ...(m.bitrateKbps ? { bitrateKbps: m.bitrateKbps } : {}),
+    ...(m.fps && m.gopSeconds ? { gopFrames: Math.round(m.fps * m.gopSeconds) } : {}),
+  };
+}
+
 /** Retryable: not enough footage recorded since the change yet. */
 class NotYetError extends Error {
   readonly retryable = true;
@@ -228,6 +240,8 @@ export function provideApplyConfig(deps: ApplyDeps) {
         const verification = context.readBack || context.measured ? { readBack: context.readBack, measured: context.measured, differences: context.differences } : null;
         journal.enqueue(self, (d) => {
           finishApply(d, context.applyId, { status, error, verification, at });
+          // dashcam's own encoder: the inventory shows the stream as now recorded
+          if (context.method === "self" && context.measured) storeCurrentStream(d, context.cameraId, streamOfMeasured(context.measured), "recording");
           const words = status === "success" ? "applied and verified" : status === "partial" ? `applied in part: ${error}` : `failed: ${error}`;
           return logAndAnnounce(d, bus, {
             kind: "camera.apply",

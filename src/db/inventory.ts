@@ -67,7 +67,7 @@ const statements = perDatabase((db) => ({
   setCapabilities: db.prepare("UPDATE cameras SET capabilities = $c WHERE id = $id"),
   setCurrentStream: db.prepare(
     `UPDATE cameras SET capabilities = json_set(capabilities, '$.currentStream', json($s))
-     WHERE id = $id AND json_valid(capabilities) AND json_extract(capabilities, '$.source') = 'onvif'`,
+     WHERE id = $id AND json_valid(capabilities) AND json_extract(capabilities, '$.source') = $source`,
   ),
   // one statement per column: column names cannot be parameters
   setField: Object.fromEntries(
@@ -189,11 +189,17 @@ export function storeCapabilities(db: Database, cameraId: number, capabilities: 
 }
 
 /**
- * Replaces the main stream's current settings in camera `cameraId`'s ONVIF capabilities (what the
- * device read back after a settings change), so the inventory does not show the settings of its
- * last discovery. Nothing happens when its capabilities are not from ONVIF (none yet, or measured
- * from a recording: the next discovery fills them). One statement.
+ * Replaces the main stream's current settings in camera `cameraId`'s capabilities after a
+ * settings change, so the inventory does not show the settings of its last discovery: `onvif`
+ * what the device read back, `recording` what the footage recorded since measured (dashcam's own
+ * encoder). Only capabilities from that same source are changed (none yet, or from the other
+ * source: the next discovery fills them). One statement.
  */
-export function storeCurrentStream(db: Database, cameraId: number, stream: OnvifStreamSettings): void {
-  statements(db).setCurrentStream.run({ id: cameraId, s: JSON.stringify(stream) });
+export function storeCurrentStream(
+  db: Database,
+  cameraId: number,
+  stream: OnvifStreamSettings | NonNullable<CameraCapabilities["currentStream"]>,
+  source: CameraCapabilities["source"] = "onvif",
+): void {
+  statements(db).setCurrentStream.run({ id: cameraId, s: JSON.stringify(stream), source });
 }
