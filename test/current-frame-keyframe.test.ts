@@ -7,7 +7,8 @@
  *   waiting together share that decode, and an immediate request meanwhile decodes the GOP at
  *   once; a GOP of one frame is decoded at once; a wait shorter than the time to the next
  *   keyframe (or cut short by the request's timeout) falls back to decoding the GOP; a run that
- *   ends during the wait is `not_recording`;
+ *   ends during the wait is `not_recording`; a timelapse capture of a recording camera (real
+ *   SQLite file) stores the keyframe, with the wait in its attempt's `duration_ms`;
  * - the highway clip (1280x720, 25 frames/s, a keyframe every 10 s) played in real time by
  *   ffmpeg (`-re`, `-c copy`) into a hub, as a recorder's live copy is: the keyframe-aligned
  *   frame is one decoded frame and at most 2 s old when the request resolves.
@@ -22,6 +23,11 @@ import { FrameUnavailableError, type CurrentFrame } from "../src/media/currentFr
 import { encodeTestPatternTs } from "./helpers/media.ts";
 import { HIGHWAY_CLIP } from "./helpers/rtsp.ts";
 import { sleep } from "./helpers/proc.ts";
+import { openDatabase } from "../src/db/open.ts";
+import { syncCameras } from "../src/db/cameras.ts";
+import type { AttemptRow, ImageRow } from "../src/db/timelapse.ts";
+import { validateConfig } from "../src/config.ts";
+import { captureOnce } from "../src/actors/timelapseCapture.ts";
 
 const FFMPEG = "/usr/bin/ffmpeg";
 const GOP = 30;
@@ -149,6 +155,36 @@ describe("keyframe-aligned current frames (3 s GOP test pattern, fed packet by p
     await sleep(200);
     hub.endRun("the camera stopped recording");
     expect(await pending).toBe("not_recording");
+  });
+});
+
+describe("a timelapse capture of a recording camera", () => {
+  test("mid-GOP: the try waits for the keyframe and stores it (one decoded frame); duration_ms includes the wait", async () => {
+    const config = validateConfig({ data_dir: dir, cameras: [{ key: "cam", source: "testsrc", timelapse: { interval_seconds: 10 } }] }, dir);
+    const cam = config.cameras[0]!;
+    const db = openDatabase(join(dir, "dashcam.db"));
+    try {
+      const cameraId = syncCameras(db, config.cameras, null).get("cam")!;
+      const { hub, service, offset } = startHubUntil((h) => h.keyframes === 1 && h.gopFrames === 12);
+      const decoded: CurrentFrame[] = [];
+      const frameSource = { current: (key: string, request?: Parameters<typeof service.current>[1]) => service.current(key, request).then((f) => (decoded.push(f), f)) };
+      const attempt = captureOnce({ db, dataDir: dir, cameras: new Map([["cam", cam]]), frameSource }, cam, cameraId, 0);
+      await sleep(800);
+      const fedAt = Date.now();
+      feedUntil(hub, offset, () => hub.keyframes === 2 && hub.gopFrames === 1);
+      const outcome = await attempt;
+      expect(outcome).toMatchObject({ status: "success", error: null });
+      expect(decoded.map((f) => f.decodedFrames)).toEqual([1]);
+      const row = db.query("SELECT * FROM capture_attempts WHERE image_id = ?").get(outcome.imageId!) as AttemptRow;
+      expect(row.status).toBe("success");
+      expect(row.duration_ms!).toBeGreaterThanOrEqual(800);
+      const image = db.query("SELECT * FROM images WHERE id = ?").get(outcome.imageId!) as ImageRow;
+      expect(image.captured_at).toBe(decoded[0]!.capturedAtMs);
+      expect(image.captured_at).toBeGreaterThanOrEqual(fedAt);
+      expect([image.width, image.height]).toEqual([160, 120]);
+    } finally {
+      db.close();
+    }
   });
 });
 
