@@ -5,7 +5,8 @@
  *
  * - GOP cache: the packets since the newest keyframe, so a viewer that joins starts decoding at
  *   once (with a 1 s GOP it receives at most ~1 s of footage, which its player skips through to
- *   the live edge) and a frame request has everything a decoder needs. Bounded by
+ *   the live edge) and a frame request has everything a decoder needs (a request that can wait
+ *   takes the next keyframe alone: `nextKeyframe`, `frameInput(1)`). Bounded by
  *   `maxCacheBytes`: a longer GOP than that stops caching until the next keyframe.
  * - Every GOP starts with the newest PAT and PMT, so any GOP is a valid start of a stream.
  * - Keyframes are found from the MPEG-TS headers alone: a video packet starting a PES
