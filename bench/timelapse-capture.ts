@@ -1,11 +1,16 @@
 /**
- * Bench: what timelapse capture costs the runtime. The runtime runs twice with 4 cameras
- * recording `file:` sources of the highway clip (real 1280x720 H.264, played in real time and
- * looped), once without captures and once with `[cameras.timelapse] interval_seconds = 10` on
- * every camera (a current frame decoded from the live GOP cache by a short ffmpeg run, stored
- * as JPEG, an `images` and a `capture_attempts` row), for BENCH_SECONDS each (default 60),
- * camera health checks off in both (they take current frames too). Target (issue: capture
- * adds under 2 % of one core and under 10 MB).
+ * Bench: what timelapse capture costs the runtime. The runtime runs with 4 cameras recording
+ * `file:` sources of the highway clip (real 1280x720 H.264, played in real time and looped, a
+ * keyframe every 10 s) in three modes, for BENCH_SECONDS each (default 60), camera health checks
+ * off in all (they take current frames too):
+ * - `capture off`: no captures (the baseline);
+ * - `immediate`: `[cameras.timelapse] interval_seconds = 10, keyframe_wait_seconds = 0` on every
+ *   camera: each capture decodes the live GOP cache up to its newest frame (up to 250 frames);
+ * - `aligned`: `interval_seconds = 10` with the default keyframe wait (min(interval, 12 s)): each
+ *   capture waits for the camera's next keyframe and decodes it alone.
+ * Each capture is stored as JPEG with an `images` and a `capture_attempts` row. The machine is
+ * shared, so the modes alternate (BENCH_ROUNDS rounds, default 1, of off, immediate, aligned).
+ * Target: capture adds under 2 % of one core and under 10 MB.
  *
  * Measured from /proc, sampled every second, after a 10 s warm-up:
  * - the runtime: VmRSS (mean, max) and utime + stime of the bun pid (fields 14, 15 of
@@ -39,14 +44,27 @@ interface Result {
   failed: number;
 }
 
-async function run(capture: boolean): Promise<Result | null> {
-  const dir = makeTempDir(`dashcam-bench-capture-${capture ? "on" : "off"}-`);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+
+type Mode = "capture off" | "immediate" | "aligned";
+const MODES: Mode[] = ["capture off", "immediate", "aligned"];
+
+/** The `[cameras.timelapse]` table of a mode, or undefined without captures. */
+function timelapseOf(mode: Mode) {
+  if (mode === "capture off") return undefined;
+  return mode === "immediate" ? { interval_seconds: 10, keyframe_wait_seconds: 0 } : { interval_seconds: 10 };
+}
+
+async function run(mode: Mode): Promise<Result | null> {
+  const tag = mode.replace(" ", "-");
+  const dir = makeTempDir(`dashcam-bench-capture-${tag}-`);
   const dataDir = join(dir, "data");
   try {
-    const cameras = highwayCameras(CAMERAS).map((cam) => (capture ? { ...cam, timelapse: { interval_seconds: 10 } } : cam));
+    const timelapse = timelapseOf(mode);
+    const cameras = highwayCameras(CAMERAS).map((cam) => (timelapse ? { ...cam, timelapse } : cam));
     const configPath = join(dir, "dashcam.toml");
     writeFileSync(configPath, stringify({ data_dir: dataDir, http: { listen: "127.0.0.1:0" }, health: { enabled: false }, cameras }));
-    const proc = spawnProc([BUN, MAIN, "run", "--config", configPath], { cwd: ROOT, env: { DASHCAM_BOOT_ID: `bench-capture-${capture}`, NO_COLOR: "1" } });
+    const proc = spawnProc([BUN, MAIN, "run", "--config", configPath], { cwd: ROOT, env: { DASHCAM_BOOT_ID: `bench-capture-${tag}`, NO_COLOR: "1" } });
     await proc.waitForLine(/listening on http:\/\//, 60_000, "stdout");
     await sleep(WARMUP_S * 1000);
     const pid = proc.pid;
@@ -95,18 +113,29 @@ async function run(capture: boolean): Promise<Result | null> {
   }
 }
 
-const off = await run(false);
-const on = await run(true);
+const results: Record<Mode, Result[]> = { "capture off": [], immediate: [], aligned: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const mode of MODES) {
+    const r = await run(mode);
+    if (r) results[mode].push(r);
+    else console.log(`  round ${round + 1} ${mode}: too few samples`);
+  }
+}
 const line = (name: string, r: Result) =>
   `  ${name.padEnd(12)} runtime CPU ${r.cpuPct.toFixed(2)} % of one core, frame decodes ${r.decodePct.toFixed(2)} %, RSS mean ${r.meanRss.toFixed(1)} MB (max ${r.maxRss.toFixed(1)}); ` +
   `recorders ${r.kidsPct.toFixed(1)} %, ${r.kidsRss.toFixed(0)} MB; ${r.images} images, ${r.attempts} attempts (${r.failed} not successful) in ${r.wall.toFixed(0)} s`;
-if (!off || !on) console.log("timelapse capture bench: a run gave too few samples");
-else {
-  console.log(`timelapse capture bench: ${CAMERAS} cameras (file: highway 1280x720), ${SECONDS} s sampled after ${WARMUP_S} s, capture every 10 s`);
-  console.log(line("capture off", off));
-  console.log(line("capture on", on));
-  const addedCpu = on.cpuPct + on.decodePct - (off.cpuPct + off.decodePct);
-  console.log(
-    `  capture adds ${addedCpu.toFixed(2)} % of one core (runtime + its frame decodes; target < 2 %) and ${(on.meanRss - off.meanRss).toFixed(1)} MB mean RSS (max ${(on.maxRss - off.maxRss).toFixed(1)} MB; target < 10 MB)`,
-  );
+console.log(`timelapse capture bench: ${CAMERAS} cameras (file: highway 1280x720, 10 s GOP), ${SECONDS} s sampled after ${WARMUP_S} s, capture every 10 s, ${ROUNDS} round(s)`);
+for (let round = 0; round < ROUNDS; round++) {
+  const off = results["capture off"][round];
+  for (const mode of MODES) {
+    const r = results[mode][round];
+    if (!r) continue;
+    console.log(line(`${mode} ${round + 1}`, r));
+    if (mode !== "capture off" && off) {
+      const added = r.cpuPct + r.decodePct - (off.cpuPct + off.decodePct);
+      console.log(
+        `    ${mode} adds ${added.toFixed(2)} % of one core (runtime + its frame decodes; target < 2 %) and ${(r.meanRss - off.meanRss).toFixed(1)} MB mean RSS (max ${(r.maxRss - off.maxRss).toFixed(1)} MB; target < 10 MB)`,
+      );
+    }
+  }
 }

@@ -69,6 +69,11 @@ const TimelapseSchema = v.strictObject({
   frame_rate: v.optional(positiveInt(120), 30),
   /** Images older than this are deleted unless a pending/processing/checkpoint/manual batch uses them. */
   keep_images_days: v.optional(positiveInt(36_500), 30),
+  /**
+   * A recording camera's capture may wait this long for the camera's next keyframe and decode
+   * only it (0 = capture on the tick; absent = min(interval, 12 s)). See src/actors/timelapseCapture.ts.
+   */
+  keyframe_wait_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(60))),
 });
 
 /**

@@ -21,6 +21,7 @@ import { LiveHub, LiveHubs, type LiveSink } from "../src/media/liveHub.ts";
 import { LiveFrameService, jpegSize } from "../src/media/currentFrameService.ts";
 import { FrameUnavailableError } from "../src/media/currentFrame.ts";
 import { runFfmpeg } from "../src/media/ffmpeg.ts";
+import { encodeTestPatternTs } from "./helpers/media.ts";
 
 const FFMPEG = "/usr/bin/ffmpeg";
 let dir = "";
@@ -28,17 +29,7 @@ let stream: Uint8Array;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "dashcam-live-hub-"));
-  const file = join(dir, "src.ts");
-  const run = await runFfmpeg(
-    [
-      "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "4",
-      "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "10",
-      "-f", "mpegts", "-y", file,
-    ],
-    { ffmpegPath: FFMPEG },
-  );
-  expect(run.code).toBe(0);
-  stream = new Uint8Array(readFileSync(file));
+  stream = await encodeTestPatternTs(join(dir, "src.ts"), 4, 10);
 });
 
 afterAll(() => {

@@ -15,7 +15,7 @@ import { RuntimeFixture, queryDb } from "./helpers/inprocess.ts";
 import { FFMPEG_BIN, FFPROBE } from "./helpers/media.ts";
 import { jpegSize, renderTimelapse, DEFAULT_OVERLAY } from "../src/media/timelapse.ts";
 import type { RuntimeHandle } from "../src/runtime.ts";
-import { captureOnce, captureBackoffMs } from "../src/actors/timelapseCapture.ts";
+import { captureOnce, captureBackoffMs, captureKeyframeWaitMs } from "../src/actors/timelapseCapture.ts";
 import { resolveFfmpeg } from "../src/media/ffmpeg.ts";
 import { SourceGrabFrameSource } from "../src/media/sourceFrameGrab.ts";
 import { validateConfig, ConfigError } from "../src/config.ts";
@@ -249,7 +249,11 @@ describe("capture edge cases", () => {
     // an RTSP "camera" that accepts TCP and stays silent
     const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     try {
-      const cfg = validateConfig({ data_dir: dataDir, cameras: [{ key: "dead", source: `rtsp://127.0.0.1:${silent.port}/s`, rtsp_transport: "tcp", timelapse: { interval_seconds: 1 } }] }, dataDir);
+      // timelapse-only (record = false), the cameras whose frames come from a source grab
+      const cfg = validateConfig(
+        { data_dir: dataDir, cameras: [{ key: "dead", source: `rtsp://127.0.0.1:${silent.port}/s`, rtsp_transport: "tcp", record: false, timelapse: { interval_seconds: 1 } }] },
+        dataDir,
+      );
       const cam = cfg.cameras[0]!;
       const t0 = Date.now();
       const r = await captureOnce(
@@ -286,6 +290,16 @@ describe("capture edge cases", () => {
     expect(captureBackoffMs(600_000, 5)).toBe(600_000);
   });
 
+  test("a recording camera's capture waits for a keyframe at most min(interval, 12 s) or keyframe_wait_seconds; a timelapse-only camera never", () => {
+    const cam = (timelapse: Record<string, unknown>, record = true) =>
+      validateConfig({ data_dir: dataDir, cameras: [{ key: "c", source: "testsrc", record, timelapse }] }, dataDir).cameras[0]!;
+    expect(captureKeyframeWaitMs(cam({ interval_seconds: 5 }))).toBe(5000);
+    expect(captureKeyframeWaitMs(cam({ interval_seconds: 60 }))).toBe(12_000);
+    expect(captureKeyframeWaitMs(cam({ interval_seconds: 60, keyframe_wait_seconds: 0 }))).toBe(0);
+    expect(captureKeyframeWaitMs(cam({ interval_seconds: 60, keyframe_wait_seconds: 30 }))).toBe(30_000);
+    expect(captureKeyframeWaitMs(cam({ interval_seconds: 60 }, false))).toBe(0);
+  });
+
   test("[cameras.timelapse] is validated: a bad key names itself", () => {
     const bad = (timelapse: Record<string, unknown>) => () => validateConfig({ data_dir: dataDir, cameras: [{ key: "c", source: "testsrc", timelapse }] }, dataDir);
     expect(bad({ rotation: "sideways" })).toThrow(ConfigError);
@@ -294,6 +308,8 @@ describe("capture edge cases", () => {
     expect(bad({ overlay_style: { font_color: "white" } })).toThrow(/font_color/);
     expect(bad({ interval_seconds: 0 })).toThrow(/interval_seconds/);
     expect(bad({ intervall_seconds: 5 })).toThrow(/unknown key/);
+    expect(bad({ keyframe_wait_seconds: -1 })).toThrow(/keyframe_wait_seconds/);
+    expect(bad({ keyframe_wait_seconds: 61 })).toThrow(/keyframe_wait_seconds/);
     const ok = validateConfig({ data_dir: dataDir, cameras: [{ key: "c", source: "testsrc", record: false, timelapse: { interval_seconds: 5 } }] }, dataDir).cameras[0]!;
     expect([ok.record, ok.timelapse!.frame_rate, ok.timelapse!.keep_images_days, ok.timelapse!.generation_mode, ok.timelapse!.rotation]).toEqual([false, 30, 30, "manual_only", "none"]);
   });

@@ -3,7 +3,10 @@
  * with `.provide()`, and the retention of their rows and pictures.
  *
  * - `healthCheck` (one check, safe to repeat): asks the runtime's `CurrentFrameSource` for the
- *   camera's current frame (`[health] frame_timeout_seconds`), decodes it in-process
+ *   camera's current frame, keyframe-aligned for a recording camera (it may wait up to
+ *   `KEYFRAME_WAIT_MS`, 12 s, for the camera's next keyframe and then decodes that one frame
+ *   instead of a whole GOP; the bound is `[health] frame_timeout_seconds` plus that wait),
+ *   decodes it in-process
  *   (src/vision/image.ts), measures it (src/health/metrics.ts), compares its thumbnail with the
  *   previous snapshot's (kept in memory; after a restart decoded from the previous snapshot's
  *   file), reads the stream metrics the recorder already produced and judges everything
@@ -38,7 +41,7 @@ import { dirname, join } from "node:path";
 import { fromPromise, type AnyActorLogic, type PromiseActorLogic } from "xstate";
 import { healthSettings, type Config } from "../config.ts";
 import { cameraHealthMachine, type HealthCheckInput, type HealthCheckOutput, type HealthMonitorInput, type StatusChange } from "../machines/cameraHealth.ts";
-import { FrameUnavailableError, type CurrentFrame, type CurrentFrameSource } from "../media/currentFrame.ts";
+import { FrameUnavailableError, KEYFRAME_WAIT_MS, type CurrentFrame, type CurrentFrameSource } from "../media/currentFrame.ts";
 import { probeMedia } from "../media/probe.ts";
 import { downscaleLuma, frameDifference, measureFrame, toLuma, ANALYSIS_WIDTH, THUMB_WIDTH, type FrameMetrics, type LumaImage } from "../health/metrics.ts";
 import { assessCheck, thresholdsOf, type StreamMetrics } from "../health/assess.ts";
@@ -163,7 +166,9 @@ export function createHealthCheck(deps: HealthDeps) {
     const frames = deps.frameSource;
     if (!frames) throw new Error("no current-frame source");
     try {
-      frame = await frames.current(input.cameraKey, { timeoutMs: settings.frame_timeout_seconds * 1000, signal });
+      // a timelapse-only camera's frame is grabbed from its source, which starts at a keyframe anyway
+      const keyframeWaitMs = deps.cameras.get(input.cameraKey)?.record === false ? 0 : KEYFRAME_WAIT_MS;
+      frame = await frames.current(input.cameraKey, { timeoutMs: settings.frame_timeout_seconds * 1000 + keyframeWaitMs, keyframeWaitMs, signal });
       availableAt = Date.now();
     } catch (err) {
       // the port's "no picture" is no_signal; any other failure means the check could not run

@@ -5,8 +5,17 @@
  * `storeCapturedImage`: rotated, written crash-safely, SHA-256) with its `capture_attempts`
  * success row in one transaction, after the file is durable.
  *
+ * Cost: a recording camera's try asks for a keyframe-aligned frame (`keyframeWaitMs` =
+ * `captureKeyframeWaitMs`: `keyframe_wait_seconds`, default min(interval, 12 s)): it may wait for
+ * the camera's next keyframe and then decodes that one frame instead of the GOP up to the
+ * newest frame (up to 250 frames with a 10 s GOP at 25 frames/s). So a still is taken up to
+ * that wait after its tick, and its `images.captured_at` is the keyframe's arrival time. The
+ * try's time bound is `CAPTURE_TIMEOUT_MS` plus that wait, and `capture_attempts.duration_ms`
+ * is the whole try, wait included. A timelapse-only camera's source grab starts at a keyframe
+ * anyway and ignores the option.
+ *
  * A try that gives no image is a `capture_attempts` row too: `timeout` (the source did not
- * deliver within `CAPTURE_TIMEOUT_MS`), `failed` (the camera is unknown, not delivering or its
+ * deliver within `CAPTURE_TIMEOUT_MS` plus the keyframe wait), `failed` (the camera is unknown, not delivering or its
  * frame did not decode), `error` (storing failed: disk full ...), with `retry_count` = the
  * consecutive failures before it. After n failures in a row the next try waits
  * `captureBackoffMs(interval, n)` (the interval doubling, capped at max(interval, 5 min)), so a
@@ -22,14 +31,26 @@ import { fromCallback } from "xstate";
 import type { CameraConfig } from "../config.ts";
 import { cameraIdByKey } from "../db/cameras.ts";
 import { insertCapture, insertFailedAttempt, refreshContinuousBatch, type AttemptStatus } from "../db/timelapse.ts";
-import { FrameUnavailableError, type CurrentFrameSource } from "../media/currentFrame.ts";
+import { FrameUnavailableError, KEYFRAME_WAIT_MS, type CurrentFrameSource } from "../media/currentFrame.ts";
 import { imageColumns, storeCapturedImage, type Rotation } from "../media/timelapse.ts";
 import type { TimelapseBatchInput } from "../machines/timelapseBatch.ts";
 import { log } from "../log.ts";
 import type { ActorDeps } from "./camera.ts";
 
-/** Longest a try may take before it counts as `timeout`, ms. */
+/** Longest a try may take before it counts as `timeout`, ms, not counting the keyframe wait. */
 export const CAPTURE_TIMEOUT_MS = 8_000;
+
+/**
+ * How long a capture of `cam` may wait for the camera's next keyframe, ms: its
+ * `keyframe_wait_seconds`, else min(interval, `KEYFRAME_WAIT_MS` = 12 s) (a still is never
+ * more than one interval late); 0 for a timelapse-only camera (no live GOP to save decoding on).
+ */
+export function captureKeyframeWaitMs(cam: CameraConfig): number {
+  if (cam.record === false) return 0;
+  const tl = cam.timelapse;
+  if (tl?.keyframe_wait_seconds !== undefined) return tl.keyframe_wait_seconds * 1000;
+  return Math.min((tl?.interval_seconds ?? 0) * 1000, KEYFRAME_WAIT_MS);
+}
 
 /** Wait after `failures` consecutive failed tries (>= 1), ms: the interval doubling, at most max(interval, 5 min). */
 export function captureBackoffMs(intervalMs: number, failures: number): number {
@@ -40,7 +61,7 @@ export interface CaptureDeps extends Pick<ActorDeps, "db" | "dataDir" | "cameras
   frameSource: CurrentFrameSource;
   /** Promises the runtime awaits before closing the database (a try in flight at stop). */
   background?: Set<Promise<unknown>>;
-  /** Longest a try may take, ms (default CAPTURE_TIMEOUT_MS). */
+  /** Longest a try may take, ms, not counting the keyframe wait (default CAPTURE_TIMEOUT_MS). */
   captureTimeoutMs?: number;
 }
 
@@ -71,7 +92,8 @@ export async function captureOnce(deps: CaptureDeps, cam: CameraConfig, cameraId
   const onAbort = () => ac.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeoutMs = deps.captureTimeoutMs ?? CAPTURE_TIMEOUT_MS;
+  const keyframeWaitMs = captureKeyframeWaitMs(cam);
+  const timeoutMs = (deps.captureTimeoutMs ?? CAPTURE_TIMEOUT_MS) + keyframeWaitMs;
   try {
     const hardDeadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -80,7 +102,7 @@ export async function captureOnce(deps: CaptureDeps, cam: CameraConfig, cameraId
       }, timeoutMs + 1000);
     });
     const work = (async () => {
-      const frame = await deps.frameSource.current(cam.key, { timeoutMs, signal: ac.signal });
+      const frame = await deps.frameSource.current(cam.key, { timeoutMs, keyframeWaitMs, signal: ac.signal });
       return storeCapturedImage(deps.dataDir, cam.key, frame, (cam.timelapse?.rotation ?? "none") as Rotation, ac.signal).then((stored) => ({ stored, frame }));
     })();
     const { stored, frame } = await Promise.race([work, hardDeadline]);

@@ -12,8 +12,18 @@
  *   `reuseMs` (default 250 ms) before is handed out again without a decode.
  * - Before the first keyframe of a run there is nothing to decode: the request waits for one
  *   (a recorder starts within a second; dashcam's own sources send a keyframe every second).
- * - Cost: decoding is proportional to the GOP length; with a camera sending a keyframe every
- *   10 s at 25 frames/s up to 250 frames are decoded per request.
+ * - Cost: decoding is proportional to the frames since the keyframe; with a camera sending a
+ *   keyframe every 10 s at 25 frames/s an immediate request decodes up to 250 frames.
+ * - Keyframe-aligned requests (`keyframeWaitMs` > 0; timelapse captures and health checks) cost
+ *   one decoded frame instead: when the cached GOP holds at most `IMMEDIATE_MAX_FRAMES` (2)
+ *   complete frames it is decoded at once (as cheap as it gets); otherwise the request waits for
+ *   the hub's next keyframe (`LiveHub.nextKeyframe`) and decodes that keyframe alone, which is
+ *   then the newest frame (its capture time is its arrival, so it is fresh). The wait ends by
+ *   `keyframeWaitMs` and at least `FALLBACK_RESERVE_MS` before the request's deadline; without a
+ *   keyframe by then the request decodes the GOP to its newest frame like an immediate one.
+ *   Such requests wait on their own: an immediate request never waits behind one. Those that
+ *   wake at the same keyframe share its decode, and a fresh decoded frame (`reuseMs`) is handed
+ *   to either kind.
  *
  * Errors are `FrameUnavailableError`: `unknown_camera` (not configured), `not_recording`
  * (disabled, or no recorder feeding its hub), `timeout` (no complete frame within
@@ -37,6 +47,14 @@ export interface LiveFrameServiceOptions {
 
 const DEFAULT_MAX_AGE_MS = 2000;
 const DEFAULT_TIMEOUT_MS = 5000;
+/** A keyframe-aligned request decodes at once when the cached GOP holds at most this many complete frames. */
+export const IMMEDIATE_MAX_FRAMES = 2;
+/**
+ * A keyframe wait ends at least this long (ms) before the request's deadline, leaving time to
+ * decode a whole GOP instead (measured: 250 frames of 1280x720 H.264 take about 1 s on one
+ * loaded x86-64 core; a Pi-class ARM core is slower).
+ */
+export const FALLBACK_RESERVE_MS = 3000;
 
 /** Width and height from a JPEG's SOF marker, or 0 x 0 when there is none. */
 export function jpegSize(jpeg: Uint8Array): { width: number; height: number } {
@@ -92,6 +110,8 @@ async function decodeNewest(input: LiveFrameInput, ffmpegPath: string | undefine
 /** The current-frame service (see the module comment). */
 export class LiveFrameService implements CurrentFrameSource {
   private readonly inflight = new Map<string, Promise<CurrentFrame>>();
+  /** Keyframe-aligned decodes in flight per camera, by the hub's keyframe number they decode. */
+  private readonly keyframeDecodes = new Map<string, { keyframe: number; decode: Promise<CurrentFrame> }>();
   private readonly last = new Map<string, { frame: CurrentFrame; decodedAt: number }>();
   private readonly reuseMs: number;
   private readonly startWaitMs: number;
@@ -113,11 +133,14 @@ export class LiveFrameService implements CurrentFrameSource {
     const maxAgeMs = request.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     const deadline = Date.now() + (request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const hub = this.hubs.get(cameraKey);
+    if ((request.keyframeWaitMs ?? 0) > 0) {
+      const aligned = await this.keyframeAligned(cameraKey, request.keyframeWaitMs!, maxAgeMs, deadline, request.signal);
+      if (aligned) return aligned;
+    }
     for (let attempt = 0; ; attempt++) {
       if (request.signal?.aborted) throw new FrameUnavailableError("timeout", "the frame request was cancelled");
-      const cached = this.last.get(cameraKey);
-      const now = Date.now();
-      if (cached && now - cached.decodedAt <= this.reuseMs && now - cached.frame.capturedAtMs <= maxAgeMs) return cached.frame;
+      const cached = this.fresh(cameraKey, maxAgeMs);
+      if (cached) return cached;
       let pending = this.inflight.get(cameraKey);
       if (!pending) {
         // shared: not tied to one caller's signal, bounded by this caller's deadline; it leaves
@@ -138,6 +161,52 @@ export class LiveFrameService implements CurrentFrameSource {
     }
   }
 
+  /** The last decoded frame when it was decoded within `reuseMs` and is at most `maxAgeMs` old. */
+  private fresh(cameraKey: string, maxAgeMs: number): CurrentFrame | null {
+    const cached = this.last.get(cameraKey);
+    const now = Date.now();
+    return cached && now - cached.decodedAt <= this.reuseMs && now - cached.frame.capturedAtMs <= maxAgeMs ? cached.frame : null;
+  }
+
+  /**
+   * The keyframe-aligned part of a request (see the module comment): a fresh frame, or the next
+   * keyframe decoded alone, or null when the request is to decode immediately instead (the GOP
+   * is short already, nothing is cached yet, or no keyframe came in time).
+   */
+  private async keyframeAligned(cameraKey: string, waitMs: number, maxAgeMs: number, deadline: number, signal?: AbortSignal): Promise<CurrentFrame | null> {
+    const cached = this.fresh(cameraKey, maxAgeMs);
+    if (cached) return cached;
+    const hub = this.hubs.get(cameraKey);
+    const frames = hub.gopFrames;
+    // not live / no keyframe yet / GOP beyond the cache: the immediate path waits for the first
+    // keyframe anyway, and a GOP of a keyframe or two is as cheap as a frame gets
+    if (!hub.live || frames === null || frames <= IMMEDIATE_MAX_FRAMES) return null;
+    const until = Math.min(Date.now() + waitMs, deadline - FALLBACK_RESERVE_MS);
+    if (until <= Date.now() || !(await hub.nextKeyframe(until - Date.now(), signal))) return null;
+    const keyframe = hub.keyframes;
+    const shared = this.keyframeDecodes.get(cameraKey);
+    let pending: Promise<CurrentFrame>;
+    if (shared && shared.keyframe === keyframe) pending = shared.decode;
+    else {
+      const input = hub.frameInput(1);
+      if (!input) return null;
+      const started: Promise<CurrentFrame> = this.decodeInput(cameraKey, input, deadline).finally(() => {
+        if (this.keyframeDecodes.get(cameraKey)?.decode === started) this.keyframeDecodes.delete(cameraKey);
+      });
+      this.keyframeDecodes.set(cameraKey, { keyframe, decode: started });
+      pending = started;
+    }
+    let frame: CurrentFrame;
+    try {
+      frame = await pending;
+    } catch (err) {
+      // e.g. a sharer's earlier deadline cut the decode short: the immediate path decides
+      if (err instanceof FrameUnavailableError) return null;
+      throw err;
+    }
+    return Date.now() - frame.capturedAtMs <= maxAgeMs ? frame : null;
+  }
+
   /** One decode of the camera's newest complete frame, waiting for one when the hub has none yet. */
   private async decode(cameraKey: string, deadline: number, signal?: AbortSignal): Promise<CurrentFrame> {
     const hub = this.hubs.get(cameraKey);
@@ -156,13 +225,18 @@ export class LiveFrameService implements CurrentFrameSource {
       if (!hub.live) throw new FrameUnavailableError("not_recording", `camera "${cameraKey}" stopped recording`);
       input = hub.frameInput();
     }
+    return this.decodeInput(cameraKey, input, deadline, signal);
+  }
+
+  /** Decodes `input` to the JPEG of its newest frame, by `deadline`, and keeps it for reuse. */
+  private async decodeInput(cameraKey: string, input: LiveFrameInput, deadline: number, signal?: AbortSignal): Promise<CurrentFrame> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     const onAbort = () => abort.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const jpeg = await decodeNewest(input, this.options.ffmpegPath, abort.signal);
-      const frame: CurrentFrame = { jpeg, capturedAtMs: input.newestFrameAtMs, ...jpegSize(jpeg) };
+      const frame: CurrentFrame = { jpeg, capturedAtMs: input.newestFrameAtMs, ...jpegSize(jpeg), decodedFrames: input.frames };
       this.last.set(cameraKey, { frame, decodedAt: Date.now() });
       return frame;
     } finally {

@@ -5,7 +5,8 @@
  *
  * - GOP cache: the packets since the newest keyframe, so a viewer that joins starts decoding at
  *   once (with a 1 s GOP it receives at most ~1 s of footage, which its player skips through to
- *   the live edge) and a frame request has everything a decoder needs. Bounded by
+ *   the live edge) and a frame request has everything a decoder needs (a request that can wait
+ *   takes the next keyframe alone: `nextKeyframe`, `frameInput(1)`). Bounded by
  *   `maxCacheBytes`: a longer GOP than that stops caching until the next keyframe.
  * - Every GOP starts with the newest PAT and PMT, so any GOP is a valid start of a stream.
  * - Keyframes are found from the MPEG-TS headers alone: a video packet starting a PES
@@ -128,6 +129,8 @@ export class LiveHub {
   private frameWaiters = new Set<() => void>();
   /** Bytes received since the runtime started (all runs). */
   bytesIn = 0;
+  /** GOPs (keyframes) started since the runtime started (all runs). */
+  keyframes = 0;
 
   constructor(
     readonly cameraKey: string,
@@ -258,6 +261,7 @@ export class LiveHub {
     this.cache = [];
     this.cacheBytes = 0;
     this.frames = [];
+    this.keyframes++;
     this.emit(head, true);
   }
 
@@ -328,21 +332,47 @@ export class LiveHub {
   /**
    * The cached GOP up to the end of its newest COMPLETE frame (a frame is complete when the next
    * one starts), or null when the hub holds no complete frame (no run, no keyframe yet, GOP too
-   * long for the cache).
+   * long for the cache). `maxFrames` (>= 1) stops earlier: 1 = PAT, PMT and the keyframe alone.
    */
-  frameInput(): LiveFrameInput | null {
+  frameInput(maxFrames = Infinity): LiveFrameInput | null {
     if (!this.cache || this.frames.length < 2) return null;
-    const last = this.frames[this.frames.length - 1];
-    const newest = this.frames[this.frames.length - 2];
-    const bytes = new Uint8Array(last.offset);
+    const frames = Math.min(this.frames.length - 1, Math.max(1, maxFrames));
+    const end = this.frames[frames].offset;
+    const newest = this.frames[frames - 1];
+    const bytes = new Uint8Array(end);
     let o = 0;
     for (const chunk of this.cache) {
-      if (o >= last.offset) break;
-      const n = Math.min(chunk.length, last.offset - o);
+      if (o >= end) break;
+      const n = Math.min(chunk.length, end - o);
       bytes.set(n === chunk.length ? chunk : chunk.subarray(0, n), o);
       o += n;
     }
-    return { bytes, frames: this.frames.length - 1, newestFrameAtMs: newest.atMs };
+    return { bytes, frames, newestFrameAtMs: newest.atMs };
+  }
+
+  /**
+   * Complete frames in the cached GOP (its keyframe counts; 0 while the keyframe is still
+   * arriving), or null when nothing is cached (no keyframe yet, or the GOP outgrew the cache).
+   * Decoding the newest frame costs this many decoded frames.
+   */
+  get gopFrames(): number | null {
+    return this.cache ? Math.max(0, this.frames.length - 1) : null;
+  }
+
+  /**
+   * Resolves true once a keyframe that starts after this call is complete in the cache (then
+   * `frameInput(1)` is that keyframe alone); false after `timeoutMs`, on abort, or when the run
+   * ends. A GOP too long for the cache does not count (its keyframe cannot be handed out).
+   */
+  async nextKeyframe(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const after = this.keyframes;
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.keyframes > after && this.cache && this.frames.length >= 2) return true;
+      const left = end - Date.now();
+      if (left <= 0 || !this.running || signal?.aborted) return false;
+      if (!(await this.nextFrame(left, signal))) return false;
+    }
   }
 
   /** Resolves at the next frame start or run end, or after `timeoutMs`; false on timeout or abort. */

@@ -63,3 +63,23 @@ export async function readThrough(
   }
   return { code, stderr: p.stderr, frames, outTimeSec };
 }
+
+/**
+ * Encodes `seconds` of ffmpeg's test pattern (160x120, 10 frames/s, H.264 without B-frames, a
+ * keyframe exactly every `gop` frames) into the MPEG-TS file `file` and returns its bytes: a
+ * stream like the recorder's live copy of a `testsrc` camera. Throws with ffmpeg's stderr on failure.
+ */
+export async function encodeTestPatternTs(file: string, seconds: number, gop: number): Promise<Uint8Array> {
+  const { runFfmpeg } = await import("../../src/media/ffmpeg.ts");
+  const run = await runFfmpeg(
+    [
+      "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", String(seconds),
+      "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+      "-g", String(gop), "-keyint_min", String(gop), "-sc_threshold", "0", "-bf", "0",
+      "-f", "mpegts", "-y", file,
+    ],
+    { ffmpegPath: FFMPEG_BIN },
+  );
+  if (run.code !== 0) throw new Error(`encoding the test pattern failed: ${run.stderrText}`);
+  return new Uint8Array(await Bun.file(file).arrayBuffer());
+}
