@@ -66,7 +66,7 @@ describe("cameraHealth machine", () => {
     expect(h.inputs).toHaveLength(0);
     h.clock.increment(1);
     await tick();
-    expect(h.inputs).toEqual([{ cameraKey: "front", cameraId: 3, identicalStreak: 0, intervalMs: 60_000 }]);
+    expect(h.inputs).toEqual([{ cameraKey: "front", cameraId: 3, identicalStreak: 0, intervalMs: 60_000, requested: false }]);
     expect(healthStateOf(a.getSnapshot().value)).toBe("ok");
     expect(a.getSnapshot().context.nextCheckAt).toBe(T0 + 65_000);
     expect(h.announced.map((c) => `${c.from}->${c.to}`)).toEqual(["unknown->ok"]);
@@ -97,6 +97,8 @@ describe("cameraHealth machine", () => {
     h.clock.increment(60_000);
     await tick();
     expect(h.inputs.map((i) => i.identicalStreak)).toEqual([0, 1, 1]);
+    // the two a user asked for take the frame at once; the scheduled one may wait for a keyframe
+    expect(h.inputs.map((i) => i.requested)).toEqual([true, true, false]);
     expect(healthStateOf(a.getSnapshot().value)).toBe("critical");
     a.stop();
   });

@@ -3,9 +3,10 @@
  * with `.provide()`, and the retention of their rows and pictures.
  *
  * - `healthCheck` (one check, safe to repeat): asks the runtime's `CurrentFrameSource` for the
- *   camera's current frame, keyframe-aligned for a recording camera (it may wait up to
- *   `KEYFRAME_WAIT_MS`, 12 s, for the camera's next keyframe and then decodes that one frame
- *   instead of a whole GOP; the bound is `[health] frame_timeout_seconds` plus that wait),
+ *   camera's current frame, keyframe-aligned for a scheduled check of a recording camera (it
+ *   may wait up to `KEYFRAME_WAIT_MS`, 12 s, for the camera's next keyframe and then decodes that
+ *   one frame instead of a whole GOP; the bound is `[health] frame_timeout_seconds` plus that
+ *   wait; a check a user asked for takes the frame at once),
  *   decodes it in-process
  *   (src/vision/image.ts), measures it (src/health/metrics.ts), compares its thumbnail with the
  *   previous snapshot's (kept in memory; after a restart decoded from the previous snapshot's
@@ -166,8 +167,9 @@ export function createHealthCheck(deps: HealthDeps) {
     const frames = deps.frameSource;
     if (!frames) throw new Error("no current-frame source");
     try {
-      // a timelapse-only camera's frame is grabbed from its source, which starts at a keyframe anyway
-      const keyframeWaitMs = deps.cameras.get(input.cameraKey)?.record === false ? 0 : KEYFRAME_WAIT_MS;
+      // a timelapse-only camera's frame is grabbed from its source, which starts at a keyframe
+      // anyway; a check a user asked for takes the frame at once
+      const keyframeWaitMs = input.requested || deps.cameras.get(input.cameraKey)?.record === false ? 0 : KEYFRAME_WAIT_MS;
       frame = await frames.current(input.cameraKey, { timeoutMs: settings.frame_timeout_seconds * 1000 + keyframeWaitMs, keyframeWaitMs, signal });
       availableAt = Date.now();
     } catch (err) {

@@ -7,9 +7,10 @@
  *
  * ```
  * unknown | ok | warning | critical        (the status: top-level states)
- *   each:  waiting --nextCheckAt (or CHECK.NOW)--> checking
- *          checking --done--> <status of the check>.waiting   (critical / warning / ok)
- *          checking --error--> waiting                         (no rows; next deadline)
+ *   each:  waiting --nextCheckAt--> checking   waiting --CHECK.NOW--> checkingNow
+ *          checking | checkingNow --done--> <status of the check>.waiting   (critical / warning / ok)
+ *          checking | checkingNow --error--> waiting                         (no rows; next deadline)
+ *   (`checkingNow`: a user asked, so the check takes the frame at once: `requested` in its input)
  * (any) --JOURNAL.FAILED--> failed (final, output { failed }): the supervisor spawns a fresh one
  * ```
  *
@@ -49,6 +50,11 @@ export interface HealthCheckInput {
   identicalStreak: number;
   /** The check interval, ms (the stream metrics cover the footage of one interval). */
   intervalMs: number;
+  /**
+   * A user asked for this check ("Check now"): the frame is taken at once. A scheduled check may
+   * wait for the camera's next keyframe, which costs one decoded frame instead of a GOP.
+   */
+  requested: boolean;
 }
 
 /** Output of the `healthCheck` actor: what was measured and decided (written by `recordCheck`). */
@@ -108,26 +114,33 @@ function cycle() {
         after: { untilNextCheck: "checking" },
         on: {
           "TIMERS.REARM": { target: "waiting", reenter: true },
-          "CHECK.NOW": "checking",
+          "CHECK.NOW": "checkingNow",
         },
       },
-      checking: {
-        invoke: {
-          src: "healthCheck" as const,
-          input: ({ context }: { context: HealthContext }): HealthCheckInput => ({
-            cameraKey: context.cameraKey,
-            cameraId: context.cameraId,
-            identicalStreak: context.identicalStreak,
-            intervalMs: context.intervalMs,
-          }),
-          onDone: [
-            { guard: "foundCritical" as const, target: "#cameraHealth.critical.waiting", actions: ["recordCheck" as const, "noteCheck" as const] },
-            { guard: "foundWarning" as const, target: "#cameraHealth.warning.waiting", actions: ["recordCheck" as const, "noteCheck" as const] },
-            { target: "#cameraHealth.ok.waiting", actions: ["recordCheck" as const, "noteCheck" as const] },
-          ],
-          onError: { target: "waiting", actions: "noteCheckError" as const },
-        },
-      },
+      checking: checkState(false),
+      checkingNow: checkState(true),
+    },
+  };
+}
+
+/** A state that runs one check; `requested`: a user asked for it (see HealthCheckInput). */
+function checkState(requested: boolean) {
+  return {
+    invoke: {
+      src: "healthCheck" as const,
+      input: ({ context }: { context: HealthContext }): HealthCheckInput => ({
+        cameraKey: context.cameraKey,
+        cameraId: context.cameraId,
+        identicalStreak: context.identicalStreak,
+        intervalMs: context.intervalMs,
+        requested,
+      }),
+      onDone: [
+        { guard: "foundCritical" as const, target: "#cameraHealth.critical.waiting", actions: ["recordCheck" as const, "noteCheck" as const] },
+        { guard: "foundWarning" as const, target: "#cameraHealth.warning.waiting", actions: ["recordCheck" as const, "noteCheck" as const] },
+        { target: "#cameraHealth.ok.waiting", actions: ["recordCheck" as const, "noteCheck" as const] },
+      ],
+      onError: { target: "waiting", actions: "noteCheckError" as const },
     },
   };
 }
