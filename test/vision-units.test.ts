@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { buildPlateClassMap, ctcGreedyDecode, decodePlate, mixWithPlateHead, PLATE_ALPHABET, PLATE_HEAD_CLASSES, plateHeadClassMap } from "../src/vision/ctc.ts";
 import { dbPostProcess, rotRectBounds } from "../src/vision/dbpost.ts";
-import { isSmallPrintOf, mergeRows, plateCandidates, registrationLine } from "../src/vision/plateRules.ts";
+import { isSmallPrintOf, mergeRows, PLATE_RULES, plateCandidates, registrationLine } from "../src/vision/plateRules.ts";
 import { voteReadings } from "../src/vision/vote.ts";
 import { decodeYolox, nms, YOLOX_SIZE } from "../src/vision/yolox.ts";
 import { fullHeightGlyphs } from "../src/vision/glyphs.ts";
@@ -188,12 +188,25 @@ describe("plate rules", () => {
     expect(isSmallPrintOf(reg, state)).toBe(false);
     const c = plateCandidates([state, reg]);
     expect(c[0].line.cy).toBeCloseTo(462, 5);
-    expect(c[1].score).toBeCloseTo(0.99 * 0.5, 5);
+    // The registration has small print (no factor; its aspect 1.94 gives a prior of 0.966); the
+    // state name is small print and has none.
+    expect(c[0].score).toBeCloseTo(0.97 * (0.6 + (0.4 * (97 / 50 - 1.3)) / 0.7), 5);
+    expect(c[1].score).toBeCloseTo(0.99 * PLATE_RULES.smallPrintScore * PLATE_RULES.noSmallPrintScore, 5);
     // The same short line beside the registration (not over or under it) is not small print,
     // nor is a line of equal height above it (a two-line sign).
     expect(isSmallPrintOf(rect(700, 462, 75, 23), reg)).toBe(false);
     expect(isSmallPrintOf(rect(543, 410, 97, 48), reg)).toBe(false);
     expect(isSmallPrintOf(rect(543, 462 - 3 * 50, 75, 23), reg)).toBe(false);
+  });
+
+  test("candidates: a line with no small print over or under it is less plate-like than one with", () => {
+    // A badge (h 36, no small print) scored higher by the detector than a vanity plate (h 67)
+    // with its slogan (h 26) under it.
+    const badge = rect(1330, 780, 156, 36, 0.99), reg = rect(946, 725, 204, 67, 0.98), slogan = rect(954, 771, 209, 26, 0.9);
+    const c = plateCandidates([badge, reg, slogan]);
+    expect(c[0].line.cx).toBeCloseTo(946, 5);
+    expect(c[0].score).toBeCloseTo(0.98, 5);
+    expect(c.find((x) => x.line.cx === 1330)!.score).toBeCloseTo(0.99 * PLATE_RULES.noSmallPrintScore, 5);
   });
 
   test("registration line: small print is ignored, text beside the plate is cut off", () => {

@@ -52,6 +52,15 @@ export const PLATE_RULES = {
   smallPrintDy: 1.3,
   /** Plate-likeness factor of a frame line that is the small print of a taller one. */
   smallPrintScore: 0.5,
+  /**
+   * Plate-likeness factor of a frame line with no small print over or under it. A plate's
+   * registration has its state name or slogan printed there; other text rarely has: among the
+   * frame candidates of the labelled photos (detector side 960), those on the plate had small
+   * print found in 57 of 194 (US) and 92 of 121 (Brazil), the others in 17 of 330 and 11 of
+   * 278. The factor is smallPrintScore's, not fitted: US photos 152 -> 153 of 178 exact (a
+   * vanity plate read after a car badge before), Brazil 112 -> 112 of 114.
+   */
+  noSmallPrintScore: 0.5,
 } as const;
 
 /** A text line with its axis-parallel bounds (image pixels). */
@@ -152,12 +161,15 @@ export function positionPrior(box: Box, width: number, height: number): number {
  * Plate candidates from the text lines of a frame or vehicle region: rows are merged, lines
  * whose aspect or size cannot be a registration are dropped, and each remaining line gives a plate
  * box (plateBoxFromLine). The score is the detector's mean probability times an aspect prior
- * peaking at 5-7 characters, times positionPrior when the frame size is given. Best first.
+ * peaking at 5-7 characters, times positionPrior when the frame size is given, times
+ * PLATE_RULES.smallPrintScore for a line that is small print of a taller one and
+ * PLATE_RULES.noSmallPrintScore for a line with no small print over or under it. Best first.
  */
 export function plateCandidates(rects: RotRect[], frame?: { width: number; height: number }): PlateCandidate[] {
   const lines = mergeRows(rects);
   const out: PlateCandidate[] = [];
   const small = (a: Line) => lines.some((b) => isSmallPrintOf(a, b));
+  const hasSmallPrint = (b: Line) => lines.some((a) => isSmallPrintOf(a, b));
   for (const line of lines) {
     const aspect = line.w / line.h;
     if (aspect < PLATE_RULES.minAspect || aspect > PLATE_RULES.maxAspect) continue;
@@ -167,7 +179,8 @@ export function plateCandidates(rects: RotRect[], frame?: { width: number; heigh
     const prior = aspect < 2 ? 0.6 + 0.4 * ((aspect - PLATE_RULES.minAspect) / (2 - PLATE_RULES.minAspect))
       : aspect <= 5 ? 1 : Math.max(0.4, 1 - (aspect - 5) / 8);
     const pos = frame ? positionPrior(box, frame.width, frame.height) : 1;
-    out.push({ box, line, score: line.score * prior * pos * (small(line) ? PLATE_RULES.smallPrintScore : 1) });
+    const printed = hasSmallPrint(line) ? 1 : PLATE_RULES.noSmallPrintScore;
+    out.push({ box, line, score: line.score * prior * pos * printed * (small(line) ? PLATE_RULES.smallPrintScore : 1) });
   }
   out.sort((a, b) => b.score - a.score);
   return out;
