@@ -28,8 +28,8 @@ import { syncCameras } from "../src/db/cameras.ts";
 import type { AttemptRow, ImageRow } from "../src/db/timelapse.ts";
 import { validateConfig } from "../src/config.ts";
 import { captureOnce } from "../src/actors/timelapseCapture.ts";
+import { DEBIAN_FFMPEG as FFMPEG } from "./recording-helpers.ts";
 
-const FFMPEG = "/usr/bin/ffmpeg";
 const GOP = 30;
 let dir = "";
 let stream: Uint8Array;

@@ -43,6 +43,7 @@ import { encodesItself } from "../media/recorderArgs.ts";
 import { resolveInside } from "../paths.ts";
 import { applyOnvifStreamSettings, type OnvifStreamSettings, type OnvifTarget } from "../onvif/device.ts";
 import { storeCurrentStream, type CameraCapabilities } from "../db/inventory.ts";
+import { parseResolution } from "../optimize/heuristic.ts";
 import type { ActorDeps } from "./camera.ts";
 import { logAndAnnounce } from "./journal.ts";
 
@@ -157,9 +158,8 @@ export function createApplyPush(deps: ApplyDeps) {
 
 /** A measured stream in the inventory's `currentStream` shape (pixels, fps, kbit/s, GOP frames). */
 function streamOfMeasured(m: MeasuredStream): NonNullable<CameraCapabilities["currentStream"]> {
-  const size = m.resolution ? /^(\d+)x(\d+)$/.exec(m.resolution) : null;
   return {
-    ...(size ? { width: Number(size[1]), height: Number(size[2]) } : {}),
+    ...(parseResolution(m.resolution) ?? {}),
     ...(m.codec ? { codec: m.codec } : {}),
     ...(m.fps ? { fps: m.fps } : {}),
     ...(m.bitrateKbps ? { bitrateKbps: m.bitrateKbps } : {}),

@@ -48,7 +48,7 @@ import { newestOpenTripBoot } from "../db/trips.ts";
 import { fsyncDirIfPresent } from "../fsx.ts";
 import { lockIfTripSaved } from "../db/savedTrips.ts";
 import { absoluteIndexOf, resolveInside, ringDirRel, segmentRelPath } from "../paths.ts";
-import { probeMedia } from "../media/probe.ts";
+import { holdsFootage, probeMedia } from "../media/probe.ts";
 import { resolveFfmpeg } from "../media/ffmpeg.ts";
 import { log } from "../log.ts";
 
@@ -485,7 +485,7 @@ async function settleFileWithoutRow(
   } catch (err) {
     log.warn(`reconcile: cannot run ffmpeg to measure ${file.relPath}: ${(err as Error).message}`);
   }
-  if (probe && probe.frames >= 2 && probe.durationSec > 0) {
+  if (probe && holdsFootage(probe)) {
     let st = statSync(path);
     if (st.size % TS_PACKET_BYTES !== 0) {
       // drop the partial last packet; keep the mtime of the last write (truncating changes it)

@@ -61,7 +61,7 @@ import { resolveFfmpeg, ffmpegMajorVersion } from "../media/ffmpeg.ts";
 import { probeCommand } from "../commandProbe.ts";
 import { buildRecorderArgs, RTSP_TIMEOUT_US } from "../media/recorderArgs.ts";
 import { syncPathAsync } from "../fsx.ts";
-import { parseVideoStreamLine, probeMedia, type StreamInfo } from "../media/probe.ts";
+import { holdsFootage, parseVideoStreamLine, probeMedia, type StreamInfo } from "../media/probe.ts";
 import type { LiveHub } from "../media/liveHub.ts";
 
 export interface RecorderInput {
@@ -226,7 +226,7 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
   if (buf.trim()) onLine(buf);
 }
 
-/** Shortest duration a segment must have to be indexed as footage, s (one ms: `end_utc > start_utc`). */
+/** A segment list line reporting less than this, s, reports no duration (one ms: `end_utc > start_utc`). */
 const MIN_SEGMENT_SEC = 0.001;
 
 /**
@@ -238,8 +238,8 @@ const MIN_SEGMENT_SEC = 0.001;
  *   segment's start is measured instead: end - its duration (src/media/probe.ts). A segment
  *   reported with no duration (end <= start, e.g. ffmpeg stopped right after opening it) that
  *   still holds media gets its measured duration as its length.
- * - `empty`: reported with no duration and holds no playable media (fewer than 2 video frames,
- *   the salvage's rule in src/actors/reconcile.ts): not footage, the caller deletes the file.
+ * - `empty`: reported with no duration and holds no playable media (`holdsFootage`, the rule
+ *   start-up salvage applies too): not footage, the caller deletes the file.
  * - `unmeasured`: reported with no duration and ffmpeg could not measure it (left to salvage).
  * - `invalid`: not a segment list line.
  */
@@ -272,7 +272,7 @@ export async function measureSegmentLine(
   }
   if (reportedEmpty) {
     if (!measured) return { kind: "unmeasured", name };
-    if (!probe || probe.frames < 2 || !(probe.durationSec >= MIN_SEGMENT_SEC))
+    if (!probe || !holdsFootage(probe))
       return { kind: "empty", name, reason: `reported ${startText}-${endText} s, ${probe ? `${probe.frames} video frame(s)` : "no video"}` };
     endSec = startSec + probe.durationSec;
   } else if (firstOfRun && probe && probe.durationSec > 0) {

@@ -198,7 +198,7 @@ export function storeCapabilities(db: Database, cameraId: number, capabilities: 
 export function storeCurrentStream(
   db: Database,
   cameraId: number,
-  stream: OnvifStreamSettings | NonNullable<CameraCapabilities["currentStream"]>,
+  stream: NonNullable<CameraCapabilities["currentStream"]>,
   source: CameraCapabilities["source"] = "onvif",
 ): void {
   statements(db).setCurrentStream.run({ id: cameraId, s: JSON.stringify(stream), source });

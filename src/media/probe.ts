@@ -27,6 +27,15 @@ export interface ProbeResult extends StreamInfo {
   durationSec: number;
 }
 
+/**
+ * Whether a measured segment file is footage worth a row: at least two video frames and a
+ * positive duration. A file below that (ffmpeg opened it and was stopped or killed before a
+ * second frame) is deleted by the recorder and by start-up salvage alike.
+ */
+export function holdsFootage(probe: ProbeResult): boolean {
+  return probe.frames >= 2 && probe.durationSec > 0;
+}
+
 /** Maps ffmpeg codec names to the names the segments table uses (seed 000: "H264", "H265"). */
 export function codecName(ffmpegName: string): string {
   const n = ffmpegName.toLowerCase();
